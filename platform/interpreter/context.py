@@ -1,0 +1,288 @@
+"""Shared machinery of the second pass: located documents, references, expressions, actions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from . import model as m
+from .durations import DurationError, parse_duration
+from .errors import DefinitionError, Position, did_you_mean, format_path
+from .expressions import (
+    DEFAULT_FUNCTIONS,
+    Expression,
+    ExpressionError,
+    NameInfo,
+    Scope,
+    compile_expression,
+)
+from .shape import locate
+from .source import Node, SourceDocument, to_plain
+
+Path = tuple[str | int, ...]
+BUILTIN_ROLES = ("admin", "requester", "assignee", "team")
+CLOCK_STATUSES = ("not_started", "running", "paused", "met", "breached", "cancelled")
+TWENTY_FOUR_SEVEN = "24x7"
+RESERVED_NAMES = frozenset({"state", "priority", "team", "assignee", "number", "process", "requester",
+                            "actor", "sla", "event", "true", "false", "null", "ticket", "fields"})
+
+
+class Doc:
+    """One merged document with its positions: values are read from `data`, errors located on `node`."""
+
+    def __init__(self, source: SourceDocument, compilation: Compilation):
+        self.source = source
+        self.node = source.node
+        self.data: dict[str, Any] = to_plain(source.node)
+        self.kind: str = self.data["kind"]
+        self.id: str = self.data["id"]
+        self.subject = f"{self.kind}/{self.id}"
+        self._compilation = compilation
+
+    def pos(self, path: Path, key: bool = False) -> Position:
+        node = locate(self.node, path)
+        if key and node.key_pos is not None:
+            return node.key_pos
+        return node.pos
+
+    def node_at(self, path: Path) -> Node:
+        return locate(self.node, path)
+
+    def where(self, path: Path) -> str:
+        return str(self.pos(path))
+
+    def error(self, path: Path, message: str, *, key: bool = False, pos: Position | None = None,
+              severity: str = "error") -> None:
+        self._compilation.problems.append(
+            DefinitionError(pos or self.pos(path, key), self.subject, format_path(path), message, severity))
+
+    def warning(self, path: Path, message: str) -> None:
+        self.error(path, message, severity="warning")
+
+
+@dataclass
+class Compilation:
+    """State of one compile: documents by kind and id, problems found so far, shared lookups."""
+
+    problems: list[DefinitionError]
+    docs: dict[str, dict[str, Doc]] = field(default_factory=dict)  # shape-valid documents
+    known_ids: dict[str, set[str]] = field(default_factory=dict)  # every id, valid shape or not
+    removed: Mapping[str, Position] = field(default_factory=dict)
+    forms: dict[str, m.FormSpec] = field(default_factory=dict)  # compiled so far
+    plugin_actions: Mapping[str, Any] = field(default_factory=dict)  # action name -> callable
+    plugin_functions: Mapping[str, Any] = field(default_factory=dict)  # expression function name -> callable
+
+    def of_kind(self, kind: str) -> dict[str, Doc]:
+        return self.docs.get(kind, {})
+
+    def ids(self, kind: str) -> set[str]:
+        return self.known_ids.get(kind, set())
+
+    def check_ref(self, doc: Doc, path: Path, kind: str, ident: object, noun: str | None = None,
+                  extra: Iterable[str] = ()) -> bool:
+        """True when `ident` names a document of `kind` (or one of `extra`); else reports it."""
+        candidates = self.ids(kind) | set(extra)
+        if isinstance(ident, str) and ident in candidates:
+            return True
+        noun = noun or kind.replace("_", " ")
+        doc.error(path, f"unknown {noun} '{ident}'{did_you_mean(str(ident), candidates)}"
+                        f"{self.removal_note(ident)}")
+        return False
+
+    def removal_note(self, ident: object) -> str:
+        pos = self.removed.get(str(ident))
+        return f" (removed by the overlay at {pos})" if pos else ""
+
+    @cached_property
+    def roles(self) -> set[str]:
+        roles = set(BUILTIN_ROLES)
+        for team in self.of_kind("team").values():
+            roles.update(team.data.get("roles", []))
+        return roles
+
+    # -- expressions -------------------------------------------------------------------------------
+
+    def expression(self, doc: Doc, path: Path, scope: Scope) -> Expression | None:
+        raw = _value(doc.data, path)
+        if isinstance(raw, bool):
+            raw = "true" if raw else "false"
+        node = doc.node_at(path)
+        try:
+            return compile_expression(str(raw), scope, where=str(node.pos))
+        except ExpressionError as exc:
+            doc.error(path, exc.message, pos=_offset(node, str(raw), exc.offset))
+            return None
+
+    # -- durations ---------------------------------------------------------------------------------
+
+    def duration(self, doc: Doc, path: Path, business: bool) -> m.Duration | None:
+        """Parse a duration; `business` says the calendar is not 24x7, where d and w make no sense."""
+        raw = _value(doc.data, path)
+        try:
+            duration = parse_duration(raw)
+        except DurationError as exc:
+            doc.error(path, str(exc))
+            return None
+        if business and duration.calendar_days:
+            days = duration.seconds / 86400
+            doc.error(path, f"'{raw}' counts 24-hour days, which only the 24x7 calendar has: "
+                            f"use {days:g}bd for working days or {duration.seconds // 3600}h of working time")
+            return None
+        return duration
+
+    # -- templates and actions ---------------------------------------------------------------------
+
+    def template(self, doc: Doc, path: Path) -> None:
+        raw = _value(doc.data, path)
+        if not isinstance(raw, str) or ("{{" not in raw and "{%" not in raw):
+            return
+        from .templates import template_problem
+
+        problem = template_problem(raw)
+        if problem:
+            doc.error(path, problem)
+
+    def actions(self, doc: Doc, path: Path, form: m.FormSpec | None, scope: Scope | None = None) -> tuple:
+        """Compile an action list; `form` is the form of the tickets the actions run on (None: unknown)."""
+        raw = _value(doc.data, path)
+        if not isinstance(raw, list):
+            return ()
+        compiled: list[m.Action] = []
+        for index, item in enumerate(raw):
+            action = self._action(doc, (*path, index), item, form)
+            if action is not None:
+                compiled.append(action)
+        return tuple(compiled)
+
+    def _action(self, doc: Doc, path: Path, item: dict[str, Any], form: m.FormSpec | None) -> m.Action | None:
+        keys = [k for k in item if k != "args"]
+        where = doc.where(path)
+        if len(keys) != 1:
+            doc.error(path, f"an action has exactly one of set, assign, escalate, notify, comment, create, "
+                            f"plugin; this one has {', '.join(keys)}")
+            return None
+        (verb,) = keys
+        value = item[verb]
+        if "args" in item and verb != "plugin":
+            doc.error((*path, "args"), "args belong to plugin actions only", key=True)
+        if verb == "set":
+            for field_id in value:
+                if form is not None and self.field_ref(doc, (*path, "set", field_id), form, field_id, key=True):
+                    self.field_value(doc, (*path, "set", field_id), form.field(field_id), value[field_id])
+                self.template(doc, (*path, "set", field_id))
+            return m.SetAction(m.frozen_map(value), where)
+        if verb == "assign":
+            if value == "route":
+                return m.AssignAction(route=True, where=where)
+            if not value.get("team") and not value.get("user"):
+                doc.error((*path, "assign"), "assign needs a team, a user, or 'route'")
+                return None
+            if "team" in value:
+                self.check_ref(doc, (*path, "assign", "team"), "team", value["team"])
+            return m.AssignAction(team=value.get("team"), user=value.get("user"), where=where)
+        if verb == "escalate":
+            return m.EscalateAction(where)
+        if verb == "notify":
+            self.check_ref(doc, (*path, "notify"), "notification", value)
+            return m.NotifyAction(value, where)
+        if verb == "comment":
+            self.template(doc, (*path, "comment"))
+            return m.CommentAction(value, where)
+        if verb == "create":
+            process = value["process"]
+            fields = value.get("fields", {})
+            if self.check_ref(doc, (*path, "create", "process"), "process", process):
+                target = self.of_kind("process").get(process)
+                target_form = self.forms.get(target.data.get("form", "")) if target else None
+                for field_id in fields:
+                    if target_form is not None and self.field_ref(doc, (*path, "create", "fields", field_id),
+                                                                  target_form, field_id, key=True):
+                        self.field_value(doc, (*path, "create", "fields", field_id),
+                                         target_form.field(field_id), fields[field_id])
+                    self.template(doc, (*path, "create", "fields", field_id))
+            return m.CreateAction(process, m.frozen_map(fields), value.get("link", "child"), where)
+        if verb == "plugin":
+            if value not in self.plugin_actions:
+                known = sorted(self.plugin_actions)
+                hint = did_you_mean(value, known) or (
+                    " (no plugin enabled in pack.yaml provides actions)" if not known else "")
+                doc.error((*path, "plugin"), f"unknown plugin action '{value}'{hint}")
+            return m.PluginAction(value, m.frozen_map(item.get("args", {})), where)
+        return None  # pragma: no cover - the schema allows nothing else
+
+    def field_ref(self, doc: Doc, path: Path, form: m.FormSpec, field_id: object, key: bool = False) -> bool:
+        if isinstance(field_id, str) and field_id in form.by_id:
+            return True
+        doc.error(path, f"unknown field '{field_id}' of form '{form.id}'"
+                        f"{did_you_mean(str(field_id), form.by_id)}{self.removal_note(field_id)}", key=key)
+        return False
+
+    def field_value(self, doc: Doc, path: Path, spec: m.FieldSpec, value: Any) -> None:
+        """Report a literal value that the field could never hold (templates are checked at run time)."""
+        if value is None or (isinstance(value, str) and "{{" in value):
+            return
+        problem = value_problem(spec, value)
+        if problem:
+            doc.error(path, problem)
+
+
+def value_problem(spec: m.FieldSpec, value: Any) -> str | None:
+    """Why `value` is not a valid literal for the field, or None."""
+    t = spec.type
+    if t in ("choice", "multichoice"):
+        values = value if t == "multichoice" and isinstance(value, list) else [value]
+        for v in values:
+            if v not in spec.choice_values:
+                choices = spec.choice_values
+                return (f"'{v}' is not a choice of '{spec.id}'{did_you_mean(str(v), choices)}"
+                        f" (choices: {', '.join(choices)})")
+        return None
+    if t in ("integer", "rating") and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"'{spec.id}' holds whole numbers, not {value!r}"
+    if t == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return f"'{spec.id}' holds numbers, not {value!r}"
+    if t == "boolean" and not isinstance(value, bool):
+        return f"'{spec.id}' holds true or false, not {value!r}"
+    if t in ("string", "text", "email", "url", "user", "group", "date", "datetime") and not isinstance(value, str):
+        return f"'{spec.id}' holds text, not {value!r}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        low = spec.min if spec.min is not None else (1 if t == "rating" else None)
+        high = spec.max if spec.max is not None else (5 if t == "rating" else None)
+        if low is not None and value < low:
+            return f"{value} is below the minimum {low:g} of '{spec.id}'"
+        if high is not None and value > high:
+            return f"{value} is above the maximum {high:g} of '{spec.id}'"
+    return None
+
+
+def _value(data: Any, path: Sequence[str | int]) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _offset(node: Node, text: str, offset: int) -> Position:
+    """The position of character `offset` of an expression written in one scalar."""
+    if "\n" in text or offset <= 0 or node.source != text:
+        return node.pos
+    return Position(node.pos.file, node.pos.line, node.pos.col + offset + (0 if node.plain else 1))
+
+
+def make_scope(names: Mapping[str, tuple[str, ...] | None], functions: Mapping[str, Any]) -> Scope:
+    return Scope({n: NameInfo(c) for n, c in names.items()}, {**DEFAULT_FUNCTIONS, **functions})
+
+
+def merge_name_maps(maps: Sequence[Mapping[str, tuple[str, ...] | None]]) -> dict[str, tuple[str, ...] | None]:
+    """Names of several scopes: every name of any; choices are the union (None if any is open)."""
+    merged: dict[str, tuple[str, ...] | None] = {}
+    for names in maps:
+        for name, choices in names.items():
+            if name not in merged:
+                merged[name] = choices
+            else:
+                known = merged[name]
+                if known is not None:
+                    merged[name] = None if choices is None else tuple(dict.fromkeys([*known, *choices]))
+    return merged

@@ -1,0 +1,579 @@
+"""Guard and condition expressions: a small, safe, Python-like language compiled once at load.
+
+Sources are parsed with `ast` (mode 'eval'), checked against a whitelist of node types and turned into
+nested closures, so evaluation never walks a tree, never calls `eval` and never looks up attributes on
+Python objects: names resolve by walking plain mappings. Pure: no I/O beyond a log line per failure.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import difflib
+import inspect
+import io
+import keyword
+import logging
+import math
+import operator
+import tokenize
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+MAX_LENGTH = 2000
+MAX_DEPTH = 40
+MAX_LITERAL = 10**15
+MAX_LITERAL_DIGITS = 30
+MAX_STRING = 100_000
+_INT_LIMIT = 2**63
+
+_log = logging.getLogger("itsm.expressions")
+
+Run = Callable[[Mapping[str, Any]], Any]
+
+
+class ExpressionError(Exception):
+    """A problem in an expression's source; `offset` is the 0-based character where it was found."""
+
+    def __init__(self, message: str, offset: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+
+
+class _EvalFailure(Exception):
+    """Raised inside closures; `Expression.evaluate` turns it into None and a log line."""
+
+
+# -- runtime semantics: null propagates through arithmetic and makes comparisons false ---------------
+
+
+_TYPE_NAMES = ((type(None), "null"), (bool, "boolean"), (int | float, "number"), (str, "string"),
+               (list | tuple, "list"), (Mapping, "mapping"))
+
+
+def _type_name(value: Any) -> str:
+    return next((name for kind, name in _TYPE_NAMES if isinstance(value, kind)), type(value).__name__)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _in_range(value: Any) -> Any:
+    """Numbers entering or leaving arithmetic must be finite and fit in 64 bits."""
+    if isinstance(value, int):
+        if -_INT_LIMIT <= value < _INT_LIMIT:
+            return value
+        raise _EvalFailure("integer beyond 2**63")
+    if math.isfinite(value):
+        return value
+    raise _EvalFailure("result is not a finite number")
+
+
+def _operand(value: Any, symbol: str) -> Any:
+    if not _is_number(value):
+        raise _EvalFailure(f"'{symbol}' needs numbers, got {_type_name(value)}")
+    return _in_range(value)
+
+
+def _arithmetic(symbol: str, apply: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def run(a: Any, b: Any) -> Any:
+        if type(a) is int and type(b) is int and -_INT_LIMIT <= a < _INT_LIMIT and -_INT_LIMIT <= b < _INT_LIMIT:
+            return _in_range(apply(a, b))  # the common case, checked in fewer steps
+        if a is None or b is None:
+            return None
+        if symbol == "+" and isinstance(a, str) and isinstance(b, str):
+            if len(a) + len(b) > MAX_STRING:
+                raise _EvalFailure(f"string longer than {MAX_STRING} characters")
+            return a + b
+        return _in_range(apply(_operand(a, symbol), _operand(b, symbol)))
+
+    return run
+
+
+def _negate(value: Any) -> Any:
+    return None if value is None else _in_range(-_operand(value, "-"))
+
+
+def _ordering(symbol: str, compare: Callable[[Any, Any], Any]) -> Callable[[Any, Any], bool]:
+    def run(a: Any, b: Any) -> bool:
+        if type(a) is type(b) and type(a) in (int, float, str):
+            return bool(compare(a, b))
+        if a is None or b is None:
+            return False
+        if (_is_number(a) and _is_number(b)) or (isinstance(a, str) and isinstance(b, str)):
+            return bool(compare(a, b))
+        raise _EvalFailure(f"cannot compare {_type_name(a)} {symbol} {_type_name(b)}")
+
+    return run
+
+
+def _member(item: Any, container: Any) -> bool:
+    if item is None or container is None:
+        return False
+    if isinstance(container, str):
+        if isinstance(item, str):
+            return item in container
+        raise _EvalFailure(f"'in' a string needs a string, got {_type_name(item)}")
+    if isinstance(container, list | tuple | Mapping):
+        return item in container
+    raise _EvalFailure(f"'in' needs a list, a string or a mapping, got {_type_name(container)}")
+
+
+def _len(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str | list | tuple | Mapping):
+        return len(value)
+    raise _EvalFailure(f"len() needs a string or a list, got {_type_name(value)}")
+
+
+def _lower(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value and value.lower()
+    raise _EvalFailure(f"lower() needs a string, got {_type_name(value)}")
+
+
+DEFAULT_FUNCTIONS: Mapping[str, Callable[..., Any]] = MappingProxyType(
+    {"len": _len, "lower": _lower, "contains": lambda container, item: _member(item, container)})
+
+_ARITHMETIC: dict[type[ast.operator], tuple[str, Callable[[Any, Any], Any]]] = {
+    ast.Add: ("+", _arithmetic("+", operator.add)),
+    ast.Sub: ("-", _arithmetic("-", operator.sub)),
+    ast.Mult: ("*", _arithmetic("*", operator.mul)),
+    ast.Div: ("/", _arithmetic("/", operator.truediv)),
+    ast.Mod: ("%", _arithmetic("%", operator.mod)),
+}
+_REFUSED_OPERATORS: dict[type[ast.AST], str] = {
+    ast.Pow: "'**' is not allowed", ast.FloorDiv: "'//' is not allowed: use /",
+    ast.BitAnd: "'&' is not allowed: use and", ast.BitOr: "'|' is not allowed: use or",
+    ast.BitXor: "'^' is not allowed", ast.LShift: "'<<' is not allowed", ast.RShift: "'>>' is not allowed",
+    ast.MatMult: "'@' is not allowed", ast.UAdd: "unary '+' is not allowed",
+    ast.Invert: "'~' is not allowed: use not",
+}
+_COMPARISONS: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+    ast.Eq: lambda a, b: a is not None and b is not None and bool(a == b),
+    ast.NotEq: lambda a, b: a is not None and b is not None and bool(a != b),
+    ast.In: _member, ast.NotIn: lambda a, b: a is not None and b is not None and not _member(a, b),
+    ast.Lt: _ordering("<", operator.lt), ast.LtE: _ordering("<=", operator.le),
+    ast.Gt: _ordering(">", operator.gt), ast.GtE: _ordering(">=", operator.ge),
+}
+_REFUSED_NODES: dict[type[ast.AST], str] = {
+    ast.Subscript: "subscripts such as x[0] are not allowed", ast.Lambda: "lambda is not allowed",
+    ast.ListComp: "comprehensions are not allowed", ast.SetComp: "comprehensions are not allowed",
+    ast.DictComp: "comprehensions are not allowed", ast.GeneratorExp: "comprehensions are not allowed",
+    ast.JoinedStr: "f-strings are not allowed", ast.NamedExpr: "':=' is not allowed: use == to compare",
+    ast.IfExp: "conditional expressions (x if c else y) are not allowed",
+    ast.Dict: "dict literals are not allowed", ast.Set: "set literals are not allowed",
+    ast.Tuple: "tuples are not allowed: use a list [...]", ast.Starred: "'*' unpacking is not allowed",
+    ast.Await: "'await' is not allowed", ast.Yield: "'yield' is not allowed",
+    ast.YieldFrom: "'yield' is not allowed",
+}
+_LITERAL_NAMES = {"true": True, "false": False, "null": None}
+_UNDERSCORE = "names starting with '_' are not allowed"
+
+
+# -- public model -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NameInfo:
+    """What the compiler knows about one name; `choices` lets it check literals compared with it."""
+
+    choices: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The (dotted) names an expression may read and the functions it may call."""
+
+    names: Mapping[str, NameInfo]
+    functions: Mapping[str, Callable[..., Any]] = field(default_factory=lambda: DEFAULT_FUNCTIONS)
+
+
+def _nothing(context: Mapping[str, Any]) -> Any:
+    return None
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A compiled expression; evaluating it never raises, failures are logged with `where`."""
+
+    source: str
+    names: frozenset[str]
+    where: str = ""
+    _run: Run = field(default=_nothing, compare=False, repr=False, kw_only=True)
+
+    def evaluate(self, context: Mapping[str, Any]) -> Any:
+        try:
+            return self._run(context)
+        except Exception as exc:
+            self._log_failure(exc)
+            return None
+
+    def test(self, context: Mapping[str, Any]) -> bool:
+        try:
+            return bool(self._run(context))
+        except Exception as exc:
+            self._log_failure(exc)
+            return False
+
+    def _log_failure(self, exc: Exception) -> None:
+        with contextlib.suppress(Exception):  # a log line must never turn a failed guard into a crash
+            reason = str(exc) or type(exc).__name__
+            _log.warning("%s: expression %r failed: %s", self.where or "<expression>", self.source, reason)
+
+
+# -- compiler -------------------------------------------------------------------------------------------
+
+_VARIES: Any = object()
+
+
+class _Code(NamedTuple):
+    run: Run
+    const: Any = _VARIES  # the value, when it is known at compile time
+
+
+def _constant(value: Any) -> _Code:
+    if isinstance(value, list):
+        items = tuple(value)
+        return _Code(lambda c: list(items), value)
+    return _Code(lambda c: value, value)
+
+
+def _lookup(parts: list[str]) -> Run:
+    first, rest = parts[0], parts[1:]
+    if not rest:
+        return lambda c: c.get(first)
+
+    def run(c: Mapping[str, Any]) -> Any:
+        value = c.get(first)
+        for key in rest:
+            if type(value) is not dict and not isinstance(value, Mapping):
+                return None
+            value = value.get(key)
+        return value
+
+    return run
+
+
+def _kind(const: Any) -> str | None:
+    if const is _VARIES:
+        return None
+    if _is_number(const):
+        return "number"
+    return "string" if isinstance(const, str) else "other"
+
+
+def _hint(word: str, candidates: Any) -> str:
+    close = difflib.get_close_matches(word, sorted(candidates), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _dotted(node: ast.expr) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else None
+
+
+class _Compiler:
+    def __init__(self, text: str, shift: int, scope: Scope) -> None:
+        self.text = text
+        self.encoded = text.encode("utf-8", "surrogatepass")
+        self.shift = shift
+        self.scope = scope
+        self.names: set[str] = set()
+        self.handlers: dict[type[ast.AST], Callable[[Any], _Code]] = {
+            ast.Constant: self.literal, ast.Name: self.name, ast.Attribute: self.name, ast.List: self.literal_list,
+            ast.UnaryOp: self.unary, ast.BinOp: self.binary, ast.BoolOp: self.boolean,
+            ast.Compare: self.comparison, ast.Call: self.call}
+
+    def error(self, message: str, where: ast.AST | int) -> ExpressionError:
+        """`where` is a node or a character offset into the parsed text."""
+        if isinstance(where, ast.AST):
+            where = self.chars(getattr(where, "col_offset", 0) or 0)
+        return ExpressionError(message, self.shift + where)
+
+    def chars(self, col: int) -> int:
+        """ast columns count UTF-8 bytes; offsets count characters."""
+        return len(self.encoded[:col].decode("utf-8", "replace"))
+
+    def check_depth(self, root: ast.expr) -> None:
+        stack: list[tuple[ast.AST, int]] = [(root, 1)]
+        while stack:
+            node, depth = stack.pop()
+            if depth > MAX_DEPTH:
+                raise self.error(f"expression is nested deeper than {MAX_DEPTH} levels", node)
+            for child in ast.iter_child_nodes(node):
+                stack.append((child, depth + 1 if isinstance(child, ast.expr) else depth))
+
+    def compile(self, node: ast.expr) -> _Code:
+        handler = self.handlers.get(type(node))
+        if handler is None:
+            raise self.error(_REFUSED_NODES.get(type(node), f"{type(node).__name__} is not allowed"), node)
+        return handler(node)
+
+    def literal_list(self, node: ast.List) -> _Code:
+        items = []
+        for elt in node.elts:
+            code = self.compile(elt)
+            if code.const is _VARIES or isinstance(code.const, list):
+                raise self.error("lists may hold only literals", elt)
+            items.append(code.const)
+        return _constant(items)
+
+    def literal(self, node: ast.Constant) -> _Code:
+        value = node.value
+        if value is None or isinstance(value, bool):
+            raise self.error("use true, false and null", node)
+        if isinstance(value, int | float) and not abs(value) <= MAX_LITERAL:
+            raise self.error("number literal too large", node)
+        if isinstance(value, int | float | str):
+            return _constant(value)
+        refused = {bytes: "bytes literals are", complex: "complex numbers are"}.get(type(value), "'...' is")
+        raise self.error(f"{refused} not allowed", node)
+
+    def refuse_underscores(self, node: ast.expr) -> ast.expr:
+        """Check every part of `a.b.c` (or of `x().b`); return what the attribute chain starts from."""
+        while isinstance(node, ast.Attribute):
+            if node.attr.startswith("_"):
+                raise self.error(_UNDERSCORE, node)
+            node = node.value
+        if isinstance(node, ast.Name) and node.id.startswith("_"):
+            raise self.error(_UNDERSCORE, node)
+        return node
+
+    def name(self, node: ast.Name | ast.Attribute) -> _Code:
+        if not isinstance(self.refuse_underscores(node), ast.Name):
+            raise self.error("attribute access is only allowed on declared names", node)
+        if isinstance(node, ast.Name) and node.id in _LITERAL_NAMES:
+            return _constant(_LITERAL_NAMES[node.id])
+        dotted = _dotted(node) or ""
+        if dotted not in self.scope.names:
+            raise self.error(f"unknown name '{dotted}'{_hint(dotted, self.scope.names)}", node)
+        self.names.add(dotted)
+        return _Code(_lookup(dotted.split(".")))
+
+    def unary(self, node: ast.UnaryOp) -> _Code:
+        if type(node.op) in _REFUSED_OPERATORS:
+            raise self.error(_REFUSED_OPERATORS[type(node.op)], node)
+        operand = self.compile(node.operand)
+        inner = operand.run
+        if isinstance(node.op, ast.Not):
+            return _Code(lambda c: not inner(c))
+        if operand.const is not _VARIES:
+            if _kind(operand.const) != "number":
+                raise self.error("unary '-' needs a number", node)
+            return _constant(-operand.const)
+        return _Code(lambda c: _negate(inner(c)))
+
+    def binary(self, node: ast.BinOp) -> _Code:
+        if type(node.op) in _REFUSED_OPERATORS:
+            raise self.error(_REFUSED_OPERATORS[type(node.op)], self.operator_at(node))
+        symbol, apply = _ARITHMETIC[type(node.op)]
+        if symbol == "*" and any(isinstance(n, ast.Constant) and isinstance(n.value, str)
+                                 for n in (node.left, node.right)):
+            raise self.error("string repetition is not allowed", self.operator_at(node))
+        left, right = self.compile(node.left), self.compile(node.right)
+        kinds = {_kind(left.const), _kind(right.const)}
+        if symbol == "*" and "string" in kinds:
+            raise self.error("string repetition is not allowed", self.operator_at(node))
+        if symbol == "*" and (isinstance(left.const, list) or isinstance(right.const, list)):
+            raise self.error("list repetition is not allowed", self.operator_at(node))
+        if symbol == "%" and _kind(left.const) == "string":
+            raise self.error("'%' formatting of strings is not allowed", self.operator_at(node))
+        if "other" in kinds or ("string" in kinds and (symbol != "+" or "number" in kinds)):
+            needs = "two numbers or two strings" if symbol == "+" else "numbers"
+            raise self.error(f"'{symbol}' needs {needs}", self.operator_at(node))
+        if symbol in "/%" and _kind(right.const) == "number" and right.const == 0:
+            raise self.error("division by zero", self.operator_at(node))
+        if None not in kinds:
+            try:
+                return _constant(apply(left.const, right.const))
+            except (_EvalFailure, ArithmeticError) as exc:
+                raise self.error(f"arithmetic on literals fails: {exc}", node) from None
+        lrun, rrun = left.run, right.run
+        return _Code(lambda c: apply(lrun(c), rrun(c)))
+
+    def operator_at(self, node: ast.BinOp) -> int:
+        """The offset of the operator between the operands (past closing parentheses and blanks)."""
+        start = self.chars(node.left.end_col_offset or 0)
+        while start < len(self.text) and self.text[start] in " )\t":
+            start += 1
+        return start
+
+    def boolean(self, node: ast.BoolOp) -> _Code:
+        runs = [self.compile(value).run for value in node.values]
+        if len(runs) == 2:  # the common case, without a generator
+            a, b = runs
+            if isinstance(node.op, ast.And):
+                return _Code(lambda c: bool(a(c)) and bool(b(c)))
+            return _Code(lambda c: bool(a(c)) or bool(b(c)))
+        combine = all if isinstance(node.op, ast.And) else any  # both stop early and give a boolean
+        return _Code(lambda c: combine(run(c) for run in runs))
+
+    def comparison(self, node: ast.Compare) -> _Code:
+        for op in node.ops:
+            if isinstance(op, ast.Is | ast.IsNot):
+                raise self.error("use == and != in place of 'is'", node)
+        nodes = [node.left, *node.comparators]
+        codes = [self.compile(nodes[0])]
+        steps: list[tuple[Callable[[Any, Any], bool], Run]] = []
+        for i, op in enumerate(node.ops):
+            codes.append(self.compile(nodes[i + 1]))
+            self.check_choices(nodes[i], op, nodes[i + 1])
+            compare = _COMPARISONS[type(op)]
+            if isinstance(op, ast.Eq | ast.NotEq) and None in (codes[i].const, codes[i + 1].const):
+                compare = operator.eq if isinstance(op, ast.Eq) else operator.ne  # `x == null` is plain
+            steps.append((compare, codes[i + 1].run))
+        first = codes[0].run
+        if len(steps) == 1:
+            return _Code(self.single(first, node.ops[0], steps[0][0], codes[1]))
+
+        def run(c: Mapping[str, Any]) -> bool:
+            a = first(c)
+            for compare, next_run in steps:
+                b = next_run(c)
+                if not compare(a, b):
+                    return False
+                a = b
+            return True
+
+        return _Code(run)
+
+    @staticmethod
+    def single(left: Run, op: ast.cmpop, compare: Callable[[Any, Any], bool], right: _Code) -> Run:
+        """One comparison, with fast paths for the common `name == 'x'` and `name in ['x', 'y']`."""
+        k = right.const
+        if isinstance(op, ast.Eq) and isinstance(k, str | int | float):
+            return lambda c: bool(left(c) == k)  # null == k is false already
+        if isinstance(op, ast.In) and isinstance(k, list) and all(isinstance(item, str) for item in k):
+            choices = frozenset(k)
+            return lambda c: isinstance(v := left(c), str) and v in choices
+        if k is not _VARIES and not isinstance(k, list):
+            return lambda c: compare(left(c), k)
+        rrun = right.run
+        return lambda c: compare(left(c), rrun(c))
+
+    def check_choices(self, a: ast.expr, op: ast.cmpop, b: ast.expr) -> None:
+        if not isinstance(op, ast.Eq | ast.NotEq | ast.In | ast.NotIn):
+            return
+        for name_node, literal in ((a, b), (b, a)):
+            dotted = _dotted(name_node)
+            info = self.scope.names.get(dotted) if dotted else None
+            if info is None or info.choices is None:
+                continue
+            values = literal.elts if isinstance(literal, ast.List) else [literal]
+            for value in values:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    if value.value not in info.choices:
+                        hint = _hint(value.value, info.choices)
+                        raise self.error(f"'{value.value}' is not a choice of '{dotted}'{hint}", value)
+
+    def call(self, node: ast.Call) -> _Code:
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            self.refuse_underscores(func)
+            hint = f" (use {func.attr}(...))" if func.attr in self.scope.functions else ""
+            raise self.error(f"method calls are not allowed{hint}", func)
+        if not isinstance(func, ast.Name):
+            raise self.error(_REFUSED_NODES.get(type(func), "only registered functions can be called"), func)
+        if func.id.startswith("_"):
+            raise self.error(_UNDERSCORE, func)
+        function = self.scope.functions.get(func.id)
+        if function is None:
+            available = ", ".join(sorted(self.scope.functions)) or "none"
+            raise self.error(f"function '{func.id}' is not available (available: {available})", func)
+        if node.keywords:
+            raise self.error("keyword arguments are not allowed", node.keywords[0])
+        args = [self.compile(arg).run for arg in node.args]
+        try:
+            inspect.signature(function).bind(*args)
+        except TypeError as exc:
+            raise self.error(f"wrong number of arguments for {func.id}(): {exc}", node) from None
+        except ValueError:  # no signature to check (some builtins)
+            pass
+        return _Code(lambda c: function(*[arg(c) for arg in args]))
+
+
+# -- checks before parsing: what Python's parser would reject with a poor message, or not at all --------
+
+
+def _check_tokens(text: str, shift: int) -> None:
+    """Bracket depth (so Python's parser limits are never reached), then `=`, `&&`, `||`, `!` and
+    comments: legal or near-legal Python that means something else here."""
+    brackets: list[bool] = []  # True for the parenthesis of a call
+    previous: list[tokenize.TokenInfo] = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            at, s = shift + tok.start[1], tok.string
+            if tok.type == tokenize.COMMENT:
+                raise ExpressionError("comments are not allowed", at)
+            if tok.type == tokenize.NUMBER and sum(ch.isdigit() for ch in s) > MAX_LITERAL_DIGITS:
+                raise ExpressionError("number literal too large", at)
+            if s == "!":
+                raise ExpressionError("use not in place of '!'", at)
+            if s in ("&", "|") and previous and previous[-1].string == s and previous[-1].end == tok.start:
+                word = "and" if s == "&" else "or"
+                raise ExpressionError(f"use {word} in place of '{s * 2}'", at - 1)
+            if s == "=":
+                after = text[tok.end[1]:tok.end[1] + 1]
+                if after in ("<", ">"):
+                    raise ExpressionError(f"use {after}= in place of '={after}'", at)
+                if (brackets and brackets[-1] and len(previous) > 1 and previous[-1].type == tokenize.NAME
+                        and previous[-2].string in ("(", ",")):
+                    raise ExpressionError("keyword arguments are not allowed", previous[-1].start[1] + shift)
+                raise ExpressionError("use == to compare", at)
+            if s in ("(", "[", "{"):
+                if len(brackets) == MAX_DEPTH:
+                    raise ExpressionError(f"expression is nested deeper than {MAX_DEPTH} levels", at)
+                last = previous[-1] if previous else None
+                called = last is not None and (last.string in (")", "]") or (
+                    last.type == tokenize.NAME and not keyword.iskeyword(last.string)))
+                brackets.append(s == "(" and called)
+            elif s in (")", "]", "}") and brackets:
+                brackets.pop()
+            previous = [*previous[-1:], tok]
+    except (tokenize.TokenError, SyntaxError):
+        return  # the parser reports it
+
+
+def _parse(text: str, shift: int, length: int) -> ast.Expression:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return ast.parse(text, mode="eval")
+        except SyntaxError as exc:
+            reason = (exc.msg or "invalid syntax").split(" (detected at")[0].rstrip(".")
+            offset = shift + (exc.offset or 1) - 1 if exc.lineno in (None, 1) else 0
+            raise ExpressionError(f"syntax error: {reason[:1].lower()}{reason[1:]}",
+                                  max(0, min(offset, length))) from None
+        except UnicodeEncodeError as exc:  # lone surrogates
+            raise ExpressionError("syntax error: invalid character", shift + exc.start) from None
+        except (ValueError, RecursionError, MemoryError) as exc:
+            raise ExpressionError(f"syntax error: {exc}") from None
+
+
+def compile_expression(source: str, scope: Scope, where: str = "") -> Expression:
+    """Compile `source` against `scope`; raises ExpressionError for the first problem found."""
+    if not isinstance(source, str):
+        raise ExpressionError("expression must be a string")
+    if len(source) > MAX_LENGTH:
+        raise ExpressionError(f"expression is longer than {MAX_LENGTH} characters", MAX_LENGTH)
+    flat = source.replace("\r", " ").replace("\n", " ")  # YAML folded lines; keeps offsets
+    text = flat.lstrip()
+    shift = len(flat) - len(text)
+    if not text.strip():
+        raise ExpressionError("empty expression")
+    _check_tokens(text, shift)
+    tree = _parse(text, shift, len(source))
+    compiler = _Compiler(text, shift, scope)
+    compiler.check_depth(tree.body)
+    code = compiler.compile(tree.body)
+    return Expression(source, frozenset(compiler.names), where, _run=code.run)

@@ -1,0 +1,149 @@
+"""Forms: fields, their types and constraints, and the JSON Schema the API validates input with."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+from . import model as m
+from .context import RESERVED_NAMES, Compilation, Doc, value_problem
+from .errors import did_you_mean
+from .expressions import Scope
+
+CONDITIONS = ("visible_when", "required_when", "readonly_when")
+_NUMERIC = ("integer", "number", "rating")
+_TEXT = ("string", "text", "email", "url", "user", "group")
+
+
+def compile_form(doc: Doc, comp: Compilation) -> m.FormSpec:
+    """The form without its `*_when` conditions, which need the scope of the processes using it."""
+    fields: list[m.FieldSpec] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(doc.data["fields"]):
+        path = ("fields", index)
+        field_id = raw["id"]
+        if field_id in seen:
+            doc.error((*path, "id"), f"duplicate field id '{field_id}' (first at line "
+                                     f"{doc.pos(('fields', seen[field_id], 'id')).line})")
+            continue
+        seen[field_id] = index
+        if field_id in RESERVED_NAMES:
+            doc.error((*path, "id"), f"'{field_id}' is a reserved name in expressions: choose another field id")
+            continue
+        fields.append(_compile_field(doc, path, raw))
+    by_id = {f.id: f for f in fields}
+    return m.FormSpec(doc.id, doc.data.get("title", doc.id.replace("_", " ").capitalize()),
+                      doc.data.get("description", ""), tuple(fields), m.frozen_map(by_id))
+
+
+def _compile_field(doc: Doc, path: tuple[str | int, ...], raw: dict[str, Any]) -> m.FieldSpec:
+    kind = raw["type"]
+    choices: list[m.Choice] = []
+    for i, choice in enumerate(raw.get("choices", [])):
+        value, label = (choice, choice) if isinstance(choice, str) else (choice["value"], choice.get("label"))
+        if value in [c.value for c in choices]:
+            doc.error((*path, "choices", i), f"duplicate choice '{value}'")
+            continue
+        choices.append(m.Choice(value, label or value.replace("_", " ").capitalize()))
+    if kind in ("choice", "multichoice") and not choices:
+        doc.error((*path, "type"), f"a {kind} field needs choices")
+    if choices and kind not in ("choice", "multichoice"):
+        doc.error((*path, "choices"), f"choices belong to choice and multichoice fields, not {kind}", key=True)
+    for bound in ("min", "max"):
+        if bound in raw and kind not in _NUMERIC:
+            doc.error((*path, bound), f"{bound} applies to integer, number and rating fields, not {kind}", key=True)
+    for bound in ("min_length", "max_length", "pattern"):
+        if bound in raw and kind not in _TEXT:
+            doc.error((*path, bound), f"{bound} applies to text fields, not {kind}", key=True)
+    low, high = raw.get("min"), raw.get("max")
+    if kind == "rating":
+        low, high = (1 if low is None else low), (5 if high is None else high)
+    if low is not None and high is not None and low > high:
+        doc.error((*path, "min"), f"min {low:g} is greater than max {high:g}")
+    if raw.get("min_length") is not None and raw.get("max_length") is not None \
+            and raw["min_length"] > raw["max_length"]:
+        doc.error((*path, "min_length"), "min_length is greater than max_length")
+    if "pattern" in raw:
+        try:
+            re.compile(raw["pattern"])
+        except re.error as exc:
+            doc.error((*path, "pattern"), f"invalid regular expression: {exc}")
+    spec = m.FieldSpec(
+        id=raw["id"], type=kind, label=raw.get("label", raw["id"].replace("_", " ").capitalize()),
+        help=raw.get("help", ""), required=raw.get("required", False), default=raw.get("default"),
+        min=low, max=high, min_length=raw.get("min_length"), max_length=raw.get("max_length"),
+        pattern=raw.get("pattern"), choices=tuple(choices))
+    if spec.default is not None:
+        problem = value_problem(spec, spec.default)
+        if problem:
+            doc.error((*path, "default"), f"default: {problem}")
+    return spec
+
+
+def attach_conditions(doc: Doc, comp: Compilation, form: m.FormSpec, scope: Scope) -> m.FormSpec:
+    """Compile the fields' `*_when` expressions in the scope of the processes that use the form."""
+    index_of = {raw["id"]: i for i, raw in enumerate(doc.data["fields"])}
+    fields = []
+    for spec in form.fields:
+        i = index_of[spec.id]
+        raw = doc.data["fields"][i]
+        conditions: dict[str, Any] = {c: comp.expression(doc, ("fields", i, c), scope)
+                                      for c in CONDITIONS if c in raw}
+        fields.append(dataclasses.replace(spec, **conditions) if conditions else spec)
+    return dataclasses.replace(form, fields=tuple(fields), by_id=m.frozen_map({f.id: f for f in fields}))
+
+
+def check_field_list(doc: Doc, path: tuple[str | int, ...], form: m.FormSpec, field_ids: list[str]) -> None:
+    for i, field_id in enumerate(field_ids):
+        if field_id not in form.by_id:
+            doc.error((*path, i), f"unknown field '{field_id}' of form '{form.id}'"
+                                  f"{did_you_mean(field_id, form.by_id)}")
+
+
+def form_json_schema(form: m.FormSpec) -> dict[str, Any]:
+    """The JSON Schema of a form's values (SPEC 4: served at /api/forms/ID/schema, used by the API)."""
+    properties: dict[str, Any] = {}
+    for spec in form.fields:
+        properties[spec.id] = _field_schema(spec)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": form.title,
+        "type": "object",
+        "properties": properties,
+        "required": [f.id for f in form.fields if f.required],
+        "additionalProperties": False,
+    }
+
+
+def _field_schema(spec: m.FieldSpec) -> dict[str, Any]:
+    schema: dict[str, Any] = {"title": spec.label}
+    if spec.help:
+        schema["description"] = spec.help
+    kind = spec.type
+    if kind in ("choice",):
+        schema["enum"] = list(spec.choice_values)
+    elif kind == "multichoice":
+        schema.update(type="array", items={"enum": list(spec.choice_values)}, uniqueItems=True)
+    elif kind in _NUMERIC:
+        schema["type"] = "number" if kind == "number" else "integer"
+    elif kind == "boolean":
+        schema["type"] = "boolean"
+    else:
+        schema["type"] = "string"
+        fmt = {"date": "date", "datetime": "date-time", "email": "email", "url": "uri"}.get(kind)
+        if fmt:
+            schema["format"] = fmt
+    if spec.min is not None:
+        schema["minimum"] = spec.min
+    if spec.max is not None:
+        schema["maximum"] = spec.max
+    if spec.min_length is not None:
+        schema["minLength"] = spec.min_length
+    if spec.max_length is not None:
+        schema["maxLength"] = spec.max_length
+    if spec.pattern is not None:
+        schema["pattern"] = spec.pattern
+    if spec.default is not None:
+        schema["default"] = spec.default
+    return schema

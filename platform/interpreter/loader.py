@@ -1,0 +1,207 @@
+"""Loading a pack: read and merge the files, check shapes, then meaning, then build the frozen model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from . import model as m
+from . import plugins as plugin_registry
+from .context import TWENTY_FOUR_SEVEN, Compilation, Doc, make_scope, merge_name_maps
+from .errors import DefinitionError, PackError, Position, did_you_mean
+from .expressions import Scope
+from .forms import attach_conditions, compile_form
+from .overlay import load_merged
+from .processes import compile_process, policy_ids, process_names
+from .scenarios import compile_scenario
+from .service_levels import builtin_24x7, check_timezone, compile_calendar, compile_matrix, compile_policy
+from .shape import check_shape
+from .source import to_plain
+from .teams import check_escalation_cycles, compile_notification, compile_routing, compile_team
+
+SUPPORTED_FORMATS = (1,)
+DEFAULT_TIMEZONE = "UTC"
+
+
+def load_pack(path: str | Path) -> m.PackSpec:
+    """The compiled pack at `path`; raises PackError with every problem when it is not valid."""
+    pack, problems = check_pack(path)
+    if pack is None:
+        raise PackError(problems)
+    return pack
+
+
+def check_pack(path: str | Path) -> tuple[m.PackSpec | None, list[DefinitionError]]:
+    """(the compiled pack or None, every problem sorted by file and line)."""
+    root = Path(path)
+    problems: list[DefinitionError] = []
+    if not root.is_dir():
+        problems.append(DefinitionError(Position(str(path), 1, 1), "-", "-", "pack directory not found"))
+        return None, problems
+    merged = load_merged(root, problems)
+    comp = Compilation(problems, removed=merged.removed)
+    for source in merged.documents.values():
+        kind, ident = source.kind, source.id
+        if isinstance(kind, str) and isinstance(ident, str):
+            comp.known_ids.setdefault(kind, set()).add(ident)
+        shape = check_shape(source)
+        problems.extend(shape)
+        if not shape:
+            doc = Doc(source, comp)
+            comp.docs.setdefault(doc.kind, {})[doc.id] = doc
+    pack = _compile(comp, merged.root)
+    problems.sort(key=DefinitionError.sort_key)
+    if any(p.is_error for p in problems) or pack is None:
+        return None, problems
+    digest = _digest(merged.documents)
+    return _with(pack, digest=digest, warnings=tuple(problems),
+                 source=m.frozen_map({f"{k}/{i}": to_plain(d.node) for (k, i), d in merged.documents.items()})), \
+        problems
+
+
+def _with(pack: m.PackSpec, **changes: Any) -> m.PackSpec:
+    import dataclasses
+
+    return dataclasses.replace(pack, **changes)
+
+
+def _digest(documents: Mapping[tuple[str, str], Any]) -> str:
+    canonical = [to_plain(documents[key].node) for key in sorted(documents)]
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
+    pack_docs = list(comp.of_kind("pack").values())
+    if not pack_docs:
+        if not comp.ids("pack"):
+            comp.problems.append(DefinitionError(
+                Position("pack.yaml", 1, 1), "pack/?", "-",
+                "no pack document: add pack.yaml with kind: pack, id, name and format: 1"))
+        return None
+    for extra in pack_docs[1:]:
+        extra.error(("id",), f"a second pack document: a pack has exactly one (the first is '{pack_docs[0].id}')")
+    pack_doc = pack_docs[0]
+    data = pack_doc.data
+    if data["format"] not in SUPPORTED_FORMATS:
+        pack_doc.error(("format",), f"format {data['format']} is not supported by this release "
+                                    f"(it reads format {', '.join(map(str, SUPPORTED_FORMATS))})")
+    timezone = data.get("timezone", DEFAULT_TIMEZONE)
+    if "timezone" in data and not check_timezone(pack_doc, ("timezone",), timezone):
+        timezone = DEFAULT_TIMEZONE
+    _enable_plugins(pack_doc, comp)
+
+    teams = {doc_id: compile_team(doc, comp) for doc_id, doc in comp.of_kind("team").items()}
+    check_escalation_cycles(comp)
+    calendars = {doc_id: compile_calendar(doc, timezone) for doc_id, doc in comp.of_kind("calendar").items()}
+    calendars[TWENTY_FOUR_SEVEN] = builtin_24x7(timezone)
+    comp.forms = {doc_id: compile_form(doc, comp) for doc_id, doc in comp.of_kind("form").items()}
+
+    process_docs = comp.of_kind("process")
+    names: dict[str, dict[str, tuple[str, ...] | None]] = {}
+    forms_of: dict[str, m.FormSpec | None] = {}
+    for pid, doc in process_docs.items():
+        form_id = doc.data["form"]
+        if comp.check_ref(doc, ("form",), "form", form_id):
+            forms_of[pid] = comp.forms.get(form_id)
+        else:
+            forms_of[pid] = None
+        names[pid] = process_names(doc, comp, forms_of[pid])
+
+    def users(predicate: Any) -> list[str]:
+        return [pid for pid, doc in process_docs.items() if predicate(doc.data)]
+
+    def scope_of(pids: list[str], fallback_form: m.FormSpec | None = None) -> Scope:
+        if pids:
+            return make_scope(merge_name_maps([names[p] for p in pids]), comp.plugin_functions)
+        generic: dict[str, tuple[str, ...] | None] = dict.fromkeys(
+            ("state", "priority", "team", "assignee", "number", "process", "channel", "requester.name",
+             "requester.vip", "requester.org", "requester.teams", "requester.email", "actor.name", "actor.roles",
+             "actor.teams", "event"))
+        for form in [fallback_form] if fallback_form else comp.forms.values():
+            generic.update({f.id: (f.choice_values or None) for f in form.fields})
+        return make_scope(generic, comp.plugin_functions)
+
+    def forms_for(pids: list[str]) -> list[m.FormSpec]:
+        return list({f.id: f for p in pids if (f := forms_of[p]) is not None}.values())
+
+    for form_id, doc in comp.of_kind("form").items():
+        pids = users(lambda d, f=form_id: d["form"] == f)
+        if not pids:
+            doc.warning(("id",), f"form '{form_id}' is not used by any process")
+        comp.forms[form_id] = attach_conditions(doc, comp, comp.forms[form_id],
+                                                scope_of(pids, comp.forms[form_id]))
+
+    matrices = {}
+    for mid, doc in comp.of_kind("priority_matrix").items():
+        pids = users(lambda d, i=mid: (d.get("priority") or {}).get("matrix") == i)
+        if not pids:
+            doc.warning(("id",), f"priority matrix '{mid}' is not used by any process")
+        matrices[mid] = compile_matrix(doc, comp, forms_for(pids), scope_of(pids))
+
+    policies = {}
+    for sid, doc in comp.of_kind("sla_policy").items():
+        pids = users(lambda d, i=sid: i in policy_ids(d))
+        if not pids:
+            doc.warning(("id",), f"SLA policy '{sid}' is not used by any process")
+        matrix_ids = [(process_docs[p].data.get("priority") or {}).get("matrix") for p in pids]
+        level_sets = [matrices[mid].level_ids for mid in matrix_ids if mid in matrices]
+        forms = forms_for(pids)
+        policies[sid] = compile_policy(doc, comp, level_sets, forms[0] if len(forms) == 1 else None,
+                                       scope_of(pids))
+
+    processes = {}
+    for pid, doc in process_docs.items():
+        business = _timed_calendar(doc.data, comp) != TWENTY_FOUR_SEVEN
+        processes[pid] = compile_process(doc, comp, forms_of[pid], scope_of([pid]), business)
+
+    routings = {}
+    for rid, doc in comp.of_kind("routing").items():
+        pids = users(lambda d, i=rid: d.get("routing") == i)
+        if not pids:
+            doc.warning(("id",), f"routing '{rid}' is not used by any process")
+        routings[rid] = compile_routing(doc, comp, forms_for(pids), scope_of(pids))
+
+    notifications = {nid: compile_notification(doc, comp) for nid, doc in comp.of_kind("notification").items()}
+    scenarios = {sid: compile_scenario(doc, comp, processes) for sid, doc in comp.of_kind("scenario").items()}
+
+    return m.PackSpec(
+        id=pack_doc.id, name=data.get("name", pack_doc.id), format=data["format"], timezone=timezone,
+        digest="", description=data.get("description", ""), plugins=tuple(data.get("plugins", [])),
+        forms=m.frozen_map(comp.forms), processes=m.frozen_map(processes), matrices=m.frozen_map(matrices),
+        calendars=m.frozen_map(calendars), sla_policies=m.frozen_map(policies), teams=m.frozen_map(teams),
+        routings=m.frozen_map(routings), notifications=m.frozen_map(notifications),
+        scenarios=m.frozen_map(scenarios))
+
+
+def _timed_calendar(data: dict[str, Any], comp: Compilation) -> str:
+    """The calendar timed transitions (`after: 3bd`) count on: that of the process's default SLA policy."""
+    ids = policy_ids(data)
+    policy = comp.of_kind("sla_policy").get(ids[-1]) if ids else None
+    return policy.data.get("calendar", TWENTY_FOUR_SEVEN) if policy else TWENTY_FOUR_SEVEN
+
+
+def _enable_plugins(pack_doc: Doc, comp: Compilation) -> None:
+    names = pack_doc.data.get("plugins", [])
+    if not names:
+        return
+    available = plugin_registry.installed()
+    actions: dict[str, Any] = {}
+    functions: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        if name not in available:
+            hint = did_you_mean(name, available) or (
+                f" (installed: {', '.join(sorted(available))})" if available else " (no plugins are installed)")
+            pack_doc.error(("plugins", i), f"unknown plugin '{name}'{hint}")
+            continue
+        try:
+            plugin = plugin_registry.load(name, available[name])
+        except Exception as exc:  # a broken plugin is a load error, not a crash
+            pack_doc.error(("plugins", i), f"plugin '{name}' failed to load: {exc}")
+            continue
+        actions.update(plugin.actions)
+        functions.update(plugin.functions)
+    comp.plugin_actions = actions
+    comp.plugin_functions = functions

@@ -1,0 +1,393 @@
+"""The compiled model: frozen specifications built from a validated pack.
+
+Specs are immutable (frozen dataclasses, tuples, read-only mappings) and shared by every request of a
+definitions version; tickets are data that the engine joins to a spec for one operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from types import MappingProxyType
+from typing import Any
+
+from .errors import DefinitionError
+from .expressions import Expression
+
+EMPTY: Mapping[Any, Any] = MappingProxyType({})
+
+
+def frozen_map(items: Mapping[Any, Any] | None = None) -> Mapping[Any, Any]:
+    return MappingProxyType(dict(items or {}))
+
+
+@dataclass(frozen=True)
+class Duration:
+    """Working time: `seconds` of calendar time, or `business_days` (the `bd` unit)."""
+
+    text: str
+    seconds: int = 0
+    business_days: int = 0
+    calendar_days: bool = False  # written with d or w: 24 h units, only valid on 24x7
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    id: str
+    type: str
+    label: str
+    help: str = ""
+    required: bool = False
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    choices: tuple[Choice, ...] = ()
+    visible_when: Expression | None = None
+    required_when: Expression | None = None
+    readonly_when: Expression | None = None
+
+    @property
+    def choice_values(self) -> tuple[str, ...]:
+        return tuple(c.value for c in self.choices)
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    id: str
+    title: str
+    description: str
+    fields: tuple[FieldSpec, ...]
+    by_id: Mapping[str, FieldSpec] = field(default_factory=lambda: EMPTY, compare=False, repr=False)
+
+    def field(self, field_id: str) -> FieldSpec:
+        return self.by_id[field_id]
+
+
+@dataclass(frozen=True)
+class FieldFlags:
+    required: bool = False
+    readonly: bool = False
+    hidden: bool = False
+
+
+# Actions: one class per action kind, so the engine dispatches on type.
+@dataclass(frozen=True)
+class SetAction:
+    values: Mapping[str, Any]  # field id -> value; strings may hold {{ }} templates
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class AssignAction:
+    route: bool = False  # `assign: route`: run routing again
+    team: str | None = None
+    user: str | None = None
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class EscalateAction:
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class NotifyAction:
+    notification: str
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class CommentAction:
+    text: str
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class CreateAction:
+    process: str
+    fields: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    link: str = "child"
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class PluginAction:
+    name: str
+    args: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    where: str = ""
+
+
+Action = SetAction | AssignAction | EscalateAction | NotifyAction | CommentAction | CreateAction | PluginAction
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    id: str
+    label: str
+    description: str = ""
+    final: bool = False
+    fields: Mapping[str, FieldFlags] = field(default_factory=lambda: EMPTY)
+    on_enter: tuple[Action, ...] = ()
+    on_exit: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    id: str
+    label: str
+    sources: tuple[str, ...]  # resolved state ids ("*" expanded to every non-final state)
+    target: str
+    description: str = ""
+    roles: tuple[str, ...] | None = None  # None: any authenticated user
+    guard: Expression | None = None
+    fields: tuple[str, ...] = ()
+    actions: tuple[Action, ...] = ()
+    after: Duration | None = None  # timed: fired by the worker
+
+    @property
+    def timed(self) -> bool:
+        return self.after is not None
+
+
+@dataclass(frozen=True)
+class SlaRule:
+    policy: str
+    when: Expression | None = None  # None on the default rule
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    id: str
+    title: str
+    form: str
+    initial: str
+    states: tuple[StateSpec, ...]
+    transitions: tuple[TransitionSpec, ...]
+    description: str = ""
+    number_prefix: str = ""
+    priority_matrix: str | None = None
+    sla: tuple[SlaRule, ...] = ()
+    routing: str | None = None
+    renamed_states: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    state_by_id: Mapping[str, StateSpec] = field(default_factory=lambda: EMPTY, compare=False, repr=False)
+    transition_by_id: Mapping[str, TransitionSpec] = field(default_factory=lambda: EMPTY, compare=False, repr=False)
+
+    def state(self, state_id: str) -> StateSpec:
+        return self.state_by_id[state_id]
+
+    def transition(self, transition_id: str) -> TransitionSpec:
+        return self.transition_by_id[transition_id]
+
+    def transitions_from(self, state_id: str) -> tuple[TransitionSpec, ...]:
+        return tuple(t for t in self.transitions if state_id in t.sources)
+
+    @property
+    def final_states(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.states if s.final)
+
+
+@dataclass(frozen=True)
+class Level:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    when: Expression
+    steps: int  # positive: more urgent (raise), negative: less urgent (lower)
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class PriorityMatrix:
+    id: str
+    inputs: tuple[str, ...]
+    levels: tuple[Level, ...]
+    cells: Mapping[tuple[str, ...], str]  # input values, in input order -> level id
+    default: str
+    adjust: tuple[Adjustment, ...] = ()
+
+    @property
+    def level_ids(self) -> tuple[str, ...]:
+        return tuple(level.id for level in self.levels)
+
+    def compute(self, context: Mapping[str, Any]) -> str:
+        """The level for a ticket context: the cell of its inputs (or the default), then adjustments."""
+        key = tuple(context.get(name) for name in self.inputs)
+        level = self.cells.get(key, self.default)  # type: ignore[arg-type]
+        ids = self.level_ids
+        index = ids.index(level)
+        for adjustment in self.adjust:
+            if adjustment.when.test(context):
+                index = min(max(index - adjustment.steps, 0), len(ids) - 1)
+        return ids[index]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A working interval in local wall-clock minutes from midnight; end may be 1440 (24:00)."""
+
+    start: int
+    end: int
+
+    def __str__(self) -> str:
+        return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
+
+
+@dataclass(frozen=True)
+class Calendar:
+    id: str
+    name: str
+    timezone: str
+    hours: Mapping[int, tuple[Interval, ...]]  # weekday (0 = Monday) -> intervals
+    holidays: Mapping[date, str] = field(default_factory=lambda: EMPTY)  # date -> name
+    workdays: Mapping[date, tuple[Interval, ...]] = field(default_factory=lambda: EMPTY)  # exceptional working days
+    always: bool = False  # the built-in 24x7 calendar
+
+    def intervals_on(self, day: date) -> tuple[Interval, ...]:
+        """Working intervals of one local date: workdays win over holidays, holidays over weekdays."""
+        if self.always:
+            return (Interval(0, 1440),)
+        if day in self.workdays:
+            return self.workdays[day]
+        if day in self.holidays:
+            return ()
+        return self.hours.get(day.weekday(), ())
+
+
+@dataclass(frozen=True)
+class ClockSpec:
+    id: str
+    label: str
+    targets: Mapping[str, Duration]
+    start: Expression | None = None  # None: true
+    stop: Expression | None = None
+    pause: Expression | None = None
+    reset: Expression | None = None
+    cancel: Expression | None = None
+    calendars: Mapping[str, str] = field(default_factory=lambda: EMPTY)  # level -> calendar id
+    warn_at: tuple[float, ...] = ()  # fractions, ascending (0.75 for 75%)
+    on_warning: tuple[Action, ...] = ()
+    on_breach: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    id: str
+    name: str
+    calendar: str
+    clocks: tuple[ClockSpec, ...]
+
+    def calendar_for(self, clock: ClockSpec, level: str | None) -> str:
+        return clock.calendars.get(level or "", self.calendar)
+
+
+@dataclass(frozen=True)
+class Member:
+    user: str
+    skills: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TeamSpec:
+    id: str
+    name: str
+    tier: str | None = None
+    roles: tuple[str, ...] = ()
+    escalates_to: str | None = None
+    members: tuple[Member, ...] = ()
+    description: str = ""
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class RoutingRule:
+    team: str
+    id: str = ""
+    when: Expression | None = None  # None on the default rule
+    user: str | None = None
+    default: bool = False
+
+
+@dataclass(frozen=True)
+class RoutingSpec:
+    id: str
+    rules: tuple[RoutingRule, ...]
+    assignment: str = "manual"
+    skills: str | None = None
+
+
+@dataclass(frozen=True)
+class NotificationSpec:
+    id: str
+    to: tuple[str, ...]
+    channel: str = "email"
+    subject: str = ""
+    body: str = ""
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class ScenarioStep:
+    index: int
+    where: str  # file:line:col of the step, for failure reports
+    at: datetime | None = None
+    advance: Duration | None = None
+    action: str | None = None  # create | transition | update | comment
+    data: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # the step's keys, as written
+    expect: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    expect_error: int | None = None
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    id: str
+    steps: tuple[ScenarioStep, ...]
+    description: str = ""
+    start: datetime | None = None
+    users: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)
+
+
+@dataclass(frozen=True)
+class PackSpec:
+    """A validated pack: everything the runtime needs, immutable."""
+
+    id: str
+    name: str
+    format: int
+    timezone: str
+    digest: str  # sha256 of the merged source: the definitions version id
+    description: str = ""
+    plugins: tuple[str, ...] = ()
+    forms: Mapping[str, FormSpec] = field(default_factory=lambda: EMPTY)
+    processes: Mapping[str, ProcessSpec] = field(default_factory=lambda: EMPTY)
+    matrices: Mapping[str, PriorityMatrix] = field(default_factory=lambda: EMPTY)
+    calendars: Mapping[str, Calendar] = field(default_factory=lambda: EMPTY)  # includes the built-in 24x7
+    sla_policies: Mapping[str, SlaPolicy] = field(default_factory=lambda: EMPTY)
+    teams: Mapping[str, TeamSpec] = field(default_factory=lambda: EMPTY)
+    routings: Mapping[str, RoutingSpec] = field(default_factory=lambda: EMPTY)
+    notifications: Mapping[str, NotificationSpec] = field(default_factory=lambda: EMPTY)
+    scenarios: Mapping[str, ScenarioSpec] = field(default_factory=lambda: EMPTY)
+    source: Mapping[str, Any] = field(default_factory=lambda: EMPTY, compare=False, repr=False)  # merged documents
+    warnings: tuple[DefinitionError, ...] = ()
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "processes": len(self.processes),
+            "states": sum(len(p.states) for p in self.processes.values()),
+            "transitions": sum(len(p.transitions) for p in self.processes.values()),
+            "fields": sum(len(form.fields) for form in self.forms.values()),
+            "teams": len(self.teams),
+            "clocks": sum(len(policy.clocks) for policy in self.sla_policies.values()),
+        }

@@ -1,0 +1,208 @@
+"""Processes: states, transitions, guards, actions, reachability; and the names their expressions see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import model as m
+from .context import CLOCK_STATUSES, Compilation, Doc
+from .errors import did_you_mean
+from .expressions import Scope
+from .forms import check_field_list
+
+
+def process_names(doc: Doc, comp: Compilation, form: m.FormSpec | None) -> dict[str, tuple[str, ...] | None]:
+    """Every name an expression of this process may use, with the values it can take where known."""
+    data = doc.data
+    names: dict[str, tuple[str, ...] | None] = {}
+    if form is not None:
+        for spec in form.fields:
+            names[spec.id] = spec.choice_values if spec.choices else None
+    matrix = comp.of_kind("priority_matrix").get((data.get("priority") or {}).get("matrix", ""))
+    levels = tuple(lv if isinstance(lv, str) else lv["id"] for lv in matrix.data["levels"]) if matrix else None
+    teams = tuple(sorted(comp.ids("team")))
+    transitions = [t["id"] for t in data.get("transitions", [])]
+    names.update({
+        "state": tuple(s["id"] for s in data["states"]),
+        "priority": levels,
+        "team": teams,
+        "assignee": None,
+        "number": None,
+        "process": tuple(sorted(comp.ids("process"))),
+        "requester.name": None, "requester.vip": None, "requester.org": None, "requester.teams": teams,
+        "requester.email": None,
+        "actor.name": None, "actor.roles": tuple(sorted(comp.roles)), "actor.teams": teams,
+        "event": tuple(dict.fromkeys(["create", "update", "comment", *transitions])),
+    })
+    names.setdefault("channel", None)
+    for policy_id in policy_ids(data):
+        policy = comp.of_kind("sla_policy").get(policy_id)
+        for clock in policy.data["clocks"] if policy else []:
+            names[f"sla.{clock['id']}.status"] = CLOCK_STATUSES
+            names[f"sla.{clock['id']}.percent"] = None
+    return names
+
+
+def policy_ids(data: dict[str, Any]) -> list[str]:
+    sla = data.get("sla")
+    if isinstance(sla, str):
+        return [sla]
+    return [rule["policy"] for rule in sla or []]
+
+
+def compile_process(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope: Scope,
+                    business_calendar: bool) -> m.ProcessSpec:
+    data = doc.data
+    states = _states(doc, comp, form)
+    state_ids = [s.id for s in states]
+    finals = {s.id for s in states if s.final}
+    initial = data["initial"]
+    if initial not in state_ids:
+        doc.error(("initial",), f"unknown state '{initial}'{did_you_mean(initial, state_ids)}"
+                                f"{comp.removal_note(initial)}")
+    transitions = _transitions(doc, comp, form, scope, state_ids, finals, business_calendar)
+    matrix = (data.get("priority") or {}).get("matrix")
+    if matrix is not None:
+        comp.check_ref(doc, ("priority", "matrix"), "priority_matrix", matrix, "priority matrix")
+    if "routing" in data:
+        comp.check_ref(doc, ("routing",), "routing", data["routing"])
+    renamed = data.get("renamed_states", {})
+    for old, new in renamed.items():
+        if old in state_ids:
+            doc.error(("renamed_states", old), f"state '{old}' still exists: only removed states are renamed",
+                      key=True)
+        if new not in state_ids:
+            doc.error(("renamed_states", old), f"unknown state '{new}'{did_you_mean(new, state_ids)}")
+    if initial in state_ids:
+        _check_reachability(doc, states, transitions, initial)
+    return m.ProcessSpec(
+        id=doc.id, title=data.get("title", doc.id.replace("_", " ").capitalize()), form=data["form"],
+        initial=initial, states=tuple(states), transitions=tuple(transitions),
+        description=data.get("description", ""), number_prefix=data.get("number", doc.id[:3].upper()),
+        priority_matrix=matrix, sla=_sla_rules(doc, comp, scope), routing=data.get("routing"),
+        renamed_states=m.frozen_map(renamed),
+        state_by_id=m.frozen_map({s.id: s for s in states}),
+        transition_by_id=m.frozen_map({t.id: t for t in transitions}))
+
+
+def _states(doc: Doc, comp: Compilation, form: m.FormSpec | None) -> list[m.StateSpec]:
+    states: list[m.StateSpec] = []
+    first: dict[str, int] = {}
+    for index, raw in enumerate(doc.data["states"]):
+        path = ("states", index)
+        if raw["id"] in first:
+            doc.error((*path, "id"), f"duplicate state id '{raw['id']}' (first at line "
+                                     f"{doc.pos(('states', first[raw['id']], 'id')).line})")
+            continue
+        first[raw["id"]] = index
+        flags = {}
+        for field_id, flag in raw.get("fields", {}).items():
+            if form is not None and comp.field_ref(doc, (*path, "fields", field_id), form, field_id, key=True):
+                flags[field_id] = m.FieldFlags(**flag)
+        states.append(m.StateSpec(
+            id=raw["id"], label=raw.get("label", raw["id"].replace("_", " ").capitalize()),
+            description=raw.get("description", ""), final=raw.get("final", False),
+            fields=m.frozen_map(flags),
+            on_enter=comp.actions(doc, (*path, "on_enter"), form) if "on_enter" in raw else (),
+            on_exit=comp.actions(doc, (*path, "on_exit"), form) if "on_exit" in raw else ()))
+    return states
+
+
+def _transitions(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope: Scope, state_ids: list[str],
+                 finals: set[str], business_calendar: bool) -> list[m.TransitionSpec]:
+    transitions: list[m.TransitionSpec] = []
+    first: dict[str, int] = {}
+    for index, raw in enumerate(doc.data.get("transitions", [])):
+        path = ("transitions", index)
+        if raw["id"] in first:
+            doc.error((*path, "id"), f"duplicate transition id '{raw['id']}' (first at line "
+                                     f"{doc.pos(('transitions', first[raw['id']], 'id')).line})")
+            continue
+        first[raw["id"]] = index
+        sources = _sources(doc, comp, path, raw["from"], state_ids, finals)
+        target = raw["to"]
+        if target not in state_ids:
+            doc.error((*path, "to"), f"unknown state '{target}'{did_you_mean(target, state_ids)}"
+                                     f"{comp.removal_note(target)}")
+        roles = raw.get("roles")
+        for i, role in enumerate(roles or []):
+            if role not in comp.roles:
+                doc.error((*path, "roles", i), f"unknown role '{role}'{did_you_mean(role, comp.roles)} "
+                                               f"(roles come from teams' roles and admin, requester, assignee, team)")
+        if form is not None and "fields" in raw:
+            check_field_list(doc, (*path, "fields"), form, raw["fields"])
+        after = comp.duration(doc, (*path, "after"), business_calendar) if "after" in raw else None
+        transitions.append(m.TransitionSpec(
+            id=raw["id"], label=raw.get("label", raw["id"].replace("_", " ").capitalize()),
+            sources=sources, target=target, description=raw.get("description", ""),
+            roles=tuple(roles) if roles is not None else None,
+            guard=comp.expression(doc, (*path, "when"), scope) if "when" in raw else None,
+            fields=tuple(raw.get("fields", [])),
+            actions=comp.actions(doc, (*path, "actions"), form) if "actions" in raw else (),
+            after=after))
+    return transitions
+
+
+def _sources(doc: Doc, comp: Compilation, path: tuple[str | int, ...], raw: str | list[str],
+             state_ids: list[str], finals: set[str]) -> tuple[str, ...]:
+    if raw == "*":
+        return tuple(s for s in state_ids if s not in finals)
+    items = [raw] if isinstance(raw, str) else raw
+    sources = []
+    for i, state in enumerate(items):
+        where = (*path, "from") if isinstance(raw, str) else (*path, "from", i)
+        if state == "*":
+            doc.error(where, "'*' stands alone: write from: \"*\" for every non-final state")
+        elif state not in state_ids:
+            doc.error(where, f"unknown state '{state}'{did_you_mean(state, state_ids)}"
+                             f"{comp.removal_note(state)}")
+        else:
+            sources.append(state)
+    return tuple(dict.fromkeys(sources))
+
+
+def _sla_rules(doc: Doc, comp: Compilation, scope: Scope) -> tuple[m.SlaRule, ...]:
+    sla = doc.data.get("sla")
+    if sla is None:
+        return ()
+    if isinstance(sla, str):
+        comp.check_ref(doc, ("sla",), "sla_policy", sla, "SLA policy")
+        return (m.SlaRule(sla),)
+    rules = []
+    defaults = [i for i, rule in enumerate(sla) if rule.get("default")]
+    if not defaults:
+        doc.error(("sla",), "no default rule: end the list with {default: true, policy: ...}")
+    for extra in defaults[1:]:
+        doc.error(("sla", extra, "default"), "a second default rule: only one rule may be the default")
+    if defaults and defaults[0] != len(sla) - 1:
+        doc.error(("sla", defaults[0], "default"), "the default rule must be the last rule")
+    for i, rule in enumerate(sla):
+        comp.check_ref(doc, ("sla", i, "policy"), "sla_policy", rule["policy"], "SLA policy")
+        when = None
+        if "when" in rule:
+            if rule.get("default"):
+                doc.error(("sla", i, "when"), "the default rule has no condition", key=True)
+            when = comp.expression(doc, ("sla", i, "when"), scope)
+        elif not rule.get("default"):
+            doc.error(("sla", i), "a rule needs a condition (when) or default: true")
+        rules.append(m.SlaRule(rule["policy"], when))
+    return tuple(rules)
+
+
+def _check_reachability(doc: Doc, states: list[m.StateSpec], transitions: list[m.TransitionSpec],
+                        initial: str) -> None:
+    reached = {initial}
+    frontier = [initial]
+    while frontier:
+        current = frontier.pop()
+        for t in transitions:
+            if current in t.sources and t.target not in reached:
+                reached.add(t.target)
+                frontier.append(t.target)
+    index = {raw["id"]: i for i, raw in enumerate(doc.data["states"])}
+    for state in states:
+        path = ("states", index[state.id], "id")
+        if state.id not in reached:
+            doc.error(path, f"state '{state.id}' is unreachable from the initial state '{initial}'")
+        if not state.final and not any(state.id in t.sources for t in transitions):
+            doc.error(path, f"state '{state.id}' has no way out: add a transition from it or mark it final: true")

@@ -1,0 +1,74 @@
+"""Scenarios: process tests (SPEC 4, run by `itsm test`); checked here for references and instants."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from . import model as m
+from .context import Compilation, Doc
+from .durations import DurationError, parse_duration
+from .errors import did_you_mean
+
+ACTIONS = ("create", "transition", "update", "comment")
+
+
+def parse_instant(text: str) -> datetime | None:
+    """An ISO 8601 instant with an offset (a local time without one is ambiguous)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
+
+
+def compile_scenario(doc: Doc, comp: Compilation, processes: dict[str, m.ProcessSpec]) -> m.ScenarioSpec:
+    data = doc.data
+    start = None
+    if "start" in data:
+        start = parse_instant(data["start"])
+        if start is None:
+            doc.error(("start",), f"invalid instant '{data['start']}': use ISO 8601 with an offset, "
+                                  f"such as 2026-03-02T10:00:00+01:00")
+    transitions = sorted({t.id for p in processes.values() for t in p.transitions})
+    steps = []
+    created = 0
+    for i, raw in enumerate(data["steps"]):
+        path = ("steps", i)
+        actions = [a for a in ACTIONS if a in raw and not (a == "comment" and "transition" in raw)]
+        if len(actions) > 1:
+            doc.error(path, f"a step does at most one of create, transition, update, comment; "
+                            f"this one has {', '.join(actions)}")
+        if "at" in raw and "advance" in raw:
+            doc.error((*path, "advance"), "a step moves the clock with at or advance, not both", key=True)
+        at = None
+        if "at" in raw:
+            at = parse_instant(raw["at"])
+            if at is None:
+                doc.error((*path, "at"), f"invalid instant '{raw['at']}': use ISO 8601 with an offset")
+        advance = None
+        if "advance" in raw:
+            try:
+                advance = parse_duration(raw["advance"])
+                if advance.business_days:
+                    raise DurationError(f"advance moves wall-clock time: '{raw['advance']}' is not allowed "
+                                        f"(use d or h)")
+            except DurationError as exc:
+                doc.error((*path, "advance"), str(exc))
+        if "create" in raw:
+            created += 1
+            comp.check_ref(doc, (*path, "create", "process"), "process", raw["create"]["process"])
+        elif created == 0 and actions:
+            doc.error(path, "no ticket yet: the first action of a scenario creates one")
+        if "transition" in raw and raw["transition"] not in transitions:
+            doc.error((*path, "transition"), f"unknown transition '{raw['transition']}'"
+                                             f"{did_you_mean(raw['transition'], transitions)}")
+        if "ticket" in raw and raw["ticket"] > created:
+            doc.error((*path, "ticket"), f"ticket {raw['ticket']} is not created yet ({created} so far)")
+        if "expect" in raw and "expect_error" in raw:
+            doc.error((*path, "expect_error"), "a step expects a result or an error, not both", key=True)
+        steps.append(m.ScenarioStep(
+            index=i + 1, where=doc.where(path), at=at, advance=advance, action=actions[0] if actions else None,
+            data=m.frozen_map({k: v for k, v in raw.items() if k not in ("expect", "expect_error")}),
+            expect=m.frozen_map(raw.get("expect", {})), expect_error=raw.get("expect_error")))
+    return m.ScenarioSpec(doc.id, tuple(steps), data.get("description", ""), start,
+                          m.frozen_map({k: m.frozen_map(v) for k, v in data.get("users", {}).items()}))

@@ -1,0 +1,319 @@
+"""The JSON Schema of every kind: the one place where the allowed keys of the language are declared.
+
+The same schemas validate documents at load, are written out by `itsm schema` for editors, and feed the
+generated reference in docs/. Meaning (references, reachability, expressions) is checked afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+SCHEMA_BASE = "https://itsm-platform.org/schemas/format-1/"
+ID_PATTERN = "^[a-z][a-z0-9_]*$"
+KINDS = ("pack", "form", "process", "priority_matrix", "calendar", "sla_policy", "team", "routing",
+         "notification", "scenario")
+FIELD_TYPES = ("string", "text", "integer", "number", "boolean", "date", "datetime", "choice",
+               "multichoice", "user", "group", "email", "url", "rating")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _str(description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "description": description, **extra}
+
+
+def _obj(description: str, properties: dict[str, Any], required: tuple[str, ...] = (),
+         **extra: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "description": description, "properties": properties,
+                              "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    schema.update(extra)
+    return schema
+
+
+def _list(description: str, items: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"type": "array", "description": description, "items": items, **extra}
+
+
+def _ref(name: str, description: str) -> dict[str, Any]:
+    return {"$ref": f"#/$defs/{name}", "description": description}
+
+
+ID = {"type": "string", "pattern": ID_PATTERN,
+      "description": "Identifier: lowercase letters, digits and _, starting with a letter."}
+
+DEFS: dict[str, Any] = {
+    "id": ID,
+    "expression": {"type": ["string", "boolean"],
+                   "description": "An expression (SPEC 5), e.g. \"category == 'network' and impact == 'high'\"."},
+    "duration": {"type": ["string", "integer"],
+                 "description": "Working time on the clock's calendar: 15m, 2h, 1h30m, 3bd; d and w only on 24x7."},
+    "roles": {"type": "array", "items": {"type": "string", "pattern": ID_PATTERN},
+              "description": "Role names: team roles, admin, requester, assignee, team."},
+    "action": _obj(
+        "One action; a mapping with exactly one action key.",
+        {
+            "set": {"type": "object", "description": "Field values to set; strings may use {{ }} templates.",
+                    "propertyNames": {"pattern": ID_PATTERN}},
+            "assign": {"description": "`route` runs routing again; {team, user} assigns directly.",
+                       "anyOf": [{"type": "string", "enum": ["route"]},
+                                 _obj("A direct assignment.",
+                                      {"team": _str("Team id."), "user": _str("User name.")})]},
+            "escalate": _str("Move the ticket to the next tier (the team's `escalates_to`).",
+                             enum=["next_tier"]),
+            "notify": _str("Id of a notification to send (queued in the outbox)."),
+            "comment": _str("A comment added to the ticket; may use {{ }} templates."),
+            "create": _obj("Create a linked ticket.", {
+                "process": _str("Process of the new ticket."),
+                "fields": {"type": "object", "description": "Field values; strings may use {{ }} templates."},
+                "link": _str("How the new ticket relates to this one.", enum=["parent", "child", "related"]),
+            }, required=("process",)),
+            "plugin": _str("Name of a plugin action (SPEC 12)."),
+            "args": {"type": "object", "description": "Arguments of a plugin action."},
+        },
+        minProperties=1,
+    ),
+    "actions": _list("Actions run in order, in the same transaction.", {"$ref": "#/$defs/action"}),
+}
+
+FIELD = _obj("A form field.", {
+    "id": _ref("id", "Field id, used in expressions and the API."),
+    "label": _str("Label shown on forms."),
+    "help": _str("Help text shown under the field."),
+    "type": _str("Field type.", enum=list(FIELD_TYPES)),
+    "required": {"type": "boolean", "description": "Always required."},
+    "default": {"description": "Default value when the ticket is created."},
+    "min": {"type": "number", "description": "Smallest value (integer, number, rating)."},
+    "max": {"type": "number", "description": "Largest value (integer, number, rating)."},
+    "min_length": {"type": "integer", "minimum": 0, "description": "Fewest characters."},
+    "max_length": {"type": "integer", "minimum": 1, "description": "Most characters."},
+    "pattern": _str("Regular expression the value must match."),
+    "choices": _list("Allowed values of a choice or multichoice field.",
+                     {"anyOf": [{"type": "string"},
+                                _obj("A choice with a label.", {"value": _str("Stored value."),
+                                                                "label": _str("Shown label.")},
+                                     required=("value",))]}),
+    "visible_when": _ref("expression", "Shown only while this is true."),
+    "required_when": _ref("expression", "Required while this is true."),
+    "readonly_when": _ref("expression", "Read-only while this is true."),
+}, required=("id", "type"))
+
+FLAGS = _obj("Per-state flags of one field.", {
+    "required": {"type": "boolean", "description": "Required in this state."},
+    "readonly": {"type": "boolean", "description": "Read-only in this state."},
+    "hidden": {"type": "boolean", "description": "Hidden in this state."},
+})
+
+STATE = _obj("A state of the process.", {
+    "id": _ref("id", "State id."),
+    "label": _str("Label shown to people."),
+    "description": _str("What the state means."),
+    "final": {"type": "boolean", "description": "Tickets in a final state are closed; no way out needed."},
+    "fields": {"type": "object", "description": "Field id -> flags that apply while the ticket is here.",
+               "additionalProperties": FLAGS},
+    "on_enter": _ref("actions", "Actions run when a ticket enters the state."),
+    "on_exit": _ref("actions", "Actions run when a ticket leaves the state."),
+}, required=("id",))
+
+TRANSITION = _obj("A transition between states.", {
+    "id": _ref("id", "Transition id, used in the API."),
+    "label": _str("Button label."),
+    "description": _str("What the transition does."),
+    "from": {"description": "Source state id, a list of them, or \"*\" for every non-final state.",
+             "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+    "to": _str("Target state id."),
+    "roles": _ref("roles", "Who may fire it; omitted = any authenticated user."),
+    "when": _ref("expression", "Guard: the transition is offered only while this is true."),
+    "fields": _list("Fields shown on the transition form.", {"type": "string"}),
+    "actions": _ref("actions", "Actions run after the state changes."),
+    "after": _ref("duration", "Timed: the worker fires it this long after the ticket entered the state."),
+}, required=("id", "from", "to"))
+
+CLOCK = _obj("An SLA clock.", {
+    "id": _ref("id", "Clock id (sla.ID in expressions and the API)."),
+    "label": _str("Label shown to people."),
+    "start": _ref("expression", "Starts the clock (default true)."),
+    "stop": _ref("expression", "Stops the clock: met or breached."),
+    "pause": _ref("expression", "Pauses the clock while true."),
+    "reset": _ref("expression", "Restarts the clock from zero."),
+    "cancel": _ref("expression", "Cancels the clock (no outcome)."),
+    "targets": {"type": "object", "description": "Priority level -> duration.",
+                "additionalProperties": {"$ref": "#/$defs/duration"}},
+    "calendars": {"type": "object", "description": "Priority level -> calendar id (or 24x7).",
+                  "additionalProperties": {"type": "string"}},
+    "warn_at": _list("Warning thresholds, e.g. [50%, 75%].",
+                     {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?%$"}),
+    "on_warning": _ref("actions", "Actions when a warning threshold is reached."),
+    "on_breach": _ref("actions", "Actions when the deadline passes."),
+}, required=("id", "targets"))
+
+SCENARIO_STEP = _obj("One step: move the clock, do at most one action, check the result.", {
+    "at": _str("Move the clock to this instant (ISO 8601 with offset)."),
+    "advance": _ref("duration", "Move the clock by this much wall-clock time."),
+    "create": _obj("Create a ticket.", {
+        "process": _str("Process id."),
+        "as": _str("Acting user (default: system)."),
+        "requester": _str("Requester user name."),
+        "fields": {"type": "object", "description": "Field values."},
+    }, required=("process",)),
+    "transition": _str("Fire this transition."),
+    "fields": {"type": "object", "description": "Field values for the transition."},
+    "comment": _str("A comment (alone: add a comment; with a transition: its comment)."),
+    "internal": {"type": "boolean", "description": "The comment is internal."},
+    "update": {"type": "object", "description": "Update these fields."},
+    "as": _str("Acting user (default: system, which holds every role)."),
+    "ticket": {"type": "integer", "minimum": 1, "description": "The Nth ticket created (default: the last)."},
+    "expect": {"type": "object", "description": "Dotted paths into the ticket -> expected values."},
+    "expect_error": {"type": "integer", "description": "The HTTP status the API would answer."},
+})
+
+
+def _doc(kind: str, description: str, properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict:
+    props = {"kind": {"const": kind, "description": "Document kind."},
+             "id": _ref("id", f"Id of this {kind}, unique among {kind} documents."), **properties}
+    schema = _obj(description, props, required=("kind", "id", *required))
+    schema.update({"$schema": "https://json-schema.org/draft/2020-12/schema",
+                   "$id": f"{SCHEMA_BASE}{kind}.json", "title": f"ITSM {kind.replace('_', ' ')}",
+                   "$defs": DEFS})
+    return schema
+
+
+SCHEMAS: Mapping[str, dict[str, Any]] = {
+    "pack": _doc("pack", "The pack itself: one per pack.", {
+        "name": _str("Name shown to people."),
+        "description": _str("What this pack is for."),
+        "format": {"type": "integer", "description": "Language version; this release reads format 1."},
+        "timezone": _str("Default IANA time zone for calendars and display, e.g. Europe/Berlin."),
+        "extends": _str("Base pack directory, relative to this one: this pack is an overlay."),
+        "plugins": _list("Plugin names to enable.", {"type": "string"}),
+    }, required=("format",)),
+    "form": _doc("form", "Fields of a ticket; compiles to the JSON Schema the API validates with.", {
+        "title": _str("Title shown to people."),
+        "description": _str("What the form is for."),
+        "fields": _list("The fields.", FIELD),
+    }, required=("fields",)),
+    "process": _doc("process", "A ticket process: states, transitions and what runs on them.", {
+        "title": _str("Title shown to people."),
+        "description": _str("What the process is for."),
+        "form": _str("Form id of the tickets."),
+        "number": _str("Ticket number prefix, e.g. INC.", pattern="^[A-Z][A-Z0-9]{0,9}$"),
+        "initial": _str("State of new tickets."),
+        "priority": _obj("How the priority is set.", {"matrix": _str("Priority matrix id.")},
+                         required=("matrix",)),
+        "sla": {"description": "SLA policy id, or first-match rules [{when, policy}, {default: true, policy}].",
+                "anyOf": [{"type": "string"},
+                          _list("Rules.", _obj("A rule.", {
+                              "id": _ref("id", "Rule id (for overlays)."),
+                              "when": _ref("expression", "Condition."),
+                              "default": {"type": "boolean", "description": "The rule used when none match."},
+                              "policy": _str("SLA policy id.")}, required=("policy",)))]},
+        "routing": _str("Routing id, run when a ticket is created."),
+        "states": _list("The states.", STATE, minItems=1),
+        "transitions": _list("The transitions.", TRANSITION),
+        "renamed_states": {"type": "object", "description": "old state id -> new state id.",
+                           "additionalProperties": {"type": "string"}},
+    }, required=("form", "initial", "states")),
+    "priority_matrix": _doc("priority_matrix", "Priority from choice fields (impact x urgency).", {
+        "inputs": _list("Choice fields of the form, outermost first.", {"type": "string"}, minItems=1),
+        "levels": _list("Levels, most urgent first.",
+                        {"anyOf": [{"type": "string", "pattern": "^[A-Za-z0-9_]+$"},
+                                   _obj("A level with a label.", {"id": _str("Level id."),
+                                                                  "label": _str("Shown label.")},
+                                        required=("id",))]}, minItems=1),
+        "matrix": {"type": "object", "description": "Input values -> ... -> level."},
+        "default": _str("Level when an input is empty."),
+        "adjust": _list("Adjustments applied in order after the lookup.", _obj("An adjustment.", {
+            "id": _ref("id", "Adjustment id (for overlays)."),
+            "when": _ref("expression", "Condition."),
+            "raise": {"type": "integer", "minimum": 1, "description": "Levels more urgent."},
+            "lower": {"type": "integer", "minimum": 1, "description": "Levels less urgent."},
+        }, required=("when",))),
+    }, required=("inputs", "levels", "matrix")),
+    "calendar": _doc("calendar", "Business hours, holidays and exceptional working days.", {
+        "name": _str("Name shown to people."),
+        "timezone": _str("IANA time zone; default: the pack's."),
+        "hours": _obj("Weekday -> working intervals (local time).",
+                      {day: _list(f"Working intervals on {day}.", {"type": "string"}) for day in WEEKDAYS}),
+        "holidays": _list("Days off: dates, {date, name} or {from, to, name}.",
+                          {"anyOf": [{"type": "string"},
+                                     _obj("A holiday or a range of them.", {
+                                         "id": _ref("id", "Id (for overlays)."),
+                                         "date": _str("The date (YYYY-MM-DD)."),
+                                         "from": _str("First date of a range."),
+                                         "to": _str("Last date of a range."),
+                                         "name": _str("Name shown to people.")})]}),
+        "workdays": _list("Exceptional working days (make-up days) and their hours.", _obj("A working day.", {
+            "id": _ref("id", "Id (for overlays)."),
+            "date": _str("The date (YYYY-MM-DD)."),
+            "hours": _list("Working intervals.", {"type": "string"}),
+            "name": _str("Name shown to people.")}, required=("date", "hours"))),
+    }, required=("hours",)),
+    "sla_policy": _doc("sla_policy", "Service-level clocks and their targets by priority.", {
+        "name": _str("Name shown to people."),
+        "calendar": _str("Default calendar id of every clock (or 24x7)."),
+        "clocks": _list("The clocks.", CLOCK, minItems=1),
+    }, required=("clocks",)),
+    "team": _doc("team", "A team of agents at one support tier.", {
+        "name": _str("Name shown to people."),
+        "description": _str("What the team handles."),
+        "tier": _str("Support tier.", enum=["L1", "L2", "L3"]),
+        "roles": _ref("roles", "Roles every member holds."),
+        "escalates_to": _str("Team id that `escalate: next_tier` moves tickets to."),
+        "email": _str("Team mailbox."),
+        "members": _list("Members.", _obj("A member.", {
+            "user": _str("User name."),
+            "skills": _list("Skills.", {"type": "string"})}, required=("user",))),
+    }),
+    "routing": _doc("routing", "Which team gets a ticket, and who in it.", {
+        "rules": _list("First match wins; exactly one default rule, last.", _obj("A rule.", {
+            "id": _ref("id", "Rule id (for overlays and the event log)."),
+            "when": _ref("expression", "Condition."),
+            "default": {"type": "boolean", "description": "The rule used when none match."},
+            "team": _str("Team id."),
+            "user": _str("User name (assign directly)."),
+        }, required=("team",)), minItems=1),
+        "assignment": _str("How a member is chosen.", enum=["manual", "round_robin", "least_loaded"]),
+        "skills": _str("Field id whose value members' skills are matched against."),
+    }, required=("rules",)),
+    "notification": _doc("notification", "A message sent through the outbox.", {
+        "to": _list("Recipients: roles, team:ID, user:NAME or addresses.", {"type": "string"}, minItems=1),
+        "channel": _str("Delivery channel.", enum=["email", "webhook"]),
+        "subject": _str("Subject template (Jinja, sandboxed)."),
+        "body": _str("Body template (Jinja, sandboxed)."),
+        "url": _str("Webhook URL."),
+    }, required=("to",)),
+    "scenario": _doc("scenario", "A process test run by `itsm test`.", {
+        "description": _str("What the scenario shows."),
+        "start": _str("Instant the scenario clock starts at (ISO 8601 with offset)."),
+        "users": {"type": "object", "description": "User name -> attributes.",
+                  "additionalProperties": _obj("User attributes.", {
+                      "vip": {"type": "boolean", "description": "VIP requester."},
+                      "org": _str("Organization."),
+                      "email": _str("Mail address."),
+                      "admin": {"type": "boolean", "description": "Administrator."},
+                      "timezone": _str("Display time zone.")})},
+        "steps": _list("The steps, in order.", SCENARIO_STEP, minItems=1),
+    }, required=("steps",)),
+}
+
+
+def remove_document_schema(kind: str) -> dict[str, Any]:
+    """An overlay document that deletes a base document: {kind, id, remove: true}."""
+    return {"type": "object", "properties": {"kind": {"const": kind}, "id": ID, "remove": {"const": True}},
+            "required": ["kind", "id", "remove"], "additionalProperties": False}
+
+
+def editor_schema() -> dict[str, Any]:
+    """One schema for any document of a pack, dispatching on `kind` (for editors' YAML extensions)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{SCHEMA_BASE}document.json",
+        "title": "ITSM pack document",
+        "description": "Any document of an ITSM pack; `kind` selects the schema.",
+        "type": "object",
+        "required": ["kind"],
+        "properties": {"kind": {"enum": list(KINDS), "description": "Document kind."}},
+        "allOf": [{"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+                   "then": {"$ref": f"{kind}.json"}} for kind in KINDS],
+    }

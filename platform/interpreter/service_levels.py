@@ -1,0 +1,268 @@
+"""Priority matrices, business calendars and SLA policies."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from . import model as m
+from .context import TWENTY_FOUR_SEVEN, Compilation, Doc
+from .errors import did_you_mean
+from .expressions import Scope
+
+_INTERVAL = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_RANGE_DAYS = 366
+
+
+# -- priority matrix ------------------------------------------------------------------------------
+
+def compile_matrix(doc: Doc, comp: Compilation, forms: list[m.FormSpec], scope: Scope) -> m.PriorityMatrix:
+    """`forms` are the forms of the processes using the matrix: its inputs must be their choice fields."""
+    data = doc.data
+    levels: list[m.Level] = []
+    for i, raw in enumerate(data["levels"]):
+        level_id, label = (raw, raw) if isinstance(raw, str) else (raw["id"], raw.get("label", raw["id"]))
+        if level_id in [lv.id for lv in levels]:
+            doc.error(("levels", i), f"duplicate level '{level_id}'")
+            continue
+        levels.append(m.Level(level_id, label))
+    level_ids = [lv.id for lv in levels]
+    inputs: list[str] = data["inputs"]
+    choices: list[tuple[str, ...] | None] = [None] * len(inputs)
+    for i, name in enumerate(inputs):
+        for form in forms:
+            spec = form.by_id.get(name)
+            if spec is None:
+                doc.error(("inputs", i), f"unknown field '{name}' of form '{form.id}'{did_you_mean(name, form.by_id)}")
+            elif spec.type != "choice":
+                doc.error(("inputs", i), f"'{name}' is a {spec.type} field: matrix inputs are choice fields")
+            elif choices[i] is None:
+                choices[i] = spec.choice_values
+    cells: dict[tuple[str, ...], str] = {}
+    _walk_matrix(doc, ("matrix",), data["matrix"], inputs, choices, level_ids, (), cells)
+    default = data.get("default", level_ids[-1] if level_ids else "")
+    if "default" in data and default not in level_ids:
+        doc.error(("default",), f"unknown level '{default}'{did_you_mean(str(default), level_ids)}")
+    adjust = []
+    for i, raw in enumerate(data.get("adjust", [])):
+        if ("raise" in raw) == ("lower" in raw):
+            doc.error(("adjust", i), "an adjustment has either raise or lower")
+            continue
+        when = comp.expression(doc, ("adjust", i, "when"), scope)
+        if when is not None:
+            adjust.append(m.Adjustment(when, raw.get("raise", 0) - raw.get("lower", 0), raw.get("id", "")))
+    return m.PriorityMatrix(doc.id, tuple(inputs), tuple(levels), m.frozen_map(cells), default, tuple(adjust))
+
+
+def _walk_matrix(doc: Doc, path: tuple[str | int, ...], node: Any, inputs: list[str],
+                 choices: list[tuple[str, ...] | None], levels: list[str], key: tuple[str, ...],
+                 cells: dict[tuple[str, ...], str]) -> None:
+    depth = len(key)
+    if depth == len(inputs):
+        if not isinstance(node, str) or node not in levels:
+            doc.error(path, f"unknown level '{node}'{did_you_mean(str(node), levels)}")
+        else:
+            cells[key] = node
+        return
+    name = inputs[depth]
+    if not isinstance(node, dict):
+        doc.error(path, f"expected a mapping of {name} values, got {node!r}")
+        return
+    allowed = choices[depth]
+    for value, child in node.items():
+        if allowed is not None and value not in allowed:
+            doc.error((*path, value), f"'{value}' is not a choice of '{name}'{did_you_mean(value, allowed)}",
+                      key=True)
+            continue
+        _walk_matrix(doc, (*path, value), child, inputs, choices, levels, (*key, value), cells)
+    if allowed is None:
+        return
+    for value in allowed:
+        if value not in node:
+            cell = ", ".join(f"{n}={v}" for n, v in zip(inputs, (*key, value), strict=False))
+            what = "a level" if depth == len(inputs) - 1 else "levels"
+            doc.error(path, f"incomplete matrix: no {what} for {cell}", key=depth > 0)
+
+
+# -- calendars ------------------------------------------------------------------------------------
+
+@cache
+def _all_zones() -> frozenset[str]:
+    from zoneinfo import available_timezones
+
+    return frozenset(available_timezones())
+
+
+def check_timezone(doc: Doc, path: tuple[str | int, ...], name: str) -> bool:
+    try:
+        ZoneInfo(name)
+        return True
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        doc.error(path, f"unknown time zone '{name}'{did_you_mean(name, _all_zones())}")
+        return False
+
+
+def compile_calendar(doc: Doc, pack_timezone: str) -> m.Calendar:
+    data = doc.data
+    timezone = data.get("timezone", pack_timezone)
+    if "timezone" in data:
+        check_timezone(doc, ("timezone",), timezone)
+    hours = {}
+    for day, intervals in data["hours"].items():
+        hours[_WEEKDAYS.index(day)] = _intervals(doc, ("hours", day), intervals)
+    holidays: dict[date, str] = {}
+    for i, raw in enumerate(data.get("holidays", [])):
+        path = ("holidays", i)
+        if isinstance(raw, str):
+            day = _date(doc, path, raw)
+            if day:
+                holidays[day] = "Holiday"
+            continue
+        name = raw.get("name", "Holiday")
+        if "date" in raw:
+            if "from" in raw or "to" in raw:
+                doc.error(path, "a holiday has either date or from and to")
+            day = _date(doc, (*path, "date"), raw["date"])
+            if day:
+                holidays[day] = name
+        elif "from" in raw and "to" in raw:
+            first, last = _date(doc, (*path, "from"), raw["from"]), _date(doc, (*path, "to"), raw["to"])
+            if first and last:
+                if last < first:
+                    doc.error((*path, "to"), f"the range ends ({last}) before it starts ({first})")
+                elif (last - first).days > MAX_RANGE_DAYS:
+                    doc.error((*path, "to"), f"a holiday range longer than {MAX_RANGE_DAYS} days")
+                else:
+                    for n in range((last - first).days + 1):
+                        holidays[first + timedelta(days=n)] = name
+        else:
+            doc.error(path, "a holiday needs date, or from and to")
+    workdays: dict[date, tuple[m.Interval, ...]] = {}
+    for i, raw in enumerate(data.get("workdays", [])):
+        day = _date(doc, ("workdays", i, "date"), raw["date"])
+        if day is None:
+            continue
+        if day in workdays:
+            doc.error(("workdays", i, "date"), f"{day} is already listed as a working day")
+        if day in holidays:
+            doc.warning(("workdays", i, "date"), f"{day} is also a holiday: the working day wins")
+        workdays[day] = _intervals(doc, ("workdays", i, "hours"), raw["hours"])
+        if not workdays[day]:
+            doc.error(("workdays", i, "hours"), "an exceptional working day needs working hours")
+    return m.Calendar(doc.id, data.get("name", doc.id.replace("_", " ").capitalize()), timezone,
+                      m.frozen_map(hours), m.frozen_map(holidays), m.frozen_map(workdays))
+
+
+def builtin_24x7(timezone: str) -> m.Calendar:
+    return m.Calendar(TWENTY_FOUR_SEVEN, "24x7", timezone, m.frozen_map({}), always=True)
+
+
+def _date(doc: Doc, path: tuple[str | int, ...], raw: str) -> date | None:
+    if not _DATE.match(raw):
+        doc.error(path, f"invalid date '{raw}': use YYYY-MM-DD")
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        doc.error(path, f"invalid date '{raw}': {exc}")
+        return None
+
+
+def _intervals(doc: Doc, path: tuple[str | int, ...], raw: list[str]) -> tuple[m.Interval, ...]:
+    parsed: list[tuple[m.Interval, int]] = []
+    for i, text in enumerate(raw):
+        match = _INTERVAL.match(text.replace(" ", ""))
+        if not match:
+            doc.error((*path, i), f"invalid working interval '{text}': use HH:MM-HH:MM, such as 09:00-17:00")
+            continue
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
+            doc.error((*path, i), f"invalid time in '{text}': hours 00-23 (24:00 for midnight), minutes 00-59")
+            continue
+        interval = m.Interval(h1 * 60 + m1, h2 * 60 + m2)
+        if interval.start >= interval.end:
+            doc.error((*path, i), f"'{text}' ends before it starts: the start must be before the end "
+                                  f"(split a night shift over two days)")
+            continue
+        parsed.append((interval, i))
+    parsed.sort(key=lambda p: p[0].start)
+    merged: list[m.Interval] = []
+    for (interval, i), previous in zip(parsed, [None, *parsed], strict=False):
+        if previous is not None and interval.start < previous[0].end:
+            doc.error((*path, i), f"'{raw[i]}' overlaps '{raw[previous[1]]}'")
+            continue
+        if merged and merged[-1].end == interval.start:
+            merged[-1] = m.Interval(merged[-1].start, interval.end)
+        else:
+            merged.append(interval)
+    return tuple(merged)
+
+
+# -- SLA policies ---------------------------------------------------------------------------------
+
+def compile_policy(doc: Doc, comp: Compilation, level_sets: list[tuple[str, ...]], form: m.FormSpec | None,
+                   scope: Scope) -> m.SlaPolicy:
+    """`level_sets`: the priority levels of each process using the policy, which every clock must cover."""
+    data = doc.data
+    calendar = data.get("calendar", TWENTY_FOUR_SEVEN)
+    if "calendar" in data:
+        comp.check_ref(doc, ("calendar",), "calendar", calendar, extra=(TWENTY_FOUR_SEVEN,))
+    levels = list(dict.fromkeys(level for levels in level_sets for level in levels))
+    clocks = []
+    seen: set[str] = set()
+    for i, raw in enumerate(data["clocks"]):
+        path = ("clocks", i)
+        if raw["id"] in seen:
+            doc.error((*path, "id"), f"duplicate clock id '{raw['id']}'")
+            continue
+        seen.add(raw["id"])
+        clocks.append(_clock(doc, comp, path, raw, calendar, levels, form, scope))
+    return m.SlaPolicy(doc.id, data.get("name", doc.id.replace("_", " ").capitalize()), calendar, tuple(clocks))
+
+
+def _clock(doc: Doc, comp: Compilation, path: tuple[str | int, ...], raw: dict[str, Any], calendar: str,
+           levels: list[str], form: m.FormSpec | None, scope: Scope) -> m.ClockSpec:
+    allowed = [*levels, "default"]
+    calendars: dict[str, str] = {}
+    for level, cal in raw.get("calendars", {}).items():
+        if levels and level not in allowed:
+            doc.error((*path, "calendars", level), f"unknown priority level '{level}'{did_you_mean(level, levels)}",
+                      key=True)
+        if comp.check_ref(doc, (*path, "calendars", level), "calendar", cal, extra=(TWENTY_FOUR_SEVEN,)):
+            calendars[level] = cal
+    targets: dict[str, m.Duration] = {}
+    for level in raw["targets"]:
+        if levels and level not in allowed:
+            doc.error((*path, "targets", level), f"unknown priority level '{level}'{did_you_mean(level, levels)}",
+                      key=True)
+            continue
+        business = calendars.get(level, calendar) != TWENTY_FOUR_SEVEN
+        duration = comp.duration(doc, (*path, "targets", level), business)
+        if duration is not None:
+            targets[level] = duration
+    if "default" not in raw["targets"]:
+        for level in levels:
+            if level not in raw["targets"]:
+                doc.error((*path, "targets"), f"no target for priority '{level}' (give one, or a default)")
+    warn_at: list[float] = []
+    for j, text in enumerate(raw.get("warn_at", [])):
+        value = float(text[:-1])
+        if not 0 < value < 100:
+            doc.error((*path, "warn_at", j), f"'{text}' is not between 0% and 100%")
+        elif value / 100 in warn_at:
+            doc.error((*path, "warn_at", j), f"duplicate threshold '{text}'")
+        else:
+            warn_at.append(value / 100)
+    conditions = {c: comp.expression(doc, (*path, c), scope)
+                  for c in ("start", "stop", "pause", "reset", "cancel") if c in raw}
+    return m.ClockSpec(
+        id=raw["id"], label=raw.get("label", raw["id"].replace("_", " ").capitalize()),
+        targets=m.frozen_map(targets), calendars=m.frozen_map(calendars), warn_at=tuple(sorted(warn_at)),
+        on_warning=comp.actions(doc, (*path, "on_warning"), form) if "on_warning" in raw else (),
+        on_breach=comp.actions(doc, (*path, "on_breach"), form) if "on_breach" in raw else (),
+        **conditions)

@@ -1,0 +1,215 @@
+"""Reading pack files into located trees: every value keeps the file, line and column it came from.
+
+Scalars follow the YAML 1.2 core schema (only true/false are booleans, so a choice value `no` stays a
+string); timestamps stay text and are parsed where the language expects them. Duplicate keys are errors.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import DefinitionError, Position
+
+try:  # libyaml when present: several times faster on large packs
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+PACK_FILES = ("pack.yaml", "pack.yml")
+MAX_NODES = 200_000  # per document, counting alias expansions: refuses "billion laughs"
+
+_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)$|0o[0-7]+$|0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_SPECIAL_FLOATS = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan")}
+
+
+@dataclass
+class Node:
+    """A located value: `value` is a dict of Nodes, a list of Nodes, or a plain scalar."""
+
+    value: Any
+    pos: Position
+    key_pos: Position | None = None  # where the mapping key naming this value is
+    plain: bool = False  # an unquoted scalar (column arithmetic into expressions is exact)
+    source: str = ""  # raw scalar text, for messages
+
+
+@dataclass
+class SourceDocument:
+    """One YAML document of a pack file, before overlays are applied."""
+
+    file: str  # relative to the root of the pack that holds it
+    pack_dir: Path
+    node: Node
+    index: int = 0  # position of the document in its file
+
+    @property
+    def kind(self) -> str | None:
+        value = self.node.value
+        kind = value.get("kind") if isinstance(value, dict) else None
+        return kind.value if isinstance(kind, Node) and isinstance(kind.value, str) else None
+
+    @property
+    def id(self) -> str | None:
+        value = self.node.value
+        ident = value.get("id") if isinstance(value, dict) else None
+        return ident.value if isinstance(ident, Node) and isinstance(ident.value, str) else None
+
+    @property
+    def subject(self) -> str:
+        return f"{self.kind or '?'}/{self.id or '?'}"
+
+
+@dataclass
+class _Builder:
+    file: str
+    problems: list[DefinitionError]
+    subject: str = "-"
+    count: int = 0
+    seen: dict[int, Node] = field(default_factory=dict)
+
+    def pos(self, mark: Any) -> Position:
+        return Position(self.file, mark.line + 1, mark.column + 1)
+
+    def build(self, node: yaml.Node, path: tuple[str | int, ...] = ()) -> Node:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _TooLarge(self.pos(node.start_mark))
+        pos = self.pos(node.start_mark)
+        if isinstance(node, yaml.MappingNode):
+            items: dict[str, Node] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self._error(self.pos(key_node.start_mark), path, "mapping keys must be plain text")
+                    continue
+                key = key_node.value
+                key_pos = self.pos(key_node.start_mark)
+                if key == "<<":
+                    self._error(key_pos, path, "YAML merge keys (<<) are not supported: use an overlay pack")
+                    continue
+                if key in items:
+                    first = items[key].key_pos
+                    where = f" (first at line {first.line})" if first else ""
+                    self._error(key_pos, (*path, key), f"duplicate key '{key}'{where}")
+                    continue
+                child = self.build(value_node, (*path, key))
+                child.key_pos = key_pos
+                items[key] = child
+            return Node(items, pos)
+        if isinstance(node, yaml.SequenceNode):
+            return Node([self.build(item, (*path, i)) for i, item in enumerate(node.value)], pos)
+        assert isinstance(node, yaml.ScalarNode)
+        plain = not node.style  # None (pure-Python composer) or "" (libyaml) for plain scalars
+        return Node(resolve_scalar(node.value, plain), pos, plain=plain, source=node.value)
+
+    def _error(self, pos: Position, path: tuple[str | int, ...], message: str) -> None:
+        from .errors import format_path
+
+        self.problems.append(DefinitionError(pos, self.subject, format_path(path), message))
+
+
+class _TooLarge(Exception):
+    def __init__(self, pos: Position):
+        self.pos = pos
+
+
+def resolve_scalar(text: str, plain: bool) -> Any:
+    """YAML 1.2 core schema for unquoted scalars; quoted scalars are always strings."""
+    if not plain:
+        return text
+    if text in ("", "~", "null", "Null", "NULL"):
+        return None
+    if text in ("true", "True", "TRUE"):
+        return True
+    if text in ("false", "False", "FALSE"):
+        return False
+    if _INT.match(text):
+        return int(text, 0) if text.startswith(("0o", "0x")) else int(text)
+    if text.lower() in _SPECIAL_FLOATS:
+        return _SPECIAL_FLOATS[text.lower()]
+    if _FLOAT.match(text) and any(c.isdigit() for c in text):
+        return float(text)
+    return text
+
+
+def read_pack_files(pack_dir: Path, problems: list[DefinitionError]) -> list[SourceDocument]:
+    """Every document of every *.yaml/*.yml file under `pack_dir`, sorted by path.
+
+    Hidden folders (`.git`, `.github`) and sub-folders holding a pack of their own (a `pack.yaml`,
+    such as a client overlay kept inside its base) are not part of this pack.
+    """
+    files: list[Path] = []
+    for folder, dirs, names in os.walk(pack_dir):
+        here = Path(folder)
+        dirs[:] = [d for d in dirs if not d.startswith(".")
+                   and not any((here / d / n).is_file() for n in PACK_FILES)]
+        files.extend(here / n for n in names if n.endswith((".yaml", ".yml")) and not n.startswith("."))
+    documents: list[SourceDocument] = []
+    for path in sorted(files, key=lambda p: p.relative_to(pack_dir).as_posix()):
+        rel = path.relative_to(pack_dir).as_posix()
+        documents.extend(read_file(path, rel, pack_dir, problems))
+    return documents
+
+
+def read_file(path: Path, rel: str, pack_dir: Path, problems: list[DefinitionError]) -> list[SourceDocument]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(DefinitionError(Position(rel, 1, 1), "-", "-", f"cannot read file: {exc}"))
+        return []
+    return read_text(text, rel, pack_dir, problems)
+
+
+def read_text(text: str, rel: str, pack_dir: Path, problems: list[DefinitionError]) -> list[SourceDocument]:
+    documents: list[SourceDocument] = []
+    try:
+        for index, root in enumerate(yaml.compose_all(text, Loader=_Loader)):
+            if root is None:
+                continue
+            builder = _Builder(rel, problems)
+            builder.subject = _guess_subject(root)
+            try:
+                node = builder.build(root)
+            except _TooLarge as exc:
+                problems.append(DefinitionError(exc.pos, builder.subject, "-",
+                                                f"document is too large (more than {MAX_NODES} values)"))
+                continue
+            documents.append(SourceDocument(rel, pack_dir, node, index))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        pos = Position(rel, mark.line + 1, mark.column + 1) if mark else Position(rel, 1, 1)
+        reason = exc.problem or "invalid YAML"
+        if exc.context:
+            reason = f"{reason} ({exc.context})"
+        problems.append(DefinitionError(pos, "-", "-", f"YAML syntax error: {reason}"))
+    except yaml.YAMLError as exc:
+        problems.append(DefinitionError(Position(rel, 1, 1), "-", "-", f"YAML syntax error: {exc}"))
+    return documents
+
+
+def _guess_subject(root: yaml.Node) -> str:
+    kind = ident = "?"
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode):
+                if key.value == "kind":
+                    kind = value.value
+                elif key.value == "id":
+                    ident = value.value
+    return f"{kind}/{ident}"
+
+
+def to_plain(node: Node) -> Any:
+    """The plain data of a located tree (dicts, lists, scalars)."""
+    value = node.value
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    return value

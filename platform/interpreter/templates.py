@@ -1,0 +1,23 @@
+"""Checking `{{ }}` templates at load: Jinja syntax in a sandboxed environment (SPEC 4, notification)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+
+@cache
+def environment() -> SandboxedEnvironment:
+    return SandboxedEnvironment(autoescape=False)
+
+
+def template_problem(text: str) -> str | None:
+    """Why `text` is not a valid template, or None."""
+    try:
+        environment().parse(text)
+    except TemplateSyntaxError as exc:
+        line = f" (line {exc.lineno} of the template)" if text.count("\n") and exc.lineno else ""
+        return f"template syntax error: {exc.message}{line}"
+    return None
