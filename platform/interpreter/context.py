@@ -112,7 +112,8 @@ class Compilation:
         try:
             return compile_expression(str(raw), scope, where=str(node.pos))
         except ExpressionError as exc:
-            doc.error(path, exc.message, pos=_offset(node, str(raw), exc.offset))
+            notes = [self.removal_note(name) for name in self.removed if f"'{name}'" in exc.message]
+            doc.error(path, exc.message + "".join(notes[:1]), pos=_offset(node, str(raw), exc.offset))
             return None
 
     # -- durations ---------------------------------------------------------------------------------

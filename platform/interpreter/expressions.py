@@ -316,7 +316,7 @@ class _Compiler:
     def compile(self, node: ast.expr) -> _Code:
         handler = self.handlers.get(type(node))
         if handler is None:
-            raise self.error(_REFUSED_NODES.get(type(node), f"{type(node).__name__} is not allowed"), node)
+            raise self.error(_REFUSED_NODES.get(type(node), f"{type(node).__name__.lower()} is not allowed"), node)
         return handler(node)
 
     def literal_list(self, node: ast.List) -> _Code:
@@ -556,8 +556,10 @@ def _parse(text: str, shift: int, length: int) -> ast.Expression:
                                   max(0, min(offset, length))) from None
         except UnicodeEncodeError as exc:  # lone surrogates
             raise ExpressionError("syntax error: invalid character", shift + exc.start) from None
-        except (ValueError, RecursionError, MemoryError) as exc:
-            raise ExpressionError(f"syntax error: {exc}") from None
+        except ValueError as exc:  # null bytes, on some versions
+            raise ExpressionError(f"syntax error: {str(exc)[:1].lower()}{str(exc)[1:]}") from None
+        except (RecursionError, MemoryError):
+            raise ExpressionError("syntax error: expression too complex") from None
 
 
 def compile_expression(source: str, scope: Scope, where: str = "") -> Expression:

@@ -29,7 +29,7 @@ class MergedPack:
 
 def load_merged(root: Path, problems: list[DefinitionError]) -> MergedPack:
     """Read `root` and, through `extends`, its bases; return the merged documents."""
-    root = root.resolve()
+    root = Path(os.path.normpath(root.absolute()))  # not resolve(): keep the author's view of symlinks
     pack = MergedPack(root)
     _load_into(pack, root, root, problems, [])
     return pack
@@ -148,10 +148,12 @@ def _extends(pack_docs: list[SourceDocument], pack_dir: Path, top: Path,
         ext = value.get("extends") if isinstance(value, dict) else None
         if ext is None or not isinstance(ext.value, str):
             continue
-        base = (pack_dir / ext.value).resolve()
+        base = Path(os.path.normpath(pack_dir / ext.value))
         chain = [*stack, pack_dir]
-        if base in chain:
-            cycle = " -> ".join(_relative(p, top) or "." for p in [*chain[chain.index(base):], base])
+        resolved = [p.resolve() for p in chain]
+        if base.resolve() in resolved:
+            start = resolved.index(base.resolve())
+            cycle = " -> ".join(_relative(p, top) or "." for p in [*chain[start:], base])
             problems.append(DefinitionError(ext.pos, doc.subject, "extends", f"overlay cycle: {cycle}"))
             return None
         if len(chain) >= MAX_CHAIN:

@@ -73,7 +73,9 @@ def compile_process(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope:
                       key=True)
         if new not in state_ids:
             doc.error(("renamed_states", old), f"unknown state '{new}'{did_you_mean(new, state_ids)}")
-    if initial in state_ids:
+    known = set(state_ids)
+    if initial in known and all(t.target in known for t in transitions):
+        # With a dangling reference, fix that first: reachability would only repeat it in other words.
         _check_reachability(doc, states, transitions, initial)
     return m.ProcessSpec(
         id=doc.id, title=data.get("title", doc.id.replace("_", " ").capitalize()), form=data["form"],

@@ -277,12 +277,13 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
         "skills": _str("Field id whose value members' skills are matched against."),
     }, required=("rules",)),
     "notification": _doc("notification", "A message sent through the outbox.", {
-        "to": _list("Recipients: roles, team:ID, user:NAME or addresses.", {"type": "string"}, minItems=1),
+        "to": _list("Recipients of an email: roles, team:ID, user:NAME or addresses.", {"type": "string"},
+                    minItems=1),
         "channel": _str("Delivery channel.", enum=["email", "webhook"]),
         "subject": _str("Subject template (Jinja, sandboxed)."),
         "body": _str("Body template (Jinja, sandboxed)."),
         "url": _str("Webhook URL."),
-    }, required=("to",)),
+    }),
     "scenario": _doc("scenario", "A process test run by `itsm test`.", {
         "description": _str("What the scenario shows."),
         "start": _str("Instant the scenario clock starts at (ISO 8601 with offset)."),

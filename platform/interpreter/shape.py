@@ -6,12 +6,11 @@ from collections.abc import Iterator, Sequence
 from functools import cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from .errors import DefinitionError, did_you_mean, format_path
 from .schema import ID_PATTERN, KINDS, SCHEMAS, remove_document_schema
 from .source import Node, SourceDocument, to_plain
+from .validator import SubsetValidator, Violation, is_type
 
 _TYPE_NAMES = {"string": "a string", "integer": "an integer", "number": "a number",
                "boolean": "true or false", "object": "a mapping", "array": "a list", "null": "null"}
@@ -38,13 +37,13 @@ def _clip(text: str, width: int = 40) -> str:
 
 
 @cache
-def _validator(kind: str) -> Draft202012Validator:
-    return Draft202012Validator(SCHEMAS[kind])
+def _validator(kind: str) -> SubsetValidator:
+    return SubsetValidator(SCHEMAS[kind])
 
 
 @cache
-def _remove_validator(kind: str) -> Draft202012Validator:
-    return Draft202012Validator(remove_document_schema(kind))
+def _remove_validator(kind: str) -> SubsetValidator:
+    return SubsetValidator(remove_document_schema(kind))
 
 
 def locate(root: Node, path: Sequence[str | int]) -> Node:
@@ -87,7 +86,7 @@ def check_shape(doc: SourceDocument) -> list[DefinitionError]:
     return problems
 
 
-def _explain(error: ValidationError, root: Node, subject: str) -> Iterator[DefinitionError]:
+def _explain(error: Violation, root: Node, subject: str) -> Iterator[DefinitionError]:
     path = list(error.absolute_path)
     node = locate(root, path)
     where = format_path(path)
@@ -111,7 +110,7 @@ def _explain(error: ValidationError, root: Node, subject: str) -> Iterator[Defin
     yield DefinitionError(node.pos, subject, where, _message(error, schema, instance))
 
 
-def _explain_alternatives(error: ValidationError, root: Node, subject: str) -> Iterator[DefinitionError]:
+def _explain_alternatives(error: Violation, root: Node, subject: str) -> Iterator[DefinitionError]:
     """Report the errors of the alternative whose type fits the value, or say which types would do."""
     alternatives = error.validator_value
     instance = error.instance
@@ -133,7 +132,7 @@ def _type_fits(schema: dict[str, Any], instance: Any) -> bool:
     if kinds is None:
         return True
     kinds = [kinds] if isinstance(kinds, str) else kinds
-    return any(Draft202012Validator.TYPE_CHECKER.is_type(instance, k) for k in kinds)
+    return any(is_type(instance, k) for k in kinds)
 
 
 def _describe_alternative(schema: dict[str, Any]) -> str:
@@ -146,7 +145,7 @@ def _describe_alternative(schema: dict[str, Any]) -> str:
     return " or ".join(_TYPE_NAMES.get(k, k) for k in kinds)
 
 
-def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> str:
+def _message(error: Violation, schema: dict[str, Any], instance: Any) -> str:
     validator = error.validator
     value = error.validator_value
     if validator == "required":

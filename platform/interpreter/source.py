@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 PACK_FILES = ("pack.yaml", "pack.yml")
 MAX_NODES = 200_000  # per document, counting alias expansions: refuses "billion laughs"
 
-_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)$|0o[0-7]+$|0x[0-9a-fA-F]+$")
+_INT = re.compile(r"[-+]?[0-9]+$|0o[0-7]+$|0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 _SPECIAL_FLOATS = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan")}
 

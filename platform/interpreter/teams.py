@@ -94,7 +94,9 @@ def compile_notification(doc: Doc, comp: Compilation) -> m.NotificationSpec:
     data = doc.data
     channel = data.get("channel", "email")
     recipients = ["requester", "assignee", "team", *sorted(comp.roles)]
-    for i, target in enumerate(data["to"]):
+    if channel == "email" and not data.get("to"):
+        doc.error(("channel",) if "channel" in data else ("id",), "an email notification needs recipients (to)")
+    for i, target in enumerate(data.get("to", [])):
         path = ("to", i)
         if target.startswith("team:"):
             comp.check_ref(doc, path, "team", target[5:])
@@ -119,5 +121,5 @@ def compile_notification(doc: Doc, comp: Compilation) -> m.NotificationSpec:
     for key in ("subject", "body"):
         if key in data:
             comp.template(doc, (key,))
-    return m.NotificationSpec(doc.id, tuple(data["to"]), channel, data.get("subject", ""), data.get("body", ""),
+    return m.NotificationSpec(doc.id, tuple(data.get("to", [])), channel, data.get("subject", ""), data.get("body", ""),
                               url)

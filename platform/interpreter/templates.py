@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
@@ -13,6 +13,7 @@ def environment() -> SandboxedEnvironment:
     return SandboxedEnvironment(autoescape=False)
 
 
+@lru_cache(maxsize=4096)
 def template_problem(text: str) -> str | None:
     """Why `text` is not a valid template, or None."""
     try:

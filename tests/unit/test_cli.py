@@ -1,0 +1,100 @@
+"""The `itsm` command line: exit codes, summary line, error lines, graph and schema output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from itsm.cli import main
+from itsm.interpreter.source import read_pack_files, to_plain
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFINITIONS = ROOT / "definitions"
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_validate_the_default_pack_prints_one_summary_line() -> None:
+    code, out = run("validate", str(DEFINITIONS))
+    assert code == 0
+    (line,) = out.splitlines()
+    assert "pack 'default' is valid: 2 processes, " in line
+    for counted in ("states", "transitions", "fields", "teams", "clocks"):
+        assert f" {counted}" in line
+
+
+def test_validate_defaults_to_definitions_in_the_working_directory() -> None:
+    out = subprocess.run([sys.executable, "-m", "itsm.cli", "validate"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.startswith("definitions: pack 'default' is valid")
+
+
+def test_validate_an_invalid_pack_prints_error_lines_and_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "pack.yaml").write_text("kind: pack\nid: broken\nformat: 1\n---\nkind: team\nid: x\nteir: L1\n")
+    code, out = run("validate", str(tmp_path))
+    assert code == 1
+    assert out.splitlines()[0] == "pack.yaml:7:1: error: team/x: teir: unknown key 'teir' (did you mean 'tier'?)"
+    assert out.splitlines()[-1] == f"{tmp_path}: 1 error"
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert run("validate", str(tmp_path / "missing"))[0] == 2
+    assert run("validate", "--no-such-option")[0] == 2
+    assert run("graph")[0] == 2
+    code, out = run("graph", "incidnt", "--pack", str(DEFINITIONS))
+    assert code == 2 and "did you mean 'incident'" in out
+
+
+def test_graph_prints_a_labelled_state_diagram() -> None:
+    code, out = run("graph", "incident", "--pack", str(DEFINITIONS))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "stateDiagram-v2"
+    assert "    [*] --> new" in lines
+    assert any(line.startswith("    in_progress --> resolved: ") for line in lines)
+    assert "    closed --> [*]" in lines
+    assert any("(after 3bd)" in line for line in lines)  # timed transitions say when
+
+
+def test_schema_writes_one_schema_per_kind_that_editors_can_use(tmp_path: Path) -> None:
+    code, out = run("schema", "--out", str(tmp_path))
+    assert code == 0
+    schemas = {p.stem: json.loads(p.read_text()) for p in tmp_path.glob("*.json")}
+    kinds = {"pack", "form", "process", "priority_matrix", "calendar", "sla_policy", "team", "routing",
+             "notification", "scenario"}
+    assert set(schemas) == kinds | {"document"}
+    for name, schema in schemas.items():
+        Draft202012Validator.check_schema(schema)
+        assert schema["$id"].endswith(f"/{name}.json") and schema["title"] and schema["description"]
+    for kind in kinds:
+        _assert_every_property_is_described(schemas[kind], kind)
+
+    # The dispatching document schema accepts every document of the default pack, and refuses a typo.
+    registry = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas.values())
+    validator = Draft202012Validator(schemas["document"], registry=registry)
+    documents = [to_plain(d.node) for d in read_pack_files(DEFINITIONS, [])]
+    assert len(documents) > 20
+    for document in documents:
+        assert list(validator.iter_errors(document)) == [], document["id"]
+    assert not validator.is_valid({"kind": "team", "id": "x", "teir": "L1"})
+
+
+def _assert_every_property_is_described(schema: object, where: str) -> None:
+    if isinstance(schema, dict):
+        for key, sub in schema.get("properties", {}).items():
+            assert "description" in sub, f"{where}.{key} has no description"
+        for key, sub in schema.items():
+            if key not in ("enum", "const", "required"):
+                _assert_every_property_is_described(sub, f"{where}.{key}")
+    elif isinstance(schema, list):
+        for sub in schema:
+            _assert_every_property_is_described(sub, where)
