@@ -6,7 +6,6 @@ from collections.abc import Iterator, Sequence
 from functools import cache
 from typing import Any
 
-
 from .errors import DefinitionError, did_you_mean, format_path
 from .schema import ID_PATTERN, KINDS, SCHEMAS, remove_document_schema
 from .source import Node, SourceDocument, to_plain

@@ -31,6 +31,10 @@ class Violation:
     context: list[Violation] = field(default_factory=list)  # anyOf: the errors of every branch
     relative_schema_path: tuple[Any, ...] = ()  # anyOf context: (branch index, ...)
 
+    @property
+    def message(self) -> str:
+        return f"does not satisfy {self.validator} {self.validator_value!r}"
+
 
 def is_type(instance: Any, kind: str) -> bool:
     if kind == "string":
