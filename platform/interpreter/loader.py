@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +14,12 @@ from .context import TWENTY_FOUR_SEVEN, Compilation, Doc, make_scope, merge_name
 from .errors import DefinitionError, PackError, Position, did_you_mean
 from .expressions import Scope
 from .forms import attach_conditions, compile_form
-from .overlay import load_merged
+from .overlay import MergedPack, load_merged
 from .processes import compile_process, policy_ids, process_names
 from .scenarios import compile_scenario
 from .service_levels import builtin_24x7, check_timezone, compile_calendar, compile_matrix, compile_policy
 from .shape import check_shape
-from .source import to_plain
+from .source import SourceDocument, from_plain, to_plain
 from .teams import check_escalation_cycles, compile_notification, compile_routing, compile_team
 
 SUPPORTED_FORMATS = (1,)
@@ -42,6 +42,10 @@ def check_pack(path: str | Path) -> tuple[m.PackSpec | None, list[DefinitionErro
         problems.append(DefinitionError(Position(str(path), 1, 1), "-", "-", "pack directory not found"))
         return None, problems
     merged = load_merged(root, problems)
+    return _check_merged(merged, problems), problems
+
+
+def _check_merged(merged: MergedPack, problems: list[DefinitionError]) -> m.PackSpec | None:
     comp = Compilation(problems, removed=merged.removed)
     for source in merged.documents.values():
         kind, ident = source.kind, source.id
@@ -55,22 +59,35 @@ def check_pack(path: str | Path) -> tuple[m.PackSpec | None, list[DefinitionErro
     pack = _compile(comp, merged.root)
     problems.sort(key=DefinitionError.sort_key)
     if any(p.is_error for p in problems) or pack is None:
-        return None, problems
-    digest = _digest(merged.documents)
-    return _with(pack, digest=digest, warnings=tuple(problems),
-                 source=m.frozen_map({f"{k}/{i}": to_plain(d.node) for (k, i), d in merged.documents.items()})), \
-        problems
+        return None
+    documents = [to_plain(merged.documents[key].node) for key in sorted(merged.documents)]
+    return _with(pack, digest=digest_of(documents), warnings=tuple(problems), source=tuple(documents))
+
+
+def digest_of(source: Sequence[Any]) -> str:
+    """The definitions version id: sha256 of the merged documents in a canonical JSON form."""
+    return hashlib.sha256(json.dumps(list(source), sort_keys=True, default=str,
+                                     separators=(",", ":")).encode()).hexdigest()
+
+
+def compile_documents(documents: Sequence[Mapping[str, Any]]) -> m.PackSpec:
+    """Compile a pack from its merged documents (as `PackSpec.source` holds them, e.g. a stored version)."""
+    problems: list[DefinitionError] = []
+    merged = MergedPack(Path("."))
+    for document in documents:
+        label = f"<{document.get('kind')}/{document.get('id')}>"
+        source = SourceDocument(label, Path("."), from_plain(dict(document), label))
+        merged.documents[(str(source.kind), str(source.id))] = source
+    pack = _check_merged(merged, problems)
+    if pack is None:
+        raise PackError(problems)
+    return pack
 
 
 def _with(pack: m.PackSpec, **changes: Any) -> m.PackSpec:
     import dataclasses
 
     return dataclasses.replace(pack, **changes)
-
-
-def _digest(documents: Mapping[tuple[str, str], Any]) -> str:
-    canonical = [to_plain(documents[key].node) for key in sorted(documents)]
-    return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:

@@ -379,7 +379,7 @@ class PackSpec:
     routings: Mapping[str, RoutingSpec] = field(default_factory=lambda: EMPTY)
     notifications: Mapping[str, NotificationSpec] = field(default_factory=lambda: EMPTY)
     scenarios: Mapping[str, ScenarioSpec] = field(default_factory=lambda: EMPTY)
-    source: Mapping[str, Any] = field(default_factory=lambda: EMPTY, compare=False, repr=False)  # merged documents
+    source: tuple[Mapping[str, Any], ...] = field(default=(), compare=False, repr=False)  # merged documents
     warnings: tuple[DefinitionError, ...] = ()
 
     def summary(self) -> dict[str, int]:

@@ -205,6 +205,19 @@ def _guess_subject(root: yaml.Node) -> str:
     return f"{kind}/{ident}"
 
 
+def from_plain(value: Any, file: str) -> Node:
+    """A located tree for data that has no file (a stored version): every position is line 1 of `file`."""
+    pos = Position(file, 1, 1)
+    if isinstance(value, dict):
+        node = Node({str(k): from_plain(v, file) for k, v in value.items()}, pos)
+        for child in node.value.values():
+            child.key_pos = pos
+        return node
+    if isinstance(value, list):
+        return Node([from_plain(v, file) for v in value], pos)
+    return Node(value, pos, plain=True, source=str(value))
+
+
 def to_plain(node: Node) -> Any:
     """The plain data of a located tree (dicts, lists, scalars)."""
     value = node.value

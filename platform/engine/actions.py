@@ -1,0 +1,126 @@
+"""Running actions (SPEC 4): set, assign, escalate, notify, comment, create, plugin.
+
+Actions work on the operation's working copy of the ticket and add rows to the same session, so a failing
+action aborts the whole transaction: no state change, no event, no outbox row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import TemplateError
+
+from itsm.interpreter import model as m
+from itsm.interpreter.templates import environment
+from itsm.store import OutboxMessage
+
+from .errors import ActionFailed, EngineError
+
+if TYPE_CHECKING:
+    from .core import Operation
+
+
+def render(text: str, context: Mapping[str, Any], where: str) -> str:
+    if "{{" not in text and "{%" not in text:
+        return text
+    try:
+        return environment().from_string(text).render(context)
+    except TemplateError as exc:
+        raise ActionFailed(f"template at {where} failed: {exc}") from exc
+
+
+@dataclass
+class PluginContext:
+    """What a plugin action may touch: the ticket's fields (through set_field), comments, and read-only facts."""
+
+    op: Operation
+    args: Mapping[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fields(self) -> Mapping[str, Any]:
+        return dict(self.op.fields)
+
+    @property
+    def ticket_number(self) -> str:
+        return self.op.ticket.number
+
+    def set_field(self, name: str, value: Any) -> None:
+        self.op.set_field(name, value, source="plugin")
+
+    def comment(self, text: str) -> None:
+        self.op.add_comment(text, internal=True)
+
+
+def run_actions(op: Operation, actions: tuple[m.Action, ...]) -> None:
+    for action in actions:
+        try:
+            _run(op, action)
+        except EngineError:
+            raise
+        except Exception as exc:  # a plugin or template bug: abort the operation with the reason
+            raise ActionFailed(f"action at {getattr(action, 'where', '?')} failed: {exc}") from exc
+
+
+def _run(op: Operation, action: m.Action) -> None:
+    pack = op.pack
+    if isinstance(action, m.SetAction):
+        for name, value in action.values.items():
+            if isinstance(value, str):
+                value = render(value, op.template_context(), action.where)
+                spec = op.form.by_id[name]
+                value = _coerce(spec, value)
+            op.set_field(name, value, source="action")
+    elif isinstance(action, m.AssignAction):
+        if action.route:
+            op.route()
+        else:
+            op.assign(action.team if action.team is not None else op.ticket.team, action.user, reason="action")
+    elif isinstance(action, m.EscalateAction):
+        current = pack.teams.get(op.ticket.team or "")
+        if current is None or current.escalates_to is None:
+            op.note_event("escalation", {"result": "no next tier", "team": op.ticket.team})
+        else:
+            op.assign(current.escalates_to, None, reason="escalation")
+    elif isinstance(action, m.NotifyAction):
+        _outbox(op, pack.notifications[action.notification], op.template_context(), action.where)
+    elif isinstance(action, m.CommentAction):
+        op.add_comment(render(action.text, op.template_context(), action.where), internal=False)
+    elif isinstance(action, m.CreateAction):
+        values = {k: render(v, op.template_context(), action.where) if isinstance(v, str) else v
+                  for k, v in action.fields.items()}
+        op.create_linked(action.process, values, action.link)
+    elif isinstance(action, m.PluginAction):
+        plugin_action: Callable[..., Any] | None = op.engine.plugin_actions(pack).get(action.name)
+        if plugin_action is None:
+            raise ActionFailed(f"plugin action '{action.name}' is not installed")
+        plugin_action(PluginContext(op, action.args), dict(action.args))
+
+
+def _outbox(op: Operation, notification: m.NotificationSpec, context: Mapping[str, Any], where: str) -> OutboxMessage:
+    message = OutboxMessage(
+        created_at=op.now, notification=notification.id, channel=notification.channel,
+        recipients=op.recipients(notification.to), subject=render(notification.subject, context, where),
+        body=render(notification.body, context, where), url=notification.url, status="pending", attempts=0,
+        next_attempt_at=op.now)
+    op.pending_outbox.append(message)
+    return message
+
+
+def _coerce(spec: m.FieldSpec, value: str) -> Any:
+    """A rendered template is text; fields holding numbers or booleans get the value they mean."""
+    if value == "" and spec.type not in ("string", "text"):
+        return None
+    try:
+        if spec.type in ("integer", "rating"):
+            return int(value)
+        if spec.type == "number":
+            return float(value)
+    except ValueError as exc:
+        raise ActionFailed(f"'{value}' is not a number for field '{spec.id}'") from exc
+    if spec.type == "boolean":
+        return value.strip().lower() in ("true", "1", "yes")
+    return value
+

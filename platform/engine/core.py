@@ -1,0 +1,485 @@
+"""The engine: tickets through compiled processes, one database transaction per operation (SPEC 8).
+
+`Engine.create`, `Engine.fire`, `Engine.update`, `Engine.comment` change tickets; `Engine.get`,
+`Engine.events` and `Engine.available_transitions` read them. Every operation joins the active compiled
+version (the spec) with one ticket (the instance) and keeps nothing once it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from transitions import EventData, Machine
+
+from itsm.interpreter import model as m
+from itsm.interpreter import plugins as plugin_registry
+from itsm.routing import route
+from itsm.store import Comment, Database, Event, Link, Ticket, User
+from itsm.store.models import NumberSequence, utcnow
+
+from .actions import run_actions
+from .actors import TICKET_ROLES, Actor, actor_for, system_actor
+from .definitions import CompiledVersion, Definitions
+from .errors import Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
+from .fields import check_state_rules, check_values, raise_if
+from .machines import build_machine
+from .views import expression_context, person, template_context, ticket_view
+
+Clock = Callable[[], datetime]
+LINK_INVERSE = {"parent": "child", "child": "parent", "related": "related"}
+MAX_LINKED_DEPTH = 5
+
+
+class Engine:
+    def __init__(self, db: Database, definitions: Definitions | None = None, clock: Clock = utcnow):
+        self.db = db
+        self.definitions = definitions or Definitions(db)
+        self.clock = clock
+        self._plugin_actions: dict[str, dict[str, Any]] = {}
+
+    # -- actors ------------------------------------------------------------------------------------
+
+    def actor(self, name: str) -> Actor:
+        """The actor for a user name under the active pack (`system` is the built-in all-roles actor)."""
+        if name == "system":
+            return system_actor()
+        with self.db.read() as session:
+            user = session.scalar(select(User).where(User.name == name))
+            if user is None:
+                raise NotFound(f"no user '{name}'")
+            return actor_for(user, self.definitions.active().pack)
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def get(self, actor: Actor, number: str) -> dict[str, Any]:
+        with self.db.read() as session:
+            op = self._open(session, actor, number)
+            return ticket_view(op.ticket, op.available())
+
+    def available_transitions(self, actor: Actor, number: str) -> list[str]:
+        with self.db.read() as session:
+            return self._open(session, actor, number).available()
+
+    def events(self, actor: Actor, number: str) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            op = self._open(session, actor, number)
+            rows = session.scalars(select(Event).where(Event.ticket_id == op.ticket.id).order_by(Event.id)).all()
+            return [{"at": r.at.isoformat(), "actor": r.actor, "kind": r.kind, "transition": r.transition,
+                     "from": r.from_state, "to": r.to_state, "changes": r.changes, "comment": r.comment,
+                     "data": r.data, "definitions_version": r.definitions_version} for r in rows]
+
+    def comments(self, actor: Actor, number: str) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            op = self._open(session, actor, number)
+            query = select(Comment).where(Comment.ticket_id == op.ticket.id).order_by(Comment.id)
+            if not op.is_agent():
+                query = query.where(Comment.internal.is_(False))  # requesters never see internal comments
+            return [{"at": c.at.isoformat(), "author": c.author, "text": c.text, "internal": c.internal}
+                    for c in session.scalars(query)]
+
+    # -- changing ----------------------------------------------------------------------------------
+
+    def create(self, actor: Actor, process: str, fields: Mapping[str, Any] | None = None,
+               requester: str | None = None) -> dict[str, Any]:
+        with self.db.write() as session:
+            compiled = self.definitions.active()
+            op = Operation.for_new(self, session, compiled, actor, process, dict(fields or {}), requester)
+            self._flush(session)
+            return ticket_view(op.ticket, op.available())
+
+    def fire(self, actor: Actor, number: str, transition: str, fields: Mapping[str, Any] | None = None,
+             comment: str | None = None, version: int | None = None) -> dict[str, Any]:
+        with self.db.write() as session:
+            op = self._open(session, actor, number, for_update=True)
+            op.check_version(version)
+            op.fire(transition, dict(fields or {}), comment)
+            self._flush(session)
+            return ticket_view(op.ticket, op.available())
+
+    def update(self, actor: Actor, number: str, fields: Mapping[str, Any],
+               version: int | None = None) -> dict[str, Any]:
+        with self.db.write() as session:
+            op = self._open(session, actor, number, for_update=True)
+            op.check_version(version)
+            op.update(dict(fields))
+            self._flush(session)
+            return ticket_view(op.ticket, op.available())
+
+    def comment(self, actor: Actor, number: str, text: str, internal: bool = False) -> dict[str, Any]:
+        if not text or not text.strip():
+            raise ValidationFailed("a comment needs text", [{"field": "text", "message": "empty comment"}])
+        with self.db.write() as session:
+            op = self._open(session, actor, number, for_update=True)
+            if internal and not op.is_agent():
+                raise Forbidden("only agents write internal comments")
+            op.add_comment(text, internal, author=actor.name)
+            op.finish("comment", comment=text, data={"internal": internal})
+            self._flush(session)
+            return ticket_view(op.ticket, op.available())
+
+    # -- machinery ---------------------------------------------------------------------------------
+
+    def machine(self, compiled: CompiledVersion, process: m.ProcessSpec) -> Machine:
+        machine = compiled.machines.get(process.id)
+        if machine is None:
+            machine = compiled.machines[process.id] = build_machine(process, _run_from_event)
+        return machine
+
+    def plugin_actions(self, pack: m.PackSpec) -> dict[str, Any]:
+        key = ",".join(pack.plugins)
+        if key not in self._plugin_actions:
+            installed = plugin_registry.installed()
+            actions: dict[str, Any] = {}
+            for name in pack.plugins:
+                if name in installed:
+                    actions.update(plugin_registry.load(name, installed[name]).actions)
+            self._plugin_actions[key] = actions
+        return self._plugin_actions[key]
+
+    def _open(self, session: Session, actor: Actor, number: str, for_update: bool = False) -> Operation:
+        ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+        if ticket is None:
+            raise NotFound(f"no ticket {number}")
+        compiled = self.definitions.active()
+        process = compiled.pack.processes.get(ticket.process)
+        if process is None:
+            raise Conflict(f"process '{ticket.process}' is not in the active definitions version")
+        op = Operation(self, session, compiled, actor, ticket, process)
+        if not op.can_see():
+            raise NotFound(f"no ticket {number}")  # do not reveal that someone else's ticket exists
+        return op
+
+    @staticmethod
+    def _flush(session: Session) -> None:
+        try:
+            session.flush()
+        except StaleDataError as exc:
+            raise StaleVersion("the ticket was changed by someone else: reload it and try again") from exc
+
+
+def _run_from_event(actions: tuple[m.Action, ...], phase: str, event: EventData) -> None:
+    run_actions(event.kwargs["op"], actions)
+
+
+class Operation:
+    """One change to one ticket: the working copy, the changes to record, the rows to add."""
+
+    def __init__(self, engine: Engine, session: Session, compiled: CompiledVersion, actor: Actor, ticket: Ticket,
+                 process: m.ProcessSpec, depth: int = 0):
+        self.engine = engine
+        self.session = session
+        self.compiled = compiled
+        self.pack = compiled.pack
+        self.actor = actor
+        self.ticket = ticket
+        self.process = process
+        self.form = self.pack.forms[process.form]
+        self.fields: dict[str, Any] = dict(ticket.fields or {})
+        self.now = engine.clock()
+        self.event = "update"
+        self.depth = depth
+        self.changes: dict[str, list[Any]] = {}
+        self.notes: list[tuple[str, dict[str, Any]]] = []
+        self.pending_outbox: list[Any] = []
+        self.pending_comments: list[Comment] = []
+        self.pending_links: list[tuple[Ticket, str]] = []
+        self._requester: dict[str, Any] | None = None
+
+    # -- construction of a new ticket --------------------------------------------------------------
+
+    @classmethod
+    def for_new(cls, engine: Engine, session: Session, compiled: CompiledVersion, actor: Actor, process_id: str,
+                values: dict[str, Any], requester: str | None, depth: int = 0) -> Operation:
+        pack = compiled.pack
+        process = pack.processes.get(process_id)
+        if process is None:
+            raise ValidationFailed(f"no process '{process_id}'",
+                                   [{"field": "process", "message": f"unknown process '{process_id}'"}])
+        requester = requester or actor.name
+        if requester != actor.name and not (actor.is_system or _is_agent_for(actor, process)):
+            raise Forbidden("only agents record tickets on behalf of someone else")
+        if requester != "system" and session.scalar(select(User.id).where(User.name == requester)) is None:
+            raise ValidationFailed(f"no user '{requester}'", [{"field": "requester",
+                                                               "message": f"unknown user '{requester}'"}])
+        form = pack.forms[process.form]
+        raise_if(check_values(form, values))
+        now = engine.clock()
+        initial = process.state(process.initial)
+        ticket = Ticket(process=process.id, state=initial.id, is_open=not initial.final, requester=requester,
+                        fields={}, definitions_version=compiled.id, created_at=now, updated_at=now,
+                        state_entered_at=now, closed_at=now if initial.final else None)
+        op = cls(engine, session, compiled, actor, ticket, process, depth)
+        op.event = "create"
+        for spec in form.fields:
+            if spec.default is not None:
+                op.fields[spec.id] = spec.default
+        for name, value in values.items():
+            op.fields[name] = value
+        op.changes = {name: [None, value] for name, value in op.fields.items() if value is not None}
+        op.recompute_priority()
+        raise_if(check_state_rules(form, initial, op.fields, op.context(), set(values)))
+        ticket.number = op._next_number(process.number_prefix)
+        ticket.fields = dict(op.fields)
+        session.add(ticket)
+        if process.routing is not None:
+            op.route()
+        run_actions(op, initial.on_enter)
+        op.finish("create", to_state=initial.id)
+        return op
+
+    def _next_number(self, prefix: str) -> str:
+        """Unique under concurrency: a row per prefix, incremented under its row lock in this transaction."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self.session.execute(insert(NumberSequence).values(prefix=prefix, last_value=0)
+                             .on_conflict_do_nothing(index_elements=["prefix"]))
+        value = self.session.execute(update(NumberSequence).where(NumberSequence.prefix == prefix)
+                                     .values(last_value=NumberSequence.last_value + 1)
+                                     .returning(NumberSequence.last_value)).scalar_one()
+        return f"{prefix}{value:07d}"
+
+    # -- who may do what ---------------------------------------------------------------------------
+
+    def roles(self) -> frozenset[str]:
+        return self.actor.roles_on(self.ticket.requester, self.ticket.assignee, self.ticket.team)
+
+    def is_agent(self) -> bool:
+        return self.actor.is_system or self.actor.is_admin or _is_agent_for(self.actor, self.process) or (
+            self.ticket.team is not None and self.ticket.team in self.actor.teams)
+
+    def can_see(self) -> bool:
+        return self.ticket.requester == self.actor.name or self.ticket.assignee == self.actor.name or self.is_agent()
+
+    def may_fire(self, transition: m.TransitionSpec) -> bool:
+        if self.actor.is_system:
+            return True
+        if transition.roles is None:
+            return not transition.timed  # timed transitions without roles belong to the worker
+        return bool(self.roles() & set(transition.roles))
+
+    def available(self) -> list[str]:
+        """Transitions this actor may fire now: role held, from the current state, guard true."""
+        result = []
+        for transition in self.process.transitions_from(self.ticket.state):
+            if transition.timed and transition.roles is None:
+                continue
+            if not self.may_fire(transition):
+                continue
+            if transition.guard is None or transition.guard.test(self.context(event=transition.id)):
+                result.append(transition.id)
+        return result
+
+    def check_version(self, version: int | None) -> None:
+        if version is not None and version != self.ticket.version:
+            raise StaleVersion(f"{self.ticket.number} is at version {self.ticket.version}, not {version}: "
+                               f"reload it and try again")
+
+    # -- the operations ----------------------------------------------------------------------------
+
+    def fire(self, transition_id: str, values: dict[str, Any], comment: str | None) -> None:
+        transition = self.process.transition_by_id.get(transition_id)
+        if transition is None:
+            raise NotFound(f"process '{self.process.id}' has no transition '{transition_id}'")
+        self.event = transition_id
+        if not self.may_fire(transition):
+            needed = ", ".join(transition.roles or ()) or "the worker"
+            raise Forbidden(f"'{transition_id}' needs one of these roles: {needed}")
+        source = self.ticket.state
+        if source not in transition.sources:
+            raise Conflict(f"'{transition_id}' is not possible in state '{source}' "
+                           f"(it starts from {', '.join(transition.sources)})")
+        raise_if(check_values(self.form, values))
+        extra = [name for name in values if name not in transition.fields]
+        if extra:
+            raise ValidationFailed("fields outside the transition's form",
+                                   [{"field": n, "message": f"not a field of transition '{transition_id}'"}
+                                    for n in extra])
+        for name, value in values.items():
+            self.set_field(name, value, source="input")
+        if transition.guard is not None and not transition.guard.test(self.context()):
+            raise Conflict(f"'{transition_id}' is not possible now: its condition "
+                           f"'{transition.guard.source}' is false")
+        target = self.process.state(transition.target)
+        raise_if(check_state_rules(self.form, target, self.fields, self.context(state=target.id), set(values)))
+        machine = self.engine.machine(self.compiled, self.process)
+        machine.events[transition_id].trigger(self, op=self)  # exit, state change, enter, transition actions
+        self.recompute_priority()
+        if comment:
+            self.add_comment(comment, internal=False, author=self.actor.name)
+        self.finish("transition", transition=transition_id, from_state=source, to_state=target.id, comment=comment)
+
+    @property
+    def state(self) -> str:
+        return self.ticket.state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        """Called by `transitions` between on_exit and on_enter."""
+        if value != self.ticket.state:
+            self.changes["state"] = [self.ticket.state, value]
+            self.ticket.state = value
+        self.ticket.state_entered_at = self.now  # a self-loop re-enters: its timers start again
+        final = self.process.state(value).final
+        self.ticket.is_open = not final
+        self.ticket.closed_at = self.now if final else None
+
+    def update(self, values: dict[str, Any]) -> None:
+        self.event = "update"
+        if not self.ticket.is_open:
+            raise Conflict(f"{self.ticket.number} is {self.ticket.state}: a closed ticket cannot be edited")
+        raise_if(check_values(self.form, values))
+        changed = {name for name, value in values.items() if self.fields.get(name) != value}
+        for name in changed:
+            self.set_field(name, values[name], source="input")
+        state = self.process.state(self.ticket.state)
+        raise_if(check_state_rules(self.form, state, self.fields, self.context(), changed))
+        self.recompute_priority()
+        if self.changes:
+            self.finish("update")
+
+    # -- effects used by actions -------------------------------------------------------------------
+
+    def set_field(self, name: str, value: Any, source: str) -> None:
+        if name not in self.form.by_id:
+            raise ValidationFailed(f"unknown field '{name}'", [{"field": name, "message": "unknown field"}])
+        old = self.fields.get(name)
+        if old == value:
+            return
+        if source != "input":
+            problems = check_values(self.form, {name: value})
+            if problems:
+                raise ValidationFailed(f"{source} set an invalid value", problems)
+        first = self.changes.get(name, [old, None])[0]
+        self.changes[name] = [first, value]
+        self.fields[name] = value
+
+    def recompute_priority(self) -> None:
+        if self.process.priority_matrix is None:
+            return
+        matrix = self.pack.matrices[self.process.priority_matrix]
+        level = matrix.compute(self.context())
+        if level != self.ticket.priority:
+            first = self.changes.get("priority", [self.ticket.priority, None])[0]
+            self.changes["priority"] = [first, level]
+            self.ticket.priority = level
+
+    def assign(self, team: str | None, user: str | None, reason: str) -> None:
+        before = (self.ticket.team, self.ticket.assignee)
+        if team != self.ticket.team:
+            self.changes["team"] = [self.changes.get("team", [self.ticket.team])[0], team]
+            self.ticket.team = team
+        if user != self.ticket.assignee:
+            self.changes["assignee"] = [self.changes.get("assignee", [self.ticket.assignee])[0], user]
+            self.ticket.assignee = user
+        if (self.ticket.team, self.ticket.assignee) != before:
+            self.notes.append(("routing", {"reason": reason, "team": team, "assignee": user}))
+
+    def route(self) -> None:
+        if self.process.routing is None:
+            return
+        routing = self.pack.routings[self.process.routing]
+        decision = route(routing, self.context())
+        before = (self.ticket.team, self.ticket.assignee)
+        self.assign(decision.team, decision.user, reason="routing")
+        if (self.ticket.team, self.ticket.assignee) == before:
+            self.notes.append(("routing", {"reason": "routing", "team": decision.team, "assignee": decision.user}))
+        self.notes[-1][1].update(routing=routing.id, rule=decision.rule.id)
+
+    def add_comment(self, text: str, internal: bool, author: str | None = None) -> None:
+        self.pending_comments.append(Comment(at=self.now, author=author or self.actor.name, text=text,
+                                             internal=internal))
+
+    def note_event(self, kind: str, data: dict[str, Any]) -> None:
+        self.notes.append((kind, data))
+
+    def create_linked(self, process_id: str, values: dict[str, Any], link: str) -> None:
+        if self.depth >= MAX_LINKED_DEPTH:
+            raise Conflict(f"linked tickets nest deeper than {MAX_LINKED_DEPTH}: check the create actions")
+        child = Operation.for_new(self.engine, self.session, self.compiled, system_actor(), process_id, values,
+                                  self.ticket.requester, depth=self.depth + 1)
+        self.pending_links.append((child.ticket, link))
+
+    def recipients(self, targets: tuple[str, ...]) -> list[str]:
+        """Resolve roles to people now (the ticket may move on before delivery); keep teams and addresses."""
+        out: list[str] = []
+        for target in targets:
+            if target == "requester":
+                out.append(f"user:{self.ticket.requester}")
+            elif target == "assignee":
+                if self.ticket.assignee:
+                    out.append(f"user:{self.ticket.assignee}")
+            elif target == "team":
+                if self.ticket.team:
+                    out.append(f"team:{self.ticket.team}")
+            elif target.startswith(("team:", "user:")) or "@" in target:
+                out.append(target)
+            else:  # a team role: every team holding it
+                out.extend(f"team:{t.id}" for t in self.pack.teams.values() if target in t.roles)
+        return list(dict.fromkeys(out))
+
+    # -- contexts ----------------------------------------------------------------------------------
+
+    def requester(self) -> dict[str, Any]:
+        if self._requester is None:
+            name = self.ticket.requester
+            user = self.session.scalar(select(User).where(User.name == name)) if name != "system" else None
+            self._requester = person(name, user, self.pack)
+        return self._requester
+
+    def context(self, state: str | None = None, event: str | None = None) -> dict[str, Any]:
+        return expression_context(self.ticket, self.fields, self.requester(), self.actor, event or self.event, state)
+
+    def template_context(self) -> dict[str, Any]:
+        return template_context(self.ticket, self.fields, self.requester(), self.actor)
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def finish(self, kind: str, transition: str | None = None, from_state: str | None = None,
+               to_state: str | None = None, comment: str | None = None, data: dict[str, Any] | None = None) -> None:
+        """Write the working copy back and append the events, comments, links and outbox rows."""
+        ticket = self.ticket
+        ticket.fields = dict(self.fields)
+        ticket.updated_at = self.now
+        if ticket.id is None:
+            self.session.flush()  # a new ticket: insert it (version 1) to get the id the rows below refer to
+        version = self.compiled.id
+        self.session.add(Event(ticket_id=ticket.id, at=self.now, actor=self.actor.name, kind=kind,
+                               transition=transition, from_state=from_state, to_state=to_state,
+                               changes=_jsonable(self.changes), comment=comment, data=data or {},
+                               definitions_version=version))
+        for note_kind, note in self.notes:
+            self.session.add(Event(ticket_id=ticket.id, at=self.now, actor=self.actor.name, kind=note_kind,
+                                   changes={}, data=_jsonable(note), definitions_version=version))
+        for row in self.pending_comments:
+            row.ticket_id = ticket.id
+            self.session.add(row)
+        for message in self.pending_outbox:
+            message.ticket_id = ticket.id
+            self.session.add(message)
+        for other, kind_of_link in self.pending_links:
+            self.session.add(Link(source_id=ticket.id, target_id=other.id, kind=kind_of_link, created_at=self.now))
+            self.session.add(Link(source_id=other.id, target_id=ticket.id, kind=LINK_INVERSE[kind_of_link],
+                                  created_at=self.now))
+        self.notes, self.pending_comments, self.pending_outbox, self.pending_links = [], [], [], []
+
+
+def _is_agent_for(actor: Actor, process: m.ProcessSpec) -> bool:
+    """An agent of a process holds a team role that one of its transitions asks for (SPEC 9)."""
+    team_roles = actor.roles - TICKET_ROLES - {"admin"}
+    return any(team_roles & set(t.roles or ()) for t in process.transitions)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

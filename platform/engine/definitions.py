@@ -1,0 +1,186 @@
+"""Definitions versions (SPEC 7): publish, roll back, and follow the active version from any process.
+
+Compiled versions are cached by id; each process checks which version is active at most once every
+`poll_seconds`, so a publish on one host reaches every other host within seconds.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from transitions import Machine
+
+from itsm.interpreter.loader import compile_documents, load_pack
+from itsm.interpreter.model import PackSpec
+from itsm.store import Database, DefinitionsVersion, Ticket
+from itsm.store.models import utcnow
+
+from .errors import NotFound, PublishRefused
+
+MAX_CACHED_VERSIONS = 8
+
+
+@dataclass
+class CompiledVersion:
+    id: str
+    pack: PackSpec
+    machines: dict[str, Machine] = field(default_factory=dict)  # built lazily by the engine, per process
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    version: str
+    activated: bool
+    renamed: dict[str, int]  # "process:old->new" -> tickets moved
+    message: str
+
+
+class Definitions:
+    def __init__(self, db: Database, poll_seconds: float = 1.0):
+        self.db = db
+        self.poll_seconds = poll_seconds
+        self._cache: dict[str, CompiledVersion] = {}
+        self._active: tuple[str, float] | None = None  # (version id, monotonic time checked)
+        self._lock = threading.Lock()
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def active_id(self) -> str:
+        now = time.monotonic()
+        cached = self._active
+        if cached is not None and now - cached[1] < self.poll_seconds:
+            return cached[0]
+        with self.db.read() as session:
+            version = session.scalar(select(DefinitionsVersion.id).where(DefinitionsVersion.is_active))
+        if version is None:
+            raise NotFound("no definitions version is published yet: run `itsm publish`")
+        self._active = (version, now)
+        return version
+
+    def active(self) -> CompiledVersion:
+        return self.get(self.active_id())
+
+    def get(self, version_id: str) -> CompiledVersion:
+        compiled = self._cache.get(version_id)
+        if compiled is not None:
+            return compiled
+        with self._lock:
+            compiled = self._cache.get(version_id)
+            if compiled is None:
+                with self.db.read() as session:
+                    row = session.get(DefinitionsVersion, version_id)
+                    if row is None:
+                        raise NotFound(f"no definitions version '{version_id}'")
+                    source = row.source
+                compiled = CompiledVersion(version_id, compile_documents(source))
+                if len(self._cache) >= MAX_CACHED_VERSIONS:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[version_id] = compiled
+        return compiled
+
+    def versions(self) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            rows = session.scalars(select(DefinitionsVersion).order_by(DefinitionsVersion.created_at)).all()
+            return [{"id": r.id, "pack": r.pack_id, "git_commit": r.git_commit, "created_at": r.created_at,
+                     "activated_at": r.activated_at, "active": r.is_active} for r in rows]
+
+    # -- publishing --------------------------------------------------------------------------------
+
+    def publish_path(self, path: str | Path, actor: str | None = None) -> PublishResult:
+        """Validate the pack at `path` (PackError when invalid) and publish it."""
+        pack = load_pack(path)
+        return self.publish(pack, git_commit=git_commit_of(Path(path)), actor=actor)
+
+    def publish(self, pack: PackSpec, git_commit: str | None = None, actor: str | None = None) -> PublishResult:
+        with self.db.write() as session:
+            current = session.scalar(select(DefinitionsVersion).where(DefinitionsVersion.is_active))
+            if current is not None and current.id == pack.digest:
+                return PublishResult(pack.digest, False, {}, f"version {pack.digest[:12]} is already active")
+            renamed = self._check_and_rename(session, pack)
+            row = session.get(DefinitionsVersion, pack.digest)
+            if row is None:
+                row = DefinitionsVersion(id=pack.digest, pack_id=pack.id, source=list(pack.source),
+                                         git_commit=git_commit, created_by=actor)
+                session.add(row)
+            self._activate(session, row)
+        self._cache.setdefault(pack.digest, CompiledVersion(pack.digest, pack))
+        self._active = None
+        return PublishResult(pack.digest, True, renamed, f"published version {pack.digest[:12]}")
+
+    def rollback(self, version_id: str) -> PublishResult:
+        """Re-activate an earlier version (a unique prefix of its id is enough)."""
+        with self.db.write() as session:
+            matches = session.scalars(select(DefinitionsVersion).where(
+                DefinitionsVersion.id.startswith(version_id))).all()
+            if len(matches) != 1:
+                raise NotFound(f"no definitions version '{version_id}'" if not matches else
+                               f"'{version_id}' matches {len(matches)} versions: give more characters")
+            row = matches[0]
+            if row.is_active:
+                return PublishResult(row.id, False, {}, f"version {row.id[:12]} is already active")
+            pack = compile_documents(row.source)
+            renamed = self._check_and_rename(session, pack)
+            self._activate(session, row)
+        self._active = None
+        return PublishResult(row.id, True, renamed, f"rolled back to version {row.id[:12]}")
+
+    @staticmethod
+    def _activate(session: Any, row: DefinitionsVersion) -> None:
+        session.execute(update(DefinitionsVersion).where(DefinitionsVersion.is_active).values(is_active=False))
+        row.is_active = True
+        row.activated_at = utcnow()
+
+    @staticmethod
+    def _check_and_rename(session: Any, pack: PackSpec) -> dict[str, int]:
+        """Refuse (with counts per state) when open tickets would sit in a state the pack lacks."""
+        counts = session.execute(select(Ticket.process, Ticket.state, func.count()).where(Ticket.is_open)
+                                 .group_by(Ticket.process, Ticket.state)).all()
+        stranded: Counter[str] = Counter()
+        moves: list[tuple[str, str, str, int]] = []
+        for process_id, state, count in counts:
+            process = pack.processes.get(process_id)
+            if process is None:
+                stranded[f"{process_id} (process removed): {state}"] += count
+            elif state not in process.state_by_id:
+                target = process.renamed_states.get(state)
+                if target is None:
+                    stranded[f"{process_id}: {state}"] += count
+                else:
+                    moves.append((process_id, state, target, count))
+        if stranded:
+            lines = [f"{where}: {n} open ticket{'s' if n != 1 else ''}" for where, n in sorted(stranded.items())]
+            raise PublishRefused("publishing would strand open tickets in states the new version lacks "
+                                 "(add them back, or map them in renamed_states): " + "; ".join(lines),
+                                 [{"state": where, "open_tickets": n} for where, n in sorted(stranded.items())])
+        renamed = {}
+        for process_id, old, new, count in moves:
+            session.execute(update(Ticket).where(Ticket.process == process_id, Ticket.state == old,
+                                                 Ticket.is_open).values(state=new, version=Ticket.version + 1)
+                            .execution_options(synchronize_session=False))
+            renamed[f"{process_id}:{old}->{new}"] = count
+        return renamed
+
+
+def git_commit_of(path: Path) -> str | None:
+    """The HEAD commit when `path` is inside a git work tree with no uncommitted changes under it."""
+    try:
+        status = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=path, capture_output=True,
+                                text=True, timeout=10)
+        if status.returncode != 0 or status.stdout.strip():
+            return None
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=10)
+        return head.stdout.strip() or None if head.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def describe_time(value: datetime | None) -> str:
+    return value.isoformat() if value else "-"

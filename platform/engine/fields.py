@@ -1,0 +1,93 @@
+"""Field validation: types from the form's JSON Schema, then per-state flags and `*_when` rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from itsm.interpreter.forms import form_json_schema
+from itsm.interpreter.model import FieldFlags, FormSpec, StateSpec
+
+from .errors import ValidationFailed
+
+NO_FLAGS = FieldFlags()
+
+
+_VALIDATORS: dict[int, tuple[FormSpec, dict[str, Draft202012Validator]]] = {}  # cache keyed by compiled form
+
+
+def _field_validators(form: FormSpec) -> dict[str, Draft202012Validator]:
+    cached = _VALIDATORS.get(id(form))
+    if cached is not None and cached[0] is form:
+        return cached[1]
+    schema = form_json_schema(form)
+    checker = FormatChecker()
+    validators = {name: Draft202012Validator(sub, format_checker=checker) for name, sub in schema["properties"].items()}
+    if len(_VALIDATORS) > 256:
+        _VALIDATORS.clear()
+    _VALIDATORS[id(form)] = (form, validators)
+    return validators
+
+
+def check_values(form: FormSpec, values: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Type and constraint problems of submitted values; null clears a field and is always well-typed."""
+    problems = []
+    validators = _field_validators(form)
+    for name, value in values.items():
+        validator = validators.get(name)
+        if validator is None:
+            problems.append({"field": name, "message": f"unknown field '{name}' of form '{form.id}'"})
+        elif value is not None:
+            for error in validator.iter_errors(value):
+                problems.append({"field": name, "message": _message(error)})
+                break
+    return problems
+
+
+def _message(error: Any) -> str:
+    kind = error.validator
+    if kind == "enum":
+        return f"{error.instance!r} is not one of: {', '.join(map(str, error.validator_value))}"
+    if kind == "type":
+        return f"expected {error.validator_value}, got {type(error.instance).__name__}"
+    if kind == "maxLength":
+        return f"at most {error.validator_value} characters"
+    if kind == "minLength":
+        return f"at least {error.validator_value} characters"
+    if kind in ("minimum", "maximum"):
+        return f"must be {'at least' if kind == 'minimum' else 'at most'} {error.validator_value}"
+    if kind == "pattern":
+        return f"does not match the pattern {error.validator_value}"
+    if kind == "format":
+        return f"not a valid {error.validator_value}"
+    return str(error.message)
+
+
+def flags(state: StateSpec, field_id: str) -> FieldFlags:
+    return state.fields.get(field_id, NO_FLAGS)
+
+
+def check_state_rules(form: FormSpec, state: StateSpec, values: Mapping[str, Any], context: Mapping[str, Any],
+                      changed: set[str]) -> list[dict[str, str]]:
+    """Problems with the ticket's values in `state`: required fields missing, read-only or hidden ones changed."""
+    problems = []
+    for spec in form.fields:
+        flag = flags(state, spec.id)
+        missing = values.get(spec.id) in (None, "", [])
+        required = spec.required or flag.required or (spec.required_when is not None
+                                                      and spec.required_when.test(context))
+        if required and missing:
+            problems.append({"field": spec.id, "message": f"{spec.label} is required"})
+        if spec.id in changed:
+            if flag.hidden or (spec.visible_when is not None and not spec.visible_when.test(context)):
+                problems.append({"field": spec.id, "message": f"{spec.label} cannot be set here (hidden)"})
+            elif flag.readonly or (spec.readonly_when is not None and spec.readonly_when.test(context)):
+                problems.append({"field": spec.id, "message": f"{spec.label} is read-only here"})
+    return problems
+
+
+def raise_if(problems: list[dict[str, str]], message: str = "some fields are not valid") -> None:
+    if problems:
+        raise ValidationFailed(message, problems)

@@ -1,0 +1,68 @@
+"""A ticket as expressions, templates and the API see it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from itsm.interpreter.model import PackSpec
+from itsm.store import Ticket, User
+
+from .actors import Actor
+
+
+def person(name: str, user: User | None, pack: PackSpec) -> dict[str, Any]:
+    teams = [t.id for t in pack.teams.values() if any(m.user == name for m in t.members)]
+    return {"name": name, "vip": bool(user.vip) if user else False, "org": user.org if user else None,
+            "email": user.email if user else None, "teams": teams}
+
+
+def expression_context(ticket: Ticket, fields: Mapping[str, Any], requester: Mapping[str, Any], actor: Actor,
+                       event: str, state: str | None = None) -> dict[str, Any]:
+    """The plain dict expressions read (SPEC 5 names); `fields` may be a working copy of the ticket's."""
+    context: dict[str, Any] = {"channel": None}
+    context.update(fields)
+    context.update({
+        "state": state if state is not None else ticket.state,
+        "priority": ticket.priority,
+        "team": ticket.team,
+        "assignee": ticket.assignee,
+        "number": ticket.number,
+        "process": ticket.process,
+        "requester": dict(requester),
+        "actor": {"name": actor.name, "roles": sorted(actor.roles), "teams": list(actor.teams)},
+        "event": event,
+        "sla": {},
+    })
+    return context
+
+
+def template_context(ticket: Ticket, fields: Mapping[str, Any], requester: Mapping[str, Any],
+                     actor: Actor) -> dict[str, Any]:
+    view = {**fields, "number": ticket.number, "process": ticket.process, "state": ticket.state,
+            "priority": ticket.priority, "team": ticket.team, "assignee": ticket.assignee,
+            "requester": ticket.requester, "fields": dict(fields)}
+    return {"ticket": view, "actor": {"name": actor.name}, "requester": dict(requester)}
+
+
+def iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def ticket_view(ticket: Ticket, transitions: list[str] | None = None) -> dict[str, Any]:
+    """SPEC 10: GET /api/tickets/NUMBER."""
+    return {
+        "number": ticket.number,
+        "process": ticket.process,
+        "state": ticket.state,
+        "priority": ticket.priority,
+        "team": ticket.team,
+        "assignee": ticket.assignee,
+        "requester": ticket.requester,
+        "fields": dict(ticket.fields or {}),
+        "sla": {},
+        "version": ticket.version,
+        "created_at": iso(ticket.created_at),
+        "updated_at": iso(ticket.updated_at),
+        "transitions": transitions if transitions is not None else [],
+    }

@@ -1,0 +1,10 @@
+"""Routing (pure): which team and member get a ticket, from the compiled routing rules.
+
+No I/O: callers pass the ticket's expression context and, for load-based strategies, the counts.
+"""
+
+from __future__ import annotations
+
+from .rules import RoutingDecision, route
+
+__all__ = ["RoutingDecision", "route"]

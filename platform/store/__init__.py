@@ -1,0 +1,26 @@
+"""Storage: SQLAlchemy models and queries for tickets, events, users, versions, outbox and timers.
+
+No business rules here: the engine decides, the store persists. SQLite is the embedded default,
+PostgreSQL (psycopg 3) serves teams that outgrow one machine.
+"""
+
+from __future__ import annotations
+
+from .database import Database, default_url
+from .models import (
+    ApiToken,
+    Base,
+    Comment,
+    DefinitionsVersion,
+    Event,
+    Link,
+    OutboxMessage,
+    RoutingCursor,
+    SlaClock,
+    Ticket,
+    Timer,
+    User,
+)
+
+__all__ = ["ApiToken", "Base", "Comment", "Database", "DefinitionsVersion", "Event", "Link", "OutboxMessage",
+           "RoutingCursor", "SlaClock", "Ticket", "Timer", "User", "default_url"]
