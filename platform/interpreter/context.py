@@ -266,24 +266,34 @@ def _value(data: Any, path: Sequence[str | int]) -> Any:
 
 def _offset(node: Node, text: str, offset: int) -> Position:
     """The position of character `offset` of an expression written in one scalar."""
-    if "\n" in text or offset <= 0 or node.source != text:
+    if "\n" in text or offset < 0 or node.source != text:
         return node.pos
     return Position(node.pos.file, node.pos.line, node.pos.col + offset + (0 if node.plain else 1))
 
 
-def make_scope(names: Mapping[str, tuple[str, ...] | None], functions: Mapping[str, Any]) -> Scope:
-    return Scope({n: NameInfo(c) for n, c in names.items()}, {**DEFAULT_FUNCTIONS, **functions})
+FIELD_KINDS = {"integer": "number", "number": "number", "rating": "number", "boolean": "boolean",
+               "multichoice": None}
 
 
-def merge_name_maps(maps: Sequence[Mapping[str, tuple[str, ...] | None]]) -> dict[str, tuple[str, ...] | None]:
+def field_info(spec: m.FieldSpec) -> NameInfo:
+    """What expressions know of a field: its choices and the kind of value it holds."""
+    return NameInfo(spec.choice_values or None, FIELD_KINDS.get(spec.type, "text"))
+
+
+def make_scope(names: Mapping[str, NameInfo], functions: Mapping[str, Any]) -> Scope:
+    return Scope(dict(names), {**DEFAULT_FUNCTIONS, **functions})
+
+
+def merge_name_maps(maps: Sequence[Mapping[str, NameInfo]]) -> dict[str, NameInfo]:
     """Names of several scopes: every name of any; choices are the union (None if any is open)."""
-    merged: dict[str, tuple[str, ...] | None] = {}
+    merged: dict[str, NameInfo] = {}
     for names in maps:
-        for name, choices in names.items():
-            if name not in merged:
-                merged[name] = choices
-            else:
-                known = merged[name]
-                if known is not None:
-                    merged[name] = None if choices is None else tuple(dict.fromkeys([*known, *choices]))
+        for name, info in names.items():
+            known = merged.get(name)
+            if known is None:
+                merged[name] = info
+                continue
+            choices = None if known.choices is None or info.choices is None else tuple(
+                dict.fromkeys([*known.choices, *info.choices]))
+            merged[name] = NameInfo(choices, known.kind if known.kind == info.kind else None)
     return merged

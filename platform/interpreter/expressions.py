@@ -16,6 +16,7 @@ import keyword
 import logging
 import math
 import operator
+import re
 import tokenize
 import warnings
 from collections.abc import Callable, Mapping
@@ -175,6 +176,7 @@ _REFUSED_NODES: dict[type[ast.AST], str] = {
 }
 _LITERAL_NAMES = {"true": True, "false": False, "null": None}
 _UNDERSCORE = "names starting with '_' are not allowed"
+_DANGLING = re.compile(r"(?:^|[\s)\]'\"])(and|or|not|in|==|!=|<=|>=|<|>|\+|-|\*|/|%)\s*$")
 
 
 # -- public model -------------------------------------------------------------------------------------
@@ -185,6 +187,7 @@ class NameInfo:
     """What the compiler knows about one name; `choices` lets it check literals compared with it."""
 
     choices: tuple[str, ...] | None = None
+    kind: str | None = None  # "number", "text" or "boolean" when known: literals of another kind are refused
 
 
 @dataclass(frozen=True)
@@ -343,7 +346,7 @@ class _Compiler:
         """Check every part of `a.b.c` (or of `x().b`); return what the attribute chain starts from."""
         while isinstance(node, ast.Attribute):
             if node.attr.startswith("_"):
-                raise self.error(_UNDERSCORE, node)
+                raise self.error(_UNDERSCORE, self.chars(node.end_col_offset or 0) - len(node.attr))
             node = node.value
         if isinstance(node, ast.Name) and node.id.startswith("_"):
             raise self.error(_UNDERSCORE, node)
@@ -356,7 +359,10 @@ class _Compiler:
             return _constant(_LITERAL_NAMES[node.id])
         dotted = _dotted(node) or ""
         if dotted not in self.scope.names:
-            raise self.error(f"unknown name '{dotted}'{_hint(dotted, self.scope.names)}", node)
+            quoted = any(info.choices and dotted in info.choices for info in self.scope.names.values())
+            hint = (f" (to compare with the value '{dotted}', quote it)" if quoted
+                    else _hint(dotted, self.scope.names))
+            raise self.error(f"unknown name '{dotted}'{hint}", node)
         self.names.add(dotted)
         return _Code(_lookup(dotted.split(".")))
 
@@ -403,7 +409,11 @@ class _Compiler:
 
     def operator_at(self, node: ast.BinOp) -> int:
         """The offset of the operator between the operands (past closing parentheses and blanks)."""
-        start = self.chars(node.left.end_col_offset or 0)
+        return self.after(node.left)
+
+    def after(self, node: ast.expr) -> int:
+        """The offset of the first token after `node` (past closing parentheses and blanks)."""
+        start = self.chars(node.end_col_offset or 0)
         while start < len(self.text) and self.text[start] in " )\t":
             start += 1
         return start
@@ -419,9 +429,10 @@ class _Compiler:
         return _Code(lambda c: combine(run(c) for run in runs))
 
     def comparison(self, node: ast.Compare) -> _Code:
-        for op in node.ops:
+        for i, op in enumerate(node.ops):
             if isinstance(op, ast.Is | ast.IsNot):
-                raise self.error("use == and != in place of 'is'", node)
+                left = [node.left, *node.comparators][i]
+                raise self.error("use == and != in place of 'is'", self.after(left))
         nodes = [node.left, *node.comparators]
         codes = [self.compile(nodes[0])]
         steps: list[tuple[Callable[[Any, Any], bool], Run]] = []
@@ -461,13 +472,36 @@ class _Compiler:
         rrun = right.run
         return lambda c: compare(left(c), rrun(c))
 
+    def check_kind(self, dotted: str, info: NameInfo, literal: ast.expr) -> None:
+        """A literal that the name can never equal: `affected_users == '100'`, `category == 3`."""
+        if info.kind is None:
+            return
+        for value in literal.elts if isinstance(literal, ast.List) else [literal]:
+            if not isinstance(value, ast.Constant) or value.value is None:
+                continue
+            given = value.value
+            if info.kind == "number" and isinstance(given, str):
+                raise self.error(f"'{dotted}' holds numbers, not '{given}'", value)
+            if info.kind == "text" and isinstance(given, int | float) and not isinstance(given, bool):
+                raise self.error(f"'{dotted}' holds text, not {given!r}: quote it ('{given}')", value)
+
     def check_choices(self, a: ast.expr, op: ast.cmpop, b: ast.expr) -> None:
+        if isinstance(op, ast.Lt | ast.LtE | ast.Gt | ast.GtE):
+            for name_node, literal in ((a, b), (b, a)):
+                dotted = _dotted(name_node)
+                info = self.scope.names.get(dotted) if dotted else None
+                if info is not None:
+                    self.check_kind(dotted or "", info, literal)
+            return
         if not isinstance(op, ast.Eq | ast.NotEq | ast.In | ast.NotIn):
             return
         for name_node, literal in ((a, b), (b, a)):
             dotted = _dotted(name_node)
             info = self.scope.names.get(dotted) if dotted else None
-            if info is None or info.choices is None:
+            if info is None:
+                continue
+            self.check_kind(dotted or "", info, literal)
+            if info.choices is None:
                 continue
             values = literal.elts if isinstance(literal, ast.List) else [literal]
             for value in values:
@@ -550,6 +584,10 @@ def _parse(text: str, shift: int, length: int) -> ast.Expression:
         try:
             return ast.parse(text, mode="eval")
         except SyntaxError as exc:
+            dangling = _DANGLING.search(text)
+            if dangling:
+                raise ExpressionError(f"syntax error: nothing follows '{dangling.group(1)}'",
+                                      shift + dangling.start(1)) from None
             reason = (exc.msg or "invalid syntax").split(" (detected at")[0].rstrip(".")
             offset = shift + (exc.offset or 1) - 1 if exc.lineno in (None, 1) else 0
             raise ExpressionError(f"syntax error: {reason[:1].lower()}{reason[1:]}",

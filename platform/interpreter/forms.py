@@ -77,7 +77,7 @@ def _compile_field(doc: Doc, path: tuple[str | int, ...], raw: dict[str, Any]) -
     if spec.default is not None:
         problem = value_problem(spec, spec.default)
         if problem:
-            doc.error((*path, "default"), f"default: {problem}")
+            doc.error((*path, "default"), problem)
     return spec
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from . import model as m
 from . import plugins as plugin_registry
-from .context import TWENTY_FOUR_SEVEN, Compilation, Doc, make_scope, merge_name_maps
+from .context import TWENTY_FOUR_SEVEN, Compilation, Doc, field_info, make_scope, merge_name_maps
 from .errors import DefinitionError, PackError, Position, did_you_mean
-from .expressions import Scope
+from .expressions import NameInfo, Scope
 from .forms import attach_conditions, compile_form
 from .overlay import MergedPack, load_merged
 from .processes import compile_process, policy_ids, process_names
@@ -117,7 +117,7 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
     comp.forms = {doc_id: compile_form(doc, comp) for doc_id, doc in comp.of_kind("form").items()}
 
     process_docs = comp.of_kind("process")
-    names: dict[str, dict[str, tuple[str, ...] | None]] = {}
+    names: dict[str, dict[str, NameInfo]] = {}
     forms_of: dict[str, m.FormSpec | None] = {}
     for pid, doc in process_docs.items():
         form_id = doc.data["form"]
@@ -127,18 +127,26 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
             forms_of[pid] = None
         names[pid] = process_names(doc, comp, forms_of[pid])
 
+    # "not used by any process" is only worth saying about a pack without errors: a process that failed
+    # to load may well be the one that uses the document.
+    unused_warnings: list[DefinitionError] = []
+
+    def unused(doc: Doc, what: str) -> None:
+        unused_warnings.append(DefinitionError(doc.pos(("id",)), doc.subject, "id",
+                                               f"{what} is not used by any process", "warning"))
+
     def users(predicate: Any) -> list[str]:
         return [pid for pid, doc in process_docs.items() if predicate(doc.data)]
 
     def scope_of(pids: list[str], fallback_form: m.FormSpec | None = None) -> Scope:
         if pids:
             return make_scope(merge_name_maps([names[p] for p in pids]), comp.plugin_functions)
-        generic: dict[str, tuple[str, ...] | None] = dict.fromkeys(
+        generic: dict[str, NameInfo] = dict.fromkeys(
             ("state", "priority", "team", "assignee", "number", "process", "channel", "requester.name",
              "requester.vip", "requester.org", "requester.teams", "requester.email", "actor.name", "actor.roles",
-             "actor.teams", "event"))
+             "actor.teams", "event"), NameInfo())
         for form in [fallback_form] if fallback_form else comp.forms.values():
-            generic.update({f.id: (f.choice_values or None) for f in form.fields})
+            generic.update({f.id: field_info(f) for f in form.fields})
         return make_scope(generic, comp.plugin_functions)
 
     def forms_for(pids: list[str]) -> list[m.FormSpec]:
@@ -147,7 +155,7 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
     for form_id, doc in comp.of_kind("form").items():
         pids = users(lambda d, f=form_id: d["form"] == f)
         if not pids:
-            doc.warning(("id",), f"form '{form_id}' is not used by any process")
+            unused(doc, f"form '{form_id}'")
         comp.forms[form_id] = attach_conditions(doc, comp, comp.forms[form_id],
                                                 scope_of(pids, comp.forms[form_id]))
 
@@ -155,14 +163,14 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
     for mid, doc in comp.of_kind("priority_matrix").items():
         pids = users(lambda d, i=mid: (d.get("priority") or {}).get("matrix") == i)
         if not pids:
-            doc.warning(("id",), f"priority matrix '{mid}' is not used by any process")
+            unused(doc, f"priority matrix '{mid}'")
         matrices[mid] = compile_matrix(doc, comp, forms_for(pids), scope_of(pids))
 
     policies = {}
     for sid, doc in comp.of_kind("sla_policy").items():
         pids = users(lambda d, i=sid: i in policy_ids(d))
         if not pids:
-            doc.warning(("id",), f"SLA policy '{sid}' is not used by any process")
+            unused(doc, f"SLA policy '{sid}'")
         matrix_ids = [(process_docs[p].data.get("priority") or {}).get("matrix") for p in pids]
         level_sets = [matrices[mid].level_ids for mid in matrix_ids if mid in matrices]
         forms = forms_for(pids)
@@ -178,11 +186,13 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
     for rid, doc in comp.of_kind("routing").items():
         pids = users(lambda d, i=rid: d.get("routing") == i)
         if not pids:
-            doc.warning(("id",), f"routing '{rid}' is not used by any process")
+            unused(doc, f"routing '{rid}'")
         routings[rid] = compile_routing(doc, comp, forms_for(pids), scope_of(pids))
 
     notifications = {nid: compile_notification(doc, comp) for nid, doc in comp.of_kind("notification").items()}
     scenarios = {sid: compile_scenario(doc, comp, processes) for sid, doc in comp.of_kind("scenario").items()}
+    if not any(p.is_error for p in comp.problems):
+        comp.problems.extend(unused_warnings)
 
     return m.PackSpec(
         id=pack_doc.id, name=data.get("name", pack_doc.id), format=data["format"], timezone=timezone,

@@ -48,6 +48,12 @@ def _load_into(pack: MergedPack, pack_dir: Path, top: Path, problems: list[Defin
     pack.chain.append(pack_dir)
 
     seen: dict[tuple[str, str], SourceDocument] = {}
+    for extra in pack_docs[1:]:
+        if extra.id is not None and extra.id != pack_docs[0].id:
+            problems.append(DefinitionError(_id_pos(extra), extra.subject, "id",
+                                            f"a second pack document: a pack has exactly one "
+                                            f"(the first is '{pack_docs[0].id}')"))
+            documents.remove(extra)
     for doc in documents:
         kind, ident = doc.kind, doc.id
         if kind is None or ident is None:
@@ -108,7 +114,7 @@ def merge_nodes(base: Node, over: Node, subject: str, pack: MergedPack,
         return Node(items, base.pos, base.key_pos if base.key_pos else over.key_pos)
     if _is_id_list(base) and _is_id_list(over):
         merged: dict[str, Node] = {_item_id(n): n for n in base.value}
-        for item in over.value:
+        for index, item in enumerate(over.value):
             ident = _item_id(item)
             remove = item.value.get("remove")
             if remove is not None and remove.value is True:
@@ -117,7 +123,7 @@ def merge_nodes(base: Node, over: Node, subject: str, pack: MergedPack,
                     pack.removed[ident] = remove.pos
                 else:
                     problems.append(DefinitionError(
-                        remove.pos, subject, format_path((*path, "remove")),
+                        remove.pos, subject, format_path((*path, index, "remove")),
                         f"cannot remove '{ident}': the base has no such item"))
                 continue
             merged[ident] = (merge_nodes(merged[ident], item, subject, pack, problems, (*path, ident))

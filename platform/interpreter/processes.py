@@ -5,41 +5,41 @@ from __future__ import annotations
 from typing import Any
 
 from . import model as m
-from .context import CLOCK_STATUSES, Compilation, Doc
+from .context import CLOCK_STATUSES, Compilation, Doc, field_info
 from .errors import did_you_mean
-from .expressions import Scope
+from .expressions import NameInfo, Scope
 from .forms import check_field_list
 
 
-def process_names(doc: Doc, comp: Compilation, form: m.FormSpec | None) -> dict[str, tuple[str, ...] | None]:
+def process_names(doc: Doc, comp: Compilation, form: m.FormSpec | None) -> dict[str, NameInfo]:
     """Every name an expression of this process may use, with the values it can take where known."""
     data = doc.data
-    names: dict[str, tuple[str, ...] | None] = {}
+    names: dict[str, NameInfo] = {}
     if form is not None:
-        for spec in form.fields:
-            names[spec.id] = spec.choice_values if spec.choices else None
+        names.update({spec.id: field_info(spec) for spec in form.fields})
     matrix = comp.of_kind("priority_matrix").get((data.get("priority") or {}).get("matrix", ""))
     levels = tuple(lv if isinstance(lv, str) else lv["id"] for lv in matrix.data["levels"]) if matrix else None
     teams = tuple(sorted(comp.ids("team")))
     transitions = [t["id"] for t in data.get("transitions", [])]
+    text, number, boolean = NameInfo(kind="text"), NameInfo(kind="number"), NameInfo(kind="boolean")
     names.update({
-        "state": tuple(s["id"] for s in data["states"]),
-        "priority": levels,
-        "team": teams,
-        "assignee": None,
-        "number": None,
-        "process": tuple(sorted(comp.ids("process"))),
-        "requester.name": None, "requester.vip": None, "requester.org": None, "requester.teams": teams,
-        "requester.email": None,
-        "actor.name": None, "actor.roles": tuple(sorted(comp.roles)), "actor.teams": teams,
-        "event": tuple(dict.fromkeys(["create", "update", "comment", *transitions])),
+        "state": NameInfo(tuple(s["id"] for s in data["states"]), "text"),
+        "priority": NameInfo(levels, "text"),
+        "team": NameInfo(teams, "text"),
+        "assignee": text,
+        "number": text,
+        "process": NameInfo(tuple(sorted(comp.ids("process"))), "text"),
+        "requester.name": text, "requester.vip": boolean, "requester.org": text,
+        "requester.teams": NameInfo(teams), "requester.email": text,
+        "actor.name": text, "actor.roles": NameInfo(tuple(sorted(comp.roles))), "actor.teams": NameInfo(teams),
+        "event": NameInfo(tuple(dict.fromkeys(["create", "update", "comment", *transitions])), "text"),
     })
-    names.setdefault("channel", None)
+    names.setdefault("channel", text)
     for policy_id in policy_ids(data):
         policy = comp.of_kind("sla_policy").get(policy_id)
         for clock in policy.data["clocks"] if policy else []:
-            names[f"sla.{clock['id']}.status"] = CLOCK_STATUSES
-            names[f"sla.{clock['id']}.percent"] = None
+            names[f"sla.{clock['id']}.status"] = NameInfo(CLOCK_STATUSES, "text")
+            names[f"sla.{clock['id']}.percent"] = number
     return names
 
 
@@ -60,7 +60,9 @@ def compile_process(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope:
     if initial not in state_ids:
         doc.error(("initial",), f"unknown state '{initial}'{did_you_mean(initial, state_ids)}"
                                 f"{comp.removal_note(initial)}")
+    errors_before = sum(p.is_error for p in comp.problems)
     transitions = _transitions(doc, comp, form, scope, state_ids, finals, business_calendar)
+    transitions_ok = sum(p.is_error for p in comp.problems) == errors_before
     matrix = (data.get("priority") or {}).get("matrix")
     if matrix is not None:
         comp.check_ref(doc, ("priority", "matrix"), "priority_matrix", matrix, "priority matrix")
@@ -74,7 +76,7 @@ def compile_process(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope:
         if new not in state_ids:
             doc.error(("renamed_states", old), f"unknown state '{new}'{did_you_mean(new, state_ids)}")
     known = set(state_ids)
-    if initial in known and all(t.target in known for t in transitions):
+    if initial in known and transitions_ok:
         # With a dangling reference, fix that first: reachability would only repeat it in other words.
         _check_reachability(doc, states, transitions, initial)
     return m.ProcessSpec(
@@ -176,7 +178,7 @@ def _sla_rules(doc: Doc, comp: Compilation, scope: Scope) -> tuple[m.SlaRule, ..
         doc.error(("sla",), "no default rule: end the list with {default: true, policy: ...}")
     for extra in defaults[1:]:
         doc.error(("sla", extra, "default"), "a second default rule: only one rule may be the default")
-    if defaults and defaults[0] != len(sla) - 1:
+    if len(defaults) == 1 and defaults[0] != len(sla) - 1:
         doc.error(("sla", defaults[0], "default"), "the default rule must be the last rule")
     for i, rule in enumerate(sla):
         comp.check_ref(doc, ("sla", i, "policy"), "sla_policy", rule["policy"], "SLA policy")

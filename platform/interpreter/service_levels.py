@@ -85,7 +85,7 @@ def _walk_matrix(doc: Doc, path: tuple[str | int, ...], node: Any, inputs: list[
     for value in allowed:
         if value not in node:
             cell = ", ".join(f"{n}={v}" for n, v in zip(inputs, (*key, value), strict=False))
-            what = "a level" if depth == len(inputs) - 1 else "levels"
+            what = "level" if depth == len(inputs) - 1 else "levels"
             doc.error(path, f"incomplete matrix: no {what} for {cell}", key=depth > 0)
 
 
@@ -98,12 +98,22 @@ def _all_zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
+# Names people write that are not IANA zones, with the zone they mean.
+ZONE_ALIASES = {"Asia/Beijing": "Asia/Shanghai", "Asia/Peking": "Asia/Shanghai", "China": "Asia/Shanghai",
+                "Asia/Mumbai": "Asia/Kolkata", "Asia/Delhi": "Asia/Kolkata", "India": "Asia/Kolkata",
+                "Europe/Frankfurt": "Europe/Berlin", "Europe/Munich": "Europe/Berlin", "CET": "Europe/Berlin",
+                "America/San_Francisco": "America/Los_Angeles", "America/Washington": "America/New_York",
+                "America/Boston": "America/New_York", "EST": "America/New_York", "PST": "America/Los_Angeles"}
+
+
 def check_timezone(doc: Doc, path: tuple[str | int, ...], name: str) -> bool:
     try:
         ZoneInfo(name)
         return True
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        doc.error(path, f"unknown time zone '{name}'{did_you_mean(name, _all_zones())}")
+        alias = ZONE_ALIASES.get(name)
+        hint = f" (did you mean '{alias}'?)" if alias else did_you_mean(name, _all_zones())
+        doc.error(path, f"unknown time zone '{name}'{hint}")
         return False
 
 

@@ -151,6 +151,8 @@ def _message(error: Violation, schema: dict[str, Any], instance: Any) -> str:
         missing = [k for k in value if not (isinstance(instance, dict) and k in instance)]
         return f"missing required key '{missing[0]}'" if missing else error.message
     if validator == "type":
+        if str(schema.get("pattern", "")).endswith("%$"):
+            return f"'{instance}' is not a percentage such as 75%"
         kinds = [value] if isinstance(value, str) else value
         expected = " or ".join(_TYPE_NAMES.get(k, k) for k in kinds)
         return f"expected {expected}, got {describe(instance)}"

@@ -187,10 +187,17 @@ def read_text(text: str, rel: str, pack_dir: Path, problems: list[DefinitionErro
         reason = exc.problem or "invalid YAML"
         if exc.context:
             reason = f"{reason} ({exc.context})"
+        if mark and _char_at(text, mark.line, mark.column) == "\t":
+            reason = "found a tab character: indent with spaces"
         problems.append(DefinitionError(pos, "-", "-", f"YAML syntax error: {reason}"))
     except yaml.YAMLError as exc:
         problems.append(DefinitionError(Position(rel, 1, 1), "-", "-", f"YAML syntax error: {exc}"))
     return documents
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.splitlines()
+    return lines[line][column] if line < len(lines) and column < len(lines[line]) else ""
 
 
 def _guess_subject(root: yaml.Node) -> str:

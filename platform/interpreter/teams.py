@@ -45,7 +45,7 @@ def check_escalation_cycles(comp: Compilation) -> None:
         while current in teams and current not in chain:
             chain.append(current)
             current = teams[current].data.get("escalates_to")
-        if current == start and start not in reported:
+        if current == start and len(chain) > 1 and start not in reported:
             reported.update(chain)
             loop = " -> ".join([*chain, start])
             teams[start].error(("escalates_to",), f"escalation cycle: {loop}")
@@ -61,7 +61,7 @@ def compile_routing(doc: Doc, comp: Compilation, forms: list[m.FormSpec], scope:
     for extra in defaults[1:]:
         doc.error(("rules", extra, "default"), f"a second default rule (the first is rules[{defaults[0]}]): "
                                                f"exactly one rule is the default")
-    if defaults and defaults[0] != len(raw_rules) - 1:
+    if len(defaults) == 1 and defaults[0] != len(raw_rules) - 1:
         doc.error(("rules", defaults[0], "default"), "the default rule must be the last rule: "
                                                      "rules after it would never match")
     for i, raw in enumerate(raw_rules):
@@ -114,7 +114,7 @@ def compile_notification(doc: Doc, comp: Compilation) -> m.NotificationSpec:
     if channel == "email" and "url" in data:
         doc.error(("url",), "url belongs to webhook notifications", key=True)
     if channel == "email" and not data.get("subject"):
-        doc.error(("to",), "an email notification needs a subject", key=True)
+        doc.error((), "an email notification needs a subject")
     url = data.get("url")
     if url is not None and not url.startswith(("https://", "http://")):
         doc.error(("url",), f"invalid webhook url '{url}': use http:// or https://")

@@ -149,7 +149,7 @@ REFUSALS = [
     ("0 < count == 'x' and state == 'open'", "'open' is not a choice of 'state'"),
     ("len(title, title)", "wrong number of arguments for len(): too many positional arguments"),
     ("contains(tags)", "wrong number of arguments for contains(): missing a required argument: 'item'"),
-    ("count ==", "syntax error: invalid syntax"),
+    ("count ==", "syntax error: nothing follows '=='"),
     ("(count == 1", "syntax error: '(' was never closed"),
     ("'abc", "syntax error: unterminated string literal"),
     ("count == 1)", "syntax error: unmatched ')'"),
