@@ -98,3 +98,112 @@ def schema(out: Path) -> None:
         target.write_text(json.dumps(body, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         written.append(target.name)
     click.echo(f"wrote {len(written)} schemas to {out}: {', '.join(written)}")
+
+
+# -- runtime commands: they need the database ------------------------------------------------------
+
+def _database():  # type: ignore[no-untyped-def]
+    from itsm.store import Database
+
+    database = Database()
+    database.ensure_schema()  # a new embedded SQLite file gets its tables; an old one is brought up to date
+    return database
+
+
+def _engine_errors(fn):  # type: ignore[no-untyped-def]
+    """Engine errors become one clear line and exit status 1, not a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        from itsm.engine import EngineError
+
+        try:
+            return fn(*args, **kwargs)
+        except EngineError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            for detail in exc.details:
+                click.echo(f"  {detail}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+@main.command()
+@pack_argument
+@_engine_errors
+def publish(pack: Path) -> None:
+    """Validate PACK and make it the active definitions version."""
+    from itsm.engine import Definitions
+
+    spec, problems = _load_or_report(pack)
+    if spec is None:
+        click.echo(f"{pack}: not published: the pack is not valid; the active version keeps serving", err=True)
+        sys.exit(1)
+    from itsm.engine.definitions import git_commit_of
+
+    result = Definitions(_database()).publish(spec, git_commit=git_commit_of(pack))
+    click.echo(result.message)
+    for move, count in result.renamed.items():
+        click.echo(f"  renamed {move}: {count} ticket{'s' if count != 1 else ''}")
+
+
+@main.command()
+@click.argument("version")
+@_engine_errors
+def rollback(version: str) -> None:
+    """Re-activate an earlier definitions VERSION (a unique prefix of its id)."""
+    from itsm.engine import Definitions
+
+    click.echo(Definitions(_database()).rollback(version).message)
+
+
+@main.group()
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the schema migrations (ITSM_DATABASE_URL, default sqlite:///itsm.db)."""
+    from itsm.store import Database
+
+    database = Database()
+    database.upgrade()
+    click.echo(f"database {database.url.render_as_string(hide_password=True)} is up to date")
+
+
+@main.group()
+def user() -> None:
+    """User commands."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="May publish and see everything.")
+@click.option("--vip", is_flag=True, help="A VIP requester (priority raised by the matrix).")
+@click.option("--org", help="Organization (customer or client unit).")
+@click.option("--password", help="Password for the login form (omit for token-only users).")
+@click.option("--email", help="Mail address for notifications.")
+@_engine_errors
+def user_add(name: str, admin: bool, vip: bool, org: str | None, password: str | None, email: str | None) -> None:
+    """Create user NAME."""
+    from itsm.engine.users import add_user
+
+    add_user(_database(), name, password=password, email=email, admin=admin, vip=vip, org=org)
+    click.echo(f"created user {name}{' (admin)' if admin else ''}")
+
+
+@main.group()
+def token() -> None:
+    """API token commands."""
+
+
+@token.command("create")
+@click.argument("name")
+@_engine_errors
+def token_create(name: str) -> None:
+    """Create an API token for user NAME; it is shown once (only its hash is stored)."""
+    from itsm.engine.users import create_token
+
+    click.echo(create_token(_database(), name))

@@ -234,14 +234,19 @@ class Operation:
         return op
 
     def _next_number(self, prefix: str) -> str:
-        """Unique under concurrency: a row per prefix, incremented under its row lock in this transaction."""
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        self.session.execute(insert(NumberSequence).values(prefix=prefix, last_value=0)
-                             .on_conflict_do_nothing(index_elements=["prefix"]))
-        value = self.session.execute(update(NumberSequence).where(NumberSequence.prefix == prefix)
-                                     .values(last_value=NumberSequence.last_value + 1)
-                                     .returning(NumberSequence.last_value)).scalar_one()
+        """Unique under concurrency: a counter row per prefix, incremented under its row lock.
+
+        On PostgreSQL the increment commits on a connection of its own, so concurrent creates hold the
+        counter's lock for a moment instead of their whole transaction (a rolled-back create leaves a gap,
+        which SPEC 4 allows). SQLite has one writer at a time anyway: there it runs in the transaction.
+        """
+        bind = self.session.get_bind()
+        if bind.dialect.name == "postgresql":
+            with self.engine.db.engine.connect() as connection:
+                value = _increment(connection, prefix, postgresql.insert)
+                connection.commit()
+        else:
+            value = _increment(self.session, prefix, sqlite.insert)
         return f"{prefix}{value:07d}"
 
     # -- who may do what ---------------------------------------------------------------------------
@@ -467,6 +472,14 @@ class Operation:
             self.session.add(Link(source_id=other.id, target_id=ticket.id, kind=LINK_INVERSE[kind_of_link],
                                   created_at=self.now))
         self.notes, self.pending_comments, self.pending_outbox, self.pending_links = [], [], [], []
+
+
+def _increment(connection: Any, prefix: str, insert: Any) -> int:
+    connection.execute(insert(NumberSequence).values(prefix=prefix, last_value=0)
+                       .on_conflict_do_nothing(index_elements=["prefix"]))
+    return int(connection.execute(update(NumberSequence).where(NumberSequence.prefix == prefix)
+                                  .values(last_value=NumberSequence.last_value + 1)
+                                  .returning(NumberSequence.last_value)).scalar_one())
 
 
 def _is_agent_for(actor: Actor, process: m.ProcessSpec) -> bool:

@@ -1,0 +1,145 @@
+"""Publishing (SPEC 7): invalid and stranding packs are refused, renames move tickets, rollback, followers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from itsm.engine import Definitions, Engine, PublishRefused, system_actor
+from itsm.interpreter import PackError
+from itsm.store import Database, DefinitionsVersion
+
+PACK = """\
+kind: pack
+id: desk
+name: Desk
+format: 1
+---
+kind: form
+id: request
+fields:
+  - {{id: summary, type: string, required: true}}
+---
+kind: process
+id: request
+form: request
+number: REQ
+initial: {initial}
+states:
+{states}
+transitions:
+{transitions}
+renamed_states: {renamed}
+"""
+
+
+def write_pack(root: Path, states: list[str], renamed: str = "{}") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    body = "\n".join(f"  - {{id: {s}}}" for s in states) + "\n  - {id: done, final: true}"
+    transitions = "\n".join(f"  - {{id: finish_{s}, from: {s}, to: done}}" for s in states)
+    if len(states) > 1:
+        transitions += f"\n  - {{id: move, from: {states[0]}, to: {states[1]}}}"
+    (root / "pack.yaml").write_text(PACK.format(initial=states[0], states=body, transitions=transitions,
+                                                renamed=renamed))
+    return root
+
+
+def open_ticket(engine: Engine) -> str:
+    return engine.create(system_actor(), "request", {"summary": "Printer jam"})["number"]
+
+
+def test_invalid_pack_is_refused_and_the_active_version_keeps_serving(db: Database, tmp_path: Path) -> None:
+    definitions = Definitions(db)
+    first = definitions.publish_path(write_pack(tmp_path / "v1", ["open"]))
+    broken = write_pack(tmp_path / "v2", ["open"])
+    (broken / "pack.yaml").write_text((broken / "pack.yaml").read_text().replace("to: done", "to: dnoe"))
+    with pytest.raises(PackError) as refused:
+        definitions.publish_path(broken)
+    assert "unknown state 'dnoe'" in str(refused.value.errors[0])
+    assert Definitions(db).active_id() == first.version
+
+
+def test_stranding_is_refused_with_counts_and_renames_move_open_tickets(db: Database, tmp_path: Path) -> None:
+    engine = Engine(db)
+    engine.definitions.publish_path(write_pack(tmp_path / "v1", ["open", "waiting"]))
+    waiting = open_ticket(engine)
+    engine.fire(system_actor(), waiting, "move")
+    open_ticket(engine)
+    open_ticket(engine)
+    before = engine.definitions.active_id()
+
+    with pytest.raises(PublishRefused) as refused:
+        engine.definitions.publish_path(write_pack(tmp_path / "v2", ["open"]))
+    assert refused.value.details == [{"state": "request: waiting", "open_tickets": 1}]
+    assert "request: waiting: 1 open ticket" in refused.value.message
+    assert Definitions(db).active_id() == before
+
+    result = engine.definitions.publish_path(write_pack(tmp_path / "v3", ["open", "pending"], "{waiting: pending}"))
+    assert result.renamed == {"request:waiting->pending": 1}
+    fresh = Engine(db)
+    moved = fresh.get(system_actor(), waiting)
+    assert moved["state"] == "pending"
+    assert "finish_pending" in moved["transitions"]
+    fresh.fire(system_actor(), waiting, "finish_pending")
+
+
+def test_rollback_reactivates_an_earlier_version_and_events_record_versions(db: Database, tmp_path: Path) -> None:
+    engine = Engine(db, Definitions(db, poll_seconds=0))
+    v1 = engine.definitions.publish_path(write_pack(tmp_path / "v1", ["open"])).version
+    first = open_ticket(engine)
+    v2 = engine.definitions.publish_path(write_pack(tmp_path / "v2", ["open", "review"])).version
+    assert v1 != v2
+    engine.fire(system_actor(), first, "finish_open")
+    versions = [e["definitions_version"] for e in engine.events(system_actor(), first)]
+    assert versions == [v1, v2]
+    result = engine.definitions.rollback(v1[:10])
+    assert result.activated and engine.definitions.active_id() == v1
+    with db.read() as session:
+        active = session.scalars(select(DefinitionsVersion.id).where(DefinitionsVersion.is_active)).all()
+    assert active == [v1]
+
+
+FOLLOWER = textwrap.dedent("""
+    import sys, time
+    from itsm.engine import Definitions
+    from itsm.store import Database
+    definitions = Definitions(Database(sys.argv[1]), poll_seconds=1.0)
+    first = definitions.active_id()
+    print("ready", flush=True)
+    start = None
+    while True:
+        line = sys.stdin.readline() if start is None else ""
+        if start is None:
+            start = time.monotonic()
+        if definitions.active_id() != first:
+            print(f"changed {time.monotonic() - start:.3f}", flush=True)
+            break
+        if time.monotonic() - start > 30:
+            print("timeout", flush=True)
+            break
+        time.sleep(0.05)
+""")
+
+
+def test_a_second_process_follows_a_new_active_version_within_5_seconds(db: Database, db_url: str,
+                                                                          tmp_path: Path) -> None:
+    definitions = Definitions(db)
+    definitions.publish_path(write_pack(tmp_path / "v1", ["open"]))
+    follower = subprocess.Popen([sys.executable, "-c", FOLLOWER, db_url], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+    assert follower.stdout is not None and follower.stdin is not None
+    assert follower.stdout.readline().strip() == "ready"
+    definitions.publish_path(write_pack(tmp_path / "v2", ["open", "triage"]))
+    follower.stdin.write("published\n")
+    follower.stdin.flush()
+    started = time.monotonic()
+    answer = follower.stdout.readline().split()
+    follower.wait(timeout=30)
+    assert answer[0] == "changed", answer
+    assert float(answer[1]) < 5.0 and time.monotonic() - started < 5.0
