@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
     from itsm.interpreter import DefinitionError, PackSpec
+    from itsm.store import Database
 
 DEFAULT_PACK = "definitions"
 _SINGULAR = {"processes": "process", "states": "state", "transitions": "transition", "fields": "field",
@@ -102,7 +104,7 @@ def schema(out: Path) -> None:
 
 # -- runtime commands: they need the database ------------------------------------------------------
 
-def _database():  # type: ignore[no-untyped-def]
+def _database() -> Database:
     from itsm.store import Database
 
     database = Database()
@@ -110,16 +112,16 @@ def _database():  # type: ignore[no-untyped-def]
     return database
 
 
-def _engine_errors(fn):  # type: ignore[no-untyped-def]
+def _engine_errors(fn: Callable[..., None]) -> Callable[..., None]:
     """Engine errors become one clear line and exit status 1, not a traceback."""
     import functools
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def wrapper(*args: Any, **kwargs: Any) -> None:
         from itsm.engine import EngineError
 
         try:
-            return fn(*args, **kwargs)
+            fn(*args, **kwargs)
         except EngineError as exc:
             click.echo(f"error: {exc.message}", err=True)
             for detail in exc.details:
