@@ -1,0 +1,59 @@
+"""Runtime commands: the embedded database is created on first use; publish, users and tokens."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from itsm.cli import main
+from itsm.store import ApiToken, Database
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'itsm.db'}"
+    monkeypatch.setenv("ITSM_DATABASE_URL", url)
+    return url
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_publish_user_token_and_rollback(cli_db: str) -> None:
+    code, out = run("publish", str(ROOT / "definitions"))
+    assert code == 0 and out.startswith("published version ")
+    assert Database(cli_db).has_tables()  # the new embedded file got its schema
+    assert run("publish", str(ROOT / "definitions"))[1].endswith("is already active\n")
+    assert run("user", "add", "rita", "--password", "pw", "--vip", "--org", "acme")[0] == 0
+    code, out = run("user", "add", "rita")
+    assert code == 1 and "exists already" in out
+    code, token = run("token", "create", "rita")
+    assert code == 0 and token.startswith("itsm_")
+    with Database(cli_db).read() as session:
+        stored = session.scalars(select(ApiToken.token_hash)).all()
+    assert stored == [hashlib.sha256(token.strip().encode()).hexdigest()]  # only the hash is kept
+    code, out = run("publish", str(ROOT / "tests" / "packs" / "valid" / "minimal"))
+    minimal = out.split()[-1]
+    assert code == 0 and run("publish", str(ROOT / "definitions"))[1].startswith("published version ")
+    assert run("rollback", "zzzz")[0] == 1
+    code, out = run("rollback", minimal[:8])
+    assert (code, out) == (0, f"rolled back to version {minimal}\n")
+
+
+def test_publishing_an_invalid_pack_exits_1_and_keeps_serving(cli_db: str) -> None:
+    run("publish", str(ROOT / "definitions"))
+    code, out = run("publish", str(ROOT / "tests" / "packs" / "invalid" / "unknown_state_in_transition"))
+    assert code == 1 and "unknown state" in out and "not published" in out
+
+
+def test_db_upgrade(cli_db: str) -> None:
+    code, out = run("db", "upgrade")
+    assert code == 0 and "is up to date" in out
