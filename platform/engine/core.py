@@ -204,7 +204,8 @@ class Operation:
         requester = requester or actor.name
         if requester != actor.name and not (actor.is_system or _is_agent_for(actor, process)):
             raise Forbidden("only agents record tickets on behalf of someone else")
-        if requester != "system" and session.scalar(select(User.id).where(User.name == requester)) is None:
+        requester_user = session.scalar(select(User).where(User.name == requester)) if requester != "system" else None
+        if requester != "system" and requester_user is None:
             raise ValidationFailed(f"no user '{requester}'", [{"field": "requester",
                                                                "message": f"unknown user '{requester}'"}])
         form = pack.forms[process.form]
@@ -215,6 +216,7 @@ class Operation:
                         fields={}, definitions_version=compiled.id, created_at=now, updated_at=now,
                         state_entered_at=now, closed_at=now if initial.final else None)
         op = cls(engine, session, compiled, actor, ticket, process, depth)
+        op._requester = person(requester, requester_user, pack)
         op.event = "create"
         for spec in form.fields:
             if spec.default is not None:
@@ -475,11 +477,15 @@ class Operation:
 
 
 def _increment(connection: Any, prefix: str, insert: Any) -> int:
-    connection.execute(insert(NumberSequence).values(prefix=prefix, last_value=0)
-                       .on_conflict_do_nothing(index_elements=["prefix"]))
-    return int(connection.execute(update(NumberSequence).where(NumberSequence.prefix == prefix)
-                                  .values(last_value=NumberSequence.last_value + 1)
-                                  .returning(NumberSequence.last_value)).scalar_one())
+    """Increment the prefix's counter; the first ticket of a prefix creates the row (once per prefix)."""
+    statement = (update(NumberSequence).where(NumberSequence.prefix == prefix)
+                 .values(last_value=NumberSequence.last_value + 1).returning(NumberSequence.last_value))
+    value = connection.execute(statement).scalar_one_or_none()
+    if value is None:
+        connection.execute(insert(NumberSequence).values(prefix=prefix, last_value=0)
+                           .on_conflict_do_nothing(index_elements=["prefix"]))
+        value = connection.execute(statement).scalar_one()
+    return int(value)
 
 
 def _is_agent_for(actor: Actor, process: m.ProcessSpec) -> bool:

@@ -33,7 +33,8 @@ class Database:
         if self.is_sqlite:
             options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         else:
-            options.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+            # no pre-ping: it costs a round trip per operation; recycling handles servers that drop idle links
+            options.update(pool_size=10, max_overflow=20, pool_recycle=1800)
         options.update(engine_options)
         self.engine: Engine = create_engine(self.url, **options)
         if self.is_sqlite:

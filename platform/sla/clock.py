@@ -1,0 +1,146 @@
+"""SLA clocks (SPEC 6): one pure step per change to a ticket, from conditions and the instant.
+
+A clock's phase (not_started, running, paused, stopped, cancelled) is what it is doing; its status is
+what people see: running and paused clocks past their deadline show `breached`, stopped clocks `met` or
+`breached`. Elapsed time is working time of the clock's calendar, brought up to date at every step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from itsm.interpreter.model import Duration
+
+from .calendar import WorkingCalendar
+
+
+@dataclass(frozen=True)
+class Conditions:
+    start: bool = True
+    stop: bool = False
+    pause: bool = False
+    reset: bool = False
+    cancel: bool = False
+
+
+@dataclass(frozen=True)
+class ClockState:
+    phase: str = "not_started"  # not_started, running, paused, stopped, cancelled
+    elapsed: float = 0.0  # working seconds counted up to `since`
+    since: datetime | None = None  # last instant the clock was brought up to date while running
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    target_seconds: float | None = None
+    deadline: datetime | None = None
+    warnings_fired: int = 0
+    breach_fired: bool = False
+    breached: bool = False
+    next_timer_at: datetime | None = None
+
+    @property
+    def status(self) -> str:
+        if self.phase in ("not_started", "cancelled"):
+            return self.phase
+        if self.phase == "stopped":
+            return "breached" if self.breached else "met"
+        return "breached" if self.breached else self.phase
+
+    def percent(self) -> float | None:
+        if not self.target_seconds:
+            return None if self.target_seconds is None else (100.0 if self.elapsed > 0 else 0.0)
+        return round(100.0 * self.elapsed / self.target_seconds, 2)
+
+
+@dataclass
+class ClockUpdate:
+    state: ClockState
+    warnings: list[float] = field(default_factory=list)  # thresholds crossed by this step, ascending
+    breach: bool = False  # on_breach fires now (once per clock)
+    changed: bool = False  # the status changed: worth an event
+
+
+def target_seconds(target: Duration, started_at: datetime, calendar: WorkingCalendar) -> float:
+    """Working seconds of a target: `bd` targets are measured from the clock's start (SPEC 6 Nbd)."""
+    if not target.business_days:
+        return float(target.seconds)
+    start = started_at.timestamp()
+    return calendar.seconds_between(start, calendar.add_business_days(start, target.business_days))
+
+
+def evaluate_clock(state: ClockState, conditions: Conditions, now: datetime, target: Duration | None,
+                   calendar: WorkingCalendar, warn_at: tuple[float, ...] = ()) -> ClockUpdate:
+    """One step: bring elapsed up to `now`, apply the conditions by precedence, recompute the deadline."""
+    before = state.status
+    s = _catch_up(state, now, calendar)
+    if conditions.cancel:
+        if s.phase != "cancelled":
+            s = dataclasses.replace(s, phase="cancelled", since=None, deadline=None, next_timer_at=None,
+                                    stopped_at=now)
+        return ClockUpdate(s, changed=s.status != before)
+    if conditions.stop:
+        if s.phase in ("running", "paused"):
+            s = dataclasses.replace(s, phase="stopped", since=None, stopped_at=now)
+            s = _with_target(s, target, calendar)
+            late = s.target_seconds is not None and s.elapsed > s.target_seconds
+            breach = late and not s.breach_fired
+            s = dataclasses.replace(s, breached=late, breach_fired=s.breach_fired or late, deadline=None,
+                                    next_timer_at=None)
+            return ClockUpdate(s, breach=breach, changed=True)
+        return ClockUpdate(s)
+    if conditions.reset and s.phase != "not_started":
+        s = ClockState()
+    if s.phase == "stopped":  # stop is false again: a reopen continues with the elapsed time kept
+        s = dataclasses.replace(s, phase="running", since=now, stopped_at=None)
+    if s.phase == "not_started" and conditions.start:
+        s = dataclasses.replace(s, phase="running", since=now, started_at=now, elapsed=0.0)
+    if s.phase == "running" and conditions.pause:
+        s = dataclasses.replace(s, phase="paused", since=None)
+    elif s.phase == "paused" and not conditions.pause:
+        s = dataclasses.replace(s, phase="running", since=now)
+    if s.phase not in ("running", "paused"):
+        return ClockUpdate(s, changed=s.status != before)
+    s = _with_target(s, target, calendar)
+    return _timers(s, now, calendar, warn_at, before)
+
+
+def _catch_up(state: ClockState, now: datetime, calendar: WorkingCalendar) -> ClockState:
+    if state.phase != "running" or state.since is None or now <= state.since:
+        return state
+    return dataclasses.replace(state, elapsed=state.elapsed + calendar.between(state.since, now), since=now)
+
+
+def _with_target(s: ClockState, target: Duration | None, calendar: WorkingCalendar) -> ClockState:
+    seconds = None if target is None or s.started_at is None else target_seconds(target, s.started_at, calendar)
+    return dataclasses.replace(s, target_seconds=seconds)
+
+
+def _timers(s: ClockState, now: datetime, calendar: WorkingCalendar, warn_at: tuple[float, ...],
+            before: str) -> ClockUpdate:
+    """Warnings crossed, breach, deadline and the next instant the worker must look at this clock."""
+    if s.target_seconds is None:
+        return ClockUpdate(dataclasses.replace(s, deadline=None, next_timer_at=None), changed=s.status != before)
+    target = s.target_seconds
+    thresholds = [math.ceil(p * target) for p in warn_at]
+    crossed = [warn_at[i] for i in range(s.warnings_fired, len(warn_at)) if s.elapsed >= thresholds[i]]
+    late = s.elapsed > target
+    breach = late and not s.breach_fired
+    running = s.phase == "running"
+    if running:
+        remaining = target - s.elapsed
+        deadline = calendar.add(now, remaining) if remaining >= 0 else (
+            s.deadline if s.deadline is not None and s.deadline <= now else now)
+    else:
+        deadline = None  # SPEC 6: while paused the deadline is null
+    s = dataclasses.replace(s, warnings_fired=s.warnings_fired + len(crossed), breached=s.breached or late,
+                            breach_fired=s.breach_fired or late, deadline=deadline)
+    next_timer = None
+    if running:
+        candidates = [calendar.add(now, thresholds[i] - s.elapsed) for i in range(s.warnings_fired, len(warn_at))]
+        if not s.breach_fired and deadline is not None:
+            candidates.append(deadline)
+        next_timer = min(candidates) if candidates else None
+    s = dataclasses.replace(s, next_timer_at=next_timer)
+    return ClockUpdate(s, warnings=crossed, breach=breach, changed=s.status != before or bool(crossed) or breach)
