@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import TemplateError
 
 from itsm.interpreter import model as m
-from itsm.interpreter.templates import environment
+from itsm.interpreter.templates import compiled
 from itsm.store import OutboxMessage
 
 from .errors import ActionFailed, EngineError
@@ -26,7 +26,7 @@ def render(text: str, context: Mapping[str, Any], where: str) -> str:
     if "{{" not in text and "{%" not in text:
         return text
     try:
-        return environment().from_string(text).render(context)
+        return compiled(text).render(context)
     except TemplateError as exc:
         raise ActionFailed(f"template at {where} failed: {exc}") from exc
 

@@ -20,11 +20,12 @@ from transitions import EventData, Machine
 from itsm.interpreter import model as m
 from itsm.interpreter import plugins as plugin_registry
 from itsm.routing import route
-from itsm.store import Comment, Database, Event, Link, Ticket, User
+from itsm.store import Comment, Database, Event, Link, SlaClock, Ticket, User
 from itsm.store.models import NumberSequence, utcnow
 
 from .actions import run_actions
 from .actors import TICKET_ROLES, Actor, actor_for, system_actor
+from .clocks import clock_views, load_rows, schedule_timers, update_clocks
 from .definitions import CompiledVersion, Definitions
 from .errors import Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
 from .fields import check_state_rules, check_values, raise_if
@@ -60,7 +61,7 @@ class Engine:
     def get(self, actor: Actor, number: str) -> dict[str, Any]:
         with self.db.read() as session:
             op = self._open(session, actor, number)
-            return ticket_view(op.ticket, op.available())
+            return op.view()
 
     def available_transitions(self, actor: Actor, number: str) -> list[str]:
         with self.db.read() as session:
@@ -91,7 +92,7 @@ class Engine:
             compiled = self.definitions.active()
             op = Operation.for_new(self, session, compiled, actor, process, dict(fields or {}), requester)
             self._flush(session)
-            return ticket_view(op.ticket, op.available())
+            return op.view()
 
     def fire(self, actor: Actor, number: str, transition: str, fields: Mapping[str, Any] | None = None,
              comment: str | None = None, version: int | None = None) -> dict[str, Any]:
@@ -100,7 +101,7 @@ class Engine:
             op.check_version(version)
             op.fire(transition, dict(fields or {}), comment)
             self._flush(session)
-            return ticket_view(op.ticket, op.available())
+            return op.view()
 
     def update(self, actor: Actor, number: str, fields: Mapping[str, Any],
                version: int | None = None) -> dict[str, Any]:
@@ -109,7 +110,7 @@ class Engine:
             op.check_version(version)
             op.update(dict(fields))
             self._flush(session)
-            return ticket_view(op.ticket, op.available())
+            return op.view()
 
     def comment(self, actor: Actor, number: str, text: str, internal: bool = False) -> dict[str, Any]:
         if not text or not text.strip():
@@ -121,7 +122,7 @@ class Engine:
             op.add_comment(text, internal, author=actor.name)
             op.finish("comment", comment=text, data={"internal": internal})
             self._flush(session)
-            return ticket_view(op.ticket, op.available())
+            return op.view()
 
     # -- machinery ---------------------------------------------------------------------------------
 
@@ -146,14 +147,24 @@ class Engine:
         ticket = session.scalar(select(Ticket).where(Ticket.number == number))
         if ticket is None:
             raise NotFound(f"no ticket {number}")
+        op = self.operation(session, actor, ticket)
+        if not op.can_see():
+            raise NotFound(f"no ticket {number}")  # do not reveal that someone else's ticket exists
+        return op
+
+    def operation(self, session: Session, actor: Actor, ticket: Ticket) -> Operation:
+        """An operation on a loaded ticket under the active definitions version (the worker uses this)."""
         compiled = self.definitions.active()
         process = compiled.pack.processes.get(ticket.process)
         if process is None:
             raise Conflict(f"process '{ticket.process}' is not in the active definitions version")
-        op = Operation(self, session, compiled, actor, ticket, process)
-        if not op.can_see():
-            raise NotFound(f"no ticket {number}")  # do not reveal that someone else's ticket exists
-        return op
+        return Operation(self, session, compiled, actor, ticket, process)
+
+    def sweep(self, batch: int = 200) -> Any:
+        """Run everything due now (SLA warnings and breaches, timed transitions): see `worker.sweep`."""
+        from .worker import sweep
+
+        return sweep(self, batch)
 
     @staticmethod
     def _flush(session: Session) -> None:
@@ -190,6 +201,8 @@ class Operation:
         self.pending_comments: list[Comment] = []
         self.pending_links: list[tuple[Ticket, str]] = []
         self._requester: dict[str, Any] | None = None
+        self._clock_rows: dict[str, SlaClock] | None = None
+        self.extra_template: dict[str, Any] = {}
 
     # -- construction of a new ticket --------------------------------------------------------------
 
@@ -232,6 +245,10 @@ class Operation:
         if process.routing is not None:
             op.route()
         run_actions(op, initial.on_enter)
+        update_clocks(op)
+        if op.ticket.id is None:
+            session.flush()
+        schedule_timers(op)
         op.finish("create", to_state=initial.id)
         return op
 
@@ -317,6 +334,8 @@ class Operation:
         machine = self.engine.machine(self.compiled, self.process)
         machine.events[transition_id].trigger(self, op=self)  # exit, state change, enter, transition actions
         self.recompute_priority()
+        schedule_timers(self)  # entering a state (even the same one again) restarts its timed transitions
+        update_clocks(self)
         if comment:
             self.add_comment(comment, internal=False, author=self.actor.name)
         self.finish("transition", transition=transition_id, from_state=source, to_state=target.id, comment=comment)
@@ -348,6 +367,7 @@ class Operation:
         raise_if(check_state_rules(self.form, state, self.fields, self.context(), changed))
         self.recompute_priority()
         if self.changes:
+            update_clocks(self)
             self.finish("update")
 
     # -- effects used by actions -------------------------------------------------------------------
@@ -440,10 +460,32 @@ class Operation:
         return self._requester
 
     def context(self, state: str | None = None, event: str | None = None) -> dict[str, Any]:
-        return expression_context(self.ticket, self.fields, self.requester(), self.actor, event or self.event, state)
+        context = expression_context(self.ticket, self.fields, self.requester(), self.actor, event or self.event,
+                                     state)
+        rows = self.clock_rows()
+        if rows:
+            context["sla"] = {name: {"status": row.status, "percent": (
+                100.0 * row.elapsed_seconds / row.target_seconds if row.target_seconds else None)}
+                for name, row in rows.items()}
+        return context
 
     def template_context(self) -> dict[str, Any]:
-        return template_context(self.ticket, self.fields, self.requester(), self.actor)
+        return {**template_context(self.ticket, self.fields, self.requester(), self.actor), **self.extra_template}
+
+    def preload(self, clock_rows: dict[str, SlaClock], requester: User | None) -> None:
+        """Rows the worker fetched for a whole batch, so each ticket costs no extra queries."""
+        self._clock_rows = clock_rows
+        if self.ticket.requester == "system" or requester is not None:
+            self._requester = person(self.ticket.requester, requester, self.pack)
+
+    def clock_rows(self) -> dict[str, SlaClock]:
+        if self._clock_rows is None:
+            self._clock_rows = load_rows(self)
+        return self._clock_rows
+
+    def view(self) -> dict[str, Any]:
+        """The ticket as the API shows it, for this actor, now."""
+        return ticket_view(self.ticket, self.available(), clock_views(self, self.engine.clock()))
 
     # -- writing -----------------------------------------------------------------------------------
 
@@ -456,10 +498,11 @@ class Operation:
         if ticket.id is None:
             self.session.flush()  # a new ticket: insert it (version 1) to get the id the rows below refer to
         version = self.compiled.id
-        self.session.add(Event(ticket_id=ticket.id, at=self.now, actor=self.actor.name, kind=kind,
-                               transition=transition, from_state=from_state, to_state=to_state,
-                               changes=_jsonable(self.changes), comment=comment, data=data or {},
-                               definitions_version=version))
+        if kind != "sla" or self.changes:  # a worker step that only moved clocks records just their events
+            self.session.add(Event(ticket_id=ticket.id, at=self.now, actor=self.actor.name, kind=kind,
+                                   transition=transition, from_state=from_state, to_state=to_state,
+                                   changes=_jsonable(self.changes), comment=comment, data=data or {},
+                                   definitions_version=version))
         for note_kind, note in self.notes:
             self.session.add(Event(ticket_id=ticket.id, at=self.now, actor=self.actor.name, kind=note_kind,
                                    changes={}, data=_jsonable(note), definitions_version=version))

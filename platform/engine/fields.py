@@ -88,6 +88,6 @@ def check_state_rules(form: FormSpec, state: StateSpec, values: Mapping[str, Any
     return problems
 
 
-def raise_if(problems: list[dict[str, str]], message: str = "some fields are not valid") -> None:
+def raise_if(problems: list[dict[str, str]]) -> None:
     if problems:
-        raise ValidationFailed(message, problems)
+        raise ValidationFailed("; ".join(f"{p['field']}: {p['message']}" for p in problems), problems)

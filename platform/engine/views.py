@@ -49,7 +49,8 @@ def iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def ticket_view(ticket: Ticket, transitions: list[str] | None = None) -> dict[str, Any]:
+def ticket_view(ticket: Ticket, transitions: list[str] | None = None,
+                sla: dict[str, Any] | None = None) -> dict[str, Any]:
     """SPEC 10: GET /api/tickets/NUMBER."""
     return {
         "number": ticket.number,
@@ -60,7 +61,7 @@ def ticket_view(ticket: Ticket, transitions: list[str] | None = None) -> dict[st
         "assignee": ticket.assignee,
         "requester": ticket.requester,
         "fields": dict(ticket.fields or {}),
-        "sla": {},
+        "sla": sla or {},
         "version": ticket.version,
         "created_at": iso(ticket.created_at),
         "updated_at": iso(ticket.updated_at),

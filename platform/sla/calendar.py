@@ -86,6 +86,26 @@ class WorkingCalendar:
         raise NoWorkingTime(f"calendar '{self.spec.id}' has no working time in the {MAX_SCAN_DAYS} days after "
                             f"{datetime.fromtimestamp(ts, UTC).isoformat()}")
 
+    def subtract_seconds(self, ts: float, seconds: float) -> float:
+        """The instant `seconds` of working time before `ts`; 0 gives the last working instant at or
+        before `ts` (a closing instant counts: end-inclusive, as for deadlines)."""
+        if self.spec.always:
+            return ts - seconds
+        remaining = seconds
+        day = self.local_date(ts)
+        for _ in range(MAX_SCAN_DAYS):
+            for start, end in reversed(self.spans(day)):
+                if start >= ts:
+                    continue
+                finish = end if end < ts else ts
+                available = finish - start
+                if remaining <= available:
+                    return finish - remaining
+                remaining -= available
+            day -= timedelta(days=1)
+        raise NoWorkingTime(f"calendar '{self.spec.id}' has no working time in the {MAX_SCAN_DAYS} days before "
+                            f"{datetime.fromtimestamp(ts, UTC).isoformat()}")
+
     def first_working(self, ts: float) -> float:
         return self.add_seconds(ts, 0)
 
@@ -143,6 +163,9 @@ class WorkingCalendar:
 
     def add(self, start: datetime, seconds: float) -> datetime:
         return _utc(self.add_seconds(start.timestamp(), seconds))
+
+    def subtract(self, end: datetime, seconds: float) -> datetime:
+        return _utc(self.subtract_seconds(end.timestamp(), seconds))
 
     def between(self, a: datetime, b: datetime) -> float:
         return self.seconds_between(a.timestamp(), b.timestamp())

@@ -82,9 +82,12 @@ def evaluate_clock(state: ClockState, conditions: Conditions, now: datetime, tar
         return ClockUpdate(s, changed=s.status != before)
     if conditions.stop:
         if s.phase in ("running", "paused"):
-            s = dataclasses.replace(s, phase="stopped", since=None, stopped_at=now)
-            s = _with_target(s, target, calendar)
-            late = s.target_seconds is not None and s.elapsed > s.target_seconds
+            was_running = s.phase == "running"
+            s = _with_target(dataclasses.replace(s, phase="stopped", since=None, stopped_at=now), target, calendar)
+            # met when the stop instant is at or before the deadline (SPEC 6)
+            late = s.target_seconds is not None and (
+                now > _deadline(s.elapsed, s.target_seconds, now, calendar) if was_running
+                else s.elapsed > s.target_seconds)
             breach = late and not s.breach_fired
             s = dataclasses.replace(s, breached=late, breach_fired=s.breach_fired or late, deadline=None,
                                     next_timer_at=None)
@@ -106,6 +109,18 @@ def evaluate_clock(state: ClockState, conditions: Conditions, now: datetime, tar
     return _timers(s, now, calendar, warn_at, before)
 
 
+def _deadline(elapsed: float, target: float, now: datetime, calendar: WorkingCalendar) -> datetime:
+    """The instant elapsed reaches the target, for a clock running at `now` with `elapsed` so far.
+
+    Still ahead: `now` plus the remaining working time (end-inclusive). Reached or passed: that much
+    working time before `now`, so a target used up at 12:00 keeps its 12:00 deadline over lunch.
+    """
+    remaining = target - elapsed
+    if remaining > 0:
+        return calendar.add(now, remaining)
+    return calendar.subtract(now, -remaining)
+
+
 def _catch_up(state: ClockState, now: datetime, calendar: WorkingCalendar) -> ClockState:
     if state.phase != "running" or state.since is None or now <= state.since:
         return state
@@ -125,15 +140,14 @@ def _timers(s: ClockState, now: datetime, calendar: WorkingCalendar, warn_at: tu
     target = s.target_seconds
     thresholds = [math.ceil(p * target) for p in warn_at]
     crossed = [warn_at[i] for i in range(s.warnings_fired, len(warn_at)) if s.elapsed >= thresholds[i]]
-    late = s.elapsed > target
-    breach = late and not s.breach_fired
     running = s.phase == "running"
     if running:
-        remaining = target - s.elapsed
-        deadline = calendar.add(now, remaining) if remaining >= 0 else (
-            s.deadline if s.deadline is not None and s.deadline <= now else now)
+        deadline: datetime | None = _deadline(s.elapsed, target, now, calendar)
+        late = now > deadline  # type: ignore[operator]
     else:
         deadline = None  # SPEC 6: while paused the deadline is null
+        late = s.elapsed > target
+    breach = late and not s.breach_fired
     s = dataclasses.replace(s, warnings_fired=s.warnings_fired + len(crossed), breached=s.breached or late,
                             breach_fired=s.breach_fired or late, deadline=deadline)
     next_timer = None

@@ -194,15 +194,18 @@ class SlaClock(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     clock: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="not_started")
+    status: Mapped[str] = mapped_column(String(16), default="not_started")  # as people see it
+    phase: Mapped[str] = mapped_column(String(16), default="not_started")  # what the clock is doing
+    policy: Mapped[str | None] = mapped_column(String(64))
     calendar: Mapped[str | None] = mapped_column(String(64))
-    target_seconds: Mapped[int | None] = mapped_column(Integer)
+    target_seconds: Mapped[float | None] = mapped_column(Float)
     elapsed_seconds: Mapped[float] = mapped_column(Float, default=0.0)  # up to `running_since`
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     running_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     warnings_fired: Mapped[int] = mapped_column(Integer, default=0)
+    breached: Mapped[bool] = mapped_column(Boolean, default=False)
     breach_fired: Mapped[bool] = mapped_column(Boolean, default=False)
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (UniqueConstraint("ticket_id", "clock"), Index("ix_sla_clocks_due", "next_timer_at"))

@@ -13,15 +13,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from support import DEFINITIONS, DEMO_USERS
 
 from itsm.engine import Engine
 from itsm.engine.users import add_user
 from itsm.store import Database
-
-ROOT = Path(__file__).resolve().parents[2]
-DEFINITIONS = ROOT / "definitions"
-DEMO_USERS = {"rita": {}, "ruth": {}, "carol": {"vip": True}, "lars": {}, "sam": {}, "dana": {}, "nils": {},
-              "vera": {}, "dev": {}, "admin": {"admin": True}}
 
 
 def postgres_url() -> str | None:

@@ -1,0 +1,150 @@
+"""SLA clocks of one ticket, persisted (SPEC 6): evaluated after every change and by the worker.
+
+The arithmetic and the state machine of a clock live in `itsm.sla`; here they meet the ticket's policy,
+the stored rows, and the warning and breach actions, which run in the operation's transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select
+
+from itsm.interpreter import model as m
+from itsm.sla import ClockState, Conditions, evaluate_clock, working_calendar
+from itsm.store import SlaClock, Timer
+
+from .actions import run_actions
+
+if TYPE_CHECKING:
+    from .core import Operation
+
+
+def select_policy(op: Operation) -> m.SlaPolicy | None:
+    """The process's policy: the first rule whose condition holds (SPEC 4 process `sla`)."""
+    for rule in op.process.sla:
+        if rule.when is None or rule.when.test(op.context()):
+            return op.pack.sla_policies.get(rule.policy)
+    return None
+
+
+def load_rows(op: Operation) -> dict[str, SlaClock]:
+    if op.ticket.id is None:
+        return {}
+    rows = op.session.scalars(select(SlaClock).where(SlaClock.ticket_id == op.ticket.id))
+    return {row.clock: row for row in rows}
+
+
+def update_clocks(op: Operation) -> None:
+    """Evaluate every clock of the ticket's policy at `op.now`, then run warning and breach actions."""
+    policy = select_policy(op)
+    if policy is None:
+        return
+    if op.ticket.id is None:
+        op.session.flush()
+    rows = op.clock_rows()
+    context = op.context()
+    for clock in policy.clocks:
+        row = rows.get(clock.id)
+        if row is None:
+            row = rows[clock.id] = SlaClock(ticket_id=op.ticket.id, clock=clock.id, status="not_started",
+                                            phase="not_started", elapsed_seconds=0.0, warnings_fired=0,
+                                            breached=False, breach_fired=False)
+            op.session.add(row)
+        level = op.ticket.priority
+        target = clock.targets.get(level or "") or clock.targets.get("default")
+        calendar_id = policy.calendar_for(clock, level)
+        calendar = working_calendar(op.pack.calendars[calendar_id])
+        conditions = Conditions(
+            start=clock.start.test(context) if clock.start is not None else True,
+            stop=clock.stop.test(context) if clock.stop is not None else False,
+            pause=clock.pause.test(context) if clock.pause is not None else False,
+            reset=clock.reset.test(context) if clock.reset is not None else False,
+            cancel=clock.cancel.test(context) if clock.cancel is not None else False)
+        update = evaluate_clock(state_of(row), conditions, op.now, target, calendar, clock.warn_at)
+        store(row, update.state, policy.id, calendar_id)
+        if update.changed:
+            op.note_event("sla", {"clock": clock.id, "status": update.state.status,
+                                  "deadline": _iso(update.state.deadline), "breach": update.breach,
+                                  "warnings": [f"{w:.0%}" for w in update.warnings]})
+        for threshold in update.warnings:
+            op.extra_template["clock"] = clock_facts(clock, update.state, threshold)
+            run_actions(op, clock.on_warning)
+        if update.breach:
+            op.extra_template["clock"] = clock_facts(clock, update.state, None)
+            run_actions(op, clock.on_breach)
+        op.extra_template.pop("clock", None)
+
+
+def state_of(row: SlaClock) -> ClockState:
+    return ClockState(phase=row.phase, elapsed=row.elapsed_seconds, since=row.running_since,
+                      started_at=row.started_at, stopped_at=row.stopped_at, target_seconds=row.target_seconds,
+                      deadline=row.deadline, warnings_fired=row.warnings_fired, breach_fired=row.breach_fired,
+                      breached=row.breached, next_timer_at=row.next_timer_at)
+
+
+def store(row: SlaClock, state: ClockState, policy: str, calendar: str) -> None:
+    row.phase, row.status, row.policy, row.calendar = state.phase, state.status, policy, calendar
+    row.elapsed_seconds, row.running_since = state.elapsed, state.since
+    row.started_at, row.stopped_at = state.started_at, state.stopped_at
+    row.target_seconds, row.deadline = state.target_seconds, state.deadline
+    row.warnings_fired, row.breached, row.breach_fired = state.warnings_fired, state.breached, state.breach_fired
+    row.next_timer_at = state.next_timer_at
+
+
+def clock_facts(clock: m.ClockSpec, state: ClockState, threshold: float | None) -> dict[str, Any]:
+    return {"id": clock.id, "label": clock.label, "status": state.status, "deadline": _iso(state.deadline),
+            "percent": state.percent(), "threshold": f"{threshold:.0%}" if threshold is not None else None}
+
+
+def clock_views(op: Operation, now: datetime) -> dict[str, dict[str, Any]]:
+    """SPEC 6 per clock: status, target_seconds, elapsed_seconds, deadline, breached, percent, started_at,
+    stopped_at; running clocks are brought up to `now` for display (nothing is stored)."""
+    zone = ZoneInfo(op.pack.timezone)
+    views = {}
+    for name, row in op.clock_rows().items():
+        elapsed = row.elapsed_seconds
+        if row.phase == "running" and row.running_since is not None and row.calendar in op.pack.calendars:
+            elapsed += working_calendar(op.pack.calendars[row.calendar]).between(row.running_since, now)
+        target = row.target_seconds
+        breached = row.breached or (row.phase == "running" and row.deadline is not None and now > row.deadline)
+        status = "breached" if breached and row.phase in ("running", "paused") else row.status
+        views[name] = {
+            "status": status,
+            "target_seconds": target,
+            "elapsed_seconds": round(elapsed, 3),
+            "deadline": _iso(row.deadline, zone) if row.phase == "running" else None,
+            "breached": breached,
+            "percent": round(100.0 * elapsed / target, 2) if target else None,
+            "started_at": _iso(row.started_at, zone),
+            "stopped_at": _iso(row.stopped_at, zone),
+        }
+    return views
+
+
+def schedule_timers(op: Operation) -> None:
+    """After a state change: the timed transitions out of the new state, due `after` from entering it."""
+    op.session.execute(delete(Timer).where(Timer.ticket_id == op.ticket.id, Timer.kind == "transition"))
+    timed = [t for t in op.process.transitions_from(op.ticket.state) if t.after is not None]
+    if not timed:
+        return
+    calendar = working_calendar(op.pack.calendars[timed_calendar(op)])
+    for transition in timed:
+        assert transition.after is not None
+        op.session.add(Timer(ticket_id=op.ticket.id, kind="transition", key=transition.id,
+                             due_at=calendar.deadline(op.now, transition.after)))
+
+
+def timed_calendar(op: Operation) -> str:
+    """Timed transitions count on the calendar of the process's default SLA policy (docs/decisions.md)."""
+    rules = op.process.sla
+    policy = op.pack.sla_policies.get(rules[-1].policy) if rules else None
+    return policy.calendar if policy is not None else "24x7"
+
+
+def _iso(value: datetime | None, zone: ZoneInfo | None = None) -> str | None:
+    if value is None:
+        return None
+    return (value.astimezone(zone) if zone else value).isoformat()

@@ -1,0 +1,162 @@
+"""The worker (SPEC 8): due SLA warnings and breaches, timed transitions (`after:`), auto-close.
+
+Due work is found by indexed instant queries (`sla_clocks.next_timer_at`, `timers.due_at`), so a sweep
+costs in proportion to what is due, not to what is open. Each batch locks its tickets with
+`FOR UPDATE SKIP LOCKED` on PostgreSQL, so any number of workers share the work and nothing fires twice
+(a clock's `breach_fired` and a timer's `fired_at` commit with the actions they caused). SQLite has one
+writer at a time: run one worker there.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from itsm.store import SlaClock, Ticket, Timer, User
+
+from .actors import system_actor
+from .clocks import update_clocks
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from .core import Engine
+
+log = logging.getLogger("itsm.worker")
+RETRY_AFTER = timedelta(minutes=5)  # a ticket whose due work failed is looked at again after this
+
+
+@dataclass
+class SweepResult:
+    clocks: int = 0  # tickets whose due clocks were evaluated
+    timers: int = 0  # timed transitions fired
+    skipped: int = 0  # timers that no longer applied (state left, guard false)
+    failed: int = 0
+
+    def __add__(self, other: SweepResult) -> SweepResult:
+        return SweepResult(self.clocks + other.clocks, self.timers + other.timers, self.skipped + other.skipped,
+                           self.failed + other.failed)
+
+
+def sweep(engine: Engine, batch: int = 200) -> SweepResult:
+    """Everything due now, in batches, until nothing is due."""
+    total = SweepResult()
+    while True:
+        result = _sweep_clocks(engine, batch) + _sweep_timers(engine, batch)
+        total = total + result
+        if result.clocks + result.timers + result.skipped + result.failed < batch:
+            return total
+
+
+def run_forever(engine: Engine, interval: float = 5.0, batch: int = 200) -> None:  # pragma: no cover - a loop
+    while True:
+        started = time.monotonic()
+        try:
+            result = sweep(engine, batch)
+            if result.clocks or result.timers or result.failed:
+                log.info("sweep: %s", result)
+        except Exception:  # the worker outlives a bad sweep; the next one retries
+            log.exception("sweep failed")
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+def _locked_tickets(session: Session, ids: list[int]) -> list[Ticket]:
+    query = select(Ticket).where(Ticket.id.in_(ids)).order_by(Ticket.id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def _sweep_clocks(engine: Engine, batch: int) -> SweepResult:
+    """One batch of tickets with due clocks; all in one transaction, or one savepoint per ticket when a
+    ticket fails (so one broken ticket never blocks the others, and the common case stays cheap)."""
+    try:
+        return _clock_batch(engine, batch, careful=False)
+    except _BatchFailed:
+        return _clock_batch(engine, batch, careful=True)
+
+
+class _BatchFailed(Exception):
+    pass
+
+
+def _clock_batch(engine: Engine, batch: int, careful: bool) -> SweepResult:
+    result = SweepResult()
+    with engine.db.write() as session:
+        now = engine.clock()
+        due = select(SlaClock).where(SlaClock.next_timer_at < now).order_by(SlaClock.next_timer_at).limit(batch)
+        if session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)  # other workers take the next rows, not these
+        due_rows = list(session.scalars(due))
+        tickets = _locked_tickets(session, list(dict.fromkeys(r.ticket_id for r in due_rows)))
+        rows: dict[int, dict[str, SlaClock]] = {}
+        for row in session.scalars(select(SlaClock).where(SlaClock.ticket_id.in_([t.id for t in tickets]))):
+            rows.setdefault(row.ticket_id, {})[row.clock] = row
+        requesters = {u.name: u for u in session.scalars(
+            select(User).where(User.name.in_({t.requester for t in tickets})))}
+        for ticket in tickets:
+            savepoint = session.begin_nested() if careful else None
+            try:
+                op = engine.operation(session, system_actor(), ticket)
+                op.preload(rows.get(ticket.id, {}), requesters.get(ticket.requester))
+                op.event = "sla"
+                update_clocks(op)
+                op.finish("sla")
+                if savepoint is not None:
+                    session.flush()
+                    savepoint.commit()
+                result.clocks += 1
+            except Exception as exc:
+                if savepoint is None:
+                    raise _BatchFailed from exc
+                savepoint.rollback()
+                log.warning("SLA step of %s failed: %s", ticket.number, exc)
+                for row in session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id,
+                                                                  SlaClock.next_timer_at < now)):
+                    row.next_timer_at = now + RETRY_AFTER
+                result.failed += 1
+        try:
+            session.flush()
+        except Exception as exc:
+            if careful:
+                raise
+            raise _BatchFailed from exc
+    return result
+
+
+def _sweep_timers(engine: Engine, batch: int) -> SweepResult:
+    result = SweepResult()
+    with engine.db.write() as session:
+        now = engine.clock()
+        due = list(session.scalars(select(Timer).where(Timer.fired_at.is_(None), Timer.due_at <= now)
+                                   .order_by(Timer.due_at).limit(batch)))
+        tickets = {t.id: t for t in _locked_tickets(session, list(dict.fromkeys(d.ticket_id for d in due)))}
+        for timer in due:
+            ticket = tickets.get(timer.ticket_id)
+            if ticket is None:
+                continue  # another worker holds it
+            savepoint = session.begin_nested()
+            try:
+                op = engine.operation(session, system_actor(), ticket)
+                transition = op.process.transition_by_id.get(timer.key)
+                guard_ok = transition is not None and ticket.state in transition.sources and (
+                    transition.guard is None or transition.guard.test(op.context(event=transition.id)))
+                if guard_ok:
+                    op.fire(timer.key, {}, None)
+                    session.flush()
+                    result.timers += 1
+                else:
+                    result.skipped += 1
+                timer.fired_at = now
+                savepoint.commit()
+            except Exception as exc:
+                savepoint.rollback()
+                log.warning("timed transition %s of %s failed: %s", timer.key, ticket.number, exc)
+                timer.due_at = now + RETRY_AFTER
+                result.failed += 1
+    return result
