@@ -43,6 +43,7 @@ def update_clocks(op: Operation) -> None:
     if policy is None:
         return
     if op.ticket.id is None:
+        op.sync()
         op.session.flush()
     rows = op.clock_rows()
     context = op.context()

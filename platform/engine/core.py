@@ -245,6 +245,7 @@ class Operation:
         if process.routing is not None:
             op.route()
         run_actions(op, initial.on_enter)
+        op.sync()
         update_clocks(op)
         if op.ticket.id is None:
             session.flush()
@@ -472,6 +473,13 @@ class Operation:
     def template_context(self) -> dict[str, Any]:
         return {**template_context(self.ticket, self.fields, self.requester(), self.actor), **self.extra_template}
 
+    def sync(self) -> None:
+        """Write the working copy to the row, touching only what changed (no needless UPDATE)."""
+        if self.ticket.fields != self.fields:
+            self.ticket.fields = dict(self.fields)
+        if self.ticket.updated_at != self.now and (self.changes or self.ticket.id is None):
+            self.ticket.updated_at = self.now
+
     def preload(self, clock_rows: dict[str, SlaClock], requester: User | None) -> None:
         """Rows the worker fetched for a whole batch, so each ticket costs no extra queries."""
         self._clock_rows = clock_rows
@@ -493,8 +501,7 @@ class Operation:
                to_state: str | None = None, comment: str | None = None, data: dict[str, Any] | None = None) -> None:
         """Write the working copy back and append the events, comments, links and outbox rows."""
         ticket = self.ticket
-        ticket.fields = dict(self.fields)
-        ticket.updated_at = self.now
+        self.sync()
         if ticket.id is None:
             self.session.flush()  # a new ticket: insert it (version 1) to get the id the rows below refer to
         version = self.compiled.id

@@ -28,7 +28,7 @@ def test_create_sets_number_priority_team_and_audits(engine: Engine) -> None:
     assert ticket["fields"]["channel"] == "portal"  # the form's default
     assert "withdraw" in ticket["transitions"] and "classify" not in ticket["transitions"]
     events = engine.events(engine.actor("rita"), ticket["number"])
-    assert [e["kind"] for e in events] == ["create", "routing"]
+    assert [e["kind"] for e in events] == ["create", "routing", "sla", "sla"]  # two clocks started
     assert events[1]["data"]["rule"] == "default" and events[1]["data"]["routing"] == "incident_routing"
     assert events[0]["changes"]["short_description"] == [None, "Laptop does not boot"]
     assert len({e["definitions_version"] for e in events}) == 1
@@ -131,7 +131,7 @@ def test_update_recomputes_priority_and_respects_read_only_fields(engine: Engine
     assert updated["priority"] == "P1" and updated["version"] == 2
     last = engine.events(lars, ticket["number"])[-1]
     assert last["kind"] == "update" and last["changes"]["priority"] == ["P4", "P1"]
-    with pytest.raises(ValidationFailed, match="not valid"):
+    with pytest.raises(ValidationFailed, match="resolved_by: Resolved by is read-only here"):
         engine.update(lars, ticket["number"], {"resolved_by": "lars"})
     with pytest.raises(StaleVersion):
         engine.update(lars, ticket["number"], {"urgency": "low"}, version=1)
