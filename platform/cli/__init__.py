@@ -209,3 +209,80 @@ def token_create(name: str) -> None:
     from itsm.engine.users import create_token
 
     click.echo(create_token(_database(), name))
+
+
+@main.command()
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between sweeps.")
+@click.option("--batch", default=200, show_default=True, help="Tickets per transaction.")
+@click.option("--once", is_flag=True, help="Run one sweep and exit (for cron or tests).")
+@_engine_errors
+def worker(interval: float, batch: int, once: bool) -> None:
+    """Fire due SLA warnings and breaches and timed transitions (auto-close).
+
+    Any number of workers may share a PostgreSQL database; run one against SQLite.
+    """
+    import logging
+
+    from itsm.engine import Engine
+    from itsm.engine.worker import run_forever
+
+    engine = Engine(_database())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if once:
+        result = engine.sweep(batch)
+        click.echo(f"swept: {result.clocks} tickets with due clocks, {result.timers} timed transitions, "
+                   f"{result.skipped} timers no longer applicable, {result.failed} failed")
+        return
+    click.echo(f"worker: sweeping every {interval:g} s (Ctrl-C stops)")
+    run_forever(engine, interval, batch)
+
+
+@main.command("test")
+@pack_argument
+@click.option("--junit", "junit", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a JUnit XML report (for CI systems).")
+@click.option("-k", "selection", help="Only scenarios whose id contains this text.")
+def test_command(pack: Path, junit: Path | None, selection: str | None) -> None:
+    """Run the pack's scenarios on a throwaway database with a controllable clock.
+
+    One line per scenario; a failure names the step, its YAML line, and expected and actual values.
+    Exit status 1 when a scenario fails (or the pack is invalid).
+    """
+    import time
+
+    from itsm.engine.scenarios import run_scenario
+
+    spec, _ = _load_or_report(pack)
+    if spec is None:
+        click.echo(f"{pack}: not tested: the pack is not valid", err=True)
+        sys.exit(1)
+    started = time.perf_counter()
+    results = [run_scenario(spec, s) for sid, s in sorted(spec.scenarios.items())
+               if not selection or selection in sid]
+    for result in results:
+        if result.passed:
+            click.echo(f"PASS {result.id} ({result.steps} steps, {result.seconds:.2f}s)")
+        else:
+            click.echo(f"FAIL {result.id}")
+            for failure in result.failures:
+                click.echo(f"     {failure}")
+    failed = sum(not r.passed for r in results)
+    summary = f"{len(results) - failed} passed, {failed} failed in {time.perf_counter() - started:.2f}s"
+    click.echo(("=" * 10) + f" {summary} " + ("=" * 10))
+    if junit is not None:
+        _write_junit(junit, spec.id, results)
+    if failed or not results:
+        sys.exit(1)
+
+
+def _write_junit(path: Path, suite: str, results: list[Any]) -> None:
+    from xml.etree import ElementTree as ET
+
+    root = ET.Element("testsuite", name=f"itsm.{suite}", tests=str(len(results)),
+                      failures=str(sum(not r.passed for r in results)))
+    for result in results:
+        case = ET.SubElement(root, "testcase", classname=f"itsm.{suite}", name=result.id,
+                             time=f"{result.seconds:.3f}")
+        for failure in result.failures:
+            ET.SubElement(case, "failure", message=failure.message).text = str(failure)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

@@ -83,7 +83,9 @@ def _run(op: Operation, action: m.Action) -> None:
         if current is None or current.escalates_to is None:
             op.note_event("escalation", {"result": "no next tier", "team": op.ticket.team})
         else:
-            op.assign(current.escalates_to, None, reason="escalation")
+            routing = pack.routings.get(op.process.routing or "")
+            user = op.pick_member(routing, current.escalates_to)[0] if routing is not None else None
+            op.assign(current.escalates_to, user, reason="escalation")
     elif isinstance(action, m.NotifyAction):
         _outbox(op, pack.notifications[action.notification], op.template_context(), action.where)
     elif isinstance(action, m.CommentAction):

@@ -83,7 +83,9 @@ def state_of(row: SlaClock) -> ClockState:
     return ClockState(phase=row.phase, elapsed=row.elapsed_seconds, since=row.running_since,
                       started_at=row.started_at, stopped_at=row.stopped_at, target_seconds=row.target_seconds,
                       deadline=row.deadline, warnings_fired=row.warnings_fired, breach_fired=row.breach_fired,
-                      breached=row.breached, next_timer_at=row.next_timer_at)
+                      breached=row.breached, next_timer_at=row.next_timer_at,
+                      pauses=tuple((datetime.fromisoformat(str(a)), datetime.fromisoformat(b) if b else None)
+                                   for a, b in row.pauses or []))
 
 
 def store(row: SlaClock, state: ClockState, policy: str, calendar: str) -> None:
@@ -93,6 +95,7 @@ def store(row: SlaClock, state: ClockState, policy: str, calendar: str) -> None:
     row.target_seconds, row.deadline = state.target_seconds, state.deadline
     row.warnings_fired, row.breached, row.breach_fired = state.warnings_fired, state.breached, state.breach_fired
     row.next_timer_at = state.next_timer_at
+    row.pauses = [[start.isoformat(), end.isoformat() if end else None] for start, end in state.pauses]
 
 
 def clock_facts(clock: m.ClockSpec, state: ClockState, threshold: float | None) -> dict[str, Any]:

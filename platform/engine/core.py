@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -19,12 +19,12 @@ from transitions import EventData, Machine
 
 from itsm.interpreter import model as m
 from itsm.interpreter import plugins as plugin_registry
-from itsm.routing import route
-from itsm.store import Comment, Database, Event, Link, SlaClock, Ticket, User
+from itsm.routing import candidates, choose, route
+from itsm.store import Comment, Database, Event, Link, RoutingCursor, SlaClock, Ticket, User
 from itsm.store.models import NumberSequence, utcnow
 
 from .actions import run_actions
-from .actors import TICKET_ROLES, Actor, actor_for, system_actor
+from .actors import Actor, actor_for, system_actor
 from .clocks import clock_views, load_rows, schedule_timers, update_clocks
 from .definitions import CompiledVersion, Definitions
 from .errors import Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
@@ -88,7 +88,7 @@ class Engine:
 
     def create(self, actor: Actor, process: str, fields: Mapping[str, Any] | None = None,
                requester: str | None = None) -> dict[str, Any]:
-        with self.db.write() as session:
+        with self.db.write() as session, session.no_autoflush:
             compiled = self.definitions.active()
             op = Operation.for_new(self, session, compiled, actor, process, dict(fields or {}), requester)
             self._flush(session)
@@ -96,7 +96,7 @@ class Engine:
 
     def fire(self, actor: Actor, number: str, transition: str, fields: Mapping[str, Any] | None = None,
              comment: str | None = None, version: int | None = None) -> dict[str, Any]:
-        with self.db.write() as session:
+        with self.db.write() as session, session.no_autoflush:  # one UPDATE, one version per operation
             op = self._open(session, actor, number, for_update=True)
             op.check_version(version)
             op.fire(transition, dict(fields or {}), comment)
@@ -105,7 +105,7 @@ class Engine:
 
     def update(self, actor: Actor, number: str, fields: Mapping[str, Any],
                version: int | None = None) -> dict[str, Any]:
-        with self.db.write() as session:
+        with self.db.write() as session, session.no_autoflush:
             op = self._open(session, actor, number, for_update=True)
             op.check_version(version)
             op.update(dict(fields))
@@ -115,7 +115,7 @@ class Engine:
     def comment(self, actor: Actor, number: str, text: str, internal: bool = False) -> dict[str, Any]:
         if not text or not text.strip():
             raise ValidationFailed("a comment needs text", [{"field": "text", "message": "empty comment"}])
-        with self.db.write() as session:
+        with self.db.write() as session, session.no_autoflush:
             op = self._open(session, actor, number, for_update=True)
             if internal and not op.is_agent():
                 raise Forbidden("only agents write internal comments")
@@ -413,11 +413,40 @@ class Operation:
             return
         routing = self.pack.routings[self.process.routing]
         decision = route(routing, self.context())
+        user, how = decision.user, "rule"
+        if user is None:
+            user, how = self.pick_member(routing, decision.team)
         before = (self.ticket.team, self.ticket.assignee)
-        self.assign(decision.team, decision.user, reason="routing")
+        self.assign(decision.team, user, reason="routing")
         if (self.ticket.team, self.ticket.assignee) == before:
-            self.notes.append(("routing", {"reason": "routing", "team": decision.team, "assignee": decision.user}))
-        self.notes[-1][1].update(routing=routing.id, rule=decision.rule.id)
+            self.notes.append(("routing", {"reason": "routing", "team": decision.team, "assignee": user}))
+        self.notes[-1][1].update(routing=routing.id, rule=decision.rule.id, assignment=how)
+
+    def pick_member(self, routing: m.RoutingSpec, team_id: str) -> tuple[str | None, str]:
+        """The routing's strategy applied to `team_id`: round-robin cursor or open tickets per member."""
+        team = self.pack.teams.get(team_id)
+        if team is None or routing.assignment == "manual" or not team.members:
+            return None, "manual"
+        with self.session.no_autoflush:  # a new ticket is inserted once, complete, not before it is routed
+            return self._pick(routing, team)
+
+    def _pick(self, routing: m.RoutingSpec, team: m.TeamSpec) -> tuple[str | None, str]:
+        team_id = team.id
+        context = self.context()
+        if routing.assignment == "round_robin":
+            cursor = self.session.get(RoutingCursor, (routing.id, team_id), with_for_update=True)
+            if cursor is None:
+                cursor = RoutingCursor(routing=routing.id, team=team_id, position=0)
+                self.session.add(cursor)
+            choice = choose(routing, team, context, cursor=cursor.position)
+            cursor.position = choice.cursor or 0
+            return choice.user, choice.reason
+        pool = candidates(routing, team, context)
+        loads: dict[str, int] = dict(self.session.execute(
+            select(Ticket.assignee, func.count()).where(Ticket.is_open, Ticket.assignee.in_(pool))
+            .group_by(Ticket.assignee)).all())
+        choice = choose(routing, team, context, loads=loads)
+        return choice.user, choice.reason
 
     def add_comment(self, text: str, internal: bool, author: str | None = None) -> None:
         self.pending_comments.append(Comment(at=self.now, author=author or self.actor.name, text=text,
@@ -463,6 +492,8 @@ class Operation:
     def context(self, state: str | None = None, event: str | None = None) -> dict[str, Any]:
         context = expression_context(self.ticket, self.fields, self.requester(), self.actor, event or self.event,
                                      state)
+        if self.actor.is_system:  # the system actor holds every role (SPEC 4 scenario)
+            context["actor"]["roles"] = sorted({r for t in self.pack.teams.values() for r in t.roles} | {"admin"})
         rows = self.clock_rows()
         if rows:
             context["sla"] = {name: {"status": row.status, "percent": (
@@ -539,9 +570,13 @@ def _increment(connection: Any, prefix: str, insert: Any) -> int:
 
 
 def _is_agent_for(actor: Actor, process: m.ProcessSpec) -> bool:
-    """An agent of a process holds a team role that one of its transitions asks for (SPEC 9)."""
-    team_roles = actor.roles - TICKET_ROLES - {"admin"}
-    return any(team_roles & set(t.roles or ()) for t in process.transitions)
+    """SPEC 9: agents see the tickets of the processes they hold a role in. A team member holds a role in
+    a process when one of its transitions asks for one of the member's team roles, or for `team` or
+    `assignee` (which any team member can come to hold as tickets move between teams)."""
+    if not actor.teams:
+        return False
+    wanted = {role for t in process.transitions for role in t.roles or ()}
+    return bool(wanted & (actor.roles - {"admin"})) or bool(wanted & {"team", "assignee"})
 
 
 def _jsonable(value: Any) -> Any:

@@ -101,6 +101,7 @@ def _clock_batch(engine: Engine, batch: int, careful: bool) -> SweepResult:
             select(User).where(User.name.in_({t.requester for t in tickets})))}
         for ticket in tickets:
             savepoint = session.begin_nested() if careful else None
+            session.autoflush = False  # one UPDATE per ticket, flushed below
             try:
                 op = engine.operation(session, system_actor(), ticket)
                 op.preload(rows.get(ticket.id, {}), requesters.get(ticket.requester))
@@ -136,6 +137,7 @@ def _sweep_timers(engine: Engine, batch: int) -> SweepResult:
         due = list(session.scalars(select(Timer).where(Timer.fired_at.is_(None), Timer.due_at <= now)
                                    .order_by(Timer.due_at).limit(batch)))
         tickets = {t.id: t for t in _locked_tickets(session, list(dict.fromkeys(d.ticket_id for d in due)))}
+        session.autoflush = False  # one UPDATE per ticket, flushed after each timer
         for timer in due:
             ticket = tickets.get(timer.ticket_id)
             if ticket is None:

@@ -5,6 +5,7 @@ No I/O: callers pass the ticket's expression context and, for load-based strateg
 
 from __future__ import annotations
 
+from .assignment import Assignment, candidates, choose
 from .rules import RoutingDecision, route
 
-__all__ = ["RoutingDecision", "route"]
+__all__ = ["Assignment", "RoutingDecision", "candidates", "choose", "route"]

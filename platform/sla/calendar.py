@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from itsm.interpreter.model import Calendar, Duration
 
-MAX_SCAN_DAYS = 3 * 366  # a calendar with no working time ahead is an error, not an endless loop
+MAX_EMPTY_DAYS = 3 * 366  # this many days in a row without working time: an error, not an endless loop
 Span = tuple[float, float]  # [start, end) in POSIX seconds
 
 
@@ -35,8 +35,17 @@ class WorkingCalendar:
     def spans(self, day: date) -> tuple[Span, ...]:
         spans = self._days.get(day)
         if spans is None:
-            spans = tuple((self._instant(day, i.start), self._instant(day, i.end)) for i in self.spec.intervals_on(day))
-            spans = tuple((s, e) for s, e in spans if e > s)
+            raw = sorted((self._instant(day, i.start), self._instant(day, i.end))
+                         for i in self.spec.intervals_on(day))
+            merged: list[Span] = []
+            for start, end in raw:  # around a DST change two windows can overlap in real time: count once
+                if end <= start:
+                    continue
+                if merged and start <= merged[-1][1]:
+                    merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+                else:
+                    merged.append((start, end))
+            spans = tuple(merged)
             if len(self._days) > 20_000:
                 self._days.clear()
                 self._totals.clear()
@@ -69,8 +78,10 @@ class WorkingCalendar:
             return ts + seconds
         remaining = seconds
         day = self.local_date(ts)
-        for _ in range(MAX_SCAN_DAYS):
+        guard = _Guard(self.spec.id, ts, "after")
+        while True:
             spans = self.spans(day)
+            guard.day(bool(spans))
             if spans and spans[0][0] >= ts and remaining > self._totals[day]:
                 remaining -= self._totals[day]  # the whole day fits: skip it in one step
             else:
@@ -83,8 +94,6 @@ class WorkingCalendar:
                         return begin + remaining
                     remaining -= available
             day += timedelta(days=1)
-        raise NoWorkingTime(f"calendar '{self.spec.id}' has no working time in the {MAX_SCAN_DAYS} days after "
-                            f"{datetime.fromtimestamp(ts, UTC).isoformat()}")
 
     def subtract_seconds(self, ts: float, seconds: float) -> float:
         """The instant `seconds` of working time before `ts`; 0 gives the last working instant at or
@@ -93,18 +102,20 @@ class WorkingCalendar:
             return ts - seconds
         remaining = seconds
         day = self.local_date(ts)
-        for _ in range(MAX_SCAN_DAYS):
-            for start, end in reversed(self.spans(day)):
+        guard = _Guard(self.spec.id, ts, "before")
+        while True:
+            spans = self.spans(day)
+            guard.day(bool(spans))
+            for start, end in reversed(spans):
                 if start >= ts:
                     continue
                 finish = end if end < ts else ts
                 available = finish - start
-                if remaining <= available:
+                # end-inclusive: using up exactly this interval lands on the previous interval's close
+                if remaining < available or (remaining == available and remaining == 0):
                     return finish - remaining
                 remaining -= available
             day -= timedelta(days=1)
-        raise NoWorkingTime(f"calendar '{self.spec.id}' has no working time in the {MAX_SCAN_DAYS} days before "
-                            f"{datetime.fromtimestamp(ts, UTC).isoformat()}")
 
     def first_working(self, ts: float) -> float:
         return self.add_seconds(ts, 0)
@@ -137,14 +148,12 @@ class WorkingCalendar:
         day = self.local_date(start)
         offset = sum(min(e, start) - s for s, e in self.spans(day) if s < start)
         found = 0
-        for _ in range(MAX_SCAN_DAYS):
-            if found == days:
-                break
+        guard = _Guard(self.spec.id, ts, "after")
+        while found < days:
             day += timedelta(days=1)
-            if self.spans(day):
-                found += 1
-        else:
-            raise NoWorkingTime(f"calendar '{self.spec.id}' has fewer than {days} working days ahead")
+            has_time = bool(self.spans(day))
+            guard.day(has_time)
+            found += has_time
         spans = self.spans(day)
         for s, e in spans:
             if offset <= e - s:
@@ -154,12 +163,16 @@ class WorkingCalendar:
 
     # -- datetimes at the edges ---------------------------------------------------------------------
 
+    def business_days_seconds(self, ts: float, days: int) -> float:
+        """The working time of `Nbd` from `ts`: up to the same offset into the Nth following working day."""
+        return self.seconds_between(ts, self.add_business_days(ts, days))
+
     def deadline(self, start: datetime, target: Duration) -> datetime:
-        """The deadline of a target starting at `start` (a fresh clock)."""
+        """The deadline of a target starting at `start` (a fresh clock). A `bd` target is turned into
+        working time first, so its deadline is end-inclusive like any other (and agrees with the clock)."""
         ts = start.timestamp()
-        end = self.add_business_days(ts, target.business_days) if target.business_days else self.add_seconds(
-            ts, target.seconds)
-        return _utc(end)
+        seconds = self.business_days_seconds(ts, target.business_days) if target.business_days else target.seconds
+        return _utc(self.add_seconds(ts, seconds))
 
     def add(self, start: datetime, seconds: float) -> datetime:
         return _utc(self.add_seconds(start.timestamp(), seconds))
@@ -169,6 +182,21 @@ class WorkingCalendar:
 
     def between(self, a: datetime, b: datetime) -> float:
         return self.seconds_between(a.timestamp(), b.timestamp())
+
+
+class _Guard:
+    """Raises NoWorkingTime after too many days in a row without working time."""
+
+    __slots__ = ("calendar", "direction", "empty", "ts")
+
+    def __init__(self, calendar: str, ts: float, direction: str):
+        self.calendar, self.ts, self.direction, self.empty = calendar, ts, direction, 0
+
+    def day(self, has_time: bool) -> None:
+        self.empty = 0 if has_time else self.empty + 1
+        if self.empty > MAX_EMPTY_DAYS:
+            raise NoWorkingTime(f"calendar '{self.calendar}' has no working time in the {MAX_EMPTY_DAYS} days "
+                                f"{self.direction} {datetime.fromtimestamp(self.ts, UTC).isoformat()}")
 
 
 def _utc(ts: float) -> datetime:

@@ -11,6 +11,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from fractions import Fraction
 
 from itsm.interpreter.model import Duration
 
@@ -39,6 +40,9 @@ class ClockState:
     breach_fired: bool = False
     breached: bool = False
     next_timer_at: datetime | None = None
+    # Intervals the clock did not run since it started (pauses, and stopped time before a reopen); the
+    # last one is open (end None) while paused. Needed to date a deadline that already lies in the past.
+    pauses: tuple[tuple[datetime, datetime | None], ...] = ()
 
     @property
     def status(self) -> str:
@@ -86,7 +90,7 @@ def evaluate_clock(state: ClockState, conditions: Conditions, now: datetime, tar
             s = _with_target(dataclasses.replace(s, phase="stopped", since=None, stopped_at=now), target, calendar)
             # met when the stop instant is at or before the deadline (SPEC 6)
             late = s.target_seconds is not None and (
-                now > _deadline(s.elapsed, s.target_seconds, now, calendar) if was_running
+                now > _deadline(s, s.target_seconds, now, calendar) if was_running
                 else s.elapsed > s.target_seconds)
             breach = late and not s.breach_fired
             s = dataclasses.replace(s, breached=late, breach_fired=s.breach_fired or late, deadline=None,
@@ -96,29 +100,48 @@ def evaluate_clock(state: ClockState, conditions: Conditions, now: datetime, tar
     if conditions.reset and s.phase != "not_started":
         s = ClockState()
     if s.phase == "stopped":  # stop is false again: a reopen continues with the elapsed time kept
-        s = dataclasses.replace(s, phase="running", since=now, stopped_at=None)
+        gap = ((s.stopped_at or now, now),)
+        s = dataclasses.replace(s, phase="running", since=now, stopped_at=None, pauses=s.pauses + gap)
     if s.phase == "not_started" and conditions.start:
-        s = dataclasses.replace(s, phase="running", since=now, started_at=now, elapsed=0.0)
+        s = dataclasses.replace(s, phase="running", since=now, started_at=now, elapsed=0.0, pauses=())
     if s.phase == "running" and conditions.pause:
-        s = dataclasses.replace(s, phase="paused", since=None)
+        s = dataclasses.replace(s, phase="paused", since=None, pauses=s.pauses + ((now, None),))
     elif s.phase == "paused" and not conditions.pause:
-        s = dataclasses.replace(s, phase="running", since=now)
+        closed = s.pauses[:-1] + ((s.pauses[-1][0], now),) if s.pauses else ()
+        s = dataclasses.replace(s, phase="running", since=now, pauses=closed)
     if s.phase not in ("running", "paused"):
         return ClockUpdate(s, changed=s.status != before)
     s = _with_target(s, target, calendar)
     return _timers(s, now, calendar, warn_at, before)
 
 
-def _deadline(elapsed: float, target: float, now: datetime, calendar: WorkingCalendar) -> datetime:
-    """The instant elapsed reaches the target, for a clock running at `now` with `elapsed` so far.
+def threshold(fraction: float, target: float) -> int:
+    """SPEC 6: a warning at p% fires when elapsed reaches ⌈p·target⌉, computed exactly (55% of 1800 s is
+    990 s, not the 991 that binary floating point gives)."""
+    return math.ceil(Fraction(str(fraction)) * Fraction(target))
 
-    Still ahead: `now` plus the remaining working time (end-inclusive). Reached or passed: that much
-    working time before `now`, so a target used up at 12:00 keeps its 12:00 deadline over lunch.
+
+def _deadline(s: ClockState, target: float, now: datetime, calendar: WorkingCalendar) -> datetime:
+    """The instant elapsed reaches the target, for a clock running at `now`.
+
+    Still ahead: `now` plus the remaining working time (end-inclusive). Already reached (a priority change,
+    or a target used up at 12:00 seen over lunch): the instant it was reached, found by walking the
+    clock's running stretches since its start, pauses excluded.
     """
-    remaining = target - elapsed
+    remaining = target - s.elapsed
     if remaining > 0:
         return calendar.add(now, remaining)
-    return calendar.subtract(now, -remaining)
+    if s.started_at is None:
+        return calendar.subtract(now, -remaining)
+    needed = target
+    cursor = s.started_at
+    for pause_start, pause_end in (*s.pauses, (now, now)):
+        stretch = calendar.between(cursor, pause_start)
+        if needed <= stretch:
+            return calendar.add(cursor, needed)
+        needed -= stretch
+        cursor = pause_end or now
+    return calendar.subtract(now, -remaining)  # elapsed from another calendar: the best estimate
 
 
 def _catch_up(state: ClockState, now: datetime, calendar: WorkingCalendar) -> ClockState:
@@ -138,11 +161,11 @@ def _timers(s: ClockState, now: datetime, calendar: WorkingCalendar, warn_at: tu
     if s.target_seconds is None:
         return ClockUpdate(dataclasses.replace(s, deadline=None, next_timer_at=None), changed=s.status != before)
     target = s.target_seconds
-    thresholds = [math.ceil(p * target) for p in warn_at]
+    thresholds = [threshold(p, target) for p in warn_at]
     crossed = [warn_at[i] for i in range(s.warnings_fired, len(warn_at)) if s.elapsed >= thresholds[i]]
     running = s.phase == "running"
     if running:
-        deadline: datetime | None = _deadline(s.elapsed, target, now, calendar)
+        deadline: datetime | None = _deadline(s, target, now, calendar)
         late = now > deadline  # type: ignore[operator]
     else:
         deadline = None  # SPEC 6: while paused the deadline is null

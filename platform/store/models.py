@@ -208,6 +208,7 @@ class SlaClock(Base):
     breached: Mapped[bool] = mapped_column(Boolean, default=False)
     breach_fired: Mapped[bool] = mapped_column(Boolean, default=False)
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pauses: Mapped[list[list[str | None]]] = mapped_column(JSONValue, default=list)  # [[start, end|null], ...]
     __table_args__ = (UniqueConstraint("ticket_id", "clock"), Index("ix_sla_clocks_due", "next_timer_at"))
 
 

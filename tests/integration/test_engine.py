@@ -189,3 +189,15 @@ def test_create_action_opens_a_linked_review(engine: Engine) -> None:
     review = engine.get(lars, "PIR0000001")
     assert review["fields"]["incident"] == number and review["process"] == "review"
     assert "request_review" not in engine.available_transitions(lars, number)  # the guard: only once
+
+
+def test_least_loaded_assignment_with_skills_and_the_routing_event(engine: Engine) -> None:
+    first = engine.create(engine.actor("rita"), "incident",
+                          {"short_description": "Cannot log in", "category": "access"})
+    assert (first["team"], first["assignee"]) == ("service_desk", "sam")  # sam has the access skill
+    unclassified = [engine.create(engine.actor("rita"), "incident", {"short_description": f"Odd issue {i}"})
+                    for i in range(3)]
+    assert [t["assignee"] for t in unclassified] == ["lars", "lars", "sam"]  # fewest open tickets, then order
+    routing = [e for e in engine.events(engine.actor("lars"), first["number"]) if e["kind"] == "routing"]
+    assert routing[0]["data"] == {"reason": "routing", "team": "service_desk", "assignee": "sam",
+                                  "routing": "incident_routing", "rule": "default", "assignment": "least_loaded"}

@@ -139,7 +139,7 @@ def _seed_due_clocks(db: Database, engine: Engine, count: int) -> None:
             {"ticket_id": i, "clock": "response", "status": "running", "phase": "running", "policy": "incident_sla",
              "calendar": "office", "target_seconds": 7200.0, "elapsed_seconds": 0.0, "started_at": start,
              "running_since": start, "deadline": deadline, "warnings_fired": 1, "breached": False,
-             "breach_fired": False, "next_timer_at": deadline} for i in ids])
+             "breach_fired": False, "next_timer_at": deadline, "pauses": []} for i in ids])
 
 
 def _worker(url: str, barrier: object, queue: object) -> None:

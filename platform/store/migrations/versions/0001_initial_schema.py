@@ -190,6 +190,7 @@ def upgrade() -> None:
     sa.Column('breached', sa.Boolean(), nullable=False),
     sa.Column('breach_fired', sa.Boolean(), nullable=False),
     sa.Column('next_timer_at', itsm.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('pauses', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('ticket_id', 'clock')

@@ -1,0 +1,105 @@
+"""SLA benchmark: business-calendar arithmetic per second (pure, in-process).
+
+    python bench/sla.py [--calls N] [--repeat R]
+
+Calendar section: deadlines for week-long targets (40h and 5bd) on an office calendar in Europe/Berlin
+(Mon-Fri 08:00-12:00 and 13:00-17:00, the German public holidays of 2026-2027), elapsed working time
+(`between`) over a week, and the same on the built-in 24x7 calendar for comparison. Starts are N fixed
+pseudo-random instants spread over 2026 (DST changes included). The calendar is shared as in production
+(`working_calendar`, whose per-day cache survives between calls) and warmed by one untimed pass; each of R
+runs times all N calls. Prints medians (min-max) of calls per second; the goal for deadlines is >= 50,000/s.
+The machine is shared, so mind the load average printed first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from types import MappingProxyType
+
+from itsm.interpreter.model import Calendar, Duration, Interval
+from itsm.sla import working_calendar
+
+GOAL_DEADLINES_PER_SECOND = 50_000
+OFFICE_DAY = (Interval(8 * 60, 12 * 60), Interval(13 * 60, 17 * 60))
+HOLIDAYS = {  # Germany (federal), 2026 and 2027
+    "2026-01-01": "New Year", "2026-04-03": "Good Friday", "2026-04-06": "Easter Monday",
+    "2026-05-01": "Labour Day", "2026-05-14": "Ascension", "2026-05-25": "Whit Monday",
+    "2026-10-03": "German Unity", "2026-12-25": "Christmas", "2026-12-26": "Boxing Day",
+    "2027-01-01": "New Year", "2027-03-26": "Good Friday", "2027-03-29": "Easter Monday",
+    "2027-05-01": "Labour Day", "2027-05-06": "Ascension", "2027-05-17": "Whit Monday",
+    "2027-10-03": "German Unity", "2027-12-25": "Christmas", "2027-12-26": "Boxing Day",
+}
+OFFICE = Calendar(id="office", name="Office", timezone="Europe/Berlin", hours={d: OFFICE_DAY for d in range(5)},
+                  holidays=MappingProxyType({date.fromisoformat(d): name for d, name in HOLIDAYS.items()}))
+ALWAYS = Calendar(id="24x7", name="24x7", timezone="Europe/Berlin", hours={}, always=True)
+FORTY_HOURS = Duration("40h", seconds=40 * 3600)
+FIVE_DAYS = Duration("5bd", business_days=5)
+WEEK = timedelta(days=7)
+
+
+def starts(n: int, seed: int = 2026) -> list[datetime]:
+    """N instants in 2026, to the second, fixed by the seed."""
+    rng = random.Random(seed)
+    year = datetime(2026, 1, 1, tzinfo=UTC)
+    return [year + timedelta(seconds=rng.randrange(365 * 86400)) for _ in range(n)]
+
+
+def rate(call: Callable[[datetime], object], instants: Sequence[datetime], repeat: int) -> list[float]:
+    """Calls per second of `call` over all instants, once untimed (warm-up), then `repeat` timed runs."""
+    for instant in instants:
+        call(instant)
+    rates = []
+    for _ in range(repeat):
+        begin = time.perf_counter()
+        for instant in instants:
+            call(instant)
+        rates.append(len(instants) / (time.perf_counter() - begin))
+    return rates
+
+
+def show(label: str, rates: list[float], goal: float | None = None) -> None:
+    median = statistics.median(rates)
+    verdict = "" if goal is None else (f"  goal >= {goal:,.0f}/s: " + ("met" if median >= goal else "NOT MET"))
+    print(f"  {label:<34} {median:>12,.0f}/s  ({min(rates):,.0f}-{max(rates):,.0f}){verdict}")
+
+
+def calendar_section(args: argparse.Namespace) -> None:
+    instants = starts(args.calls)
+    office, always = working_calendar(OFFICE), working_calendar(ALWAYS)
+    print(f"calendar arithmetic: {args.calls:,} starts over 2026, {args.repeat} runs, median (min-max) calls/s")
+    show("office deadline 40h", rate(lambda s: office.deadline(s, FORTY_HOURS), instants, args.repeat),
+         GOAL_DEADLINES_PER_SECOND)
+    show("office deadline 5bd", rate(lambda s: office.deadline(s, FIVE_DAYS), instants, args.repeat),
+         GOAL_DEADLINES_PER_SECOND)
+    show("office between (a week)", rate(lambda s: office.between(s, s + WEEK), instants, args.repeat))
+    show("24x7 deadline 40h", rate(lambda s: always.deadline(s, FORTY_HOURS), instants, args.repeat))
+    show("24x7 between (a week)", rate(lambda s: always.between(s, s + WEEK), instants, args.repeat))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=20_000, help="calls per timed run (default 20,000)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (default 5)")
+    args = parser.parse_args(argv)
+
+    one, five, fifteen = os.getloadavg()
+    print(f"load average at start: {one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min) on {os.cpu_count()} CPUs")
+    print(f"python {sys.version.split()[0]}")
+    sections: list[Callable[[argparse.Namespace], None]] = [
+        calendar_section,
+        # the worker sweep (due SLA timers fired per second against a database) is added here
+    ]
+    for section in sections:
+        section(args)
+    print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""Running scenarios (SPEC 4 scenario): a pack's process tests, on a throwaway database, with a clock the
+scenario moves. Moving the clock runs the worker at every due instant on the way, so warnings, breaches
+and timed transitions happen when they would in production."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from itsm.interpreter.model import PackSpec, ScenarioSpec, ScenarioStep
+from itsm.store import Database, SlaClock, Timer
+
+from .actors import SYSTEM
+from .core import Engine
+from .errors import EngineError
+from .users import add_user
+
+EPSILON = timedelta(microseconds=1)  # the worker acts on what is strictly past due
+DEFAULT_START = datetime(2026, 1, 5, 9, 0)  # a Monday morning, in the pack's zone
+
+
+@dataclass
+class StepFailure:
+    step: int
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"step {self.step} ({self.where}): {self.message}"
+
+
+@dataclass
+class ScenarioResult:
+    id: str
+    steps: int
+    failures: list[StepFailure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+class ScenarioClock:
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def scenario_users(pack: PackSpec, scenario: ScenarioSpec) -> dict[str, Mapping[str, Any]]:
+    """Every user named anywhere: the scenario's own, team members, actors and requesters of its steps."""
+    users: dict[str, Mapping[str, Any]] = {m.user: {} for team in pack.teams.values() for m in team.members}
+    for step in scenario.steps:
+        create = step.data.get("create") or {}
+        for name in (step.data.get("as"), create.get("as"), create.get("requester")):
+            if name and name != SYSTEM:
+                users.setdefault(name, {})
+    users.update(scenario.users)
+    return users
+
+
+@contextmanager
+def throwaway_engine(pack: PackSpec, start: datetime) -> Iterator[tuple[Engine, ScenarioClock]]:
+    with tempfile.TemporaryDirectory(prefix="itsm-scenario-") as folder:
+        db = Database(f"sqlite:///{Path(folder) / 'scenario.db'}")
+        db.upgrade()
+        clock = ScenarioClock(start)
+        engine = Engine(db, clock=clock)
+        engine.definitions.publish(pack)
+        try:
+            yield engine, clock
+        finally:
+            db.dispose()
+
+
+def run_scenario(pack: PackSpec, scenario: ScenarioSpec) -> ScenarioResult:
+    started = time.perf_counter()
+    zone = ZoneInfo(pack.timezone)
+    start = scenario.start or DEFAULT_START.replace(tzinfo=zone)
+    result = ScenarioResult(scenario.id, len(scenario.steps))
+    with throwaway_engine(pack, start) as (engine, clock):
+        for name, attributes in scenario_users(pack, scenario).items():
+            add_user(engine.db, name, email=attributes.get("email"), admin=bool(attributes.get("admin")),
+                     vip=bool(attributes.get("vip")), org=attributes.get("org"))
+        runner = _Runner(engine, clock)
+        for step in scenario.steps:
+            failure = runner.run(step)
+            if failure is not None:
+                result.failures.append(failure)
+                break  # later steps build on this one: stop at the first failure
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+class _Runner:
+    def __init__(self, engine: Engine, clock: ScenarioClock):
+        self.engine = engine
+        self.clock = clock
+        self.tickets: list[str] = []
+
+    def run(self, step: ScenarioStep) -> StepFailure | None:
+        def fail(message: str) -> StepFailure:
+            return StepFailure(step.index, step.where, message)
+
+        if step.at is not None:
+            if step.at < self.clock.now:
+                return fail(f"'at' goes back in time ({step.at.isoformat()} is before {self.clock.now.isoformat()})")
+            self.move_to(step.at)
+        elif step.advance is not None:
+            self.move_to(self.clock.now + timedelta(seconds=step.advance.seconds))
+        data = step.data
+        try:
+            number = self.act(step)
+        except EngineError as exc:
+            if step.expect_error is None:
+                return fail(f"unexpected error {exc.status}: {exc.message}")
+            if exc.status != step.expect_error:
+                return fail(f"expected error {step.expect_error}, got {exc.status}: {exc.message}")
+            return None
+        if step.expect_error is not None:
+            return fail(f"expected error {step.expect_error}, but the step succeeded")
+        if not step.expect:
+            return None
+        if number is None:
+            return fail("nothing to check: no ticket has been created yet")
+        view = self.engine.get(self.engine.actor(SYSTEM), number)
+        for path, expected in step.expect.items():
+            actual = lookup(view, str(path))
+            if not matches(expected, actual):
+                return fail(f"{path}: expected {expected!r}, got {actual!r}")
+        del data
+        return None
+
+    def act(self, step: ScenarioStep) -> str | None:
+        data = step.data
+        actor = self.engine.actor(data.get("as") or SYSTEM)
+        if "create" in data:
+            create = data["create"]
+            actor = self.engine.actor(create.get("as") or data.get("as") or SYSTEM)
+            ticket = self.engine.create(actor, create["process"], create.get("fields", {}), create.get("requester"))
+            self.tickets.append(ticket["number"])
+            return str(ticket["number"])
+        number = self.ticket(data.get("ticket"))
+        if number is None:
+            return None
+        if "transition" in data:
+            self.engine.fire(actor, number, data["transition"], data.get("fields", {}), data.get("comment"))
+        elif "update" in data:
+            self.engine.update(actor, number, data["update"])
+        elif "comment" in data:
+            self.engine.comment(actor, number, data["comment"], bool(data.get("internal")))
+        return number
+
+    def ticket(self, index: int | None) -> str | None:
+        if not self.tickets:
+            return None
+        return self.tickets[(index or len(self.tickets)) - 1]
+
+    def move_to(self, target: datetime) -> None:
+        """Advance to `target`, letting the worker act at each due instant on the way, in order."""
+        while True:
+            due = self.next_due()
+            if due is None or due >= target:
+                break
+            self.clock.now = max(self.clock.now, due + EPSILON)
+            self.engine.sweep()
+        self.clock.now = target
+        self.engine.sweep()
+
+    def next_due(self) -> datetime | None:
+        with self.engine.db.read() as session:
+            clock = session.scalar(select(func.min(SlaClock.next_timer_at)))
+            timer = session.scalar(select(func.min(Timer.due_at)).where(Timer.fired_at.is_(None)))
+        candidates = [t for t in (clock, timer) if t is not None]
+        return min(candidates) if candidates else None
+
+
+def lookup(view: Mapping[str, Any], path: str) -> Any:
+    """SPEC 4: `state`, `priority`, `team`, `assignee`, `fields.X` or `X`, `sla.CLOCK.field`."""
+    if path in view and path not in ("fields", "sla"):
+        return view[path]
+    parts = path.split(".")
+    if parts[0] == "fields":
+        return view["fields"].get(".".join(parts[1:]))
+    if parts[0] == "sla" and len(parts) == 3:
+        return (view.get("sla", {}).get(parts[1]) or {}).get(parts[2])
+    return view["fields"].get(path)
+
+
+def matches(expected: Any, actual: Any) -> bool:
+    """Instants compare as instants, numbers as numbers; the rest by equality."""
+    if isinstance(expected, str) and isinstance(actual, str):
+        a, b = _instant(expected), _instant(actual)
+        if a is not None and b is not None:
+            return a == b
+    if isinstance(expected, int | float) and isinstance(actual, int | float) and not isinstance(expected, bool):
+        return math.isclose(float(expected), float(actual), abs_tol=1e-6)
+    return bool(expected == actual)
+
+
+def _instant(text: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None

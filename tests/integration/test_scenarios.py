@@ -1,0 +1,42 @@
+"""`itsm test`: the default pack's scenarios pass; a broken change fails naming the step and its YAML line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from click.testing import CliRunner
+from support import DEFINITIONS
+
+from itsm.cli import main
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_the_default_pack_scenarios_pass(tmp_path: Path) -> None:
+    report = tmp_path / "junit.xml"
+    code, out = run("test", str(DEFINITIONS), "--junit", str(report))
+    assert code == 0, out
+    assert "PASS workplace_incident" in out and "PASS major_network_outage" in out and " 0 failed" in out
+    suite = ET.parse(report).getroot()
+    assert suite.get("failures") == "0" and int(suite.get("tests") or 0) >= 3
+
+
+def test_a_broken_change_fails_naming_the_step_and_the_yaml_line(tmp_path: Path) -> None:
+    client = tmp_path / "client"
+    client.mkdir()
+    (client / "pack.yaml").write_text(
+        f"kind: pack\nid: client\nformat: 1\ntimezone: Europe/Berlin\nextends: {DEFINITIONS}\n---\n"
+        "kind: priority_matrix\nid: incident_priority\nmatrix:\n  medium: {medium: P4}\n")
+    report = tmp_path / "junit.xml"
+    code, out = run("test", str(client), "-k", "workplace", "--junit", str(report))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == "FAIL workplace_incident"
+    assert "step 1 (" in lines[1] and "scenarios/workplace_incident.yaml:" in lines[1]
+    assert lines[1].endswith("priority: expected 'P3', got 'P4'")
+    failure = ET.parse(report).getroot().find("testcase/failure")
+    assert failure is not None and "expected 'P3', got 'P4'" in (failure.text or "")
