@@ -171,8 +171,11 @@ class WorkingCalendar:
         """The deadline of a target starting at `start` (a fresh clock). A `bd` target is turned into
         working time first, so its deadline is end-inclusive like any other (and agrees with the clock)."""
         ts = start.timestamp()
-        seconds = self.business_days_seconds(ts, target.business_days) if target.business_days else target.seconds
-        return _utc(self.add_seconds(ts, seconds))
+        if target.business_days:
+            # the same working-time position as business_days_seconds + add_seconds, in two passes: an
+            # end at an opening moves back to the previous closing instant (end-inclusive)
+            return _utc(self.subtract_seconds(self.add_business_days(ts, target.business_days), 0))
+        return _utc(self.add_seconds(ts, target.seconds))
 
     def add(self, start: datetime, seconds: float) -> datetime:
         return _utc(self.add_seconds(start.timestamp(), seconds))
