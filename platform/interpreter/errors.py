@@ -5,11 +5,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, order=True)
-class Position:
-    """A place in a pack file: path relative to the pack root, 1-based line and column."""
+class Position(NamedTuple):
+    """A place in a pack file: path relative to the pack root, 1-based line and column (a tuple: every
+    value of a pack gets one, so they must be cheap to make)."""
 
     file: str
     line: int

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +43,22 @@ def check_pack(path: str | Path) -> tuple[m.PackSpec | None, list[DefinitionErro
     if not root.is_dir():
         problems.append(DefinitionError(Position(str(path), 1, 1), "-", "-", "pack directory not found"))
         return None, problems
-    merged = load_merged(root, problems)
-    return _check_merged(merged, problems), problems
+    with _no_cyclic_gc():
+        merged = load_merged(root, problems)
+        return _check_merged(merged, problems), problems
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Loading allocates hundreds of thousands of short-lived objects and creates no garbage cycles worth
+    collecting mid-way; the cyclic collector ran dozens of times per large pack (~40% of the time)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _check_merged(merged: MergedPack, problems: list[DefinitionError]) -> m.PackSpec | None:
@@ -78,7 +94,8 @@ def compile_documents(documents: Sequence[Mapping[str, Any]]) -> m.PackSpec:
         label = f"<{document.get('kind')}/{document.get('id')}>"
         source = SourceDocument(label, Path("."), from_plain(dict(document), label))
         merged.documents[(str(source.kind), str(source.id))] = source
-    pack = _check_merged(merged, problems)
+    with _no_cyclic_gc():
+        pack = _check_merged(merged, problems)
     if pack is None:
         raise PackError(problems)
     return pack
