@@ -100,7 +100,7 @@ def sweep_section(args: argparse.Namespace) -> None:
     now = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
     fields = {"short_description": "Printer jams", "service": "workplace", "category": "hardware",
               "impact": "medium", "urgency": "medium"}
-    print(f"worker sweep: {args.open:,} open tickets with a running response clock, {args.due:,} of them due "
+    print(f"worker sweep: {args.open:,} open tickets with two running clocks, {args.due:,} response clocks due "
           f"(breach: escalate + notify); times are wall clock")
     for backend in args.backends.split(","):
         schema = None
@@ -135,6 +135,13 @@ def sweep_section(args: argparse.Namespace) -> None:
                      "state_entered_at": base} for i in range(count)])
                 first = session.scalar(select(Ticket.id).where(Ticket.number == f"INC{offset + 1:09d}"))
                 assert first is not None
+                session.execute(insert(SlaClock), [  # the resolution clock: running, due next week
+                    {"ticket_id": first + i, "clock": "resolution", "status": "running", "phase": "running",
+                     "policy": "incident_sla", "calendar": "office", "target_seconds": 86400.0,
+                     "elapsed_seconds": 0.0, "started_at": base, "running_since": base,
+                     "deadline": base + timedelta(days=3), "warnings_fired": 0, "breached": False,
+                     "breach_fired": False, "pauses": [], "next_timer_at": base + timedelta(days=1, hours=4)}
+                    for i in range(count)])
                 session.execute(insert(SlaClock), [
                     {"ticket_id": first + i, "clock": "response", "status": "running", "phase": "running",
                      "policy": "incident_sla", "calendar": "office", "target_seconds": 7200.0,

@@ -286,3 +286,23 @@ def _write_junit(path: Path, suite: str, results: list[Any]) -> None:
         for failure in result.failures:
             ET.SubElement(case, "failure", message=failure.message).text = str(failure)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+@main.command()
+@click.option("--pack", default=DEFAULT_PACK, show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Pack to publish on start.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@_engine_errors
+def serve(pack: Path, host: str, port: int) -> None:
+    """Development server: publishes PACK, then serves the JSON API (production: gunicorn
+    'itsm.web:create_app()')."""
+    from itsm.web import create_app
+
+    spec, _ = _load_or_report(pack)
+    if spec is None:
+        click.echo(f"{pack}: not served: the pack is not valid", err=True)
+        sys.exit(1)
+    app = create_app({"PACK": str(pack)})
+    click.echo(f"serving pack '{spec.id}' on http://{host}:{port}/api (Ctrl-C stops)")
+    app.run(host=host, port=port, debug=False, use_reloader=False)

@@ -130,7 +130,8 @@ def clock_views(op: Operation, now: datetime) -> dict[str, dict[str, Any]]:
 
 def schedule_timers(op: Operation) -> None:
     """After a state change: the timed transitions out of the new state, due `after` from entering it."""
-    op.session.execute(delete(Timer).where(Timer.ticket_id == op.ticket.id, Timer.kind == "transition"))
+    if op.event != "create":  # a new ticket has no timers to replace
+        op.session.execute(delete(Timer).where(Timer.ticket_id == op.ticket.id, Timer.kind == "transition"))
     timed = [t for t in op.process.transitions_from(op.ticket.state) if t.after is not None]
     if not timed:
         return

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, cast, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -68,12 +68,48 @@ class Engine:
             return self._open(session, actor, number).available()
 
     def events(self, actor: Actor, number: str) -> list[dict[str, Any]]:
+        """The ticket's event log, oldest first; requesters do not see internal comments."""
         with self.db.read() as session:
             op = self._open(session, actor, number)
             rows = session.scalars(select(Event).where(Event.ticket_id == op.ticket.id).order_by(Event.id)).all()
+            agent = op.is_agent()
             return [{"at": r.at.isoformat(), "actor": r.actor, "kind": r.kind, "transition": r.transition,
                      "from": r.from_state, "to": r.to_state, "changes": r.changes, "comment": r.comment,
-                     "data": r.data, "definitions_version": r.definitions_version} for r in rows]
+                     "data": r.data, "definitions_version": r.definitions_version} for r in rows
+                    if agent or not (r.kind == "comment" and (r.data or {}).get("internal"))]
+
+    def list_tickets(self, actor: Actor, filters: Mapping[str, str | None], limit: int = 50,
+                     cursor: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
+        """Tickets this actor may see, newest first, keyset-paginated by id: (items, next cursor)."""
+        with self.db.read() as session:
+            pack = self.definitions.active().pack
+            query = select(Ticket).order_by(Ticket.id.desc()).limit(limit + 1)
+            if not (actor.is_admin or actor.is_system):
+                agent_of = [p.id for p in pack.processes.values() if _is_agent_for(actor, p)]
+                query = query.where((Ticket.requester == actor.name) | Ticket.process.in_(agent_of)
+                                    | (Ticket.assignee == actor.name))
+            for column in ("process", "state", "priority", "team", "assignee", "requester"):
+                value = filters.get(column)
+                if value:
+                    query = query.where(getattr(Ticket, column) == value)
+            text = (filters.get("q") or "").strip()
+            if text:
+                pattern = f"%{text.lower()}%"
+                query = query.where(func.lower(Ticket.number).like(pattern)
+                                    | func.lower(cast(Ticket.fields, String)).like(pattern))
+            if cursor is not None:
+                query = query.where(Ticket.id < cursor)
+            rows = list(session.scalars(query))
+            more = len(rows) > limit
+            rows = rows[:limit]
+            items = []
+            for ticket in rows:
+                process = pack.processes.get(ticket.process)
+                if process is None:
+                    continue
+                op = Operation(self, session, self.definitions.active(), actor, ticket, process)
+                items.append(op.view())
+            return items, (rows[-1].id if more and rows else None)
 
     def comments(self, actor: Actor, number: str) -> list[dict[str, Any]]:
         with self.db.read() as session:

@@ -1,0 +1,248 @@
+"""The JSON API (SPEC 10): paths, payloads, statuses and one error shape for every failure.
+
+Bad input is a 4xx with a clear message, never a 500: bodies are checked for shape here, fields by the
+engine against the form's JSON Schema.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from itsm.engine import Actor, BadRequest, EngineError, Unauthorized
+from itsm.engine.actors import actor_for
+from itsm.engine.users import user_for_token
+from itsm.interpreter.forms import form_json_schema
+from itsm.interpreter.graph import mermaid
+
+from .openapi import openapi_document
+
+api = Blueprint("api", __name__, url_prefix="/api")
+MAX_LIMIT = 200
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(api)
+
+    @app.errorhandler(EngineError)
+    def engine_error(exc: EngineError) -> tuple[Response, int]:
+        return jsonify(exc.to_dict()), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        if not request.path.startswith("/api"):
+            return exc
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return jsonify({"error": code, "message": exc.description or exc.name, "details": []}), exc.code or 500
+
+
+def _engine() -> Any:
+    return current_app.extensions["itsm"]
+
+
+def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Bearer tokens for tools (SPEC 9); the actor is built under the active definitions version."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("missing API token: send 'Authorization: Bearer <token>' (itsm token create NAME)")
+        engine = _engine()
+        user = user_for_token(engine.db, token.strip())
+        g.actor = actor_for(user, engine.definitions.active().pack)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def actor() -> Actor:
+    return g.actor
+
+
+def body(allowed: dict[str, type | tuple[type, ...]], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON object of the request, checked for unknown keys and types (400 otherwise)."""
+    data = request.get_json(silent=True)
+    if data is None:
+        raise BadRequest("the body must be JSON (Content-Type: application/json)")
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    problems = [{"field": key, "message": "unknown key"} for key in data if key not in allowed]
+    for key, kinds in allowed.items():
+        if key in data and data[key] is not None:
+            value = data[key]
+            if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in _as_tuple(kinds)):
+                problems.append({"field": key, "message": f"must be {_describe(kinds)}"})
+        elif key in required:
+            problems.append({"field": key, "message": "is required"})
+    if problems:
+        raise BadRequest("; ".join(f"{p['field']}: {p['message']}" for p in problems), problems)
+    return data
+
+
+def _as_tuple(kinds: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kinds if isinstance(kinds, tuple) else (kinds,)
+
+
+def _describe(kinds: type | tuple[type, ...]) -> str:
+    names = {dict: "an object", str: "a string", int: "an integer", bool: "true or false", list: "a list"}
+    return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kinds))
+
+
+# -- public -----------------------------------------------------------------------------------------
+
+@api.get("/health")
+def health() -> Any:
+    engine = _engine()
+    try:
+        version = engine.definitions.active_id()
+    except EngineError:
+        version = None
+    return jsonify({"status": "ok", "definitions_version": version})
+
+
+@api.get("/openapi.json")
+def openapi() -> Any:
+    return jsonify(openapi_document())
+
+
+# -- definitions --------------------------------------------------------------------------------------
+
+@api.get("/pack")
+@authenticated
+def pack() -> Any:
+    compiled = _engine().definitions.active()
+    spec = compiled.pack
+    return jsonify({"id": spec.id, "name": spec.name, "version": compiled.id,
+                    "processes": [{"id": p.id, "title": p.title} for p in spec.processes.values()]})
+
+
+def _process(process_id: str) -> Any:
+    process = _engine().definitions.active().pack.processes.get(process_id)
+    if process is None:
+        from itsm.engine import NotFound
+
+        raise NotFound(f"no process '{process_id}'")
+    return process
+
+
+@api.get("/processes/<process_id>")
+@authenticated
+def process(process_id: str) -> Any:
+    spec = _process(process_id)
+    return jsonify({
+        "id": spec.id, "title": spec.title, "form": spec.form, "initial": spec.initial,
+        "states": [{"id": s.id, "label": s.label, "final": s.final} for s in spec.states],
+        "transitions": [{"id": t.id, "label": t.label, "from": list(t.sources), "to": t.target,
+                         "roles": list(t.roles) if t.roles is not None else None, "fields": list(t.fields),
+                         "after": t.after.text if t.after else None} for t in spec.transitions],
+    })
+
+
+@api.get("/processes/<process_id>/diagram")
+@authenticated
+def diagram(process_id: str) -> Any:
+    return Response(mermaid(_process(process_id)), mimetype="text/plain")
+
+
+@api.get("/forms/<form_id>/schema")
+@authenticated
+def form_schema(form_id: str) -> Any:
+    form = _engine().definitions.active().pack.forms.get(form_id)
+    if form is None:
+        from itsm.engine import NotFound
+
+        raise NotFound(f"no form '{form_id}'")
+    return jsonify(form_json_schema(form))
+
+
+# -- tickets ----------------------------------------------------------------------------------------
+
+@api.post("/tickets")
+@authenticated
+def create_ticket() -> Any:
+    data = body({"process": str, "fields": dict, "requester": str}, required=("process",))
+    ticket = _engine().create(actor(), data["process"], data.get("fields") or {}, data.get("requester"))
+    return jsonify(ticket), 201
+
+
+@api.get("/tickets")
+@authenticated
+def list_tickets() -> Any:
+    args = request.args
+    unknown = [k for k in args if k not in ("process", "state", "priority", "team", "assignee", "requester", "q",
+                                              "limit", "cursor")]
+    if unknown:
+        raise BadRequest(f"unknown query parameter '{unknown[0]}'")
+    try:
+        limit = int(args.get("limit", 50))
+    except ValueError:
+        raise BadRequest("limit must be an integer") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
+    cursor = _decode_cursor(args.get("cursor"))
+    items, next_id = _engine().list_tickets(actor(), args, limit, cursor)
+    return jsonify({"items": items, "next_cursor": _encode_cursor(next_id)})
+
+
+def _encode_cursor(ticket_id: int | None) -> str | None:
+    return base64.urlsafe_b64encode(f"id:{ticket_id}".encode()).decode() if ticket_id is not None else None
+
+
+def _decode_cursor(text: str | None) -> int | None:
+    if not text:
+        return None
+    try:
+        kind, _, value = base64.urlsafe_b64decode(text.encode()).decode().partition(":")
+        if kind != "id":
+            raise ValueError
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadRequest("invalid cursor: pass the next_cursor of the previous page unchanged") from None
+
+
+@api.get("/tickets/<number>")
+@authenticated
+def get_ticket(number: str) -> Any:
+    return jsonify(_engine().get(actor(), number))
+
+
+@api.patch("/tickets/<number>")
+@authenticated
+def update_ticket(number: str) -> Any:
+    data = body({"fields": dict, "version": int}, required=("fields",))
+    return jsonify(_engine().update(actor(), number, data["fields"], data.get("version")))
+
+
+@api.post("/tickets/<number>/transitions/<transition>")
+@authenticated
+def fire_transition(number: str, transition: str) -> Any:
+    data = body({"fields": dict, "comment": str, "version": int}) if request.content_length else {}
+    return jsonify(_engine().fire(actor(), number, transition, data.get("fields") or {}, data.get("comment"),
+                                  data.get("version")))
+
+
+@api.get("/tickets/<number>/events")
+@authenticated
+def ticket_events(number: str) -> Any:
+    return jsonify({"items": _engine().events(actor(), number)})
+
+
+@api.get("/tickets/<number>/comments")
+@authenticated
+def ticket_comments(number: str) -> Any:
+    return jsonify({"items": _engine().comments(actor(), number)})
+
+
+@api.post("/tickets/<number>/comments")
+@authenticated
+def add_comment(number: str) -> Any:
+    data = body({"text": str, "internal": bool}, required=("text",))
+    return jsonify(_engine().comment(actor(), number, data["text"], bool(data.get("internal")))), 201

@@ -1,0 +1,134 @@
+"""The OpenAPI 3.1 description of the JSON API (served at /api/openapi.json; a test checks it against
+the routes the application really has)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+TICKET = {"$ref": "#/components/schemas/Ticket"}
+
+
+def _responses(ok: int, schema: dict[str, Any] | None, *errors: int, text: bool = False) -> dict[str, Any]:
+    content = {"text/plain": {"schema": {"type": "string"}}} if text else {"application/json": {"schema": schema}}
+    out: dict[str, Any] = {str(ok): {"description": "OK" if ok == 200 else "Created", "content": content}}
+    descriptions = {400: "Malformed request", 401: "Missing or unknown token", 403: "Role missing",
+                    404: "Not found (or not visible to the caller)",
+                    409: "Not allowed in this state, guard false, or stale version",
+                    422: "Field validation failed: details list {field, message}"}
+    for status in errors:
+        out[str(status)] = {"description": descriptions[status],
+                            "content": {"application/json": {"schema": ERROR}}}
+    return out
+
+
+def _body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "properties": properties, "required": required, "additionalProperties": False}}}}
+
+
+NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}, "example": "INC0000001"}
+AUTH: list[dict[str, list[str]]] = [{"bearer": []}]
+
+
+def openapi_document() -> dict[str, Any]:
+    ticket_ops = {"get": {"summary": "A ticket", "parameters": [NUMBER], "security": AUTH,
+                          "responses": _responses(200, TICKET, 401, 404)},
+                  "patch": {"summary": "Update fields", "parameters": [NUMBER], "security": AUTH,
+                            "requestBody": _body({"fields": {"type": "object"}, "version": {"type": "integer"}},
+                                                 ["fields"]),
+                            "responses": _responses(200, TICKET, 400, 401, 403, 404, 409, 422)}}
+    filters: list[dict[str, Any]] = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+               for n in ("process", "state", "priority", "team", "assignee", "requester", "q", "cursor")]
+    filters.append({"name": "limit", "in": "query", "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}})
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "ITSM platform API", "version": "1",
+                 "description": "Tickets through processes defined in YAML packs (SPEC 10)."},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "A token from `itsm token create NAME`."}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error", "message", "details"], "properties": {
+                    "error": {"type": "string"}, "message": {"type": "string"},
+                    "details": {"type": "array", "items": {"type": "object"}}}},
+                "Clock": {"type": "object", "properties": {
+                    "status": {"enum": ["not_started", "running", "paused", "met", "breached", "cancelled"]},
+                    "target_seconds": {"type": ["number", "null"]}, "elapsed_seconds": {"type": "number"},
+                    "deadline": {"type": ["string", "null"], "format": "date-time"}, "breached": {"type": "boolean"},
+                    "percent": {"type": ["number", "null"]},
+                    "started_at": {"type": ["string", "null"], "format": "date-time"},
+                    "stopped_at": {"type": ["string", "null"], "format": "date-time"}}},
+                "Ticket": {"type": "object", "required": ["number", "process", "state", "fields", "version"],
+                           "properties": {
+                               "number": {"type": "string"}, "process": {"type": "string"},
+                               "state": {"type": "string"}, "priority": {"type": ["string", "null"]},
+                               "team": {"type": ["string", "null"]}, "assignee": {"type": ["string", "null"]},
+                               "requester": {"type": "string"}, "fields": {"type": "object"},
+                               "sla": {"type": "object",
+                                       "additionalProperties": {"$ref": "#/components/schemas/Clock"}},
+                               "version": {"type": "integer"},
+                               "created_at": {"type": "string", "format": "date-time"},
+                               "updated_at": {"type": "string", "format": "date-time"},
+                               "transitions": {"type": "array", "items": {"type": "string"}}}},
+                "Event": {"type": "object", "properties": {
+                    "at": {"type": "string", "format": "date-time"}, "actor": {"type": "string"},
+                    "kind": {"type": "string"}, "transition": {"type": ["string", "null"]},
+                    "from": {"type": ["string", "null"]}, "to": {"type": ["string", "null"]},
+                    "changes": {"type": "object"}, "comment": {"type": ["string", "null"]},
+                    "definitions_version": {"type": "string"}}},
+            },
+        },
+        "paths": {
+            "/api/health": {"get": {"summary": "Liveness and the active definitions version",
+                                    "responses": _responses(200, {"type": "object"})}},
+            "/api/openapi.json": {"get": {"summary": "This document",
+                                          "responses": _responses(200, {"type": "object"})}},
+            "/api/pack": {"get": {"summary": "The active pack", "security": AUTH,
+                                  "responses": _responses(200, {"type": "object"}, 401)}},
+            "/api/processes/{process_id}": {"get": {
+                "summary": "States and transitions of a process", "security": AUTH,
+                "parameters": [{"name": "process_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": _responses(200, {"type": "object"}, 401, 404)}},
+            "/api/processes/{process_id}/diagram": {"get": {
+                "summary": "Mermaid stateDiagram-v2", "security": AUTH,
+                "parameters": [{"name": "process_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": _responses(200, None, 401, 404, text=True)}},
+            "/api/forms/{form_id}/schema": {"get": {
+                "summary": "JSON Schema of a form", "security": AUTH,
+                "parameters": [{"name": "form_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": _responses(200, {"type": "object"}, 401, 404)}},
+            "/api/tickets": {
+                "post": {"summary": "Create a ticket", "security": AUTH,
+                         "requestBody": _body({"process": {"type": "string"}, "fields": {"type": "object"},
+                                               "requester": {"type": "string"}}, ["process"]),
+                         "responses": _responses(201, TICKET, 400, 401, 403, 422)},
+                "get": {"summary": "Tickets the caller may see, newest first", "security": AUTH,
+                        "parameters": filters,
+                        "responses": _responses(200, {"type": "object", "properties": {
+                            "items": {"type": "array", "items": TICKET},
+                            "next_cursor": {"type": ["string", "null"]}}}, 400, 401)}},
+            "/api/tickets/{number}": ticket_ops,
+            "/api/tickets/{number}/transitions/{transition}": {"post": {
+                "summary": "Fire a transition", "security": AUTH,
+                "parameters": [NUMBER, {"name": "transition", "in": "path", "required": True,
+                                        "schema": {"type": "string"}}],
+                "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": False, "properties": {
+                        "fields": {"type": "object"}, "comment": {"type": "string"},
+                        "version": {"type": "integer"}}}}}},
+                "responses": _responses(200, TICKET, 400, 401, 403, 404, 409, 422)}},
+            "/api/tickets/{number}/events": {"get": {
+                "summary": "The event log, oldest first", "parameters": [NUMBER], "security": AUTH,
+                "responses": _responses(200, {"type": "object", "properties": {
+                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}}, 401, 404)}},
+            "/api/tickets/{number}/comments": {
+                "get": {"summary": "Comments (internal ones for agents only)", "parameters": [NUMBER],
+                        "security": AUTH, "responses": _responses(200, {"type": "object"}, 401, 404)},
+                "post": {"summary": "Add a comment", "parameters": [NUMBER], "security": AUTH,
+                         "requestBody": _body({"text": {"type": "string"}, "internal": {"type": "boolean"}},
+                                              ["text"]),
+                         "responses": _responses(201, TICKET, 400, 401, 403, 404, 422)}},
+        },
+    }
