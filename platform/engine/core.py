@@ -196,11 +196,12 @@ class Engine:
             raise Conflict(f"process '{ticket.process}' is not in the active definitions version")
         return Operation(self, session, compiled, actor, ticket, process)
 
-    def sweep(self, batch: int = 200) -> Any:
-        """Run everything due now (SLA warnings and breaches, timed transitions): see `worker.sweep`."""
+    def sweep(self, batch: int = 200, deliver: bool = True) -> Any:
+        """Run everything due now (SLA warnings and breaches, timed transitions, the outbox): see
+        `worker.sweep`."""
         from .worker import sweep
 
-        return sweep(self, batch)
+        return sweep(self, batch, deliver)
 
     @staticmethod
     def _flush(session: Session) -> None:

@@ -175,9 +175,9 @@ class _Runner:
             if due is None or due >= target:
                 break
             self.clock.now = max(self.clock.now, due + EPSILON)
-            self.engine.sweep()
+            self.engine.sweep(deliver=False)
         self.clock.now = target
-        self.engine.sweep()
+        self.engine.sweep(deliver=False)
 
     def next_due(self) -> datetime | None:
         with self.engine.db.read() as session:

@@ -37,20 +37,29 @@ class SweepResult:
     timers: int = 0  # timed transitions fired
     skipped: int = 0  # timers that no longer applied (state left, guard false)
     failed: int = 0
+    delivered: int = 0  # outbox messages sent
+    retried: int = 0  # outbox messages that failed this time (retried later, or given up)
 
     def __add__(self, other: SweepResult) -> SweepResult:
         return SweepResult(self.clocks + other.clocks, self.timers + other.timers, self.skipped + other.skipped,
                            self.failed + other.failed)
 
 
-def sweep(engine: Engine, batch: int = 200) -> SweepResult:
-    """Everything due now, in batches, until nothing is due."""
+def sweep(engine: Engine, batch: int = 200, deliver: bool = True) -> SweepResult:
+    """Everything due now, in batches, until nothing is due; then the outbox (unless `deliver` is off,
+    as in scenarios, which check what would be sent without sending it)."""
     total = SweepResult()
     while True:
         result = _sweep_clocks(engine, batch) + _sweep_timers(engine, batch)
         total = total + result
         if result.clocks + result.timers + result.skipped + result.failed < batch:
-            return total
+            break
+    if deliver:
+        from .delivery import deliver_outbox
+
+        sent = deliver_outbox(engine)
+        total.delivered, total.retried = sent.sent, sent.retried + sent.failed
+    return total
 
 
 def run_forever(engine: Engine, interval: float = 5.0, batch: int = 200) -> None:  # pragma: no cover - a loop

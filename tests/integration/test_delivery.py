@@ -1,0 +1,121 @@
+"""Delivering the outbox: signed webhooks to a local receiver, mail to a local SMTP server, retries."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from itsm.engine import Engine
+from itsm.engine.delivery import backoff, signature
+from itsm.store import OutboxMessage
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """Answers 500 to the first `failures` requests, then 204; keeps every request."""
+
+    failures = 0
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        if len(type(self).received) <= type(self).failures:
+            self.send_response(500)
+        else:
+            self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def receiver() -> Iterator[str]:
+    Receiver.received, Receiver.failures = [], 2
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], str]] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        self.messages.append((list(envelope.rcpt_tos), envelope.content.decode()))  # type: ignore[attr-defined]
+        return "250 OK"
+
+
+@pytest.fixture()
+def mailbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
+    box = Mailbox()
+    with socket.socket() as probe:  # a free port (aiosmtpd checks readiness by connecting to it)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("ITSM_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("ITSM_SMTP_PORT", str(port))
+    yield box
+    controller.stop()
+
+
+class Clock:
+    def __init__(self, engine: Engine):
+        self.now = engine.clock()
+
+    def __call__(self):  # type: ignore[no-untyped-def]
+        return self.now
+
+
+def test_a_webhook_that_fails_twice_is_delivered_on_the_third_try_once(engine: Engine, receiver: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ITSM_WEBHOOK_SECRET", "s3cret")
+    clock = Clock(engine)
+    engine.clock = clock
+    number = engine.create(engine.actor("rita"), "incident", {"short_description": "Mail is down"})["number"]
+    with engine.db.write() as session:
+        session.add(OutboxMessage(created_at=clock.now, notification="sla_breach_chat", channel="webhook",
+                                  recipients=[], subject="Breach", body="INC breached", url=receiver,
+                                  status="pending", attempts=0, next_attempt_at=clock.now))
+    assert engine.sweep().retried == 1
+    assert engine.sweep().delivered == 0  # not due again yet: backoff
+    clock.now += backoff(1) + timedelta(seconds=1)
+    assert engine.sweep().retried == 1
+    clock.now += backoff(2) + timedelta(seconds=1)
+    assert engine.sweep().delivered == 1
+    clock.now += timedelta(hours=2)
+    engine.sweep()
+    assert len(Receiver.received) == 3  # two failures, one success, nothing after
+    headers, body = Receiver.received[-1]
+    assert headers["x-itsm-signature"] == signature(body, "s3cret")
+    assert json.loads(body)["subject"] == "Breach"
+    with engine.db.read() as session:
+        row = session.scalar(select(OutboxMessage).where(OutboxMessage.channel == "webhook"))
+        assert row is not None and (row.status, row.attempts) == ("sent", 3)
+    del number
+
+
+def test_notifications_are_mailed_to_the_people_they_name(engine: Engine, mailbox: Mailbox) -> None:
+    lars = engine.actor("lars")
+    number = engine.create(engine.actor("rita"), "incident", {
+        "short_description": "Laptop broken", "service": "workplace", "category": "hardware",
+        "impact": "low", "urgency": "low"})["number"]
+    engine.fire(lars, number, "start")
+    engine.fire(lars, number, "resolve", {"resolution_code": "fixed", "resolution_notes": "New disk"})
+    result = engine.sweep()
+    assert result.delivered >= 1
+    resolved = [m for m in mailbox.messages if "rita@example.invalid" in m[0]]
+    assert len(resolved) == 1 and number in resolved[0][1]
+    engine.sweep()
+    assert len([m for m in mailbox.messages if "rita@example.invalid" in m[0]]) == 1  # never twice
