@@ -306,3 +306,85 @@ def serve(pack: Path, host: str, port: int) -> None:
     app = create_app({"PACK": str(pack)})
     click.echo(f"serving pack '{spec.id}' on http://{host}:{port}/api (Ctrl-C stops)")
     app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+@main.command()
+@click.argument("old")
+@click.argument("new")
+@click.option("--pack", "pack_path", default=DEFAULT_PACK, show_default=True,
+              help="With git revisions: the pack's folder in the repository.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
+@click.option("--tickets/--no-tickets", default=True, show_default=True,
+              help="Count the open tickets each change touches (needs the database).")
+def diff(old: str, new: str, pack_path: str, fmt: str, tickets: bool) -> None:
+    """Semantic diff of two packs: OLD and NEW are pack folders, or git revisions of --pack
+    (itsm diff HEAD~1 HEAD --pack definitions)."""
+    import tempfile
+
+    from itsm.interpreter.diff import diff_packs
+
+    with tempfile.TemporaryDirectory(prefix="itsm-diff-") as scratch:
+        specs = []
+        for label, ref in (("old", old), ("new", new)):
+            folder = Path(ref) if Path(ref).is_dir() else _checkout(ref, pack_path, Path(scratch) / label)
+            spec, _ = _load_or_report(folder)
+            if spec is None:
+                click.echo(f"{ref}: the {label} pack is not valid", err=True)
+                sys.exit(1)
+            specs.append(spec)
+    changes = diff_packs(specs[0], specs[1])
+    counts: list[int | None] = [None] * len(changes)
+    if tickets and changes:
+        counts = _ticket_counts(changes)
+    if fmt == "markdown":
+        click.echo(f"### Definitions diff: {len(changes)} change{'s' if len(changes) != 1 else ''}\n")
+        if changes:
+            click.echo("| change | what | detail | open tickets |\n|---|---|---|---|")
+            for change, count in zip(changes, counts, strict=True):
+                detail = change.detail.replace("|", "\\|")
+                click.echo(f"| {change.action} {change.kind} | `{change.subject}` | {detail} | "
+                           f"{'' if count is None else count} |")
+        return
+    for change, count in zip(changes, counts, strict=True):
+        suffix = "" if count is None else f" ({count} open ticket{'s' if count != 1 else ''})"
+        click.echo(change.line() + suffix)
+    click.echo(f"{len(changes)} change{'s' if len(changes) != 1 else ''}")
+
+
+def _checkout(revision: str, pack_path: str, target: Path) -> Path:
+    """The pack as it was at a git revision: the repository's tree at that revision, unpacked."""
+    import io
+    import subprocess
+    import tarfile
+
+    try:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True)
+        archive = subprocess.run(["git", "archive", "--format=tar", revision], capture_output=True, check=True,
+                                 cwd=top.stdout.strip())
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise click.UsageError(f"'{revision}' is neither a pack folder nor a git revision here") from exc
+    target.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(target, filter="data")
+    root = Path(top.stdout.strip())
+    relative = Path(pack_path).resolve().relative_to(root) if Path(pack_path).is_absolute() or Path(
+        pack_path).exists() else Path(pack_path)
+    return target / relative
+
+
+def _ticket_counts(changes: list[Any]) -> list[int | None]:
+    from itsm.engine.impact import open_tickets
+    from itsm.store import Database
+
+    database = Database()
+    path = database.sqlite_path()
+    if (path is not None and not path.exists()) or not _reachable(database):
+        return [None] * len(changes)
+    return [open_tickets(database, change) for change in changes]
+
+
+def _reachable(database: Any) -> bool:
+    try:
+        return bool(database.has_tables())
+    except Exception:  # no database here: the diff is still useful without counts
+        return False

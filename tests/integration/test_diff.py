@@ -1,0 +1,51 @@
+"""`itsm diff`: every semantic change between two real versions, with the open tickets it touches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from itsm.cli import main
+from itsm.engine import Engine, system_actor
+from itsm.store import Database
+
+VALID = Path(__file__).resolve().parents[1] / "packs" / "valid"
+
+
+def test_diff_lists_every_change_with_open_ticket_counts(db: Database, db_url: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = Engine(db)
+    engine.definitions.publish_path(VALID / "overlay_base")
+    system = system_actor()
+    low_high = {"summary": "Slow VPN", "impact": "low", "urgency": "high", "category": "network"}
+    first = engine.create(system, "ticket", low_high)["number"]
+    engine.create(system, "ticket", {**low_high, "urgency": "low"})
+    resolved = engine.create(system, "ticket", low_high)["number"]
+    engine.fire(system, resolved, "resolve")
+    engine.fire(system, first, "start")
+    monkeypatch.setenv("ITSM_DATABASE_URL", db_url)
+    result = CliRunner().invoke(main, ["diff", str(VALID / "overlay_base"), str(VALID / "overlay_client")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines == [
+        "changed field flags ticket.resolved.resolution_notes: none -> required (1 open ticket)",
+        "added state ticket.awaiting_approval (0 open tickets)",
+        "added transition ticket.request_approval: in_progress -> awaiting_approval (1 open ticket)",
+        "added transition ticket.approve: awaiting_approval -> in_progress (0 open tickets)",
+        "changed matrix cell prio[low, high]: P3 -> P2 (2 open tickets)",
+        "added holiday office 2026-06-15: Client day",
+        "added routing rule routes.software: category == 'software' => network (3 open tickets)",
+        "added routing rule routes.fallback_client: default => desk (3 open tickets)",
+        "removed routing rule routes.fallback: default => desk (3 open tickets)",
+        "9 changes",
+    ]
+
+
+def test_markdown_for_review_comments() -> None:
+    result = CliRunner().invoke(main, ["diff", str(VALID / "overlay_base"), str(VALID / "overlay_client"),
+                                       "--format", "markdown", "--no-tickets"])
+    assert result.exit_code == 0
+    assert result.output.startswith("### Definitions diff: 9 changes")
+    assert "| changed matrix cell | `prio[low, high]` | P3 -> P2 |  |" in result.output
