@@ -388,3 +388,32 @@ def _reachable(database: Any) -> bool:
         return bool(database.has_tables())
     except Exception:  # no database here: the diff is still useful without counts
         return False
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--extends", "base", default=DEFAULT_PACK, show_default=True,
+              type=click.Path(file_okay=False, exists=True, path_type=Path), help="The base pack.")
+def init(directory: Path, base: Path) -> None:
+    """Scaffold a client overlay in DIRECTORY: pack.yaml with commented examples, and one scenario."""
+    import os
+    import re
+
+    from itsm.engine.scaffold import overlay_files
+
+    spec, _ = _load_or_report(base)
+    if spec is None:
+        click.echo(f"{base}: the base pack is not valid", err=True)
+        sys.exit(1)
+    if directory.exists() and any(directory.iterdir()):
+        raise click.UsageError(f"'{directory}' is not empty")
+    ident = re.sub(r"[^a-z0-9_]", "_", directory.resolve().name.lower()).strip("_") or "client"
+    if not ident[0].isalpha():
+        ident = f"client_{ident}"
+    extends = os.path.relpath(base.resolve(), directory.resolve())
+    for name, text in overlay_files(spec, ident, extends).items():
+        target = directory / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {target}")
+    click.echo(f"next: itsm validate {directory} && itsm test {directory}")

@@ -98,7 +98,7 @@ def _process(changes: list[Change], old: m.ProcessSpec, new: m.ProcessSpec) -> N
                    for name, attr in (("from", "sources"), ("to", "target"), ("roles", "roles"),
                                       ("when", "guard"), ("fields", "fields"), ("after", "after"))
                    if _text(getattr(was, attr)) != _text(getattr(transition, attr))]
-        if was.actions != transition.actions:
+        if _actions(was.actions) != _actions(transition.actions):
             details.append("actions changed")
         if details:
             changes.append(Change("changed", "transition", f"{pid}.{transition.id}", "; ".join(details), pid,
@@ -225,6 +225,17 @@ def _team(changes: list[Change], old: m.TeamSpec, new: m.TeamSpec) -> None:
         if getattr(old, attr) != getattr(new, attr):
             changes.append(Change("changed", f"team {attr}", new.id,
                                   f"{_text(getattr(old, attr))} -> {_text(getattr(new, attr))}"))
+
+
+def _actions(actions: tuple[m.Action, ...]) -> list[tuple[str, str]]:
+    """Actions compared by what they do, not where they were written."""
+    import dataclasses
+
+    def plain(value: Any) -> Any:
+        return dict(value) if isinstance(value, Mapping) else value
+
+    return [(type(a).__name__, repr({f.name: plain(getattr(a, f.name)) for f in dataclasses.fields(a)
+                                     if f.name != "where"})) for a in actions]
 
 
 def _rule(rule: m.RoutingRule) -> str:

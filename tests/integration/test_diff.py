@@ -49,3 +49,16 @@ def test_markdown_for_review_comments() -> None:
     assert result.exit_code == 0
     assert result.output.startswith("### Definitions diff: 9 changes")
     assert "| changed matrix cell | `prio[low, high]` | P3 -> P2 |  |" in result.output
+
+
+def test_init_scaffolds_an_overlay_that_validates_and_passes_its_scenario(tmp_path: Path) -> None:
+    runner = CliRunner()
+    target = tmp_path / "clients" / "acme-corp"
+    result = runner.invoke(main, ["init", str(target), "--extends", str(VALID.parents[2] / "definitions")])
+    assert result.exit_code == 0, result.output
+    text = (target / "pack.yaml").read_text()
+    assert "id: acme_corp" in text and "extends: " in text and "# kind: routing" in text
+    assert runner.invoke(main, ["validate", str(target)]).exit_code == 0
+    tested = runner.invoke(main, ["test", str(target), "-k", "smoke"])
+    assert tested.exit_code == 0 and "PASS acme_corp_smoke" in tested.output
+    assert runner.invoke(main, ["init", str(target)]).exit_code == 2  # not empty: refused
