@@ -41,11 +41,17 @@ def update_clocks(op: Operation) -> None:
     """Evaluate every clock of the ticket's policy at `op.now`, then run warning and breach actions."""
     policy = select_policy(op)
     if policy is None:
+        for row in op.clock_rows().values():
+            row.next_timer_at = None  # no policy any more: nothing of these clocks is due
         return
     if op.ticket.id is None:
         op.sync()
         op.session.flush()
     rows = op.clock_rows()
+    current = {clock.id for clock in policy.clocks}
+    for name, row in rows.items():
+        if name not in current:  # a clock the policy no longer has (renamed, removed): never due again
+            row.next_timer_at = None
     context = op.context()
     for clock in policy.clocks:
         row = rows.get(clock.id)

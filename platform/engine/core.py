@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, cast, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -73,9 +74,10 @@ class Engine:
             op = self._open(session, actor, number)
             rows = session.scalars(select(Event).where(Event.ticket_id == op.ticket.id).order_by(Event.id)).all()
             agent = op.is_agent()
-            return [{"at": r.at.isoformat(), "actor": r.actor, "kind": r.kind, "transition": r.transition,
-                     "from": r.from_state, "to": r.to_state, "changes": r.changes, "comment": r.comment,
-                     "data": r.data, "definitions_version": r.definitions_version} for r in rows
+            zone = ZoneInfo(op.pack.timezone)
+            return [{"at": r.at.astimezone(zone).isoformat(), "actor": r.actor, "kind": r.kind,
+                     "transition": r.transition, "from": r.from_state, "to": r.to_state, "changes": r.changes,
+                     "comment": r.comment, "data": r.data, "definitions_version": r.definitions_version} for r in rows
                     if agent or not (r.kind == "comment" and (r.data or {}).get("internal"))]
 
     def list_tickets(self, actor: Actor, filters: Mapping[str, str | None], limit: int = 50,
@@ -94,9 +96,10 @@ class Engine:
                     query = query.where(getattr(Ticket, column) == value)
             text = (filters.get("q") or "").strip()
             if text:
-                pattern = f"%{text.lower()}%"
-                query = query.where(func.lower(Ticket.number).like(pattern)
-                                    | func.lower(cast(Ticket.fields, String)).like(pattern))
+                escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                pattern = f"%{escaped}%"
+                query = query.where(func.lower(Ticket.number).like(pattern, escape="\\")
+                                    | func.lower(cast(Ticket.fields, String)).like(pattern, escape="\\"))
             if cursor is not None:
                 query = query.where(Ticket.id < cursor)
             rows = list(session.scalars(query))
@@ -180,7 +183,10 @@ class Engine:
         return self._plugin_actions[key]
 
     def _open(self, session: Session, actor: Actor, number: str, for_update: bool = False) -> Operation:
-        ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+        query = select(Ticket).where(Ticket.number == number)
+        if for_update and session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()  # a writer waits for the worker (and vice versa) on this ticket
+        ticket = session.scalar(query)
         if ticket is None:
             raise NotFound(f"no ticket {number}")
         op = self.operation(session, actor, ticket)
@@ -395,6 +401,9 @@ class Operation:
 
     def update(self, values: dict[str, Any]) -> None:
         self.event = "update"
+        if not self.is_agent():
+            raise Forbidden("only agents edit fields directly; requesters add information with comments and "
+                            "the transitions offered to them")
         if not self.ticket.is_open:
             raise Conflict(f"{self.ticket.number} is {self.ticket.state}: a closed ticket cannot be edited")
         raise_if(check_values(self.form, values))
@@ -471,10 +480,12 @@ class Operation:
         team_id = team.id
         context = self.context()
         if routing.assignment == "round_robin":
+            dialect = self.session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            self.session.execute(insert(RoutingCursor).values(routing=routing.id, team=team_id, position=0)
+                                 .on_conflict_do_nothing(index_elements=["routing", "team"]))
             cursor = self.session.get(RoutingCursor, (routing.id, team_id), with_for_update=True)
-            if cursor is None:
-                cursor = RoutingCursor(routing=routing.id, team=team_id, position=0)
-                self.session.add(cursor)
+            assert cursor is not None
             choice = choose(routing, team, context, cursor=cursor.position)
             cursor.position = choice.cursor or 0
             return choice.user, choice.reason
@@ -495,8 +506,9 @@ class Operation:
     def create_linked(self, process_id: str, values: dict[str, Any], link: str) -> None:
         if self.depth >= MAX_LINKED_DEPTH:
             raise Conflict(f"linked tickets nest deeper than {MAX_LINKED_DEPTH}: check the create actions")
+        requester = "system" if self.actor.is_system else self.actor.name  # not the customer: a review is internal
         child = Operation.for_new(self.engine, self.session, self.compiled, system_actor(), process_id, values,
-                                  self.ticket.requester, depth=self.depth + 1)
+                                  requester, depth=self.depth + 1)
         self.pending_links.append((child.ticket, link))
 
     def recipients(self, targets: tuple[str, ...]) -> list[str]:
@@ -561,7 +573,8 @@ class Operation:
 
     def view(self) -> dict[str, Any]:
         """The ticket as the API shows it, for this actor, now."""
-        return ticket_view(self.ticket, self.available(), clock_views(self, self.engine.clock()))
+        return ticket_view(self.ticket, self.available(), clock_views(self, self.engine.clock()),
+                           ZoneInfo(self.pack.timezone))  # SPEC 8: shown in the pack's time zone
 
     # -- writing -----------------------------------------------------------------------------------
 

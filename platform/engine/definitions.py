@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from transitions import Machine
 
 from itsm.interpreter.loader import compile_documents, load_pack
@@ -101,6 +101,7 @@ class Definitions:
 
     def publish(self, pack: PackSpec, git_commit: str | None = None, actor: str | None = None) -> PublishResult:
         with self.db.write() as session:
+            self._serialize(session)
             current = session.scalar(select(DefinitionsVersion).where(DefinitionsVersion.is_active))
             if current is not None and current.id == pack.digest:
                 return PublishResult(pack.digest, False, {}, f"version {pack.digest[:12]} is already active")
@@ -118,6 +119,7 @@ class Definitions:
     def rollback(self, version_id: str) -> PublishResult:
         """Re-activate an earlier version (a unique prefix of its id is enough)."""
         with self.db.write() as session:
+            self._serialize(session)
             matches = session.scalars(select(DefinitionsVersion).where(
                 DefinitionsVersion.id.startswith(version_id))).all()
             if len(matches) != 1:
@@ -131,6 +133,12 @@ class Definitions:
             self._activate(session, row)
         self._active = None
         return PublishResult(row.id, True, renamed, f"rolled back to version {row.id[:12]}")
+
+    @staticmethod
+    def _serialize(session: Any) -> None:
+        """One publish or rollback at a time (SQLite's write lock does this already)."""
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(7031966)"))
 
     @staticmethod
     def _activate(session: Any, row: DefinitionsVersion) -> None:

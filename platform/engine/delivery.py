@@ -52,24 +52,30 @@ def backoff(attempts: int) -> timedelta:
 
 
 def deliver_outbox(engine: Engine, batch: int = 50) -> DeliveryResult:
+    """Up to `batch` due messages, each claimed just before it is sent (a claim never waits behind
+    other slow sends, so it cannot expire before its own send is over)."""
     result = DeliveryResult()
-    for message_id in _claim(engine, batch):
+    for _ in range(batch):
+        message_id = _claim_one(engine)
+        if message_id is None:
+            break
         _deliver_one(engine, message_id, result)
     return result
 
 
-def _claim(engine: Engine, batch: int) -> list[int]:
+def _claim_one(engine: Engine) -> int | None:
     with engine.db.write() as session:
         now = engine.clock()
         query = (select(OutboxMessage).where(OutboxMessage.status.in_(("pending", "sending")),
                                              OutboxMessage.next_attempt_at <= now)
-                 .order_by(OutboxMessage.next_attempt_at).limit(batch))
+                 .order_by(OutboxMessage.next_attempt_at).limit(1))
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        messages = list(session.scalars(query))
-        for message in messages:
-            message.status, message.next_attempt_at = "sending", now + CLAIM
-        return [m.id for m in messages]
+        message = session.scalar(query)
+        if message is None:
+            return None
+        message.status, message.next_attempt_at = "sending", now + CLAIM
+        return message.id
 
 
 def _deliver_one(engine: Engine, message_id: int, result: DeliveryResult) -> None:
@@ -134,7 +140,7 @@ def _send_mail(message: OutboxMessage, addresses: list[str]) -> None:
     mail = EmailMessage()
     mail["From"] = os.environ.get("ITSM_MAIL_FROM", "itsm@localhost")
     mail["To"] = ", ".join(addresses)
-    mail["Subject"] = message.subject
+    mail["Subject"] = " ".join(message.subject.split())  # a header is one line, whatever the fields hold
     mail["X-ITSM-Notification"] = message.notification
     mail.set_content(message.body)
     host = os.environ.get("ITSM_SMTP_HOST", "127.0.0.1")

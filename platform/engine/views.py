@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import tzinfo
 from typing import Any
 
 from itsm.interpreter.model import PackSpec
@@ -45,12 +46,14 @@ def template_context(ticket: Ticket, fields: Mapping[str, Any], requester: Mappi
     return {"ticket": view, "actor": {"name": actor.name}, "requester": dict(requester)}
 
 
-def iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+def iso(value: Any, zone: tzinfo | None = None) -> str | None:
+    if value is None:
+        return None
+    return (value.astimezone(zone) if zone is not None else value).isoformat()
 
 
 def ticket_view(ticket: Ticket, transitions: list[str] | None = None,
-                sla: dict[str, Any] | None = None) -> dict[str, Any]:
+                sla: dict[str, Any] | None = None, zone: tzinfo | None = None) -> dict[str, Any]:
     """SPEC 10: GET /api/tickets/NUMBER."""
     return {
         "number": ticket.number,
@@ -63,7 +66,7 @@ def ticket_view(ticket: Ticket, transitions: list[str] | None = None,
         "fields": dict(ticket.fields or {}),
         "sla": sla or {},
         "version": ticket.version,
-        "created_at": iso(ticket.created_at),
-        "updated_at": iso(ticket.updated_at),
+        "created_at": iso(ticket.created_at, zone),
+        "updated_at": iso(ticket.updated_at, zone),
         "transitions": transitions if transitions is not None else [],
     }

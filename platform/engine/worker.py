@@ -143,14 +143,20 @@ def _sweep_timers(engine: Engine, batch: int) -> SweepResult:
     result = SweepResult()
     with engine.db.write() as session:
         now = engine.clock()
-        due = list(session.scalars(select(Timer).where(Timer.fired_at.is_(None), Timer.due_at <= now)
-                                   .order_by(Timer.due_at).limit(batch)))
+        due_query = (select(Timer).where(Timer.fired_at.is_(None), Timer.due_at <= now)
+                     .order_by(Timer.due_at).limit(batch))
+        if session.get_bind().dialect.name == "postgresql":
+            due_query = due_query.with_for_update(skip_locked=True)  # another worker takes other timers
+        due = list(session.scalars(due_query))
         tickets = {t.id: t for t in _locked_tickets(session, list(dict.fromkeys(d.ticket_id for d in due)))}
         session.autoflush = False  # one UPDATE per ticket, flushed after each timer
         for timer in due:
             ticket = tickets.get(timer.ticket_id)
             if ticket is None:
                 continue  # another worker holds it
+            session.refresh(timer)  # fired (or replaced) while we waited for the ticket's lock?
+            if timer.fired_at is not None:
+                continue
             savepoint = session.begin_nested()
             try:
                 op = engine.operation(session, system_actor(), ticket)

@@ -7,6 +7,7 @@ READ COMMITTED; conflicts between writers are caught by the tickets' version col
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +30,8 @@ class Database:
     def __init__(self, url: str | None = None, **engine_options: Any):
         self.url = make_url(url or default_url())
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        options: dict[str, Any] = {"future": True}
+        # JSON kept readable (no \u escapes), so searching text finds "München" on SQLite too
+        options: dict[str, Any] = {"future": True, "json_serializer": lambda obj: json.dumps(obj, ensure_ascii=False)}
         if self.is_sqlite:
             options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         else:

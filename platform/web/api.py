@@ -30,6 +30,10 @@ MAX_LIMIT = 200
 def init_app(app: Flask) -> None:
     app.register_blueprint(api)
 
+    @app.errorhandler(UnicodeError)
+    def undecodable(exc: UnicodeError) -> tuple[Response, int]:
+        return jsonify(BadRequest("text that is not valid UTF-8").to_dict()), 400
+
     @app.errorhandler(EngineError)
     def engine_error(exc: EngineError) -> tuple[Response, int]:
         return jsonify(exc.to_dict()), exc.status
@@ -40,6 +44,12 @@ def init_app(app: Flask) -> None:
             return exc
         code = (exc.name or "error").lower().replace(" ", "_")
         return jsonify({"error": code, "message": exc.description or exc.name, "details": []}), exc.code or 500
+
+
+@api.before_request
+def clean_text_in_path_and_query() -> None:
+    for value in [*(request.view_args or {}).values(), *request.args.values()]:
+        _check_text(value, "the URL")
 
 
 def _engine() -> Any:
@@ -74,6 +84,7 @@ def body(allowed: dict[str, type | tuple[type, ...]], required: tuple[str, ...] 
         raise BadRequest("the body must be JSON (Content-Type: application/json)")
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
+    _check_text(data, "the body")
     problems = [{"field": key, "message": "unknown key"} for key in data if key not in allowed]
     for key, kinds in allowed.items():
         if key in data and data[key] is not None:
@@ -85,6 +96,26 @@ def body(allowed: dict[str, type | tuple[type, ...]], required: tuple[str, ...] 
     if problems:
         raise BadRequest("; ".join(f"{p['field']}: {p['message']}" for p in problems), problems)
     return data
+
+
+def _check_text(value: Any, where: str, depth: int = 0) -> None:
+    """Strings anywhere in the input must be storable text: no NUL, no lone surrogates (400 otherwise)."""
+    if depth > 32:
+        raise BadRequest(f"{where} nests too deeply")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadRequest(f"{where} contains a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest(f"{where} contains text that is not valid Unicode") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, where, depth + 1)
+            _check_text(item, where, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item, where, depth + 1)
 
 
 def _as_tuple(kinds: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -201,9 +232,10 @@ def _decode_cursor(text: str | None) -> int | None:
         return None
     try:
         kind, _, value = base64.urlsafe_b64decode(text.encode()).decode().partition(":")
-        if kind != "id":
+        number = int(value)
+        if kind != "id" or not 0 < number < 2**63:
             raise ValueError
-        return int(value)
+        return number
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise BadRequest("invalid cursor: pass the next_cursor of the previous page unchanged") from None
 

@@ -192,3 +192,26 @@ def test_openapi_document_describes_exactly_the_routes(app: Flask, api: Api) -> 
             routes |= {(path, m.lower()) for m in rule.methods or () if m not in ("HEAD", "OPTIONS")}
     documented = {(path, method) for path, ops in document["paths"].items() for method in ops}
     assert routes == documented
+
+
+def test_requesters_do_not_edit_fields_and_odd_text_is_a_400(api: Api) -> None:
+    number = create(api)["number"]
+    assert_error(api("PATCH", f"/api/tickets/{number}", "rita", json={"fields": {"impact": "high"}}), 403)
+    assert_error(api("POST", "/api/tickets", json={"process": "incident", "fields": {
+        "short_description": "Null \x00 byte"}}), 400)
+    assert_error(api("POST", f"/api/tickets/{number}/comments", data='{"text": "\\udc00"}',
+                     content_type="application/json"), 400)
+    assert_error(api("GET", "/api/tickets?q=%00"), 400)
+    assert_error(api("GET", "/api/tickets/INC%00"), 400)
+    import base64
+
+    huge = base64.urlsafe_b64encode(b"id:99999999999999999999999").decode()
+    assert_error(api("GET", f"/api/tickets?cursor={huge}"), 400)
+    status, found = api("GET", "/api/tickets?q=100%25", "lars")  # % is searched for, not a wildcard
+    assert status == 200 and found["items"] == []
+
+
+def test_search_finds_non_ascii_text(api: Api) -> None:
+    create(api, short_description="Drucker in München streikt")
+    status, page = api("GET", "/api/tickets?q=münchen", "lars")
+    assert status == 200 and len(page["items"]) == 1

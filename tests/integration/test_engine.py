@@ -189,6 +189,7 @@ def test_create_action_opens_a_linked_review(engine: Engine) -> None:
     review = engine.get(lars, "PIR0000001")
     assert review["fields"]["incident"] == number and review["process"] == "review"
     assert "request_review" not in engine.available_transitions(lars, number)  # the guard: only once
+    assert review["requester"] == "lars"  # an internal record: not the customer's to read
 
 
 def test_least_loaded_assignment_with_skills_and_the_routing_event(engine: Engine) -> None:

@@ -177,3 +177,23 @@ def test_workers_share_due_breaches_and_each_fires_exactly_once(db: Database, db
     breach_events = [e for e in sla_events if e.get("clock") == "response" and e.get("breach")]
     assert breaches == count and escalated == count and len(breach_events) == count
     assert left == 0
+
+
+def test_clocks_a_new_version_no_longer_has_stop_being_due(desk: Engine, clock: Clock, db: Database,
+                                                           tmp_path) -> None:  # type: ignore[no-untyped-def]
+    number = desk.create(desk.actor("rita"), "incident", P3)["number"]
+    overlay = tmp_path / "renamed"
+    overlay.mkdir()
+    (overlay / "pack.yaml").write_text(
+        f"kind: pack\nid: renamed\nformat: 1\ntimezone: Europe/Berlin\nextends: {DEFINITIONS}\n---\n"
+        "kind: sla_policy\nid: incident_sla\nclocks:\n  - {id: response, remove: true}\n"
+        "  - {id: first_response, stop: \"state != 'new'\", targets: {default: 4h}}\n")
+    desk.definitions.publish_path(overlay)
+    desk.definitions.poll_seconds = 0
+    clock.advance(hours=5)
+    result = desk.sweep(batch=1)  # must come back: the old clock is not due for ever
+    assert result.failed == 0
+    with db.read() as session:
+        old = session.scalar(select(SlaClock).where(SlaClock.clock == "response"))
+        assert old is not None and old.next_timer_at is None
+    assert set(desk.get(desk.actor("lars"), number)["sla"]) >= {"first_response", "resolution"}
