@@ -293,10 +293,13 @@ def _write_junit(path: Path, suite: str, results: list[Any]) -> None:
               type=click.Path(file_okay=False, path_type=Path), help="Pack to publish on start.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--watch", is_flag=True, help="Republish the pack when its files change.")
 @_engine_errors
-def serve(pack: Path, host: str, port: int) -> None:
+def serve(pack: Path, host: str, port: int, watch: bool) -> None:
     """Development server: publishes PACK, then serves the JSON API (production: gunicorn
     'itsm.web:create_app()')."""
+    import threading
+
     from itsm.web import create_app
 
     spec, _ = _load_or_report(pack)
@@ -304,7 +307,14 @@ def serve(pack: Path, host: str, port: int) -> None:
         click.echo(f"{pack}: not served: the pack is not valid", err=True)
         sys.exit(1)
     app = create_app({"PACK": str(pack)})
-    click.echo(f"serving pack '{spec.id}' on http://{host}:{port}/api (Ctrl-C stops)")
+    if watch:
+        from itsm.engine.watch import PackWatcher
+
+        watcher = PackWatcher(app.extensions["itsm"].definitions, pack, report=click.echo)
+        app.extensions["itsm.watcher"] = watcher
+        threading.Thread(target=watcher.run, daemon=True, name="itsm-watch").start()
+    click.echo(f"serving pack '{spec.id}' on http://{host}:{port}/api{' (watching for changes)' if watch else ''}"
+               f" (Ctrl-C stops)")
     app.run(host=host, port=port, debug=False, use_reloader=False)
 
 
