@@ -87,12 +87,23 @@ def graph(process: str, pack: Path) -> None:
 
 
 @main.command()
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
               help="Directory to write the schemas to (created if missing).")
-def schema(out: Path) -> None:
-    """Write the JSON Schema of every kind, for editors' YAML extensions."""
+@click.option("--reference", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the language reference in Markdown to this file.")
+def schema(out: Path | None, reference: Path | None) -> None:
+    """Write the JSON Schema of every kind, for editors' YAML extensions (and the Markdown reference)."""
     from itsm.interpreter.schema import SCHEMAS, editor_schema
 
+    if out is None and reference is None:
+        raise click.UsageError("give --out DIR (JSON Schemas) and/or --reference FILE (Markdown)")
+    if reference is not None:
+        from itsm.interpreter.reference import reference_markdown
+
+        reference.write_text(reference_markdown(), encoding="utf-8")
+        click.echo(f"wrote {reference}")
+    if out is None:
+        return
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for kind, body in {**SCHEMAS, "document": editor_schema()}.items():

@@ -98,3 +98,11 @@ def _assert_every_property_is_described(schema: object, where: str) -> None:
     elif isinstance(schema, list):
         for sub in schema:
             _assert_every_property_is_described(sub, where)
+
+
+def test_the_committed_language_reference_is_generated_from_the_schemas() -> None:
+    from itsm.interpreter.reference import reference_markdown
+
+    committed = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
+    assert committed == reference_markdown(), "run: itsm schema --reference docs/reference.md"
+    assert "### `process` › `transitions`" in committed and "| `after` |" in committed
