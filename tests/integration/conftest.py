@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from support import DEFINITIONS, DEMO_USERS
 
 from itsm.engine import Engine
 from itsm.engine.users import add_user
 from itsm.store import Database
+
+from support import DEFINITIONS, DEMO_USERS
 
 
 def postgres_url() -> str | None:

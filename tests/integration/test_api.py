@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from support import DEFINITIONS, DEMO_USERS
 
 from itsm.engine.users import add_user, create_token
 from itsm.web import create_app, engine_of
+
+from support import DEFINITIONS, DEMO_USERS
 
 LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "category": "hardware",
           "impact": "low", "urgency": "medium"}

@@ -6,9 +6,10 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from click.testing import CliRunner
-from support import DEFINITIONS
 
 from itsm.cli import main
+
+from support import DEFINITIONS
 
 
 def run(*args: str) -> tuple[int, str]:

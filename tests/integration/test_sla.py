@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, insert, select
-from support import DEFINITIONS, DEMO_USERS
 
 from itsm.engine import Definitions, Engine
 from itsm.engine.users import add_user
 from itsm.store import Database, Event, OutboxMessage, SlaClock, Ticket
+
+from support import DEFINITIONS, DEMO_USERS
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY_10 = datetime(2026, 3, 2, 10, 0, tzinfo=BERLIN)
