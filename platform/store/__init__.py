@@ -13,6 +13,7 @@ from .models import (
     Comment,
     DefinitionsVersion,
     Event,
+    IntakeKey,
     Link,
     OutboxMessage,
     RoutingCursor,
@@ -22,5 +23,5 @@ from .models import (
     User,
 )
 
-__all__ = ["ApiToken", "Base", "Comment", "Database", "DefinitionsVersion", "Event", "Link", "OutboxMessage",
-           "RoutingCursor", "SlaClock", "Ticket", "Timer", "User", "default_url"]
+__all__ = ["ApiToken", "Base", "Comment", "Database", "DefinitionsVersion", "Event", "IntakeKey", "Link",
+           "OutboxMessage", "RoutingCursor", "SlaClock", "Ticket", "Timer", "User", "default_url"]

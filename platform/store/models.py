@@ -225,6 +225,16 @@ class Timer(Base):
     __table_args__ = (UniqueConstraint("ticket_id", "kind", "key"), Index("ix_timers_due", "fired_at", "due_at"))
 
 
+class IntakeKey(Base):
+    """Which ticket an external alert or message belongs to (e.g. an Alertmanager fingerprint)."""
+
+    __tablename__ = "intake_keys"
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class RoutingCursor(Base):
     """Where round-robin assignment continues, per routing and team."""
 

@@ -267,6 +267,18 @@ def ticket_events(number: str) -> Any:
     return jsonify({"items": _engine().events(actor(), number)})
 
 
+@api.post("/intake/alertmanager")
+@authenticated
+def alertmanager_intake() -> Any:
+    from itsm.engine.intake import alertmanager
+
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be an Alertmanager webhook payload (a JSON object)")
+    _check_text(data, "the body")
+    return jsonify({"results": alertmanager(_engine(), actor(), data)})
+
+
 @api.get("/tickets/<number>/comments")
 @authenticated
 def ticket_comments(number: str) -> Any:

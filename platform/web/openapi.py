@@ -119,6 +119,13 @@ def openapi_document() -> dict[str, Any]:
                         "fields": {"type": "object"}, "comment": {"type": "string"},
                         "version": {"type": "integer"}}}}}},
                 "responses": _responses(200, TICKET, 400, 401, 403, 404, 409, 422)}},
+            "/api/intake/alertmanager": {"post": {
+                "summary": "Prometheus Alertmanager webhook: one incident per alert fingerprint", "security": AUTH,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["alerts"], "properties": {
+                        "status": {"type": "string"}, "alerts": {"type": "array", "items": {"type": "object"}}}}}}},
+                "responses": _responses(200, {"type": "object", "properties": {
+                    "results": {"type": "array", "items": {"type": "object"}}}}, 400, 401, 403, 422)}},
             "/api/tickets/{number}/events": {"get": {
                 "summary": "The event log, oldest first", "parameters": [NUMBER], "security": AUTH,
                 "responses": _responses(200, {"type": "object", "properties": {
