@@ -93,9 +93,13 @@ def evaluate_clock(state: ClockState, conditions: Conditions, now: datetime, tar
                 now > _deadline(s, s.target_seconds, now, calendar) if was_running
                 else s.elapsed > s.target_seconds)
             breach = late and not s.breach_fired
+            crossed: list[float] = []
+            if s.target_seconds is not None:  # thresholds passed since the last step fire too (SPEC 6)
+                crossed = [warn_at[i] for i in range(s.warnings_fired, len(warn_at))
+                           if s.elapsed >= threshold(warn_at[i], s.target_seconds)]
             s = dataclasses.replace(s, breached=late, breach_fired=s.breach_fired or late, deadline=None,
-                                    next_timer_at=None)
-            return ClockUpdate(s, breach=breach, changed=True)
+                                    next_timer_at=None, warnings_fired=s.warnings_fired + len(crossed))
+            return ClockUpdate(s, warnings=crossed, breach=breach, changed=True)
         return ClockUpdate(s)
     if conditions.reset and s.phase != "not_started":
         s = ClockState()

@@ -396,3 +396,20 @@ def test_unchanged_step_reports_no_change() -> None:
     state = step(ClockState(), t(0)).state
     u = step(state, t(10))
     assert not u.changed and u.warnings == [] and not u.breach and u.state.elapsed == 10 * M
+
+
+def test_a_late_stop_fires_the_warnings_it_skipped_past_and_the_breach() -> None:
+    """SPEC 6: warnings fire once per threshold, several at once when a change skips past them."""
+    from datetime import UTC, datetime, timedelta
+
+    from itsm.interpreter.model import Calendar, Duration
+    from itsm.sla import ClockState, Conditions, WorkingCalendar, evaluate_clock
+
+    always = WorkingCalendar(Calendar("24x7", "24x7", "UTC", {}, always=True))
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    target = Duration("1h", seconds=3600)
+    running = evaluate_clock(ClockState(), Conditions(), start, target, always, (0.5, 0.75)).state
+    stopped = evaluate_clock(running, Conditions(stop=True), start + timedelta(minutes=90), target, always,
+                             (0.5, 0.75))
+    assert stopped.warnings == [0.5, 0.75] and stopped.breach and stopped.state.status == "breached"
+    assert stopped.state.warnings_fired == 2
