@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from itsm.interpreter.model import PackSpec, ScenarioSpec, ScenarioStep
+from itsm.interpreter.scenarios import parse_instant
 from itsm.store import Database, SlaClock, Timer
 
 from .actors import SYSTEM
@@ -202,17 +203,10 @@ def lookup(view: Mapping[str, Any], path: str) -> Any:
 def matches(expected: Any, actual: Any) -> bool:
     """Instants compare as instants, numbers as numbers; the rest by equality."""
     if isinstance(expected, str) and isinstance(actual, str):
-        a, b = _instant(expected), _instant(actual)
+        a, b = parse_instant(expected), parse_instant(actual)
         if a is not None and b is not None:
             return a == b
     if isinstance(expected, int | float) and isinstance(actual, int | float) and not isinstance(expected, bool):
         return math.isclose(float(expected), float(actual), abs_tol=1e-6)
     return bool(expected == actual)
 
-
-def _instant(text: str) -> datetime | None:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return value if value.tzinfo is not None else None
