@@ -105,12 +105,19 @@ class Engine:
             rows = list(session.scalars(query))
             more = len(rows) > limit
             rows = rows[:limit]
+            clocks: dict[int, dict[str, SlaClock]] = {}  # one query for the page, not one per ticket
+            for clock in session.scalars(select(SlaClock).where(SlaClock.ticket_id.in_([t.id for t in rows]))):
+                clocks.setdefault(clock.ticket_id, {})[clock.clock] = clock
+            users = {u.name: u for u in session.scalars(select(User).where(
+                User.name.in_({t.requester for t in rows})))}
             items = []
+            compiled = self.definitions.active()
             for ticket in rows:
                 process = pack.processes.get(ticket.process)
                 if process is None:
                     continue
-                op = Operation(self, session, self.definitions.active(), actor, ticket, process)
+                op = Operation(self, session, compiled, actor, ticket, process)
+                op.preload(clocks.get(ticket.id, {}), users.get(ticket.requester))
                 items.append(op.view())
             return items, (rows[-1].id if more and rows else None)
 
