@@ -38,11 +38,12 @@ from pathlib import Path
 
 import api_baseline
 import sqlalchemy
-from sqlalchemy import create_engine, text
 
 from itsm.engine import Engine
 from itsm.engine.users import add_user, create_token
 from itsm.store import Database
+
+from databases import postgres_database, postgres_version, sqlite_database
 
 BENCH = Path(__file__).resolve().parent
 DEFINITIONS = BENCH.parent / "definitions"
@@ -165,40 +166,6 @@ def gunicorn(app: str, url: str, workdir: Path) -> Iterator[int]:
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="itsm-bench-") as tmp:
-        yield f"sqlite:///{Path(tmp) / 'bench.db'}"
-
-
-def postgres_database(base: str) -> Callable[[], AbstractContextManager[str]]:
-    @contextmanager
-    def database() -> Iterator[str]:
-        schema = f"itsm_bench_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(base, connect_args={"connect_timeout": 5})
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-        finally:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-    return database
-
-
-def postgres_version(base: str) -> str | None:
-    admin = create_engine(base, connect_args={"connect_timeout": 5})
-    try:
-        with admin.connect() as connection:
-            return str(connection.execute(text("SHOW server_version")).scalar_one())
-    except Exception as exc:  # no PostgreSQL figures on this machine
-        print(f"postgresql: skipped, {base} is unreachable ({type(exc).__name__}: {str(exc).splitlines()[0]})")
-        return None
-    finally:
-        admin.dispose()
 
 
 def bench_backend(database: Callable[[], AbstractContextManager[str]], args: argparse.Namespace

@@ -21,20 +21,20 @@ import os
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event
 
 from itsm.engine import Engine
 from itsm.engine.users import add_user
 from itsm.store import Database
+
+from databases import postgres_database, postgres_version, sqlite_database
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -115,41 +115,6 @@ def run_once(url: str, tickets: int) -> Phases:
         return phases
     finally:
         engine.db.dispose()
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="itsm-bench-") as tmp:
-        yield f"sqlite:///{Path(tmp) / 'itsm.db'}"
-
-
-def postgres_database(base: str) -> Callable[[], AbstractContextManager[str]]:
-    @contextmanager
-    def database() -> Iterator[str]:
-        schema = f"itsm_bench_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(base, connect_args={"connect_timeout": 5})
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-        finally:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-    return database
-
-
-def postgres_version(base: str) -> str | None:
-    """The server version, or None (with a printed note) when the server is unreachable."""
-    admin = create_engine(base, connect_args={"connect_timeout": 5})
-    try:
-        with admin.connect() as connection:
-            return str(connection.execute(text("SHOW server_version")).scalar_one())
-    except Exception as exc:  # any failure to connect means: no PostgreSQL figures on this machine
-        print(f"postgresql: skipped, {base} is unreachable ({type(exc).__name__}: {str(exc).splitlines()[0]})")
-        return None
-    finally:
-        admin.dispose()
 
 
 def report(backend: str, runs: list[Phases], tickets: int) -> None:

@@ -145,7 +145,7 @@ class Compilation:
         if problem:
             doc.error(path, problem)
 
-    def actions(self, doc: Doc, path: Path, form: m.FormSpec | None, scope: Scope | None = None) -> tuple:
+    def actions(self, doc: Doc, path: Path, form: m.FormSpec | None) -> tuple[m.Action, ...]:
         """Compile an action list; `form` is the form of the tickets the actions run on (None: unknown)."""
         raw = _value(doc.data, path)
         if not isinstance(raw, list):

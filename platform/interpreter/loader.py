@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import json
@@ -77,7 +78,7 @@ def _check_merged(merged: MergedPack, problems: list[DefinitionError]) -> m.Pack
     if any(p.is_error for p in problems) or pack is None:
         return None
     documents = [to_plain(merged.documents[key].node) for key in sorted(merged.documents)]
-    return _with(pack, digest=digest_of(documents), warnings=tuple(problems), source=tuple(documents))
+    return dataclasses.replace(pack, digest=digest_of(documents), warnings=tuple(problems), source=tuple(documents))
 
 
 def digest_of(source: Sequence[Any]) -> str:
@@ -99,12 +100,6 @@ def compile_documents(documents: Sequence[Mapping[str, Any]]) -> m.PackSpec:
     if pack is None:
         raise PackError(problems)
     return pack
-
-
-def _with(pack: m.PackSpec, **changes: Any) -> m.PackSpec:
-    import dataclasses
-
-    return dataclasses.replace(pack, **changes)
 
 
 def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
