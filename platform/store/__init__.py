@@ -17,6 +17,7 @@ from .models import (
     Link,
     OutboxMessage,
     RoutingCursor,
+    Setting,
     SlaClock,
     Ticket,
     Timer,
@@ -24,4 +25,4 @@ from .models import (
 )
 
 __all__ = ["ApiToken", "Base", "Comment", "Database", "DefinitionsVersion", "Event", "IntakeKey", "Link",
-           "OutboxMessage", "RoutingCursor", "SlaClock", "Ticket", "Timer", "User", "default_url"]
+           "OutboxMessage", "RoutingCursor", "Setting", "SlaClock", "Ticket", "Timer", "User", "default_url"]

@@ -242,3 +242,11 @@ class RoutingCursor(Base):
     routing: Mapped[str] = mapped_column(String(64), primary_key=True)
     team: Mapped[str] = mapped_column(String(64), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Setting(Base):
+    """Installation-wide values the processes share, such as the key that signs web sessions."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
