@@ -70,7 +70,8 @@ def field_states(form: m.FormSpec, state: m.StateSpec, field_ids: tuple[str, ...
 
 
 def create_form(engine: Engine, session: Session, actor: Any, process_id: str, values: Mapping[str, Any]) -> Form:
-    """The form for a new ticket: every field that may be filled in at creation (visible, not read-only).
+    """The form for a new ticket: the fields that may be filled in at creation, those a rule may show as
+    values are typed (rendered hidden until then), and read-only ones with a value (shown as text).
 
     Fields that some transition asks for later (classification, resolution, ...) are not `primary`: the
     page shows them under "More details" instead of in the way of the person reporting.
@@ -93,7 +94,10 @@ def create_form(engine: Engine, session: Session, actor: Any, process_id: str, v
     op._requester = person(actor.name, user, compiled.pack)
     op.recompute_priority()
     states = field_states(form, initial, tuple(f.id for f in form.fields), op.fields, op.context())
-    shown = tuple(s for s in states if s.visible and not s.readonly)
+    hidden_here = {field_id for field_id, flag in initial.fields.items() if flag.hidden}
+    shown = tuple(s for s in states if s.spec.id not in hidden_here
+                  and (s.visible or s.spec.visible_when is not None)  # may appear as values are typed
+                  and (not s.readonly or s.value is not None))  # read-only with a value: shown as text
     later = {field_id for t in process.transitions for field_id in t.fields}
     primary = frozenset(s.spec.id for s in shown if s.required or s.spec.id not in later)
     return Form(process, None, shown, primary)

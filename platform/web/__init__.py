@@ -17,6 +17,8 @@ from itsm.engine import Engine
 from itsm.engine.settings import installation_secret
 from itsm.store import Database
 
+from .security import cookie_settings
+
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
@@ -25,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SECRET_KEY=os.environ.get("ITSM_SECRET_KEY"),
         PACK=os.environ.get("ITSM_PACK"),
         JSON_SORT_KEYS=False,
+        **cookie_settings(),
     )
     if config:
         app.config.update(config)

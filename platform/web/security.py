@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 from collections.abc import Callable
 from functools import wraps
@@ -27,9 +28,6 @@ CSRF_HEADER = "X-CSRF-Token"
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_NAME", "itsm_session")
 
     @app.before_request
     def check_csrf() -> None:
@@ -44,6 +42,12 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def template_helpers() -> dict[str, Any]:
         return {"csrf_token": csrf_token, "current_actor": g.get("page_actor")}
+
+
+def cookie_settings() -> dict[str, Any]:
+    """Flask's session cookie as SPEC 9 wants it: HttpOnly, SameSite=Lax, Secure behind HTTPS."""
+    return {"SESSION_COOKIE_NAME": "itsm_session", "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax", "SESSION_COOKIE_SECURE": os.environ.get("ITSM_SECURE_COOKIES") == "1"}
 
 
 def csrf_token() -> str:
