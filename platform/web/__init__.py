@@ -40,13 +40,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         engine.definitions.publish_path(app.config["PACK"])
     app.extensions["itsm"] = engine
 
-    from . import admin, api, auth, pages, security, ui
+    from . import admin, api, auth, editor, pages, security, ui
 
     security.init_app(app)
     api.init_app(app)
     auth.init_app(app)
     ui.init_app(app)
     admin.init_app(app)
+    editor.init_app(app)
     pages.init_app(app)
     return app
 

@@ -269,3 +269,79 @@ def test_the_admin_area_shows_the_pack_and_versions_and_only_admins_get_in(app: 
     assert admin.get("/admin/diff?old=nope&new=nope").status_code == 404
     republished = admin.post("/admin/publish", {})
     assert republished.status_code == 302 and engine.definitions.active_id() == first  # the folder is unchanged
+
+
+# -- the web editor (issue 6) ---------------------------------------------------------------------------
+
+@pytest.fixture()
+def editable_app(db_url: str, tmp_path: Path) -> tuple[Flask, Path]:
+    folder = tmp_path / "pack"
+    shutil.copytree(DEFINITIONS, folder)
+    app = create_app({"DATABASE_URL": db_url, "PACK": str(folder), "TESTING": True})
+    add_user(engine_of(app).db, "admin", password="admin-pw", admin=True)
+    add_user(engine_of(app).db, "lars", password="lars-pw")
+    return app, folder
+
+
+def _changed(before: str, after: str) -> list[str]:
+    import difflib
+
+    return [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), n=0, lineterm="")
+            if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+
+
+def test_editing_one_matrix_cell_in_the_web_editor_changes_one_line_and_publishes(
+        editable_app: tuple[Flask, Path]) -> None:
+    app, folder = editable_app
+    assert Browser(app, "lars").get("/admin/editor/").status_code == 403
+    admin = Browser(app, "admin")
+    page = admin.get("/admin/editor/").text
+    assert 'name="cell:low:high"' in page and 'name="target:response:P3"' in page and 'name="team:network"' in page
+    form = {f"cell:{r}:{c}": level for (r, c), level in
+            engine_of(app).definitions.active().pack.matrices["incident_priority"].cells.items()}
+    file = folder / "priority" / "incident_priority.yaml"
+    before = file.read_text()
+    old_version = engine_of(app).definitions.active_id()
+    response = admin.post("/admin/editor/priority_matrix/incident_priority", {**form, "cell:low:high": "P2"})
+    assert response.status_code == 302
+    after = file.read_text()
+    changed = _changed(before, after)
+    assert len(changed) == 2 and "P2" in changed[1], changed
+    assert [line for line in before.splitlines() if "#" in line] == [line for line in after.splitlines() if "#" in line]
+    assert engine_of(app).definitions.active_id() != old_version
+    assert engine_of(app).definitions.active().pack.matrices["incident_priority"].cells[("low", "high")] == "P2"
+    assert "1 line changed" in admin.get("/admin/editor/").text
+
+
+def test_the_web_editor_edits_targets_rules_and_holidays_and_refuses_what_breaks_the_pack(
+        editable_app: tuple[Flask, Path]) -> None:
+    app, folder = editable_app
+    admin = Browser(app, "admin")
+    admin.get("/admin/editor/")
+    policy = folder / "sla" / "incident_sla.yaml"
+    before = policy.read_text()
+    assert admin.post("/admin/editor/sla_policy/incident_sla", {"target:response:P3": "3h"}).status_code == 302
+    assert len(_changed(before, policy.read_text())) == 2
+    pack = engine_of(app).definitions.active().pack
+    assert pack.sla_policies["incident_sla"].clocks[0].targets["P3"].seconds == 3 * 3600
+    routing = folder / "routing" / "incident_routing.yaml"
+    before = routing.read_text()
+    moved = admin.post("/admin/editor/routing/incident_routing", {"team:business_apps": "service_desk"})
+    assert moved.status_code == 302
+    assert len(_changed(before, routing.read_text())) == 2
+    assert engine_of(app).definitions.active().pack.routings["incident_routing"].rules[2].team == "service_desk"
+    calendar = folder / "calendars" / "office.yaml"
+    before = calendar.read_text()
+    admin.post("/admin/editor/calendar/office", {"holiday_date": "2026-06-15", "holiday_name": "Company day"})
+    added = _changed(before, calendar.read_text())
+    assert len(added) == 1 and "2026-06-15" in added[0] and "Company day" in added[0]
+    import datetime
+
+    assert engine_of(app).definitions.active().pack.calendars["office"].intervals_on(datetime.date(2026, 6, 15)) == ()
+    before = policy.read_text()
+    version = engine_of(app).definitions.active_id()
+    refused = admin.post("/admin/editor/sla_policy/incident_sla", {"target:response:P3": "3 days"})
+    assert refused.status_code == 302 and policy.read_text() == before
+    assert engine_of(app).definitions.active_id() == version
+    assert "Not saved" in admin.get("/admin/editor/").text
+    assert admin.post("/admin/editor/team/nope", {}).status_code == 404
