@@ -11,7 +11,6 @@ from itsm.store import Ticket, User
 
 from .actors import Actor
 
-
 _TEAMS_OF: dict[str, dict[str, tuple[str, ...]]] = {}  # pack digest -> user -> team ids (specs are immutable)
 
 
