@@ -179,3 +179,19 @@ def test_migrations_build_exactly_the_models(app: Flask) -> None:
 
     with engine_of(app).db.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_concurrent_repeats_of_one_key_open_one_incident(app: Flask) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from itsm.engine.intake import receive
+    from itsm.store import Ticket
+
+    engine = engine_of(app)
+    monitoring = engine.actor("monitoring")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: receive(engine, monitoring, "uptime", check({}))[0], range(8)))
+    assert sorted(r["action"] for r in results) == ["created"] + ["unchanged"] * 7
+    assert len({r["number"] for r in results}) == 1
+    with engine.db.read() as session:
+        assert len(session.scalars(select(Ticket.number)).all()) == 1
