@@ -28,6 +28,7 @@ from .intake import MAX_KEY, create_keyed, map_fields, remember, render
 from .users import add_user
 
 EMPTY_REPLY = "(the mail had no text)"
+MAX_COMMENT = 20_000  # characters of a reply kept as a comment (a forwarded log file is not a comment)
 # Lines that start the quoted original in replies: English, German and French mail clients, Outlook.
 _QUOTE_HEADERS = [re.compile(p, re.IGNORECASE) for p in (
     r"^on .{1,200}wrote:$", r"^am .{1,200}schrieb .{0,200}:$", r"^le .{1,200}a écrit\s?:$",
@@ -169,6 +170,8 @@ def receive_mail(engine: Any, raw: bytes, intake_id: str | None = None) -> dict[
     number = _reply_target(engine, pack, mail.subject, user.name)
     if number is not None:
         text = str(render(intake, intake.reply_comment, context)).strip() or EMPTY_REPLY
+        if len(text) > MAX_COMMENT:
+            text = text[: MAX_COMMENT - 1] + "…"
         engine.comment(engine.actor(user.name), number, text)
         remember(engine, intake.id, key, number)
         return {"action": "commented", "number": number}
