@@ -106,8 +106,12 @@ def _handle(engine: Any, actor: Actor, intake: m.IntakeSpec, context: dict[str, 
     if _resolving(intake, context):
         result.update(number=number, action=resolve(engine, intake, number, context) if number else "ignored")
         return result
+    if number is not None and not intake.update:
+        result.update(number=number, action="unchanged")
+        return result
     pack = engine.definitions.active().pack
-    fields, dropped = map_fields(intake, pack.forms[pack.processes[intake.process].form], context)
+    form = pack.forms[pack.processes[intake.process].form]
+    fields, dropped = map_fields(intake, form, context, only=intake.update if number is not None else None)
     if number is None:
         number, created = create_keyed(engine, intake, key, fields, requester=actor.name)
         result.update(number=number, action="created" if created else "unchanged")
@@ -235,7 +239,7 @@ def remember(engine: Any, source: str, key: str, number: str) -> None:
 def _update(engine: Any, intake: m.IntakeSpec, number: str, fields: Mapping[str, Any]) -> str:
     system = system_actor()
     current = engine.get(system, number)["fields"]
-    changed = {k: v for k, v in fields.items() if k in intake.update and current.get(k) != v}
+    changed = {k: v for k, v in fields.items() if current.get(k) != v}
     if not changed:
         return "unchanged"
     engine.update(system, number, changed)

@@ -312,7 +312,11 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
         "process": _str("Process of the tickets this intake opens."),
         "key": _str("Template giving the de-duplication key: one open ticket per key (json: required; "
                     "alertmanager: default the alert fingerprint; email: the Message-ID, not configurable)."),
-        "fields": {"type": "object", "description": "Field id -> value for new tickets.",
+        "fields": {"type": "object", "description": (
+            "Field id -> value for new tickets: a literal, a {{ }} template over the payload, or a lookup "
+            "{from: TEMPLATE, map: {rendered: value}, default: value}. Templates see alert, labels, annotations, "
+            "payload and status (alertmanager), payload (json), mail and sender (email); a value the field "
+            "cannot hold is left out."),
                    "propertyNames": {"pattern": ID_PATTERN}, "additionalProperties": MAPPED_VALUE},
         "update": _list("Fields mapped again and written when a key repeats while its ticket is open.",
                         {"type": "string"}),

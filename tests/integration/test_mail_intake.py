@@ -124,3 +124,23 @@ def test_the_smtp_listener_records_mail_sent_with_smtplib(engine: Engine) -> Non
     assert [r.requester for r in rows] == ["dana"]
     assert engine.get(engine.actor("system"), rows[0].number)["fields"]["short_description"] == (
         "Cannot log in to the ERP")
+
+
+def test_unknown_senders_may_get_an_account_and_a_reply_to_a_closed_ticket_opens_a_new_one(
+        engine: Engine, tmp_path: Path) -> None:
+    from support import DEFINITIONS
+
+    (tmp_path / "pack.yaml").write_text(f"kind: pack\nid: client\nformat: 1\nextends: {DEFINITIONS}\n---\n"
+                                        "{kind: intake, id: email, unknown_senders: create}\n")
+    engine.definitions.publish_path(tmp_path)
+    first = receive_mail(engine, mail("New Person <new.person@example.invalid>", "Badge does not open door 4",
+                                      "Since Monday.", "<n1@x>"))
+    assert first["action"] == "created"
+    system = engine.actor("system")
+    assert engine.get(system, first["number"])["requester"] == "new.person"
+    again = receive_mail(engine, mail("new.person@example.invalid", "Second thing", "Monitor flickers.", "<n2@x>"))
+    assert engine.get(system, again["number"])["requester"] == "new.person"  # the same account, not a new one
+    engine.fire(system, first["number"], "cancel", {"resolution_code": "duplicate", "duplicate_of": again["number"]})
+    late = receive_mail(engine, mail("new.person@example.invalid", f"Re: {first['number']}", "Still broken",
+                                     "<n3@x>"))
+    assert late["action"] == "created" and late["number"] not in (first["number"], again["number"])
