@@ -59,10 +59,15 @@ def parse_mail(raw: bytes) -> InboundMail:
     message_id = str(message.get("Message-ID", "")).strip().strip("<>")
     if not message_id:  # the same bytes delivered twice are still one mail
         message_id = "sha256:" + hashlib.sha256(raw).hexdigest()
-    subject = " ".join(str(message.get("Subject", "")).split())
-    recipients = tuple(a for _, a in getaddresses([str(v) for v in message.get_all("To", [])]) if a)
-    return InboundMail(message_id, address.lower(), name or address, subject, strip_quoted(_text_of(message)),
-                       recipients, str(message.get("Date", "")))
+    subject = " ".join(_storable(str(message.get("Subject", ""))).split())
+    recipients = tuple(_storable(a) for _, a in getaddresses([str(v) for v in message.get_all("To", [])]) if a)
+    return InboundMail(_storable(message_id), _storable(address.lower()), _storable(name or address), subject,
+                       strip_quoted(_storable(_text_of(message))), recipients, _storable(str(message.get("Date", ""))))
+
+
+def _storable(text: str) -> str:
+    """Text every database keeps: no NUL, no lone surrogates (undecodable header bytes become '?')."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 def _text_of(message: Message) -> str:
