@@ -446,3 +446,12 @@ def init(directory: Path, base: Path) -> None:
         target.write_text(text, encoding="utf-8")
         click.echo(f"wrote {target}")
     click.echo(f"next: itsm validate {directory} && itsm test {directory}")
+
+
+def _register_mail_intake() -> None:
+    from .mail import mail_intake
+
+    main.add_command(mail_intake)
+
+
+_register_mail_intake()

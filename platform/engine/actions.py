@@ -71,7 +71,7 @@ def _run(op: Operation, action: m.Action) -> None:
             if isinstance(value, str):
                 value = render(value, op.template_context(), action.where)
                 spec = op.form.by_id[name]
-                value = _coerce(spec, value)
+                value = coerce_rendered(spec, value)
             op.set_field(name, value, source="action")
     elif isinstance(action, m.AssignAction):
         if action.route:
@@ -111,7 +111,7 @@ def _outbox(op: Operation, notification: m.NotificationSpec, context: Mapping[st
     return message
 
 
-def _coerce(spec: m.FieldSpec, value: str) -> Any:
+def coerce_rendered(spec: m.FieldSpec, value: str) -> Any:
     """A rendered template is text; fields holding numbers or booleans get the value they mean."""
     if value == "" and spec.type not in ("string", "text"):
         return None

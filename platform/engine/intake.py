@@ -1,11 +1,11 @@
-"""Monitoring intake (SPEC 10 `POST /api/intake/alertmanager`): one incident per alert fingerprint,
-left alone while the alert repeats, resolved when it resolves (commented when it cannot be resolved).
+"""Intake from other tools (SPEC 10 `POST /api/intake/ID`): payloads mapped to tickets by the pack's `intake`
+documents, one open ticket per de-duplication key (the `intake_keys` table).
 
-Mapping (until packs can declare their own): short_description from the `summary` annotation (else the
-alert name), description from the `description` annotation and the labels, channel `monitoring`, and
-impact and urgency from the `severity` label (critical: high/high, warning: medium/medium, info: low/low).
-On resolve the first transition from the ticket's state into a state named `resolved` is fired as the
-system actor, with resolution code `fixed` (when the form has that choice) and a note saying when.
+A repeat of an open key changes nothing, or writes the fields the intake lists under `update`; a payload for
+which the resolve condition holds fires the first `on_resolve` transition the ticket's state allows, else
+adds the `on_resolve` comment. Tickets are recorded by the `system` actor on behalf of the token's user,
+who is the requester. A pack without an `alertmanager` intake gets the built-in mapping below (the one the
+default pack declares), so packs written before intakes were declarable keep working.
 """
 
 from __future__ import annotations
@@ -16,114 +16,264 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from itsm.interpreter import model as m
+from itsm.interpreter.templates import compiled_for_payload
 from itsm.store import IntakeKey, Ticket
 
+from .actions import coerce_rendered
 from .actors import Actor, system_actor
-from .errors import BadRequest, EngineError
+from .core import Operation
+from .errors import BadRequest, EngineError, NotFound
+from .fields import check_values
 
-SEVERITY = {"critical": ("high", "high"), "page": ("high", "high"), "error": ("high", "medium"),
-            "warning": ("medium", "medium"), "info": ("low", "low")}
-SOURCE = "alertmanager"
-
-
-def fingerprint(alert: Mapping[str, Any]) -> str:
-    given = alert.get("fingerprint")
-    if isinstance(given, str) and given:
-        return given[:200]
-    labels = alert.get("labels") or {}
-    return hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()
+MAX_KEY = 200  # intake_keys.key; longer keys are hashed
+BUILTIN_NOTE = "Resolved by monitoring: the alert ended at {{ alert.endsAt or 'now' }}."
+_SEVERITY_IMPACT = {"critical": "high", "page": "high", "error": "high", "warning": "medium", "info": "low"}
+_SEVERITY_URGENCY = {"critical": "high", "page": "high", "error": "medium", "warning": "medium", "info": "low"}
 
 
-def alertmanager(engine: Any, actor: Actor, payload: Mapping[str, Any], process: str = "incident") -> list[dict]:
+def intake_for(pack: m.PackSpec, intake_id: str) -> m.IntakeSpec:
+    """The pack's intake `intake_id`; `alertmanager` falls back to the built-in mapping."""
+    intake = pack.intakes.get(intake_id)
+    if intake is not None:
+        return intake
+    if intake_id == "alertmanager" and "incident" in pack.processes:
+        return builtin_alertmanager(pack, pack.processes["incident"])
+    known = ", ".join(sorted(pack.intakes)) or "none"
+    raise NotFound(f"no intake '{intake_id}' in the active pack (its intakes: {known})")
+
+
+def builtin_alertmanager(pack: m.PackSpec, process: m.ProcessSpec) -> m.IntakeSpec:
+    """What `definitions/intake/alertmanager.yaml` declares, limited to the fields the form has."""
+    form = pack.forms[process.form]
+    wanted = {
+        "short_description": m.MappedValue("{{ annotations.summary or labels.alertname or 'Monitoring alert' }}"),
+        "description": m.MappedValue("{{ (annotations.description ~ '\n\nLabels: ' ~ (labels | dictsort "
+                                     "| map('join', '=') | join(', '))) | trim }}"),
+        "channel": m.MappedValue("monitoring"),
+        "configuration_item": m.MappedValue("{{ labels.instance }}"),
+        "monitoring_link": m.MappedValue("{{ alert.generatorURL }}"),
+        "impact": m.MappedValue("{{ labels.severity | lower }}", m.frozen_map(_SEVERITY_IMPACT), "medium"),
+        "urgency": m.MappedValue("{{ labels.severity | lower }}", m.frozen_map(_SEVERITY_URGENCY), "medium"),
+    }
+    into_resolved = tuple(t.id for t in process.transitions if t.target == "resolved" and not t.timed)
+    resolve = m.ResolveSpec(into_resolved, m.frozen_map({"resolution_code": "fixed", "resolution_notes": BUILTIN_NOTE}),
+                            BUILTIN_NOTE)
+    return m.IntakeSpec("alertmanager", "alertmanager", process.id,
+                        m.frozen_map({k: v for k, v in wanted.items() if k in form.by_id}), on_resolve=resolve,
+                        where="built-in alertmanager intake")
+
+
+def receive(engine: Any, actor: Actor, intake_id: str, payload: Any) -> list[dict[str, Any]]:
+    """Handle one POSTed payload: a result per alert (alertmanager) or for the payload (json)."""
+    intake = intake_for(engine.definitions.active().pack, intake_id)
+    if intake.source == "email":
+        raise NotFound(f"intake '{intake_id}' takes mail: feed it with `itsm mail-intake`, not HTTP")
+    if not isinstance(payload, dict):
+        raise BadRequest(f"the body of intake '{intake_id}' must be a JSON object")
+    if intake.source == "alertmanager":
+        return [_handle(engine, actor, intake, context, "fingerprint") for context in alert_contexts(payload)]
+    return [_handle(engine, actor, intake, {"payload": payload}, "key")]
+
+
+def alert_contexts(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """What the templates of an alertmanager intake see, one context per alert of the webhook payload."""
     alerts = payload.get("alerts")
     if not isinstance(alerts, list) or not all(isinstance(a, dict) for a in alerts):
         raise BadRequest("an Alertmanager webhook payload has a list of alerts")
-    results = []
+    contexts = []
     for alert in alerts:
-        key = fingerprint(alert)
+        labels, annotations = _merged(payload, alert, "Labels"), _merged(payload, alert, "Annotations")
         status = alert.get("status") or payload.get("status") or "firing"
-        number = _open_ticket(engine, key)
-        if status == "firing":
-            if number is None:
-                # recorded by the system on behalf of the monitoring tool's user, who is the requester
-                ticket = engine.create(system_actor(), process, _fields(engine, process, alert, payload),
-                                       requester=actor.name)
-                _remember(engine, key, ticket["number"])
-                results.append({"fingerprint": key, "number": ticket["number"], "action": "created"})
-            else:
-                results.append({"fingerprint": key, "number": number, "action": "unchanged"})
-        elif number is not None:
-            results.append({"fingerprint": key, "number": number, "action": _resolve(engine, number, alert)})
-        else:
-            results.append({"fingerprint": key, "number": None, "action": "ignored"})
-    return results
+        contexts.append({"alert": alert, "labels": labels, "annotations": annotations, "payload": payload,
+                         "status": status})
+    return contexts
 
 
-def _open_ticket(engine: Any, key: str) -> str | None:
+def _merged(payload: Mapping[str, Any], alert: Mapping[str, Any], what: str) -> dict[str, Any]:
+    common, own = payload.get(f"common{what}"), alert.get(what.lower())
+    if not isinstance(common or {}, dict) or not isinstance(own or {}, dict):
+        raise BadRequest(f"an alert's {what.lower()} must be an object")
+    return {**(common or {}), **(own or {})}
+
+
+def _handle(engine: Any, actor: Actor, intake: m.IntakeSpec, context: dict[str, Any], key_name: str) -> dict[str, Any]:
+    key = _key(intake, context)
+    result: dict[str, Any] = {key_name: key}
+    number = open_ticket(engine, intake.id, key)
+    if _resolving(intake, context):
+        result.update(number=number, action=resolve(engine, intake, number, context) if number else "ignored")
+        return result
+    if number is not None and not intake.update:
+        result.update(number=number, action="unchanged")
+        return result
+    pack = engine.definitions.active().pack
+    form = pack.forms[pack.processes[intake.process].form]
+    fields, dropped = map_fields(intake, form, context, only=intake.update if number is not None else None)
+    if number is None:
+        number, created = create_keyed(engine, intake, key, fields, requester=actor.name)
+        result.update(number=number, action="created" if created else "unchanged")
+    else:
+        result.update(number=number, action=_update(engine, intake, number, fields))
+    if dropped:
+        result["dropped"] = dropped
+    return result
+
+
+def _key(intake: m.IntakeSpec, context: Mapping[str, Any]) -> str:
+    if intake.key is not None:
+        key = render(intake, intake.key, context).strip()
+        if not key:
+            raise BadRequest(f"the payload has no key for intake '{intake.id}': {intake.key} renders nothing")
+    else:  # an alert: its fingerprint, else a digest of its labels
+        given = context["alert"].get("fingerprint")
+        key = given if isinstance(given, str) and given else hashlib.sha256(
+            json.dumps(context["labels"], sort_keys=True, default=str).encode()).hexdigest()
+    return key if len(key) <= MAX_KEY else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def _resolving(intake: m.IntakeSpec, context: Mapping[str, Any]) -> bool:
+    if intake.resolve_when is not None:
+        return intake.resolve_when.test(context)
+    return intake.source == "alertmanager" and context.get("status") == "resolved"
+
+
+def render(intake: m.IntakeSpec, text: Any, context: Mapping[str, Any]) -> Any:
+    """A template over the payload (literals pass through); a payload that breaks it is a bad request."""
+    if not isinstance(text, str) or ("{{" not in text and "{%" not in text):
+        return text
+    try:
+        return compiled_for_payload(text).render(context)
+    except Exception as exc:  # a payload of an unexpected shape: the sender's problem, never a 500
+        raise BadRequest(f"intake '{intake.id}' ({intake.where}) cannot map this payload: {exc}") from exc
+
+
+def map_fields(intake: m.IntakeSpec, form: m.FormSpec, context: Mapping[str, Any],
+               only: tuple[str, ...] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """(field values, {field: why it was left out}): values a field cannot hold are dropped, not refused,
+    because the sending tool cannot fix its payload; text longer than the field allows is cut."""
+    values: dict[str, Any] = {}
+    dropped: dict[str, str] = {}
+    for name, mapped in intake.fields.items():
+        if (only is not None and name not in only) or name not in form.by_id:
+            continue
+        rendered = render(intake, mapped.template, context)
+        if mapped.lookup is not None:
+            rendered = mapped.lookup.get(str(rendered).strip(), mapped.default)
+        value, problem = fit(form, name, rendered)
+        if problem:
+            dropped[name] = problem
+        elif value is not None:
+            values[name] = value
+    return values, dropped
+
+
+def fit(form: m.FormSpec, name: str, value: Any) -> tuple[Any, str | None]:
+    """(the value field `name` gets or None, the reason it cannot hold the value or None)."""
+    spec = form.field(name)
+    if isinstance(value, str):
+        if spec.type not in ("string", "text"):
+            value = value.strip()
+        if value == "":
+            return None, None
+        try:
+            value = coerce_rendered(spec, value)
+        except EngineError as exc:
+            return None, exc.message
+        if isinstance(value, str) and spec.max_length is not None and len(value) > spec.max_length:
+            value = value[: spec.max_length - 1] + "…"
+    problems = check_values(form, {name: value})
+    return (None, problems[0]["message"]) if problems else (value, None)
+
+
+def open_ticket(engine: Any, source: str, key: str) -> str | None:
     with engine.db.read() as session:
         row = session.execute(select(Ticket.number, Ticket.is_open).join(IntakeKey, IntakeKey.ticket_id == Ticket.id)
-                              .where(IntakeKey.source == SOURCE, IntakeKey.key == key)).first()
+                              .where(IntakeKey.source == source, IntakeKey.key == key)).first()
     return row[0] if row is not None and row[1] else None
 
 
-def _remember(engine: Any, key: str, number: str) -> None:
+def create_keyed(engine: Any, intake: m.IntakeSpec, key: str, fields: dict[str, Any],
+                 requester: str) -> tuple[str, bool]:
+    """Open a ticket for `key` unless one is open: (number, created). The ticket and its key are written in
+    one transaction (the key row locked), so concurrent repeats of one key open one ticket."""
+    for attempt in range(2):
+        try:
+            with engine.db.write() as session, session.no_autoflush:
+                query = select(IntakeKey).where(IntakeKey.source == intake.id, IntakeKey.key == key)
+                if session.get_bind().dialect.name == "postgresql":
+                    query = query.with_for_update()
+                row = session.scalar(query)
+                if row is not None:
+                    number = session.scalar(select(Ticket.number).where(Ticket.id == row.ticket_id, Ticket.is_open))
+                    if number is not None:
+                        return number, False
+                op = Operation.for_new(engine, session, engine.definitions.active(), system_actor(),
+                                       intake.process, fields, requester)
+                engine._flush(session)
+                if row is None:
+                    session.add(IntakeKey(source=intake.id, key=key, ticket_id=op.ticket.id, updated_at=op.now))
+                else:
+                    row.ticket_id, row.updated_at = op.ticket.id, op.now
+                number = op.ticket.number
+            return number, True
+        except IntegrityError:  # another request created the key's ticket first: it is a repeat now
+            if attempt:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def remember(engine: Any, source: str, key: str, number: str) -> None:
+    """Point `key` at the ticket `number` (a mail that became a comment)."""
     with engine.db.write() as session:
         ticket_id = session.scalar(select(Ticket.id).where(Ticket.number == number))
-        row = session.get(IntakeKey, (SOURCE, key))
+        row = session.get(IntakeKey, (source, key))
         if row is None:
-            session.add(IntakeKey(source=SOURCE, key=key, ticket_id=ticket_id))
+            session.add(IntakeKey(source=source, key=key, ticket_id=ticket_id))
         else:
             row.ticket_id = ticket_id
 
 
-def _fields(engine: Any, process: str, alert: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
-    spec = engine.definitions.active().pack
-    if process not in spec.processes:
-        raise BadRequest(f"no process '{process}' to open incidents in")
-    form = spec.forms[spec.processes[process].form]
-    labels = {**(payload.get("commonLabels") or {}), **(alert.get("labels") or {})}
-    annotations = {**(payload.get("commonAnnotations") or {}), **(alert.get("annotations") or {})}
-    summary = str(annotations.get("summary") or labels.get("alertname") or "Monitoring alert")
-    details = str(annotations.get("description") or "")
-    label_text = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
-    impact, urgency = SEVERITY.get(str(labels.get("severity", "")).lower(), ("medium", "medium"))
-    wanted = {"short_description": summary[:160], "description": f"{details}\n\nLabels: {label_text}".strip(),
-              "channel": "monitoring", "impact": impact, "urgency": urgency,
-              "monitoring_link": alert.get("generatorURL"), "configuration_item": labels.get("instance")}
-    fields = {}
-    for name, value in wanted.items():
-        spec_field = form.by_id.get(name)
-        if spec_field is None or value in (None, ""):
-            continue
-        if spec_field.choices and value not in spec_field.choice_values:
-            continue
-        fields[name] = value
-    return fields
+def _update(engine: Any, intake: m.IntakeSpec, number: str, fields: Mapping[str, Any]) -> str:
+    system = system_actor()
+    current = engine.get(system, number)["fields"]
+    changed = {k: v for k, v in fields.items() if current.get(k) != v}
+    if not changed:
+        return "unchanged"
+    engine.update(system, number, changed)
+    return "updated"
 
 
-def _resolve(engine: Any, number: str, alert: Mapping[str, Any]) -> str:
+def resolve(engine: Any, intake: m.IntakeSpec, number: str, context: Mapping[str, Any]) -> str:
+    spec = intake.on_resolve
+    if spec is None:
+        return "unchanged"
     system = system_actor()
     view = engine.get(system, number)
-    process = engine.definitions.active().pack.processes[view["process"]]
-    form = engine.definitions.active().pack.forms[process.form]
-    if view["state"] == "resolved":
+    pack = engine.definitions.active().pack
+    process = pack.processes[view["process"]]
+    form = pack.forms[process.form]
+    candidates = [t for tid in spec.transitions if (t := process.transition_by_id.get(tid)) is not None]
+    if view["state"] in {t.target for t in candidates}:
         return "unchanged"
-    ended = alert.get("endsAt") or "now"
-    note = f"Resolved by monitoring: the alert ended at {ended}."
-    for transition in process.transitions_from(view["state"]):
-        if transition.target != "resolved" or transition.timed:
+    values = {}
+    for name, raw in spec.fields.items():
+        if name in form.by_id:
+            value, problem = fit(form, name, render(intake, raw, context))
+            if value is not None and problem is None:
+                values[name] = value
+    for transition in candidates:
+        if view["state"] not in transition.sources or transition.timed:
             continue
-        values: dict[str, Any] = {}
-        code = form.by_id.get("resolution_code")
-        if code is not None and "fixed" in code.choice_values and "resolution_code" in transition.fields:
-            values["resolution_code"] = "fixed"
-        if "resolution_notes" in transition.fields:
-            values["resolution_notes"] = note
         try:
-            engine.fire(system, number, transition.id, values, comment=None)
+            engine.fire(system, number, transition.id, {k: v for k, v in values.items() if k in transition.fields})
             return "resolved"
         except EngineError:
-            break
+            continue  # a guard or a required field: try the next one, then comment
+    note = str(render(intake, spec.comment, context)).strip()
+    if not note:
+        return "unchanged"
     engine.comment(system, number, note)
     return "commented"

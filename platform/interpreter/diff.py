@@ -41,7 +41,21 @@ def diff_packs(old: m.PackSpec, new: m.PackSpec) -> list[Change]:
     _keyed(changes, "team", old.teams, new.teams, lambda a, b: _team(changes, a, b))
     _keyed(changes, "notification", old.notifications, new.notifications,
            lambda a, b: changes.append(Change("changed", "notification", a.id)) if a != b else None)
+    _keyed(changes, "intake", old.intakes, new.intakes, lambda a, b: _intake(changes, a, b))
     return changes
+
+
+def _intake(changes: list[Change], old: m.IntakeSpec, new: m.IntakeSpec) -> None:
+    """Which parts of a mapping changed (positions, which move with any edit above them, are not compared)."""
+    def parts(i: m.IntakeSpec) -> dict[str, Any]:
+        return {"source": i.source, "process": i.process, "key": i.key, "update": i.update,
+                "resolve_when": i.resolve_when.source if i.resolve_when else None, "on_resolve": i.on_resolve,
+                "on_reply": i.reply_comment, "unknown_senders": i.unknown_senders,
+                **{f"fields.{k}": v for k, v in i.fields.items()}}
+    a, b = parts(old), parts(new)
+    changed = [k for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
+    if changed:
+        changes.append(Change("changed", "intake", new.id, ", ".join(changed)))  # future tickets only
 
 
 def _keyed(changes: list[Change], kind: str, old: Mapping[str, Any], new: Mapping[str, Any],

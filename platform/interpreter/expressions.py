@@ -196,6 +196,10 @@ class Scope:
 
     names: Mapping[str, NameInfo]
     functions: Mapping[str, Callable[..., Any]] = field(default_factory=lambda: DEFAULT_FUNCTIONS)
+    open_prefixes: tuple[str, ...] = ()  # `payload`: any `payload.a.b` is allowed (intake payloads are free-form)
+
+    def knows(self, dotted: str) -> bool:
+        return dotted in self.names or dotted.split(".", 1)[0] in self.open_prefixes
 
 
 def _nothing(context: Mapping[str, Any]) -> Any:
@@ -358,10 +362,10 @@ class _Compiler:
         if isinstance(node, ast.Name) and node.id in _LITERAL_NAMES:
             return _constant(_LITERAL_NAMES[node.id])
         dotted = _dotted(node) or ""
-        if dotted not in self.scope.names:
+        if not self.scope.knows(dotted):
             quoted = any(info.choices and dotted in info.choices for info in self.scope.names.values())
             hint = (f" (to compare with the value '{dotted}', quote it)" if quoted
-                    else _hint(dotted, self.scope.names))
+                    else _hint(dotted, [*self.scope.names, *self.scope.open_prefixes]))
             raise self.error(f"unknown name '{dotted}'{hint}", node)
         self.names.add(dotted)
         return _Code(_lookup(dotted.split(".")))

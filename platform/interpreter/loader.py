@@ -17,6 +17,7 @@ from .context import TWENTY_FOUR_SEVEN, Compilation, Doc, field_info, make_scope
 from .errors import DefinitionError, PackError, Position, did_you_mean
 from .expressions import NameInfo, Scope
 from .forms import attach_conditions, compile_form
+from .intakes import compile_intake
 from .overlay import MergedPack, load_merged
 from .processes import compile_process, policy_ids, process_names
 from .scenarios import compile_scenario
@@ -203,6 +204,8 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
 
     notifications = {nid: compile_notification(doc, comp) for nid, doc in comp.of_kind("notification").items()}
     scenarios = {sid: compile_scenario(doc, comp, processes) for sid, doc in comp.of_kind("scenario").items()}
+    intakes = {iid: intake for iid, doc in comp.of_kind("intake").items()
+               if (intake := compile_intake(doc, comp, processes)) is not None}
     if not any(p.is_error for p in comp.problems):
         comp.problems.extend(unused_warnings)
 
@@ -212,7 +215,7 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
         forms=m.frozen_map(comp.forms), processes=m.frozen_map(processes), matrices=m.frozen_map(matrices),
         calendars=m.frozen_map(calendars), sla_policies=m.frozen_map(policies), teams=m.frozen_map(teams),
         routings=m.frozen_map(routings), notifications=m.frozen_map(notifications),
-        scenarios=m.frozen_map(scenarios))
+        scenarios=m.frozen_map(scenarios), intakes=m.frozen_map(intakes))
 
 
 def _timed_calendar(data: dict[str, Any], comp: Compilation) -> str:

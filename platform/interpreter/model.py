@@ -360,6 +360,40 @@ class ScenarioSpec:
 
 
 @dataclass(frozen=True)
+class MappedValue:
+    """One field of an intake mapping: a literal or template, or a lookup of the rendered `source`."""
+
+    template: Any = None  # literal, or text with {{ }} rendered over the payload
+    lookup: Mapping[str, Any] | None = None  # rendered `template` -> value (a {from, map, default} entry)
+    default: Any = None  # the value when the lookup misses (None: leave the field out)
+
+
+@dataclass(frozen=True)
+class ResolveSpec:
+    transitions: tuple[str, ...]  # tried in order
+    fields: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    comment: str = ""  # added when no transition can fire
+
+
+@dataclass(frozen=True)
+class IntakeSpec:
+    """How a payload from another tool, or a mail, becomes a ticket (the `intake` kind)."""
+
+    id: str
+    source: str  # alertmanager | json | email
+    process: str
+    fields: Mapping[str, MappedValue] = field(default_factory=lambda: EMPTY)
+    key: str | None = None  # template; None: the source's own (fingerprint, Message-ID)
+    update: tuple[str, ...] = ()
+    resolve_when: Expression | None = None
+    on_resolve: ResolveSpec | None = None
+    reply_comment: str = "{{ mail.body }}"
+    unknown_senders: str = "reject"
+    description: str = ""
+    where: str = ""
+
+
+@dataclass(frozen=True)
 class PackSpec:
     """A validated pack: everything the runtime needs, immutable."""
 
@@ -379,6 +413,7 @@ class PackSpec:
     routings: Mapping[str, RoutingSpec] = field(default_factory=lambda: EMPTY)
     notifications: Mapping[str, NotificationSpec] = field(default_factory=lambda: EMPTY)
     scenarios: Mapping[str, ScenarioSpec] = field(default_factory=lambda: EMPTY)
+    intakes: Mapping[str, IntakeSpec] = field(default_factory=lambda: EMPTY)
     source: tuple[Mapping[str, Any], ...] = field(default=(), compare=False, repr=False)  # merged documents
     warnings: tuple[DefinitionError, ...] = ()
 

@@ -12,7 +12,8 @@ from typing import Any
 SCHEMA_BASE = "https://itsm-platform.org/schemas/format-1/"
 ID_PATTERN = "^[a-z][a-z0-9_]*$"
 KINDS = ("pack", "form", "process", "priority_matrix", "calendar", "sla_policy", "team", "routing",
-         "notification", "scenario")
+         "notification", "scenario", "intake")
+INTAKE_SOURCES = ("alertmanager", "json", "email")
 FIELD_TYPES = ("string", "text", "integer", "number", "boolean", "date", "datetime", "choice",
                "multichoice", "user", "group", "email", "url", "rating")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -168,6 +169,14 @@ SCENARIO_STEP = _obj("One step: move the clock, do at most one action, check the
     "expect_error": {"type": "integer", "description": "The HTTP status the API would answer."},
 })
 
+LITERAL = {"type": ["string", "number", "boolean"], "description": "A value, or a {{ }} template over the payload."}
+
+MAPPED_VALUE = {"anyOf": [LITERAL, _obj("A lookup table: the rendered `from` is looked up in `map`.", {
+    "from": _str("Template over the payload, e.g. \"{{ labels.severity | lower }}\"."),
+    "map": {"type": "object", "description": "Rendered value -> field value.", "additionalProperties": LITERAL},
+    "default": {**LITERAL, "description": "Field value when `from` is not in `map` (omitted: the field is left out)."},
+}, required=("from", "map"))], "description": "A literal, a {{ }} template over the payload, or {from, map, default}."}
+
 
 def _doc(kind: str, description: str, properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict:
     props = {"kind": {"const": kind, "description": "Document kind."},
@@ -296,6 +305,36 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
                       "timezone": _str("Display time zone.")})},
         "steps": _list("The steps, in order.", SCENARIO_STEP, minItems=1),
     }, required=("steps",)),
+    "intake": _doc("intake", "Tickets from other tools and from mail: how a payload maps to a ticket.", {
+        "description": _str("What this intake is for."),
+        "source": _str("alertmanager: Prometheus Alertmanager webhooks, json: any JSON object (both POST "
+                       "/api/intake/ID); email: mail (itsm mail-intake).", enum=list(INTAKE_SOURCES)),
+        "process": _str("Process of the tickets this intake opens."),
+        "key": _str("Template giving the de-duplication key: one open ticket per key (json: required; "
+                    "alertmanager: default the alert fingerprint; email: the Message-ID, not configurable)."),
+        "fields": {"type": "object", "description": (
+            "Field id -> value for new tickets: a literal, a {{ }} template over the payload, or a lookup "
+            "{from: TEMPLATE, map: {rendered: value}, default: value}. Templates see alert, labels, annotations, "
+            "payload and status (alertmanager), payload (json), mail and sender (email); a value the field "
+            "cannot hold is left out."),
+                   "propertyNames": {"pattern": ID_PATTERN}, "additionalProperties": MAPPED_VALUE},
+        "update": _list("Fields mapped again and written when a key repeats while its ticket is open.",
+                        {"type": "string"}),
+        "resolve_when": _ref("expression", "When a payload resolves its ticket (alertmanager default: "
+                                           "status == 'resolved'), over the payload's names."),
+        "on_resolve": _obj("What resolving does.", {
+            "transitions": _list("Transitions tried in order; the first the ticket's state allows fires.",
+                                 {"type": "string"}, minItems=1),
+            "fields": {"type": "object", "description": "Field values given to the transition (templates allowed).",
+                       "propertyNames": {"pattern": ID_PATTERN}, "additionalProperties": LITERAL},
+            "comment": _str("Comment added when no transition can fire (template)."),
+        }, required=("transitions",)),
+        "on_reply": _obj("What a mail that names an existing ticket in its subject does.", {
+            "comment": _str("The comment added for the sender (template; default: the mail's text)."),
+        }),
+        "unknown_senders": _str("Mail from an address no user has: reject it (default) or create a user.",
+                                enum=["reject", "create"]),
+    }, required=("source", "process")),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache, lru_cache
 
-from jinja2 import Template, TemplateSyntaxError
+from jinja2 import ChainableUndefined, Template, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 
@@ -19,6 +19,17 @@ def compiled(text: str) -> Template:
     return environment().from_string(text)
 
 
+@cache
+def payload_environment() -> SandboxedEnvironment:
+    """Intake templates read free-form payloads: a missing key, at any depth, renders nothing."""
+    return SandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
+
+
+@lru_cache(maxsize=4096)
+def compiled_for_payload(text: str) -> Template:
+    return payload_environment().from_string(text)
+
+
 @lru_cache(maxsize=4096)
 def template_problem(text: str) -> str | None:
     """Why `text` is not a valid template, or None."""
@@ -28,3 +39,12 @@ def template_problem(text: str) -> str | None:
         line = f" (line {exc.lineno} of the template)" if text.count("\n") and exc.lineno else ""
         return f"template syntax error: {exc.message}{line}"
     return None
+
+
+@lru_cache(maxsize=4096)
+def template_names(text: str) -> frozenset[str]:
+    """The context names a (valid) template reads, Jinja's own globals (range, dict, ...) left out."""
+    from jinja2 import meta
+
+    env = environment()
+    return frozenset(meta.find_undeclared_variables(env.parse(text)) - set(env.globals))

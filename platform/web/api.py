@@ -270,16 +270,18 @@ def ticket_events(number: str) -> Any:
     return jsonify({"items": _engine().events(actor(), number)})
 
 
-@api.post("/intake/alertmanager")
+@api.post("/intake/<intake_id>")
 @authenticated
-def alertmanager_intake() -> Any:
-    from itsm.engine.intake import alertmanager
+def intake(intake_id: str) -> Any:
+    """A payload from another tool, mapped by the pack's intake `intake_id` (`alertmanager` has a built-in
+    fallback)."""
+    from itsm.engine.intake import receive
 
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise BadRequest("the body must be an Alertmanager webhook payload (a JSON object)")
+        raise BadRequest("the body must be a JSON object (Content-Type: application/json)")
     _check_text(data, "the body")
-    return jsonify({"results": alertmanager(_engine(), actor(), data)})
+    return jsonify({"results": receive(_engine(), actor(), intake_id, data)})
 
 
 @api.get("/tickets/<number>/comments")

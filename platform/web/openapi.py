@@ -119,13 +119,20 @@ def openapi_document() -> dict[str, Any]:
                         "fields": {"type": "object"}, "comment": {"type": "string"},
                         "version": {"type": "integer"}}}}}},
                 "responses": _responses(200, TICKET, 400, 401, 403, 404, 409, 422)}},
-            "/api/intake/alertmanager": {"post": {
-                "summary": "Prometheus Alertmanager webhook: one incident per alert fingerprint", "security": AUTH,
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["alerts"], "properties": {
-                        "status": {"type": "string"}, "alerts": {"type": "array", "items": {"type": "object"}}}}}}},
+            "/api/intake/{intake_id}": {"post": {
+                "summary": "A payload from another tool, mapped to tickets by the pack's intake ID "
+                           "(alertmanager: a Prometheus Alertmanager webhook; json: any JSON object)",
+                "security": AUTH,
+                "parameters": [{"name": "intake_id", "in": "path", "required": True, "schema": {"type": "string"},
+                                "example": "alertmanager"}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                 "responses": _responses(200, {"type": "object", "properties": {
-                    "results": {"type": "array", "items": {"type": "object"}}}}, 400, 401, 403, 422)}},
+                    "results": {"type": "array", "items": {"type": "object", "properties": {
+                        "key": {"type": "string"}, "fingerprint": {"type": "string"},
+                        "number": {"type": ["string", "null"]},
+                        "action": {"enum": ["created", "unchanged", "updated", "resolved", "commented", "ignored"]},
+                        "dropped": {"type": "object", "additionalProperties": {"type": "string"}}}}}}},
+                    400, 401, 403, 404, 409, 422)}},
             "/api/tickets/{number}/events": {"get": {
                 "summary": "The event log, oldest first", "parameters": [NUMBER], "security": AUTH,
                 "responses": _responses(200, {"type": "object", "properties": {

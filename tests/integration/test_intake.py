@@ -1,7 +1,10 @@
-"""Alertmanager intake: firing, repeat and resolved payloads give exactly one incident, later resolved."""
+"""Intake over HTTP: Alertmanager payloads (firing, repeat, resolved) give exactly one incident, later resolved,
+by the pack's mapping (or the built-in one when the pack declares none); a generic JSON intake creates,
+updates and resolves by key; bad payloads are 4xx with the error shape of SPEC 10."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,8 +37,8 @@ def app(db_url: str) -> Flask:
     return app
 
 
-def post(app: Flask, body: Any) -> tuple[int, Any]:
-    response = app.test_client().post("/api/intake/alertmanager", json=body,
+def post(app: Flask, body: Any, intake: str = "alertmanager") -> tuple[int, Any]:
+    response = app.test_client().post(f"/api/intake/{intake}", json=body,
                                       headers={"Authorization": f"Bearer {app.config['TOKEN']}"})
     return response.status_code, response.get_json()
 
@@ -85,9 +88,110 @@ def test_intake_refuses_what_is_not_an_alertmanager_payload(app: Flask) -> None:
     assert unauthenticated.status_code == 401
 
 
+def publish_overlay(app: Flask, tmp_path: Path, documents: str) -> None:
+    """Publish the default pack with an overlay of `documents` on top."""
+    (tmp_path / "pack.yaml").write_text(f"kind: pack\nid: client\nformat: 1\nextends: {DEFINITIONS}\n---\n{documents}")
+    engine_of(app).definitions.publish_path(tmp_path)
+
+
+def test_the_packs_mapping_drives_the_alertmanager_intake(app: Flask, tmp_path: Path) -> None:
+    publish_overlay(app, tmp_path, """kind: intake
+id: alertmanager
+fields:
+  short_description: "[{{ labels.severity | upper }}] {{ labels.alertname }} on {{ labels.instance }}"
+  impact: {from: "{{ labels.severity }}", map: {critical: low}, default: medium}
+  affected_users: "{{ labels.instance }}"
+""")
+    result = post(app, payload("firing"))[1]["results"][0]
+    assert result["dropped"] == {"affected_users": "'ber-core-01' is not a number for field 'affected_users'"}
+    number = result["number"]
+    ticket = engine_of(app).get(engine_of(app).actor("system"), number)
+    assert ticket["fields"]["short_description"] == "[CRITICAL] CoreSwitchDown on ber-core-01"
+    assert ticket["fields"]["impact"] == "low" and ticket["fields"]["urgency"] == "high"  # urgency: the base's
+
+
+def test_a_pack_without_an_alertmanager_intake_gets_the_built_in_mapping(app: Flask, tmp_path: Path) -> None:
+    publish_overlay(app, tmp_path, "{kind: intake, id: alertmanager, remove: true}\n")
+    engine = engine_of(app)
+    assert "alertmanager" not in engine.definitions.active().pack.intakes
+    number = post(app, payload("firing"))[1]["results"][0]["number"]
+    ticket = engine.get(engine.actor("system"), number)
+    assert ticket["priority"] == "P1" and ticket["fields"]["description"] == (
+        "ICMP and SNMP fail for 3 minutes\n\nLabels: alertname=CoreSwitchDown, instance=ber-core-01, severity=critical")
+    engine.fire(engine.actor("system"), number, "start", {"service": "network", "category": "network"})
+    assert post(app, payload("resolved"))[1]["results"][0]["action"] == "resolved"
+
+
+def check(body: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"check": {"id": "shop-web", "name": "Web shop", "url": "https://shop.example.com"}, "state": "down",
+            "message": "HTTP 503 for 3 minutes", "severity": "high", **extra, **body}
+
+
+def test_a_json_intake_creates_updates_and_resolves_by_key(app: Flask) -> None:
+    status, body = post(app, check({}), "uptime")
+    assert status == 200 and body["results"][0]["action"] == "created" and body["results"][0]["key"] == "shop-web"
+    number = body["results"][0]["number"]
+    engine = engine_of(app)
+    system = engine.actor("system")
+    ticket = engine.get(system, number)
+    assert ticket["fields"]["short_description"] == "Web shop is down" and ticket["priority"] == "P1"
+    assert ticket["requester"] == "monitoring"
+
+    assert post(app, check({}), "uptime")[1]["results"][0] == {"key": "shop-web", "number": number,
+                                                               "action": "unchanged"}
+    body = post(app, check({"severity": "medium", "message": "HTTP 503 on half the requests"}), "uptime")[1]
+    assert body["results"][0]["action"] == "updated"
+    ticket = engine.get(system, number)
+    assert ticket["fields"]["impact"] == "medium" and ticket["priority"] == "P3"
+    assert ticket["fields"]["short_description"] == "Web shop is down"  # not in `update`: kept
+
+    other = post(app, check({"check": {"id": "erp-api", "name": "ERP API"}}), "uptime")[1]["results"][0]
+    assert other["action"] == "created" and other["number"] != number  # another key, another incident
+
+    engine.fire(system, number, "start", {"service": "crm", "category": "software"})
+    assert post(app, check({"state": "up"}), "uptime")[1]["results"][0]["action"] == "resolved"
+    resolved = engine.get(system, number)
+    assert resolved["state"] == "resolved" and resolved["fields"]["resolution_notes"] == (
+        "Resolved by the uptime check: Web shop is up again.")
+    assert post(app, check({"state": "up"}), "uptime")[1]["results"][0]["action"] == "unchanged"
+    up_unknown = post(app, check({"state": "up", "check": {"id": "never-seen"}}), "uptime")[1]["results"][0]
+    assert up_unknown == {"key": "never-seen", "number": None, "action": "ignored"}
+
+
+def test_values_a_field_cannot_hold_are_dropped_and_bad_payloads_are_4xx(app: Flask) -> None:
+    body = post(app, check({"check": {"id": "x1", "name": "Mail relay", "url": 7}, "severity": "urgent!"}),
+                "uptime")[1]
+    assert body["results"][0]["action"] == "created"  # an unknown severity maps to the default (medium)
+    status, error = post(app, check({"check": {"name": "No id"}}), "uptime")
+    assert status == 400 and set(error) == {"error", "message", "details"} and "no key" in error["message"]
+    status, error = post(app, check({"check": "just text"}), "uptime")
+    assert status == 400
+    assert post(app, [check({})], "uptime")[0] == 400
+    assert post(app, check({}), "nagios")[0] == 404
+    assert post(app, check({}), "email")[0] == 404  # mail comes in through itsm mail-intake
+    unauthenticated = app.test_client().post("/api/intake/uptime", json=check({}))
+    assert unauthenticated.status_code == 401
+
+
 def test_migrations_build_exactly_the_models(app: Flask) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
     with engine_of(app).db.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_concurrent_repeats_of_one_key_open_one_incident(app: Flask) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from itsm.engine.intake import receive
+    from itsm.store import Ticket
+
+    engine = engine_of(app)
+    monitoring = engine.actor("monitoring")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: receive(engine, monitoring, "uptime", check({}))[0], range(8)))
+    assert sorted(r["action"] for r in results) == ["created"] + ["unchanged"] * 7
+    assert len({r["number"] for r in results}) == 1
+    with engine.db.read() as session:
+        assert len(session.scalars(select(Ticket.number)).all()) == 1

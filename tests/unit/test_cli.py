@@ -70,7 +70,7 @@ def test_schema_writes_one_schema_per_kind_that_editors_can_use(tmp_path: Path) 
     assert code == 0
     schemas = {p.stem: json.loads(p.read_text()) for p in tmp_path.glob("*.json")}
     kinds = {"pack", "form", "process", "priority_matrix", "calendar", "sla_policy", "team", "routing",
-             "notification", "scenario"}
+             "notification", "scenario", "intake"}
     assert set(schemas) == kinds | {"document"}
     for name, schema in schemas.items():
         Draft202012Validator.check_schema(schema)

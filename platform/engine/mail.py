@@ -1,0 +1,228 @@
+"""Mail intake (issue 7): a new mail opens a ticket for its sender, a reply naming a ticket becomes a comment.
+
+Parsed with the standard library (`email`, policy=default), text/plain preferred over HTML, the quoted
+original and the signature cut off. Senders are users matched by mail address; a Message-ID is recorded
+once (`intake_keys`, the intake's id as source), so a message delivered twice is not recorded twice.
+Which process and fields a mail maps to comes from the pack's intake with `source: email`.
+"""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import re
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage, Message
+from email.utils import getaddresses, parseaddr
+from html.parser import HTMLParser
+from typing import Any
+
+from sqlalchemy import func, select
+
+from itsm.interpreter import model as m
+from itsm.store import IntakeKey, Ticket, User
+
+from .errors import BadRequest, EngineError, NotFound
+from .intake import MAX_KEY, create_keyed, map_fields, remember, render
+from .users import add_user
+
+EMPTY_REPLY = "(the mail had no text)"
+MAX_COMMENT = 20_000  # characters of a reply kept as a comment (a forwarded log file is not a comment)
+# Lines that start the quoted original in replies: English, German and French mail clients, Outlook.
+_QUOTE_HEADERS = [re.compile(p, re.IGNORECASE) for p in (
+    r"^on .{1,200}wrote:$", r"^am .{1,200}schrieb .{0,200}:$", r"^le .{1,200}a écrit\s?:$",
+    r"^-{2,}\s*(original message|ursprüngliche nachricht|message d'origine)\s*-{2,}$", r"^_{10,}$",
+    r"^from:\s.+$")]
+
+
+@dataclass(frozen=True)
+class InboundMail:
+    message_id: str
+    sender: str  # the From address, lower-case
+    sender_name: str
+    subject: str
+    body: str  # text without the quoted original and the signature
+    to: tuple[str, ...]
+    date: str
+
+    def context(self) -> dict[str, Any]:
+        return {"subject": self.subject, "body": self.body, "from": self.sender, "from_name": self.sender_name,
+                "to": list(self.to), "message_id": self.message_id, "date": self.date}
+
+
+def parse_mail(raw: bytes) -> InboundMail:
+    message = email.message_from_bytes(raw, policy=policy.default)
+    name, address = parseaddr(str(message.get("From", "")))
+    if "@" not in address:
+        raise BadRequest("the mail has no From address")
+    message_id = str(message.get("Message-ID", "")).strip().strip("<>")
+    if not message_id:  # the same bytes delivered twice are still one mail
+        message_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+    subject = " ".join(_storable(str(message.get("Subject", ""))).split())
+    recipients = tuple(_storable(a) for _, a in getaddresses([str(v) for v in message.get_all("To", [])]) if a)
+    return InboundMail(_storable(message_id), _storable(address.lower()), _storable(name or address), subject,
+                       strip_quoted(_storable(_text_of(message))), recipients, _storable(str(message.get("Date", ""))))
+
+
+def _storable(text: str) -> str:
+    """Text every database keeps: no NUL, no lone surrogates (undecodable header bytes become '?')."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def _text_of(message: Message) -> str:
+    if not isinstance(message, EmailMessage):  # pragma: no cover - policy.default always gives EmailMessage
+        return ""
+    part = message.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    try:
+        text = part.get_content()
+    except (LookupError, UnicodeError):  # an unknown or lying charset: keep what can be read
+        payload = part.get_payload(decode=True)
+        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    if not isinstance(text, str):
+        return ""
+    return _html_to_text(text) if part.get_content_subtype() == "html" else text
+
+
+class _TextOfHtml(HTMLParser):
+    BREAKS = {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "blockquote"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+        self.quote = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "head"):
+            self.skip += 1
+        if tag == "blockquote":  # the quoted original of a reply
+            self.quote += 1
+        if tag in self.BREAKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head"):
+            self.skip = max(self.skip - 1, 0)
+        if tag == "blockquote":
+            self.quote = max(self.quote - 1, 0)
+        if tag in self.BREAKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip and not self.quote:
+            self.parts.append(data)
+
+
+def _html_to_text(html: str) -> str:
+    parser = _TextOfHtml()
+    parser.feed(html)
+    parser.close()
+    return re.sub(r"\n{3,}", "\n\n", "".join(parser.parts))
+
+
+def strip_quoted(text: str) -> str:
+    """The new part of a reply: up to the first quote header (`On ... wrote:`), a signature (`-- `) or the
+    quoted original; quoted lines (`>`) elsewhere are dropped."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        two = f"{stripped} {lines[i + 1].strip()}" if i + 1 < len(lines) else stripped  # "On ...\n wrote:"
+        if line.rstrip("\n") == "-- " or any(p.match(stripped) or p.match(two) for p in _QUOTE_HEADERS[:3]):
+            break
+        if any(p.match(stripped) for p in _QUOTE_HEADERS[3:5]):
+            break
+        if _QUOTE_HEADERS[5].match(stripped) and any(
+                re.match(r"^(sent|date|gesendet|envoyé)\s*:", n.strip(), re.IGNORECASE) for n in lines[i + 1:i + 4]):
+            break  # Outlook: From: / Sent: / To: / Subject: above the original
+        if stripped.startswith(">"):
+            continue
+        kept.append(line.rstrip())
+    return "\n".join(kept).strip()
+
+
+def email_intake(pack: m.PackSpec, intake_id: str | None) -> m.IntakeSpec:
+    mail_intakes = [i for i in pack.intakes.values() if i.source == "email"]
+    if intake_id is None:
+        if not mail_intakes:
+            raise NotFound("the active pack declares no intake with source: email (see definitions/intake/email.yaml)")
+        return mail_intakes[0]
+    intake = pack.intakes.get(intake_id)
+    if intake is None or intake.source != "email":
+        known = ", ".join(i.id for i in mail_intakes) or "none"
+        raise NotFound(f"no email intake '{intake_id}' in the active pack (its email intakes: {known})")
+    return intake
+
+
+def receive_mail(engine: Any, raw: bytes, intake_id: str | None = None) -> dict[str, Any]:
+    """Record one mail: {"action": created|commented|duplicate|rejected, "number", "message"?}."""
+    pack = engine.definitions.active().pack
+    intake = email_intake(pack, intake_id)
+    mail = parse_mail(raw)
+    key = mail.message_id if len(mail.message_id) <= MAX_KEY else (
+        "sha256:" + hashlib.sha256(mail.message_id.encode()).hexdigest())
+    known = _keyed_ticket(engine, intake.id, key)
+    if known is not None:
+        return {"action": "duplicate", "number": known}
+    user = _sender(engine, mail, intake)
+    if user is None:
+        return {"action": "rejected", "number": None,
+                "message": f"no user has the address {mail.sender} (itsm user add NAME --email ADDRESS)"}
+    context = {"mail": mail.context(), "sender": {"name": user.name, "email": user.email}}
+    number = _reply_target(engine, pack, mail.subject, user.name)
+    if number is not None:
+        text = str(render(intake, intake.reply_comment, context)).strip() or EMPTY_REPLY
+        if len(text) > MAX_COMMENT:
+            text = text[: MAX_COMMENT - 1] + "…"
+        engine.comment(engine.actor(user.name), number, text)
+        remember(engine, intake.id, key, number)
+        return {"action": "commented", "number": number}
+    form = pack.forms[pack.processes[intake.process].form]
+    fields, dropped = map_fields(intake, form, context)
+    number, created = create_keyed(engine, intake, key, fields, requester=user.name)
+    result: dict[str, Any] = {"action": "created" if created else "duplicate", "number": number}
+    if dropped:
+        result["dropped"] = dropped
+    return result
+
+
+def _keyed_ticket(engine: Any, source: str, key: str) -> str | None:
+    with engine.db.read() as session:
+        return session.scalar(select(Ticket.number).join(IntakeKey, IntakeKey.ticket_id == Ticket.id)
+                              .where(IntakeKey.source == source, IntakeKey.key == key))
+
+
+def _sender(engine: Any, mail: InboundMail, intake: m.IntakeSpec) -> User | None:
+    with engine.db.read() as session:
+        user = session.scalar(select(User).where(func.lower(User.email) == mail.sender).order_by(User.id).limit(1))
+        if user is not None or intake.unknown_senders != "create":
+            return user
+        taken = set(session.scalars(select(User.name).where(User.name.like(f"{_name_of(mail.sender)}%"))))
+    base = _name_of(mail.sender)
+    name = next(n for n in (base, *(f"{base}{i}" for i in range(2, 10_000))) if n not in taken)
+    return add_user(engine.db, name, email=mail.sender)
+
+
+def _name_of(address: str) -> str:
+    local = re.sub(r"[^a-z0-9._-]+", "_", address.split("@", 1)[0].lower()).strip("._-")
+    return (local or "mail_user")[:80]
+
+
+def _reply_target(engine: Any, pack: m.PackSpec, subject: str, user_name: str) -> str | None:
+    """The open ticket the subject names, if the sender may see it; None: the mail opens a new ticket."""
+    prefixes = sorted({p.number_prefix for p in pack.processes.values() if p.number_prefix}, key=len, reverse=True)
+    if not prefixes:
+        return None
+    pattern = re.compile(rf"(?<![A-Za-z0-9])((?:{'|'.join(map(re.escape, prefixes))})[0-9]{{7,}})(?![0-9])")
+    for number in pattern.findall(subject):
+        try:
+            view = engine.get(engine.actor(user_name), number)
+        except EngineError:  # no such ticket, or not the sender's to see: do not reveal which
+            continue
+        process = pack.processes.get(view["process"])
+        if process is not None and view["state"] not in process.final_states:
+            return str(number)
+    return None
