@@ -48,7 +48,7 @@ def alertmanager(engine: Any, actor: Actor, payload: Mapping[str, Any], process:
             if number is None:
                 # recorded by the system on behalf of the monitoring tool's user, who is the requester
                 ticket = engine.create(system_actor(), process, _fields(engine, process, alert, payload),
-                                       requester=actor.name)
+                                       requester=actor.name, channel="monitoring")
                 _remember(engine, key, ticket["number"])
                 results.append({"fingerprint": key, "number": ticket["number"], "action": "created"})
             else:
