@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, extract, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from itsm.interpreter import model as m
@@ -156,33 +156,26 @@ def kpi_rows(report: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
 def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datetime) -> dict[str, Any]:
     """Every figure for the scope, as `GET /api/kpis` returns it."""
     where = scope.conditions()
-    created, still_open = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((Ticket.is_open, 1), else_=0)), 0)).where(*where)).one()
-    acknowledged = _first_instants(session, where, and_(
-        Event.kind.in_(AGENT_EVENTS), Event.actor != Ticket.requester, Event.actor != SYSTEM))
-    resolved = _first_instants(session, where, and_(Event.kind == "transition", _per_process(
-        scope.processes, lambda p: Event.to_state.in_(sorted(resolution_states(p))))))
-    reopened = _ticket_ids(session, where, and_(Event.kind == "transition", _per_process(
-        scope.processes, lambda p: and_(Event.from_state.in_(sorted(resolution_states(p))),
-                                        Event.to_state.in_(sorted(work_states(p)))))))
-    moved = _ticket_ids(session, where, and_(Event.kind != "create", Event.changes["team"].as_string().is_not(None)))
-    reopened &= set(resolved)
-    first_contact = set(resolved) - reopened - moved
+    created, still_open, backlog = _tickets_and_backlog(session, where, now)
+    facts = _ticket_facts(session, scope, where)
+    acknowledged = [ack for ack, _, _, _ in facts if ack is not None]
+    resolved = [(seconds, reopened, moved) for _, seconds, reopened, moved in facts if seconds is not None]
+    reopened = sum(1 for _, again, _ in resolved if again)
+    first_contact = sum(1 for _, again, moved in resolved if not again and not moved)
     return {
         "period": {"from": _iso(scope.start), "to": _iso(scope.end), "applies_to": "created_at"},
         "process": scope.process,
         "processes": [p.id for p in scope.processes],
         "team": scope.team,
         "generated_at": _iso(now),
-        "tickets": {"created": int(created), "open": int(still_open), "resolved": len(resolved)},
-        "time_to_acknowledge": _durations(acknowledged.values()),
-        "time_to_resolve": _durations(resolved.values()),
+        "tickets": {"created": created, "open": still_open, "resolved": len(resolved)},
+        "time_to_acknowledge": _durations(acknowledged),
+        "time_to_resolve": _durations(seconds for seconds, _, _ in resolved),
         "sla": _sla(session, where, now),
-        "backlog": _backlog(session, where, now),
-        "reopen": {"resolved": len(resolved), "reopened": len(reopened),
-                   "rate_percent": _percent(len(reopened), len(resolved))},
-        "first_contact_resolution": {"resolved": len(resolved), "first_contact": len(first_contact),
-                                     "rate_percent": _percent(len(first_contact), len(resolved))},
+        "backlog": backlog,
+        "reopen": {"resolved": len(resolved), "reopened": reopened, "rate_percent": _percent(reopened, len(resolved))},
+        "first_contact_resolution": {"resolved": len(resolved), "first_contact": first_contact,
+                                     "rate_percent": _percent(first_contact, len(resolved))},
         "satisfaction": _satisfaction(session, pack, scope),
         "channels": _channels(session, where),
     }
@@ -193,18 +186,34 @@ def _per_process(processes: Iterable[m.ProcessSpec], condition: Any) -> ColumnEl
     return or_(false(), *(and_(Ticket.process == p.id, condition(p)) for p in processes))
 
 
-def _first_instants(session: Session, where: list[ColumnElement[bool]],
-                    condition: ColumnElement[bool]) -> dict[int, float]:
-    """Seconds from creation to the first event matching `condition`, per ticket that has one."""
-    rows = session.execute(select(Ticket.id, Ticket.created_at, func.min(Event.at))
-                           .join(Event, Event.ticket_id == Ticket.id).where(*where, condition)
-                           .group_by(Ticket.id, Ticket.created_at))
-    return {ticket_id: (first - created).total_seconds() for ticket_id, created, first in rows}
+def _ticket_facts(session: Session, scope: KpiScope,
+                  where: list[ColumnElement[bool]]) -> list[tuple[float | None, float | None, bool, bool]]:
+    """One pass over the scope's events, one row per ticket: seconds from creation to the first agent
+    action and to the first resolution (None: not yet), whether it was reopened, whether it changed team."""
+    acknowledge = and_(Event.kind.in_(AGENT_EVENTS), Event.actor != Ticket.requester, Event.actor != SYSTEM)
+    resolve = and_(Event.kind == "transition", _per_process(
+        scope.processes, lambda p: Event.to_state.in_(sorted(resolution_states(p)))))
+    reopen = and_(Event.kind == "transition", _per_process(
+        scope.processes, lambda p: and_(Event.from_state.in_(sorted(resolution_states(p))),
+                                        Event.to_state.in_(sorted(work_states(p))))))
+    moved = and_(Event.kind != "create", Event.changes["team"].as_string().is_not(None))
+    since = _seconds_since_creation(session.get_bind().dialect.name)
+    query = (select(since(func.min(case((acknowledge, Event.at)))), since(func.min(case((resolve, Event.at)))),
+                    func.max(case((reopen, 1), else_=0)), func.max(case((moved, 1), else_=0)))
+             .select_from(Ticket).join(Event, Event.ticket_id == Ticket.id).where(*where)
+             .group_by(Ticket.id, Ticket.created_at))
+    return [(_float(ack), _float(res), bool(again), bool(other)) for ack, res, again, other in session.execute(query)]
 
 
-def _ticket_ids(session: Session, where: list[ColumnElement[bool]], condition: ColumnElement[bool]) -> set[int]:
-    return set(session.scalars(select(Event.ticket_id).distinct().join(Ticket, Event.ticket_id == Ticket.id)
-                               .where(*where, condition)))
+def _seconds_since_creation(dialect: str) -> Any:
+    """SQL for the seconds from the ticket's creation to an instant (no datetimes to parse in Python)."""
+    if dialect == "sqlite":
+        return lambda instant: (func.julianday(instant) - func.julianday(Ticket.created_at)) * 86400.0
+    return lambda instant: extract("epoch", instant) - extract("epoch", Ticket.created_at)
+
+
+def _float(value: Any) -> float | None:
+    return round(float(value), 3) if value is not None else None
 
 
 def _durations(seconds: Iterable[float]) -> dict[str, Any]:
@@ -245,17 +254,25 @@ def _sla(session: Session, where: list[ColumnElement[bool]], now: datetime) -> l
             for (clock, priority), counts in sorted(table.items(), key=lambda item: (item[0][0], _last(item[0][1])))]
 
 
-def _backlog(session: Session, where: list[ColumnElement[bool]], now: datetime) -> dict[str, Any]:
-    """Open tickets by team, priority and age (time since creation, now)."""
-    open_where = [*where, Ticket.is_open]
+def _tickets_and_backlog(session: Session, where: list[ColumnElement[bool]],
+                         now: datetime) -> tuple[int, int, dict[str, Any]]:
+    """Tickets created and open, and the open ones by team, priority and age (since creation, now)."""
     bounds = [(name, now - timedelta(days=days)) for name, days in AGE_BUCKETS if days is not None]
     age = case(*((Ticket.created_at > since, name) for name, since in bounds), else_=AGE_BUCKETS[-1][0])
     by_age = {name: 0 for name, _ in AGE_BUCKETS}
-    for bucket, count in _grouped(session, age, where=open_where):
-        by_age[bucket] = count
-    by_team = _counts(_grouped(session, Ticket.team, where=open_where))
-    by_priority = _counts(_grouped(session, Ticket.priority, where=open_where))
-    return {"open": sum(by_age.values()), "by_team": by_team, "by_priority": by_priority, "by_age": by_age}
+    by_team: dict[str, int] = {}
+    by_priority: dict[str, int] = {}
+    created = 0
+    for is_open, team, priority, bucket, count in _grouped(session, Ticket.is_open, Ticket.team, Ticket.priority,
+                                                           age, where=where):
+        created += count
+        if is_open:
+            by_age[bucket] += count
+            by_team[team or NONE] = by_team.get(team or NONE, 0) + count
+            by_priority[priority or NONE] = by_priority.get(priority or NONE, 0) + count
+    still_open = sum(by_age.values())
+    return created, still_open, {"open": still_open, "by_team": _sorted(by_team),
+                                 "by_priority": _sorted(by_priority), "by_age": by_age}
 
 
 def _satisfaction(session: Session, pack: m.PackSpec, scope: KpiScope) -> dict[str, Any]:
@@ -285,11 +302,8 @@ def _channels(session: Session, where: list[ColumnElement[bool]]) -> dict[str, i
     return dict(sorted(out.items()))
 
 
-def _counts(rows: Iterable[tuple[Any, ...]]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for key, count in rows:
-        out[key or NONE] = out.get(key or NONE, 0) + count
-    return dict(sorted(out.items(), key=lambda item: _last(item[0])))
+def _sorted(counts: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda item: _last(item[0])))
 
 
 def _last(key: str) -> tuple[bool, str]:
