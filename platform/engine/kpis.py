@@ -20,7 +20,7 @@ from itsm.interpreter import model as m
 from itsm.store import Event, SlaClock, Ticket
 
 from .actors import SYSTEM, Actor
-from .core import _is_agent_for
+from .core import Engine, _is_agent_for
 from .errors import BadRequest, Forbidden
 
 PARAMETERS = ("from", "to", "process", "team", "format")
@@ -83,10 +83,10 @@ def parse_instant(name: str, text: str, end: bool = False) -> datetime:
             value = datetime(day.year, day.month, day.day, tzinfo=UTC)
             return value + timedelta(days=1) if end else value
         value = datetime.fromisoformat(text)
-    except ValueError:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: past year 9999 once in UTC or a day later
         raise BadRequest(f"{name} must be an ISO date (2026-03-01) or instant (2026-03-01T08:00:00Z), not "
-                         f"{text!r}", [{"field": name, "message": "not an ISO date or instant"}]) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+                         f"{text[:40]!r}", [{"field": name, "message": "not an ISO date or instant"}]) from None
 
 
 def kpi_scope(pack: m.PackSpec, actor: Actor, params: Mapping[str, str]) -> KpiScope:
@@ -117,7 +117,7 @@ def kpi_scope(pack: m.PackSpec, actor: Actor, params: Mapping[str, str]) -> KpiS
     return KpiScope(visible, start, end, team, process_id)
 
 
-def kpi_report(engine: Any, actor: Actor, params: Mapping[str, str]) -> dict[str, Any]:
+def kpi_report(engine: Engine, actor: Actor, params: Mapping[str, str]) -> dict[str, Any]:
     """`GET /api/kpis`: the scope from the parameters, the figures from one read transaction."""
     pack = engine.definitions.active().pack
     scope = kpi_scope(pack, actor, params)

@@ -76,7 +76,8 @@ def test_kpis_refuse_requesters_and_missing_tokens(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize("query", ["from=2026-13-01", "to=soon", "from=2026-03-02&to=2026-03-01", "process=nope",
                                    "team=nope", "format=xml", "limit=3", "from=2026-03-01T25:00:00Z",
-                                   "to=%00", "from=" + "9" * 300])
+                                   "to=%00", "from=" + "9" * 300, "to=9999-12-31",
+                                   "from=0001-01-01T00:00:00%2B01:00", "from=2026-03-01T08:00:00%2B25:00"])
 def test_bad_kpi_parameters_are_400s_with_the_error_shape(client: FlaskClient, query: str) -> None:
     response = call(client, f"/api/kpis?{query}")
     assert response.status_code == 400, response.get_data(as_text=True)
