@@ -1,8 +1,9 @@
 """KPIs (SPEC 10 `GET /api/kpis`, issue 7): figures over the tickets created in a period, from the stored
 tickets, their event log and their SLA clock rows.
 
-Counts are SQL aggregates (GROUP BY over the period's tickets); the two durations need a median, so their
-per-ticket instants come back as rows and are averaged here. docs/decisions.md defines every figure.
+Counts are SQL aggregates (GROUP BY over the period's tickets). The two durations need a median, which
+SQLite cannot compute, so one pass over the events returns a row of seconds and flags per ticket and the
+mean and median are taken here. docs/decisions.md defines every figure.
 """
 
 from __future__ import annotations
