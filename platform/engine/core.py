@@ -146,10 +146,12 @@ class Engine:
     # -- changing ----------------------------------------------------------------------------------
 
     def create(self, actor: Actor, process: str, fields: Mapping[str, Any] | None = None,
-               requester: str | None = None) -> dict[str, Any]:
+               requester: str | None = None, channel: str | None = None) -> dict[str, Any]:
+        """`channel` is how the ticket reached us (api, portal, monitoring...), kept on the create event."""
         with self.db.write() as session, session.no_autoflush:
             compiled = self.definitions.active()
-            op = Operation.for_new(self, session, compiled, actor, process, dict(fields or {}), requester)
+            op = Operation.for_new(self, session, compiled, actor, process, dict(fields or {}), requester,
+                                   channel=channel)
             self._flush(session)
             return op.view()
 
@@ -271,7 +273,8 @@ class Operation:
 
     @classmethod
     def for_new(cls, engine: Engine, session: Session, compiled: CompiledVersion, actor: Actor, process_id: str,
-                values: dict[str, Any], requester: str | None, depth: int = 0) -> Operation:
+                values: dict[str, Any], requester: str | None, depth: int = 0,
+                channel: str | None = None) -> Operation:
         pack = compiled.pack
         process = pack.processes.get(process_id)
         if process is None:
@@ -313,7 +316,7 @@ class Operation:
         if op.ticket.id is None:
             session.flush()
         schedule_timers(op)
-        op.finish("create", to_state=initial.id)
+        op.finish("create", to_state=initial.id, data={"channel": channel} if channel else None)
         return op
 
     def _next_number(self, prefix: str) -> str:
@@ -528,7 +531,7 @@ class Operation:
             raise Conflict(f"linked tickets nest deeper than {MAX_LINKED_DEPTH}: check the create actions")
         requester = "system" if self.actor.is_system else self.actor.name  # not the customer: a review is internal
         child = Operation.for_new(self.engine, self.session, self.compiled, system_actor(), process_id, values,
-                                  requester, depth=self.depth + 1)
+                                  requester, depth=self.depth + 1, channel="internal")
         self.pending_links.append((child.ticket, link))
 
     def recipients(self, targets: tuple[str, ...]) -> list[str]:

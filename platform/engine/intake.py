@@ -78,6 +78,9 @@ def receive(engine: Any, actor: Actor, intake_id: str, payload: Any) -> list[dic
     return [_handle(engine, actor, intake, {"payload": payload}, "key")]
 
 
+INTAKE_CHANNELS = {"alertmanager": "monitoring", "json": "api", "email": "email"}  # create events
+
+
 def alert_contexts(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     """What the templates of an alertmanager intake see, one context per alert of the webhook payload."""
     alerts = payload.get("alerts")
@@ -211,7 +214,7 @@ def create_keyed(engine: Any, intake: m.IntakeSpec, key: str, fields: dict[str, 
                     if number is not None:
                         return number, False
                 op = Operation.for_new(engine, session, engine.definitions.active(), system_actor(),
-                                       intake.process, fields, requester)
+                                       intake.process, fields, requester, channel=INTAKE_CHANNELS[intake.source])
                 engine._flush(session)
                 if row is None:
                     session.add(IntakeKey(source=intake.id, key=key, ticket_id=op.ticket.id, updated_at=op.now))

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import csv
+import io
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
@@ -17,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from itsm.engine import Actor, BadRequest, EngineError, Unauthorized
 from itsm.engine.actors import actor_for
+from itsm.engine.kpis import kpi_report, kpi_rows
 from itsm.engine.users import user_for_token
 from itsm.interpreter.forms import form_json_schema
 from itsm.interpreter.graph import mermaid
@@ -203,7 +207,8 @@ def form_schema(form_id: str) -> Any:
 @authenticated
 def create_ticket() -> Any:
     data = body({"process": str, "fields": dict, "requester": str}, required=("process",))
-    ticket = _engine().create(actor(), data["process"], data.get("fields") or {}, data.get("requester"))
+    ticket = _engine().create(actor(), data["process"], data.get("fields") or {}, data.get("requester"),
+                              channel="api")
     return jsonify(ticket), 201
 
 
@@ -295,3 +300,41 @@ def ticket_comments(number: str) -> Any:
 def add_comment(number: str) -> Any:
     data = body({"text": str, "internal": bool}, required=("text",))
     return jsonify(_engine().comment(actor(), number, data["text"], bool(data.get("internal")))), 201
+
+
+# -- KPIs ---------------------------------------------------------------------------------------------
+
+@api.get("/kpis")
+@authenticated
+def kpis() -> Any:
+    """SPEC 10 KPIs as JSON, or with `format=csv` as `metric,dimension,value` rows (a download)."""
+    kind = request.args.get("format", "json")
+    if kind not in ("json", "csv"):
+        raise BadRequest("format must be json or csv", [{"field": "format", "message": "json or csv"}])
+    report = kpi_report(_engine(), actor(), request.args)
+    if kind == "json":
+        return jsonify(report)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(("metric", "dimension", "value"))
+    writer.writerows((metric, _csv_cell(dimension), "" if value is None else value)
+                     for metric, dimension, value in kpi_rows(report))
+    response = Response(out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{_csv_name(report["period"])}"'
+    return response
+
+
+def _csv_cell(text: str) -> str:
+    """Spreadsheets run cells starting with = + - @ as formulas: quote them as text."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _csv_name(period: dict[str, str | None]) -> str:
+    """kpis.csv, or kpis_2026-03-01_2026-03-31.csv for a period (`to` is exclusive: its last day is shown)."""
+    if period["from"] is None and period["to"] is None:
+        return "kpis.csv"
+    start = datetime.fromisoformat(period["from"]).date().isoformat() if period["from"] else "start"
+    end = ((datetime.fromisoformat(period["to"]) - timedelta(microseconds=1)).date().isoformat()
+           if period["to"] else "now")
+    return f"kpis_{start}_{end}.csv"

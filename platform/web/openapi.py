@@ -30,6 +30,43 @@ def _body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
 NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}, "example": "INC0000001"}
 AUTH: list[dict[str, list[str]]] = [{"bearer": []}]
 
+KPI_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "from", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "Tickets created at or after: an ISO date (00:00 UTC) or instant (UTC without offset)."},
+    {"name": "to", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "Tickets created before: an instant, or an ISO date whose whole day is included."},
+    {"name": "process", "in": "query", "required": False, "schema": {"type": "string"}},
+    {"name": "team", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "The team holding the ticket now."},
+    {"name": "format", "in": "query", "required": False, "schema": {"enum": ["json", "csv"], "default": "json"}},
+]
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
+_DURATION = {"type": "object", "properties": {"count": {"type": "integer"},
+                                              "mean_seconds": {"type": ["number", "null"]},
+                                              "median_seconds": {"type": ["number", "null"]}}}
+_RATE = {"type": ["number", "null"]}
+KPIS: dict[str, Any] = {"type": "object", "properties": {
+    "period": {"type": "object", "properties": {"from": {"type": ["string", "null"], "format": "date-time"},
+                                                "to": {"type": ["string", "null"], "format": "date-time"},
+                                                "applies_to": {"const": "created_at"}}},
+    "process": {"type": ["string", "null"]}, "processes": {"type": "array", "items": {"type": "string"}},
+    "team": {"type": ["string", "null"]}, "generated_at": {"type": "string", "format": "date-time"},
+    "tickets": _COUNTS, "time_to_acknowledge": _DURATION, "time_to_resolve": _DURATION,
+    "sla": {"type": "array", "items": {"type": "object", "properties": {
+        "clock": {"type": "string"}, "priority": {"type": "string"}, "met": {"type": "integer"},
+        "breached": {"type": "integer"}, "running": {"type": "integer"}, "total": {"type": "integer"},
+        "compliance_percent": _RATE}}},
+    "backlog": {"type": "object", "properties": {"open": {"type": "integer"}, "by_team": _COUNTS,
+                                                 "by_priority": _COUNTS, "by_age": _COUNTS}},
+    "reopen": {"type": "object", "properties": {"resolved": {"type": "integer"}, "reopened": {"type": "integer"},
+                                                "rate_percent": _RATE}},
+    "first_contact_resolution": {"type": "object", "properties": {
+        "resolved": {"type": "integer"}, "first_contact": {"type": "integer"}, "rate_percent": _RATE}},
+    "satisfaction": {"type": "object", "properties": {"count": {"type": "integer"},
+                                                      "average": {"type": ["number", "null"]},
+                                                      "distribution": _COUNTS}},
+    "channels": _COUNTS}}
+
 
 def openapi_document() -> dict[str, Any]:
     ticket_ops = {"get": {"summary": "A ticket", "parameters": [NUMBER], "security": AUTH,
@@ -72,6 +109,7 @@ def openapi_document() -> dict[str, Any]:
                                "created_at": {"type": "string", "format": "date-time"},
                                "updated_at": {"type": "string", "format": "date-time"},
                                "transitions": {"type": "array", "items": {"type": "string"}}}},
+                "Kpis": KPIS,
                 "Event": {"type": "object", "properties": {
                     "at": {"type": "string", "format": "date-time"}, "actor": {"type": "string"},
                     "kind": {"type": "string"}, "transition": {"type": ["string", "null"]},
@@ -137,6 +175,13 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "The event log, oldest first", "parameters": [NUMBER], "security": AUTH,
                 "responses": _responses(200, {"type": "object", "properties": {
                     "items": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}}, 401, 404)}},
+            "/api/kpis": {"get": {
+                "summary": "KPIs of the tickets created in a period (JSON, or CSV rows metric,dimension,value)",
+                "security": AUTH, "parameters": KPI_PARAMETERS,
+                "responses": {**_responses(200, {"$ref": "#/components/schemas/Kpis"}, 400, 401, 403),
+                              "200": {"description": "OK", "content": {
+                                  "application/json": {"schema": {"$ref": "#/components/schemas/Kpis"}},
+                                  "text/csv": {"schema": {"type": "string"}}}}}}},
             "/api/tickets/{number}/comments": {
                 "get": {"summary": "Comments (internal ones for agents only)", "parameters": [NUMBER],
                         "security": AUTH, "responses": _responses(200, {"type": "object"}, 401, 404)},

@@ -159,7 +159,7 @@ def new_ticket(process_id: str) -> Any:
     values, problems = _posted(form)
     if not problems:
         try:
-            created = engine.create(actor, process_id, values)
+            created = engine.create(actor, process_id, values, channel="portal")
             flash(f"{created['number']} recorded. We will keep you posted here.", "success")
             return redirect(url_for("ui.ticket", number=created["number"]))
         except ValidationFailed as exc:

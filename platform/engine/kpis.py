@@ -1,0 +1,319 @@
+"""KPIs (SPEC 10 `GET /api/kpis`, issue 7): figures over the tickets created in a period, from the stored
+tickets, their event log and their SLA clock rows.
+
+Counts are SQL aggregates (GROUP BY over the period's tickets). The two durations need a median, which
+SQLite cannot compute, so one pass over the events returns a row of seconds and flags per ticket and the
+mean and median are taken here. docs/decisions.md defines every figure.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, extract, false, func, or_, select
+from sqlalchemy.orm import Session
+
+from itsm.interpreter import model as m
+from itsm.store import Event, SlaClock, Ticket
+
+from .actors import SYSTEM, Actor
+from .core import Engine, _is_agent_for
+from .errors import BadRequest, Forbidden
+
+PARAMETERS = ("from", "to", "process", "team", "format")
+AGE_BUCKETS: tuple[tuple[str, int | None], ...] = (("<1d", 1), ("1-3d", 3), ("3-7d", 7), ("7-30d", 30),
+                                                    (">30d", None))
+AGENT_EVENTS = ("create", "transition", "update", "comment")  # what counts as an agent acting on a ticket
+CANCEL_STATES = frozenset({"cancelled", "canceled"})
+RATINGS = (1, 2, 3, 4, 5)
+NONE = "none"  # the key of tickets without a team or priority
+
+
+@dataclass(frozen=True)
+class KpiScope:
+    """Which tickets the figures are about: created in [start, end), of these processes, held by `team`."""
+
+    processes: tuple[m.ProcessSpec, ...]
+    start: datetime | None = None
+    end: datetime | None = None
+    team: str | None = None
+    process: str | None = None  # the `process` filter as given (None: every process in `processes`)
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        out: list[ColumnElement[bool]] = [Ticket.process.in_([p.id for p in self.processes])]
+        if self.start is not None:
+            out.append(Ticket.created_at >= self.start)
+        if self.end is not None:
+            out.append(Ticket.created_at < self.end)
+        if self.team is not None:
+            out.append(Ticket.team == self.team)
+        return out
+
+
+# -- which states mean what -------------------------------------------------------------------------------
+
+def resolution_states(process: m.ProcessSpec) -> frozenset[str]:
+    """States that mean "resolved": one named `resolved`, and every final state except a cancel state
+    (`cancelled`): incident -> resolved, closed; review -> completed."""
+    return frozenset(s.id for s in process.states
+                     if s.id == "resolved" or (s.final and s.id not in CANCEL_STATES))
+
+
+def work_states(process: m.ProcessSpec) -> frozenset[str]:
+    """Open states that are not resolutions: entering one from a resolution is a reopen."""
+    return frozenset(s.id for s in process.states if not s.final) - resolution_states(process)
+
+
+def rating_field(form: m.FormSpec) -> str | None:
+    """The satisfaction rating of a form: its first field of type `rating` (`satisfaction` by default)."""
+    return next((f.id for f in form.fields if f.type == "rating"), None)
+
+
+# -- parameters and access ----------------------------------------------------------------------------------
+
+def parse_instant(name: str, text: str, end: bool = False) -> datetime:
+    """An ISO date (a whole day in UTC: `to` includes it) or an ISO instant (UTC when it has no offset)."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            value = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return value + timedelta(days=1) if end else value
+        value = datetime.fromisoformat(text)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: past year 9999 once in UTC or a day later
+        raise BadRequest(f"{name} must be an ISO date (2026-03-01) or instant (2026-03-01T08:00:00Z), not "
+                         f"{text[:40]!r}", [{"field": name, "message": "not an ISO date or instant"}]) from None
+
+
+def kpi_scope(pack: m.PackSpec, actor: Actor, params: Mapping[str, str]) -> KpiScope:
+    """Check the query parameters and the caller's access (SPEC 9): agents get the processes they hold a
+    role in, admins every process, anyone else a 403."""
+    unknown = [key for key in params if key not in PARAMETERS]
+    if unknown:
+        raise BadRequest(f"unknown query parameter '{unknown[0]}' (expected {', '.join(PARAMETERS)})",
+                         [{"field": key, "message": "unknown parameter"} for key in unknown])
+    everything = actor.is_admin or actor.is_system
+    visible = tuple(p for p in pack.processes.values() if everything or _is_agent_for(actor, p))
+    if not visible:
+        raise Forbidden("KPIs are for agents and admins")
+    process_id = params.get("process") or None
+    if process_id is not None:
+        if process_id not in pack.processes:
+            raise BadRequest(f"no process '{process_id}'", [{"field": "process", "message": "unknown process"}])
+        if all(p.id != process_id for p in visible):
+            raise Forbidden(f"you hold no role in process '{process_id}'")
+        visible = (pack.processes[process_id],)
+    team = params.get("team") or None
+    if team is not None and team not in pack.teams:
+        raise BadRequest(f"no team '{team}'", [{"field": "team", "message": "unknown team"}])
+    start = parse_instant("from", params["from"]) if params.get("from") else None
+    end = parse_instant("to", params["to"], end=True) if params.get("to") else None
+    if start is not None and end is not None and start >= end:
+        raise BadRequest("from must be before to", [{"field": "to", "message": "not after from"}])
+    return KpiScope(visible, start, end, team, process_id)
+
+
+def kpi_report(engine: Engine, actor: Actor, params: Mapping[str, str]) -> dict[str, Any]:
+    """`GET /api/kpis`: the scope from the parameters, the figures from one read transaction."""
+    pack = engine.definitions.active().pack
+    scope = kpi_scope(pack, actor, params)
+    with engine.db.read() as session:
+        return compute_kpis(session, pack, scope, engine.clock())
+
+
+def kpi_rows(report: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+    """The report as (metric, dimension, value) rows, one per figure: the CSV export."""
+    rows: list[tuple[str, str, Any]] = []
+    for name, value in report["tickets"].items():
+        rows.append((f"tickets_{name}", "", value))
+    for figure in ("time_to_acknowledge", "time_to_resolve"):
+        for name, value in report[figure].items():
+            rows.append((f"{figure}_{name}", "", value))
+    for line in report["sla"]:
+        dimension = f"clock={line['clock']};priority={line['priority']}"
+        rows.extend((f"sla_{key}", dimension, line[key])
+                    for key in ("met", "breached", "running", "total", "compliance_percent"))
+    backlog = report["backlog"]
+    rows.append(("backlog_open", "", backlog["open"]))
+    for group, prefix in (("by_team", "team"), ("by_priority", "priority"), ("by_age", "age")):
+        rows.extend(("backlog", f"{prefix}={key}", count) for key, count in backlog[group].items())
+    for figure in ("reopen", "first_contact_resolution"):
+        rows.extend((f"{figure}_{name}", "", value) for name, value in report[figure].items())
+    satisfaction = report["satisfaction"]
+    rows.append(("satisfaction_count", "", satisfaction["count"]))
+    rows.append(("satisfaction_average", "", satisfaction["average"]))
+    rows.extend(("satisfaction", f"rating={key}", count) for key, count in satisfaction["distribution"].items())
+    rows.extend(("tickets_by_channel", f"channel={key}", count) for key, count in report["channels"].items())
+    return rows
+
+
+# -- the figures ----------------------------------------------------------------------------------------------
+
+def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datetime) -> dict[str, Any]:
+    """Every figure for the scope, as `GET /api/kpis` returns it."""
+    where = scope.conditions()
+    created, still_open, backlog = _tickets_and_backlog(session, where, now)
+    facts = _ticket_facts(session, scope, where)
+    acknowledged = [ack for ack, _, _, _ in facts if ack is not None]
+    resolved = [(seconds, reopened, moved) for _, seconds, reopened, moved in facts if seconds is not None]
+    reopened = sum(1 for _, again, _ in resolved if again)
+    first_contact = sum(1 for _, again, moved in resolved if not again and not moved)
+    return {
+        "period": {"from": _iso(scope.start), "to": _iso(scope.end), "applies_to": "created_at"},
+        "process": scope.process,
+        "processes": [p.id for p in scope.processes],
+        "team": scope.team,
+        "generated_at": _iso(now),
+        "tickets": {"created": created, "open": still_open, "resolved": len(resolved)},
+        "time_to_acknowledge": _durations(acknowledged),
+        "time_to_resolve": _durations(seconds for seconds, _, _ in resolved),
+        "sla": _sla(session, where, now),
+        "backlog": backlog,
+        "reopen": {"resolved": len(resolved), "reopened": reopened, "rate_percent": _percent(reopened, len(resolved))},
+        "first_contact_resolution": {"resolved": len(resolved), "first_contact": first_contact,
+                                     "rate_percent": _percent(first_contact, len(resolved))},
+        "satisfaction": _satisfaction(session, pack, scope),
+        "channels": _channels(session, where),
+    }
+
+
+def _per_process(processes: Iterable[m.ProcessSpec], condition: Any) -> ColumnElement[bool]:
+    """`condition(process)` for the tickets of each process (their states differ)."""
+    return or_(false(), *(and_(Ticket.process == p.id, condition(p)) for p in processes))
+
+
+def _ticket_facts(session: Session, scope: KpiScope,
+                  where: list[ColumnElement[bool]]) -> list[tuple[float | None, float | None, bool, bool]]:
+    """One pass over the scope's events, one row per ticket: seconds from creation to the first agent
+    action and to the first resolution (None: not yet), whether it was reopened, whether it changed team."""
+    acknowledge = and_(Event.kind.in_(AGENT_EVENTS), Event.actor != Ticket.requester, Event.actor != SYSTEM)
+    resolve = and_(Event.kind == "transition", _per_process(
+        scope.processes, lambda p: Event.to_state.in_(sorted(resolution_states(p)))))
+    reopen = and_(Event.kind == "transition", _per_process(
+        scope.processes, lambda p: and_(Event.from_state.in_(sorted(resolution_states(p))),
+                                        Event.to_state.in_(sorted(work_states(p))))))
+    moved = and_(Event.kind != "create", Event.changes["team"].as_string().is_not(None))
+    since = _seconds_since_creation(session.get_bind().dialect.name)
+    query = (select(since(func.min(case((acknowledge, Event.at)))), since(func.min(case((resolve, Event.at)))),
+                    func.max(case((reopen, 1), else_=0)), func.max(case((moved, 1), else_=0)))
+             .select_from(Ticket).join(Event, Event.ticket_id == Ticket.id).where(*where)
+             .group_by(Ticket.id, Ticket.created_at))
+    return [(_float(ack), _float(res), bool(again), bool(other)) for ack, res, again, other in session.execute(query)]
+
+
+def _seconds_since_creation(dialect: str) -> Any:
+    """SQL for the seconds from the ticket's creation to an instant (no datetimes to parse in Python)."""
+    if dialect == "sqlite":
+        return lambda instant: (func.julianday(instant) - func.julianday(Ticket.created_at)) * 86400.0
+    return lambda instant: extract("epoch", instant) - extract("epoch", Ticket.created_at)
+
+
+def _float(value: Any) -> float | None:
+    return round(float(value), 3) if value is not None else None
+
+
+def _durations(seconds: Iterable[float]) -> dict[str, Any]:
+    values = sorted(seconds)
+    if not values:
+        return {"count": 0, "mean_seconds": None, "median_seconds": None}
+    return {"count": len(values), "mean_seconds": round(statistics.fmean(values), 3),
+            "median_seconds": round(statistics.median(values), 3)}
+
+
+def _grouped(session: Session, *columns: Any, where: list[ColumnElement[bool]],
+             join: Any = None) -> list[tuple[Any, ...]]:
+    """Counts per value of `columns`, grouped on a subquery's columns (expressions with bound parameters
+    cannot be repeated in PostgreSQL's GROUP BY)."""
+    inner = select(*(c.label(f"k{i}") for i, c in enumerate(columns))).select_from(Ticket)
+    if join is not None:
+        inner = inner.join(*join)
+    inner = inner.where(*where)
+    sub = inner.subquery()
+    keys = [sub.c[f"k{i}"] for i in range(len(columns))]
+    return [tuple(row) for row in session.execute(select(*keys, func.count()).group_by(*keys))]
+
+
+def _sla(session: Session, where: list[ColumnElement[bool]], now: datetime) -> list[dict[str, Any]]:
+    """Met / breached / running clocks per clock and priority; a running clock past its deadline has
+    breached even before the worker noticed (as the API shows it)."""
+    outcome = case((or_(SlaClock.breached, SlaClock.status == "breached",
+                        and_(SlaClock.phase == "running", SlaClock.deadline < now)), "breached"),
+                   (SlaClock.phase == "stopped", "met"), else_="running")
+    rows = _grouped(session, SlaClock.clock, Ticket.priority, outcome,
+                    where=[*where, SlaClock.phase.not_in(("not_started", "cancelled"))],
+                    join=(SlaClock, SlaClock.ticket_id == Ticket.id))
+    table: dict[tuple[str, str], dict[str, int]] = {}
+    for clock, priority, result, count in rows:
+        table.setdefault((clock, priority or NONE), {"met": 0, "breached": 0, "running": 0})[result] += count
+    return [{"clock": clock, "priority": priority, **counts, "total": sum(counts.values()),
+             "compliance_percent": _percent(counts["met"], counts["met"] + counts["breached"])}
+            for (clock, priority), counts in sorted(table.items(), key=lambda item: (item[0][0], _last(item[0][1])))]
+
+
+def _tickets_and_backlog(session: Session, where: list[ColumnElement[bool]],
+                         now: datetime) -> tuple[int, int, dict[str, Any]]:
+    """Tickets created and open, and the open ones by team, priority and age (since creation, now)."""
+    bounds = [(name, now - timedelta(days=days)) for name, days in AGE_BUCKETS if days is not None]
+    age = case(*((Ticket.created_at > since, name) for name, since in bounds), else_=AGE_BUCKETS[-1][0])
+    by_age = {name: 0 for name, _ in AGE_BUCKETS}
+    by_team: dict[str, int] = {}
+    by_priority: dict[str, int] = {}
+    created = 0
+    for is_open, team, priority, bucket, count in _grouped(session, Ticket.is_open, Ticket.team, Ticket.priority,
+                                                           age, where=where):
+        created += count
+        if is_open:
+            by_age[bucket] += count
+            by_team[team or NONE] = by_team.get(team or NONE, 0) + count
+            by_priority[priority or NONE] = by_priority.get(priority or NONE, 0) + count
+    still_open = sum(by_age.values())
+    return created, still_open, {"open": still_open, "by_team": _sorted(by_team),
+                                 "by_priority": _sorted(by_priority), "by_age": by_age}
+
+
+def _satisfaction(session: Session, pack: m.PackSpec, scope: KpiScope) -> dict[str, Any]:
+    distribution = {str(r): 0 for r in RATINGS}
+    for process in scope.processes:
+        name = rating_field(pack.forms[process.form])
+        if name is None:
+            continue
+        value = Ticket.fields[name].as_integer()
+        rows = _grouped(session, value, where=[*scope.conditions(), Ticket.process == process.id,
+                                                value.is_not(None)])
+        for rating, count in rows:
+            distribution[str(rating)] = distribution.get(str(rating), 0) + count
+    count = sum(distribution.values())
+    total = sum(int(r) * n for r, n in distribution.items())
+    return {"count": count, "average": round(total / count, 3) if count else None, "distribution": distribution}
+
+
+def _channels(session: Session, where: list[ColumnElement[bool]]) -> dict[str, int]:
+    """The ticket's `channel` field when its form has one, else the channel recorded on its create event."""
+    rows = _grouped(session, Ticket.fields["channel"].as_string(), Event.data["channel"].as_string(),
+                    where=where, join=(Event, and_(Event.ticket_id == Ticket.id, Event.kind == "create")))
+    out: dict[str, int] = {}
+    for field_value, recorded, count in rows:
+        key = field_value or recorded or "unknown"
+        out[key] = out.get(key, 0) + count
+    return dict(sorted(out.items()))
+
+
+def _sorted(counts: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda item: _last(item[0])))
+
+
+def _last(key: str) -> tuple[bool, str]:
+    return key == NONE, key
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 2) if whole else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
