@@ -166,6 +166,16 @@ class Link(Base):
     __table_args__ = (UniqueConstraint("source_id", "target_id", "kind"),)
 
 
+class SearchDocument(Base):
+    """The text of a ticket as full-text search sees it; the index over it is database-specific (search.py)."""
+
+    __tablename__ = "ticket_search"
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True,
+                                           autoincrement=False)
+    title: Mapped[str] = mapped_column(Text, default="")  # the form's summary field (weighs more)
+    body: Mapped[str] = mapped_column(Text, default="")  # the other text fields
+
+
 class OutboxMessage(Base):
     """A message to send after commit: written in the transaction of the change that caused it."""
 

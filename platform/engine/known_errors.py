@@ -1,0 +1,127 @@
+"""Known errors (issue 7): resolved incidents and review records whose text matches a description.
+
+`suggest` ranks them by full-text relevance (bm25 on SQLite, ts_rank on PostgreSQL: `itsm.store.search`)
+for the intake form; `suggest_for_ticket` does the same for a ticket's own text on its page; `link` records
+the one-click "this is a known error of ..." link. Suggestions are limited to what the actor may see
+(SPEC 9): a requester is only reminded of their own earlier tickets, never shown other people's.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, select
+
+from itsm.interpreter import model as m
+from itsm.store import Link, Ticket
+from itsm.store.search import Match, match
+
+from .actors import Actor, visible_to
+from .core import LINK_INVERSE
+from .errors import BadRequest, Forbidden, ValidationFailed
+from .reviews import REVIEW_PROCESS
+from .search_index import document, query_terms, title_of
+
+if TYPE_CHECKING:
+    from .core import Engine
+
+MAX_SUGGESTIONS = 20
+KNOWN_ERROR = "known_error"
+
+
+def knowledge() -> ColumnElement[bool]:
+    """Tickets worth suggesting: resolved ones (in a state named `resolved`, or ended in a final state
+    other than `cancelled`, such as `closed`), and review records in any state but `cancelled`."""
+    not_cancelled = Ticket.state != "cancelled"
+    return ((Ticket.state == "resolved") | (Ticket.is_open.is_(False) & not_cancelled)
+            | ((Ticket.process == REVIEW_PROCESS) & not_cancelled))
+
+
+def suggest(engine: Engine, actor: Actor, text: str, *, process: str | None = None, exclude: str | None = None,
+            limit: int = 5) -> list[dict[str, Any]]:
+    """Known errors for `text`, best first. Text without searchable words (empty, punctuation, only stop
+    words) gives no suggestions rather than an error."""
+    if not 1 <= limit <= MAX_SUGGESTIONS:
+        raise BadRequest(f"limit must be between 1 and {MAX_SUGGESTIONS}")
+    pack = engine.definitions.active().pack
+    if process is not None and process not in pack.processes:
+        raise BadRequest(f"no process '{process}'", [{"field": "process", "message": "unknown process"}])
+    terms = query_terms(text)
+    if not terms:
+        return []
+    where = [knowledge()]
+    visible = visible_to(actor, pack)
+    if visible is not None:
+        where.append(visible)
+    if process is not None:
+        where.append(Ticket.process == process)
+    if exclude is not None:
+        where.append(Ticket.number != exclude)
+    with engine.db.read() as session:
+        return [_suggestion(pack, found) for found in match(session, terms, where, limit)]
+
+
+def suggest_for_ticket(engine: Engine, actor: Actor, number: str, *, limit: int = 5) -> list[dict[str, Any]]:
+    """Known errors for a ticket's own text (its title and body fields), without the ticket itself; each
+    says whether the ticket already links to it as a known error."""
+    with engine.db.read() as session:
+        op = engine._open(session, actor, number)
+        title, body = document(op.form, op.fields)
+        linked = set(session.scalars(select(Ticket.number).join(Link, Link.target_id == Ticket.id)
+                                     .where(Link.source_id == op.ticket.id, Link.kind == KNOWN_ERROR)))
+    items = suggest(engine, actor, f"{title}\n{body}", exclude=number, limit=limit)
+    for item in items:
+        item["linked"] = item["number"] in linked
+    return items
+
+
+def link(engine: Engine, actor: Actor, number: str, to: str, kind: str = KNOWN_ERROR) -> tuple[dict[str, Any], bool]:
+    """Link `number` to `to` (both directions, `kind` from `number`'s side) unless that link exists:
+    (the link, whether it was created). Agents of the ticket only; both tickets get a `link` event."""
+    if kind not in LINK_INVERSE:
+        raise ValidationFailed(f"unknown link kind '{kind}'", [{"field": "kind", "message": "must be one of "
+                                                                + ", ".join(sorted(LINK_INVERSE))}])
+    if to == number:
+        raise ValidationFailed("a ticket cannot link to itself", [{"field": "to", "message": "the ticket itself"}])
+    with engine.db.write() as session, session.no_autoflush:
+        op = engine._open(session, actor, number, for_update=True)
+        if not op.is_agent():
+            raise Forbidden("only agents link tickets")
+        target = session.scalar(select(Ticket).where(Ticket.number == to))
+        other = engine.operation(session, actor, target) if target is not None else None
+        if target is None or other is None or not other.can_see():
+            raise ValidationFailed(f"no ticket {to}", [{"field": "to", "message": f"no ticket {to}"}])
+        result = {"from": number, "to": to, "kind": kind}
+        exists = session.scalar(select(Link.id).where(Link.source_id == op.ticket.id, Link.target_id == target.id,
+                                                      Link.kind == kind))
+        if exists is not None:
+            return result, False
+        op.pending_links.append((target, kind))  # finish writes both rows
+        op.finish("link", data={"to": to, "kind": kind})
+        other.finish("link", data={"to": number, "kind": LINK_INVERSE[kind]})
+        engine._flush(session)
+        return result, True
+
+
+def links(engine: Engine, actor: Actor, number: str) -> list[dict[str, Any]]:
+    """The ticket's links that the actor may follow, oldest first."""
+    with engine.db.read() as session:
+        op = engine._open(session, actor, number)
+        query = (select(Link.kind, Ticket).join(Ticket, Ticket.id == Link.target_id)
+                 .where(Link.source_id == op.ticket.id).order_by(Link.id))
+        visible = visible_to(actor, op.pack)
+        if visible is not None:
+            query = query.where(visible)
+        pack = op.pack
+        return [{"kind": kind, **_summary(pack, ticket)} for kind, ticket in session.execute(query).tuples()]
+
+
+def _suggestion(pack: m.PackSpec, found: Match) -> dict[str, Any]:
+    return {**_summary(pack, found.ticket), "excerpt": found.excerpt, "score": round(found.score, 6)}
+
+
+def _summary(pack: m.PackSpec, ticket: Ticket) -> dict[str, Any]:
+    process = pack.processes.get(ticket.process)
+    title = title_of(pack.forms[process.form], ticket.fields or {}) if process is not None else ""
+    return {"number": ticket.number, "process": ticket.process, "state": ticket.state,
+            "priority": ticket.priority, "title": title}
