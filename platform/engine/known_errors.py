@@ -113,7 +113,7 @@ def links(engine: Engine, actor: Actor, number: str) -> list[dict[str, Any]]:
         if visible is not None:
             query = query.where(visible)
         pack = op.pack
-        return [{"kind": kind, **_summary(pack, ticket)} for kind, ticket in session.execute(query).tuples()]
+        return [{"kind": kind, **_summary(pack, ticket)} for kind, ticket in session.execute(query)]
 
 
 def _suggestion(pack: m.PackSpec, found: Match) -> dict[str, Any]:

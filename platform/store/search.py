@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, bindparam, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Float, bindparam, column, func, literal_column, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .models import SearchDocument, Ticket
 
 FTS_TABLE = "ticket_search_fts"  # SQLite: the FTS5 table (and its shadow tables ticket_search_fts_*)
+FTS = table(FTS_TABLE, column("rowid"))
 GIN_INDEX = "ix_ticket_search_document"  # PostgreSQL: the expression index
 TS_CONFIG = "english"
 TITLE_WEIGHT, BODY_WEIGHT = 2.0, 1.0  # bm25 column weights; ts_rank weighs A (title) over B (body)
@@ -81,8 +82,7 @@ def _match_sqlite(session: Session, terms: Sequence[str], where: Sequence[Column
     rank = literal_column(f"bm25({FTS_TABLE}, {TITLE_WEIGHT}, {BODY_WEIGHT})", Float)
     excerpt: ColumnElement[Any] = literal_column(f"snippet({FTS_TABLE}, -1, '', '', '…', 16)")
     query = (select(Ticket, rank.label("rank"), excerpt.label("excerpt"))
-             .select_from(text(FTS_TABLE))
-             .join(Ticket, Ticket.id == literal_column(f"{FTS_TABLE}.rowid"))
+             .select_from(FTS).join(Ticket, Ticket.id == FTS.c.rowid)
              .where(text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=fts5_query(terms)), *where)
              .order_by(rank, Ticket.id.desc()).limit(limit))
     return [Match(row[0], -float(row[1]), row[2] or "") for row in session.execute(query)]

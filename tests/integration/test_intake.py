@@ -88,7 +88,6 @@ def test_intake_refuses_what_is_not_an_alertmanager_payload(app: Flask) -> None:
 def test_migrations_build_exactly_the_models(app: Flask) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
-
     from sqlalchemy import inspect
 
     from itsm.store.search import FTS_TABLE, GIN_INDEX, include_in_comparison, is_search_index
