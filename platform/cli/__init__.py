@@ -203,7 +203,7 @@ def db_reindex() -> None:
 
 def _reindex(database: Database) -> None:
     from itsm.engine import Engine, EngineError
-    from itsm.engine.search_index import reindex
+    from itsm.engine.known_errors import reindex
 
     try:
         count = reindex(Engine(database))

@@ -22,7 +22,7 @@ from itsm.interpreter import model as m
 from itsm.interpreter import plugins as plugin_registry
 from itsm.routing import candidates, choose, route
 from itsm.store import Comment, Database, Event, Link, RoutingCursor, SlaClock, Ticket, User
-from itsm.store.models import NumberSequence, utcnow
+from itsm.store.models import LINK_INVERSE, NumberSequence, utcnow
 
 from .actions import run_actions
 from .actors import Actor, actor_for, is_agent_for, system_actor, visible_to
@@ -30,14 +30,12 @@ from .clocks import clock_views, load_rows, schedule_timers, update_clocks
 from .definitions import CompiledVersion, Definitions
 from .errors import Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
 from .fields import check_state_rules, check_values, raise_if
+from .known_errors import index_ticket
 from .machines import build_machine
 from .reviews import Timeline
-from .search_index import index_ticket
 from .views import expression_context, person, template_context, ticket_view
 
 Clock = Callable[[], datetime]
-LINK_INVERSE = {"parent": "child", "child": "parent", "related": "related",
-                "known_error": "known_error_of", "known_error_of": "known_error"}
 MAX_LINKED_DEPTH = 5
 
 

@@ -156,12 +156,16 @@ class Comment(Base):
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+LINK_INVERSE = {"parent": "child", "child": "parent", "related": "related",  # a link as the other side sees it
+                "known_error": "known_error_of", "known_error_of": "known_error"}
+
+
 class Link(Base):
     __tablename__ = "links"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     target_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # parent, child, related (from the source's side)
+    kind: Mapped[str] = mapped_column(String(16))  # a key of LINK_INVERSE, from the source's side
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("source_id", "target_id", "kind"),)
 

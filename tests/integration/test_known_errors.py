@@ -10,9 +10,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from itsm.engine import Conflict, Engine, Forbidden, ValidationFailed
-from itsm.engine.known_errors import link, links, suggest, suggest_for_ticket
+from itsm.engine.known_errors import link, links, query_terms, reindex, suggest, suggest_for_ticket
 from itsm.engine.reviews import request_review
-from itsm.engine.search_index import query_terms, reindex
 from itsm.engine.users import add_user, create_token
 from itsm.store import Link, SearchDocument
 from itsm.web import create_app, engine_of
