@@ -70,13 +70,14 @@ def request_review(engine: Engine, actor: Any, number: str) -> dict[str, Any]:
     403 when the actor may not fire the review transition."""
     with engine.db.write() as session, session.no_autoflush:
         op = engine._open(session, actor, number, for_update=True)
-        existing = existing_review(session, op.ticket)
+        found = review_transition(op.process)
+        if found is None:
+            raise Conflict(f"process '{op.process.id}' has no transition that opens a '{REVIEW_PROCESS}' ticket")
+        transition, action = found
+        existing = existing_review(session, op.ticket, action.link)
         if existing is not None:
             raise Conflict(f"{number} already has a post-incident review: {existing}",
                            [{"field": "review", "message": existing}])
-        transition = review_transition(op.process)
-        if transition is None:
-            raise Conflict(f"process '{op.process.id}' has no transition that opens a '{REVIEW_PROCESS}' ticket")
         if op.ticket.state not in transition.sources:
             raise Conflict(f"{number} is {op.ticket.state}: a review is opened once it is "
                            f"{' or '.join(transition.sources)}")
@@ -101,17 +102,20 @@ def request_review(engine: Engine, actor: Any, number: str) -> dict[str, Any]:
         return review_op.view()
 
 
-def review_transition(process: m.ProcessSpec) -> m.TransitionSpec | None:
+def review_transition(process: m.ProcessSpec) -> tuple[m.TransitionSpec, m.CreateAction] | None:
+    """The first transition with a `create` action opening a review, and that action."""
     for transition in process.transitions:
-        if any(isinstance(a, m.CreateAction) and a.process == REVIEW_PROCESS for a in transition.actions):
-            return transition
+        for action in transition.actions:
+            if isinstance(action, m.CreateAction) and action.process == REVIEW_PROCESS:
+                return transition, action
     return None
 
 
-def existing_review(session: Session, ticket: Ticket) -> str | None:
-    """The number of a review linked to `ticket`, if there is one (whatever its state)."""
+def existing_review(session: Session, ticket: Ticket, kind: str) -> str | None:
+    """The number of a review linked to `ticket` as the review action links it (whatever the review's
+    state); a review linked otherwise (as a known error, say) belongs to another incident."""
     return session.scalar(select(Ticket.number).join(Link, Link.target_id == Ticket.id)
-                          .where(Link.source_id == ticket.id, Ticket.process == REVIEW_PROCESS)
+                          .where(Link.source_id == ticket.id, Link.kind == kind, Ticket.process == REVIEW_PROCESS)
                           .order_by(Ticket.id).limit(1))
 
 

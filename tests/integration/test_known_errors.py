@@ -186,7 +186,9 @@ def test_review_refused_when_not_resolved_not_major_or_not_service_desk(engine: 
     minor = incident(engine, "rita", PRINTER)  # P5
     with pytest.raises(Conflict, match="not a major incident"):
         request_review(engine, lars, minor)
+    review = request_review(engine, lars, major(engine))["number"]
     declared = incident(engine, "rita", MAIL, resolve=False)
+    link(engine, lars, declared, review)  # another incident's review as a known error: not this one's review
     engine.update(lars, declared, {"major_incident": True})  # declared major by the service desk: P1
     engine.fire(engine.actor("system"), declared, "start")
     engine.fire(engine.actor("system"), declared, "resolve", {"resolution_code": "fixed", "resolution_notes": "ok"})
@@ -194,7 +196,7 @@ def test_review_refused_when_not_resolved_not_major_or_not_service_desk(engine: 
         request_review(engine, engine.actor("nils"), declared)
     assert request_review(engine, lars, declared)["fields"]["incident"] == declared
     with engine.db.read() as session:  # the refused attempts left nothing behind
-        assert session.scalar(select(func.count()).select_from(Link)) == 2
+        assert session.scalar(select(func.count()).select_from(Link)) == 6  # two reviews, one known error
 
 
 # -- HTTP ----------------------------------------------------------------------------------------------
