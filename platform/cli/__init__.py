@@ -332,9 +332,10 @@ def _write_junit(path: Path, suite: str, results: list[Any]) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--watch", is_flag=True, help="Republish the pack when its files change.")
+@click.option("--demo", is_flag=True, help="Create the demo users (password 'demo') if they do not exist.")
 @_engine_errors
-def serve(pack: Path, host: str, port: int, watch: bool) -> None:
-    """Development server: publishes PACK, then serves the JSON API (production: gunicorn
+def serve(pack: Path, host: str, port: int, watch: bool, demo: bool) -> None:
+    """Development server: publishes PACK, then serves the pages and the JSON API (production: gunicorn
     'itsm.web:create_app()')."""
     import threading
 
@@ -351,8 +352,15 @@ def serve(pack: Path, host: str, port: int, watch: bool) -> None:
         watcher = PackWatcher(app.extensions["itsm"].definitions, pack, report=click.echo)
         app.extensions["itsm.watcher"] = watcher
         threading.Thread(target=watcher.run, daemon=True, name="itsm-watch").start()
-    click.echo(f"serving pack '{spec.id}' on http://{host}:{port}/api{' (watching for changes)' if watch else ''}"
-               f" (Ctrl-C stops)")
+    if demo:
+        from itsm.engine.demo import DEMO_PASSWORD, DEMO_USERS, ensure_demo_users
+
+        ensure_demo_users(app.extensions["itsm"].db)
+        click.echo(f"demo users (password '{DEMO_PASSWORD}'):")
+        for user in DEMO_USERS:
+            click.echo(f"  {user.name:<6} {user.role}")
+    click.echo(f"serving pack '{spec.id}' on http://{host}:{port}/ (sign in at /login; JSON API under /api)"
+               f"{' (watching for changes)' if watch else ''} (Ctrl-C stops)")
     app.run(host=host, port=port, debug=False, use_reloader=False)
 
 

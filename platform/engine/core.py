@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, cast, func, select, update
+from sqlalchemy import String, cast, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -28,8 +28,9 @@ from .actions import run_actions
 from .actors import Actor, actor_for, is_agent_for, system_actor, visible_to
 from .clocks import clock_views, load_rows, schedule_timers, update_clocks
 from .definitions import CompiledVersion, Definitions
-from .errors import Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
+from .errors import BadRequest, Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
 from .fields import check_state_rules, check_values, raise_if
+from .forms import Form, create_form, transition_form
 from .known_errors import index_ticket
 from .machines import build_machine
 from .reviews import Timeline
@@ -94,6 +95,9 @@ class Engine:
                 value = filters.get(column)
                 if value:
                     query = query.where(getattr(Ticket, column) == value)
+            sla = filters.get("sla")
+            if sla:
+                query = query.where(_sla_status_filter(sla, self.clock()))
             text = (filters.get("q") or "").strip()
             if text:
                 escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -120,6 +124,15 @@ class Engine:
                 op.preload(clocks.get(ticket.id, {}), users.get(ticket.requester))
                 items.append(op.view())
             return items, (rows[-1].id if more and rows else None)
+
+    def form(self, actor: Actor, *, process: str | None = None, number: str | None = None,
+             transition: str | None = None, values: Mapping[str, Any] | None = None) -> Form:
+        """The create form of `process`, or the form of `transition` on ticket `number`, as `actor` sees it
+        with `values` typed in so far (flags and `*_when` rules evaluated as the engine will on submit)."""
+        with self.db.read() as session:
+            if number is None:
+                return create_form(self, session, actor, process or "", values or {})
+            return transition_form(self._open(session, actor, number), transition or "", values or {})
 
     def comments(self, actor: Actor, number: str) -> list[dict[str, Any]]:
         with self.db.read() as session:
@@ -628,6 +641,24 @@ def _increment(connection: Any, prefix: str, insert: Any) -> int:
                            .on_conflict_do_nothing(index_elements=["prefix"]))
         value = connection.execute(statement).scalar_one()
     return int(value)
+
+
+SLA_FILTERS = ("breached", "at_risk", "running", "paused")
+
+
+def _sla_status_filter(status: str, now: datetime) -> Any:
+    """Tickets with at least one clock in `status` (one of SLA_FILTERS), as the queue shows them now."""
+    if status not in SLA_FILTERS:
+        raise BadRequest(f"sla must be one of: {', '.join(SLA_FILTERS)}")
+    overdue = (SlaClock.phase == "running") & (SlaClock.deadline < now)
+    breached = SlaClock.phase.in_(("running", "paused")) & (SlaClock.breached.is_(True) | overdue)
+    condition = {
+        "breached": breached,
+        "at_risk": (SlaClock.phase == "running") & (SlaClock.warnings_fired > 0) & ~breached,
+        "running": (SlaClock.phase == "running") & ~breached,
+        "paused": SlaClock.phase == "paused",
+    }[status]
+    return exists().where((SlaClock.ticket_id == Ticket.id) & condition)
 
 
 def _jsonable(value: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -50,10 +51,18 @@ def add_user(db: Database, name: str, *, password: str | None = None, email: str
         return user
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password("not a password anyone has")
+
+
 def authenticate(db: Database, name: str, password: str) -> User:
     with db.read() as session:
         user = session.scalar(select(User).where(User.name == name))
-    if user is None or not verify_password(password, user.password_hash):
+    if user is None:
+        verify_password(password, _dummy_hash())  # the same work either way: timing does not tell who exists
+        raise Unauthorized("wrong user name or password")
+    if not verify_password(password, user.password_hash):
         raise Unauthorized("wrong user name or password")
     return user
 

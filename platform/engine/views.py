@@ -11,9 +11,26 @@ from itsm.store import Ticket, User
 
 from .actors import Actor
 
+_TEAMS_OF: dict[str, dict[str, tuple[str, ...]]] = {}  # pack digest -> user -> team ids (specs are immutable)
+
+
+def teams_of(pack: PackSpec, name: str) -> tuple[str, ...]:
+    by_user = _TEAMS_OF.get(pack.digest)
+    if by_user is None:
+        collected: dict[str, list[str]] = {}
+        for team in pack.teams.values():
+            for member in team.members:
+                if team.id not in collected.setdefault(member.user, []):
+                    collected[member.user].append(team.id)
+        by_user = {user: tuple(ids) for user, ids in collected.items()}
+        if len(_TEAMS_OF) > 64:
+            _TEAMS_OF.clear()
+        _TEAMS_OF[pack.digest] = by_user
+    return by_user.get(name, ())
+
 
 def person(name: str, user: User | None, pack: PackSpec) -> dict[str, Any]:
-    teams = [t.id for t in pack.teams.values() if any(m.user == name for m in t.members)]
+    teams = list(teams_of(pack, name))
     return {"name": name, "vip": bool(user.vip) if user else False, "org": user.org if user else None,
             "email": user.email if user else None, "teams": teams}
 

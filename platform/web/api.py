@@ -22,6 +22,7 @@ from itsm.interpreter.forms import form_json_schema
 from itsm.interpreter.graph import mermaid
 
 from .openapi import openapi_document
+from .pages import engine_error_page, http_error_page, is_page_request
 
 api = Blueprint("api", __name__, url_prefix="/api")
 MAX_LIMIT = 200
@@ -35,13 +36,15 @@ def init_app(app: Flask) -> None:
         return jsonify(BadRequest("text that is not valid UTF-8").to_dict()), 400
 
     @app.errorhandler(EngineError)
-    def engine_error(exc: EngineError) -> tuple[Response, int]:
+    def engine_error(exc: EngineError) -> Any:
+        if is_page_request():
+            return engine_error_page(exc)
         return jsonify(exc.to_dict()), exc.status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
-        if not request.path.startswith("/api"):
-            return exc
+        if is_page_request():
+            return http_error_page(exc)
         code = (exc.name or "error").lower().replace(" ", "_")
         return jsonify({"error": code, "message": exc.description or exc.name, "details": []}), exc.code or 500
 
@@ -209,7 +212,7 @@ def create_ticket() -> Any:
 def list_tickets() -> Any:
     args = request.args
     unknown = [k for k in args if k not in ("process", "state", "priority", "team", "assignee", "requester", "q",
-                                              "limit", "cursor")]
+                                              "sla", "limit", "cursor")]
     if unknown:
         raise BadRequest(f"unknown query parameter '{unknown[0]}'")
     try:

@@ -43,7 +43,7 @@ def openapi_document() -> dict[str, Any]:
                                                  ["fields"]),
                             "responses": _responses(200, TICKET, 400, 401, 403, 404, 409, 422)}}
     filters: list[dict[str, Any]] = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-               for n in ("process", "state", "priority", "team", "assignee", "requester", "q", "cursor")]
+               for n in ("process", "state", "priority", "team", "assignee", "requester", "q", "sla", "cursor")]
     filters.append({"name": "limit", "in": "query", "required": False,
                     "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}})
     return {

@@ -49,12 +49,12 @@ def test_gunicorn_serves_the_api_with_several_workers(db_url: str, tmp_path: Pat
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}/api"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # workers publish the pack as they boot: slow on a busy machine
         while True:
             try:
                 status, health = call(f"{base}/health")
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
                 assert server.poll() is None, server.stdout.read() if server.stdout else ""
                 assert time.monotonic() < deadline, "gunicorn did not start"
                 time.sleep(0.2)

@@ -1,0 +1,129 @@
+"""Generated forms: which fields a create or transition form shows, and how, for one actor and one ticket.
+
+The flags come from the same rules the engine enforces when the form is submitted (`fields.py`): the
+target state's `fields:` flags, then the form's `required_when` / `visible_when` / `readonly_when`
+evaluated with `event` = the transition (or `create`) and `state` = the target state. The web layer renders
+them and asks again (`Engine.form`) when the person changes a value, so the browser never evaluates YAML
+expressions itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from itsm.interpreter import model as m
+from itsm.store import Ticket, User
+
+from .errors import Conflict, Forbidden, NotFound
+from .fields import check_values, flags
+from .views import person
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from .core import Engine, Operation
+
+
+@dataclass(frozen=True)
+class FieldState:
+    spec: m.FieldSpec
+    value: Any
+    visible: bool
+    required: bool
+    readonly: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"visible": self.visible, "required": self.required, "readonly": self.readonly}
+
+
+@dataclass(frozen=True)
+class Form:
+    """A form as one actor sees it now: `fields` in the form's order; `primary` are the ids shown first."""
+
+    process: m.ProcessSpec
+    transition: m.TransitionSpec | None
+    fields: tuple[FieldState, ...]
+    primary: frozenset[str]
+    ticket: dict[str, Any] | None = None  # the ticket's API view, for a transition form
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        return {state.spec.id: state.to_dict() for state in self.fields}
+
+
+def field_states(form: m.FormSpec, state: m.StateSpec, field_ids: tuple[str, ...], values: Mapping[str, Any],
+                 context: Mapping[str, Any]) -> tuple[FieldState, ...]:
+    result = []
+    for field_id in field_ids:
+        spec = form.by_id[field_id]
+        flag = flags(state, field_id)
+        visible = not flag.hidden and (spec.visible_when is None or spec.visible_when.test(context))
+        readonly = flag.readonly or (spec.readonly_when is not None and spec.readonly_when.test(context))
+        required = spec.required or flag.required or (spec.required_when is not None
+                                                      and spec.required_when.test(context))
+        result.append(FieldState(spec, values.get(field_id), visible, required and visible and not readonly,
+                                 readonly))
+    return tuple(result)
+
+
+def create_form(engine: Engine, session: Session, actor: Any, process_id: str, values: Mapping[str, Any]) -> Form:
+    """The form for a new ticket: the fields that may be filled in at creation, those a rule may show as
+    values are typed (rendered hidden until then), and read-only ones with a value (shown as text).
+
+    Fields that some transition asks for later (classification, resolution, ...) are not `primary`: the
+    page shows them under "More details" instead of in the way of the person reporting.
+    """
+    from .core import Operation
+
+    compiled = engine.definitions.active()
+    process = compiled.pack.processes.get(process_id)
+    if process is None:
+        raise NotFound(f"no process '{process_id}'")
+    form = compiled.pack.forms[process.form]
+    initial = process.state(process.initial)
+    working = {spec.id: spec.default for spec in form.fields if spec.default is not None}
+    working.update(_well_typed(form, values))
+    ticket = Ticket(process=process.id, state=initial.id, requester=actor.name, fields=working)
+    op = Operation(engine, session, compiled, actor, ticket, process)
+    op.event = "create"
+    user = session.scalar(select(User).where(User.name == actor.name))
+    op.preload({}, user)
+    op._requester = person(actor.name, user, compiled.pack)
+    op.recompute_priority()
+    states = field_states(form, initial, tuple(f.id for f in form.fields), op.fields, op.context())
+    hidden_here = {field_id for field_id, flag in initial.fields.items() if flag.hidden}
+    shown = tuple(s for s in states if s.spec.id not in hidden_here
+                  and (s.visible or s.spec.visible_when is not None)  # may appear as values are typed
+                  and (not s.readonly or s.value is not None))  # read-only with a value: shown as text
+    later = {field_id for t in process.transitions for field_id in t.fields}
+    primary = frozenset(s.spec.id for s in shown if s.required or s.spec.id not in later)
+    return Form(process, None, shown, primary)
+
+
+def transition_form(op: Operation, transition_id: str, values: Mapping[str, Any]) -> Form:
+    """The form of one transition of the ticket `op` holds, if this actor may fire it now."""
+    transition = op.process.transition_by_id.get(transition_id)
+    if transition is None:
+        raise NotFound(f"process '{op.process.id}' has no transition '{transition_id}'")
+    if not op.may_fire(transition) or (transition.timed and transition.roles is None):
+        raise Forbidden(f"you may not '{transition.label}' this ticket")
+    if op.ticket.state not in transition.sources:
+        raise Conflict(f"'{transition.label}' is not possible in state '{op.ticket.state}'")
+    view = op.view()
+    if transition.id not in view["transitions"]:
+        condition = transition.guard.source if transition.guard is not None else ""
+        raise Conflict(f"'{transition.label}' is not possible now" + (f": '{condition}' is false" if condition else ""))
+    op.event = transition.id
+    op.fields.update({k: v for k, v in _well_typed(op.form, values).items() if k in transition.fields})
+    target = op.process.state(transition.target)
+    states = field_states(op.form, target, transition.fields, op.fields, op.context(state=target.id))
+    return Form(op.process, transition, states, frozenset(transition.fields), view)
+
+
+def _well_typed(form: m.FormSpec, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Only values the form accepts take part in evaluating the rules (a half-typed number is ignored)."""
+    return {name: value for name, value in values.items()
+            if name in form.by_id and not check_values(form, {name: value})}

@@ -1,0 +1,42 @@
+"""Login and logout pages (SPEC 9): a form with the CSRF token, then a fresh signed session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+
+from itsm.engine import Unauthorized
+from itsm.engine.users import authenticate
+
+from .security import log_in, log_out, page_actor, safe_next
+
+auth = Blueprint("auth", __name__)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(auth)
+
+
+@auth.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    target = safe_next(request.values.get("next"), url_for("ui.home"))
+    if request.method == "GET":
+        if page_actor() is not None:
+            return redirect(target)
+        return render_template("login.html", next=target, name="", error=None)
+    name = request.form.get("name", "").strip()
+    password = request.form.get("password", "")
+    try:
+        user = authenticate(current_app.extensions["itsm"].db, name, password)
+    except Unauthorized:
+        return render_template("login.html", next=target, name=name,
+                               error="Wrong user name or password."), 401
+    log_in(user)
+    return redirect(target)
+
+
+@auth.post("/logout")
+def logout() -> Any:
+    log_out()
+    return redirect(url_for("auth.login"))

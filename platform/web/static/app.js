@@ -1,0 +1,61 @@
+// A little plain JavaScript on top of pages that work without it:
+// live SLA countdowns, and field rules (*_when, per-state flags) re-evaluated by the server while a form
+// is filled in, so the browser never has to interpret the YAML's expressions itself.
+(function () {
+  "use strict";
+
+  function spell(ms) {
+    var minutes = Math.floor(Math.abs(ms) / 60000);
+    var days = Math.floor(minutes / 1440), hours = Math.floor((minutes % 1440) / 60), mins = minutes % 60;
+    if (days > 0) return days + "d " + hours + "h";
+    if (hours > 0) return hours + "h " + mins + "m";
+    return mins + "m";
+  }
+
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("time.countdown[data-deadline]").forEach(function (el) {
+      var left = Date.parse(el.dataset.deadline) - now;
+      if (isNaN(left)) return;
+      el.textContent = left >= 0 ? spell(left) + " left" : "overdue " + spell(left);
+      el.classList.toggle("overdue", left < 0);
+      el.classList.toggle("soon", left >= 0 && left < 3600000);
+    });
+  }
+
+  function applyRules(form, rules) {
+    Object.keys(rules).forEach(function (id) {
+      var box = form.querySelector('[data-field="' + CSS.escape(id) + '"]');
+      if (!box) return;
+      var rule = rules[id];
+      box.hidden = !rule.visible;
+      box.classList.toggle("is-required", !!rule.required);
+      box.querySelectorAll("input, select, textarea").forEach(function (input) {
+        input.disabled = !rule.visible || !!rule.readonly;
+        if (input.type !== "checkbox" && input.type !== "hidden") input.required = !!rule.required;
+      });
+    });
+  }
+
+  function live(form) {
+    var timer = null, token = form.querySelector('input[name="csrf_token"]');
+    function ask() {
+      var data = new FormData(form);
+      fetch(form.dataset.live, {
+        method: "POST", body: new URLSearchParams(data), credentials: "same-origin",
+        headers: {"X-CSRF-Token": token ? token.value : "", "Accept": "application/json"}
+      }).then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (rules) { if (rules) applyRules(form, rules); })
+        .catch(function () { /* the server checks everything on submit anyway */ });
+    }
+    function later() { clearTimeout(timer); timer = setTimeout(ask, 200); }
+    form.addEventListener("change", later);
+    form.addEventListener("input", later);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    tick();
+    setInterval(tick, 30000);
+    document.querySelectorAll("form[data-live]").forEach(live);
+  });
+})();

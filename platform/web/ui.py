@@ -1,0 +1,230 @@
+"""The pages of SPEC 13 for requesters and agents: portal, queue, ticket page, generated forms.
+
+Server-rendered (Jinja, autoescaped) and usable without JavaScript; `static/app.js` only adds the live
+SLA countdowns and re-asks the server for the field rules while a form is being filled in. Every change
+goes through the engine exactly as the JSON API's do, so the rules are enforced in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+
+from itsm.engine import Actor, EngineError, ValidationFailed
+from itsm.engine.core import SLA_FILTERS
+from itsm.engine.forms import Form
+from itsm.interpreter import model as m
+
+from .api import _decode_cursor, _encode_cursor
+from .formdata import parse_form
+from .security import login_required, page_actor
+
+ui = Blueprint("ui", __name__)
+QUEUE_PAGE = 25
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(ui)
+    app.jinja_env.globals.update(is_agent=is_agent)
+
+
+def _engine() -> Any:
+    return current_app.extensions["itsm"]
+
+
+def _pack() -> m.PackSpec:
+    return _engine().definitions.active().pack
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(_pack().timezone)
+
+
+def _actor() -> Actor:
+    actor = page_actor()
+    assert actor is not None  # login_required ran first
+    return actor
+
+
+def is_agent(actor: Actor | None) -> bool:
+    return actor is not None and (actor.is_admin or bool(actor.teams))
+
+
+def reportable(pack: m.PackSpec) -> list[m.ProcessSpec]:
+    """Processes people open themselves: those no other process creates through a `create` action."""
+    created = {a.process for p in pack.processes.values() for a in _all_actions(p) if isinstance(a, m.CreateAction)}
+    return [p for p in pack.processes.values() if p.id not in created]
+
+
+def _all_actions(process: m.ProcessSpec) -> list[m.Action]:
+    actions: list[m.Action] = []
+    for state in process.states:
+        actions += [*state.on_enter, *state.on_exit]
+    for transition in process.transitions:
+        actions += transition.actions
+    return actions
+
+
+# -- home, portal, queue ------------------------------------------------------------------------------
+
+@ui.get("/")
+@login_required
+def home() -> Any:
+    return redirect(url_for("ui.queue") if is_agent(_actor()) else url_for("ui.portal"))
+
+
+@ui.get("/portal")
+@login_required
+def portal() -> Any:
+    actor = _actor()
+    cursor = _decode_cursor(request.args.get("cursor"))
+    items, next_id = _engine().list_tickets(actor, {"requester": actor.name}, QUEUE_PAGE, cursor)
+    return render_template("portal.html", items=items, next_cursor=_encode_cursor(next_id),
+                           processes=reportable(_pack()), pack=_pack(), zone=_zone())
+
+
+QUEUE_FILTERS = ("process", "state", "team", "priority", "sla", "assignee", "q")
+
+
+@ui.get("/queue")
+@login_required
+def queue() -> Any:
+    actor = _actor()
+    if not is_agent(actor):
+        return redirect(url_for("ui.portal"))
+    filters = {name: request.args.get(name, "").strip() for name in QUEUE_FILTERS}
+    if filters["assignee"] == "me":
+        filters["assignee"] = actor.name
+    if filters["sla"] and filters["sla"] not in SLA_FILTERS:
+        filters["sla"] = ""
+    cursor = _decode_cursor(request.args.get("cursor"))
+    items, next_id = _engine().list_tickets(actor, filters, QUEUE_PAGE, cursor)
+    pack = _pack()
+    states = sorted({(s.id, s.label) for p in pack.processes.values() for s in p.states})
+    priorities = sorted({level for mx in pack.matrices.values() for level in mx.level_ids})
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "cursor" and v}
+    return render_template("queue.html", items=items, filters=filters, states=states, priorities=priorities,
+                           teams=sorted(pack.teams.values(), key=lambda t: t.name), sla_filters=SLA_FILTERS,
+                           next_url=url_for("ui.queue", **args, cursor=_encode_cursor(next_id)) if next_id else None,
+                           first_url=url_for("ui.queue", **args) if cursor else None, pack=pack, zone=_zone(),
+                           me=request.args.get("assignee") == "me")
+
+
+# -- the ticket page ----------------------------------------------------------------------------------
+
+@ui.get("/tickets/<number>")
+@login_required
+def ticket(number: str) -> Any:
+    actor = _actor()
+    engine = _engine()
+    view = engine.get(actor, number)
+    events = engine.events(actor, number)
+    pack = _pack()
+    process = pack.processes[view["process"]]
+    form = pack.forms[process.form]
+    state = process.state_by_id.get(view["state"])
+    hidden = {f for f, flag in (state.fields.items() if state else ()) if flag.hidden}
+    shown = [(spec, view["fields"].get(spec.id)) for spec in form.fields
+             if spec.id not in hidden and view["fields"].get(spec.id) not in (None, "", [])]
+    transitions = [process.transition(t) for t in view["transitions"]]
+    return render_template("ticket.html", t=view, process=process, form=form, state=state, shown=shown,
+                           events=events, transitions=transitions, pack=pack, zone=_zone(), agent=is_agent(actor))
+
+
+@ui.post("/tickets/<number>/comments")
+@login_required
+def comment(number: str) -> Any:
+    text = request.form.get("text", "")
+    internal = request.form.get("internal") == "on"
+    try:
+        _engine().comment(_actor(), number, text, internal)
+        flash("Comment added.", "success")
+    except ValidationFailed as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("ui.ticket", number=number) + "#timeline")
+
+
+# -- generated forms --------------------------------------------------------------------------------
+
+@ui.route("/new/<process_id>", methods=["GET", "POST"])
+@login_required
+def new_ticket(process_id: str) -> Any:
+    actor = _actor()
+    engine = _engine()
+    form = engine.form(actor, process=process_id)
+    if request.method == "GET":
+        return _render_form(form, {}, [])
+    values, problems = _posted(form)
+    if not problems:
+        try:
+            created = engine.create(actor, process_id, values)
+            flash(f"{created['number']} recorded. We will keep you posted here.", "success")
+            return redirect(url_for("ui.ticket", number=created["number"]))
+        except ValidationFailed as exc:
+            problems = exc.details or [{"field": "", "message": exc.message}]
+    return _render_form(engine.form(actor, process=process_id, values=values), values, problems, 422)
+
+
+@ui.route("/tickets/<number>/transitions/<transition_id>", methods=["GET", "POST"])
+@login_required
+def transition(number: str, transition_id: str) -> Any:
+    actor = _actor()
+    engine = _engine()
+    form = engine.form(actor, number=number, transition=transition_id)
+    if request.method == "GET":
+        return _render_form(form, {}, [])
+    values, problems = _posted(form, current=form.ticket["fields"] if form.ticket else None)
+    comment_text = request.form.get("comment", "").strip() or None
+    version = request.form.get("version", type=int)
+    if not problems:
+        try:
+            engine.fire(actor, number, transition_id, values, comment_text, version)
+            flash(f"{form.transition.label if form.transition else transition_id}: done.", "success")
+            return redirect(url_for("ui.ticket", number=number))
+        except ValidationFailed as exc:
+            problems = exc.details or [{"field": "", "message": exc.message}]
+        except EngineError as exc:
+            if exc.status != 409:
+                raise
+            problems = [{"field": "", "message": exc.message}]
+    again = engine.form(actor, number=number, transition=transition_id, values=values)
+    return _render_form(again, values, problems, 422 if problems and problems[0]["field"] else 409)
+
+
+@ui.post("/forms/state")
+@login_required
+def form_state() -> Any:
+    """The field rules for the values typed so far (app.js asks while a form is filled in)."""
+    actor = _actor()
+    number = request.form.get("_number") or None
+    process_id = request.form.get("_process") or None
+    transition_id = request.form.get("_transition") or None
+    if number is None and process_id is None:
+        abort(400, "name a process or a ticket")
+    engine = _engine()
+    form = engine.form(actor, process=process_id, number=number, transition=transition_id)
+    values, _ = _posted(form, current=form.ticket["fields"] if form.ticket else None)
+    return jsonify(engine.form(actor, process=process_id, number=number, transition=transition_id,
+                               values=values).states())
+
+
+def _posted(form: Form, current: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    editable = [state.spec for state in form.fields if not state.readonly]
+    lists = {key: request.form.getlist(key) for key in request.form}
+    return parse_form(editable, request.form, lists, _zone(), current)
+
+
+def _render_form(form: Form, values: dict[str, Any], problems: list[dict[str, str]], status: int = 200) -> Any:
+    by_field: dict[str, list[str]] = {}
+    general = []
+    for problem in problems:
+        if problem.get("field") in {s.spec.id for s in form.fields}:
+            by_field.setdefault(problem["field"], []).append(problem["message"])
+        else:
+            general.append(f"{problem['field']}: {problem['message']}" if problem.get("field") else problem["message"])
+    submitted = {**(form.ticket["fields"] if form.ticket else {}), **values}
+    return render_template("form.html", form=form, values=submitted, errors=by_field, general=general,
+                           pack=_pack(), zone=_zone(), posted=request.form if request.method == "POST" else None,
+                           comment=request.form.get("comment", "")), status

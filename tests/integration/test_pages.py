@@ -1,0 +1,347 @@
+"""The pages of SPEC 13 through Flask's test client, on SQLite and PostgreSQL: sessions, CSRF, visibility,
+generated forms with per-state flags and `*_when` rules, the queue's filters and keyset pages, the admin area.
+(tests/browser drives the same pages in Chromium.)"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from itsm.engine.users import add_user
+from itsm.web import create_app, engine_of
+
+from support import DEFINITIONS
+
+PEOPLE = {"rita": {}, "ruth": {}, "lars": {}, "sam": {}, "dana": {}, "admin": {"admin": True}}
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture()
+def app(db_url: str) -> Flask:
+    app = create_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
+    for name, flags in PEOPLE.items():
+        add_user(engine_of(app).db, name, password=f"{name}-pw", **flags)
+    return app
+
+
+class Browser:
+    """A test client that signs in and posts forms with the page's CSRF token, as a browser would."""
+
+    def __init__(self, app: Flask, name: str | None = None):
+        self.client: FlaskClient = app.test_client()
+        self.token = ""
+        if name:
+            response = self.login(name, f"{name}-pw")
+            assert response.status_code == 302, response.text
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        response = self.client.get(path, **kwargs)
+        found = TOKEN.search(response.text)
+        if found:
+            self.token = found.group(1)
+        return response
+
+    def post(self, path: str, data: dict[str, Any], csrf: bool = True) -> Any:
+        if csrf:
+            if not self.token:
+                self.get("/login")
+            data = {"csrf_token": self.token, **data}
+        return self.client.post(path, data=data)
+
+    def login(self, name: str, password: str, next_path: str = "") -> Any:
+        self.get("/login")
+        return self.post("/login", {"name": name, "password": password, "next": next_path})
+
+    def report(self, **fields: Any) -> str:
+        self.get("/new/incident")
+        response = self.post("/new/incident", fields)
+        assert response.status_code == 302, response.text
+        return str(response.location.rsplit("/", 1)[1])
+
+    def fire(self, number: str, transition: str, **fields: Any) -> Any:
+        self.get(f"/tickets/{number}/transitions/{transition}")
+        return self.post(f"/tickets/{number}/transitions/{transition}", fields)
+
+
+# -- sessions and CSRF ----------------------------------------------------------------------------------
+
+def test_login_sets_an_httponly_samesite_session_and_a_wrong_password_is_refused(app: Flask) -> None:
+    browser = Browser(app)
+    refused = browser.login("rita", "wrong")
+    assert refused.status_code == 401 and "Wrong user name or password" in refused.text
+    unknown = browser.login("nobody", "rita-pw")
+    assert unknown.status_code == 401
+    accepted = browser.login("rita", "rita-pw")
+    assert accepted.status_code == 302
+    cookie = accepted.headers["Set-Cookie"]
+    assert cookie.startswith("itsm_session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert browser.get("/").location.endswith("/portal")
+
+
+def test_pages_need_a_session_and_return_to_where_people_were_going(app: Flask) -> None:
+    browser = Browser(app)
+    response = browser.get("/queue")
+    assert response.status_code == 302 and "/login?next=/queue" in response.location
+    assert browser.login("lars", "lars-pw", next_path="/queue").location == "/queue"
+    other = Browser(app)
+    assert other.login("lars", "lars-pw", next_path="//evil.example/").location == "/"  # never off-site
+    assert Browser(app).get("/admin/").status_code == 302
+
+
+def test_every_form_post_without_the_csrf_token_is_refused(app: Flask) -> None:
+    rita = Browser(app, "rita")
+    number = rita.report(short_description="Printer jams on every page")
+    before = engine_of(app).events(engine_of(app).actor("rita"), number)
+    for path, data in [("/new/incident", {"short_description": "Another printer jam"}),
+                       (f"/tickets/{number}/comments", {"text": "hello"}),
+                       (f"/tickets/{number}/transitions/withdraw", {}),
+                       ("/logout", {}), ("/login", {"name": "rita", "password": "rita-pw"})]:
+        response = rita.post(path, data, csrf=False)
+        assert response.status_code == 400, path
+        assert "security token" in response.text
+        wrong = rita.client.post(path, data={**data, "csrf_token": "forged"})
+        assert wrong.status_code == 400, path
+    assert rita.get(f"/tickets/{number}").status_code == 200  # still signed in, nothing changed
+    assert engine_of(app).events(engine_of(app).actor("rita"), number) == before
+
+
+def test_logout_ends_the_session_and_a_password_change_ends_every_session(app: Flask) -> None:
+    rita = Browser(app, "rita")
+    assert rita.get("/portal").status_code == 200
+    assert rita.post("/logout", {}).status_code == 302
+    assert rita.get("/portal").status_code == 302
+    dana = Browser(app, "dana")
+    from sqlalchemy import update
+
+    from itsm.engine.users import hash_password
+    from itsm.store import User
+
+    with engine_of(app).db.write() as session:
+        session.execute(update(User).where(User.name == "dana").values(password_hash=hash_password("new")))
+    assert dana.get("/queue").status_code == 302
+
+
+# -- requester portal and the ticket page ----------------------------------------------------------------
+
+def test_a_requester_reports_through_the_generated_form_and_script_shows_as_text(app: Flask) -> None:
+    rita = Browser(app, "rita")
+    page = rita.get("/new/incident").text
+    assert 'name="short_description"' in page and "required" in page
+    assert 'name="channel"' not in page  # read-only for requesters (readonly_when): shown as text, never posted
+    assert 'name="resolution_code"' in page and re.search(r'data-field="resolution_code"\s+hidden', page)
+    missing = rita.post("/new/incident", {"short_description": ""})
+    assert missing.status_code == 422 and "Short description is required" in missing.text
+    number = rita.report(short_description="<script>alert('x')</script> VPN drops",
+                         description="Every <b>10</b> minutes", location="Room 4.12")
+    ticket = rita.get(f"/tickets/{number}").text
+    assert "<script>alert" not in ticket and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; VPN drops" in ticket
+    assert "Every &lt;b&gt;10&lt;/b&gt; minutes" in ticket and "Room 4.12" in ticket
+    assert number in rita.get("/portal").text
+
+
+def test_a_requester_cannot_open_someone_elses_ticket_nor_is_offered_agent_transitions(app: Flask) -> None:
+    rita, ruth = Browser(app, "rita"), Browser(app, "ruth")
+    number = rita.report(short_description="Monitor flickers badly")
+    assert ruth.get(f"/tickets/{number}").status_code == 404
+    assert number not in ruth.get("/portal").text
+    assert ruth.get(f"/tickets/{number}/transitions/withdraw").status_code == 404
+    page = rita.get(f"/tickets/{number}").text
+    offered = set(re.findall(r"/transitions/([a-z_]+)\"", page))
+    assert offered == {"withdraw"}
+    assert rita.get(f"/tickets/{number}/transitions/start").status_code == 403
+    forced = rita.post(f"/tickets/{number}/transitions/start", {})
+    assert forced.status_code == 403
+    assert 'name="internal"' not in page  # internal notes are for agents
+    assert rita.get("/queue").location.endswith("/portal")
+
+
+def test_the_whole_incident_through_the_pages(app: Flask) -> None:
+    rita, lars, dana = Browser(app, "rita"), Browser(app, "lars"), Browser(app, "dana")
+    number = rita.report(short_description="Docking station gives no picture", service="workplace")
+    queue = lars.get("/queue").text
+    assert number in queue and 'class="countdown"' in queue and "prio-p4" in queue
+    assert lars.fire(number, "classify", service="workplace", category="hardware", impact="medium",
+                     urgency="medium").status_code == 302
+    escalate_form = lars.get(f"/tickets/{number}/transitions/escalate").text
+    assert re.search(r'class="field is-required" data-field="escalation_reason"', escalate_form)
+    assert lars.fire(number, "escalate", escalation_reason="Hardware swap needed").status_code == 302
+    assert dana.fire(number, "start").status_code == 302
+    held = dana.fire(number, "hold", work_notes="waiting")
+    assert held.status_code == 422 and "On-hold reason is required" in held.text
+    assert dana.fire(number, "hold", hold_reason="awaiting_parts").status_code == 302
+    assert dana.fire(number, "resume").status_code == 302
+    assert dana.fire(number, "resolve", resolution_code="fixed", resolution_notes="New dock").status_code == 302
+    reopen = rita.fire(number, "reopen")
+    assert reopen.status_code == 422 and "required" in reopen.text
+    assert rita.fire(number, "reopen", reopen_reason="Still black on Mondays").status_code == 302
+    assert dana.fire(number, "resolve", resolution_code="fixed", resolution_notes="Firmware").status_code == 302
+    assert rita.fire(number, "close", satisfaction="4", feedback="Thanks").status_code == 302
+    view = engine_of(app).get(engine_of(app).actor("rita"), number)
+    assert view["state"] == "closed" and view["fields"]["satisfaction"] == 4 and view["team"] == "desktop_support"
+    timeline = rita.get(f"/tickets/{number}").text
+    for label in ("Classify and assign", "Escalate to next tier", "Start work", "Put on hold", "Resume work",
+                  "Resolve", "Not solved - reopen", "Confirm and close"):
+        assert f"<strong>{label}</strong>" in timeline, label
+    assert "★★★★☆ (4/5)" in timeline
+
+
+def test_a_stale_form_is_refused_and_nothing_changes(app: Flask) -> None:
+    rita, lars = Browser(app, "rita"), Browser(app, "lars")
+    number = rita.report(short_description="Keyboard missing keys")
+    lars.get(f"/tickets/{number}/transitions/classify")
+    stale_token = lars.token
+    engine_of(app).update(engine_of(app).actor("lars"), number, {"location": "Desk 7"})  # version 2
+    response = lars.client.post(f"/tickets/{number}/transitions/classify", data={
+        "csrf_token": stale_token, "version": "1", "service": "workplace", "category": "hardware",
+        "impact": "low", "urgency": "low"})
+    assert response.status_code == 409 and "reload it" in response.text
+    assert engine_of(app).get(engine_of(app).actor("lars"), number)["state"] == "new"
+
+
+def test_field_rules_are_evaluated_by_the_server_while_a_form_is_filled_in(app: Flask) -> None:
+    rita, lars = Browser(app, "rita"), Browser(app, "lars")
+    number = rita.report(short_description="Screen stays black")
+    lars.fire(number, "classify", service="workplace", category="hardware", impact="low", urgency="low")
+    lars.get(f"/tickets/{number}/transitions/hold")
+    base = {"_number": number, "_transition": "hold"}
+    plain = lars.post("/forms/state", {**base, "hold_reason": "awaiting_parts"}).get_json()
+    assert plain["hold_reason"] == {"visible": True, "required": True, "readonly": False}
+    assert plain["vendor_reference"]["visible"] is False
+    vendor = lars.post("/forms/state", {**base, "hold_reason": "awaiting_vendor"}).get_json()
+    assert vendor["vendor_reference"] == {"visible": True, "required": True, "readonly": False}
+    assert lars.post("/forms/state", base, csrf=False).status_code == 400
+    create = rita.post("/forms/state", {"_process": "incident", "channel": "monitoring"}).get_json()
+    assert create["monitoring_link"]["visible"] is False  # a requester cannot set the channel: it stays portal
+    assert create["channel"]["readonly"] is True
+
+
+# -- the queue ------------------------------------------------------------------------------------------
+
+def test_the_queue_filters_and_pages_by_keyset(app: Flask) -> None:
+    engine = engine_of(app)
+    rita = engine.actor("rita")
+    numbers = [engine.create(rita, "incident", {"short_description": f"Broken thing number {i}"})["number"]
+               for i in range(30)]
+    network = engine.create(rita, "incident", {"short_description": "Switch down on floor 3",
+                                               "category": "network", "impact": "high", "urgency": "high"})
+    lars = Browser(app, "lars")
+    first = lars.get("/queue").text
+    shown = re.findall(r'data-number="([^"]+)"', first)
+    assert len(shown) == 25 and shown[0] == network["number"]
+    next_url = re.search(r'href="([^"]+cursor=[^"]+)">Next page', first).group(1).replace("&amp;", "&")
+    second = re.findall(r'data-number="([^"]+)"', lars.get(next_url).text)
+    assert set(shown).isdisjoint(second) and set(shown) | set(second) == set(numbers) | {network["number"]}
+    only = re.findall(r'data-number="([^"]+)"', lars.get("/queue?team=network_ops&priority=P1").text)
+    assert only == [network["number"]]
+    assert re.findall(r'data-number="([^"]+)"', lars.get("/queue?sla=running&q=floor+3").text) == [network["number"]]
+    assert re.findall(r'data-number="([^"]+)"', lars.get("/queue?sla=breached").text) == []
+    assert lars.get("/queue?sla=bogus").status_code == 200  # an unknown filter value is ignored on the page
+    assert lars.get("/queue?cursor=garbage").status_code == 400
+
+
+# -- admin ----------------------------------------------------------------------------------------------
+
+def test_the_admin_area_shows_the_pack_and_versions_and_only_admins_get_in(app: Flask, tmp_path: Path) -> None:
+    assert Browser(app, "lars").get("/admin/").status_code == 403
+    admin = Browser(app, "admin")
+    page = admin.get("/admin/").text
+    assert "Default service desk" in page and "is valid" in page and "/admin/processes/incident" in page
+    assert "stateDiagram-v2" in admin.get("/admin/processes/incident").text
+    engine = engine_of(app)
+    first = engine.definitions.active_id()
+    renamed = tmp_path / "pack"
+    shutil.copytree(DEFINITIONS, renamed)
+    pack_yaml = renamed / "pack.yaml"
+    pack_yaml.write_text(pack_yaml.read_text().replace("name: Default service desk", "name: Renamed desk"))
+    engine.definitions.publish_path(renamed)
+    second = engine.definitions.active_id()
+    assert second != first and "Renamed desk" in admin.get("/admin/").text
+    diff = admin.get(f"/admin/diff?old={first}&new={second}")
+    assert diff.status_code == 200
+    rolled = admin.post("/admin/rollback", {"version": first})
+    assert rolled.status_code == 302 and engine.definitions.active_id() == first
+    assert admin.get("/admin/diff?old=nope&new=nope").status_code == 404
+    republished = admin.post("/admin/publish", {})
+    assert republished.status_code == 302 and engine.definitions.active_id() == first  # the folder is unchanged
+
+
+# -- the web editor (issue 6) ---------------------------------------------------------------------------
+
+@pytest.fixture()
+def editable_app(db_url: str, tmp_path: Path) -> tuple[Flask, Path]:
+    folder = tmp_path / "pack"
+    shutil.copytree(DEFINITIONS, folder)
+    app = create_app({"DATABASE_URL": db_url, "PACK": str(folder), "TESTING": True})
+    add_user(engine_of(app).db, "admin", password="admin-pw", admin=True)
+    add_user(engine_of(app).db, "lars", password="lars-pw")
+    return app, folder
+
+
+def _changed(before: str, after: str) -> list[str]:
+    import difflib
+
+    return [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), n=0, lineterm="")
+            if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+
+
+def test_editing_one_matrix_cell_in_the_web_editor_changes_one_line_and_publishes(
+        editable_app: tuple[Flask, Path]) -> None:
+    app, folder = editable_app
+    assert Browser(app, "lars").get("/admin/editor/").status_code == 403
+    admin = Browser(app, "admin")
+    page = admin.get("/admin/editor/").text
+    assert 'name="cell:low:high"' in page and 'name="target:response:P3"' in page and 'name="team:network"' in page
+    form = {f"cell:{r}:{c}": level for (r, c), level in
+            engine_of(app).definitions.active().pack.matrices["incident_priority"].cells.items()}
+    file = folder / "priority" / "incident_priority.yaml"
+    before = file.read_text()
+    old_version = engine_of(app).definitions.active_id()
+    response = admin.post("/admin/editor/priority_matrix/incident_priority", {**form, "cell:low:high": "P2"})
+    assert response.status_code == 302
+    after = file.read_text()
+    changed = _changed(before, after)
+    assert len(changed) == 2 and "P2" in changed[1], changed
+    assert [line for line in before.splitlines() if "#" in line] == [line for line in after.splitlines() if "#" in line]
+    assert engine_of(app).definitions.active_id() != old_version
+    assert engine_of(app).definitions.active().pack.matrices["incident_priority"].cells[("low", "high")] == "P2"
+    assert "1 line changed" in admin.get("/admin/editor/").text
+
+
+def test_the_web_editor_edits_targets_rules_and_holidays_and_refuses_what_breaks_the_pack(
+        editable_app: tuple[Flask, Path]) -> None:
+    app, folder = editable_app
+    admin = Browser(app, "admin")
+    admin.get("/admin/editor/")
+    policy = folder / "sla" / "incident_sla.yaml"
+    before = policy.read_text()
+    assert admin.post("/admin/editor/sla_policy/incident_sla", {"target:response:P3": "3h"}).status_code == 302
+    assert len(_changed(before, policy.read_text())) == 2
+    pack = engine_of(app).definitions.active().pack
+    assert pack.sla_policies["incident_sla"].clocks[0].targets["P3"].seconds == 3 * 3600
+    routing = folder / "routing" / "incident_routing.yaml"
+    before = routing.read_text()
+    moved = admin.post("/admin/editor/routing/incident_routing", {"team:business_apps": "service_desk"})
+    assert moved.status_code == 302
+    assert len(_changed(before, routing.read_text())) == 2
+    assert engine_of(app).definitions.active().pack.routings["incident_routing"].rules[2].team == "service_desk"
+    calendar = folder / "calendars" / "office.yaml"
+    before = calendar.read_text()
+    admin.post("/admin/editor/calendar/office", {"holiday_date": "2026-06-15", "holiday_name": "Company day"})
+    added = _changed(before, calendar.read_text())
+    assert len(added) == 1 and "2026-06-15" in added[0] and "Company day" in added[0]
+    import datetime
+
+    assert engine_of(app).definitions.active().pack.calendars["office"].intervals_on(datetime.date(2026, 6, 15)) == ()
+    before = policy.read_text()
+    version = engine_of(app).definitions.active_id()
+    refused = admin.post("/admin/editor/sla_policy/incident_sla", {"target:response:P3": "3 days"})
+    assert refused.status_code == 302 and policy.read_text() == before
+    assert engine_of(app).definitions.active_id() == version
+    assert "Not saved" in admin.get("/admin/editor/").text
+    assert admin.post("/admin/editor/team/nope", {}).status_code == 404
