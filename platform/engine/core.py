@@ -38,6 +38,7 @@ from .views import expression_context, person, template_context, ticket_view
 
 Clock = Callable[[], datetime]
 MAX_LINKED_DEPTH = 5
+AGENT_EVENTS = frozenset({"link", "review"})  # they name tickets a requester may not see
 
 
 class Engine:
@@ -71,7 +72,8 @@ class Engine:
             return self._open(session, actor, number).available()
 
     def events(self, actor: Actor, number: str) -> list[dict[str, Any]]:
-        """The ticket's event log, oldest first; requesters do not see internal comments."""
+        """The ticket's event log, oldest first; requesters do not see internal comments, nor the links to
+        tickets they may not see (`AGENT_EVENTS`)."""
         with self.db.read() as session:
             op = self._open(session, actor, number)
             rows = session.scalars(select(Event).where(Event.ticket_id == op.ticket.id).order_by(Event.id)).all()
@@ -80,7 +82,7 @@ class Engine:
             return [{"at": r.at.astimezone(zone).isoformat(), "actor": r.actor, "kind": r.kind,
                      "transition": r.transition, "from": r.from_state, "to": r.to_state, "changes": r.changes,
                      "comment": r.comment, "data": r.data, "definitions_version": r.definitions_version} for r in rows
-                    if agent or not (r.kind == "comment" and (r.data or {}).get("internal"))]
+                    if agent or not (r.kind in AGENT_EVENTS or r.kind == "comment" and (r.data or {}).get("internal"))]
 
     def list_tickets(self, actor: Actor, filters: Mapping[str, str | None], limit: int = 50,
                      cursor: int | None = None) -> tuple[list[dict[str, Any]], int | None]:

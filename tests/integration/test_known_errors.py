@@ -3,6 +3,7 @@ the one-click review."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -262,3 +263,33 @@ def test_http_suggestions_links_and_review(app: Flask) -> None:
     status, body = call(app, "POST", f"/api/tickets/{vpn}/review")
     assert status == 409 and body["details"] == [{"field": "review", "message": review["number"]}]
     assert call(app, "POST", "/api/tickets/INC0999999/review")[0] == 404
+
+
+def test_ticket_page_shows_known_errors_and_links_in_one_click(db_url: str) -> None:
+    app = create_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
+    engine = engine_of(app)
+    for name in ("rita", "ruth", "lars"):
+        add_user(engine.db, name, password=f"{name}-pw")
+    vpn = incident(engine, "rita", VPN)
+    new = engine.create(engine.actor("ruth"), "incident", {"short_description": "VPN tunnel drops"})["number"]
+
+    def signed_in(name: str) -> tuple[Any, str]:
+        client = app.test_client()
+        page = client.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        client.post("/login", data={"csrf_token": token.group(1), "name": name, "password": f"{name}-pw"})
+        return client, token.group(1)
+
+    lars, _ = signed_in("lars")
+    page = lars.get(f"/tickets/{new}").get_data(as_text=True)
+    assert 'id="known-errors"' in page and vpn in page and "Link as known error" in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    response = lars.post(f"/tickets/{new}/links", data={"csrf_token": token.group(1), "to": vpn})
+    assert response.status_code == 302
+    page = lars.get(f"/tickets/{new}").get_data(as_text=True)
+    assert "Link as known error" not in page and ">linked<" in page
+    assert lars.post(f"/tickets/{new}/links", data={"to": vpn}).status_code == 400  # no CSRF token
+    ruth, _ = signed_in("ruth")
+    assert vpn not in ruth.get(f"/tickets/{new}").get_data(as_text=True)  # rita's ticket stays hidden
