@@ -184,6 +184,33 @@ def db_upgrade() -> None:
     database = Database()
     database.upgrade()
     click.echo(f"database {database.url.render_as_string(hide_password=True)} is up to date")
+    from sqlalchemy import select
+
+    from itsm.store import Ticket
+    from itsm.store.search import has_documents
+
+    with database.read() as session:
+        unindexed = session.scalar(select(Ticket.id).limit(1)) is not None and not has_documents(session)
+    if unindexed:  # tickets from before the search index (migration 0004): index them once
+        _reindex(database)
+
+
+@db.command("reindex")
+def db_reindex() -> None:
+    """Rebuild the full-text index of every ticket under the active pack's forms (known-error suggestions)."""
+    _reindex(_database())
+
+
+def _reindex(database: Database) -> None:
+    from itsm.engine import Engine, EngineError
+    from itsm.engine.known_errors import reindex
+
+    try:
+        count = reindex(Engine(database))
+    except EngineError as exc:  # nothing published yet: nothing to index with
+        click.echo(f"search index not rebuilt: {exc.message}")
+        return
+    click.echo(f"search index: {count} tickets indexed")
 
 
 @main.group()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from itsm.interpreter.model import PackSpec
+from sqlalchemy import ColumnElement
 
-if TYPE_CHECKING:
-    from itsm.store import User
+from itsm.interpreter.model import PackSpec, ProcessSpec
+from itsm.store import Ticket, User
 
 TICKET_ROLES = frozenset({"requester", "assignee", "team"})
 SYSTEM = "system"
@@ -48,3 +47,22 @@ def actor_for(user: User, pack: PackSpec) -> Actor:
         roles.add("admin")
     return Actor(user.name, frozenset(roles), teams, bool(user.is_admin), vip=bool(user.vip), org=user.org,
                  email=user.email)
+
+
+def is_agent_for(actor: Actor, process: ProcessSpec) -> bool:
+    """SPEC 9: agents see the tickets of the processes they hold a role in. A team member holds a role in
+    a process when one of its transitions asks for one of the member's team roles, or for `team` or
+    `assignee` (which any team member can come to hold as tickets move between teams)."""
+    if not actor.teams:
+        return False
+    wanted = {role for t in process.transitions for role in t.roles or ()}
+    return bool(wanted & (actor.roles - {"admin"})) or bool(wanted & {"team", "assignee"})
+
+
+def visible_to(actor: Actor, pack: PackSpec) -> ColumnElement[bool] | None:
+    """SPEC 9 as a filter on tickets (None: sees everything): own tickets, assigned ones, and every ticket
+    of the processes the actor is an agent for."""
+    if actor.is_admin or actor.is_system:
+        return None
+    agent_of = [p.id for p in pack.processes.values() if is_agent_for(actor, p)]
+    return (Ticket.requester == actor.name) | Ticket.process.in_(agent_of) | (Ticket.assignee == actor.name)

@@ -22,21 +22,23 @@ from itsm.interpreter import model as m
 from itsm.interpreter import plugins as plugin_registry
 from itsm.routing import candidates, choose, route
 from itsm.store import Comment, Database, Event, Link, RoutingCursor, SlaClock, Ticket, User
-from itsm.store.models import NumberSequence, utcnow
+from itsm.store.models import LINK_INVERSE, NumberSequence, utcnow
 
 from .actions import run_actions
-from .actors import Actor, actor_for, system_actor
+from .actors import Actor, actor_for, is_agent_for, system_actor, visible_to
 from .clocks import clock_views, load_rows, schedule_timers, update_clocks
 from .definitions import CompiledVersion, Definitions
 from .errors import BadRequest, Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
 from .fields import check_state_rules, check_values, raise_if
 from .forms import Form, create_form, transition_form
+from .known_errors import index_ticket
 from .machines import build_machine
+from .reviews import Timeline
 from .views import expression_context, person, template_context, ticket_view
 
 Clock = Callable[[], datetime]
-LINK_INVERSE = {"parent": "child", "child": "parent", "related": "related"}
 MAX_LINKED_DEPTH = 5
+AGENT_EVENTS = frozenset({"link", "review"})  # they name tickets a requester may not see
 
 
 class Engine:
@@ -70,7 +72,8 @@ class Engine:
             return self._open(session, actor, number).available()
 
     def events(self, actor: Actor, number: str) -> list[dict[str, Any]]:
-        """The ticket's event log, oldest first; requesters do not see internal comments."""
+        """The ticket's event log, oldest first; requesters do not see internal comments, nor the links to
+        tickets they may not see (`AGENT_EVENTS`)."""
         with self.db.read() as session:
             op = self._open(session, actor, number)
             rows = session.scalars(select(Event).where(Event.ticket_id == op.ticket.id).order_by(Event.id)).all()
@@ -79,7 +82,7 @@ class Engine:
             return [{"at": r.at.astimezone(zone).isoformat(), "actor": r.actor, "kind": r.kind,
                      "transition": r.transition, "from": r.from_state, "to": r.to_state, "changes": r.changes,
                      "comment": r.comment, "data": r.data, "definitions_version": r.definitions_version} for r in rows
-                    if agent or not (r.kind == "comment" and (r.data or {}).get("internal"))]
+                    if agent or not (r.kind in AGENT_EVENTS or r.kind == "comment" and (r.data or {}).get("internal"))]
 
     def list_tickets(self, actor: Actor, filters: Mapping[str, str | None], limit: int = 50,
                      cursor: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
@@ -87,10 +90,9 @@ class Engine:
         with self.db.read() as session:
             pack = self.definitions.active().pack
             query = select(Ticket).order_by(Ticket.id.desc()).limit(limit + 1)
-            if not (actor.is_admin or actor.is_system):
-                agent_of = [p.id for p in pack.processes.values() if _is_agent_for(actor, p)]
-                query = query.where((Ticket.requester == actor.name) | Ticket.process.in_(agent_of)
-                                    | (Ticket.assignee == actor.name))
+            visible = visible_to(actor, pack)
+            if visible is not None:
+                query = query.where(visible)
             for column in ("process", "state", "priority", "team", "assignee", "requester"):
                 value = filters.get(column)
                 if value:
@@ -265,6 +267,7 @@ class Operation:
         self.pending_outbox: list[Any] = []
         self.pending_comments: list[Comment] = []
         self.pending_links: list[tuple[Ticket, str]] = []
+        self.created: list[Ticket] = []  # tickets opened by this operation's `create` actions
         self._requester: dict[str, Any] | None = None
         self._clock_rows: dict[str, SlaClock] | None = None
         self.extra_template: dict[str, Any] = {}
@@ -281,7 +284,7 @@ class Operation:
             raise ValidationFailed(f"no process '{process_id}'",
                                    [{"field": "process", "message": f"unknown process '{process_id}'"}])
         requester = requester or actor.name
-        if requester != actor.name and not (actor.is_system or _is_agent_for(actor, process)):
+        if requester != actor.name and not (actor.is_system or is_agent_for(actor, process)):
             raise Forbidden("only agents record tickets on behalf of someone else")
         requester_user = session.scalar(select(User).where(User.name == requester)) if requester != "system" else None
         if requester != "system" and requester_user is None:
@@ -341,7 +344,7 @@ class Operation:
         return self.actor.roles_on(self.ticket.requester, self.ticket.assignee, self.ticket.team)
 
     def is_agent(self) -> bool:
-        return self.actor.is_system or self.actor.is_admin or _is_agent_for(self.actor, self.process) or (
+        return self.actor.is_system or self.actor.is_admin or is_agent_for(self.actor, self.process) or (
             self.ticket.team is not None and self.ticket.team in self.actor.teams)
 
     def can_see(self) -> bool:
@@ -533,6 +536,7 @@ class Operation:
         child = Operation.for_new(self.engine, self.session, self.compiled, system_actor(), process_id, values,
                                   requester, depth=self.depth + 1, channel="internal")
         self.pending_links.append((child.ticket, link))
+        self.created.append(child.ticket)
 
     def recipients(self, targets: tuple[str, ...]) -> list[str]:
         """Resolve roles to people now (the ticket may move on before delivery); keep teams and addresses."""
@@ -574,7 +578,8 @@ class Operation:
         return context
 
     def template_context(self) -> dict[str, Any]:
-        return {**template_context(self.ticket, self.fields, self.requester(), self.actor), **self.extra_template}
+        return {**template_context(self.ticket, self.fields, self.requester(), self.actor),
+                "timeline": Timeline(self), **self.extra_template}
 
     def sync(self) -> None:
         """Write the working copy to the row, touching only what changed (no needless UPDATE)."""
@@ -608,6 +613,7 @@ class Operation:
         self.sync()
         if ticket.id is None:
             self.session.flush()  # a new ticket: insert it (version 1) to get the id the rows below refer to
+        index_ticket(self, created=kind == "create")  # the search index changes with the text, in this transaction
         version = self.compiled.id
         if kind != "sla" or self.changes:  # a worker step that only moved clocks records just their events
             self.session.add(Event(ticket_id=ticket.id, at=self.now, actor=self.actor.name, kind=kind,
@@ -658,16 +664,6 @@ def _sla_status_filter(status: str, now: datetime) -> Any:
         "paused": SlaClock.phase == "paused",
     }[status]
     return exists().where((SlaClock.ticket_id == Ticket.id) & condition)
-
-
-def _is_agent_for(actor: Actor, process: m.ProcessSpec) -> bool:
-    """SPEC 9: agents see the tickets of the processes they hold a role in. A team member holds a role in
-    a process when one of its transitions asks for one of the member's team roles, or for `team` or
-    `assignee` (which any team member can come to hold as tickets move between teams)."""
-    if not actor.teams:
-        return False
-    wanted = {role for t in process.transitions for role in t.roles or ()}
-    return bool(wanted & (actor.roles - {"admin"})) or bool(wanted & {"team", "assignee"})
 
 
 def _jsonable(value: Any) -> Any:

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from itsm.interpreter import model as m
 from itsm.store import Event, SlaClock, Ticket
 
-from .actors import SYSTEM, Actor
-from .core import Engine, _is_agent_for
+from .actors import SYSTEM, Actor, is_agent_for
+from .core import Engine
 from .errors import BadRequest, Forbidden
 
 PARAMETERS = ("from", "to", "process", "team", "format")
@@ -98,7 +98,7 @@ def kpi_scope(pack: m.PackSpec, actor: Actor, params: Mapping[str, str]) -> KpiS
         raise BadRequest(f"unknown query parameter '{unknown[0]}' (expected {', '.join(PARAMETERS)})",
                          [{"field": key, "message": "unknown parameter"} for key in unknown])
     everything = actor.is_admin or actor.is_system
-    visible = tuple(p for p in pack.processes.values() if everything or _is_agent_for(actor, p))
+    visible = tuple(p for p in pack.processes.values() if everything or is_agent_for(actor, p))
     if not visible:
         raise Forbidden("KPIs are for agents and admins")
     process_id = params.get("process") or None

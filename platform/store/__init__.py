@@ -17,6 +17,7 @@ from .models import (
     Link,
     OutboxMessage,
     RoutingCursor,
+    SearchDocument,
     Setting,
     SlaClock,
     Ticket,
@@ -25,4 +26,5 @@ from .models import (
 )
 
 __all__ = ["ApiToken", "Base", "Comment", "Database", "DefinitionsVersion", "Event", "IntakeKey", "Link",
-           "OutboxMessage", "RoutingCursor", "Setting", "SlaClock", "Ticket", "Timer", "User", "default_url"]
+           "OutboxMessage", "RoutingCursor", "SearchDocument",
+           "Setting", "SlaClock", "Ticket", "Timer", "User", "default_url"]

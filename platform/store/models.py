@@ -156,14 +156,28 @@ class Comment(Base):
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+LINK_INVERSE = {"parent": "child", "child": "parent", "related": "related",  # a link as the other side sees it
+                "known_error": "known_error_of", "known_error_of": "known_error"}
+
+
 class Link(Base):
     __tablename__ = "links"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     target_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # parent, child, related (from the source's side)
+    kind: Mapped[str] = mapped_column(String(16))  # a key of LINK_INVERSE, from the source's side
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("source_id", "target_id", "kind"),)
+
+
+class SearchDocument(Base):
+    """The text of a ticket as full-text search sees it; the index over it is database-specific (search.py)."""
+
+    __tablename__ = "ticket_search"
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True,
+                                           autoincrement=False)
+    title: Mapped[str] = mapped_column(Text, default="")  # the form's summary field (weighs more)
+    body: Mapped[str] = mapped_column(Text, default="")  # the other text fields
 
 
 class OutboxMessage(Base):

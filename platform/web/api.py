@@ -338,3 +338,72 @@ def _csv_name(period: dict[str, str | None]) -> str:
     end = ((datetime.fromisoformat(period["to"]) - timedelta(microseconds=1)).date().isoformat()
            if period["to"] else "now")
     return f"kpis_{start}_{end}.csv"
+# -- known errors and reviews (issue 7) ---------------------------------------------------------------
+
+def _query(allowed: tuple[str, ...]) -> Any:
+    unknown = [k for k in request.args if k not in allowed]
+    if unknown:
+        raise BadRequest(f"unknown query parameter '{unknown[0]}'")
+    return request.args
+
+
+def _limit(value: Any, default: int = 5) -> int:
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise BadRequest("limit must be an integer") from None
+
+
+@api.route("/suggestions", methods=["GET", "POST"])
+@authenticated
+def suggestions() -> Any:
+    """Known errors for the intake form's text: GET for short texts, POST for long descriptions (a request
+    line longer than gunicorn's 4 KB limit never reaches us)."""
+    from itsm.engine.known_errors import suggest
+
+    if request.method == "POST":
+        data = body({"text": str, "process": str, "limit": int}, required=("text",))
+        text, process, limit = data["text"], data.get("process"), _limit(data.get("limit"))
+    else:
+        args = _query(("text", "process", "limit"))
+        if "text" not in args:
+            raise BadRequest("text is required: the description to find known errors for")
+        text, process, limit = args["text"], args.get("process") or None, _limit(args.get("limit"))
+    return jsonify({"items": suggest(_engine(), actor(), text, process=process, limit=limit)})
+
+
+@api.get("/tickets/<number>/suggestions")
+@authenticated
+def ticket_suggestions(number: str) -> Any:
+    from itsm.engine.known_errors import suggest_for_ticket
+
+    args = _query(("limit",))
+    return jsonify({"items": suggest_for_ticket(_engine(), actor(), number, limit=_limit(args.get("limit")))})
+
+
+@api.get("/tickets/<number>/links")
+@authenticated
+def ticket_links(number: str) -> Any:
+    from itsm.engine.known_errors import links
+
+    return jsonify({"items": links(_engine(), actor(), number)})
+
+
+@api.post("/tickets/<number>/links")
+@authenticated
+def add_link(number: str) -> Any:
+    from itsm.engine.known_errors import KNOWN_ERROR, link
+
+    data = body({"to": str, "kind": str}, required=("to",))
+    result, created = link(_engine(), actor(), number, data["to"], data.get("kind") or KNOWN_ERROR)
+    return jsonify(result), 201 if created else 200
+
+
+@api.post("/tickets/<number>/review")
+@authenticated
+def open_review(number: str) -> Any:
+    from itsm.engine.reviews import request_review
+
+    return jsonify(request_review(_engine(), actor(), number)), 201

@@ -29,6 +29,10 @@ def _body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
 
 NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}, "example": "INC0000001"}
 AUTH: list[dict[str, list[str]]] = [{"bearer": []}]
+LIMIT = {"name": "limit", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 1, "maximum": 20, "default": 5}}
+SUGGESTIONS = {"type": "object", "properties": {
+    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Suggestion"}}}}
 
 KPI_PARAMETERS: list[dict[str, Any]] = [
     {"name": "from", "in": "query", "required": False, "schema": {"type": "string"},
@@ -110,6 +114,17 @@ def openapi_document() -> dict[str, Any]:
                                "updated_at": {"type": "string", "format": "date-time"},
                                "transitions": {"type": "array", "items": {"type": "string"}}}},
                 "Kpis": KPIS,
+                "Suggestion": {"type": "object", "required": ["number", "process", "state", "title", "score"],
+                               "properties": {
+                                   "number": {"type": "string"}, "process": {"type": "string"},
+                                   "state": {"type": "string"}, "priority": {"type": ["string", "null"]},
+                                   "title": {"type": "string"}, "excerpt": {"type": "string"},
+                                   "score": {"type": "number", "description": "higher is more relevant"},
+                                   "linked": {"type": "boolean",
+                                              "description": "ticket page only: already linked as known error"}}},
+                "Link": {"type": "object", "required": ["from", "to", "kind"], "properties": {
+                    "from": {"type": "string"}, "to": {"type": "string"},
+                    "kind": {"enum": ["known_error", "known_error_of", "related", "parent", "child"]}}},
                 "Event": {"type": "object", "properties": {
                     "at": {"type": "string", "format": "date-time"}, "actor": {"type": "string"},
                     "kind": {"type": "string"}, "transition": {"type": ["string", "null"]},
@@ -171,6 +186,37 @@ def openapi_document() -> dict[str, Any]:
                         "action": {"enum": ["created", "unchanged", "updated", "resolved", "commented", "ignored"]},
                         "dropped": {"type": "object", "additionalProperties": {"type": "string"}}}}}}},
                     400, 401, 403, 404, 409, 422)}},
+            "/api/suggestions": {
+                "get": {"summary": "Known errors matching a description (resolved incidents, reviews) the caller "
+                                   "may see, best first; no searchable words: no items", "security": AUTH,
+                        "parameters": [{"name": "text", "in": "query", "required": True, "schema": {"type": "string"}},
+                                       {"name": "process", "in": "query", "required": False,
+                                        "schema": {"type": "string"}}, LIMIT],
+                        "responses": _responses(200, SUGGESTIONS, 400, 401)},
+                "post": {"summary": "The same for long texts, in a JSON body", "security": AUTH,
+                         "requestBody": _body({"text": {"type": "string"}, "process": {"type": "string"},
+                                               "limit": {"type": "integer", "minimum": 1, "maximum": 20}}, ["text"]),
+                         "responses": _responses(200, SUGGESTIONS, 400, 401)}},
+            "/api/tickets/{number}/suggestions": {"get": {
+                "summary": "Known errors matching the ticket's own text (without the ticket)", "security": AUTH,
+                "parameters": [NUMBER, LIMIT], "responses": _responses(200, SUGGESTIONS, 400, 401, 404)}},
+            "/api/tickets/{number}/links": {
+                "get": {"summary": "The ticket's links the caller may follow", "parameters": [NUMBER],
+                        "security": AUTH, "responses": _responses(200, {"type": "object"}, 401, 404)},
+                "post": {"summary": "Link to another ticket (both ways; idempotent: 200 when the link exists)",
+                         "parameters": [NUMBER], "security": AUTH,
+                         "requestBody": _body({"to": {"type": "string"}, "kind": {
+                             "enum": ["known_error", "known_error_of", "related", "parent", "child"],
+                             "default": "known_error"}}, ["to"]),
+                         "responses": {**_responses(201, {"$ref": "#/components/schemas/Link"}, 400, 401, 403, 404,
+                                                    422),
+                                       "200": {"description": "The link existed already", "content": {
+                                           "application/json": {"schema": {"$ref": "#/components/schemas/Link"}}}}}}},
+            "/api/tickets/{number}/review": {"post": {
+                "summary": "Open the post-incident review of a resolved major incident, timeline copied in "
+                           "(409: not resolved, not major, or it has a review: details name it)",
+                "parameters": [NUMBER], "security": AUTH,
+                "responses": _responses(201, TICKET, 401, 403, 404, 409)}},
             "/api/tickets/{number}/events": {"get": {
                 "summary": "The event log, oldest first", "parameters": [NUMBER], "security": AUTH,
                 "responses": _responses(200, {"type": "object", "properties": {

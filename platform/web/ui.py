@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect
 from itsm.engine import Actor, EngineError, ValidationFailed
 from itsm.engine.core import SLA_FILTERS
 from itsm.engine.forms import Form
+from itsm.engine.known_errors import link, suggest_for_ticket
 from itsm.interpreter import model as m
 
 from .api import _decode_cursor, _encode_cursor
@@ -129,8 +130,23 @@ def ticket(number: str) -> Any:
     shown = [(spec, view["fields"].get(spec.id)) for spec in form.fields
              if spec.id not in hidden and view["fields"].get(spec.id) not in (None, "", [])]
     transitions = [process.transition(t) for t in view["transitions"]]
+    known = suggest_for_ticket(engine, actor, number) if view["state"] != "cancelled" else []
     return render_template("ticket.html", t=view, process=process, form=form, state=state, shown=shown,
-                           events=events, transitions=transitions, pack=pack, zone=_zone(), agent=is_agent(actor))
+                           events=events, transitions=transitions, pack=pack, zone=_zone(), agent=is_agent(actor),
+                           known_errors=known)
+
+
+@ui.post("/tickets/<number>/links")
+@login_required
+def link_known_error(number: str) -> Any:
+    """One click on a suggestion: link it as a known error of this ticket (again changes nothing)."""
+    target = request.form.get("to", "")
+    try:
+        _, created = link(_engine(), _actor(), number, target)
+        flash(f"Linked {target} as a known error." if created else f"{target} was linked already.", "success")
+    except ValidationFailed as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("ui.ticket", number=number) + "#known-errors")
 
 
 @ui.post("/tickets/<number>/comments")
