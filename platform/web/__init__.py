@@ -40,7 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         engine.definitions.publish_path(app.config["PACK"])
     app.extensions["itsm"] = engine
 
-    from . import admin, api, auth, editor, pages, security, ui
+    from . import admin, api, auth, dashboard, editor, pages, security, ui
 
     security.init_app(app)
     api.init_app(app)
@@ -48,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ui.init_app(app)
     admin.init_app(app)
     editor.init_app(app)
+    dashboard.init_app(app)
     pages.init_app(app)
     return app
 

@@ -171,3 +171,23 @@ def test_the_admin_area_draws_the_process_in_the_browser(browser: Any, server: s
     assert "Resolve" in admin.page.inner_text("#diagram")
     admin.shot("admin-process-diagram")
     admin.close()
+
+
+def test_the_dashboard_renders_its_charts_in_the_browser(browser: Any, server: str, screenshots: Path) -> None:
+    rita = Person(browser, server, "rita", screenshots)
+    for summary in ("Printer on floor 2 jams", "Wi-Fi drops in room 4.12"):
+        rita.go("/new/incident")
+        rita.page.fill("#f-short_description", summary)
+        rita.submit()
+    lars = Person(browser, server, "lars", screenshots)
+    lars.page.click("nav a:has-text('Dashboard')")
+    charts = lars.page.locator("svg.chart")
+    assert charts.count() == 6
+    assert lars.page.locator("svg.chart rect").count() > 0  # bars drawn
+    boxes = [charts.nth(i).bounding_box() for i in range(6)]
+    assert all(b is not None and b["width"] > 200 for b in boxes)  # laid out, not collapsed
+    assert max(b["height"] for b in boxes if b is not None) > 100
+    assert "OPEN NOW\n\n2" in lars.page.inner_text(".tiles").upper()  # two reported, both open
+    lars.shot("dashboard")
+    rita.close()
+    lars.close()

@@ -345,3 +345,24 @@ def test_the_web_editor_edits_targets_rules_and_holidays_and_refuses_what_breaks
     assert engine_of(app).definitions.active_id() == version
     assert "Not saved" in admin.get("/admin/editor/").text
     assert admin.post("/admin/editor/team/nope", {}).status_code == 404
+
+
+# -- the KPI dashboard (issue 7) ------------------------------------------------------------------------
+
+def test_the_dashboard_draws_the_kpis_for_agents_with_filters_and_a_csv_link(app: Flask) -> None:
+    engine = engine_of(app)
+    rita = engine.actor("rita")
+    for i in range(3):
+        engine.create(rita, "incident", {"short_description": f"Broken printer {i}", "impact": "low",
+                                         "urgency": "low"}, channel="portal")
+    lars = Browser(app, "lars")
+    page = lars.get("/dashboard")
+    assert page.status_code == 200
+    assert page.text.count('role="img" class="chart') == 6 and "Open tickets by team" in page.text
+    assert '<p class="tile-value">3</p>' in page.text  # created and open
+    assert "/api/kpis?format=csv" in page.text
+    filtered = lars.get("/dashboard?from=2000-01-01&to=2000-01-31&team=network_ops")
+    assert filtered.status_code == 200 and '<p class="tile-value">0</p>' in filtered.text
+    bad = lars.get("/dashboard?from=yesterday")
+    assert bad.status_code == 200 and 'class="flash error"' in bad.text
+    assert Browser(app, "rita").get("/dashboard").location.endswith("/portal")
