@@ -8,6 +8,7 @@ what people see: running and paused clocks past their deadline show `breached`, 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -119,6 +120,7 @@ def evaluate_clock(state: ClockState, conditions: Conditions, now: datetime, tar
     return _timers(s, now, calendar, warn_at, before)
 
 
+@functools.lru_cache(maxsize=4096)  # few distinct (threshold, target) pairs; Fraction arithmetic is slow
 def threshold(fraction: float, target: float) -> int:
     """SPEC 6: a warning at p% fires when elapsed reaches ⌈p·target⌉, computed exactly (55% of 1800 s is
     990 s, not the 991 that binary floating point gives)."""
