@@ -15,7 +15,9 @@ per-ticket path (`worker`), as does a whole batch whose writes fail.
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -64,7 +66,12 @@ class Record:
         raise AttributeError(name)
 
     def values(self, names: tuple[str, ...]) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in names)
+        return _getter(names)(self)  # several names: a tuple
+
+
+@functools.cache
+def _getter(names: tuple[str, ...]) -> operator.attrgetter[Any]:
+    return operator.attrgetter(*names)
 
 
 class NeedsOwnTransaction(EngineError):
