@@ -14,7 +14,6 @@ from jinja2 import TemplateError
 
 from itsm.interpreter import model as m
 from itsm.interpreter.templates import compiled
-from itsm.store import OutboxMessage
 
 from .errors import ActionFailed, EngineError
 
@@ -101,14 +100,13 @@ def _run(op: Operation, action: m.Action) -> None:
         plugin_action(PluginContext(op, action.args), dict(action.args))
 
 
-def _outbox(op: Operation, notification: m.NotificationSpec, context: Mapping[str, Any], where: str) -> OutboxMessage:
-    message = OutboxMessage(
-        created_at=op.now, notification=notification.id, channel=notification.channel,
-        recipients=op.recipients(notification.to), subject=render(notification.subject, context, where),
-        body=render(notification.body, context, where), url=notification.url, status="pending", attempts=0,
-        next_attempt_at=op.now)
-    op.pending_outbox.append(message)
-    return message
+def _outbox(op: Operation, notification: m.NotificationSpec, context: Mapping[str, Any], where: str) -> None:
+    """An outbox row (column values): written with the operation's other rows when it finishes."""
+    op.pending_outbox.append({
+        "created_at": op.now, "notification": notification.id, "channel": notification.channel,
+        "recipients": op.recipients(notification.to), "subject": render(notification.subject, context, where),
+        "body": render(notification.body, context, where), "url": notification.url, "status": "pending",
+        "attempts": 0, "next_attempt_at": op.now, "sent_at": None, "last_error": None})
 
 
 def coerce_rendered(spec: m.FieldSpec, value: str) -> Any:

@@ -56,10 +56,7 @@ def update_clocks(op: Operation) -> None:
     for clock in policy.clocks:
         row = rows.get(clock.id)
         if row is None:
-            row = rows[clock.id] = SlaClock(ticket_id=op.ticket.id, clock=clock.id, status="not_started",
-                                            phase="not_started", elapsed_seconds=0.0, warnings_fired=0,
-                                            breached=False, breach_fired=False)
-            op.session.add(row)
+            row = rows[clock.id] = op.new_clock_row(clock.id)
         level = op.ticket.priority
         target = clock.targets.get(level or "") or clock.targets.get("default")
         calendar_id = policy.calendar_for(clock, level)

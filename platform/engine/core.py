@@ -21,7 +21,7 @@ from transitions import EventData, Machine
 from itsm.interpreter import model as m
 from itsm.interpreter import plugins as plugin_registry
 from itsm.routing import candidates, choose, route
-from itsm.store import Comment, Database, Event, Link, RoutingCursor, SlaClock, Ticket, User
+from itsm.store import Comment, Database, Event, Link, OutboxMessage, RoutingCursor, SlaClock, Ticket, User
 from itsm.store.models import LINK_INVERSE, NumberSequence, utcnow
 
 from .actions import run_actions
@@ -264,8 +264,8 @@ class Operation:
         self.depth = depth
         self.changes: dict[str, list[Any]] = {}
         self.notes: list[tuple[str, dict[str, Any]]] = []
-        self.pending_outbox: list[Any] = []
-        self.pending_comments: list[Comment] = []
+        self.pending_outbox: list[dict[str, Any]] = []  # outbox rows (column values), written by finish
+        self.pending_comments: list[dict[str, Any]] = []
         self.pending_links: list[tuple[Ticket, str]] = []
         self.created: list[Ticket] = []  # tickets opened by this operation's `create` actions
         self._requester: dict[str, Any] | None = None
@@ -523,8 +523,8 @@ class Operation:
         return choice.user, choice.reason
 
     def add_comment(self, text: str, internal: bool, author: str | None = None) -> None:
-        self.pending_comments.append(Comment(at=self.now, author=author or self.actor.name, text=text,
-                                             internal=internal))
+        self.pending_comments.append({"at": self.now, "author": author or self.actor.name, "text": text,
+                                      "internal": internal})
 
     def note_event(self, kind: str, data: dict[str, Any]) -> None:
         self.notes.append((kind, data))
@@ -599,6 +599,13 @@ class Operation:
             self._clock_rows = load_rows(self)
         return self._clock_rows
 
+    def new_clock_row(self, clock: str) -> SlaClock:
+        """A clock the ticket has no row for yet (a new ticket, or a clock a new version added)."""
+        row = SlaClock(ticket_id=self.ticket.id, clock=clock, status="not_started", phase="not_started",
+                       elapsed_seconds=0.0, warnings_fired=0, breached=False, breach_fired=False)
+        self.session.add(row)
+        return row
+
     def view(self) -> dict[str, Any]:
         """The ticket as the API shows it, for this actor, now."""
         return ticket_view(self.ticket, self.available(), clock_views(self, self.engine.clock()),
@@ -614,26 +621,35 @@ class Operation:
         if ticket.id is None:
             self.session.flush()  # a new ticket: insert it (version 1) to get the id the rows below refer to
         index_ticket(self, created=kind == "create")  # the search index changes with the text, in this transaction
-        version = self.compiled.id
-        if kind != "sla" or self.changes:  # a worker step that only moved clocks records just their events
-            self.session.add(Event(ticket_id=ticket.id, at=self.now, actor=self.actor.name, kind=kind,
-                                   transition=transition, from_state=from_state, to_state=to_state,
-                                   changes=_jsonable(self.changes), comment=comment, data=data or {},
-                                   definitions_version=version))
-        for note_kind, note in self.notes:
-            self.session.add(Event(ticket_id=ticket.id, at=self.now, actor=self.actor.name, kind=note_kind,
-                                   changes={}, data=_jsonable(note), definitions_version=version))
-        for row in self.pending_comments:
-            row.ticket_id = ticket.id
-            self.session.add(row)
-        for message in self.pending_outbox:
-            message.ticket_id = ticket.id
-            self.session.add(message)
+        events, comments, outbox = self.written_rows(kind, transition, from_state, to_state, comment, data)
+        self.session.add_all([Event(**row) for row in events])
+        self.session.add_all([Comment(**row) for row in comments])
+        self.session.add_all([OutboxMessage(**row) for row in outbox])
         for other, kind_of_link in self.pending_links:
             self.session.add(Link(source_id=ticket.id, target_id=other.id, kind=kind_of_link, created_at=self.now))
             self.session.add(Link(source_id=other.id, target_id=ticket.id, kind=LINK_INVERSE[kind_of_link],
                                   created_at=self.now))
         self.notes, self.pending_comments, self.pending_outbox, self.pending_links = [], [], [], []
+
+    def written_rows(self, kind: str, transition: str | None = None, from_state: str | None = None,
+                     to_state: str | None = None, comment: str | None = None, data: dict[str, Any] | None = None,
+                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """The event, comment and outbox rows (column values) the operation writes: one source for the
+        per-ticket path (ORM) and the worker's set-based path (`due_clocks`)."""
+        ticket_id, version = self.ticket.id, self.compiled.id
+        events = []
+        if kind != "sla" or self.changes:  # a worker step that only moved clocks records just their events
+            events.append({"ticket_id": ticket_id, "at": self.now, "actor": self.actor.name, "kind": kind,
+                           "transition": transition, "from_state": from_state, "to_state": to_state,
+                           "changes": _jsonable(self.changes), "comment": comment, "data": data or {},
+                           "definitions_version": version})
+        for note_kind, note in self.notes:
+            events.append({"ticket_id": ticket_id, "at": self.now, "actor": self.actor.name, "kind": note_kind,
+                           "transition": None, "from_state": None, "to_state": None, "changes": {},
+                           "comment": None, "data": _jsonable(note), "definitions_version": version})
+        comments = [{**row, "ticket_id": ticket_id} for row in self.pending_comments]
+        outbox = [{**row, "ticket_id": ticket_id} for row in self.pending_outbox]
+        return events, comments, outbox
 
 
 def _increment(connection: Any, prefix: str, insert: Any) -> int:

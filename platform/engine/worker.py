@@ -1,7 +1,8 @@
 """The worker (SPEC 8): due SLA warnings and breaches, timed transitions (`after:`), auto-close.
 
 Due work is found by indexed instant queries (`sla_clocks.next_timer_at`, `timers.due_at`), so a sweep
-costs in proportion to what is due, not to what is open. Each batch locks its tickets with
+costs in proportion to what is due, not to what is open; due clocks are handled set-based, a batch at a
+time (`due_clocks`), with a per-ticket path here for what that cannot do. Each batch locks its tickets with
 `FOR UPDATE SKIP LOCKED` on PostgreSQL, so any number of workers share the work and nothing fires twice
 (a clock's `breach_fired` and a timer's `fired_at` commit with the actions they caused). SQLite has one
 writer at a time: run one worker there.
@@ -21,6 +22,7 @@ from itsm.store import SlaClock, Ticket, Timer, User
 
 from .actors import system_actor
 from .clocks import update_clocks
+from .due_clocks import sweep_due_clocks
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -45,12 +47,13 @@ class SweepResult:
                            self.failed + other.failed)
 
 
-def sweep(engine: Engine, batch: int = 200, deliver: bool = True) -> SweepResult:
+def sweep(engine: Engine, batch: int = 200, deliver: bool = True, set_based: bool = True) -> SweepResult:
     """Everything due now, in batches, until nothing is due; then the outbox (unless `deliver` is off,
-    as in scenarios, which check what would be sent without sending it)."""
+    as in scenarios, which check what would be sent without sending it). `set_based=False` takes every
+    ticket through the per-ticket path (the reference the set-based path is tested against)."""
     total = SweepResult()
     while True:
-        result = _sweep_clocks(engine, batch) + _sweep_timers(engine, batch)
+        result = _sweep_clocks(engine, batch, set_based) + _sweep_timers(engine, batch)
         total = total + result
         if result.clocks + result.timers + result.skipped + result.failed < batch:
             break
@@ -81,61 +84,59 @@ def _locked_tickets(session: Session, ids: list[int]) -> list[Ticket]:
     return list(session.scalars(query))
 
 
-def _sweep_clocks(engine: Engine, batch: int) -> SweepResult:
-    """One batch of tickets with due clocks; all in one transaction, or one savepoint per ticket when a
-    ticket fails (so one broken ticket never blocks the others, and the common case stays cheap)."""
+def _sweep_clocks(engine: Engine, batch: int, set_based: bool = True) -> SweepResult:
+    """One batch of tickets with due clocks, set-based (`due_clocks`). Tickets whose actions that path
+    cannot write, and a batch whose writes fail, go through the per-ticket path."""
+    if not set_based:
+        return _clocks_one_by_one(engine, batch=batch)
     try:
-        return _clock_batch(engine, batch, careful=False)
-    except _BatchFailed:
-        return _clock_batch(engine, batch, careful=True)
+        done = sweep_due_clocks(engine, batch, RETRY_AFTER)
+    except Exception:  # rolled back: the same batch again, one savepoint per ticket
+        log.warning("set-based SLA batch failed; retrying it ticket by ticket", exc_info=True)
+        return _clocks_one_by_one(engine, batch=batch)
+    result = SweepResult(clocks=done.done, failed=done.failed)
+    if done.own_transaction:
+        result = result + _clocks_one_by_one(engine, ticket_ids=done.own_transaction)
+    return result
 
 
-class _BatchFailed(Exception):
-    pass
-
-
-def _clock_batch(engine: Engine, batch: int, careful: bool) -> SweepResult:
+def _clocks_one_by_one(engine: Engine, batch: int | None = None, ticket_ids: list[int] | None = None) -> SweepResult:
+    """The per-ticket path: the tickets of up to `batch` due clocks (or the given tickets) through the ORM,
+    each in a savepoint of its own, so one broken ticket never blocks the others."""
     result = SweepResult()
     with engine.db.write() as session:
         now = engine.clock()
-        due = select(SlaClock).where(SlaClock.next_timer_at < now).order_by(SlaClock.next_timer_at).limit(batch)
-        if session.get_bind().dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)  # other workers take the next rows, not these
-        due_rows = list(session.scalars(due))
-        tickets = _locked_tickets(session, list(dict.fromkeys(r.ticket_id for r in due_rows)))
+        if ticket_ids is None:
+            due = (select(SlaClock.ticket_id).where(SlaClock.next_timer_at < now).order_by(SlaClock.next_timer_at)
+                   .limit(batch))
+            if session.get_bind().dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)  # other workers take the next rows, not these
+            ticket_ids = list(dict.fromkeys(session.scalars(due)))
+        tickets = _locked_tickets(session, ticket_ids)
         rows: dict[int, dict[str, SlaClock]] = {}
         for row in session.scalars(select(SlaClock).where(SlaClock.ticket_id.in_([t.id for t in tickets]))):
             rows.setdefault(row.ticket_id, {})[row.clock] = row
         requesters = {u.name: u for u in session.scalars(
             select(User).where(User.name.in_({t.requester for t in tickets})))}
+        session.autoflush = False  # one UPDATE per ticket, flushed in its savepoint
         for ticket in tickets:
-            savepoint = session.begin_nested() if careful else None
-            session.autoflush = False  # one UPDATE per ticket, flushed below
+            savepoint = session.begin_nested()
             try:
                 op = engine.operation(session, system_actor(), ticket)
                 op.preload(rows.get(ticket.id, {}), requesters.get(ticket.requester))
                 op.event = "sla"
                 update_clocks(op)
                 op.finish("sla")
-                if savepoint is not None:
-                    session.flush()
-                    savepoint.commit()
+                session.flush()
+                savepoint.commit()
                 result.clocks += 1
             except Exception as exc:
-                if savepoint is None:
-                    raise _BatchFailed from exc
                 savepoint.rollback()
                 log.warning("SLA step of %s failed: %s", ticket.number, exc)
                 for row in session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id,
                                                                   SlaClock.next_timer_at < now)):
                     row.next_timer_at = now + RETRY_AFTER
                 result.failed += 1
-        try:
-            session.flush()
-        except Exception as exc:
-            if careful:
-                raise
-            raise _BatchFailed from exc
     return result
 
 

@@ -8,6 +8,7 @@ what people see: running and paused clocks past their deadline show `breached`, 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -119,6 +120,7 @@ def evaluate_clock(state: ClockState, conditions: Conditions, now: datetime, tar
     return _timers(s, now, calendar, warn_at, before)
 
 
+@functools.lru_cache(maxsize=4096)  # few distinct (threshold, target) pairs; Fraction arithmetic is slow
 def threshold(fraction: float, target: float) -> int:
     """SPEC 6: a warning at p% fires when elapsed reaches ⌈p·target⌉, computed exactly (55% of 1800 s is
     990 s, not the 991 that binary floating point gives)."""
@@ -175,13 +177,15 @@ def _timers(s: ClockState, now: datetime, calendar: WorkingCalendar, warn_at: tu
         deadline = None  # SPEC 6: while paused the deadline is null
         late = s.elapsed > target
     breach = late and not s.breach_fired
-    s = dataclasses.replace(s, warnings_fired=s.warnings_fired + len(crossed), breached=s.breached or late,
-                            breach_fired=s.breach_fired or late, deadline=deadline)
+    warnings_fired, breach_fired = s.warnings_fired + len(crossed), s.breach_fired or late
     next_timer = None
     if running:
-        candidates = [calendar.add(now, thresholds[i] - s.elapsed) for i in range(s.warnings_fired, len(warn_at))]
-        if not s.breach_fired and deadline is not None:
+        # the earliest warning still to come (adding working time is monotonic), or the deadline
+        ahead = [thresholds[i] - s.elapsed for i in range(warnings_fired, len(warn_at))]
+        candidates = [calendar.add(now, min(ahead))] if ahead else []
+        if not breach_fired and deadline is not None:
             candidates.append(deadline)
         next_timer = min(candidates) if candidates else None
-    s = dataclasses.replace(s, next_timer_at=next_timer)
+    s = dataclasses.replace(s, warnings_fired=warnings_fired, breached=s.breached or late, breach_fired=breach_fired,
+                            deadline=deadline, next_timer_at=next_timer)
     return ClockUpdate(s, warnings=crossed, breach=breach, changed=s.status != before or bool(crossed) or breach)
