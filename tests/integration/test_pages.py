@@ -366,3 +366,19 @@ def test_the_dashboard_draws_the_kpis_for_agents_with_filters_and_a_csv_link(app
     bad = lars.get("/dashboard?from=yesterday")
     assert bad.status_code == 200 and 'class="flash error"' in bad.text
     assert Browser(app, "rita").get("/dashboard").location.endswith("/portal")
+
+
+def test_a_broken_save_under_watch_shows_its_errors_on_the_admin_page(editable_app: tuple[Flask, Path]) -> None:
+    from itsm.engine.watch import PackWatcher
+
+    app, folder = editable_app
+    watcher = PackWatcher(engine_of(app).definitions, folder, report=lambda _: None)
+    app.extensions["itsm.watcher"] = watcher
+    active = engine_of(app).definitions.active_id()
+    matrix = folder / "priority" / "incident_priority.yaml"
+    matrix.write_text(matrix.read_text().replace("low:    {high: P3,", "low:    {high: P9,"))
+    assert watcher.check_once().published is None
+    page = Browser(app, "admin").get("/admin/").text
+    assert "The last save was not published (1 error)" in page
+    assert "priority/incident_priority.yaml:" in page and "P9" in page  # the error line, with file and line
+    assert engine_of(app).definitions.active_id() == active  # the last good version keeps serving
