@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect
 from itsm.engine import Actor, EngineError, ValidationFailed
 from itsm.engine.core import SLA_FILTERS
 from itsm.engine.forms import Form
-from itsm.engine.known_errors import link, suggest_for_ticket
+from itsm.engine.known_errors import link, suggest, suggest_for_ticket
 from itsm.interpreter import model as m
 
 from .api import _decode_cursor, _encode_cursor
@@ -224,6 +224,16 @@ def form_state() -> Any:
     values, _ = _posted(form, current=form.ticket["fields"] if form.ticket else None)
     return jsonify(engine.form(actor, process=process_id, number=number, transition=transition_id,
                                values=values).states())
+
+
+@ui.post("/forms/suggestions")
+@login_required
+def form_suggestions() -> Any:
+    """Known errors for what is being typed into a create form (app.js asks; the person's visibility applies)."""
+    text = " ".join(request.form.get(name, "") for name in ("short_description", "description", "summary"))
+    items = suggest(_engine(), _actor(), text[:4000], process=request.form.get("_process") or None, limit=5)
+    return jsonify([{"number": i["number"], "title": i["title"], "state": i["state"],
+                     "url": url_for("ui.ticket", number=i["number"])} for i in items])
 
 
 def _posted(form: Form, current: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[dict[str, str]]]:

@@ -382,3 +382,26 @@ def test_a_broken_save_under_watch_shows_its_errors_on_the_admin_page(editable_a
     assert "The last save was not published (1 error)" in page
     assert "priority/incident_priority.yaml:" in page and "P9" in page  # the error line, with file and line
     assert engine_of(app).definitions.active_id() == active  # the last good version keeps serving
+
+
+def test_the_create_form_suggests_solved_tickets_with_similar_text_within_what_the_person_may_see(
+        app: Flask) -> None:
+    engine = engine_of(app)
+    system = engine.actor("system")
+    number = engine.create(engine.actor("rita"), "incident", {"short_description": "VPN disconnects every hour",
+                                                              "description": "The VPN client drops the tunnel"})["number"]
+    engine.fire(system, number, "classify", {"service": "vpn", "category": "network", "impact": "low",
+                                             "urgency": "low"})
+    engine.fire(system, number, "resolve", {"resolution_code": "fixed", "resolution_notes": "New VPN profile"})
+    typed = {"_process": "incident", "short_description": "VPN keeps disconnecting", "description": ""}
+    for name, expected in (("lars", [number]), ("rita", [number]), ("ruth", [])):
+        browser = Browser(app, name)
+        browser.get("/new/incident")
+        found = browser.post("/forms/suggestions", typed).get_json()
+        assert [item["number"] for item in found] == expected, name
+    rita = Browser(app, "rita")
+    rita.get("/new/incident")
+    assert rita.post("/forms/suggestions", {"short_description": "the of and"}).get_json() == []
+    assert rita.post("/forms/suggestions", typed, csrf=False).status_code == 400
+    page = rita.get("/new/incident").text
+    assert 'data-suggest="/forms/suggestions"' in page and 'id="similar"' in page

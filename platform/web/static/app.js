@@ -53,9 +53,39 @@
     form.addEventListener("input", later);
   }
 
+  // Known errors while a new ticket is described: resolved tickets with similar text, as links.
+  function similar(form) {
+    var box = document.getElementById("similar"), timer = null;
+    var token = form.querySelector('input[name="csrf_token"]');
+    if (!box) return;
+    function ask() {
+      fetch(form.dataset.suggest, {
+        method: "POST", body: new URLSearchParams(new FormData(form)), credentials: "same-origin",
+        headers: {"X-CSRF-Token": token ? token.value : "", "Accept": "application/json"}
+      }).then(function (r) { return r.ok ? r.json() : []; }).then(function (items) {
+        var list = box.querySelector("ul");
+        list.textContent = "";
+        items.forEach(function (item) {
+          var li = document.createElement("li"), a = document.createElement("a");
+          a.href = item.url; a.target = "_blank"; a.rel = "noopener";
+          a.textContent = item.number + " · " + item.title;
+          li.appendChild(a);
+          list.appendChild(li);
+        });
+        box.hidden = items.length === 0;
+      }).catch(function () {});
+    }
+    form.addEventListener("input", function (event) {
+      var name = event.target && event.target.name;
+      if (name !== "short_description" && name !== "description") return;
+      clearTimeout(timer); timer = setTimeout(ask, 400);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     tick();
     setInterval(tick, 30000);
     document.querySelectorAll("form[data-live]").forEach(live);
+    document.querySelectorAll("form[data-suggest]").forEach(similar);
   });
 })();
