@@ -388,8 +388,8 @@ def test_the_create_form_suggests_solved_tickets_with_similar_text_within_what_t
         app: Flask) -> None:
     engine = engine_of(app)
     system = engine.actor("system")
-    number = engine.create(engine.actor("rita"), "incident", {"short_description": "VPN disconnects every hour",
-                                                              "description": "The VPN client drops the tunnel"})["number"]
+    vpn = {"short_description": "VPN disconnects every hour", "description": "The VPN client drops the tunnel"}
+    number = engine.create(engine.actor("rita"), "incident", vpn)["number"]
     engine.fire(system, number, "classify", {"service": "vpn", "category": "network", "impact": "low",
                                              "urgency": "low"})
     engine.fire(system, number, "resolve", {"resolution_code": "fixed", "resolution_notes": "New VPN profile"})
