@@ -152,6 +152,12 @@ def test_an_incident_from_report_to_rating_in_the_browser(browser: Any, server: 
     assert "Closed" in rita.page.inner_text(".page-head")
     rita.shot("ticket-closed-timeline")
 
+    rita.go("/new/incident")  # the next report: her solved ticket is suggested while she types
+    rita.page.fill("#f-short_description", "Docking station picture gone again")
+    rita.page.locator("#similar").wait_for(state="visible")
+    assert number in rita.page.inner_text("#similar")
+    rita.shot("report-form-known-errors")
+
     ruth = Person(browser, server, "ruth", screenshots)
     response = ruth.go(f"/tickets/{number}")
     assert response.status == 404 and "Docking station" not in ruth.page.inner_text("body")
