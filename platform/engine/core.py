@@ -89,7 +89,9 @@ class Engine:
         """Tickets this actor may see, newest first, keyset-paginated by id: (items, next cursor)."""
         with self.db.read() as session:
             pack = self.definitions.active().pack
-            query = select(Ticket).order_by(Ticket.id.desc()).limit(limit + 1)
+            # A read-only page: tickets and clocks come as plain rows (one attribute per column, like the
+            # mapped classes), which skips the ORM's per-object identity and state bookkeeping.
+            query = select(Ticket.__table__).order_by(Ticket.id.desc()).limit(limit + 1)
             visible = visible_to(actor, pack)
             if visible is not None:
                 query = query.where(visible)
@@ -108,11 +110,12 @@ class Engine:
                                     | func.lower(cast(Ticket.fields, String)).like(pattern, escape="\\"))
             if cursor is not None:
                 query = query.where(Ticket.id < cursor)
-            rows = list(session.scalars(query))
+            rows: list[Any] = list(session.execute(query))
             more = len(rows) > limit
             rows = rows[:limit]
-            clocks: dict[int, dict[str, SlaClock]] = {}  # one query for the page, not one per ticket
-            for clock in session.scalars(select(SlaClock).where(SlaClock.ticket_id.in_([t.id for t in rows]))):
+            clocks: dict[int, dict[str, Any]] = {}  # one query for the page, not one per ticket
+            page = select(SlaClock.__table__).where(SlaClock.ticket_id.in_([t.id for t in rows]))
+            for clock in session.execute(page):
                 clocks.setdefault(clock.ticket_id, {})[clock.clock] = clock
             users = {u.name: u for u in session.scalars(select(User).where(
                 User.name.in_({t.requester for t in rows})))}

@@ -90,13 +90,15 @@ def user_for_token(db: Database, token: str) -> User:
     requests do not all queue for a write (SQLite has one writer)."""
     digest = _token_digest(token)
     with db.read() as session:
-        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+        # one statement: the token's last use and its user (an outer join tells a missing user apart)
+        row = session.execute(select(ApiToken.last_used_at, User).outerjoin(User, User.id == ApiToken.user_id)
+                              .where(ApiToken.token_hash == digest)).first()
         if row is None:
             raise Unauthorized("unknown or revoked API token")
-        user = session.get(User, row.user_id)
+        last_used_at, user = row
         if user is None:
             raise Unauthorized("the token's user no longer exists")
-        stale = row.last_used_at is None or utcnow() - row.last_used_at > TOKEN_USE_PRECISION
+        stale = last_used_at is None or utcnow() - last_used_at > TOKEN_USE_PRECISION
     if stale:
         with db.write() as session:
             session.execute(update(ApiToken).where(ApiToken.token_hash == digest).values(last_used_at=utcnow()))
