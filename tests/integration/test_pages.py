@@ -405,3 +405,24 @@ def test_the_create_form_suggests_solved_tickets_with_similar_text_within_what_t
     assert rita.post("/forms/suggestions", typed, csrf=False).status_code == 400
     page = rita.get("/new/incident").text
     assert 'data-suggest="/forms/suggestions"' in page and 'id="similar"' in page
+
+
+def test_the_review_button_on_the_ticket_page_is_the_one_click_review(app: Flask) -> None:
+    engine = engine_of(app)
+    system = engine.actor("system")
+    number = engine.create(engine.actor("rita"), "incident", {"short_description": "Whole site offline",
+                                                              "impact": "high", "urgency": "high"})["number"]
+    engine.fire(system, number, "classify", {"service": "network", "category": "network", "impact": "high",
+                                             "urgency": "high"})
+    engine.fire(system, number, "resolve", {"resolution_code": "fixed", "resolution_notes": "Replaced the PSU"})
+    lars = Browser(app, "lars")
+    assert f"/tickets/{number}/transitions/request_review" in lars.get(f"/tickets/{number}").text
+    lars.get(f"/tickets/{number}/transitions/request_review")
+    opened = lars.post(f"/tickets/{number}/transitions/request_review", {"comment": "PIR on Friday"})
+    assert opened.status_code == 302
+    review = opened.location.rsplit("/", 1)[1]
+    assert review != number and engine.get(system, review)["process"] == "review"
+    kinds = [e["kind"] for e in engine.events(system, number)]
+    assert "review" in kinds and kinds[-1] == "comment"  # the same operation as POST /api/tickets/N/review
+    again = lars.post(f"/tickets/{number}/transitions/request_review", {})
+    assert again.status_code in (403, 409)  # not offered any more: the guard says it was requested
