@@ -40,8 +40,26 @@ def system_actor() -> Actor:
     return Actor(SYSTEM, is_system=True, is_admin=True)
 
 
+_TEAMS_OF: dict[str, dict[str, tuple[str, ...]]] = {}  # pack digest -> user -> team ids (specs are immutable)
+
+
+def teams_of(pack: PackSpec, name: str) -> tuple[str, ...]:
+    by_user = _TEAMS_OF.get(pack.digest)
+    if by_user is None:
+        collected: dict[str, list[str]] = {}
+        for team in pack.teams.values():
+            for member in team.members:
+                if team.id not in collected.setdefault(member.user, []):
+                    collected[member.user].append(team.id)
+        by_user = {user: tuple(ids) for user, ids in collected.items()}
+        if len(_TEAMS_OF) > 64:
+            _TEAMS_OF.clear()
+        _TEAMS_OF[pack.digest] = by_user
+    return by_user.get(name, ())
+
+
 def actor_for(user: User, pack: PackSpec) -> Actor:
-    teams = tuple(team.id for team in pack.teams.values() if any(m.user == user.name for m in team.members))
+    teams = teams_of(pack, user.name)
     roles = {role for team_id in teams for role in pack.teams[team_id].roles}
     if user.is_admin:
         roles.add("admin")

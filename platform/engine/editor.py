@@ -35,18 +35,27 @@ def _yaml() -> YAML:
     return yaml
 
 
-def find_document(pack: Path, kind: str, ident: str) -> tuple[Path, int]:
-    """The file of `pack` (not of its base) that defines kind/id, and the document's index in it."""
+def locate_documents(pack: Path) -> dict[tuple[str, str], tuple[Path, int]]:
+    """(kind, id) -> (file, index of the document in it), for the documents of `pack` (not of its base)."""
     yaml = _yaml()
+    found: dict[tuple[str, str], tuple[Path, int]] = {}
     for path in sorted(p for p in pack.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()):
         try:
             documents = list(yaml.load_all(path.read_text(encoding="utf-8")))
         except Exception:  # noqa: S112 - a broken file is reported by validation, not here
             continue
         for index, document in enumerate(documents):
-            if isinstance(document, dict) and document.get("kind") == kind and document.get("id") == ident:
-                return path, index
-    raise EditRefused(f"{kind} '{ident}' is not defined in {pack} (an overlay edits only its own documents)")
+            if isinstance(document, dict) and isinstance(document.get("kind"), str):
+                found.setdefault((document["kind"], str(document.get("id"))), (path, index))
+    return found
+
+
+def find_document(pack: Path, kind: str, ident: str) -> tuple[Path, int]:
+    """The file of `pack` (not of its base) that defines kind/id, and the document's index in it."""
+    located = locate_documents(pack).get((kind, ident))
+    if located is None:
+        raise EditRefused(f"{kind} '{ident}' is not defined in {pack} (an overlay edits only its own documents)")
+    return located
 
 
 def _walk(node: Any, path: Sequence[PathPart]) -> Any:

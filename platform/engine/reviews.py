@@ -62,7 +62,7 @@ def timeline_text(session: Session, ticket: Ticket, zone: tzinfo) -> str:
                      for at, _, _, who, line in entries)
 
 
-def request_review(engine: Engine, actor: Any, number: str) -> dict[str, Any]:
+def request_review(engine: Engine, actor: Any, number: str, version: int | None = None) -> dict[str, Any]:
     """Open the review of a resolved major incident; returns the review ticket as `actor` sees it.
 
     409 when the incident already has a review (its number in `details`), when it is not in a state the
@@ -70,6 +70,7 @@ def request_review(engine: Engine, actor: Any, number: str) -> dict[str, Any]:
     403 when the actor may not fire the review transition."""
     with engine.db.write() as session, session.no_autoflush:
         op = engine._open(session, actor, number, for_update=True)
+        op.check_version(version)
         found = review_transition(op.process)
         if found is None:
             raise Conflict(f"process '{op.process.id}' has no transition that opens a '{REVIEW_PROCESS}' ticket")

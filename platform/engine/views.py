@@ -9,24 +9,7 @@ from typing import Any
 from itsm.interpreter.model import PackSpec
 from itsm.store import Ticket, User
 
-from .actors import Actor
-
-_TEAMS_OF: dict[str, dict[str, tuple[str, ...]]] = {}  # pack digest -> user -> team ids (specs are immutable)
-
-
-def teams_of(pack: PackSpec, name: str) -> tuple[str, ...]:
-    by_user = _TEAMS_OF.get(pack.digest)
-    if by_user is None:
-        collected: dict[str, list[str]] = {}
-        for team in pack.teams.values():
-            for member in team.members:
-                if team.id not in collected.setdefault(member.user, []):
-                    collected[member.user].append(team.id)
-        by_user = {user: tuple(ids) for user, ids in collected.items()}
-        if len(_TEAMS_OF) > 64:
-            _TEAMS_OF.clear()
-        _TEAMS_OF[pack.digest] = by_user
-    return by_user.get(name, ())
+from .actors import Actor, teams_of
 
 
 def person(name: str, user: User | None, pack: PackSpec) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 
 from itsm.engine import EngineError
-from itsm.engine.editor import EditRefused, PathPart, edit, find_document
+from itsm.engine.editor import EditRefused, PathPart, edit, find_document, locate_documents
 from itsm.interpreter import model as m
 
 from .security import admin_required, page_actor
@@ -56,15 +56,8 @@ def matrix_table(matrix: m.PriorityMatrix) -> tuple[list[str], list[str]] | None
 def index() -> Any:
     pack = _pack()
     folder = _folder()
-    editable = {}
-    for kind, specs in (("priority_matrix", pack.matrices), ("sla_policy", pack.sla_policies),
-                        ("routing", pack.routings), ("calendar", pack.calendars)):
-        for ident in specs:
-            try:
-                path, _ = find_document(folder, kind, ident)
-                editable[(kind, ident)] = str(path.relative_to(folder))
-            except EditRefused:
-                pass  # defined by a base pack or built in (24x7): not this folder's to edit
+    # documents of a base pack or built in (24x7) are not this folder's to edit
+    editable = {key: str(path.relative_to(folder)) for key, (path, _) in locate_documents(folder).items()}
     return render_template("admin_editor.html", spec=pack, editable=editable, matrix_table=matrix_table,
                            teams=sorted(pack.teams.values(), key=lambda t: t.name))
 
@@ -78,8 +71,9 @@ def save(kind: str, ident: str) -> Any:
         flash("Nothing changed.", "success")
         return redirect(url_for("editor.index") + f"#{kind}-{ident}")
     folder = _folder()
-    file, _ = find_document(folder, kind, ident) if _editable(folder, kind, ident) else (None, 0)
-    if file is None:
+    try:
+        file, _ = find_document(folder, kind, ident)
+    except EditRefused:
         abort(404, f"{kind} '{ident}' is not defined in this pack folder")
     before = file.read_text(encoding="utf-8")
     spec = None
@@ -103,14 +97,6 @@ def save(kind: str, ident: str) -> Any:
     except EngineError as exc:
         flash(f"Saved {file.relative_to(folder)}, but not published: {exc.message}", "error")
     return redirect(url_for("editor.index") + f"#{kind}-{ident}")
-
-
-def _editable(folder: Path, kind: str, ident: str) -> bool:
-    try:
-        find_document(folder, kind, ident)
-        return True
-    except EditRefused:
-        return False
 
 
 def _edits(pack: m.PackSpec, kind: str, ident: str) -> list[tuple[list[PathPart], Any, bool]]:

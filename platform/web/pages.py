@@ -9,14 +9,14 @@ from werkzeug.exceptions import HTTPException
 
 from itsm.engine import EngineError
 
-from .formdata import display, input_value
+from .formdata import INPUT_TYPES, display, input_value
 
 TITLES = {400: "Bad request", 401: "Please sign in", 403: "Not allowed", 404: "Not found", 409: "Not possible now",
           422: "Please check the form"}
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(display=display, input_value=input_value)
+    app.jinja_env.globals.update(display=display, input_value=input_value, input_types=INPUT_TYPES)
 
     @app.context_processor
     def pack_and_endpoints() -> dict[str, Any]:

@@ -14,7 +14,6 @@ from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect
 
 from itsm.engine import Actor, EngineError, ValidationFailed
 from itsm.engine.core import SLA_FILTERS
-from itsm.engine.errors import StaleVersion
 from itsm.engine.forms import Form
 from itsm.engine.known_errors import link, suggest, suggest_for_ticket
 from itsm.engine.reviews import request_review, review_transition
@@ -200,10 +199,7 @@ def transition(number: str, transition_id: str) -> Any:
     if not problems and opens_review is not None and opens_review[0].id == transition_id:
         # the one-click review: the same operation as POST /api/tickets/N/review (assignee, `review` event)
         try:
-            if form.ticket is not None and version is not None and version != form.ticket["version"]:
-                raise StaleVersion(f"{number} is at version {form.ticket['version']}, not {version}: "
-                                   f"reload it and try again")
-            review = request_review(engine, actor, number)
+            review = request_review(engine, actor, number, version)
             if comment_text:
                 engine.comment(actor, number, comment_text)
             flash(f"{review['number']} opened: the post-incident review of {number}.", "success")
