@@ -5,7 +5,9 @@
 For each backend (a SQLite file in a temp dir; a new PostgreSQL schema, dropped afterwards) two servers run
 side by side, each `gunicorn --workers 2` (sync workers) on a database of its own: our app
 (`itsm.web:create_app()`, default pack; users rita, lars, sam) and bench/api_baseline.py, a minimal Flask +
-SQLAlchemy app doing the same database work and nothing else (no auth, validation, rules, routing, SLAs).
+SQLAlchemy Core app doing the same database work (the same token look-up, the same rows read and written on
+the same schema) and nothing else: what our app decides (validation, priority, routing, SLA deadlines,
+notification text, the transitions each ticket offers) it has written in as constants.
 T client threads in this process (http.client connections, reused; gunicorn's sync workers close them after
 each response, so every request connects anew, for both apps alike) send, after a warm-up:
   create  POST /api/tickets as rita (an incident on workplace/hardware, routed to service_desk)
@@ -36,7 +38,6 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-import api_baseline
 import sqlalchemy
 
 from itsm.engine import Engine
@@ -121,8 +122,9 @@ def run_round(port: int, tokens: dict[str, str], requests: int, threads: int, se
     return figures
 
 
-def prepare_ours(url: str) -> dict[str, str]:
-    """Schema, pack and users created before gunicorn starts, so its workers do not race for them."""
+def prepare(url: str) -> dict[str, str]:
+    """Schema, pack, users and their tokens, created before gunicorn starts so its workers do not race for
+    them (the baseline gets the same, on a database of its own)."""
     db = Database(url)
     try:
         db.upgrade()
@@ -172,14 +174,13 @@ def bench_backend(database: Callable[[], AbstractContextManager[str]], args: arg
                   ) -> dict[str, dict[str, list[Figures]]]:
     runs: dict[str, dict[str, list[Figures]]] = {app: {op: [] for op in OPERATIONS} for app in ("ours", "baseline")}
     with database() as ours_url, database() as base_url, tempfile.TemporaryDirectory(prefix="itsm-bench-") as tmp:
-        tokens = prepare_ours(ours_url)
-        api_baseline.setup(base_url)
+        tokens = {"ours": prepare(ours_url), "baseline": prepare(base_url)}  # the same schema, users and tokens
         with gunicorn("itsm.web:create_app()", ours_url, Path(tmp)) as ours, \
                 gunicorn("api_baseline:create_app()", base_url, Path(tmp)) as baseline:
             seq = itertools.count(1)
             for _ in range(args.repeat):
                 for app, port in (("ours", ours), ("baseline", baseline)):
-                    for op, figures in run_round(port, tokens, args.requests, args.threads, seq).items():
+                    for op, figures in run_round(port, tokens[app], args.requests, args.threads, seq).items():
                         runs[app][op].append(figures)
     return runs
 

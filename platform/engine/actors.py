@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, func
 
 from itsm.interpreter.model import PackSpec, ProcessSpec
-from itsm.store import Ticket, User
+from itsm.store import Ticket
 
 TICKET_ROLES = frozenset({"requester", "assignee", "team"})
 SYSTEM = "system"
@@ -58,7 +59,22 @@ def teams_of(pack: PackSpec, name: str) -> tuple[str, ...]:
     return by_user.get(name, ())
 
 
-def actor_for(user: User, pack: PackSpec) -> Actor:
+class UserRecord(Protocol):
+    """What an actor is made of: a mapped `User` or a row of the users table."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def is_admin(self) -> bool: ...
+    @property
+    def vip(self) -> bool: ...
+    @property
+    def org(self) -> str | None: ...
+
+
+def actor_for(user: UserRecord, pack: PackSpec) -> Actor:
     teams = teams_of(pack, user.name)
     roles = {role for team_id in teams for role in pack.teams[team_id].roles}
     if user.is_admin:
@@ -73,14 +89,37 @@ def is_agent_for(actor: Actor, process: ProcessSpec) -> bool:
     `assignee` (which any team member can come to hold as tickets move between teams)."""
     if not actor.teams:
         return False
-    wanted = {role for t in process.transitions for role in t.roles or ()}
+    wanted = _wanted_roles(process)
     return bool(wanted & (actor.roles - {"admin"})) or bool(wanted & {"team", "assignee"})
 
 
-def visible_to(actor: Actor, pack: PackSpec) -> ColumnElement[bool] | None:
+_WANTED: dict[int, tuple[ProcessSpec, frozenset[str]]] = {}  # id -> (process, roles its transitions ask for)
+
+
+def _wanted_roles(process: ProcessSpec) -> frozenset[str]:
+    known = _WANTED.get(id(process))
+    if known is None or known[0] is not process:  # specs are immutable: worked out once per compiled process
+        if len(_WANTED) > 256:
+            _WANTED.clear()
+        known = _WANTED[id(process)] = (process, frozenset(r for t in process.transitions for r in t.roles or ()))
+    return known[1]
+
+
+def visible_to(actor: Actor, pack: PackSpec, newest_first: bool = False) -> ColumnElement[bool] | None:
     """SPEC 9 as a filter on tickets (None: sees everything): own tickets, assigned ones, and every ticket
-    of the processes the actor is an agent for."""
+    of the processes the actor is an agent for.
+
+    `newest_first`: for a page of the newest tickets with no other filter. An agent's processes hold most
+    tickets, so reading tickets newest first stops after a page; but SQLite, left alone, gathers every
+    match of the three terms through their indexes and sorts them all. The process term is then written so
+    that no index serves it (coalesce of a column that is never null), which keeps SQLite on the id order."""
     if actor.is_admin or actor.is_system:
         return None
-    agent_of = [p.id for p in pack.processes.values() if is_agent_for(actor, p)]
-    return (Ticket.requester == actor.name) | Ticket.process.in_(agent_of) | (Ticket.assignee == actor.name)
+    processes = agent_processes(actor, pack)
+    process = func.coalesce(Ticket.process, "") if newest_first and processes else Ticket.process
+    return (Ticket.requester == actor.name) | process.in_(processes) | (Ticket.assignee == actor.name)
+
+
+def agent_processes(actor: Actor, pack: PackSpec) -> list[str]:
+    """The processes whose every ticket the actor sees as an agent."""
+    return [p.id for p in pack.processes.values() if is_agent_for(actor, p)]

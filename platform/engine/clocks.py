@@ -110,23 +110,24 @@ def clock_views(op: Operation, now: datetime) -> dict[str, dict[str, Any]]:
     """SPEC 6 per clock: status, target_seconds, elapsed_seconds, deadline, breached, percent, started_at,
     stopped_at; running clocks are brought up to `now` for display (nothing is stored)."""
     zone = ZoneInfo(op.pack.timezone)
+    calendars = op.pack.calendars
     views = {}
     for name, row in op.clock_rows().items():
-        elapsed = row.elapsed_seconds
-        if row.phase == "running" and row.running_since is not None and row.calendar in op.pack.calendars:
-            elapsed += working_calendar(op.pack.calendars[row.calendar]).between(row.running_since, now)
-        target = row.target_seconds
-        breached = row.breached or (row.phase == "running" and row.deadline is not None and now > row.deadline)
-        status = "breached" if breached and row.phase in ("running", "paused") else row.status
+        phase, elapsed, deadline = row.phase, row.elapsed_seconds, row.deadline
+        running = phase == "running"
+        if running and row.running_since is not None and row.calendar in calendars:
+            elapsed += working_calendar(calendars[row.calendar]).between(row.running_since, now)
+        target, started, stopped = row.target_seconds, row.started_at, row.stopped_at
+        breached = row.breached or (running and deadline is not None and now > deadline)
         views[name] = {
-            "status": status,
+            "status": "breached" if breached and (running or phase == "paused") else row.status,
             "target_seconds": target,
             "elapsed_seconds": round(elapsed, 3),
-            "deadline": _iso(row.deadline, zone) if row.phase == "running" else None,
+            "deadline": deadline.astimezone(zone).isoformat() if running and deadline is not None else None,
             "breached": breached,
             "percent": round(100.0 * elapsed / target, 2) if target else None,
-            "started_at": _iso(row.started_at, zone),
-            "stopped_at": _iso(row.stopped_at, zone),
+            "started_at": started.astimezone(zone).isoformat() if started is not None else None,
+            "stopped_at": stopped.astimezone(zone).isoformat() if stopped is not None else None,
         }
     return views
 

@@ -92,13 +92,16 @@ class Engine:
             # A read-only page: tickets and clocks come as plain rows (one attribute per column, like the
             # mapped classes), which skips the ORM's per-object identity and state bookkeeping.
             query = select(Ticket.__table__).order_by(Ticket.id.desc()).limit(limit + 1)
-            visible = visible_to(actor, pack)
-            if visible is not None:
-                query = query.where(visible)
+            narrowed = False
             for column in ("process", "state", "priority", "team", "assignee", "requester"):
                 value = filters.get(column)
                 if value:
                     query = query.where(getattr(Ticket, column) == value)
+                    narrowed = True
+            newest_first = not narrowed and session.get_bind().dialect.name == "sqlite"
+            visible = visible_to(actor, pack, newest_first=newest_first)
+            if visible is not None:
+                query = query.where(visible)
             sla = filters.get("sla")
             if sla:
                 query = query.where(_sla_status_filter(sla, self.clock()))
@@ -361,15 +364,26 @@ class Operation:
         return bool(self.roles() & set(transition.roles))
 
     def available(self) -> list[str]:
-        """Transitions this actor may fire now: role held, from the current state, guard true."""
+        """Transitions this actor may fire now: role held, from the current state, guard true (`may_fire`,
+        with the ticket roles and the guards' context worked out once for all the transitions)."""
         result = []
+        roles: frozenset[str] | None = None
+        context: dict[str, Any] | None = None
         for transition in self.process.transitions_from(self.ticket.state):
             if transition.timed and transition.roles is None:
                 continue
-            if not self.may_fire(transition):
-                continue
-            if transition.guard is None or transition.guard.test(self.context(event=transition.id)):
-                result.append(transition.id)
+            if transition.roles is not None and not self.actor.is_system:
+                if roles is None:
+                    roles = self.roles()
+                if roles.isdisjoint(transition.roles):
+                    continue
+            if transition.guard is not None:
+                if context is None:
+                    context = self.context()
+                context["event"] = transition.id  # expressions only read the context
+                if not transition.guard.test(context):
+                    continue
+            result.append(transition.id)
         return result
 
     def check_version(self, version: int | None) -> None:

@@ -8,12 +8,14 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from itsm.store import ApiToken, Database, User
 from itsm.store.models import utcnow
 
+from .actors import UserRecord
 from .errors import Conflict, NotFound, Unauthorized
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -85,21 +87,25 @@ def create_token(db: Database, name: str, label: str | None = None) -> str:
 TOKEN_USE_PRECISION = timedelta(minutes=1)  # last_used_at is refreshed at most this often
 
 
-def user_for_token(db: Database, token: str) -> User:
-    """The token's user. A read; `last_used_at` is written only when it is older than a minute, so
-    requests do not all queue for a write (SQLite has one writer)."""
+# Built once: the token's last use and its user, an outer join telling a missing user apart. Runs on a plain
+# connection (no ORM session or identity map): it is the first statement of every API request.
+_USERS = User.__table__
+_TOKEN_USER = (select(ApiToken.__table__.c.last_used_at, *_USERS.c)
+               .select_from(ApiToken.__table__.outerjoin(_USERS, _USERS.c.id == ApiToken.__table__.c.user_id))
+               .where(ApiToken.__table__.c.token_hash == bindparam("digest")))
+
+
+def user_for_token(db: Database, token: str) -> UserRecord:
+    """The token's user (its columns, not a mapped object). A read; `last_used_at` is written only when it
+    is older than a minute, so requests do not all queue for a write (SQLite has one writer)."""
     digest = _token_digest(token)
-    with db.read() as session:
-        # one statement: the token's last use and its user (an outer join tells a missing user apart)
-        row = session.execute(select(ApiToken.last_used_at, User).outerjoin(User, User.id == ApiToken.user_id)
-                              .where(ApiToken.token_hash == digest)).first()
-        if row is None:
-            raise Unauthorized("unknown or revoked API token")
-        last_used_at, user = row
-        if user is None:
-            raise Unauthorized("the token's user no longer exists")
-        stale = last_used_at is None or utcnow() - last_used_at > TOKEN_USE_PRECISION
-    if stale:
+    with db.engine.connect() as connection:
+        row = connection.execute(_TOKEN_USER, {"digest": digest}).first()
+    if row is None:
+        raise Unauthorized("unknown or revoked API token")
+    if row.name is None:
+        raise Unauthorized("the token's user no longer exists")
+    if row.last_used_at is None or utcnow() - row.last_used_at > TOKEN_USE_PRECISION:
         with db.write() as session:
             session.execute(update(ApiToken).where(ApiToken.token_hash == digest).values(last_used_at=utcnow()))
-    return user
+    return cast(UserRecord, row)

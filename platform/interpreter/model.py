@@ -181,6 +181,8 @@ class ProcessSpec:
     renamed_states: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     state_by_id: Mapping[str, StateSpec] = field(default_factory=lambda: EMPTY, compare=False, repr=False)
     transition_by_id: Mapping[str, TransitionSpec] = field(default_factory=lambda: EMPTY, compare=False, repr=False)
+    transitions_by_source: Mapping[str, tuple[TransitionSpec, ...]] = field(
+        default_factory=lambda: EMPTY, compare=False, repr=False)
 
     def state(self, state_id: str) -> StateSpec:
         return self.state_by_id[state_id]
@@ -189,7 +191,10 @@ class ProcessSpec:
         return self.transition_by_id[transition_id]
 
     def transitions_from(self, state_id: str) -> tuple[TransitionSpec, ...]:
-        return tuple(t for t in self.transitions if state_id in t.sources)
+        found = self.transitions_by_source.get(state_id)
+        if found is None:  # a process built by hand, without the compiler's index
+            return tuple(t for t in self.transitions if state_id in t.sources)
+        return found
 
     @property
     def final_states(self) -> tuple[str, ...]:

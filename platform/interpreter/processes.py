@@ -86,7 +86,9 @@ def compile_process(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope:
         priority_matrix=matrix, sla=_sla_rules(doc, comp, scope), routing=data.get("routing"),
         renamed_states=m.frozen_map(renamed),
         state_by_id=m.frozen_map({s.id: s for s in states}),
-        transition_by_id=m.frozen_map({t.id: t for t in transitions}))
+        transition_by_id=m.frozen_map({t.id: t for t in transitions}),
+        transitions_by_source=m.frozen_map({s.id: tuple(t for t in transitions if s.id in t.sources)
+                                            for s in states}))
 
 
 def _states(doc: Doc, comp: Compilation, form: m.FormSpec | None) -> list[m.StateSpec]:
