@@ -10,11 +10,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from itsm.interpreter import model as m
 from itsm.sla import ClockState, Conditions, evaluate_clock, working_calendar
 from itsm.store import SlaClock, Timer
+from itsm.store import queries as q
 
 from .actions import run_actions
 
@@ -33,7 +34,7 @@ def select_policy(op: Operation) -> m.SlaPolicy | None:
 def load_rows(op: Operation) -> dict[str, SlaClock]:
     if op.ticket.id is None:
         return {}
-    rows = op.session.scalars(select(SlaClock).where(SlaClock.ticket_id == op.ticket.id))
+    rows = op.session.scalars(q.CLOCKS_OF_TICKET, {"ticket_id": op.ticket.id})
     return {row.clock: row for row in rows}
 
 
@@ -135,6 +136,7 @@ def clock_views(op: Operation, now: datetime) -> dict[str, dict[str, Any]]:
 def schedule_timers(op: Operation) -> None:
     """After a state change: the timed transitions out of the new state, due `after` from entering it."""
     if op.event != "create":  # a new ticket has no timers to replace
+        # built here, not once: the ORM then also forgets the deleted timers it holds (the worker's)
         op.session.execute(delete(Timer).where(Timer.ticket_id == op.ticket.id, Timer.kind == "transition"))
     timed = [t for t in op.process.transitions_from(op.ticket.state) if t.after is not None]
     if not timed:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, cast, exists, func, select, update
+from sqlalchemy import String, cast, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -21,7 +21,8 @@ from transitions import EventData, Machine
 from itsm.interpreter import model as m
 from itsm.interpreter import plugins as plugin_registry
 from itsm.routing import candidates, choose, route
-from itsm.store import Comment, Database, Event, Link, OutboxMessage, RoutingCursor, SlaClock, Ticket, User
+from itsm.store import Comment, Database, Event, Link, RoutingCursor, SlaClock, Ticket, User
+from itsm.store import queries as q
 from itsm.store.models import LINK_INVERSE, NumberSequence, utcnow
 
 from .actions import run_actions
@@ -213,10 +214,9 @@ class Engine:
         return self._plugin_actions[key]
 
     def _open(self, session: Session, actor: Actor, number: str, for_update: bool = False) -> Operation:
-        query = select(Ticket).where(Ticket.number == number)
-        if for_update and session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()  # a writer waits for the worker (and vice versa) on this ticket
-        ticket = session.scalar(query)
+        # with the lock, a writer waits for the worker (and vice versa) on this ticket
+        locked = for_update and session.get_bind().dialect.name == "postgresql"
+        ticket = session.scalar(q.TICKET_BY_NUMBER_LOCKED if locked else q.TICKET_BY_NUMBER, {"number": number})
         if ticket is None:
             raise NotFound(f"no ticket {number}")
         op = self.operation(session, actor, ticket)
@@ -292,7 +292,7 @@ class Operation:
         requester = requester or actor.name
         if requester != actor.name and not (actor.is_system or is_agent_for(actor, process)):
             raise Forbidden("only agents record tickets on behalf of someone else")
-        requester_user = session.scalar(select(User).where(User.name == requester)) if requester != "system" else None
+        requester_user = session.scalar(q.USER_BY_NAME, {"name": requester}) if requester != "system" else None
         if requester != "system" and requester_user is None:
             raise ValidationFailed(f"no user '{requester}'", [{"field": "requester",
                                                                "message": f"unknown user '{requester}'"}])
@@ -533,9 +533,7 @@ class Operation:
             cursor.position = choice.cursor or 0
             return choice.user, choice.reason
         pool = candidates(routing, team, context)
-        loads: dict[str, int] = dict(self.session.execute(
-            select(Ticket.assignee, func.count()).where(Ticket.is_open, Ticket.assignee.in_(pool))
-            .group_by(Ticket.assignee)).all())
+        loads: dict[str, int] = dict(self.session.execute(q.OPEN_TICKETS_PER_ASSIGNEE, {"pool": pool}).all())
         choice = choose(routing, team, context, loads=loads)
         return choice.user, choice.reason
 
@@ -578,7 +576,7 @@ class Operation:
     def requester(self) -> dict[str, Any]:
         if self._requester is None:
             name = self.ticket.requester
-            user = self.session.scalar(select(User).where(User.name == name)) if name != "system" else None
+            user = self.session.scalar(q.USER_BY_NAME, {"name": name}) if name != "system" else None
             self._requester = person(name, user, self.pack)
         return self._requester
 
@@ -638,10 +636,13 @@ class Operation:
         if ticket.id is None:
             self.session.flush()  # a new ticket: insert it (version 1) to get the id the rows below refer to
         index_ticket(self, created=kind == "create")  # the search index changes with the text, in this transaction
-        events, comments, outbox = self.written_rows(kind, transition, from_state, to_state, comment, data)
-        self.session.add_all([Event(**row) for row in events])
-        self.session.add_all([Comment(**row) for row in comments])
-        self.session.add_all([OutboxMessage(**row) for row in outbox])
+        # appended rows go straight to the database (executemany), not through the unit of work
+        connection = self.session.connection()
+        for statement, rows in zip((q.INSERT_EVENTS, q.INSERT_COMMENTS, q.INSERT_OUTBOX),
+                                   self.written_rows(kind, transition, from_state, to_state, comment, data),
+                                   strict=True):
+            if rows:
+                connection.execute(statement, rows)
         for other, kind_of_link in self.pending_links:
             self.session.add(Link(source_id=ticket.id, target_id=other.id, kind=kind_of_link, created_at=self.now))
             self.session.add(Link(source_id=other.id, target_id=ticket.id, kind=LINK_INVERSE[kind_of_link],
@@ -671,13 +672,11 @@ class Operation:
 
 def _increment(connection: Any, prefix: str, insert: Any) -> int:
     """Increment the prefix's counter; the first ticket of a prefix creates the row (once per prefix)."""
-    statement = (update(NumberSequence).where(NumberSequence.prefix == prefix)
-                 .values(last_value=NumberSequence.last_value + 1).returning(NumberSequence.last_value))
-    value = connection.execute(statement).scalar_one_or_none()
+    value = connection.execute(q.NEXT_NUMBER, {"of_prefix": prefix}).scalar_one_or_none()
     if value is None:
         connection.execute(insert(NumberSequence).values(prefix=prefix, last_value=0)
                            .on_conflict_do_nothing(index_elements=["prefix"]))
-        value = connection.execute(statement).scalar_one()
+        value = connection.execute(q.NEXT_NUMBER, {"of_prefix": prefix}).scalar_one()
     return int(value)
 
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, bindparam, column, func, literal_column, select, table, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .models import SearchDocument, Ticket
+from .queries import WRITE_SEARCH_DOCUMENT
 
 FTS_TABLE = "ticket_search_fts"  # SQLite: the FTS5 table (and its shadow tables ticket_search_fts_*)
 FTS = table(FTS_TABLE, column("rowid"))
@@ -52,11 +52,8 @@ class Match:
 
 def write_document(session: Session, ticket_id: int, title: str, body: str) -> None:
     """Insert or replace a ticket's document (on SQLite the triggers update the FTS5 table)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(SearchDocument).values(ticket_id=ticket_id, title=title, body=body)
-    session.execute(statement.on_conflict_do_update(index_elements=["ticket_id"],
-                                                    set_={"title": title, "body": body}))
+    statement = WRITE_SEARCH_DOCUMENT[session.get_bind().dialect.name]
+    session.execute(statement, {"ticket_id": ticket_id, "title": title, "body": body})
 
 
 def has_documents(session: Session) -> bool:

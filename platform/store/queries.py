@@ -1,0 +1,44 @@
+"""Statements the engine runs on nearly every request, built once.
+
+SQLAlchemy caches the compiled SQL of a statement under a key it derives from the statement object, and
+remembers that key on the object: a statement built once and run with parameters skips both the building
+and the key, which together cost more than running it on SQLite. Parameters are bound by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from sqlalchemy import Executable, Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .models import Comment, Event, NumberSequence, OutboxMessage, SearchDocument, SlaClock, Ticket, User
+
+TICKET_BY_NUMBER = select(Ticket).where(Ticket.number == bindparam("number"))  # :number
+TICKET_BY_NUMBER_LOCKED = TICKET_BY_NUMBER.with_for_update()  # PostgreSQL: waits for the ticket's writer
+USER_BY_NAME = select(User).where(User.name == bindparam("name"))  # :name
+CLOCKS_OF_TICKET = select(SlaClock).where(SlaClock.ticket_id == bindparam("ticket_id"))  # :ticket_id
+OPEN_TICKETS_PER_ASSIGNEE = (  # :pool, a list of user names
+    select(Ticket.assignee, func.count()).where(Ticket.is_open, Ticket.assignee.in_(bindparam("pool", expanding=True)))
+    .group_by(Ticket.assignee))
+_SEQUENCES = cast(Table, NumberSequence.__table__)
+NEXT_NUMBER = (update(_SEQUENCES).where(_SEQUENCES.c.prefix == bindparam("of_prefix"))  # :of_prefix
+               .values(last_value=_SEQUENCES.c.last_value + 1).returning(_SEQUENCES.c.last_value))
+
+# Rows appended by an operation (column values), one executemany each.
+INSERT_EVENTS = insert(cast(Table, Event.__table__))
+INSERT_COMMENTS = insert(cast(Table, Comment.__table__))
+INSERT_OUTBOX = insert(cast(Table, OutboxMessage.__table__))
+
+
+def _search_upsert(dialect_insert: Callable[..., Any]) -> Executable:
+    statement = dialect_insert(SearchDocument).values(ticket_id=bindparam("ticket_id"), title=bindparam("title"),
+                                                  body=bindparam("body"))
+    return statement.on_conflict_do_update(index_elements=["ticket_id"], set_={
+        "title": statement.excluded.title, "body": statement.excluded.body})
+
+
+# A ticket's search document, inserted or replaced (:ticket_id, :title, :body), per dialect.
+WRITE_SEARCH_DOCUMENT: dict[str, Executable] = {"postgresql": _search_upsert(postgresql.insert),
+                                                "sqlite": _search_upsert(sqlite.insert)}
