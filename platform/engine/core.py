@@ -35,7 +35,7 @@ from .forms import Form, create_form, transition_form
 from .known_errors import index_ticket
 from .machines import build_machine
 from .reviews import Timeline
-from .views import expression_context, person, template_context, ticket_view
+from .views import expression_context, person, reads_people_or_clocks, template_context, ticket_context, ticket_view
 
 Clock = Callable[[], datetime]
 MAX_LINKED_DEPTH = 5
@@ -114,15 +114,16 @@ class Engine:
                                     | func.lower(cast(Ticket.fields, String)).like(pattern, escape="\\"))
             if cursor is not None:
                 query = query.where(Ticket.id < cursor)
-            rows: list[Any] = list(session.execute(query))
+            connection = session.connection()  # Core rows, without the ORM's result processing
+            rows: list[Any] = list(connection.execute(query).all())
             more = len(rows) > limit
             rows = rows[:limit]
             clocks: dict[int, dict[str, Any]] = {}  # one query for the page, not one per ticket
             page = select(SlaClock.__table__).where(SlaClock.ticket_id.in_([t.id for t in rows]))
-            for clock in session.execute(page):
+            for clock in connection.execute(page).all():
                 clocks.setdefault(clock.ticket_id, {})[clock.clock] = clock
-            users = {u.name: u for u in session.scalars(select(User).where(
-                User.name.in_({t.requester for t in rows})))}
+            users = {u.name: u for u in connection.execute(select(User.__table__).where(
+                User.name.in_({t.requester for t in rows}))).all()}
             items = []
             compiled = self.definitions.active()
             for ticket in rows:
@@ -368,7 +369,8 @@ class Operation:
         with the ticket roles and the guards' context worked out once for all the transitions)."""
         result = []
         roles: frozenset[str] | None = None
-        context: dict[str, Any] | None = None
+        context: dict[str, Any] | None = None  # the full context, or only the ticket's part (`light`)
+        light = False
         for transition in self.process.transitions_from(self.ticket.state):
             if transition.timed and transition.roles is None:
                 continue
@@ -378,8 +380,10 @@ class Operation:
                 if roles.isdisjoint(transition.roles):
                     continue
             if transition.guard is not None:
-                if context is None:
-                    context = self.context()
+                full = reads_people_or_clocks(transition.guard.names)
+                if context is None or (light and full):
+                    light = not full
+                    context = ticket_context(self.ticket, self.fields, self.event) if light else self.context()
                 context["event"] = transition.id  # expressions only read the context
                 if not transition.guard.test(context):
                     continue

@@ -18,9 +18,13 @@ def person(name: str, user: User | None, pack: PackSpec) -> dict[str, Any]:
             "email": user.email if user else None, "teams": teams}
 
 
-def expression_context(ticket: Ticket, fields: Mapping[str, Any], requester: Mapping[str, Any], actor: Actor,
-                       event: str, state: str | None = None) -> dict[str, Any]:
-    """The plain dict expressions read (SPEC 5 names); `fields` may be a working copy of the ticket's."""
+PEOPLE_AND_CLOCKS = frozenset({"requester", "actor", "sla"})  # the names `ticket_context` leaves out
+
+
+def ticket_context(ticket: Ticket, fields: Mapping[str, Any], event: str, state: str | None = None
+                   ) -> dict[str, Any]:
+    """The names expressions read about the ticket itself: its fields, state, priority, team, assignee,
+    number, process, and the event; enough for an expression that reads nothing in PEOPLE_AND_CLOCKS."""
     context: dict[str, Any] = {"channel": None}
     context.update(fields)
     context.update({
@@ -30,12 +34,24 @@ def expression_context(ticket: Ticket, fields: Mapping[str, Any], requester: Map
         "assignee": ticket.assignee,
         "number": ticket.number,
         "process": ticket.process,
-        "requester": dict(requester),
-        "actor": {"name": actor.name, "roles": sorted(actor.roles), "teams": list(actor.teams)},
         "event": event,
-        "sla": {},
     })
     return context
+
+
+def expression_context(ticket: Ticket, fields: Mapping[str, Any], requester: Mapping[str, Any], actor: Actor,
+                       event: str, state: str | None = None) -> dict[str, Any]:
+    """The plain dict expressions read (SPEC 5 names); `fields` may be a working copy of the ticket's."""
+    context = ticket_context(ticket, fields, event, state)
+    context["requester"] = dict(requester)
+    context["actor"] = {"name": actor.name, "roles": sorted(actor.roles), "teams": list(actor.teams)}
+    context["sla"] = {}
+    return context
+
+
+def reads_people_or_clocks(names: frozenset[str]) -> bool:
+    """Whether an expression reading these (dotted) names needs the full `expression_context`."""
+    return any(name.partition(".")[0] in PEOPLE_AND_CLOCKS for name in names)
 
 
 def template_context(ticket: Ticket, fields: Mapping[str, Any], requester: Mapping[str, Any],
