@@ -34,6 +34,7 @@ from .fields import check_state_rules, check_values, raise_if
 from .forms import Form, create_form, transition_form
 from .known_errors import index_ticket
 from .machines import build_machine
+from .records import records
 from .reviews import Timeline
 from .views import expression_context, person, reads_people_or_clocks, template_context, ticket_context, ticket_view
 
@@ -114,13 +115,14 @@ class Engine:
                                     | func.lower(cast(Ticket.fields, String)).like(pattern, escape="\\"))
             if cursor is not None:
                 query = query.where(Ticket.id < cursor)
-            connection = session.connection()  # Core rows, without the ORM's result processing
-            rows: list[Any] = list(connection.execute(query).all())
+            # Core rows, without the ORM's result processing, as records (plain attributes: a view reads many)
+            connection = session.connection()
+            rows: list[Any] = records(connection.execute(query).all())
             more = len(rows) > limit
             rows = rows[:limit]
             clocks: dict[int, dict[str, Any]] = {}  # one query for the page, not one per ticket
             page = select(SlaClock.__table__).where(SlaClock.ticket_id.in_([t.id for t in rows]))
-            for clock in connection.execute(page).all():
+            for clock in records(connection.execute(page).all()):
                 clocks.setdefault(clock.ticket_id, {})[clock.clock] = clock
             users = {u.name: u for u in connection.execute(select(User.__table__).where(
                 User.name.in_({t.requester for t in rows}))).all()}

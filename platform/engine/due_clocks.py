@@ -15,9 +15,7 @@ per-ticket path (`worker`), as does a whole batch whose writes fail.
 
 from __future__ import annotations
 
-import functools
 import logging
-import operator
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -35,6 +33,7 @@ from .clocks import update_clocks
 from .core import Operation
 from .errors import Conflict, EngineError, StaleVersion
 from .known_errors import document_fields
+from .records import Record
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -54,25 +53,6 @@ CLOCK_WRITABLE = ("status", "phase", "policy", "calendar", "target_seconds", "el
                   "running_since", "stopped_at", "deadline", "warnings_fired", "breached", "breach_fired",
                   "next_timer_at", "pauses")
 CLOCK_COLUMNS = ("id", "ticket_id", "clock", *CLOCK_WRITABLE)
-
-
-class Record:
-    """A row as plain attributes, read and written by an operation like a mapped object but without ORM
-    instrumentation; what to write is found by comparing with the values as loaded."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
-
-    def __getattr__(self, name: str) -> Any:  # only for names never loaded
-        raise AttributeError(name)
-
-    def values(self, names: tuple[str, ...]) -> tuple[Any, ...]:
-        return _getter(names)(self)  # several names: a tuple
-
-
-@functools.cache
-def _getter(names: tuple[str, ...]) -> operator.attrgetter[Any]:
-    return operator.attrgetter(*names)
 
 
 class NeedsOwnTransaction(EngineError):
