@@ -117,12 +117,12 @@ class Engine:
                 query = query.where(Ticket.id < cursor)
             # Core rows, without the ORM's result processing, as records (plain attributes: a view reads many)
             connection = session.connection()
-            rows: list[Any] = records(connection.execute(query).all())
+            rows: list[Any] = records(connection.execute(query))
             more = len(rows) > limit
             rows = rows[:limit]
             clocks: dict[int, dict[str, Any]] = {}  # one query for the page, not one per ticket
             page = select(SlaClock.__table__).where(SlaClock.ticket_id.in_([t.id for t in rows]))
-            for clock in records(connection.execute(page).all()):
+            for clock in records(connection.execute(page)):
                 clocks.setdefault(clock.ticket_id, {})[clock.clock] = clock
             users = {u.name: u for u in connection.execute(select(User.__table__).where(
                 User.name.in_({t.requester for t in rows}))).all()}

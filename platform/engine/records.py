@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Iterable
 from typing import Any
+
+from sqlalchemy import Result
 
 
 class Record:
@@ -25,9 +26,10 @@ class Record:
         return _getter(names)(self)  # several names: a tuple
 
 
-def records(rows: Iterable[Any]) -> list[Record]:
-    """Core rows (of one statement) as records."""
-    return [Record(row._asdict()) for row in rows]
+def records(result: Result[Any]) -> list[Record]:
+    """The rows of a Core result as records (the column names read once, not per row)."""
+    keys = tuple(result.keys())
+    return [Record(dict(zip(keys, row, strict=True))) for row in result.all()]
 
 
 @functools.cache
