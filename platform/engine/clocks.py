@@ -10,8 +10,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete
-
 from itsm.interpreter import model as m
 from itsm.sla import ClockState, Conditions, evaluate_clock, working_calendar
 from itsm.store import SlaClock, Timer
@@ -136,8 +134,13 @@ def clock_views(op: Operation, now: datetime) -> dict[str, dict[str, Any]]:
 def schedule_timers(op: Operation) -> None:
     """After a state change: the timed transitions out of the new state, due `after` from entering it."""
     if op.event != "create":  # a new ticket has no timers to replace
-        # built here, not once: the ORM then also forgets the deleted timers it holds (the worker's)
-        op.session.execute(delete(Timer).where(Timer.ticket_id == op.ticket.id, Timer.kind == "transition"))
+        op.session.connection().execute(q.CLEAR_TRANSITION_TIMERS, {"of_ticket": op.ticket.id})
+        # the session forgets the timers it holds for them: loaded (the worker's, now deleted rows) or
+        # added earlier in this operation (a ticket moved on twice keeps only its last state's timers)
+        held = [t for t in (*op.session.identity_map.values(), *op.session.new)
+                if isinstance(t, Timer) and t.ticket_id == op.ticket.id and t.kind == "transition"]
+        for timer in held:
+            op.session.expunge(timer)
     timed = [t for t in op.process.transitions_from(op.ticket.state) if t.after is not None]
     if not timed:
         return

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.exc import InvalidRequestError
 
 from itsm.store import SlaClock, Ticket, Timer, User
 
@@ -155,7 +156,13 @@ def _sweep_timers(engine: Engine, batch: int) -> SweepResult:
             ticket = tickets.get(timer.ticket_id)
             if ticket is None:
                 continue  # another worker holds it
-            session.refresh(timer)  # fired (or replaced) while we waited for the ticket's lock?
+            if timer not in session:  # replaced by another timer of this ticket that fired just before
+                continue
+            try:
+                session.refresh(timer)  # fired (or replaced) while we waited for the ticket's lock?
+            except InvalidRequestError:  # replaced: the row is gone
+                session.expunge(timer)
+                continue
             if timer.fired_at is not None:
                 continue
             savepoint = session.begin_nested()

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, bindparam, func, insert, select, update
+from sqlalchemy import Executable, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .models import Comment, Event, NumberSequence, OutboxMessage, SearchDocument, SlaClock, Ticket, User
+from .models import Comment, Event, NumberSequence, OutboxMessage, SearchDocument, SlaClock, Ticket, Timer, User
 
 TICKET_BY_NUMBER = select(Ticket).where(Ticket.number == bindparam("number"))  # :number
 TICKET_BY_NUMBER_LOCKED = TICKET_BY_NUMBER.with_for_update()  # PostgreSQL: waits for the ticket's writer
@@ -22,6 +22,9 @@ CLOCKS_OF_TICKET = select(SlaClock).where(SlaClock.ticket_id == bindparam("ticke
 OPEN_TICKETS_PER_ASSIGNEE = (  # :pool, a list of user names
     select(Ticket.assignee, func.count()).where(Ticket.is_open, Ticket.assignee.in_(bindparam("pool", expanding=True)))
     .group_by(Ticket.assignee))
+_TIMERS = cast(Table, Timer.__table__)
+CLEAR_TRANSITION_TIMERS = delete(_TIMERS).where(_TIMERS.c.ticket_id == bindparam("of_ticket"),  # :of_ticket
+                                                _TIMERS.c.kind == "transition")
 _SEQUENCES = cast(Table, NumberSequence.__table__)
 NEXT_NUMBER = (update(_SEQUENCES).where(_SEQUENCES.c.prefix == bindparam("of_prefix"))  # :of_prefix
                .values(last_value=_SEQUENCES.c.last_value + 1).returning(_SEQUENCES.c.last_value))

@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 
 from itsm.engine import Definitions, Engine
 from itsm.engine.users import add_user
-from itsm.store import Database, Event, OutboxMessage, SlaClock, Ticket
+from itsm.store import Database, Event, OutboxMessage, SlaClock, Ticket, Timer
 
 from support import DEFINITIONS, DEMO_USERS
 
@@ -120,6 +120,33 @@ def test_auto_close_fires_three_business_days_after_resolution(desk: Engine, clo
     assert desk.sweep().timers == 1
     closed = desk.get(lars, number)
     assert closed["state"] == "closed" and closed["fields"]["auto_closed"] is True
+
+
+def test_two_timed_transitions_due_in_one_sweep_fire_once(desk: Engine, clock: Clock, db: Database,
+                                                           tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`resolved` gets a second timed way out, due a day before auto_close: the sweep finds both due,
+    fires the earlier one, and the other timer (replaced when the ticket left `resolved`) is dropped,
+    neither fired nor failed."""
+    overlay = tmp_path / "stale"
+    overlay.mkdir()
+    (overlay / "pack.yaml").write_text(
+        f"kind: pack\nid: stale\nformat: 1\ntimezone: Europe/Berlin\nextends: {DEFINITIONS}\n---\n"
+        "kind: process\nid: incident\ntransitions:\n"
+        "  - {id: stale_close, label: Close stale, from: resolved, to: closed, after: 2bd}\n")
+    desk.definitions.publish_path(overlay)
+    lars = desk.actor("lars")
+    number = desk.create(desk.actor("rita"), "incident", P3)["number"]
+    desk.fire(lars, number, "start")
+    desk.fire(lars, number, "resolve", {"resolution_code": "fixed", "resolution_notes": "Cleared the jam"})
+    clock.now = datetime(2026, 3, 9, 10, 0, tzinfo=BERLIN)  # past both (2bd: Wednesday, 3bd: Thursday)
+    result = desk.sweep()
+    assert (result.timers, result.failed) == (1, 0)
+    assert desk.get(lars, number)["state"] == "closed"
+    fired = [e["transition"] for e in desk.events(lars, number) if e["kind"] == "transition"]
+    assert fired == ["start", "resolve", "stale_close"]
+    assert desk.sweep().timers == 0
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Timer)) == 0
 
 
 # -- many tickets, several workers ------------------------------------------------------------------
