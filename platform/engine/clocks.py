@@ -110,23 +110,38 @@ def clock_views(op: Operation, now: datetime) -> dict[str, dict[str, Any]]:
     stopped_at; running clocks are brought up to `now` for display (nothing is stored)."""
     zone = ZoneInfo(op.pack.timezone)
     calendars = op.pack.calendars
+    shown: dict[datetime, str] = {}  # a ticket's clocks mostly share their instants: format each once
+    worked: dict[tuple[str, datetime], float] = {}  # and their running_since, on the same calendar
+
+    def iso(value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        text = shown.get(value)
+        if text is None:
+            text = shown[value] = value.astimezone(zone).isoformat()
+        return text
+
     views = {}
     for name, row in op.clock_rows().items():
-        phase, elapsed, deadline = row.phase, row.elapsed_seconds, row.deadline
+        phase, elapsed, deadline, since = row.phase, row.elapsed_seconds, row.deadline, row.running_since
         running = phase == "running"
-        if running and row.running_since is not None and row.calendar in calendars:
-            elapsed += working_calendar(calendars[row.calendar]).between(row.running_since, now)
-        target, started, stopped = row.target_seconds, row.started_at, row.stopped_at
+        if running and since is not None and row.calendar in calendars:
+            key = (row.calendar, since)
+            extra = worked.get(key)
+            if extra is None:
+                extra = worked[key] = working_calendar(calendars[row.calendar]).between(since, now)
+            elapsed += extra
+        target = row.target_seconds
         breached = row.breached or (running and deadline is not None and now > deadline)
         views[name] = {
             "status": "breached" if breached and (running or phase == "paused") else row.status,
             "target_seconds": target,
             "elapsed_seconds": round(elapsed, 3),
-            "deadline": deadline.astimezone(zone).isoformat() if running and deadline is not None else None,
+            "deadline": iso(deadline) if running else None,
             "breached": breached,
             "percent": round(100.0 * elapsed / target, 2) if target else None,
-            "started_at": started.astimezone(zone).isoformat() if started is not None else None,
-            "stopped_at": stopped.astimezone(zone).isoformat() if stopped is not None else None,
+            "started_at": iso(row.started_at),
+            "stopped_at": iso(row.stopped_at),
         }
     return views
 
