@@ -1,0 +1,64 @@
+"""The queue's query plans on SQLite: an agent's newest tickets are read newest first and the scan stops
+after the page, instead of gathering every visible ticket and sorting them all; filters and requesters
+keep their indexes (docs/decisions.md, "The API overhead benchmark")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from itsm.engine import Engine
+from itsm.engine.users import add_user
+from itsm.store import Database
+
+from support import DEFINITIONS
+
+P4 = {"short_description": "Laptop does not boot", "service": "workplace", "category": "hardware",
+      "impact": "low", "urgency": "medium"}
+
+
+@pytest.fixture()
+def desk(tmp_path: Path) -> Engine:
+    db = Database(f"sqlite:///{tmp_path / 'plans.db'}")
+    db.upgrade()
+    engine = Engine(db)
+    engine.definitions.publish_path(DEFINITIONS)
+    for name in ("rita", "lars"):
+        add_user(db, name)
+    for _ in range(30):
+        engine.create(engine.actor("rita"), "incident", P4)
+    return engine
+
+
+def page_plan(desk: Engine, who: str, **filters: str) -> str:
+    """The plan SQLite chooses for the ticket page of `who` with `filters`."""
+    captured: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if statement.startswith("SELECT tickets.id") and "ORDER BY tickets.id DESC" in statement:
+            captured.append((statement, parameters))
+
+    event.listen(desk.db.engine, "before_cursor_execute", keep)
+    try:
+        items, _ = desk.list_tickets(desk.actor(who), filters, limit=10)
+    finally:
+        event.remove(desk.db.engine, "before_cursor_execute", keep)
+    assert len(items) == 10 and len(captured) == 1
+    statement, parameters = captured[0]
+    with desk.db.engine.connect() as connection:
+        rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    return "\n".join(row[-1] for row in rows)
+
+
+def test_an_agents_queue_reads_newest_first_without_sorting(desk: Engine) -> None:
+    plan = page_plan(desk, "lars")
+    assert "TEMP B-TREE" not in plan and "MULTI-INDEX OR" not in plan, plan
+    assert desk.list_tickets(desk.actor("lars"), {}, limit=30)[0][0]["number"] == "INC0000030"
+
+
+def test_filters_and_requesters_keep_their_indexes(desk: Engine) -> None:
+    assert "ix_tickets_process_state" in page_plan(desk, "lars", state="new")
+    assert "ix_tickets_requester" in page_plan(desk, "rita")
