@@ -91,3 +91,26 @@ def test_a_computed_default_must_be_given(db: Database) -> None:
     [ticket] = _tickets(db, 1)
     with db.write() as session, pytest.raises(ValueError, match="computed"):
         insert_rows(session.connection(), cast(Table, Event.__table__), [{"ticket_id": ticket, "at": AT}])
+
+
+def test_sqlite_instants_are_written_as_sqlalchemy_writes_them() -> None:
+    """UTCDateTime's one-step SQLite processor gives SQLAlchemy's text (which the indexed `<` compares)."""
+    import random
+
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects import sqlite
+
+    from itsm.store.models import UTCDateTime
+
+    dialect = sqlite.dialect()
+    fast = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    slow = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert fast is not None and slow is not None and fast(None) is None
+    rng = random.Random(7)
+    for _ in range(2000):
+        zone = ZoneInfo(rng.choice(["Europe/Berlin", "America/St_Johns", "Asia/Kathmandu", "UTC"]))
+        instant = datetime(rng.randint(2, 9998), 1, 1, tzinfo=UTC) + timedelta(
+            seconds=rng.randrange(365 * 86400), microseconds=rng.randrange(1_000_000))
+        assert fast(instant.astimezone(zone)) == slow(instant.replace(tzinfo=None))
+    with pytest.raises(ValueError, match="naive"):
+        fast(datetime(2026, 1, 1))
