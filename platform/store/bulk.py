@@ -42,6 +42,9 @@ def update_rows(connection: Connection, table: Table, match: tuple[str, ...], ro
     if not rows:
         return 0
     columns = tuple(k for k in rows[0] if not k.startswith(MATCH))
+    missing = [c.key for c in table.c if c.onupdate is not None and c.key not in columns]
+    if missing:  # SQLAlchemy would compute them; here the caller must
+        raise ValueError(f"no value for {table.name}.{', '.join(missing)}, which the ORM sets on update")
     if connection.dialect.name == "postgresql":
         return _update_from_arrays(connection, table, columns, match, increment, rows)
     sql, names = _update(connection.dialect, table, match, columns, increment)
@@ -160,6 +163,9 @@ def _compiled(dialect: Dialect, statement: Any, keys: tuple[str, ...]) -> tuple[
         bind = compiled.binds[name]
         default = None
         if bind.key not in keys:  # a column left out: its scalar default, as SQLAlchemy would fill it in
-            default = _defaults(statement.table, keys)[bind.key]
+            defaults = _defaults(statement.table, keys)
+            if bind.key not in defaults:
+                raise ValueError(f"no value for {bind.key!r} in {compiled.string!r}")
+            default = defaults[bind.key]
         names.append((bind.key, bind.type.dialect_impl(dialect).bind_processor(dialect), default))
     return compiled.string, tuple(names)
