@@ -4,7 +4,7 @@ A batch claims due clock rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so other 
 and locks their tickets the same way. It loads the tickets, all their clocks and their requesters in three
 queries as plain records (no ORM identity map), runs on each ticket the very clock step and actions of any
 other change (`update_clocks`, `run_actions`) in memory, and writes clock, ticket, event, comment and
-outbox rows with one executemany statement per table (and per set of changed ticket columns), all in the
+outbox rows with one statement per table (and per set of changed columns, `store.bulk`), all in the
 batch's one transaction. Changed tickets get their `version` bumped, checked against the version loaded.
 
 A ticket joins the batch's writes only once its whole step has succeeded, so a failing action leaves
@@ -210,8 +210,8 @@ class ClockBatch:
         return self.cursors[key]
 
     def write(self) -> None:
-        """Everything the batch's tickets changed: one executemany per table and statement shape, handed
-        to the driver in one call each (`store.bulk`)."""
+        """Everything the batch's tickets changed: one write per table and statement shape (`store.bulk`:
+        the driver's executemany on SQLite; COPY and UPDATE ... FROM unnest on PostgreSQL)."""
         session = self.session
         connection = session.connection()
         if self.new_clocks:

@@ -82,8 +82,7 @@ def evaluate_clock(state: ClockState, conditions: Conditions, now: datetime, tar
     s = _catch_up(state, now, calendar)
     if conditions.cancel:
         if s.phase != "cancelled":
-            s = _evolve(s, phase="cancelled", since=None, deadline=None, next_timer_at=None,
-                                    stopped_at=now)
+            s = _evolve(s, phase="cancelled", since=None, deadline=None, next_timer_at=None, stopped_at=now)
         return ClockUpdate(s, changed=s.status != before)
     if conditions.stop:
         if s.phase in ("running", "paused"):
@@ -99,7 +98,7 @@ def evaluate_clock(state: ClockState, conditions: Conditions, now: datetime, tar
                 crossed = [warn_at[i] for i in range(s.warnings_fired, len(warn_at))
                            if s.elapsed >= threshold(warn_at[i], s.target_seconds)]
             s = _evolve(s, breached=late, breach_fired=s.breach_fired or late, deadline=None,
-                                    next_timer_at=None, warnings_fired=s.warnings_fired + len(crossed))
+                        next_timer_at=None, warnings_fired=s.warnings_fired + len(crossed))
             return ClockUpdate(s, warnings=crossed, breach=breach, changed=True)
         return ClockUpdate(s)
     if conditions.reset and s.phase != "not_started":
