@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import TemplateError
 
 from itsm.interpreter import model as m
-from itsm.interpreter.templates import compiled
+from itsm.interpreter.templates import renderer
 
 from .errors import ActionFailed, EngineError
 
@@ -25,7 +25,7 @@ def render(text: str, context: Mapping[str, Any], where: str) -> str:
     if "{{" not in text and "{%" not in text:
         return text
     try:
-        return compiled(text).render(context)
+        return renderer(text)(context)
     except TemplateError as exc:
         raise ActionFailed(f"template at {where} failed: {exc}") from exc
 

@@ -41,6 +41,20 @@ def system_actor() -> Actor:
     return Actor(SYSTEM, is_system=True, is_admin=True)
 
 
+_SYSTEM_ROLES: dict[str, tuple[str, ...]] = {}  # pack digest -> every role of the pack, and admin
+
+
+def system_roles(pack: PackSpec) -> tuple[str, ...]:
+    """The roles the system actor holds in expressions: all of them (SPEC 4 scenario), sorted."""
+    roles = _SYSTEM_ROLES.get(pack.digest)
+    if roles is None:
+        roles = tuple(sorted({r for t in pack.teams.values() for r in t.roles} | {"admin"}))
+        if len(_SYSTEM_ROLES) > 64:
+            _SYSTEM_ROLES.clear()
+        _SYSTEM_ROLES[pack.digest] = roles
+    return roles
+
+
 _TEAMS_OF: dict[str, dict[str, tuple[str, ...]]] = {}  # pack digest -> user -> team ids (specs are immutable)
 
 

@@ -26,7 +26,7 @@ from itsm.store import queries as q
 from itsm.store.models import LINK_INVERSE, NumberSequence, utcnow
 
 from .actions import run_actions
-from .actors import Actor, actor_for, is_agent_for, system_actor, visible_to
+from .actors import Actor, actor_for, is_agent_for, system_actor, system_roles, visible_to
 from .clocks import clock_views, load_rows, schedule_timers, update_clocks
 from .definitions import CompiledVersion, Definitions
 from .errors import BadRequest, Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
@@ -590,7 +590,7 @@ class Operation:
         context = expression_context(self.ticket, self.fields, self.requester(), self.actor, event or self.event,
                                      state)
         if self.actor.is_system:  # the system actor holds every role (SPEC 4 scenario)
-            context["actor"]["roles"] = sorted({r for t in self.pack.teams.values() for r in t.roles} | {"admin"})
+            context["actor"]["roles"] = list(system_roles(self.pack))
         rows = self.clock_rows()
         if rows:
             context["sla"] = {name: {"status": row.status, "percent": (
@@ -687,6 +687,7 @@ def _increment(connection: Any, prefix: str, insert: Any) -> int:
 
 
 SLA_FILTERS = ("breached", "at_risk", "running", "paused")
+_JSON_SCALARS = frozenset({str, int, float, bool})
 
 
 def _sla_status_filter(status: str, now: datetime) -> Any:
@@ -705,6 +706,8 @@ def _sla_status_filter(status: str, now: datetime) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
+    if value is None or type(value) in _JSON_SCALARS:
+        return value
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

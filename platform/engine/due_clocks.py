@@ -4,7 +4,7 @@ A batch claims due clock rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so other 
 and locks their tickets the same way. It loads the tickets, all their clocks and their requesters in three
 queries as plain records (no ORM identity map), runs on each ticket the very clock step and actions of any
 other change (`update_clocks`, `run_actions`) in memory, and writes clock, ticket, event, comment and
-outbox rows with one executemany statement per table (and per set of changed ticket columns), all in the
+outbox rows with one statement per table (and per set of changed columns, `store.bulk`), all in the
 batch's one transaction. Changed tickets get their `version` bumped, checked against the version loaded.
 
 A ticket joins the batch's writes only once its whole step has succeeded, so a failing action leaves
@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from itsm.interpreter import model as m
 from itsm.routing import candidates, choose
 from itsm.store import Comment, Event, OutboxMessage, RoutingCursor, SlaClock, Ticket, User
+from itsm.store.bulk import insert_rows, update_rows
 
 from .actors import system_actor
 from .clocks import update_clocks
@@ -189,24 +190,22 @@ class ClockBatch:
         return self.cursors[key]
 
     def write(self) -> None:
-        """Everything the batch's tickets changed: one executemany per table and statement shape."""
+        """Everything the batch's tickets changed: one write per table and statement shape (`store.bulk`:
+        the driver's executemany on SQLite; COPY and UPDATE ... FROM unnest on PostgreSQL)."""
         session = self.session
+        connection = session.connection()
         if self.new_clocks:
-            session.execute(insert(CLOCKS), [{n: getattr(r, n) for n in CLOCK_COLUMNS[1:]} for r in self.new_clocks])
+            insert_rows(connection, CLOCKS, [{n: getattr(r, n) for n in CLOCK_COLUMNS[1:]} for r in self.new_clocks])
         for params in self.changed_clocks.values():
-            session.execute(update(CLOCKS).where(CLOCKS.c.id == bindparam("b_id")), params)
-        multi_rowcount = session.get_bind().dialect.supports_sane_multi_rowcount
+            update_rows(connection, CLOCKS, ("id",), params)
+        multi_rowcount = connection.dialect.supports_sane_multi_rowcount
         for params in self.changed_tickets.values():
-            statement = (update(TICKETS).where(TICKETS.c.id == bindparam("b_id"),
-                                               TICKETS.c.version == bindparam("b_version"))
-                         .values(version=TICKETS.c.version + 1))
-            written = session.execute(statement, params).rowcount  # type: ignore[attr-defined]
+            written = update_rows(connection, TICKETS, ("id", "version"), params, increment="version")
             if multi_rowcount and written != len(params):  # locked on PostgreSQL, one writer on SQLite
                 raise StaleVersion(f"{len(params) - written} ticket(s) changed during the sweep")
         for table, rows in ((cast(Table, Event.__table__), self.events), (cast(Table, Comment.__table__),
                             self.comments), (cast(Table, OutboxMessage.__table__), self.outbox)):
-            if rows:
-                session.execute(insert(table), rows)
+            insert_rows(connection, table, rows)
         for routing, team in sorted(self.moved_cursors):
             session.execute(update(RoutingCursor).where(RoutingCursor.routing == routing, RoutingCursor.team == team)
                             .values(position=self.cursors[(routing, team)]))

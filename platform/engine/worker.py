@@ -150,6 +150,8 @@ def _sweep_timers(engine: Engine, batch: int) -> SweepResult:
         if session.get_bind().dialect.name == "postgresql":
             due_query = due_query.with_for_update(skip_locked=True)  # another worker takes other timers
         due = list(session.scalars(due_query))
+        if not due:
+            return result
         tickets = {t.id: t for t in _locked_tickets(session, list(dict.fromkeys(d.ticket_id for d in due)))}
         session.autoflush = False  # one UPDATE per ticket, flushed after each timer
         for timer in due:

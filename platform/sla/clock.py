@@ -7,12 +7,12 @@ what people see: running and paused clocks past their deadline show `breached`, 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
+from typing import Any
 
 from itsm.interpreter.model import Duration
 
@@ -82,13 +82,12 @@ def evaluate_clock(state: ClockState, conditions: Conditions, now: datetime, tar
     s = _catch_up(state, now, calendar)
     if conditions.cancel:
         if s.phase != "cancelled":
-            s = dataclasses.replace(s, phase="cancelled", since=None, deadline=None, next_timer_at=None,
-                                    stopped_at=now)
+            s = _evolve(s, phase="cancelled", since=None, deadline=None, next_timer_at=None, stopped_at=now)
         return ClockUpdate(s, changed=s.status != before)
     if conditions.stop:
         if s.phase in ("running", "paused"):
             was_running = s.phase == "running"
-            s = _with_target(dataclasses.replace(s, phase="stopped", since=None, stopped_at=now), target, calendar)
+            s = _with_target(_evolve(s, phase="stopped", since=None, stopped_at=now), target, calendar)
             # met when the stop instant is at or before the deadline (SPEC 6)
             late = s.target_seconds is not None and (
                 now > _deadline(s, s.target_seconds, now, calendar) if was_running
@@ -98,22 +97,22 @@ def evaluate_clock(state: ClockState, conditions: Conditions, now: datetime, tar
             if s.target_seconds is not None:  # thresholds passed since the last step fire too (SPEC 6)
                 crossed = [warn_at[i] for i in range(s.warnings_fired, len(warn_at))
                            if s.elapsed >= threshold(warn_at[i], s.target_seconds)]
-            s = dataclasses.replace(s, breached=late, breach_fired=s.breach_fired or late, deadline=None,
-                                    next_timer_at=None, warnings_fired=s.warnings_fired + len(crossed))
+            s = _evolve(s, breached=late, breach_fired=s.breach_fired or late, deadline=None,
+                        next_timer_at=None, warnings_fired=s.warnings_fired + len(crossed))
             return ClockUpdate(s, warnings=crossed, breach=breach, changed=True)
         return ClockUpdate(s)
     if conditions.reset and s.phase != "not_started":
         s = ClockState()
     if s.phase == "stopped":  # stop is false again: a reopen continues with the elapsed time kept
         gap = ((s.stopped_at or now, now),)
-        s = dataclasses.replace(s, phase="running", since=now, stopped_at=None, pauses=s.pauses + gap)
+        s = _evolve(s, phase="running", since=now, stopped_at=None, pauses=s.pauses + gap)
     if s.phase == "not_started" and conditions.start:
-        s = dataclasses.replace(s, phase="running", since=now, started_at=now, elapsed=0.0, pauses=())
+        s = _evolve(s, phase="running", since=now, started_at=now, elapsed=0.0, pauses=())
     if s.phase == "running" and conditions.pause:
-        s = dataclasses.replace(s, phase="paused", since=None, pauses=s.pauses + ((now, None),))
+        s = _evolve(s, phase="paused", since=None, pauses=s.pauses + ((now, None),))
     elif s.phase == "paused" and not conditions.pause:
         closed = s.pauses[:-1] + ((s.pauses[-1][0], now),) if s.pauses else ()
-        s = dataclasses.replace(s, phase="running", since=now, pauses=closed)
+        s = _evolve(s, phase="running", since=now, pauses=closed)
     if s.phase not in ("running", "paused"):
         return ClockUpdate(s, changed=s.status != before)
     s = _with_target(s, target, calendar)
@@ -150,22 +149,35 @@ def _deadline(s: ClockState, target: float, now: datetime, calendar: WorkingCale
     return calendar.subtract(now, -remaining)  # elapsed from another calendar: the best estimate
 
 
+_STATE_FIELDS = frozenset(ClockState.__dataclass_fields__)
+
+
+def _evolve(state: ClockState, **changes: Any) -> ClockState:
+    """`dataclasses.replace` without its per-field work (ClockState has no __post_init__ and no defaults
+    to compute): a clock step makes up to four of these, for every clock of every ticket swept."""
+    assert changes.keys() <= _STATE_FIELDS, changes.keys() - _STATE_FIELDS
+    new = object.__new__(ClockState)
+    new.__dict__.update(state.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
 def _catch_up(state: ClockState, now: datetime, calendar: WorkingCalendar) -> ClockState:
     if state.phase != "running" or state.since is None or now <= state.since:
         return state
-    return dataclasses.replace(state, elapsed=state.elapsed + calendar.between(state.since, now), since=now)
+    return _evolve(state, elapsed=state.elapsed + calendar.between(state.since, now), since=now)
 
 
 def _with_target(s: ClockState, target: Duration | None, calendar: WorkingCalendar) -> ClockState:
     seconds = None if target is None or s.started_at is None else target_seconds(target, s.started_at, calendar)
-    return dataclasses.replace(s, target_seconds=seconds)
+    return _evolve(s, target_seconds=seconds)
 
 
 def _timers(s: ClockState, now: datetime, calendar: WorkingCalendar, warn_at: tuple[float, ...],
             before: str) -> ClockUpdate:
     """Warnings crossed, breach, deadline and the next instant the worker must look at this clock."""
     if s.target_seconds is None:
-        return ClockUpdate(dataclasses.replace(s, deadline=None, next_timer_at=None), changed=s.status != before)
+        return ClockUpdate(_evolve(s, deadline=None, next_timer_at=None), changed=s.status != before)
     target = s.target_seconds
     thresholds = [threshold(p, target) for p in warn_at]
     crossed = [warn_at[i] for i in range(s.warnings_fired, len(warn_at)) if s.elapsed >= thresholds[i]]
@@ -186,6 +198,6 @@ def _timers(s: ClockState, now: datetime, calendar: WorkingCalendar, warn_at: tu
         if not breach_fired and deadline is not None:
             candidates.append(deadline)
         next_timer = min(candidates) if candidates else None
-    s = dataclasses.replace(s, warnings_fired=warnings_fired, breached=s.breached or late, breach_fired=breach_fired,
+    s = _evolve(s, warnings_fired=warnings_fired, breached=s.breached or late, breach_fired=breach_fired,
                             deadline=deadline, next_timer_at=next_timer)
     return ClockUpdate(s, warnings=crossed, breach=breach, changed=s.status != before or bool(crossed) or breach)

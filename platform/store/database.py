@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = "sqlite:///itsm.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# JSON kept readable (no \u escapes), so searching text finds "München" on SQLite too. One encoder for all
+# writes: json.dumps with a non-default option builds a new JSONEncoder per call (output is the same).
+JSON_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 def default_url() -> str:
@@ -30,8 +33,7 @@ class Database:
     def __init__(self, url: str | None = None, **engine_options: Any):
         self.url = make_url(url or default_url())
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        # JSON kept readable (no \u escapes), so searching text finds "München" on SQLite too
-        options: dict[str, Any] = {"future": True, "json_serializer": lambda obj: json.dumps(obj, ensure_ascii=False)}
+        options: dict[str, Any] = {"future": True, "json_serializer": JSON_ENCODER.encode}
         if self.is_sqlite:
             options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         else:

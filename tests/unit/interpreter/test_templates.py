@@ -1,0 +1,40 @@
+"""`renderer` renders exactly what `Template.render` renders, globals and sandbox included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from jinja2 import TemplateError
+from jinja2.sandbox import SecurityError
+
+from itsm.interpreter.templates import compiled, renderer
+
+CONTEXT: dict[str, Any] = {"ticket": {"number": "INC1", "priority": "P2", "team": None, "items": [1, 2]},
+                           "clock": {"label": "Response"}, "requester": {"name": "rita"}}
+TEMPLATES = [
+    "plain text",
+    "SLA BREACHED: {{ clock.label }} for {{ ticket.number }} ({{ ticket.priority }})",
+    '{"text": {{ ("on " ~ ticket.number ~ " (now with " ~ ticket.team ~ ")") | tojson }}}',
+    "{% for i in range(2) %}{{ i }}{% endfor %} {{ dict(a=1) }} {{ ticket['items'] | join(',') }}",
+    "{% set ns = namespace(n=0) %}{% for i in ticket['items'] %}{% set ns.n = ns.n + i %}{% endfor %}{{ ns.n }}",
+    "{{ missing }}|{{ ticket.missing }}|{{ requester.name | upper }}",
+    "{% if ticket.priority == 'P2' %}urgent{% else %}routine{% endif %}\n  {{ ticket.number }}\n",
+]
+
+
+@pytest.mark.parametrize("text", TEMPLATES)
+def test_renders_as_jinja_does(text: str) -> None:
+    assert renderer(text)(CONTEXT) == compiled(text).render(CONTEXT)
+
+
+def test_the_context_wins_over_globals_and_is_not_kept() -> None:
+    assert renderer("{{ range }}")({"range": "mine"}) == "mine"
+    assert renderer("{{ ticket }}")({}) == compiled("{{ ticket }}").render({}) == ""
+
+
+def test_errors_stay_template_errors() -> None:
+    with pytest.raises(SecurityError):
+        renderer("{{ ticket.__class__.__mro__ }}")({"ticket": object()})
+    with pytest.raises(TemplateError):
+        renderer("{{ missing.deeper }}")({})
