@@ -33,6 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
+from itsm.engine.worker import DEFAULT_BATCH
 from itsm.interpreter.model import Calendar, Duration, Interval
 from itsm.sla import working_calendar
 
@@ -174,7 +175,7 @@ def sweep_section(args: argparse.Namespace) -> None:
     root = Path(__file__).resolve().parents[1]
     now = SWEEP_AT
     print(f"worker sweep: {args.open:,} open tickets with two running clocks, {args.due:,} response clocks due "
-          f"(breach: escalate + notify); {args.runs} run(s); times are wall clock")
+          f"(breach: escalate + notify); batches of {args.batch}; {args.runs} run(s); times are wall clock")
     for backend in args.backends.split(","):
         schema = None
         folder = tempfile.TemporaryDirectory()
@@ -216,7 +217,7 @@ def sweep_section(args: argparse.Namespace) -> None:
                     due_ids = list(session.scalars(query))
                     timings.append(time.perf_counter() - t0)
             t0, cpu0 = time.perf_counter(), time.process_time()
-            result = engine.sweep(batch=200, deliver=False)  # the due clocks: breaches, events, outbox rows
+            result = engine.sweep(batch=args.batch, deliver=False)  # the due clocks: breaches, events, outbox
             sweeps.append(time.perf_counter() - t0)
             cpu = time.process_time() - cpu0  # this process only (not the database server's)
             t0 = time.perf_counter()
@@ -248,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--due", type=int, default=1_000, help="of which due (default 1,000)")
     parser.add_argument("--backends", default="sqlite,postgresql", help="sweep backends (default both)")
     parser.add_argument("--runs", type=int, default=1, help="sweeps per backend, seeded once (default 1)")
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH,
+                        help=f"tickets per transaction (default the worker's, {DEFAULT_BATCH})")
     parser.add_argument("--skip-sweep", action="store_true", help="only the calendar arithmetic")
     args = parser.parse_args(argv)
 

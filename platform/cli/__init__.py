@@ -251,7 +251,7 @@ def token_create(name: str) -> None:
 
 @main.command()
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between sweeps.")
-@click.option("--batch", default=200, show_default=True, help="Tickets per transaction.")
+@click.option("--batch", default=500, show_default=True, help="Tickets per transaction.")
 @click.option("--once", is_flag=True, help="Run one sweep and exit (for cron or tests).")
 @_engine_errors
 def worker(interval: float, batch: int, once: bool) -> None:

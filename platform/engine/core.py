@@ -235,12 +235,12 @@ class Engine:
             raise Conflict(f"process '{ticket.process}' is not in the active definitions version")
         return Operation(self, session, compiled, actor, ticket, process)
 
-    def sweep(self, batch: int = 200, deliver: bool = True) -> Any:
-        """Run everything due now (SLA warnings and breaches, timed transitions, the outbox): see
-        `worker.sweep`."""
-        from .worker import sweep
+    def sweep(self, batch: int | None = None, deliver: bool = True) -> Any:
+        """Run everything due now (SLA warnings and breaches, timed transitions, the outbox), `batch`
+        tickets per transaction (default `worker.DEFAULT_BATCH`): see `worker.sweep`."""
+        from .worker import DEFAULT_BATCH, sweep
 
-        return sweep(self, batch, deliver)
+        return sweep(self, batch or DEFAULT_BATCH, deliver)
 
     @staticmethod
     def _flush(session: Session) -> None:

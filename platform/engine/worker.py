@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("itsm.worker")
 RETRY_AFTER = timedelta(minutes=5)  # a ticket whose due work failed is looked at again after this
+# Tickets per transaction. A batch holds its tickets' locks (SQLite: the write lock) while it runs, about
+# a quarter of a second for 500 breaches; fewer, larger batches save a commit and five look-ups each.
+DEFAULT_BATCH = 500
 
 
 @dataclass
@@ -48,7 +51,7 @@ class SweepResult:
                            self.failed + other.failed)
 
 
-def sweep(engine: Engine, batch: int = 200, deliver: bool = True, set_based: bool = True) -> SweepResult:
+def sweep(engine: Engine, batch: int = DEFAULT_BATCH, deliver: bool = True, set_based: bool = True) -> SweepResult:
     """Everything due now, in batches, until nothing is due; then the outbox (unless `deliver` is off,
     as in scenarios, which check what would be sent without sending it). `set_based=False` takes every
     ticket through the per-ticket path (the reference the set-based path is tested against)."""
@@ -66,7 +69,7 @@ def sweep(engine: Engine, batch: int = 200, deliver: bool = True, set_based: boo
     return total
 
 
-def run_forever(engine: Engine, interval: float = 5.0, batch: int = 200) -> None:  # pragma: no cover - a loop
+def run_forever(engine: Engine, interval: float = 5.0, batch: int = DEFAULT_BATCH) -> None:  # pragma: no cover - a loop
     while True:
         started = time.monotonic()
         try:
