@@ -6,7 +6,8 @@ decisions our engine makes written in as constants: no definitions, validation, 
 rules, business calendars, templates, guards or views.
 
 - every request: the bearer token and its user in one statement (a read transaction);
-- create: the requester, the number counter, the assignee's open-ticket count (least-loaded routing), the
+- create: the requester, the number counter (on PostgreSQL committed on a connection of its own, as ours
+  does, so concurrent creates do not queue on it), the assignee's open-ticket count (least-loaded routing), the
   ticket row, its search row, four events (create, routing, two SLA starts), one notification in the
   outbox and two SLA clocks, in one write transaction; the ticket as JSON;
 - fire: the ticket (FOR UPDATE on PostgreSQL), its requester and clocks, the timed transitions cleared,
@@ -27,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from flask import Flask, abort, jsonify, request
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from itsm.store import Database
@@ -69,6 +70,16 @@ def create_app() -> Flask:
     sqlite_db = engine.dialect.name == "sqlite"
     upsert = sqlite.insert if sqlite_db else postgresql.insert
 
+    def next_number(connection: Connection) -> int:
+        increment = (update(SEQUENCES).where(SEQUENCES.c.prefix == "INC")
+                     .values(last_value=SEQUENCES.c.last_value + 1).returning(SEQUENCES.c.last_value))
+        value = connection.execute(increment).scalar_one_or_none()
+        if value is None:  # the first ticket (of both workers, perhaps)
+            connection.execute(upsert(SEQUENCES).values(prefix="INC", last_value=0)
+                               .on_conflict_do_nothing(index_elements=["prefix"]))
+            value = connection.execute(increment).scalar_one()
+        return int(value)
+
     def user() -> Any:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         with engine.connect() as connection:
@@ -90,13 +101,11 @@ def create_app() -> Flask:
         now = datetime.now(UTC)
         with writer.begin() as connection:
             connection.execute(select(USERS).where(USERS.c.name == actor.name)).one()
-            increment = (update(SEQUENCES).where(SEQUENCES.c.prefix == "INC")
-                         .values(last_value=SEQUENCES.c.last_value + 1).returning(SEQUENCES.c.last_value))
-            value = connection.execute(increment).scalar_one_or_none()
-            if value is None:  # the first ticket (of both workers, perhaps)
-                connection.execute(upsert(SEQUENCES).values(prefix="INC", last_value=0)
-                                   .on_conflict_do_nothing(index_elements=["prefix"]))
-                value = connection.execute(increment).scalar_one()
+            if sqlite_db:
+                value = next_number(connection)
+            else:  # as ours: the counter commits on a connection of its own, not held for the whole create
+                with engine.begin() as own:
+                    value = next_number(own)
             connection.execute(select(TICKETS.c.assignee, func.count()).where(
                 TICKETS.c.is_open.is_(True), TICKETS.c.assignee.in_(["lars"])).group_by(TICKETS.c.assignee)).all()
             values = {"number": f"INC{value:07d}", "process": "incident", "state": "new", "is_open": True,
