@@ -15,9 +15,8 @@ which `--due` response clocks are past their deadline. Times the due query, then
 due clocks (breach actions, events, outbox rows; goal < 0.5 s for 1,000), then, apart, one outbox delivery
 round (network-bound: with no mail server or webhook target here every send fails and is retried later).
 The database is seeded once per backend; with `--runs R` the swept rows are reset between the R sweeps.
-PostgreSQL is analyzed after seeding, as autovacuum would have done on a live database: a million rows
-loaded a moment ago have no planner statistics, and without them finding a batch's clock rows by ticket
-is planned as a scan of all of them (`autovacuum = off` on a server leaves it so for good).
+PostgreSQL is not analyzed after seeding: a million rows loaded a moment ago have no planner statistics,
+which the worker must not depend on (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -200,12 +199,6 @@ def sweep_section(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         seed_sweep(db, version, args.open, args.due)
         print(f"  {backend}: seeded in {time.perf_counter() - started:.1f}s")
-        if schema is not None:  # planner statistics, as autovacuum keeps them on a live database
-            with db.engine.begin() as connection:
-                autovacuum = connection.execute(text("SHOW autovacuum")).scalar()
-                connection.execute(text("ANALYZE"))
-            print(f"  {backend}: analyzed after the bulk load (server autovacuum: {autovacuum}); without statistics "
-                  f"the planner reads every clock row to find a batch's")
         query = select(SlaClock.ticket_id).where(SlaClock.next_timer_at < now).order_by(
             SlaClock.next_timer_at).limit(args.due)
         sweeps, deliveries = [], []

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from itsm.interpreter import model as m
@@ -73,6 +73,11 @@ def sweep_due_clocks(engine: Engine, batch: int, retry_after: timedelta) -> Batc
     with engine.db.write() as session:
         now = engine.clock()
         postgres = session.get_bind().dialect.name == "postgresql"
+        if postgres:
+            # Every statement of a batch reaches its rows by key. Without planner statistics (a bulk import
+            # not yet analyzed, a server with autovacuum off) PostgreSQL would read all clock rows to find
+            # the batch's: this transaction does not let it.
+            session.execute(text("SET LOCAL enable_seqscan = off"))
         due = (select(SlaClock.ticket_id).where(SlaClock.next_timer_at < now).order_by(SlaClock.next_timer_at)
                .limit(batch))
         if postgres:
