@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -45,6 +46,14 @@ def desk(db: Database, clock: Clock) -> Engine:
     for name, flags in DEMO_USERS.items():
         add_user(db, name, **flags)
     return engine
+
+
+def publish_overlay(desk: Engine, folder: Path, documents: str) -> None:
+    """Publish a pack in `folder` extending the default pack with `documents` (YAML)."""
+    folder.mkdir()
+    (folder / "pack.yaml").write_text(f"kind: pack\nid: {folder.name}\nformat: 1\ntimezone: Europe/Berlin\n"
+                                      f"extends: {DEFINITIONS}\n---\n{documents}")
+    desk.definitions.publish_path(folder)
 
 
 def local(value: str | None) -> datetime | None:
@@ -127,13 +136,8 @@ def test_two_timed_transitions_due_in_one_sweep_fire_once(desk: Engine, clock: C
     """`resolved` gets a second timed way out, due a day before auto_close: the sweep finds both due,
     fires the earlier one, and the other timer (replaced when the ticket left `resolved`) is dropped,
     neither fired nor failed."""
-    overlay = tmp_path / "stale"
-    overlay.mkdir()
-    (overlay / "pack.yaml").write_text(
-        f"kind: pack\nid: stale\nformat: 1\ntimezone: Europe/Berlin\nextends: {DEFINITIONS}\n---\n"
-        "kind: process\nid: incident\ntransitions:\n"
-        "  - {id: stale_close, label: Close stale, from: resolved, to: closed, after: 2bd}\n")
-    desk.definitions.publish_path(overlay)
+    publish_overlay(desk, tmp_path / "stale", "kind: process\nid: incident\ntransitions:\n"
+                    "  - {id: stale_close, label: Close stale, from: resolved, to: closed, after: 2bd}\n")
     lars = desk.actor("lars")
     number = desk.create(desk.actor("rita"), "incident", P3)["number"]
     desk.fire(lars, number, "start")
@@ -210,13 +214,9 @@ def test_workers_share_due_breaches_and_each_fires_exactly_once(db: Database, db
 def test_clocks_a_new_version_no_longer_has_stop_being_due(desk: Engine, clock: Clock, db: Database,
                                                            tmp_path) -> None:  # type: ignore[no-untyped-def]
     number = desk.create(desk.actor("rita"), "incident", P3)["number"]
-    overlay = tmp_path / "renamed"
-    overlay.mkdir()
-    (overlay / "pack.yaml").write_text(
-        f"kind: pack\nid: renamed\nformat: 1\ntimezone: Europe/Berlin\nextends: {DEFINITIONS}\n---\n"
-        "kind: sla_policy\nid: incident_sla\nclocks:\n  - {id: response, remove: true}\n"
-        "  - {id: first_response, stop: \"state != 'new'\", targets: {default: 4h}}\n")
-    desk.definitions.publish_path(overlay)
+    publish_overlay(desk, tmp_path / "renamed",
+                    "kind: sla_policy\nid: incident_sla\nclocks:\n  - {id: response, remove: true}\n"
+                    "  - {id: first_response, stop: \"state != 'new'\", targets: {default: 4h}}\n")
     desk.definitions.poll_seconds = 0
     clock.advance(hours=5)
     result = desk.sweep(batch=1)  # must come back: the old clock is not due for ever
