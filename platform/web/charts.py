@@ -45,21 +45,7 @@ def bar_chart(title: str, data: Data, *, unit: str = "", width: int = 480, heigh
     bars = _bars(data)
     if not bars:
         return _empty(title, width, chart_id)
-    top, bottom, side = FONT * 2, FONT * 2.5, 4
-    plot = height - top - bottom
-    slot = (width - 2 * side) / len(bars)
-    scale = plot / _largest(bars)
-    parts = []
-    for i, bar in enumerate(bars):
-        x = side + i * slot + slot * 0.15
-        size = bar.size * scale
-        y = top + plot - size
-        centre = x + slot * 0.35
-        parts.append(_rect(x, y, slot * 0.7, size, bar, unit))
-        parts.append(_text(centre, y - 4, format_number(bar.value, unit), "chart-value", "middle"))
-        parts.append(_text(centre, height - bottom + FONT * 1.4, _fit(bar.label, slot), "chart-label", "middle"))
-    parts.append(_line(side, top + plot, width - side, top + plot))
-    return _svg(title, bars, unit, width, height, parts, chart_id)
+    return _columns(title, bars, unit, width, height, chart_id, fill=0.7, share=None)
 
 
 def horizontal_bars(title: str, data: Data, *, unit: str = "", width: int = 480, bar_height: int = 22,
@@ -93,23 +79,29 @@ def histogram(title: str, bins: Data, *, width: int = 480, height: int = 200,
     bars = _bars(bins)
     if not bars:
         return _empty(title, width, chart_id)
-    total = sum(b.size for b in bars)
+    return _columns(title, bars, "", width, height, chart_id, fill=1.0, share=sum(b.size for b in bars))
+
+
+def _columns(title: str, bars: list[_Bar], unit: str, width: int, height: int, chart_id: str | None, *,
+             fill: float, share: float | None) -> Markup:
+    """Vertical columns on a baseline, each `fill` of its slot wide, its value above (with its share of
+    `share`, when given) and its label below."""
     top, bottom, side = FONT * 2, FONT * 2.5, 4
     plot = height - top - bottom
     slot = (width - 2 * side) / len(bars)
     scale = plot / _largest(bars)
     parts = []
     for i, bar in enumerate(bars):
-        x = side + i * slot
+        x = side + i * slot + slot * (1 - fill) / 2
         size = bar.size * scale
         y = top + plot - size
-        share = f" ({100 * bar.size / total:.0f}%)" if total else ""
-        parts.append(_rect(x, y, slot, size, bar, "", extra=share))
-        parts.append(_text(x + slot / 2, y - 4, format_number(bar.value) + share, "chart-value", "middle"))
-        parts.append(_text(x + slot / 2, height - bottom + FONT * 1.4, _fit(bar.label, slot), "chart-label",
-                           "middle"))
+        centre = x + slot * fill / 2
+        extra = f" ({100 * bar.size / share:.0f}%)" if share else ""
+        parts.append(_rect(x, y, slot * fill, size, bar, unit, extra=extra))
+        parts.append(_text(centre, y - 4, format_number(bar.value, unit) + extra, "chart-value", "middle"))
+        parts.append(_text(centre, height - bottom + FONT * 1.4, _fit(bar.label, slot), "chart-label", "middle"))
     parts.append(_line(side, top + plot, width - side, top + plot))
-    return _svg(title, bars, "", width, height, parts, chart_id)
+    return _svg(title, bars, unit, width, height, parts, chart_id)
 
 
 def _bars(data: Data) -> list[_Bar]:
