@@ -17,6 +17,8 @@ from itsm.engine import Engine
 from itsm.engine.delivery import backoff, signature
 from itsm.store import OutboxMessage
 
+from support import Clock
+
 
 class Receiver(BaseHTTPRequestHandler):
     """Answers 500 to the first `failures` requests, then 204; keeps every request."""
@@ -70,18 +72,10 @@ def mailbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
     controller.stop()
 
 
-class Clock:
-    def __init__(self, engine: Engine):
-        self.now = engine.clock()
-
-    def __call__(self):  # type: ignore[no-untyped-def]
-        return self.now
-
-
 def test_a_webhook_that_fails_twice_is_delivered_on_the_third_try_once(engine: Engine, receiver: str,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ITSM_WEBHOOK_SECRET", "s3cret")
-    clock = Clock(engine)
+    clock = Clock(engine.clock())
     engine.clock = clock
     number = engine.create(engine.actor("rita"), "incident", {"short_description": "Mail is down"})["number"]
     with engine.db.write() as session:

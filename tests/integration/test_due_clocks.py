@@ -26,7 +26,7 @@ from itsm.engine.users import add_user
 from itsm.engine.worker import SweepResult, sweep
 from itsm.store import Comment, Database, Event, Link, OutboxMessage, SlaClock, Ticket
 
-from support import DEFINITIONS, DEMO_USERS
+from support import DEFINITIONS, DEMO_USERS, Clock
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY_9 = datetime(2026, 3, 2, 9, 0, tzinfo=BERLIN)
@@ -82,14 +82,6 @@ def _fallbacks() -> Iterator[list[str]]:
         yield taken
     finally:
         logging.getLogger("itsm.worker").removeHandler(handler)
-
-
-class Clock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture()

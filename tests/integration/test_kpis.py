@@ -23,7 +23,7 @@ from itsm.engine.kpis import kpi_report, kpi_rows, resolution_states, work_state
 from itsm.engine.users import add_user
 from itsm.store import Database
 
-from support import DEFINITIONS, DEMO_USERS
+from support import DEFINITIONS, Clock, demo_desk
 
 BERLIN = ZoneInfo("Europe/Berlin")
 LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "category": "hardware",
@@ -31,33 +31,24 @@ LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "
 MONDAY = {"from": "2026-03-02", "to": "2026-03-02"}
 
 
-class Clock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
+class KpiClock(Clock):
     def at(self, day: int, hour: int, minute: int = 0, month: int = 3) -> None:
         self.now = datetime(2026, month, day, hour, minute, tzinfo=BERLIN)
 
 
 @pytest.fixture()
-def clock() -> Clock:
-    return Clock(datetime(2026, 1, 15, 9, 0, tzinfo=BERLIN))
+def clock() -> KpiClock:
+    return KpiClock(datetime(2026, 1, 15, 9, 0, tzinfo=BERLIN))
 
 
 @pytest.fixture()
-def desk(db: Database, clock: Clock) -> Engine:
-    engine = Engine(db, clock=clock)
-    engine.definitions.publish_path(DEFINITIONS)
-    for name, flags in DEMO_USERS.items():
-        add_user(db, name, **flags)
+def desk(db: Database, clock: KpiClock) -> Engine:
+    engine = demo_desk(db, clock)
     _history(engine, clock)
     return engine
 
 
-def _history(desk: Engine, clock: Clock) -> None:
+def _history(desk: Engine, clock: KpiClock) -> None:
     rita, carol, lars, dana = (desk.actor(n) for n in ("rita", "carol", "lars", "dana"))
     for month, day in ((1, 15), (2, 10), (2, 26)):
         clock.at(day, 10, month=month)
@@ -164,7 +155,7 @@ def test_period_bounds_are_instants_or_whole_days(desk: Engine) -> None:
     assert report(desk, **{"from": "2026-03-04"})["tickets"]["created"] == 1
 
 
-def test_process_and_team_filters(desk: Engine, clock: Clock) -> None:
+def test_process_and_team_filters(desk: Engine, clock: KpiClock) -> None:
     review = desk.create(desk.actor("lars"), "review", {"incident": "INC0000001", "summary": "Outage review"})
     assert review["number"].startswith("PIR")
     assert report(desk, process="review")["tickets"] == {"created": 1, "open": 1, "resolved": 0}
@@ -220,7 +211,7 @@ def test_state_meanings_of_the_default_pack(desk: Engine) -> None:
     assert resolution_states(review) == {"completed"}
 
 
-def test_an_empty_desk_has_no_figures(db: Database, clock: Clock) -> None:
+def test_an_empty_desk_has_no_figures(db: Database, clock: KpiClock) -> None:
     engine = Engine(db, clock=clock)
     engine.definitions.publish_path(DEFINITIONS)
     add_user(db, "admin", admin=True)

@@ -15,23 +15,12 @@ from itsm.engine import Definitions, Engine
 from itsm.engine.users import add_user
 from itsm.store import Database, Event, OutboxMessage, SlaClock, Ticket, Timer
 
-from support import DEFINITIONS, DEMO_USERS
+from support import DEFINITIONS, Clock, demo_desk
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY_10 = datetime(2026, 3, 2, 10, 0, tzinfo=BERLIN)
 P3 = {"short_description": "Printer on floor 3 jams", "service": "workplace", "category": "hardware",
       "impact": "medium", "urgency": "medium"}
-
-
-class Clock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture()
@@ -41,11 +30,7 @@ def clock() -> Clock:
 
 @pytest.fixture()
 def desk(db: Database, clock: Clock) -> Engine:
-    engine = Engine(db, clock=clock)
-    engine.definitions.publish_path(DEFINITIONS)
-    for name, flags in DEMO_USERS.items():
-        add_user(db, name, **flags)
-    return engine
+    return demo_desk(db, clock)
 
 
 def publish_overlay(desk: Engine, folder: Path, documents: str) -> None:
