@@ -34,7 +34,7 @@ from .clocks import update_clocks
 from .core import Operation
 from .errors import Conflict, EngineError, StaleVersion
 from .known_errors import document_fields
-from .records import Record
+from .records import Record, records
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -88,14 +88,13 @@ def sweep_due_clocks(engine: Engine, batch: int, retry_after: timedelta) -> Batc
         query = select(*(TICKETS.c[n] for n in TICKET_COLUMNS)).where(TICKETS.c.id.in_(ids)).order_by(TICKETS.c.id)
         if postgres:
             query = query.with_for_update(skip_locked=True)  # a user writing the ticket: next sweep
-        tickets = [Record(dict(zip(TICKET_COLUMNS, row, strict=True))) for row in session.execute(query)]
+        tickets = records(session.execute(query))
         clocks: dict[int, dict[str, Record]] = {}
         query = select(*(CLOCKS.c[n] for n in CLOCK_COLUMNS)).where(CLOCKS.c.ticket_id.in_([t.id for t in tickets]))
-        for row in session.execute(query):
-            clocks.setdefault(row.ticket_id, {})[row.clock] = Record(dict(zip(CLOCK_COLUMNS, row, strict=True)))
-        requesters = {row.name: Record({"name": row.name, "vip": row.vip, "org": row.org, "email": row.email})
-                      for row in session.execute(select(User.name, User.vip, User.org, User.email)
-                                                 .where(User.name.in_({t.requester for t in tickets})))}
+        for clock in records(session.execute(query)):
+            clocks.setdefault(clock.ticket_id, {})[clock.clock] = clock
+        requesters = {row.name: row for row in records(session.execute(
+            select(User.name, User.vip, User.org, User.email).where(User.name.in_({t.requester for t in tickets}))))}
         work = ClockBatch(engine, session, engine.definitions.active())
         failed: list[int] = []
         for ticket in tickets:
