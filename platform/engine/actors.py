@@ -7,7 +7,7 @@ from typing import Protocol
 
 from sqlalchemy import ColumnElement, func
 
-from itsm.interpreter.model import PackSpec, ProcessSpec
+from itsm.interpreter.model import PackSpec, ProcessSpec, per_spec
 from itsm.store import Ticket
 
 TICKET_ROLES = frozenset({"requester", "assignee", "team"})
@@ -41,36 +41,24 @@ def system_actor() -> Actor:
     return Actor(SYSTEM, is_system=True, is_admin=True)
 
 
-_SYSTEM_ROLES: dict[str, tuple[str, ...]] = {}  # pack digest -> every role of the pack, and admin
-
-
+@per_spec
 def system_roles(pack: PackSpec) -> tuple[str, ...]:
     """The roles the system actor holds in expressions: all of them (SPEC 4 scenario), sorted."""
-    roles = _SYSTEM_ROLES.get(pack.digest)
-    if roles is None:
-        roles = tuple(sorted({r for t in pack.teams.values() for r in t.roles} | {"admin"}))
-        if len(_SYSTEM_ROLES) > 64:
-            _SYSTEM_ROLES.clear()
-        _SYSTEM_ROLES[pack.digest] = roles
-    return roles
-
-
-_TEAMS_OF: dict[str, dict[str, tuple[str, ...]]] = {}  # pack digest -> user -> team ids (specs are immutable)
+    return tuple(sorted({r for t in pack.teams.values() for r in t.roles} | {"admin"}))
 
 
 def teams_of(pack: PackSpec, name: str) -> tuple[str, ...]:
-    by_user = _TEAMS_OF.get(pack.digest)
-    if by_user is None:
-        collected: dict[str, list[str]] = {}
-        for team in pack.teams.values():
-            for member in team.members:
-                if team.id not in collected.setdefault(member.user, []):
-                    collected[member.user].append(team.id)
-        by_user = {user: tuple(ids) for user, ids in collected.items()}
-        if len(_TEAMS_OF) > 64:
-            _TEAMS_OF.clear()
-        _TEAMS_OF[pack.digest] = by_user
-    return by_user.get(name, ())
+    return _teams_by_user(pack).get(name, ())
+
+
+@per_spec
+def _teams_by_user(pack: PackSpec) -> dict[str, tuple[str, ...]]:
+    collected: dict[str, list[str]] = {}
+    for team in pack.teams.values():
+        for member in team.members:
+            if team.id not in collected.setdefault(member.user, []):
+                collected[member.user].append(team.id)
+    return {user: tuple(ids) for user, ids in collected.items()}
 
 
 class UserRecord(Protocol):
@@ -107,16 +95,10 @@ def is_agent_for(actor: Actor, process: ProcessSpec) -> bool:
     return bool(wanted & (actor.roles - {"admin"})) or bool(wanted & {"team", "assignee"})
 
 
-_WANTED: dict[int, tuple[ProcessSpec, frozenset[str]]] = {}  # id -> (process, roles its transitions ask for)
-
-
+@per_spec
 def _wanted_roles(process: ProcessSpec) -> frozenset[str]:
-    known = _WANTED.get(id(process))
-    if known is None or known[0] is not process:  # specs are immutable: worked out once per compiled process
-        if len(_WANTED) > 256:
-            _WANTED.clear()
-        known = _WANTED[id(process)] = (process, frozenset(r for t in process.transitions for r in t.roles or ()))
-    return known[1]
+    """The roles the process's transitions ask for."""
+    return frozenset(r for t in process.transitions for r in t.roles or ())
 
 
 def visible_to(actor: Actor, pack: PackSpec, newest_first: bool = False) -> ColumnElement[bool] | None:

@@ -8,27 +8,18 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 from itsm.interpreter.forms import form_json_schema
-from itsm.interpreter.model import FieldFlags, FormSpec, StateSpec
+from itsm.interpreter.model import FieldFlags, FormSpec, StateSpec, per_spec
 
 from .errors import ValidationFailed
 
 NO_FLAGS = FieldFlags()
 
 
-_VALIDATORS: dict[int, tuple[FormSpec, dict[str, Draft202012Validator]]] = {}  # cache keyed by compiled form
-
-
+@per_spec
 def _field_validators(form: FormSpec) -> dict[str, Draft202012Validator]:
-    cached = _VALIDATORS.get(id(form))
-    if cached is not None and cached[0] is form:
-        return cached[1]
     schema = form_json_schema(form)
     checker = FormatChecker()
-    validators = {name: Draft202012Validator(sub, format_checker=checker) for name, sub in schema["properties"].items()}
-    if len(_VALIDATORS) > 256:
-        _VALIDATORS.clear()
-    _VALIDATORS[id(form)] = (form, validators)
-    return validators
+    return {name: Draft202012Validator(sub, format_checker=checker) for name, sub in schema["properties"].items()}
 
 
 def check_values(form: FormSpec, values: Mapping[str, Any]) -> list[dict[str, str]]:

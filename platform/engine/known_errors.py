@@ -150,22 +150,13 @@ def _summary(pack: m.PackSpec, ticket: Ticket) -> dict[str, Any]:
 
 # -- the search documents ----------------------------------------------------------------------
 
-_DOCUMENT_FIELDS: dict[int, tuple[m.FormSpec, tuple[str | None, tuple[str, ...]]]] = {}  # id -> (form, fields)
-
-
+@m.per_spec
 def document_fields(form: m.FormSpec) -> tuple[str | None, tuple[str, ...]]:
-    """(title field, body fields) of a form; kept per compiled form (specs are immutable), since every
-    change asks, the worker once per ticket swept."""
-    known = _DOCUMENT_FIELDS.get(id(form))
-    if known is not None and known[0] is form:
-        return known[1]
+    """(title field, body fields) of a form; kept per compiled form, since every change asks, the worker
+    once per ticket swept."""
     prose = [f for f in form.fields if f.type == "text" or (f.type == "string" and f.pattern is None)]
     title = next((f.id for f in prose if f.type == "string"), None)
-    fields = title, tuple(f.id for f in prose if f.id != title)
-    if len(_DOCUMENT_FIELDS) > 1024:
-        _DOCUMENT_FIELDS.clear()
-    _DOCUMENT_FIELDS[id(form)] = (form, fields)
-    return fields
+    return title, tuple(f.id for f in prose if f.id != title)
 
 
 def document(form: m.FormSpec, fields: Mapping[str, Any]) -> tuple[str, str]:

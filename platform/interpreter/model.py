@@ -6,16 +6,40 @@ definitions version; tickets are data that the engine joins to a spec for one op
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import DefinitionError
 from .expressions import Expression
 
 EMPTY: Mapping[Any, Any] = MappingProxyType({})
+
+
+S = TypeVar("S")
+T = TypeVar("T")
+
+
+def per_spec(compute: Callable[[S], T]) -> Callable[[S], T]:
+    """`compute(spec)` once per compiled spec object, for what is derived from a spec alone (specs are
+    immutable, so the result stays right while the object lives). Keyed by identity, since specs hold
+    mappings and do not hash, and checked, so a new object at a reused address is computed anew; at
+    most 256 objects per function are kept (a few compiled versions' worth)."""
+    known: dict[int, tuple[S, T]] = {}
+
+    @functools.wraps(compute)
+    def cached(spec: S) -> T:
+        hit = known.get(id(spec))
+        if hit is None or hit[0] is not spec:
+            if len(known) >= 256:
+                known.clear()
+            hit = known[id(spec)] = (spec, compute(spec))
+        return hit[1]
+
+    return cached
 
 
 def frozen_map(items: Mapping[Any, Any] | None = None) -> Mapping[Any, Any]:

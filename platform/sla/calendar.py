@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from itsm.interpreter.model import Calendar, Duration
+from itsm.interpreter.model import Calendar, Duration, per_spec
 
 MAX_EMPTY_DAYS = 3 * 366  # this many days in a row without working time: an error, not an endless loop
 Span = tuple[float, float]  # [start, end) in POSIX seconds
@@ -206,14 +206,7 @@ def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-_SHARED: dict[int, WorkingCalendar] = {}
-
-
+@per_spec
 def working_calendar(spec: Calendar) -> WorkingCalendar:
     """A shared WorkingCalendar per compiled calendar, so its day cache survives between calls."""
-    shared = _SHARED.get(id(spec))
-    if shared is None or shared.spec is not spec:
-        if len(_SHARED) > 256:
-            _SHARED.clear()
-        shared = _SHARED[id(spec)] = WorkingCalendar(spec)
-    return shared
+    return WorkingCalendar(spec)

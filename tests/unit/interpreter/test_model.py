@@ -101,3 +101,18 @@ def test_form_json_schema_validates_ticket_fields(pack) -> None:  # type: ignore
     assert not validator.is_valid({**good, "impact": "huge"})
     assert not validator.is_valid({**good, "unknown_field": 1})
     assert not validator.is_valid({**good, "satisfaction": 9})
+
+
+def test_per_spec_computes_once_per_spec_object() -> None:
+    from itsm.interpreter.model import per_spec
+
+    calls: list[object] = []
+
+    @per_spec
+    def size(spec: tuple[int, ...]) -> int:
+        calls.append(spec)
+        return len(spec)
+
+    first, equal = (1, 2, 3), tuple([1, 2, 3])
+    assert size(first) == size(first) == 3 and calls == [first]
+    assert size(equal) == 3 and len(calls) == 2 and calls[1] is equal  # another object: computed again
