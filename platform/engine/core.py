@@ -57,7 +57,7 @@ class Engine:
         if name == "system":
             return system_actor()
         with self.db.read() as session:
-            user = session.scalar(select(User).where(User.name == name))
+            user = session.scalar(q.USER_BY_NAME, {"name": name})
             if user is None:
                 raise NotFound(f"no user '{name}'")
             return actor_for(user, self.definitions.active().pack)

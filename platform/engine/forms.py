@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from itsm.interpreter import model as m
-from itsm.store import Ticket, User
+from itsm.store import Ticket
+from itsm.store import queries as q
 
 from .errors import Conflict, Forbidden, NotFound
 from .fields import check_values, flags
@@ -89,7 +88,7 @@ def create_form(engine: Engine, session: Session, actor: Any, process_id: str, v
     ticket = Ticket(process=process.id, state=initial.id, requester=actor.name, fields=working)
     op = Operation(engine, session, compiled, actor, ticket, process)
     op.event = "create"
-    user = session.scalar(select(User).where(User.name == actor.name))
+    user = session.scalar(q.USER_BY_NAME, {"name": actor.name})
     op.preload({}, user)
     op._requester = person(actor.name, user, compiled.pack)
     op.recompute_priority()

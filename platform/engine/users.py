@@ -10,9 +10,10 @@ import secrets
 from datetime import timedelta
 from typing import cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 
 from itsm.store import ApiToken, Database, User
+from itsm.store import queries as q
 from itsm.store.models import utcnow
 
 from .actors import UserRecord
@@ -60,7 +61,7 @@ def _dummy_hash() -> str:
 
 def authenticate(db: Database, name: str, password: str) -> User:
     with db.read() as session:
-        user = session.scalar(select(User).where(User.name == name))
+        user = session.scalar(q.USER_BY_NAME, {"name": name})
     if user is None:
         verify_password(password, _dummy_hash())  # the same work either way: timing does not tell who exists
         raise Unauthorized("wrong user name or password")
@@ -77,7 +78,7 @@ def create_token(db: Database, name: str, label: str | None = None) -> str:
     """A new bearer token for user `name`; only its digest is stored, so show it once."""
     token = "itsm_" + secrets.token_urlsafe(32)
     with db.write() as session:
-        user = session.scalar(select(User).where(User.name == name))
+        user = session.scalar(q.USER_BY_NAME, {"name": name})
         if user is None:
             raise NotFound(f"no user '{name}'")
         session.add(ApiToken(user_id=user.id, token_hash=_token_digest(token), name=label))
@@ -87,20 +88,12 @@ def create_token(db: Database, name: str, label: str | None = None) -> str:
 TOKEN_USE_PRECISION = timedelta(minutes=1)  # last_used_at is refreshed at most this often
 
 
-# Built once: the token's last use and its user, an outer join telling a missing user apart. Runs on a plain
-# connection (no ORM session or identity map): it is the first statement of every API request.
-_USERS = User.__table__
-_TOKEN_USER = (select(ApiToken.__table__.c.last_used_at, *_USERS.c)
-               .select_from(ApiToken.__table__.outerjoin(_USERS, _USERS.c.id == ApiToken.__table__.c.user_id))
-               .where(ApiToken.__table__.c.token_hash == bindparam("digest")))
-
-
 def user_for_token(db: Database, token: str) -> UserRecord:
     """The token's user (its columns, not a mapped object). A read; `last_used_at` is written only when it
     is older than a minute, so requests do not all queue for a write (SQLite has one writer)."""
     digest = _token_digest(token)
     with db.engine.connect() as connection:
-        row = connection.execute(_TOKEN_USER, {"digest": digest}).first()
+        row = connection.execute(q.TOKEN_AND_USER, {"digest": digest}).first()
     if row is None:
         raise Unauthorized("unknown or revoked API token")
     if row.name is None:

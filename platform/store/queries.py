@@ -13,11 +13,28 @@ from typing import Any, cast
 from sqlalchemy import Executable, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .models import Comment, Event, NumberSequence, OutboxMessage, SearchDocument, SlaClock, Ticket, Timer, User
+from .models import (
+    ApiToken,
+    Comment,
+    Event,
+    NumberSequence,
+    OutboxMessage,
+    SearchDocument,
+    SlaClock,
+    Ticket,
+    Timer,
+    User,
+)
 
 TICKET_BY_NUMBER = select(Ticket).where(Ticket.number == bindparam("number"))  # :number
 TICKET_BY_NUMBER_LOCKED = TICKET_BY_NUMBER.with_for_update()  # PostgreSQL: waits for the ticket's writer
 USER_BY_NAME = select(User).where(User.name == bindparam("name"))  # :name
+_USERS, _TOKENS = cast(Table, User.__table__), cast(Table, ApiToken.__table__)
+# A bearer token's last use and its user, the first statement of every API request (:digest); the outer
+# join tells a token whose user is gone from an unknown token.
+TOKEN_AND_USER = (select(_TOKENS.c.last_used_at, *_USERS.c)
+                  .select_from(_TOKENS.outerjoin(_USERS, _USERS.c.id == _TOKENS.c.user_id))
+                  .where(_TOKENS.c.token_hash == bindparam("digest")))
 CLOCKS_OF_TICKET = select(SlaClock).where(SlaClock.ticket_id == bindparam("ticket_id"))  # :ticket_id
 OPEN_TICKETS_PER_ASSIGNEE = (  # :pool, a list of user names
     select(Ticket.assignee, func.count()).where(Ticket.is_open, Ticket.assignee.in_(bindparam("pool", expanding=True)))
