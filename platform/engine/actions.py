@@ -76,7 +76,7 @@ def _run(op: Operation, action: m.Action) -> None:
         if action.route:
             op.route()
         else:
-            op.assign(action.team if action.team is not None else op.ticket.team, action.user, reason="action")
+            _assign(op, action)
     elif isinstance(action, m.EscalateAction):
         current = pack.teams.get(op.ticket.team or "")
         if current is None or current.escalates_to is None:
@@ -98,6 +98,22 @@ def _run(op: Operation, action: m.Action) -> None:
         if plugin_action is None:
             raise ActionFailed(f"plugin action '{action.name}' is not installed")
         plugin_action(PluginContext(op, action.args), dict(action.args))
+
+
+def _assign(op: Operation, action: m.AssignAction) -> None:
+    """`assign: {team, user}`; templated values come from the ticket (a field of type user, `actor.name`)."""
+    team, user = action.team, action.user
+    if team is not None and ("{{" in team or "{%" in team):
+        team = render(team, op.template_context(), action.where).strip() or None
+        if team is not None and team not in op.pack.teams:
+            raise ActionFailed(f"assign at {action.where}: no team '{team}'")
+    if user is not None and ("{{" in user or "{%" in user):
+        user = render(user, op.template_context(), action.where).strip() or None
+        if user == "system":  # the built-in actor (worker, intake, scenarios) never holds a ticket
+            user = op.ticket.assignee
+        elif user is not None and not op.user_exists(user):
+            raise ActionFailed(f"assign at {action.where}: no user named '{user}'")
+    op.assign(team if team is not None else op.ticket.team, user, reason="action")
 
 
 def _outbox(op: Operation, notification: m.NotificationSpec, context: Mapping[str, Any], where: str) -> None:

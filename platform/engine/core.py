@@ -579,6 +579,9 @@ class Operation:
 
     # -- contexts ----------------------------------------------------------------------------------
 
+    def user_exists(self, name: str) -> bool:
+        return self.session.scalar(q.USER_BY_NAME, {"name": name}) is not None
+
     def requester(self) -> dict[str, Any]:
         if self._requester is None:
             name = self.ticket.requester

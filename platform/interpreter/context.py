@@ -180,7 +180,10 @@ class Compilation:
             if not value.get("team") and not value.get("user"):
                 doc.error((*path, "assign"), "assign needs a team, a user, or 'route'")
                 return None
-            if "team" in value:
+            for key in ("team", "user"):  # either may be a template, rendered when the action runs
+                if key in value:
+                    self.template(doc, (*path, "assign", key))
+            if "team" in value and not _is_template(value["team"]):
                 self.check_ref(doc, (*path, "assign", "team"), "team", value["team"])
             return m.AssignAction(team=value.get("team"), user=value.get("user"), where=where)
         if verb == "escalate":
@@ -256,6 +259,10 @@ def value_problem(spec: m.FieldSpec, value: Any) -> str | None:
         if high is not None and value > high:
             return f"{value} is above the maximum {high:g} of '{spec.id}'"
     return None
+
+
+def _is_template(raw: Any) -> bool:
+    return isinstance(raw, str) and ("{{" in raw or "{%" in raw)
 
 
 def _value(data: Any, path: Sequence[str | int]) -> Any:

@@ -60,7 +60,9 @@ DEFS: dict[str, Any] = {
             "assign": {"description": "`route` runs routing again; {team, user} assigns directly.",
                        "anyOf": [{"type": "string", "enum": ["route"]},
                                  _obj("A direct assignment.",
-                                      {"team": _str("Team id."), "user": _str("User name.")})]},
+                                      {"team": _str("Team id; may be a {{ }} template."),
+                                       "user": _str("User name; may be a {{ }} template such as "
+                                                    "`{{ actor.name }}` or `{{ ticket.FIELD }}`.")})]},
             "escalate": _str("Move the ticket to the next tier (the team's `escalates_to`).",
                              enum=["next_tier"]),
             "notify": _str("Id of a notification to send (queued in the outbox)."),

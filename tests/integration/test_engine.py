@@ -202,3 +202,23 @@ def test_least_loaded_assignment_with_skills_and_the_routing_event(engine: Engin
     routing = [e for e in engine.events(engine.actor("lars"), first["number"]) if e["kind"] == "routing"]
     assert routing[0]["data"] == {"reason": "routing", "team": "service_desk", "assignee": "sam",
                                   "routing": "incident_routing", "rule": "default", "assignment": "least_loaded"}
+
+
+def test_start_takes_the_ticket_and_hand_over_assigns_a_named_colleague(engine: Engine) -> None:
+    lars, dana = engine.actor("lars"), engine.actor("dana")
+    number = new_incident(engine, service="erp", category="software")["number"]
+    ticket = engine.fire(lars, number, "classify", {})
+    assert (ticket["team"], ticket["assignee"]) == ("application_support", "dana")
+    with pytest.raises(ValidationFailed) as missing:
+        engine.fire(lars, number, "hand_over", {})
+    assert missing.value.details == [{"field": "hand_over_to", "message": "Hand over to is required"}]
+    version = engine.get(lars, number)["version"]
+    with pytest.raises(Conflict, match="no user named 'nobody'"):  # a failing action: nothing is saved
+        engine.fire(lars, number, "hand_over", {"hand_over_to": "nobody"})
+    assert engine.get(lars, number)["version"] == version
+    ticket = engine.fire(lars, number, "hand_over", {"hand_over_to": "sam"})
+    assert (ticket["state"], ticket["team"], ticket["assignee"]) == ("assigned", "application_support", "sam")
+    routing = [e for e in engine.events(lars, number) if e["kind"] == "routing"][-1]
+    assert routing["data"] == {"reason": "action", "team": "application_support", "assignee": "sam"}
+    ticket = engine.fire(dana, number, "start", {})  # dana is back and takes it
+    assert (ticket["state"], ticket["assignee"]) == ("in_progress", "dana")
