@@ -291,3 +291,39 @@ def test_a_new_version_keeps_elapsed_time_and_its_targets_apply(desk: Any, db: D
     assert shown["elapsed_seconds"] == 3 * 3600 + 60
     assert shown["deadline"] == "2026-03-02T13:30:00+01:00"
     assert [text for text, _ in fired(db)] == ["warning 50%", "warning 75%", "breach"]
+
+
+# -- the same through a scenario (SPEC 4 scenario): `expect` on sla.CLOCK.* after each step -----------------
+
+SCENARIO = """---
+kind: scenario
+id: clock_lifecycle
+start: 2026-03-02T10:00:00+01:00
+steps:
+  - create: {process: ticket, fields: {summary: x, impact: low}}
+    expect: {priority: P4, sla.resolution.status: running, sla.resolution.deadline: 2026-03-03T10:00:00+01:00}
+  - advance: 4h
+    expect: {sla.resolution.elapsed_seconds: 10800, sla.resolution.breached: false}
+  - update: {impact: medium}
+    expect: {priority: P3, sla.resolution.status: breached, sla.resolution.breached: true,
+             sla.resolution.deadline: 2026-03-02T12:00:00+01:00}
+  - transition: hold
+    expect: {sla.resolution.status: breached, sla.resolution.deadline: null}
+  - at: 2026-03-03T09:00:00+01:00
+    transition: resume
+    expect: {sla.resolution.elapsed_seconds: 10800, sla.resolution.deadline: 2026-03-02T12:00:00+01:00}
+  - advance: 30m
+    transition: resolve
+    expect: {sla.resolution.status: breached, sla.resolution.elapsed_seconds: 12600,
+             sla.resolution.deadline: null, sla.work.status: met}
+"""
+
+
+def test_a_scenario_checks_the_clock_after_each_step(tmp_path: Path) -> None:
+    from itsm.engine.scenarios import run_scenario
+    from itsm.interpreter import load_pack
+
+    (tmp_path / "pack.yaml").write_text(PACK + SCENARIO)
+    pack = load_pack(tmp_path)
+    result = run_scenario(pack, pack.scenarios["clock_lifecycle"])
+    assert result.passed, [str(f) for f in result.failures]
