@@ -8,7 +8,7 @@ due instant on the way) or jumped over everything at once (a worker that runs la
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo

@@ -91,8 +91,8 @@ def test_days_are_allowed_where_the_priority_counts_on_24x7(tmp_path: Path) -> N
 
 
 def test_a_default_calendar_applies_to_levels_without_their_own(tmp_path: Path) -> None:
-    (tmp_path / "pack.yaml").write_text(PACK + "    targets: {default: 1d}\n    calendars: {default: 24x7, P2: office}\n"
-                                               "  - id: response\n    targets: {default: 4h}\n")
+    (tmp_path / "pack.yaml").write_text(PACK + "    targets: {default: 1d}\n"
+                                               "    calendars: {default: 24x7, P2: office}\n")
     with pytest.raises(PackError):
         load_pack(tmp_path)  # P2 would take 1d on office hours
     (tmp_path / "pack.yaml").write_text(PACK + "    targets: {default: 1d, P2: 8h}\n"
