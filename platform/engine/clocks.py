@@ -66,7 +66,9 @@ def update_clocks(op: Operation) -> None:
             pause=clock.pause.test(context) if clock.pause is not None else False,
             reset=clock.reset.test(context) if clock.reset is not None else False,
             cancel=clock.cancel.test(context) if clock.cancel is not None else False)
-        update = evaluate_clock(state_of(row), conditions, op.now, target, calendar, clock.warn_at)
+        previous = op.pack.calendars.get(row.calendar) if row.calendar not in (None, calendar_id) else None
+        update = evaluate_clock(state_of(row), conditions, op.now, target, calendar, clock.warn_at,
+                                counted_on=working_calendar(previous) if previous is not None else None)
         store(row, update.state, policy.id, calendar_id)
         if update.changed:
             op.note_event("sla", {"clock": clock.id, "status": update.state.status,

@@ -20,7 +20,7 @@ from transitions import Machine
 
 from itsm.interpreter.loader import compile_documents, load_pack
 from itsm.interpreter.model import PackSpec
-from itsm.store import Database, DefinitionsVersion, Ticket
+from itsm.store import Database, DefinitionsVersion, SlaClock, Ticket
 from itsm.store.models import utcnow
 
 from .errors import NotFound, PublishRefused
@@ -112,6 +112,7 @@ class Definitions:
                                          git_commit=git_commit, created_by=actor)
                 session.add(row)
             self._activate(session, row)
+            self._recheck_clocks(session, current, pack)
         self._cache.setdefault(pack.digest, CompiledVersion(pack.digest, pack))
         self._active = None
         return PublishResult(pack.digest, True, renamed, f"published version {pack.digest[:12]}")
@@ -130,7 +131,9 @@ class Definitions:
                 return PublishResult(row.id, False, {}, f"version {row.id[:12]} is already active")
             pack = compile_documents(row.source)
             renamed = self._check_and_rename(session, pack)
+            current = session.scalar(select(DefinitionsVersion).where(DefinitionsVersion.is_active))
             self._activate(session, row)
+            self._recheck_clocks(session, current, pack)
         self._active = None
         return PublishResult(row.id, True, renamed, f"rolled back to version {row.id[:12]}")
 
@@ -145,6 +148,23 @@ class Definitions:
         session.execute(update(DefinitionsVersion).where(DefinitionsVersion.is_active).values(is_active=False))
         row.is_active = True
         row.activated_at = utcnow()
+
+    def _recheck_clocks(self, session: Any, previous: DefinitionsVersion | None, pack: PackSpec) -> None:
+        """SPEC 7: open clocks keep their elapsed time and take their targets from the new version. When its
+        SLA policies, calendars or policy rules differ, the running and paused clocks of open tickets are due
+        at once (since their last step), so the worker re-evaluates them: new deadlines, warnings, breaches."""
+        if previous is None:
+            return
+        cached = self._cache.get(previous.id)
+        old = cached.pack if cached is not None else compile_documents(previous.source)
+        if (old.sla_policies == pack.sla_policies and old.calendars == pack.calendars
+                and {p: s.sla for p, s in old.processes.items()} == {p: s.sla for p, s in pack.processes.items()}):
+            return
+        open_tickets = select(Ticket.id).where(Ticket.is_open).scalar_subquery()
+        session.execute(update(SlaClock).where(SlaClock.phase.in_(("running", "paused")),
+                                               SlaClock.ticket_id.in_(open_tickets))
+                        .values(next_timer_at=func.coalesce(SlaClock.running_since, SlaClock.started_at))
+                        .execution_options(synchronize_session=False))
 
     @staticmethod
     def _check_and_rename(session: Any, pack: PackSpec) -> dict[str, int]:

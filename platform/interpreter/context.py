@@ -127,9 +127,12 @@ class Compilation:
             doc.error(path, str(exc))
             return None
         if business and duration.calendar_days:
-            days = duration.seconds / 86400
+            days, rest = divmod(duration.seconds, 86400)
+            hours, minutes, seconds = duration.seconds // 3600, duration.seconds % 3600 // 60, duration.seconds % 60
+            working = f"{hours}h" + (f"{minutes}m" if minutes else "") + (f"{seconds}s" if seconds else "")
+            business_days = "bd for whole working days" if rest else f"{days}bd for working days"  # 1.5bd: invalid
             doc.error(path, f"'{raw}' counts 24-hour days, which only the 24x7 calendar has: "
-                            f"use {days:g}bd for working days or {duration.seconds // 3600}h of working time")
+                            f"use {business_days} or {working} of working time")
             return None
         return duration
 

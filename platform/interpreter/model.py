@@ -319,7 +319,7 @@ class SlaPolicy:
     clocks: tuple[ClockSpec, ...]
 
     def calendar_for(self, clock: ClockSpec, level: str | None) -> str:
-        return clock.calendars.get(level or "", self.calendar)
+        return clock.calendars.get(level or "", clock.calendars.get("default", self.calendar))
 
 
 @dataclass(frozen=True)

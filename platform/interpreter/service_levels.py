@@ -246,12 +246,17 @@ def _clock(doc: Doc, comp: Compilation, path: tuple[str | int, ...], raw: dict[s
         if comp.check_ref(doc, (*path, "calendars", level), "calendar", cal, extra=(TWENTY_FOUR_SEVEN,)):
             calendars[level] = cal
     targets: dict[str, m.Duration] = {}
+    fallback = calendars.get("default", calendar)  # as SlaPolicy.calendar_for picks a level's calendar
     for level in raw["targets"]:
         if levels and level not in allowed:
             doc.error((*path, "targets", level), f"unknown priority level '{level}'{did_you_mean(level, levels)}",
                       key=True)
             continue
-        business = calendars.get(level, calendar) != TWENTY_FOUR_SEVEN
+        if level == "default":  # the target of every level without its own, each on its own calendar
+            business = fallback != TWENTY_FOUR_SEVEN or any(
+                calendars.get(other, fallback) != TWENTY_FOUR_SEVEN for other in levels if other not in raw["targets"])
+        else:
+            business = calendars.get(level, fallback) != TWENTY_FOUR_SEVEN
         duration = comp.duration(doc, (*path, "targets", level), business)
         if duration is not None:
             targets[level] = duration

@@ -2,7 +2,8 @@
 
 A day's working intervals are turned into real instants once (cached per local date): a local opening
 time in a spring-forward gap is read with the offset in force before the gap (02:30 -> 03:30), one that
-occurs twice is its first occurrence (zoneinfo's fold=0 does both), and "24:00" is the next midnight.
+occurs twice is its first occurrence (zoneinfo's fold=0 does both), and "24:00" is the next midnight. A
+date the zone skipped altogether has no working time.
 Everything else is arithmetic on POSIX seconds.
 """
 
@@ -37,6 +38,8 @@ class WorkingCalendar:
         if spans is None:
             raw = sorted((self._instant(day, i.start), self._instant(day, i.end))
                          for i in self.spec.intervals_on(day))
+            if raw and not self.spec.always and self._instant(day, 1440) <= self._instant(day, 0):
+                raw = []  # a date the zone skipped (Pacific/Apia 2011-12-30): it has no working time
             merged: list[Span] = []
             for start, end in raw:  # around a DST change two windows can overlap in real time: count once
                 if end <= start:

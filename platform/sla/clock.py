@@ -76,10 +76,15 @@ def target_seconds(target: Duration, started_at: datetime, calendar: WorkingCale
 
 
 def evaluate_clock(state: ClockState, conditions: Conditions, now: datetime, target: Duration | None,
-                   calendar: WorkingCalendar, warn_at: tuple[float, ...] = ()) -> ClockUpdate:
-    """One step: bring elapsed up to `now`, apply the conditions by precedence, recompute the deadline."""
+                   calendar: WorkingCalendar, warn_at: tuple[float, ...] = (),
+                   counted_on: WorkingCalendar | None = None) -> ClockUpdate:
+    """One step: bring elapsed up to `now`, apply the conditions by precedence, recompute the deadline.
+
+    `counted_on` is the calendar the clock ran on until now when this step moves it to another (a priority
+    with its own calendar): the time up to the change counts on the old one, so the elapsed time is kept.
+    """
     before = state.status
-    s = _catch_up(state, now, calendar)
+    s = _catch_up(state, now, counted_on or calendar)
     if conditions.cancel:
         if s.phase != "cancelled":
             s = _evolve(s, phase="cancelled", since=None, deadline=None, next_timer_at=None, stopped_at=now)

@@ -288,6 +288,38 @@ def test_opening_inside_the_fold_is_its_first_occurrence() -> None:
     assert ny.between(at(2026, 10, 31, tz=NEW_YORK), at(2026, 11, 2, tz=NEW_YORK)) == 3.5 * H
 
 
+def test_lord_howe_half_hour_changes() -> None:
+    # Lord Howe moves by 30 minutes: +10:30 -> +11:00 at 02:00 on Sun 2026-10-04, back at 02:00 on 04-05.
+    lh = ZoneInfo("Australia/Lord_Howe")
+    cal = WorkingCalendar(night("Australia/Lord_Howe"))
+    # 10-04: 01:00 +10:30 = 14:30 UTC (Sat); 05:00 +11:00 = 18:00 UTC: 3h30m
+    assert cal.between(at(2026, 10, 3, tz=lh), at(2026, 10, 5, tz=lh)) == 3.5 * H
+    assert cal.deadline(at(2026, 10, 3, tz=lh), hours(1.5)) == utc(2026, 10, 3, 16)  # = 03:00 +11:00
+    # 04-05: 01:00 +11:00 = 14:00 UTC; 05:00 +10:30 = 18:30 UTC: 4h30m
+    assert cal.between(at(2026, 4, 4, tz=lh), at(2026, 4, 6, tz=lh)) == 4.5 * H
+    # an opening at 02:15 on 10-04 does not exist: read with +10:30 -> 15:45 UTC = 02:45 +11:00
+    gap = WorkingCalendar(night("Australia/Lord_Howe", Interval(135, 300)))
+    assert gap.deadline(at(2026, 10, 3, tz=lh), hours(0)) == utc(2026, 10, 3, 15, 45)
+    # an opening at 01:45 on 04-05 occurs twice (01:30-02:00 repeats): the first is +11:00 -> 14:45 UTC
+    fold = WorkingCalendar(night("Australia/Lord_Howe", Interval(105, 300)))
+    assert fold.deadline(at(2026, 4, 4, tz=lh), hours(0)) == utc(2026, 4, 4, 14, 45)
+    assert fold.between(at(2026, 4, 4, tz=lh), at(2026, 4, 6, tz=lh)) == 3.75 * H  # 14:45-18:30 UTC
+
+
+def test_a_date_the_zone_skipped_has_no_working_time() -> None:
+    # Samoa moved across the date line: Thu 2011-12-29 23:59:59 -10:00 was followed by Sat 12-31 00:00 +14:00.
+    # Friday 12-30 never happened, so its hours count nothing (read with the gap rule they would land on
+    # Saturday and count Saturday's real seconds twice).
+    apia = ZoneInfo("Pacific/Apia")
+    cal = WorkingCalendar(Calendar("apia", "Apia", "Pacific/Apia", {d: (Interval(540, 1020),) for d in range(7)}))
+    assert cal.between(at(2011, 12, 29, tz=apia), at(2012, 1, 1, tz=apia)) == 16 * H  # Thu and Sat, 8h each
+    # 20h from Thu 09:00: 8h Thursday, 8h Saturday, 4h Sunday -> Sun 2012-01-01 13:00 +14:00
+    assert cal.deadline(at(2011, 12, 29, 9, tz=apia), hours(20)) == at(2012, 1, 1, 13, tz=apia)
+    assert cal.deadline(at(2011, 12, 29, 18, tz=apia), hours(0)) == at(2011, 12, 31, 9, tz=apia)
+    # 1bd from Thu 10:00 (offset 1h): Saturday is the next working day -> Sat 10:00, i.e. Thu 17:00 + 7h
+    assert cal.deadline(at(2011, 12, 29, 10, tz=apia), bd(1)) == at(2011, 12, 31, 10, tz=apia)
+
+
 # -- 24x7 ------------------------------------------------------------------------------------------------
 
 

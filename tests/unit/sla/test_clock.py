@@ -339,6 +339,18 @@ def test_priority_change_while_paused_breaches_without_deadline() -> None:
     assert u.breach and u.state.status == "breached" and u.state.deadline is None
 
 
+def test_priority_moving_the_clock_to_another_calendar_keeps_the_elapsed_time() -> None:
+    # office from Mon 16:00 with 4h; at 20:00 the priority moves it to 24x7 (target 4h): the time up to the
+    # change is counted on the office calendar (1h, 16:00-17:00), so 3h are left: 23:00 Berlin
+    state = step(ClockState(), mon(16), FOUR_HOURS, OFFICE).state
+    berlin_24x7 = WorkingCalendar(Calendar("24x7", "24x7", "Europe/Berlin", {}, always=True))
+    u = evaluate_clock(state, Conditions(), mon(20), FOUR_HOURS, berlin_24x7, (), counted_on=OFFICE)
+    assert u.state.elapsed == H and u.state.deadline == mon(23) and u.state.status == "running"
+    # and back: 24x7 until Tuesday 08:30 counts 12h30m more; 6h30m left on office hours: 08:30-12:00, 13:00-16:00
+    back = evaluate_clock(u.state, Conditions(), mon(8, 30, day=3), dur(20 * H), OFFICE, (), counted_on=berlin_24x7)
+    assert back.state.elapsed == 13.5 * H and back.state.deadline == mon(16, day=3)
+
+
 # -- percent and timers ----------------------------------------------------------------------------------------
 
 

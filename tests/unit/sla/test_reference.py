@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from itsm.interpreter.model import Calendar, Interval
-from itsm.sla import WorkingCalendar
+from itsm.interpreter.model import Calendar, Duration, Interval
+from itsm.sla import WorkingCalendar, target_seconds
 
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Shanghai", "Australia/Lord_Howe"]
 YEAR_START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -237,3 +237,46 @@ def test_windows_around_dst_changes_match_reference(case: tuple[Calendar, int], 
     expected = reference.add_minutes(start, target)
     assume(expected is not None)
     assert fast.add_seconds(start, 60 * target) == expected
+
+
+# -- business days (SPEC 6 `Nbd`) ----------------------------------------------------------------------------
+
+
+def business_days_reference(reference: Reference, calendar: Calendar, start: int, n: int) -> int | None:
+    """The working minutes of `Nbd` from `start`, from SPEC 6's words: counting begins at the first working
+    minute at or after `start`; its offset is the working time already behind it on its local day; the
+    target ends at the same offset into the Nth following day that has working time, or at that day's
+    closing when it is shorter. None when that lies beyond the reference's horizon."""
+    zone = ZoneInfo(calendar.timezone)
+    first = reference.working.find(1, reference.index(start))
+    if first < 0:
+        return None
+    by_day: dict[date, list[int]] = {}
+    for m in range(len(reference.working)):
+        if reference.working[m]:
+            by_day.setdefault(datetime.fromtimestamp((m + reference.base) * 60, zone).date(), []).append(m)
+    day = datetime.fromtimestamp((first + reference.base) * 60, zone).date()
+    offset = sum(1 for m in by_day[day] if m < first)
+    following = sorted(d for d in by_day if d > day)
+    if len(following) <= n or following[n - 1] >= following[-1]:  # the last day may be cut by the horizon
+        return None
+    minutes = by_day[following[n - 1]]
+    end = minutes[0] if offset == 0 else minutes[min(offset, len(minutes)) - 1] + 1
+    return reference.counts[end] - reference.counts[first]
+
+
+@SETTINGS
+@given(cases(), st.integers(1, 5))
+def test_business_days_match_reference(case: tuple[Calendar, int], n: int) -> None:
+    calendar, start = case
+    assume(not calendar.always)
+    reference = reference_for(calendar, start)
+    minutes = business_days_reference(reference, calendar, start, n)
+    assume(minutes is not None)
+    assert minutes is not None
+    fast = WorkingCalendar(calendar)
+    when = datetime.fromtimestamp(start, UTC)
+    assert target_seconds(Duration(f"{n}bd", business_days=n), when, fast) == 60 * minutes
+    deadline = reference.add_minutes(start, minutes)
+    assert deadline is not None
+    assert fast.deadline(when, Duration(f"{n}bd", business_days=n)).timestamp() == deadline
