@@ -84,14 +84,23 @@ def actor() -> Actor:
     return g.actor
 
 
-def body(allowed: dict[str, type | tuple[type, ...]], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The JSON object of the request, checked for unknown keys and types (400 otherwise)."""
-    data = request.get_json(silent=True)
+def json_object() -> dict[str, Any]:
+    """The request's JSON object, text checked (400 for anything else, nesting too deep to parse included)."""
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        raise BadRequest("the body nests too deeply") from None
     if data is None:
         raise BadRequest("the body must be JSON (Content-Type: application/json)")
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
     _check_text(data, "the body")
+    return data
+
+
+def body(allowed: dict[str, type | tuple[type, ...]], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON object of the request, checked for unknown keys and types (400 otherwise)."""
+    data = json_object()
     problems = [{"field": key, "message": "unknown key"} for key in data if key not in allowed]
     for key, kinds in allowed.items():
         if key in data and data[key] is not None:
@@ -264,7 +273,8 @@ def update_ticket(number: str) -> Any:
 @api.post("/tickets/<number>/transitions/<transition>")
 @authenticated
 def fire_transition(number: str, transition: str) -> Any:
-    data = body({"fields": dict, "comment": str, "version": int}) if request.content_length else {}
+    # An empty body is no body; a chunked one has no Content-Length but must be read all the same.
+    data = body({"fields": dict, "comment": str, "version": int}) if request.get_data(cache=True) else {}
     return jsonify(_engine().fire(actor(), number, transition, data.get("fields") or {}, data.get("comment"),
                                   data.get("version")))
 
@@ -282,11 +292,7 @@ def intake(intake_id: str) -> Any:
     fallback)."""
     from itsm.engine.intake import receive
 
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object (Content-Type: application/json)")
-    _check_text(data, "the body")
-    return jsonify({"results": receive(_engine(), actor(), intake_id, data)})
+    return jsonify({"results": receive(_engine(), actor(), intake_id, json_object())})
 
 
 @api.get("/tickets/<number>/comments")
