@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, cast, exists, func, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -111,8 +111,9 @@ class Engine:
             if text:
                 escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 pattern = f"%{escaped}%"
-                query = query.where(func.lower(Ticket.number).like(pattern, escape="\\")
-                                    | func.lower(cast(Ticket.fields, String)).like(pattern, escape="\\"))
+                query = query.where(or_(func.lower(Ticket.number).like(pattern, escape="\\"), *(
+                    func.lower(Ticket.fields[name].as_string()).like(pattern, escape="\\")
+                    for name in searched_fields(pack))))
             if cursor is not None:
                 query = query.where(Ticket.id < cursor)
             # Core rows, without the ORM's result processing, as records (plain attributes: a view reads many)
@@ -152,8 +153,9 @@ class Engine:
             query = select(Comment).where(Comment.ticket_id == op.ticket.id).order_by(Comment.id)
             if not op.is_agent():
                 query = query.where(Comment.internal.is_(False))  # requesters never see internal comments
-            return [{"at": c.at.isoformat(), "author": c.author, "text": c.text, "internal": c.internal}
-                    for c in session.scalars(query)]
+            zone = ZoneInfo(op.pack.timezone)  # shown in the pack's time zone, like events (SPEC 8)
+            return [{"at": c.at.astimezone(zone).isoformat(), "author": c.author, "text": c.text,
+                     "internal": c.internal} for c in session.scalars(query)]
 
     # -- changing ----------------------------------------------------------------------------------
 
@@ -688,6 +690,13 @@ def _increment(connection: Any, prefix: str, insert: Any) -> int:
 
 SLA_FILTERS = ("breached", "at_risk", "running", "paused")
 _JSON_SCALARS = frozenset({str, int, float, bool})
+
+
+@m.per_spec
+def searched_fields(pack: m.PackSpec) -> tuple[str, ...]:
+    """What the queue's `q=` searches besides the number (SPEC 10 "the text fields"): the `string` and `text`
+    fields of the pack's forms, by value (not the keys or the JSON around them)."""
+    return tuple(sorted({f.id for form in pack.forms.values() for f in form.fields if f.type in ("string", "text")}))
 
 
 def _sla_status_filter(status: str, now: datetime) -> Any:
