@@ -266,7 +266,9 @@ def get_ticket(number: str) -> Any:
 @api.patch("/tickets/<number>")
 @authenticated
 def update_ticket(number: str) -> Any:
-    data = body({"fields": dict, "version": int}, required=("fields",))
+    # SPEC 10 writes the version without "?" here (unlike a transition's): a field update never overwrites
+    # changes its sender has not seen.
+    data = body({"fields": dict, "version": int}, required=("fields", "version"))
     return jsonify(_engine().update(actor(), number, data["fields"], data.get("version")))
 
 

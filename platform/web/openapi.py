@@ -83,7 +83,7 @@ def openapi_document() -> dict[str, Any]:
                           "responses": _responses(200, TICKET, 401, 404)},
                   "patch": {"summary": "Update fields", "parameters": [NUMBER], "security": AUTH,
                             "requestBody": _body({"fields": {"type": "object"}, "version": {"type": "integer"}},
-                                                 ["fields"]),
+                                                 ["fields", "version"]),
                             "responses": _responses(200, TICKET, 400, 401, 403, 404, 409, 422)}}
     filters: list[dict[str, Any]] = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
                for n in ("process", "state", "priority", "team", "assignee", "requester", "q", "sla", "cursor")]

@@ -147,7 +147,10 @@ def test_patch_events_and_comments(api: Api) -> None:
     assert_error(api("PATCH", f"/api/tickets/{number}", "lars", json={"fields": {"impact": "low"}, "version": "2"}),
                  400)
     assert_error(api("PATCH", f"/api/tickets/{number}", "lars", json={"version": 2}), 400)
-    assert_error(api("PATCH", f"/api/tickets/{number}", "lars", json={"fields": {"resolved_by": "x"}}), 422)
+    body = assert_error(api("PATCH", f"/api/tickets/{number}", "lars", json={"fields": {"impact": "low"}}), 400)
+    assert body["details"] == [{"field": "version", "message": "is required"}]
+    assert_error(api("PATCH", f"/api/tickets/{number}", "lars", json={"fields": {"resolved_by": "x"}, "version": 2}),
+                 422)
     note = {"text": "Internal note", "internal": True}
     assert api("POST", f"/api/tickets/{number}/comments", "lars", json=note)[0] == 201
     assert api("POST", f"/api/tickets/{number}/comments", "lars", json={"text": "We are on it"})[0] == 201
@@ -202,7 +205,8 @@ def test_openapi_document_describes_exactly_the_routes(app: Flask, api: Api) -> 
 
 def test_requesters_do_not_edit_fields_and_odd_text_is_a_400(api: Api) -> None:
     number = create(api)["number"]
-    assert_error(api("PATCH", f"/api/tickets/{number}", "rita", json={"fields": {"impact": "high"}}), 403)
+    assert_error(api("PATCH", f"/api/tickets/{number}", "rita", json={"fields": {"impact": "high"}, "version": 1}),
+                 403)
     assert_error(api("POST", "/api/tickets", json={"process": "incident", "fields": {
         "short_description": "Null \x00 byte"}}), 400)
     assert_error(api("POST", f"/api/tickets/{number}/comments", data='{"text": "\\udc00"}',
@@ -324,7 +328,7 @@ def test_someone_elses_ticket_is_a_404_on_every_endpoint(api: Api) -> None:
             ("GET", f"/api/tickets/{number}", None), ("GET", f"/api/tickets/{number}/events", None),
             ("GET", f"/api/tickets/{number}/comments", None),
             ("POST", f"/api/tickets/{number}/comments", {"text": "x"}),
-            ("PATCH", f"/api/tickets/{number}", {"fields": {}}),
+            ("PATCH", f"/api/tickets/{number}", {"fields": {}, "version": 1}),
             ("POST", f"/api/tickets/{number}/transitions/withdraw", {}),
             ("POST", f"/api/tickets/{number}/transitions/fly", {})]:
         assert_error(api(method, path, "ruth", json=payload), 404, "not_found")
