@@ -30,7 +30,7 @@ from .actors import Actor, actor_for, is_agent_for, system_actor, system_roles, 
 from .clocks import clock_views, load_rows, schedule_timers, update_clocks
 from .definitions import CompiledVersion, Definitions
 from .errors import BadRequest, Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
-from .fields import check_state_rules, check_values, raise_if
+from .fields import as_stored, check_state_rules, check_values, raise_if
 from .forms import Form, create_form, transition_form
 from .known_errors import index_ticket
 from .machines import build_machine
@@ -315,7 +315,7 @@ class Operation:
             if spec.default is not None:
                 op.fields[spec.id] = spec.default
         for name, value in values.items():
-            op.fields[name] = value
+            op.fields[name] = as_stored(form, name, value)
         op.changes = {name: [None, value] for name, value in op.fields.items() if value is not None}
         op.recompute_priority()
         raise_if(check_state_rules(form, initial, op.fields, op.context(), set(values)))
@@ -473,6 +473,7 @@ class Operation:
     def set_field(self, name: str, value: Any, source: str) -> None:
         if name not in self.form.by_id:
             raise ValidationFailed(f"unknown field '{name}'", [{"field": name, "message": "unknown field"}])
+        value = as_stored(self.form, name, value)
         old = self.fields.get(name)
         if old == value:
             return

@@ -262,6 +262,16 @@ def test_ticket_and_clock_representation(api: Api) -> None:
     assert [e["kind"] for e in events["items"]][0] == "create" and all(BERLIN.match(e["at"]) for e in events["items"])
 
 
+def test_integral_numbers_in_integer_fields_are_kept_as_integers(api: Api) -> None:
+    ticket = create(api, affected_users=12.0)
+    assert ticket["fields"]["affected_users"] == 12 and isinstance(ticket["fields"]["affected_users"], int)
+    status, ticket = api("PATCH", f"/api/tickets/{ticket['number']}", "lars",
+                         json={"fields": {"affected_users": 3e1}, "version": 1})
+    assert status == 200 and json.dumps(ticket["fields"]["affected_users"]) == "30"
+    assert_error(api("POST", "/api/tickets", json={"process": "incident", "fields": {**LAPTOP, "affected_users": 1.5}}),
+                 422)
+
+
 def test_comments_are_shown_in_the_pack_time_zone(api: Api) -> None:
     number = create(api)["number"]
     assert api("POST", f"/api/tickets/{number}/comments", "lars", json={"text": "On it"})[0] == 201
