@@ -703,7 +703,8 @@ def searched_fields(pack: m.PackSpec) -> tuple[str, ...]:
 def _sla_status_filter(status: str, now: datetime) -> Any:
     """Tickets with at least one clock in `status` (one of SLA_FILTERS), as the queue shows them now."""
     if status not in SLA_FILTERS:
-        raise BadRequest(f"sla must be one of: {', '.join(SLA_FILTERS)}")
+        raise BadRequest(f"sla must be one of: {', '.join(SLA_FILTERS)}",
+                         [{"field": "sla", "message": f"one of {', '.join(SLA_FILTERS)}"}])
     overdue = (SlaClock.phase == "running") & (SlaClock.deadline < now)
     breached = SlaClock.phase.in_(("running", "paused")) & (SlaClock.breached.is_(True) | overdue)
     condition = {

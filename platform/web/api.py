@@ -228,13 +228,15 @@ def list_tickets() -> Any:
     unknown = [k for k in args if k not in ("process", "state", "priority", "team", "assignee", "requester", "q",
                                               "sla", "limit", "cursor")]
     if unknown:
-        raise BadRequest(f"unknown query parameter '{unknown[0]}'")
+        raise BadRequest(f"unknown query parameter '{unknown[0]}'",
+                         [{"field": k, "message": "unknown parameter"} for k in unknown])
     try:
         limit = int(args.get("limit", 50))
     except ValueError:
-        raise BadRequest("limit must be an integer") from None
+        raise BadRequest("limit must be an integer", [{"field": "limit", "message": "not an integer"}]) from None
     if not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}",
+                         [{"field": "limit", "message": f"between 1 and {MAX_LIMIT}"}])
     cursor = _decode_cursor(args.get("cursor"))
     items, next_id = _engine().list_tickets(actor(), args, limit, cursor)
     return jsonify({"items": items, "next_cursor": _encode_cursor(next_id)})
@@ -254,7 +256,8 @@ def _decode_cursor(text: str | None) -> int | None:
             raise ValueError
         return number
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest("invalid cursor: pass the next_cursor of the previous page unchanged") from None
+        raise BadRequest("invalid cursor: pass the next_cursor of the previous page unchanged",
+                         [{"field": "cursor", "message": "not a cursor this API gave"}]) from None
 
 
 @api.get("/tickets/<number>")

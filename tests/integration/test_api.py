@@ -185,10 +185,10 @@ def test_queue_filters_search_and_keyset_pagination(api: Api) -> None:
     assert [t["fields"]["short_description"] for t in page["items"]] == ["Printer 3 jams"]
     status, page = api("GET", "/api/tickets?q=INC0000006", "lars")
     assert [t["number"] for t in page["items"]] == ["INC0000006"]
-    assert_error(api("GET", "/api/tickets?cursor=garbage"), 400)
-    assert_error(api("GET", "/api/tickets?limit=0"), 400)
-    assert_error(api("GET", "/api/tickets?limit=abc"), 400)
-    assert_error(api("GET", "/api/tickets?colour=red"), 400)
+    for query, name in [("cursor=garbage", "cursor"), ("limit=0", "limit"), ("limit=abc", "limit"),
+                        ("colour=red", "colour"), ("sla=late", "sla")]:
+        body = assert_error(api("GET", f"/api/tickets?{query}"), 400)
+        assert [d["field"] for d in body["details"]] == [name], query
 
 
 def test_openapi_document_describes_exactly_the_routes(app: Flask, api: Api) -> None:
