@@ -83,7 +83,8 @@ class Engine:
             zone = ZoneInfo(op.pack.timezone)
             return [{"at": r.at.astimezone(zone).isoformat(), "actor": r.actor, "kind": r.kind,
                      "transition": r.transition, "from": r.from_state, "to": r.to_state, "changes": r.changes,
-                     "comment": r.comment, "data": r.data, "definitions_version": r.definitions_version} for r in rows
+                     "comment": r.comment, "data": _shown_in(r.data, zone),
+                     "definitions_version": r.definitions_version} for r in rows
                     if agent or not (r.kind in AGENT_EVENTS or r.kind == "comment" and (r.data or {}).get("internal"))]
 
     def list_tickets(self, actor: Actor, filters: Mapping[str, str | None], limit: int = 50,
@@ -714,6 +715,18 @@ def _sla_status_filter(status: str, now: datetime) -> Any:
         "paused": SlaClock.phase == "paused",
     }[status]
     return exists().where((SlaClock.ticket_id == Ticket.id) & condition)
+
+
+def _shown_in(data: dict[str, Any] | None, zone: ZoneInfo) -> dict[str, Any] | None:
+    """An event's data as shown: an SLA event's deadline (stored in UTC) in the pack's time zone."""
+    deadline = (data or {}).get("deadline")
+    if not isinstance(deadline, str):
+        return data
+    try:
+        instant = datetime.fromisoformat(deadline)
+    except ValueError:
+        return data
+    return {**(data or {}), "deadline": instant.astimezone(zone).isoformat()} if instant.tzinfo else data
 
 
 def _jsonable(value: Any) -> Any:

@@ -260,6 +260,8 @@ def test_ticket_and_clock_representation(api: Api) -> None:
     status, events = api("GET", f"/api/tickets/{number}/events", "rita")
     assert set(events) == {"items"} and EVENT_KEYS <= set(events["items"][0])
     assert [e["kind"] for e in events["items"]][0] == "create" and all(BERLIN.match(e["at"]) for e in events["items"])
+    deadlines = [e["data"]["deadline"] for e in events["items"] if e["kind"] == "sla" and e["data"]["deadline"]]
+    assert deadlines and all(BERLIN.match(d) for d in deadlines)  # stored in UTC, shown with the pack's offset
 
 
 def test_integral_numbers_in_integer_fields_are_kept_as_integers(api: Api) -> None:
