@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, cast, exists, func, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -30,7 +30,7 @@ from .actors import Actor, actor_for, is_agent_for, system_actor, system_roles, 
 from .clocks import clock_views, load_rows, schedule_timers, update_clocks
 from .definitions import CompiledVersion, Definitions
 from .errors import BadRequest, Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
-from .fields import check_state_rules, check_values, raise_if
+from .fields import as_stored, check_state_rules, check_values, raise_if
 from .forms import Form, create_form, transition_form
 from .known_errors import index_ticket
 from .machines import build_machine
@@ -83,7 +83,8 @@ class Engine:
             zone = ZoneInfo(op.pack.timezone)
             return [{"at": r.at.astimezone(zone).isoformat(), "actor": r.actor, "kind": r.kind,
                      "transition": r.transition, "from": r.from_state, "to": r.to_state, "changes": r.changes,
-                     "comment": r.comment, "data": r.data, "definitions_version": r.definitions_version} for r in rows
+                     "comment": r.comment, "data": _shown_in(r.data, zone),
+                     "definitions_version": r.definitions_version} for r in rows
                     if agent or not (r.kind in AGENT_EVENTS or r.kind == "comment" and (r.data or {}).get("internal"))]
 
     def list_tickets(self, actor: Actor, filters: Mapping[str, str | None], limit: int = 50,
@@ -111,8 +112,9 @@ class Engine:
             if text:
                 escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 pattern = f"%{escaped}%"
-                query = query.where(func.lower(Ticket.number).like(pattern, escape="\\")
-                                    | func.lower(cast(Ticket.fields, String)).like(pattern, escape="\\"))
+                query = query.where(or_(func.lower(Ticket.number).like(pattern, escape="\\"), *(
+                    func.lower(Ticket.fields[name].as_string()).like(pattern, escape="\\")
+                    for name in searched_fields(pack))))
             if cursor is not None:
                 query = query.where(Ticket.id < cursor)
             # Core rows, without the ORM's result processing, as records (plain attributes: a view reads many)
@@ -152,8 +154,9 @@ class Engine:
             query = select(Comment).where(Comment.ticket_id == op.ticket.id).order_by(Comment.id)
             if not op.is_agent():
                 query = query.where(Comment.internal.is_(False))  # requesters never see internal comments
-            return [{"at": c.at.isoformat(), "author": c.author, "text": c.text, "internal": c.internal}
-                    for c in session.scalars(query)]
+            zone = ZoneInfo(op.pack.timezone)  # shown in the pack's time zone, like events (SPEC 8)
+            return [{"at": c.at.astimezone(zone).isoformat(), "author": c.author, "text": c.text,
+                     "internal": c.internal} for c in session.scalars(query)]
 
     # -- changing ----------------------------------------------------------------------------------
 
@@ -313,7 +316,7 @@ class Operation:
             if spec.default is not None:
                 op.fields[spec.id] = spec.default
         for name, value in values.items():
-            op.fields[name] = value
+            op.fields[name] = as_stored(form, name, value)
         op.changes = {name: [None, value] for name, value in op.fields.items() if value is not None}
         op.recompute_priority()
         raise_if(check_state_rules(form, initial, op.fields, op.context(), set(values)))
@@ -471,6 +474,7 @@ class Operation:
     def set_field(self, name: str, value: Any, source: str) -> None:
         if name not in self.form.by_id:
             raise ValidationFailed(f"unknown field '{name}'", [{"field": name, "message": "unknown field"}])
+        value = as_stored(self.form, name, value)
         old = self.fields.get(name)
         if old == value:
             return
@@ -693,10 +697,18 @@ SLA_FILTERS = ("breached", "at_risk", "running", "paused")
 _JSON_SCALARS = frozenset({str, int, float, bool})
 
 
+@m.per_spec
+def searched_fields(pack: m.PackSpec) -> tuple[str, ...]:
+    """What the queue's `q=` searches besides the number (SPEC 10 "the text fields"): the `string` and `text`
+    fields of the pack's forms, by value (not the keys or the JSON around them)."""
+    return tuple(sorted({f.id for form in pack.forms.values() for f in form.fields if f.type in ("string", "text")}))
+
+
 def _sla_status_filter(status: str, now: datetime) -> Any:
     """Tickets with at least one clock in `status` (one of SLA_FILTERS), as the queue shows them now."""
     if status not in SLA_FILTERS:
-        raise BadRequest(f"sla must be one of: {', '.join(SLA_FILTERS)}")
+        raise BadRequest(f"sla must be one of: {', '.join(SLA_FILTERS)}",
+                         [{"field": "sla", "message": f"one of {', '.join(SLA_FILTERS)}"}])
     overdue = (SlaClock.phase == "running") & (SlaClock.deadline < now)
     breached = SlaClock.phase.in_(("running", "paused")) & (SlaClock.breached.is_(True) | overdue)
     condition = {
@@ -706,6 +718,18 @@ def _sla_status_filter(status: str, now: datetime) -> Any:
         "paused": SlaClock.phase == "paused",
     }[status]
     return exists().where((SlaClock.ticket_id == Ticket.id) & condition)
+
+
+def _shown_in(data: dict[str, Any] | None, zone: ZoneInfo) -> dict[str, Any] | None:
+    """An event's data as shown: an SLA event's deadline (stored in UTC) in the pack's time zone."""
+    deadline = (data or {}).get("deadline")
+    if not isinstance(deadline, str):
+        return data
+    try:
+        instant = datetime.fromisoformat(deadline)
+    except ValueError:
+        return data
+    return {**(data or {}), "deadline": instant.astimezone(zone).isoformat()} if instant.tzinfo else data
 
 
 def _jsonable(value: Any) -> Any:

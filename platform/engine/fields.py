@@ -37,6 +37,13 @@ def check_values(form: FormSpec, values: Mapping[str, Any]) -> list[dict[str, st
     return problems
 
 
+def as_stored(form: FormSpec, name: str, value: Any) -> Any:
+    """A checked value as the ticket keeps it: JSON Schema takes 3.0 as an integer, the ticket shows 3."""
+    if isinstance(value, float) and value.is_integer() and form.field(name).type in ("integer", "rating"):
+        return int(value)
+    return value
+
+
 def _message(error: Any) -> str:
     kind = error.validator
     if kind == "enum":

@@ -84,14 +84,23 @@ def actor() -> Actor:
     return g.actor
 
 
-def body(allowed: dict[str, type | tuple[type, ...]], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The JSON object of the request, checked for unknown keys and types (400 otherwise)."""
-    data = request.get_json(silent=True)
+def json_object() -> dict[str, Any]:
+    """The request's JSON object, text checked (400 for anything else, nesting too deep to parse included)."""
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        raise BadRequest("the body nests too deeply") from None
     if data is None:
         raise BadRequest("the body must be JSON (Content-Type: application/json)")
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
     _check_text(data, "the body")
+    return data
+
+
+def body(allowed: dict[str, type | tuple[type, ...]], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON object of the request, checked for unknown keys and types (400 otherwise)."""
+    data = json_object()
     problems = [{"field": key, "message": "unknown key"} for key in data if key not in allowed]
     for key, kinds in allowed.items():
         if key in data and data[key] is not None:
@@ -219,13 +228,15 @@ def list_tickets() -> Any:
     unknown = [k for k in args if k not in ("process", "state", "priority", "team", "assignee", "requester", "q",
                                               "sla", "limit", "cursor")]
     if unknown:
-        raise BadRequest(f"unknown query parameter '{unknown[0]}'")
+        raise BadRequest(f"unknown query parameter '{unknown[0]}'",
+                         [{"field": k, "message": "unknown parameter"} for k in unknown])
     try:
         limit = int(args.get("limit", 50))
     except ValueError:
-        raise BadRequest("limit must be an integer") from None
+        raise BadRequest("limit must be an integer", [{"field": "limit", "message": "not an integer"}]) from None
     if not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}",
+                         [{"field": "limit", "message": f"between 1 and {MAX_LIMIT}"}])
     cursor = _decode_cursor(args.get("cursor"))
     items, next_id = _engine().list_tickets(actor(), args, limit, cursor)
     return jsonify({"items": items, "next_cursor": _encode_cursor(next_id)})
@@ -245,7 +256,8 @@ def _decode_cursor(text: str | None) -> int | None:
             raise ValueError
         return number
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest("invalid cursor: pass the next_cursor of the previous page unchanged") from None
+        raise BadRequest("invalid cursor: pass the next_cursor of the previous page unchanged",
+                         [{"field": "cursor", "message": "not a cursor this API gave"}]) from None
 
 
 @api.get("/tickets/<number>")
@@ -257,14 +269,17 @@ def get_ticket(number: str) -> Any:
 @api.patch("/tickets/<number>")
 @authenticated
 def update_ticket(number: str) -> Any:
-    data = body({"fields": dict, "version": int}, required=("fields",))
+    # SPEC 10 writes the version without "?" here (unlike a transition's): a field update never overwrites
+    # changes its sender has not seen.
+    data = body({"fields": dict, "version": int}, required=("fields", "version"))
     return jsonify(_engine().update(actor(), number, data["fields"], data.get("version")))
 
 
 @api.post("/tickets/<number>/transitions/<transition>")
 @authenticated
 def fire_transition(number: str, transition: str) -> Any:
-    data = body({"fields": dict, "comment": str, "version": int}) if request.content_length else {}
+    # An empty body is no body; a chunked one has no Content-Length but must be read all the same.
+    data = body({"fields": dict, "comment": str, "version": int}) if request.get_data(cache=True) else {}
     return jsonify(_engine().fire(actor(), number, transition, data.get("fields") or {}, data.get("comment"),
                                   data.get("version")))
 
@@ -282,11 +297,7 @@ def intake(intake_id: str) -> Any:
     fallback)."""
     from itsm.engine.intake import receive
 
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object (Content-Type: application/json)")
-    _check_text(data, "the body")
-    return jsonify({"results": receive(_engine(), actor(), intake_id, data)})
+    return jsonify({"results": receive(_engine(), actor(), intake_id, json_object())})
 
 
 @api.get("/tickets/<number>/comments")

@@ -7,6 +7,12 @@ from typing import Any
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 TICKET = {"$ref": "#/components/schemas/Ticket"}
+# Keys every object of these kinds carries (SPEC 6 and 10), null when they have no value.
+TICKET_KEYS = ("number", "process", "state", "priority", "team", "assignee", "requester", "fields", "sla", "version",
+               "created_at", "updated_at", "transitions")
+CLOCK_KEYS = ("status", "target_seconds", "elapsed_seconds", "deadline", "breached", "percent", "started_at",
+              "stopped_at")
+EVENT_KEYS = ("at", "actor", "kind", "transition", "from", "to", "changes", "comment", "definitions_version")
 
 
 def _responses(ok: int, schema: dict[str, Any] | None, *errors: int, text: bool = False) -> dict[str, Any]:
@@ -77,7 +83,7 @@ def openapi_document() -> dict[str, Any]:
                           "responses": _responses(200, TICKET, 401, 404)},
                   "patch": {"summary": "Update fields", "parameters": [NUMBER], "security": AUTH,
                             "requestBody": _body({"fields": {"type": "object"}, "version": {"type": "integer"}},
-                                                 ["fields"]),
+                                                 ["fields", "version"]),
                             "responses": _responses(200, TICKET, 400, 401, 403, 404, 409, 422)}}
     filters: list[dict[str, Any]] = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
                for n in ("process", "state", "priority", "team", "assignee", "requester", "q", "sla", "cursor")]
@@ -93,15 +99,16 @@ def openapi_document() -> dict[str, Any]:
             "schemas": {
                 "Error": {"type": "object", "required": ["error", "message", "details"], "properties": {
                     "error": {"type": "string"}, "message": {"type": "string"},
-                    "details": {"type": "array", "items": {"type": "object"}}}},
-                "Clock": {"type": "object", "properties": {
+                    "details": {"type": "array", "items": {"type": "object", "properties": {
+                        "field": {"type": "string"}, "message": {"type": "string"}}}}}},
+                "Clock": {"type": "object", "required": list(CLOCK_KEYS), "properties": {
                     "status": {"enum": ["not_started", "running", "paused", "met", "breached", "cancelled"]},
                     "target_seconds": {"type": ["number", "null"]}, "elapsed_seconds": {"type": "number"},
                     "deadline": {"type": ["string", "null"], "format": "date-time"}, "breached": {"type": "boolean"},
                     "percent": {"type": ["number", "null"]},
                     "started_at": {"type": ["string", "null"], "format": "date-time"},
                     "stopped_at": {"type": ["string", "null"], "format": "date-time"}}},
-                "Ticket": {"type": "object", "required": ["number", "process", "state", "fields", "version"],
+                "Ticket": {"type": "object", "required": list(TICKET_KEYS),
                            "properties": {
                                "number": {"type": "string"}, "process": {"type": "string"},
                                "state": {"type": "string"}, "priority": {"type": ["string", "null"]},
@@ -125,11 +132,12 @@ def openapi_document() -> dict[str, Any]:
                 "Link": {"type": "object", "required": ["from", "to", "kind"], "properties": {
                     "from": {"type": "string"}, "to": {"type": "string"},
                     "kind": {"enum": ["known_error", "known_error_of", "related", "parent", "child"]}}},
-                "Event": {"type": "object", "properties": {
+                "Event": {"type": "object", "required": list(EVENT_KEYS), "properties": {
                     "at": {"type": "string", "format": "date-time"}, "actor": {"type": "string"},
                     "kind": {"type": "string"}, "transition": {"type": ["string", "null"]},
                     "from": {"type": ["string", "null"]}, "to": {"type": ["string", "null"]},
                     "changes": {"type": "object"}, "comment": {"type": ["string", "null"]},
+                    "data": {"type": "object", "description": "what else the event recorded, by kind"},
                     "definitions_version": {"type": "string"}}},
             },
         },
