@@ -1,11 +1,13 @@
 """Intake from other tools (SPEC 10 `POST /api/intake/ID`): payloads mapped to tickets by the pack's `intake`
 documents, one open ticket per de-duplication key (the `intake_keys` table).
 
-A repeat of an open key changes nothing, or writes the fields the intake lists under `update`; a payload for
-which the resolve condition holds fires the first `on_resolve` transition the ticket's state allows, else
-adds the `on_resolve` comment. Tickets are recorded by the `system` actor on behalf of the token's user,
-who is the requester. A pack without an `alertmanager` intake gets the built-in mapping below (the one the
-default pack declares), so packs written before intakes were declarable keep working.
+A repeat of an open key changes nothing, or writes the fields the intake lists under `update`; a repeat
+for a key whose ticket sits in a state the `on_resolve` transitions lead to (the alert fires again after it
+was resolved) opens a new ticket; a payload for which the resolve condition holds fires the first
+`on_resolve` transition the ticket's state allows, else adds the `on_resolve` comment. Tickets are recorded
+by the `system` actor on behalf of the token's user, who is the requester. A pack without an `alertmanager`
+intake gets the built-in mapping below (the one the default pack declares), so packs written before
+intakes were declarable keep working.
 """
 
 from __future__ import annotations
@@ -109,14 +111,18 @@ def _handle(engine: Any, actor: Actor, intake: m.IntakeSpec, context: dict[str, 
     if _resolving(intake, context):
         result.update(number=number, action=resolve(engine, intake, number, context) if number else "ignored")
         return result
+    pack = engine.definitions.active().pack
+    settled = resolved_states(pack, intake)
+    if number is not None and settled and _state_of(engine, number) in settled:
+        result["previous"] = number  # it fires again after it was resolved: a new ticket, not a lost repeat
+        number = None
     if number is not None and not intake.update:
         result.update(number=number, action="unchanged")
         return result
-    pack = engine.definitions.active().pack
     form = pack.forms[pack.processes[intake.process].form]
     fields, dropped = map_fields(intake, form, context, only=intake.update if number is not None else None)
     if number is None:
-        number, created = create_keyed(engine, intake, key, fields, requester=actor.name)
+        number, created = create_keyed(engine, intake, key, fields, requester=actor.name, settled=settled)
         result.update(number=number, action="created" if created else "unchanged")
     else:
         result.update(number=number, action=_update(engine, intake, number, fields))
@@ -191,6 +197,19 @@ def fit(form: m.FormSpec, name: str, value: Any) -> tuple[Any, str | None]:
     return (None, problems[0]["message"]) if problems else (value, None)
 
 
+def resolved_states(pack: m.PackSpec, intake: m.IntakeSpec) -> frozenset[str]:
+    """The states the intake's `on_resolve` transitions lead to: a key whose ticket sits there is settled."""
+    if intake.on_resolve is None:
+        return frozenset()
+    process = pack.processes[intake.process]
+    return frozenset(t.target for t in process.transitions if t.id in intake.on_resolve.transitions)
+
+
+def _state_of(engine: Any, number: str) -> str | None:
+    with engine.db.read() as session:
+        return session.scalar(select(Ticket.state).where(Ticket.number == number))
+
+
 def open_ticket(engine: Any, source: str, key: str) -> str | None:
     with engine.db.read() as session:
         row = session.execute(select(Ticket.number, Ticket.is_open).join(IntakeKey, IntakeKey.ticket_id == Ticket.id)
@@ -199,9 +218,9 @@ def open_ticket(engine: Any, source: str, key: str) -> str | None:
 
 
 def create_keyed(engine: Any, intake: m.IntakeSpec, key: str, fields: dict[str, Any],
-                 requester: str) -> tuple[str, bool]:
-    """Open a ticket for `key` unless one is open: (number, created). The ticket and its key are written in
-    one transaction (the key row locked), so concurrent repeats of one key open one ticket."""
+                 requester: str, settled: frozenset[str] = frozenset()) -> tuple[str, bool]:
+    """Open a ticket for `key` unless one is open and not in a `settled` state: (number, created). The ticket
+    and its key are written in one transaction (the key row locked), so concurrent repeats open one ticket."""
     for attempt in range(2):
         try:
             with engine.db.write() as session, session.no_autoflush:
@@ -210,7 +229,8 @@ def create_keyed(engine: Any, intake: m.IntakeSpec, key: str, fields: dict[str, 
                     query = query.with_for_update()
                 row = session.scalar(query)
                 if row is not None:
-                    number = session.scalar(select(Ticket.number).where(Ticket.id == row.ticket_id, Ticket.is_open))
+                    number = session.scalar(select(Ticket.number).where(Ticket.id == row.ticket_id, Ticket.is_open,
+                                                                        Ticket.state.not_in(settled)))
                     if number is not None:
                         return number, False
                 op = Operation.for_new(engine, session, engine.definitions.active(), system_actor(),

@@ -56,6 +56,17 @@ def test_firing_repeat_resolved_make_one_incident_that_is_resolved(app: Flask) -
     status, body = post(app, payload("firing"))  # Alertmanager repeats while the alert fires
     assert body["results"] == [{"fingerprint": "a1b2c3d4e5f6", "number": number, "action": "unchanged"}]
 
+    worse = payload("firing")  # the same alert, repeated with another description and severity
+    worse["alerts"][0]["annotations"]["description"] = "Both uplinks down"
+    worse["alerts"][0]["labels"]["severity"] = "warning"
+    assert post(app, worse)[1]["results"] == [{"fingerprint": "a1b2c3d4e5f6", "number": number,
+                                               "action": "updated"}]
+    updated = engine.get(engine.actor("system"), number)
+    assert updated["fields"]["description"].startswith("Both uplinks down\n\nLabels: ")
+    assert "severity=warning" in updated["fields"]["description"]
+    assert (updated["fields"]["impact"], updated["priority"]) == ("high", "P1")  # only `update:` fields change
+    assert [e["kind"] for e in engine.events(engine.actor("system"), number)].count("update") == 1
+
     system = engine.actor("system")
     engine.fire(system, number, "start", {"service": "network", "category": "network"})  # an agent works it
     status, body = post(app, payload("resolved", endsAt="2026-03-09T10:20:00Z"))
@@ -70,6 +81,13 @@ def test_firing_repeat_resolved_make_one_incident_that_is_resolved(app: Flask) -
     status, body = post(app, payload("resolved"))  # a repeated "resolved" changes nothing more
     assert body["results"][0]["action"] == "unchanged"
     assert engine.get(engine.actor("system"), number)["fields"].get("review_requested") is False
+
+    status, body = post(app, payload("firing"))  # the switch fails again: a new incident, not a lost repeat
+    again = body["results"][0]
+    assert (again["action"], again["previous"]) == ("created", number) and again["number"] != number
+    assert engine.get(system, number)["state"] == "resolved"
+    assert post(app, payload("firing"))[1]["results"][0] == {"fingerprint": "a1b2c3d4e5f6",
+                                                             "number": again["number"], "action": "unchanged"}
 
 
 def test_an_alert_that_resolves_before_anyone_worked_it_is_commented(app: Flask) -> None:
