@@ -174,8 +174,7 @@ class Engine:
              comment: str | None = None, version: int | None = None) -> dict[str, Any]:
         with self.db.write() as session, session.no_autoflush:  # one UPDATE, one version per operation
             op = self._open(session, actor, number, for_update=True)
-            op.check_version(version)
-            op.fire(transition, dict(fields or {}), comment)
+            op.fire(transition, dict(fields or {}), comment, version)
             self._flush(session)
             return op.view()
 
@@ -183,8 +182,7 @@ class Engine:
                version: int | None = None) -> dict[str, Any]:
         with self.db.write() as session, session.no_autoflush:
             op = self._open(session, actor, number, for_update=True)
-            op.check_version(version)
-            op.update(dict(fields))
+            op.update(dict(fields), version)
             self._flush(session)
             return op.view()
 
@@ -402,7 +400,9 @@ class Operation:
 
     # -- the operations ----------------------------------------------------------------------------
 
-    def fire(self, transition_id: str, values: dict[str, Any], comment: str | None) -> None:
+    def fire(self, transition_id: str, values: dict[str, Any], comment: str | None,
+             version: int | None = None) -> None:
+        """SPEC 8's order: the transition (404), the role (403), the version (409), the state (409), ..."""
         transition = self.process.transition_by_id.get(transition_id)
         if transition is None:
             raise NotFound(f"process '{self.process.id}' has no transition '{transition_id}'")
@@ -410,6 +410,7 @@ class Operation:
         if not self.may_fire(transition):
             needed = ", ".join(transition.roles or ()) or "the worker"
             raise Forbidden(f"'{transition_id}' needs one of these roles: {needed}")
+        self.check_version(version)
         source = self.ticket.state
         if source not in transition.sources:
             raise Conflict(f"'{transition_id}' is not possible in state '{source}' "
@@ -451,11 +452,12 @@ class Operation:
         self.ticket.is_open = not final
         self.ticket.closed_at = self.now if final else None
 
-    def update(self, values: dict[str, Any]) -> None:
+    def update(self, values: dict[str, Any], version: int | None = None) -> None:
         self.event = "update"
         if not self.is_agent():
             raise Forbidden("only agents edit fields directly; requesters add information with comments and "
                             "the transitions offered to them")
+        self.check_version(version)
         if not self.ticket.is_open:
             raise Conflict(f"{self.ticket.number} is {self.ticket.state}: a closed ticket cannot be edited")
         raise_if(check_values(self.form, values))

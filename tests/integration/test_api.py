@@ -130,6 +130,9 @@ def test_fire_transitions_with_every_error(api: Api) -> None:
     assert status == 200 and ticket["state"] == "in_progress" and ticket["version"] == 2
     assert_error(api("POST", f"/api/tickets/{number}/transitions/hold", "lars", json={"version": 1}), 409,
                  "stale_version")
+    # SPEC 8's order: an unknown transition and a missing role come before the version.
+    assert_error(api("POST", f"/api/tickets/{number}/transitions/fly", "lars", json={"version": 1}), 404)
+    assert_error(api("POST", f"/api/tickets/{number}/transitions/hold", "rita", json={"version": 1}), 403)
     body = assert_error(api("POST", f"/api/tickets/{number}/transitions/hold", "lars", json={}), 422)
     assert [d["field"] for d in body["details"]] == ["hold_reason"]
     assert_error(api("POST", f"/api/tickets/{number}/transitions/hold", "lars", json={"fields": []}), 400)
