@@ -191,6 +191,23 @@ def test_the_whole_incident_through_the_pages(app: Flask) -> None:
     assert "★★★★☆ (4/5)" in timeline
 
 
+def test_an_agent_hands_a_ticket_to_a_named_colleague_from_the_suggested_names(app: Flask) -> None:
+    rita, lars = Browser(app, "rita"), Browser(app, "lars")
+    number = rita.report(short_description="Printer jams on every page")
+    assert lars.fire(number, "classify", service="workplace", category="hardware", impact="low",
+                     urgency="low").status_code == 302
+    form = lars.get(f"/tickets/{number}/transitions/hand_over").text
+    assert 'list="people-hand_over_to"' in form
+    suggested = re.findall(r'<option value="([^"]+)">', form.split('<datalist id="people-hand_over_to">')[1])
+    assert {"dana", "lars", "sam"} <= set(suggested) and "rita" not in suggested  # agents, not requesters
+    refused = lars.fire(number, "hand_over", hand_over_to="nobody")
+    assert refused.status_code == 409 and "no user named" in refused.text
+    assert lars.fire(number, "hand_over", hand_over_to="dana").status_code == 302
+    assert engine_of(app).get(engine_of(app).actor("lars"), number)["assignee"] == "dana"
+    assert "Printer jams" in rita.get(f"/tickets/{number}").text  # the new-report form has no suggestions
+    assert "<datalist" not in rita.get("/new/incident").text
+
+
 def test_a_stale_form_is_refused_and_nothing_changes(app: Flask) -> None:
     rita, lars = Browser(app, "rita"), Browser(app, "lars")
     number = rita.report(short_description="Keyboard missing keys")
