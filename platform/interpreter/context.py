@@ -280,8 +280,8 @@ def field_info(spec: m.FieldSpec) -> NameInfo:
     return NameInfo(spec.choice_values or None, FIELD_KINDS.get(spec.type, "text"))
 
 
-def make_scope(names: Mapping[str, NameInfo], functions: Mapping[str, Any]) -> Scope:
-    return Scope(dict(names), {**DEFAULT_FUNCTIONS, **functions})
+def make_scope(names: Mapping[str, NameInfo], functions: Mapping[str, Any], any_field: bool = False) -> Scope:
+    return Scope(dict(names), {**DEFAULT_FUNCTIONS, **functions}, any_field=any_field)
 
 
 def merge_name_maps(maps: Sequence[Mapping[str, NameInfo]]) -> dict[str, NameInfo]:

@@ -153,14 +153,17 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
 
     def scope_of(pids: list[str], fallback_form: m.FormSpec | None = None) -> Scope:
         if pids:
-            return make_scope(merge_name_maps([names[p] for p in pids]), comp.plugin_functions)
+            # a process whose form is broken or unknown has that error reported once, not once per field name
+            return make_scope(merge_name_maps([names[p] for p in pids]), comp.plugin_functions,
+                              any_field=any(forms_of[p] is None for p in pids))
         generic: dict[str, NameInfo] = dict.fromkeys(
             ("state", "priority", "team", "assignee", "number", "process", "channel", "requester.name",
              "requester.vip", "requester.org", "requester.teams", "requester.email", "actor.name", "actor.roles",
              "actor.teams", "event"), NameInfo())
         for form in [fallback_form] if fallback_form else comp.forms.values():
             generic.update({f.id: field_info(f) for f in form.fields})
-        return make_scope(generic, comp.plugin_functions)
+        return make_scope(generic, comp.plugin_functions,
+                          any_field=not fallback_form and len(comp.forms) < len(comp.ids("form")))
 
     def forms_for(pids: list[str]) -> list[m.FormSpec]:
         return list({f.id: f for p in pids if (f := forms_of[p]) is not None}.values())
