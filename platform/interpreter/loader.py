@@ -13,7 +13,7 @@ from typing import Any
 
 from . import model as m
 from . import plugins as plugin_registry
-from .context import TWENTY_FOUR_SEVEN, Compilation, Doc, field_info, make_scope, merge_name_maps
+from .context import TWENTY_FOUR_SEVEN, Compilation, Doc, field_info, loose_process, make_scope, merge_name_maps
 from .errors import DefinitionError, PackError, Position, did_you_mean
 from .expressions import NameInfo, Scope
 from .forms import attach_conditions, compile_form
@@ -71,6 +71,8 @@ def _check_merged(merged: MergedPack, problems: list[DefinitionError]) -> m.Pack
             comp.known_ids.setdefault(kind, set()).add(ident)
         shape = check_shape(source)
         problems.extend(shape)
+        if shape and isinstance(kind, str) and isinstance(ident, str):
+            comp.broken.setdefault(kind, {})[ident] = to_plain(source.node)
         if not shape:
             doc = Doc(source, comp)
             comp.docs.setdefault(doc.kind, {})[doc.id] = doc
@@ -139,6 +141,14 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
         else:
             forms_of[pid] = None
         names[pid] = process_names(doc, comp, forms_of[pid])
+    # a process whose shape is wrong still uses its form, matrix, policies and routing: they are checked
+    # as if it were there, with names it might give open, so its one mistake is reported once
+    process_data = {pid: doc.data for pid, doc in process_docs.items()}
+    for pid, raw in comp.broken.get("process", {}).items():
+        process_data[pid] = loose_process(raw)
+        forms_of[pid] = comp.forms.get(process_data[pid]["form"])
+        names[pid] = {name: NameInfo(kind=info.kind) for name, info in process_names(None, comp, forms_of[pid],
+                                                                                        process_data[pid]).items()}
 
     # "not used by any process" is only worth saying about a pack without errors: a process that failed
     # to load may well be the one that uses the document.
@@ -149,7 +159,7 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
                                                f"{what} is not used by any process", "warning"))
 
     def users(predicate: Any) -> list[str]:
-        return [pid for pid, doc in process_docs.items() if predicate(doc.data)]
+        return [pid for pid, data in process_data.items() if predicate(data)]
 
     def scope_of(pids: list[str], fallback_form: m.FormSpec | None = None) -> Scope:
         if pids:
@@ -187,7 +197,7 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
         pids = users(lambda d, i=sid: i in policy_ids(d))
         if not pids:
             unused(doc, f"SLA policy '{sid}'")
-        matrix_ids = [(process_docs[p].data.get("priority") or {}).get("matrix") for p in pids]
+        matrix_ids = [(process_data[p].get("priority") or {}).get("matrix") for p in pids]
         level_sets = [matrices[mid].level_ids for mid in matrix_ids if mid in matrices]
         forms = forms_for(pids)
         policies[sid] = compile_policy(doc, comp, level_sets, forms[0] if len(forms) == 1 else None,
