@@ -147,8 +147,9 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
     for pid, raw in comp.broken.get("process", {}).items():
         process_data[pid] = loose_process(raw)
         forms_of[pid] = comp.forms.get(process_data[pid]["form"])
-        names[pid] = {name: NameInfo(kind=info.kind) for name, info in process_names(None, comp, forms_of[pid],
-                                                                                        process_data[pid]).items()}
+        fields = set(form.by_id) if (form := forms_of[pid]) is not None else set()
+        names[pid] = {name: info if name in fields else NameInfo(kind=info.kind)  # states etc. unknown
+                      for name, info in process_names(None, comp, form, process_data[pid]).items()}
 
     # "not used by any process" is only worth saying about a pack without errors: a process that failed
     # to load may well be the one that uses the document.
