@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -18,8 +20,21 @@ NO_FLAGS = FieldFlags()
 @per_spec
 def _field_validators(form: FormSpec) -> dict[str, Draft202012Validator]:
     schema = form_json_schema(form)
-    checker = FormatChecker()
+    checker = _format_checker()
     return {name: Draft202012Validator(sub, format_checker=checker) for name, sub in schema["properties"].items()}
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]+")
+
+
+def _format_checker() -> FormatChecker:
+    """jsonschema checks `uri` and `date-time` only when optional packages are installed; without them
+    any text passed as a url or datetime field. Ours: a scheme and no spaces; ISO 8601 with an offset."""
+    checker = FormatChecker()
+    checker.checks("uri")(lambda value: not isinstance(value, str) or _URL.fullmatch(value) is not None)
+    checker.checks("date-time", raises=ValueError)(
+        lambda value: not isinstance(value, str) or datetime.fromisoformat(value).tzinfo is not None)
+    return checker
 
 
 def check_values(form: FormSpec, values: Mapping[str, Any]) -> list[dict[str, str]]:

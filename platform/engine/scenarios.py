@@ -122,6 +122,9 @@ class _Runner:
         elif step.advance is not None:
             self.move_to(self.clock.now + timedelta(seconds=step.advance.seconds))
         data = step.data
+        wanted = data.get("ticket")
+        if wanted is not None and not 1 <= wanted <= len(self.tickets):
+            return fail(f"there is no ticket {wanted}: {len(self.tickets)} created so far")
         try:
             number = self.act(step)
         except EngineError as exc:

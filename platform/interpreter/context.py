@@ -69,6 +69,7 @@ class Compilation:
     problems: list[DefinitionError]
     docs: dict[str, dict[str, Doc]] = field(default_factory=dict)  # shape-valid documents
     known_ids: dict[str, set[str]] = field(default_factory=dict)  # every id, valid shape or not
+    broken: dict[str, dict[str, Any]] = field(default_factory=dict)  # kind -> id -> data failing its shape
     removed: Mapping[str, Position] = field(default_factory=dict)
     forms: dict[str, m.FormSpec] = field(default_factory=dict)  # compiled so far
     plugin_actions: Mapping[str, Any] = field(default_factory=dict)  # action name -> callable
@@ -100,6 +101,8 @@ class Compilation:
         roles = set(BUILTIN_ROLES)
         for team in self.of_kind("team").values():
             roles.update(team.data.get("roles", []))
+        for data in self.broken.get("team", {}).values():  # its error is reported once; its roles exist
+            roles.update(r for r in _strings(data.get("roles")))
         return roles
 
     # -- expressions -------------------------------------------------------------------------------
@@ -235,6 +238,32 @@ class Compilation:
             doc.error(path, problem)
 
 
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def loose_process(data: Any) -> dict[str, Any]:
+    """What other documents may rely on of a process whose shape is wrong: the references that look right,
+    so that its one mistake is not reported again as errors in the form, matrix and policy it uses."""
+    data = data if isinstance(data, dict) else {}
+    loose: dict[str, Any] = {"form": data.get("form") if isinstance(data.get("form"), str) else ""}
+    priority = data.get("priority")
+    if isinstance(priority, dict) and isinstance(priority.get("matrix"), str):
+        loose["priority"] = {"matrix": priority["matrix"]}
+    sla = data.get("sla")
+    if isinstance(sla, str):
+        loose["sla"] = sla
+    elif isinstance(sla, list):
+        loose["sla"] = [{"policy": rule["policy"]} for rule in sla
+                        if isinstance(rule, dict) and isinstance(rule.get("policy"), str)]
+    if isinstance(data.get("routing"), str):
+        loose["routing"] = data["routing"]
+    transitions = data.get("transitions")
+    loose["transition_ids"] = [t["id"] for t in transitions if isinstance(t, dict) and isinstance(t.get("id"), str)
+                               ] if isinstance(transitions, list) else []
+    return loose
+
+
 def value_problem(spec: m.FieldSpec, value: Any) -> str | None:
     """Why `value` is not a valid literal for the field, or None."""
     t = spec.type
@@ -290,8 +319,8 @@ def field_info(spec: m.FieldSpec) -> NameInfo:
     return NameInfo(spec.choice_values or None, FIELD_KINDS.get(spec.type, "text"))
 
 
-def make_scope(names: Mapping[str, NameInfo], functions: Mapping[str, Any]) -> Scope:
-    return Scope(dict(names), {**DEFAULT_FUNCTIONS, **functions})
+def make_scope(names: Mapping[str, NameInfo], functions: Mapping[str, Any], any_field: bool = False) -> Scope:
+    return Scope(dict(names), {**DEFAULT_FUNCTIONS, **functions}, any_field=any_field)
 
 
 def merge_name_maps(maps: Sequence[Mapping[str, NameInfo]]) -> dict[str, NameInfo]:

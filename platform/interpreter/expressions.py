@@ -197,9 +197,11 @@ class Scope:
     names: Mapping[str, NameInfo]
     functions: Mapping[str, Callable[..., Any]] = field(default_factory=lambda: DEFAULT_FUNCTIONS)
     open_prefixes: tuple[str, ...] = ()  # `payload`: any `payload.a.b` is allowed (intake payloads are free-form)
+    any_field: bool = False  # the form did not load: its error is reported, its field names are not doubted
 
     def knows(self, dotted: str) -> bool:
-        return dotted in self.names or dotted.split(".", 1)[0] in self.open_prefixes
+        return (dotted in self.names or dotted.split(".", 1)[0] in self.open_prefixes
+                or (self.any_field and "." not in dotted))
 
 
 def _nothing(context: Mapping[str, Any]) -> Any:

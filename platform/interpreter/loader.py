@@ -13,7 +13,7 @@ from typing import Any
 
 from . import model as m
 from . import plugins as plugin_registry
-from .context import TWENTY_FOUR_SEVEN, Compilation, Doc, field_info, make_scope, merge_name_maps
+from .context import TWENTY_FOUR_SEVEN, Compilation, Doc, field_info, loose_process, make_scope, merge_name_maps
 from .errors import DefinitionError, PackError, Position, did_you_mean
 from .expressions import NameInfo, Scope
 from .forms import attach_conditions, compile_form
@@ -71,6 +71,8 @@ def _check_merged(merged: MergedPack, problems: list[DefinitionError]) -> m.Pack
             comp.known_ids.setdefault(kind, set()).add(ident)
         shape = check_shape(source)
         problems.extend(shape)
+        if shape and isinstance(kind, str) and isinstance(ident, str):
+            comp.broken.setdefault(kind, {})[ident] = to_plain(source.node)
         if not shape:
             doc = Doc(source, comp)
             comp.docs.setdefault(doc.kind, {})[doc.id] = doc
@@ -139,6 +141,15 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
         else:
             forms_of[pid] = None
         names[pid] = process_names(doc, comp, forms_of[pid])
+    # a process whose shape is wrong still uses its form, matrix, policies and routing: they are checked
+    # as if it were there, with names it might give open, so its one mistake is reported once
+    process_data = {pid: doc.data for pid, doc in process_docs.items()}
+    for pid, raw in comp.broken.get("process", {}).items():
+        process_data[pid] = loose_process(raw)
+        forms_of[pid] = comp.forms.get(process_data[pid]["form"])
+        fields = set(form.by_id) if (form := forms_of[pid]) is not None else set()
+        names[pid] = {name: info if name in fields else NameInfo(kind=info.kind)  # states etc. unknown
+                      for name, info in process_names(None, comp, form, process_data[pid]).items()}
 
     # "not used by any process" is only worth saying about a pack without errors: a process that failed
     # to load may well be the one that uses the document.
@@ -149,18 +160,21 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
                                                f"{what} is not used by any process", "warning"))
 
     def users(predicate: Any) -> list[str]:
-        return [pid for pid, doc in process_docs.items() if predicate(doc.data)]
+        return [pid for pid, data in process_data.items() if predicate(data)]
 
     def scope_of(pids: list[str], fallback_form: m.FormSpec | None = None) -> Scope:
         if pids:
-            return make_scope(merge_name_maps([names[p] for p in pids]), comp.plugin_functions)
+            # a process whose form is broken or unknown has that error reported once, not once per field name
+            return make_scope(merge_name_maps([names[p] for p in pids]), comp.plugin_functions,
+                              any_field=any(forms_of[p] is None for p in pids))
         generic: dict[str, NameInfo] = dict.fromkeys(
             ("state", "priority", "team", "assignee", "number", "process", "channel", "requester.name",
              "requester.vip", "requester.org", "requester.teams", "requester.email", "actor.name", "actor.roles",
              "actor.teams", "event"), NameInfo())
         for form in [fallback_form] if fallback_form else comp.forms.values():
             generic.update({f.id: field_info(f) for f in form.fields})
-        return make_scope(generic, comp.plugin_functions)
+        return make_scope(generic, comp.plugin_functions,
+                          any_field=not fallback_form and len(comp.forms) < len(comp.ids("form")))
 
     def forms_for(pids: list[str]) -> list[m.FormSpec]:
         return list({f.id: f for p in pids if (f := forms_of[p]) is not None}.values())
@@ -184,7 +198,7 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
         pids = users(lambda d, i=sid: i in policy_ids(d))
         if not pids:
             unused(doc, f"SLA policy '{sid}'")
-        matrix_ids = [(process_docs[p].data.get("priority") or {}).get("matrix") for p in pids]
+        matrix_ids = [(process_data[p].get("priority") or {}).get("matrix") for p in pids]
         level_sets = [matrices[mid].level_ids for mid in matrix_ids if mid in matrices]
         forms = forms_for(pids)
         policies[sid] = compile_policy(doc, comp, level_sets, forms[0] if len(forms) == 1 else None,

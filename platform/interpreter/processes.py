@@ -11,9 +11,11 @@ from .expressions import NameInfo, Scope
 from .forms import check_field_list
 
 
-def process_names(doc: Doc, comp: Compilation, form: m.FormSpec | None) -> dict[str, NameInfo]:
-    """Every name an expression of this process may use, with the values it can take where known."""
-    data = doc.data
+def process_names(doc: Doc | None, comp: Compilation, form: m.FormSpec | None,
+                  data: dict[str, Any] | None = None) -> dict[str, NameInfo]:
+    """Every name an expression of this process may use, with the values it can take where known
+    (`data` in place of `doc` for a process whose shape is wrong: see `loose_process`)."""
+    data = doc.data if doc is not None else data or {}
     names: dict[str, NameInfo] = {}
     if form is not None:
         names.update({spec.id: field_info(spec) for spec in form.fields})
@@ -23,7 +25,7 @@ def process_names(doc: Doc, comp: Compilation, form: m.FormSpec | None) -> dict[
     transitions = [t["id"] for t in data.get("transitions", [])]
     text, number, boolean = NameInfo(kind="text"), NameInfo(kind="number"), NameInfo(kind="boolean")
     names.update({
-        "state": NameInfo(tuple(s["id"] for s in data["states"]), "text"),
+        "state": NameInfo(tuple(s["id"] for s in data.get("states", [])), "text"),
         "priority": NameInfo(levels, "text"),
         "team": NameInfo(teams, "text"),
         "assignee": text,
@@ -60,9 +62,7 @@ def compile_process(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope:
     if initial not in state_ids:
         doc.error(("initial",), f"unknown state '{initial}'{did_you_mean(initial, state_ids)}"
                                 f"{comp.removal_note(initial)}")
-    errors_before = sum(p.is_error for p in comp.problems)
     transitions = _transitions(doc, comp, form, scope, state_ids, finals, business_calendar)
-    transitions_ok = sum(p.is_error for p in comp.problems) == errors_before
     matrix = (data.get("priority") or {}).get("matrix")
     if matrix is not None:
         comp.check_ref(doc, ("priority", "matrix"), "priority_matrix", matrix, "priority matrix")
@@ -76,7 +76,7 @@ def compile_process(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope:
         if new not in state_ids:
             doc.error(("renamed_states", old), f"unknown state '{new}'{did_you_mean(new, state_ids)}")
     known = set(state_ids)
-    if initial in known and transitions_ok:
+    if initial in known and _state_references_ok(data, known):
         # With a dangling reference, fix that first: reachability would only repeat it in other words.
         _check_reachability(doc, states, transitions, initial)
     return m.ProcessSpec(
@@ -193,6 +193,19 @@ def _sla_rules(doc: Doc, comp: Compilation, scope: Scope) -> tuple[m.SlaRule, ..
             doc.error(("sla", i), "a rule needs a condition (when) or default: true")
         rules.append(m.SlaRule(rule["policy"], when))
     return tuple(rules)
+
+
+def _state_references_ok(data: dict[str, Any], state_ids: set[str]) -> bool:
+    """Every transition names known states and has an id of its own (a guard or an action with a mistake
+    still leaves the graph as written, so reachability is worth reporting alongside it)."""
+    raw = data.get("transitions", [])
+    if len({t["id"] for t in raw}) != len(raw):
+        return False
+    for t in raw:
+        sources = [] if t["from"] == "*" else [t["from"]] if isinstance(t["from"], str) else t["from"]
+        if t["to"] not in state_ids or any(s not in state_ids for s in sources):
+            return False
+    return True
 
 
 def _check_reachability(doc: Doc, states: list[m.StateSpec], transitions: list[m.TransitionSpec],

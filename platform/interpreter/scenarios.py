@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from . import model as m
-from .context import Compilation, Doc
+from .context import Compilation, Doc, loose_process
 from .durations import DurationError, parse_duration
 from .errors import did_you_mean
 
@@ -29,7 +29,9 @@ def compile_scenario(doc: Doc, comp: Compilation, processes: dict[str, m.Process
         if start is None:
             doc.error(("start",), f"invalid instant '{data['start']}': use ISO 8601 with an offset, "
                                   f"such as 2026-03-02T10:00:00+01:00")
-    transitions = sorted({t.id for p in processes.values() for t in p.transitions})
+    transitions = sorted({t.id for p in processes.values() for t in p.transitions}
+                         | {t for raw in comp.broken.get("process", {}).values()
+                            for t in loose_process(raw)["transition_ids"]})
     steps = []
     created = 0
     for i, raw in enumerate(data["steps"]):
@@ -61,7 +63,8 @@ def compile_scenario(doc: Doc, comp: Compilation, processes: dict[str, m.Process
             doc.error(path, "no ticket yet: the first action of a scenario creates one")
         if "transition" in raw and raw["transition"] not in transitions:
             doc.error((*path, "transition"), f"unknown transition '{raw['transition']}'"
-                                             f"{did_you_mean(raw['transition'], transitions)}")
+                                             f"{did_you_mean(raw['transition'], transitions)}"
+                                             f"{comp.removal_note(raw['transition'])}")
         if "ticket" in raw and raw["ticket"] > created:
             doc.error((*path, "ticket"), f"ticket {raw['ticket']} is not created yet ({created} so far)")
         if "expect" in raw and "expect_error" in raw:

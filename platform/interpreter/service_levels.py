@@ -13,7 +13,7 @@ from .context import TWENTY_FOUR_SEVEN, Compilation, Doc
 from .errors import did_you_mean
 from .expressions import Scope
 
-_INTERVAL = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+_INTERVAL = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_RANGE_DAYS = 366

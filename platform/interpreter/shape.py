@@ -106,7 +106,10 @@ def _explain(error: Violation, root: Node, subject: str) -> Iterator[DefinitionE
     if validator in ("anyOf", "oneOf"):
         yield from _explain_alternatives(error, root, subject)
         return
-    yield DefinitionError(node.pos, subject, where, _message(error, schema, instance))
+    message = _message(error, schema, instance)
+    if message.startswith("expected "):
+        message += _quote_hint(error, node)
+    yield DefinitionError(node.pos, subject, where, message)
 
 
 def _explain_alternatives(error: Violation, root: Node, subject: str) -> Iterator[DefinitionError]:
@@ -122,8 +125,25 @@ def _explain_alternatives(error: Violation, root: Node, subject: str) -> Iterato
         return
     path = list(error.absolute_path)
     expected = " or ".join(_describe_alternative(alt) for alt in alternatives)
-    yield DefinitionError(locate(root, path).pos, subject, format_path(path),
-                          f"expected {expected}, got {describe(instance)}")
+    node = locate(root, path)
+    yield DefinitionError(node.pos, subject, format_path(path),
+                          f"expected {expected}, got {describe(instance)}" + _quote_hint(error, node))
+
+
+def _quote_hint(error: Violation, node: Node) -> str:
+    """YAML reads an unquoted 1 or 2.0 as a number where text was meant (a choice value, a label)."""
+    instance = error.instance
+    if isinstance(instance, bool) or not isinstance(instance, int | float):
+        return ""
+    if error.validator == "type":
+        wanted = [error.validator_value]
+    elif error.validator in ("anyOf", "oneOf"):
+        wanted = [alt.get("type") for alt in error.validator_value if isinstance(alt, dict)]
+    else:
+        return ""
+    if not any(w == "string" or (isinstance(w, list) and "string" in w) for w in wanted):
+        return ""
+    return f" (write '{node.source or instance}' in quotes for text)"
 
 
 def _type_fits(schema: dict[str, Any], instance: Any) -> bool:

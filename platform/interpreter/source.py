@@ -171,8 +171,8 @@ def read_text(text: str, rel: str, pack_dir: Path, problems: list[DefinitionErro
     documents: list[SourceDocument] = []
     try:
         for index, root in enumerate(yaml.compose_all(text, Loader=_Loader)):
-            if root is None:
-                continue
+            if root is None or _is_empty(root):
+                continue  # an empty document (a file that ends with `---`, or only comments between two)
             builder = _Builder(rel, problems)
             builder.subject = _guess_subject(root)
             try:
@@ -194,6 +194,10 @@ def read_text(text: str, rel: str, pack_dir: Path, problems: list[DefinitionErro
     except yaml.YAMLError as exc:
         problems.append(DefinitionError(Position(rel, 1, 1), "-", "-", f"YAML syntax error: {exc}"))
     return documents
+
+
+def _is_empty(root: yaml.Node) -> bool:
+    return isinstance(root, yaml.ScalarNode) and root.value == "" and not root.style
 
 
 def _char_at(text: str, line: int, column: int) -> str:

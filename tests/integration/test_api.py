@@ -111,6 +111,8 @@ def test_create_and_read_tickets(api: Api) -> None:
     ('{"process": "incident", "fields": {"nonsense": 1, "short_description": "Something"}}', 422),
     ('{"process": "incident", "fields": {}}', 422),
     ('{"process": "nope", "fields": {}}', 422),
+    ('{"process": "incident", "fields": {"short_description": "Alert", "channel": "monitoring", '
+     '"monitoring_link": "see the dashboard"}}', 422),
     ('{"process": "incident", "fields": {"short_description": "Broken"}, "requester": "ruth"}', 403),
 ])
 def test_bad_create_requests_get_their_4xx(api: Api, payload: str, status: int) -> None:

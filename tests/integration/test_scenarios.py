@@ -41,3 +41,19 @@ def test_a_broken_change_fails_naming_the_step_and_the_yaml_line(tmp_path: Path)
     assert lines[1].endswith("priority: expected 'P3', got 'P4'")
     failure = ET.parse(report).getroot().find("testcase/failure")
     assert failure is not None and "expected 'P3', got 'P4'" in (failure.text or "")
+
+
+def test_a_ticket_number_beyond_the_tickets_created_fails_the_step_cleanly(tmp_path: Path) -> None:
+    # the loader counts create steps; one that expects an error creates nothing, so ticket 2 does not exist
+    client = tmp_path / "client"
+    client.mkdir()
+    (client / "pack.yaml").write_text(
+        f"kind: pack\nid: client\nformat: 1\ntimezone: Europe/Berlin\nextends: {DEFINITIONS}\n---\n"
+        "kind: scenario\nid: refused_create\nsteps:\n"
+        "  - {create: {process: incident, fields: {short_description: x, category: nonsense}}, expect_error: 422}\n"
+        "  - {create: {process: incident, fields: {short_description: Printer jam}}}\n"
+        "  - {ticket: 2, expect: {state: new}}\n")
+    code, out = run("test", str(client), "-k", "refused_create")
+    assert code == 1
+    assert out.splitlines()[:2] == ["FAIL refused_create",
+                                    "     step 3 (pack.yaml:12:5): there is no ticket 2: 1 created so far"]

@@ -116,3 +116,15 @@ def test_per_spec_computes_once_per_spec_object() -> None:
     first, equal = (1, 2, 3), tuple([1, 2, 3])
     assert size(first) == size(first) == 3 and calls == [first]
     assert size(equal) == 3 and len(calls) == 2 and calls[1] is equal  # another object: computed again
+
+
+def test_yaml_edge_cases_a_real_author_writes() -> None:
+    """A BOM, CRLF, .yml, empty documents, unquoted times (9:00 too) and dates, yes/no/on/off as values."""
+    spec = load_pack(Path(__file__).resolve().parents[2] / "packs" / "valid" / "yaml_edge_cases")
+    assert spec.forms["f"].field("answer").choice_values == ("yes", "no", "on", "off")
+    assert spec.forms["f"].field("answer").default == "no"
+    calendar = spec.calendars["c"]
+    assert calendar.intervals_on(date(2026, 1, 5)) == (Interval(540, 720), Interval(780, 1050))
+    assert calendar.intervals_on(date(2026, 1, 2)) == ()
+    assert calendar.intervals_on(date(2026, 2, 14)) == (Interval(540, 720),)
+    assert spec.matrices["m"].cells[("on", "2")] == "P2" and spec.matrices["m"].cells[("yes", "1")] == "P1"

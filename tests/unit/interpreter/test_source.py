@@ -61,3 +61,11 @@ def test_files_are_read_sorted_skipping_hidden_folders_and_nested_packs(tmp_path
         path.write_text(f"kind: team\nid: t{abs(hash(name)) % 1000}\n")
     docs = read_pack_files(tmp_path, [])
     assert [d.file for d in docs] == ["a/z.yml", "b.yaml"]
+
+
+def test_empty_documents_are_skipped_but_explicit_values_are_not() -> None:
+    docs, problems = read("---\n# nothing yet\n---\nkind: team\nid: a\n---\n")
+    assert [to_plain(d.node) for d in docs] == [{"kind": "team", "id": "a"}]
+    assert problems == []
+    docs, _ = read("kind: team\nid: a\n---\n''\n")
+    assert [to_plain(d.node) for d in docs] == [{"kind": "team", "id": "a"}, ""]
