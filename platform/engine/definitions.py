@@ -122,7 +122,7 @@ class Definitions:
         with self.db.write() as session:
             self._serialize(session)
             matches = session.scalars(select(DefinitionsVersion).where(
-                DefinitionsVersion.id.startswith(version_id))).all()
+                DefinitionsVersion.id.startswith(version_id, autoescape=True))).all() if version_id else []
             if len(matches) != 1:
                 raise NotFound(f"no definitions version '{version_id}'" if not matches else
                                f"'{version_id}' matches {len(matches)} versions: give more characters")
@@ -198,12 +198,21 @@ class Definitions:
 
 
 def git_commit_of(path: Path) -> str | None:
-    """The HEAD commit when `path` is inside a git work tree with no uncommitted changes under it."""
+    """The HEAD commit when `path` and every base it extends lie in one git work tree with no uncommitted
+    changes under them: only then does the commit say what was published."""
+    from itsm.interpreter.overlay import load_merged
+
     try:
-        status = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=path, capture_output=True,
-                                text=True, timeout=10)
-        if status.returncode != 0 or status.stdout.strip():
-            return None
+        top = None
+        for folder in load_merged(path, []).chain:
+            root = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=folder, capture_output=True,
+                                  text=True, timeout=10)
+            status = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=folder,
+                                    capture_output=True, text=True, timeout=10)
+            if root.returncode != 0 or top not in (None, root.stdout) or status.returncode != 0 \
+                    or status.stdout.strip():
+                return None
+            top = root.stdout
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=10)
         return head.stdout.strip() or None if head.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from itsm.engine import Definitions, Engine, PublishRefused, system_actor
+from itsm.engine import Definitions, Engine, NotFound, PublishRefused, system_actor
 from itsm.interpreter import PackError
 from itsm.store import Database, DefinitionsVersion
 
@@ -143,3 +143,45 @@ def test_a_second_process_follows_a_new_active_version_within_5_seconds(db: Data
     follower.wait(timeout=30)
     assert answer[0] == "changed", answer
     assert float(answer[1]) < 5.0 and time.monotonic() - started < 5.0
+
+
+def test_rollback_needs_a_prefix_taken_literally(db: Database, tmp_path: Path) -> None:
+    definitions = Definitions(db, poll_seconds=0)
+    v1 = definitions.publish_path(write_pack(tmp_path / "v1", ["open"])).version
+    definitions.publish_path(write_pack(tmp_path / "v2", ["open", "review"]))
+    for prefix in ("", "%", "_"):  # not "every version", nor LIKE wildcards
+        with pytest.raises(NotFound, match="no definitions version"):
+            definitions.rollback(prefix)
+    assert definitions.rollback(v1[:6]).version == v1
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=ci", "-c", "user.email=ci@example.org", *args], cwd=cwd,
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def stored_commit(db: Database, version: str) -> str | None:
+    with db.read() as session:
+        return session.scalar(select(DefinitionsVersion.git_commit).where(DefinitionsVersion.id == version))
+
+
+def test_the_git_commit_is_recorded_only_for_a_clean_work_tree_overlay_bases_included(
+        db: Database, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    base = write_pack(repo / "base", ["open"])
+    client = repo / "client"
+    client.mkdir()
+    (client / "pack.yaml").write_text("kind: pack\nid: client\nname: Client\nformat: 1\nextends: ../base\n")
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "packs")
+    head = git(repo, "rev-parse", "HEAD")
+    definitions = Definitions(db)
+    assert stored_commit(db, definitions.publish_path(client).version) == head
+
+    write_pack(base, ["open", "review"])
+    assert git(client, "status", "--porcelain", "--", ".") == ""  # the overlay's own folder is clean
+    assert stored_commit(db, definitions.publish_path(client).version) is None  # but what it extends is not
+    git(repo, "checkout", "-q", "--", ".")
+    (client / "notes.yaml").write_text("kind: team\nid: desk\nname: Desk\n")  # untracked counts as a change
+    assert stored_commit(db, definitions.publish_path(client).version) is None
