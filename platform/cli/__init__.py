@@ -27,7 +27,51 @@ def _version() -> str:
         return "unknown"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Errors from outside the pack (the database, the file system) end in one line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            message = _environment_error(exc)
+            if message is None:
+                raise
+            click.echo(f"error: {message}", err=True)
+            sys.exit(1)
+
+
+def _environment_error(exc: Exception) -> str | None:
+    """What an admin can act on, for errors the environment caused; None for anything else (a bug)."""
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from sqlalchemy import exc as sa
+
+    from itsm.store.database import default_url
+
+    if isinstance(exc, sa.ArgumentError):
+        scheme = default_url().split(":", 1)[0]
+        return (f"the database URL ({scheme}:...) is not one SQLAlchemy can use: {_first_line(exc)}; set "
+                "ITSM_DATABASE_URL to sqlite:///itsm.db or postgresql+psycopg://USER@HOST:5432/DB")
+    if isinstance(exc, sa.SQLAlchemyError):
+        from sqlalchemy.engine import make_url
+
+        url = make_url(default_url()).render_as_string(hide_password=True)
+        return f"database {url}: {_first_line(getattr(exc, 'orig', None) or exc)}"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), prog_name="itsm")
 def main() -> None:
     """Low-code IT service management: processes, SLAs and routing defined in YAML."""
@@ -135,11 +179,22 @@ def _engine_errors(fn: Callable[..., None]) -> Callable[..., None]:
             fn(*args, **kwargs)
         except EngineError as exc:
             click.echo(f"error: {exc.message}", err=True)
-            for detail in exc.details:
-                click.echo(f"  {detail}", err=True)
+            for line in map(_detail_line, exc.details):
+                if line not in exc.message:  # the message often lists them already
+                    click.echo(f"  {line}", err=True)
             sys.exit(1)
 
     return wrapper
+
+
+def _detail_line(detail: dict[str, Any]) -> str:
+    """A detail of an engine error as people read it: `incident: new: 3 open tickets`, `field: message`."""
+    if "open_tickets" in detail:
+        count = detail["open_tickets"]
+        return f"{detail.get('state')}: {count} open ticket{'s' if count != 1 else ''}"
+    if "field" in detail and "message" in detail:
+        return f"{detail['field']}: {detail['message']}"
+    return ", ".join(f"{key}: {value}" for key, value in detail.items())
 
 
 @main.command()

@@ -57,3 +57,38 @@ def test_publishing_an_invalid_pack_exits_1_and_keeps_serving(cli_db: str) -> No
 def test_db_upgrade(cli_db: str) -> None:
     code, out = run("db", "upgrade")
     assert code == 0 and "is up to date" in out
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("notaurl", "error: the database URL (notaurl:...) is not one SQLAlchemy can use: "),
+    ("bogus://x", "error: the database URL (bogus:...) is not one SQLAlchemy can use: "),
+    ("postgresql+psycopg://itsm:secret@127.0.0.1:1/itsm",
+     "error: database postgresql+psycopg://itsm:***@127.0.0.1:1/itsm: connection failed: "),
+    ("sqlite:////nonexistent/folder/itsm.db", "error: database sqlite:////nonexistent/folder/itsm.db: "
+                                              "unable to open database file"),
+])
+@pytest.mark.parametrize("command", [["publish", str(ROOT / "definitions")], ["db", "upgrade"],
+                                     ["worker", "--once"], ["user", "add", "rita"]])
+def test_a_database_that_cannot_be_used_is_one_line_not_a_traceback(
+        url: str, expected: str, command: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ITSM_DATABASE_URL", url)
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    lines = result.output.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(expected), result.output
+    assert "secret" not in result.output
+
+
+def test_stranded_tickets_are_listed_per_state_in_words(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from itsm.engine import Engine, system_actor
+
+    monkeypatch.setenv("ITSM_DATABASE_URL", db_url)
+    assert run("publish", str(ROOT / "definitions"))[0] == 0
+    engine = Engine(Database(db_url))
+    engine.create(system_actor(), "incident", {"short_description": "Printer jam", "category": "hardware",
+                                                "impact": "low", "urgency": "low"})
+    code, out = run("publish", str(ROOT / "tests" / "packs" / "valid" / "minimal"))
+    assert code == 1
+    assert out.splitlines() == [
+        "error: publishing would strand open tickets in states the new version lacks (add them back, or map "
+        "them in renamed_states): incident (process removed): new: 1 open ticket"]

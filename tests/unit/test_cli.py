@@ -106,3 +106,14 @@ def test_the_committed_language_reference_is_generated_from_the_schemas() -> Non
     committed = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
     assert committed == reference_markdown(), "run: itsm schema --reference docs/reference.md"
     assert "### `process` › `transitions`" in committed and "| `after` |" in committed
+
+
+def test_a_folder_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for args, target in ((["schema", "--out", str(blocker / "schemas")], "schemas"),
+                         (["schema", "--reference", str(blocker / "reference.md")], "reference.md"),
+                         (["init", str(blocker / "client"), "--extends", str(DEFINITIONS)], "client")):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), args
+        assert result.output.splitlines()[-1] == f"error: {blocker / target}: Not a directory"
