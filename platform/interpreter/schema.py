@@ -347,7 +347,11 @@ def remove_document_schema(kind: str) -> dict[str, Any]:
 
 
 def editor_schema() -> dict[str, Any]:
-    """One schema for any document of a pack, dispatching on `kind` (for editors' YAML extensions)."""
+    """One schema for any document of a pack, dispatching on `kind` (for editors' YAML extensions).
+
+    The kind schemas are embedded as well (a compound document): `$ref: process.json` resolves against
+    `$id`, a URL nobody serves, so validators that follow the standard find them here; editors that resolve
+    it next to the file find the file `itsm schema` wrote beside it."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{SCHEMA_BASE}document.json",
@@ -358,4 +362,5 @@ def editor_schema() -> dict[str, Any]:
         "properties": {"kind": {"enum": list(KINDS), "description": "Document kind."}},
         "allOf": [{"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
                    "then": {"$ref": f"{kind}.json"}} for kind in KINDS],
+        "$defs": {kind: SCHEMAS[kind] for kind in KINDS},
     }

@@ -117,3 +117,13 @@ def test_a_folder_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path: P
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 1 and isinstance(result.exception, SystemExit), args
         assert result.output.splitlines()[-1] == f"error: {blocker / target}: Not a directory"
+
+
+def test_the_document_schema_works_on_its_own_without_fetching_its_refs(tmp_path: Path) -> None:
+    """Its `$id` is a URL nobody serves: a validator given only document.json must not need the network."""
+    assert run("schema", "--out", str(tmp_path))[0] == 0
+    validator = Draft202012Validator(json.loads((tmp_path / "document.json").read_text()))
+    documents = [to_plain(d.node) for d in read_pack_files(DEFINITIONS, [])]
+    assert [d["id"] for d in documents if not validator.is_valid(d)] == []
+    errors = list(validator.iter_errors({"kind": "team", "id": "x", "teir": "L1"}))
+    assert any("'teir' was unexpected" in e.message for e in errors)
