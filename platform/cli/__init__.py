@@ -123,6 +123,7 @@ def graph(process: str, pack: Path) -> None:
 
     spec, _ = _load_or_report(pack)
     if spec is None:
+        click.echo(f"{pack}: no graph: the pack is not valid", err=True)
         sys.exit(1)
     if process not in spec.processes:
         raise click.UsageError(f"no process '{process}' in the pack{did_you_mean(process, spec.processes)}"
@@ -360,8 +361,12 @@ def test_command(pack: Path, junit: Path | None, selection: str | None) -> None:
             for failure in result.failures:
                 click.echo(f"     {failure}")
     failed = sum(not r.passed for r in results)
-    summary = f"{len(results) - failed} passed, {failed} failed in {time.perf_counter() - started:.2f}s"
+    seconds = f"in {time.perf_counter() - started:.2f}s"
+    summary = f"{len(results) - failed} passed, {failed} failed {seconds}" if results else f"no scenarios ran {seconds}"
     click.echo(("=" * 10) + f" {summary} " + ("=" * 10))
+    if not results:  # a CI job that tests nothing must not look green
+        click.echo(f"{pack}: no scenario id contains '{selection}'" if selection and spec.scenarios else
+                   f"{pack}: the pack has no scenarios (kind: scenario documents; `itsm init` writes one)", err=True)
     if junit is not None:
         _write_junit(junit, spec.id, results)
     if failed or not results:

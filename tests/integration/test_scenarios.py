@@ -57,3 +57,20 @@ def test_a_ticket_number_beyond_the_tickets_created_fails_the_step_cleanly(tmp_p
     assert code == 1
     assert out.splitlines()[:2] == ["FAIL refused_create",
                                     "     step 3 (pack.yaml:12:5): there is no ticket 2: 1 created so far"]
+
+
+def test_no_scenarios_to_run_says_so_and_fails(tmp_path: Path) -> None:
+    minimal = DEFINITIONS.parent / "tests" / "packs" / "valid" / "minimal"
+    result = CliRunner().invoke(main, ["test", str(minimal)])
+    assert result.exit_code == 1  # a CI job that tests nothing must not look green
+    assert result.stdout.splitlines()[-1].startswith("========== no scenarios ran in ")
+    assert result.stderr == f"{minimal}: the pack has no scenarios (kind: scenario documents; `itsm init` writes one)\n"
+    result = CliRunner().invoke(main, ["test", str(DEFINITIONS), "-k", "nothing_like_this"])
+    assert result.exit_code == 1 and result.stderr == f"{DEFINITIONS}: no scenario id contains 'nothing_like_this'\n"
+
+
+def test_an_invalid_pack_is_not_tested(tmp_path: Path) -> None:
+    broken = DEFINITIONS.parent / "tests" / "packs" / "invalid" / "bad_duration"
+    result = CliRunner().invoke(main, ["test", str(broken)])
+    assert result.exit_code == 1 and ": error: " in result.stdout
+    assert result.stderr == f"{broken}: not tested: the pack is not valid\n"

@@ -127,3 +127,10 @@ def test_the_document_schema_works_on_its_own_without_fetching_its_refs(tmp_path
     assert [d["id"] for d in documents if not validator.is_valid(d)] == []
     errors = list(validator.iter_errors({"kind": "team", "id": "x", "teir": "L1"}))
     assert any("'teir' was unexpected" in e.message for e in errors)
+
+
+def test_graph_of_an_invalid_pack_says_why_there_is_no_graph() -> None:
+    broken = ROOT / "tests" / "packs" / "invalid" / "bad_duration"
+    result = CliRunner().invoke(main, ["graph", "incident", "--pack", str(broken)])
+    assert result.exit_code == 1 and "stateDiagram" not in result.stdout and ": error: " in result.stdout
+    assert result.stderr == f"{broken}: no graph: the pack is not valid\n"
