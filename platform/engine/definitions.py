@@ -104,6 +104,7 @@ class Definitions:
             self._serialize(session)
             current = session.scalar(select(DefinitionsVersion).where(DefinitionsVersion.is_active))
             if current is not None and current.id == pack.digest:
+                current.git_commit = current.git_commit or git_commit  # now committed: say which commit
                 return PublishResult(pack.digest, False, {}, f"version {pack.digest[:12]} is already active")
             renamed = self._check_and_rename(session, pack)
             row = session.get(DefinitionsVersion, pack.digest)
@@ -111,6 +112,7 @@ class Definitions:
                 row = DefinitionsVersion(id=pack.digest, pack_id=pack.id, source=list(pack.source),
                                          git_commit=git_commit, created_by=actor)
                 session.add(row)
+            row.git_commit = row.git_commit or git_commit
             self._activate(session, row)
             self._recheck_clocks(session, current, pack)
         self._cache.setdefault(pack.digest, CompiledVersion(pack.digest, pack))

@@ -185,3 +185,20 @@ def test_the_git_commit_is_recorded_only_for_a_clean_work_tree_overlay_bases_inc
     git(repo, "checkout", "-q", "--", ".")
     (client / "notes.yaml").write_text("kind: team\nid: desk\nname: Desk\n")  # untracked counts as a change
     assert stored_commit(db, definitions.publish_path(client).version) is None
+
+
+def test_content_published_before_it_was_committed_gets_its_commit_when_published_again(
+        db: Database, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    pack = write_pack(repo / "desk", ["open"])
+    git(repo, "init", "-q")
+    definitions = Definitions(db)
+    version = definitions.publish_path(pack).version  # `itsm serve --watch` while editing
+    assert stored_commit(db, version) is None
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "desk")
+    assert not definitions.publish_path(pack).activated  # CI publishes the commit: already active
+    assert stored_commit(db, version) == git(repo, "rev-parse", "HEAD")
+    other = definitions.publish_path(write_pack(tmp_path / "elsewhere", ["open", "review"])).version
+    assert stored_commit(db, other) is None
+    assert definitions.publish_path(pack).activated and stored_commit(db, version) == git(repo, "rev-parse", "HEAD")
