@@ -483,8 +483,14 @@ def _checkout(revision: str, pack_path: str, target: Path) -> Path:
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(target, filter="data")
     root = Path(top.stdout.strip())
-    relative = Path(pack_path).resolve().relative_to(root) if Path(pack_path).is_absolute() or Path(
-        pack_path).exists() else Path(pack_path)
+    relative = Path(pack_path)
+    if relative.is_absolute() or relative.exists():
+        if not relative.resolve().is_relative_to(root.resolve()):
+            raise click.UsageError(f"--pack '{pack_path}' is outside the git repository at {root}")
+        relative = relative.resolve().relative_to(root.resolve())
+    if not (target / relative).is_dir():
+        raise click.UsageError(f"--pack '{pack_path}' is not a folder at revision '{revision}' "
+                               f"(give the pack's folder in the repository with --pack)")
     return target / relative
 
 

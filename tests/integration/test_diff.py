@@ -62,3 +62,39 @@ def test_init_scaffolds_an_overlay_that_validates_and_passes_its_scenario(tmp_pa
     tested = runner.invoke(main, ["test", str(target), "-k", "smoke"])
     assert tested.exit_code == 0 and "PASS acme_corp_smoke" in tested.output
     assert runner.invoke(main, ["init", str(target)]).exit_code == 2  # not empty: refused
+
+
+def test_diff_of_git_revisions_and_what_it_says_when_the_pack_is_not_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=ci", "-c", "user.email=ci@example.org", *args], cwd=repo,
+                       check=True, capture_output=True)
+
+    repo = tmp_path / "repo"
+    shutil.copytree(VALID / "overlay_base", repo / "overlay_base")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    shutil.copytree(VALID / "overlay_client", repo / "overlay_client")
+    shutil.rmtree(repo / "overlay_base")
+    shutil.copytree(repo / "overlay_client", repo / "overlay_base", dirs_exist_ok=True)  # base becomes client
+    shutil.copytree(VALID / "overlay_base", repo / "shared")
+    (repo / "overlay_base" / "pack.yaml").write_text(
+        (repo / "overlay_base" / "pack.yaml").read_text().replace("../overlay_base", "../shared"))
+    shutil.rmtree(repo / "overlay_client")
+    git("add", "-A")
+    git("commit", "-qm", "client")
+    monkeypatch.chdir(repo)
+    runner = CliRunner()
+    result = runner.invoke(main, ["diff", "HEAD~1", "HEAD", "--pack", "overlay_base", "--no-tickets"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "9 changes"
+    result = runner.invoke(main, ["diff", "HEAD~1", "HEAD", "--pack", "shared", "--no-tickets"])
+    assert result.exit_code == 2 and "--pack 'shared' is not a folder at revision 'HEAD~1'" in result.output
+    result = runner.invoke(main, ["diff", "HEAD~1", "HEAD", "--pack", str(VALID / "overlay_base")])
+    assert result.exit_code == 2 and "is outside the git repository" in result.output
+    result = runner.invoke(main, ["diff", "no-such-revision", "HEAD", "--pack", "overlay_base"])
+    assert result.exit_code == 2 and "'no-such-revision' is neither a pack folder nor a git revision" in result.output
