@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from itsm.interpreter import model as m
 from itsm.store import IntakeKey, Ticket, User
 
+from .actors import SYSTEM
 from .errors import BadRequest, EngineError, NotFound
 from .intake import MAX_KEY, create_keyed, map_fields, remember, render
 from .users import add_user
@@ -202,7 +203,7 @@ def _sender(engine: Any, mail: InboundMail, intake: m.IntakeSpec) -> User | None
             return user
         taken = set(session.scalars(select(User.name).where(User.name.like(f"{_name_of(mail.sender)}%"))))
     base = _name_of(mail.sender)
-    name = next(n for n in (base, *(f"{base}{i}" for i in range(2, 10_000))) if n not in taken)
+    name = next(n for n in (base, *(f"{base}{i}" for i in range(2, 10_000))) if n not in taken and n != SYSTEM)
     return add_user(engine.db, name, email=mail.sender)
 
 

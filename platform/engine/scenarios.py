@@ -62,13 +62,14 @@ class ScenarioClock:
 
 def scenario_users(pack: PackSpec, scenario: ScenarioSpec) -> dict[str, Mapping[str, Any]]:
     """Every user named anywhere: the scenario's own, team members, actors and requesters of its steps."""
-    users: dict[str, Mapping[str, Any]] = {m.user: {} for team in pack.teams.values() for m in team.members}
+    users: dict[str, Mapping[str, Any]] = {m.user: {} for team in pack.teams.values() for m in team.members
+                                           if m.user != SYSTEM}
     for step in scenario.steps:
         create = step.data.get("create") or {}
         for name in (step.data.get("as"), create.get("as"), create.get("requester")):
             if name and name != SYSTEM:
                 users.setdefault(name, {})
-    users.update(scenario.users)
+    users.update({name: attributes for name, attributes in scenario.users.items() if name != SYSTEM})
     return users
 
 

@@ -16,8 +16,8 @@ from itsm.store import ApiToken, Database, User
 from itsm.store import queries as q
 from itsm.store.models import utcnow
 
-from .actors import UserRecord
-from .errors import Conflict, NotFound, Unauthorized
+from .actors import SYSTEM, UserRecord
+from .errors import BadRequest, Conflict, NotFound, Unauthorized
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 
@@ -45,6 +45,10 @@ def verify_password(password: str, encoded: str | None) -> bool:
 
 def add_user(db: Database, name: str, *, password: str | None = None, email: str | None = None,
              admin: bool = False, vip: bool = False, org: str | None = None, timezone: str | None = None) -> User:
+    if not name.strip() or name != name.strip():
+        raise BadRequest(f"user name '{name}' is empty or starts or ends with a space")
+    if name == SYSTEM:
+        raise BadRequest(f"'{SYSTEM}' is the built-in actor that holds every role: choose another user name")
     with db.write() as session:
         if session.scalar(select(User.id).where(User.name == name)) is not None:
             raise Conflict(f"user '{name}' exists already")

@@ -92,3 +92,12 @@ def test_stranded_tickets_are_listed_per_state_in_words(db_url: str, monkeypatch
     assert out.splitlines() == [
         "error: publishing would strand open tickets in states the new version lacks (add them back, or map "
         "them in renamed_states): incident (process removed): new: 1 open ticket"]
+
+
+def test_user_names_that_cannot_work_are_refused(cli_db: str) -> None:
+    for name, message in (("", "error: user name '' is empty or starts or ends with a space"),
+                          (" rita", "error: user name ' rita' is empty or starts or ends with a space"),
+                          ("system", "error: 'system' is the built-in actor that holds every role: "
+                                     "choose another user name")):
+        assert run("user", "add", name) == (1, message + "\n")
+    assert run("token", "create", "system") == (1, "error: no user 'system'\n")

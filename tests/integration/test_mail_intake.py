@@ -144,3 +144,15 @@ def test_unknown_senders_may_get_an_account_and_a_reply_to_a_closed_ticket_opens
     late = receive_mail(engine, mail("new.person@example.invalid", f"Re: {first['number']}", "Still broken",
                                      "<n3@x>"))
     assert late["action"] == "created" and late["number"] not in (first["number"], again["number"])
+
+
+def test_a_sender_called_system_does_not_become_the_all_roles_system_actor(engine: Engine, tmp_path: Path) -> None:
+    from support import DEFINITIONS
+
+    (tmp_path / "pack.yaml").write_text(f"kind: pack\nid: client\nformat: 1\nextends: {DEFINITIONS}\n---\n"
+                                        "{kind: intake, id: email, unknown_senders: create}\n")
+    engine.definitions.publish_path(tmp_path)
+    created = receive_mail(engine, mail("system@example.invalid", "Printer jam", "Tray 2.", "<s1@x>"))
+    view = engine.get(engine.actor("system"), created["number"])
+    assert view["requester"] == "system2"
+    assert not engine.actor("system2").is_system
