@@ -84,6 +84,19 @@ def test_login_sets_an_httponly_samesite_session_and_a_wrong_password_is_refused
     assert browser.get("/").location.endswith("/portal")
 
 
+def test_pages_and_the_api_forbid_framing_and_scripts_from_elsewhere(app: Flask) -> None:
+    admin = Browser(app, "admin")
+    for path in ("/login", "/portal", "/queue", "/admin/", "/admin/processes/incident", "/nowhere", "/api/health"):
+        response = admin.get(path)
+        policy = response.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'self';" in policy, path
+        assert response.headers["X-Frame-Options"] == "DENY" and response.headers["X-Content-Type-Options"] == "nosniff"
+    app.config["MERMAID_JS"] = __file__  # any file: the page then loads Mermaid and starts it
+    page = admin.get("/admin/processes/incident").text
+    assert page.count("<script src=") == 3  # app.js, Mermaid and diagram.js ...
+    assert re.findall(r"<script(?![^>]*\bsrc=)", page) == []  # ... and no inline script the policy would block
+
+
 def test_pages_need_a_session_and_return_to_where_people_were_going(app: Flask) -> None:
     browser = Browser(app)
     response = browser.get("/queue")
