@@ -312,6 +312,21 @@ def test_nesting_too_deep_to_parse_is_a_400(api: Api) -> None:
                      content_type="application/json"), 400)
 
 
+def test_a_body_over_the_size_limit_is_refused_before_it_is_read(app: Flask, api: Api) -> None:
+    from itsm.web import MAX_REQUEST_BYTES
+
+    huge = json.dumps({"process": "incident", "fields": {**LAPTOP, "description": "x" * MAX_REQUEST_BYTES}})
+    assert_error(api("POST", "/api/tickets", data=huge, content_type="application/json"), 413)
+    number = create(api)["number"]
+    assert_error(api("POST", f"/api/tickets/{number}/comments", data=huge, content_type="application/json"), 413)
+    streamed = api.client.post(f"/api/tickets/{number}/comments", input_stream=io.BytesIO(huge.encode()),
+                               environ_overrides={"wsgi.input_terminated": True},  # no Content-Length: cut
+                               headers={"Authorization": f"Bearer {app.config['TOKENS']['rita']}",
+                                        "Transfer-Encoding": "chunked", "Content-Type": "application/json"})
+    assert streamed.status_code in (400, 413)  # read no further than the limit: what was read is not JSON
+    assert api("GET", f"/api/tickets/{number}/comments")[1]["items"] == []
+
+
 def test_search_looks_at_the_number_and_text_values_only(api: Api) -> None:
     quoted = create(api, short_description='Error "disk full" on save', description="D drive\\temp is full")
     create(api, short_description="Monitor flickers")
