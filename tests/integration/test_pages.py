@@ -84,6 +84,36 @@ def test_login_sets_an_httponly_samesite_session_and_a_wrong_password_is_refused
     assert browser.get("/").location.endswith("/portal")
 
 
+def test_repeated_wrong_passwords_lock_the_name_for_a_while_on_every_worker(app: Flask, db_url: str) -> None:
+    from datetime import timedelta
+
+    from itsm.engine.errors import TooManyAttempts, Unauthorized
+    from itsm.engine.users import FREE_FAILURES, authenticate
+    from itsm.store.models import utcnow
+
+    guesser = Browser(app)
+    for _ in range(FREE_FAILURES):
+        assert guesser.login("rita", "guess").status_code == 401
+    locked = guesser.login("rita", "rita-pw")  # even the right password waits now
+    assert locked.status_code == 429 and "try again in 1 minute" in locked.text
+    other_worker = create_app({"DATABASE_URL": db_url, "TESTING": True})  # the lock is in the database
+    assert Browser(other_worker).login("rita", "rita-pw").status_code == 429
+    assert Browser(app).login("lars", "lars-pw").status_code == 302  # only that name is locked
+    for _ in range(FREE_FAILURES):  # a name nobody has locks the same way: a lock tells nothing
+        guesser.login("nobody", "guess")
+    assert guesser.login("nobody", "guess").status_code == 429
+    db, now = engine_of(app).db, utcnow()
+    with pytest.raises(Unauthorized):
+        authenticate(db, "rita", "guess", now + timedelta(minutes=1, seconds=1))  # the lock is over: one more
+    with pytest.raises(TooManyAttempts, match="2 minutes"):  # ... locks it twice as long
+        authenticate(db, "rita", "rita-pw", now + timedelta(minutes=1, seconds=2))
+    assert authenticate(db, "rita", "rita-pw", now + timedelta(minutes=4)).name == "rita"
+    for _ in range(FREE_FAILURES - 1):  # the right password started the count again
+        with pytest.raises(Unauthorized) as refused:
+            authenticate(db, "rita", "guess", now + timedelta(minutes=4))
+        assert not isinstance(refused.value, TooManyAttempts)
+
+
 def test_pages_and_the_api_forbid_framing_and_scripts_from_elsewhere(app: Flask) -> None:
     admin = Browser(app, "admin")
     for path in ("/login", "/portal", "/queue", "/admin/", "/admin/processes/incident", "/nowhere", "/api/health"):
