@@ -73,8 +73,8 @@ def authenticate(db: Database, name: str, password: str, now: datetime | None = 
         wait = max(1, -(-int((failures.locked_until - now).total_seconds()) // 60))
         raise TooManyAttempts(f"too many wrong passwords for this name: try again in {wait} minute"
                               f"{'s' if wait != 1 else ''}")
-    if user is None:
-        verify_password(password, _dummy_hash())  # the same work either way: timing does not tell who exists
+    if user is None or not user.password_hash:  # the same work either way: timing tells nobody who exists,
+        verify_password(password, _dummy_hash())  # nor who has no password (users made by the mail intake)
     if user is None or not verify_password(password, user.password_hash):
         _record_failure(db, key, failures, now)
         raise Unauthorized("wrong user name or password")

@@ -114,6 +114,25 @@ def test_repeated_wrong_passwords_lock_the_name_for_a_while_on_every_worker(app:
         assert not isinstance(refused.value, TooManyAttempts)
 
 
+def test_a_wrong_password_costs_one_key_derivation_whoever_the_name_is(app: Flask,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Timing tells nothing: unknown names and users without a password (made by the mail intake) cost the
+    same scrypt work as a wrong password of a real user."""
+    import hashlib
+
+    from itsm.engine import users
+
+    add_user(engine_of(app).db, "mailed", email="mailed@example.invalid")  # no password
+    users._dummy_hash()
+    calls: list[int] = []
+    real = hashlib.scrypt
+    monkeypatch.setattr(users.hashlib, "scrypt", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for name in ("rita", "nobody", "mailed"):
+        calls.clear()
+        assert Browser(app).login(name, "guess").status_code == 401
+        assert calls == [1], name
+
+
 def test_pages_and_the_api_forbid_framing_and_scripts_from_elsewhere(app: Flask) -> None:
     admin = Browser(app, "admin")
     for path in ("/login", "/portal", "/queue", "/admin/", "/admin/processes/incident", "/nowhere", "/api/health"):
