@@ -40,6 +40,7 @@ from .views import expression_context, person, reads_people_or_clocks, template_
 
 Clock = Callable[[], datetime]
 MAX_LINKED_DEPTH = 5
+MAX_SEARCH = 500  # characters of a queue search (`q`): SQLite refuses LIKE patterns over 50,000 bytes
 AGENT_EVENTS = frozenset({"link", "review"})  # they name tickets a requester may not see
 
 
@@ -109,6 +110,9 @@ class Engine:
             if sla:
                 query = query.where(_sla_status_filter(sla, self.clock()))
             text = (filters.get("q") or "").strip()
+            if len(text) > MAX_SEARCH:
+                raise BadRequest(f"q is longer than {MAX_SEARCH} characters",
+                                 [{"field": "q", "message": f"at most {MAX_SEARCH} characters"}])
             if text:
                 escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 pattern = f"%{escaped}%"

@@ -26,6 +26,12 @@ class Unauthorized(EngineError):
     status, code = 401, "unauthorized"
 
 
+class TooManyAttempts(Unauthorized):
+    """Sign-ins refused for a while after repeated wrong passwords (docs/decisions.md, "Web pages")."""
+
+    status, code = 429, "too_many_attempts"
+
+
 class Forbidden(EngineError):
     status, code = 403, "forbidden"
 

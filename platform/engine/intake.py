@@ -108,6 +108,12 @@ def _handle(engine: Any, actor: Actor, intake: m.IntakeSpec, context: dict[str, 
     key = _key(intake, context)
     result: dict[str, Any] = {key_name: key}
     number = open_ticket(engine, intake.id, key)
+    if number is not None and not _visible(engine, actor, number):
+        # another sender's ticket: whoever holds a token must not update, comment on or resolve it (as
+        # `system`), nor learn its number, by replaying that sender's key
+        result.update(number=None, action="rejected",
+                      message="an open ticket of this key belongs to another sender, whose tickets you cannot see")
+        return result
     if _resolving(intake, context):
         result.update(number=number, action=resolve(engine, intake, number, context) if number else "ignored")
         return result
@@ -208,6 +214,14 @@ def resolved_states(pack: m.PackSpec, intake: m.IntakeSpec) -> frozenset[str]:
 def _state_of(engine: Any, number: str) -> str | None:
     with engine.db.read() as session:
         return session.scalar(select(Ticket.state).where(Ticket.number == number))
+
+
+def _visible(engine: Any, actor: Actor, number: str) -> bool:
+    try:
+        engine.get(actor, number)
+    except NotFound:
+        return False
+    return True
 
 
 def open_ticket(engine: Any, source: str, key: str) -> str | None:

@@ -7,17 +7,18 @@ import functools
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
-from itsm.store import ApiToken, Database, User
+from itsm.store import ApiToken, Database, Setting, User
 from itsm.store import queries as q
 from itsm.store.models import utcnow
 
 from .actors import SYSTEM, UserRecord
-from .errors import BadRequest, Conflict, NotFound, Unauthorized
+from .errors import BadRequest, Conflict, NotFound, TooManyAttempts, Unauthorized
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 
@@ -63,15 +64,81 @@ def _dummy_hash() -> str:
     return hash_password("not a password anyone has")
 
 
-def authenticate(db: Database, name: str, password: str) -> User:
+def authenticate(db: Database, name: str, password: str, now: datetime | None = None) -> User:
+    """The user, if the password is theirs; after FREE_FAILURES wrong ones in a row a name is locked for a
+    while (the lock is kept in the database, so every gunicorn worker honours it; unknown names too, so a
+    lock does not tell who exists)."""
+    now = now or utcnow()
+    key = _failures_key(name)
     with db.read() as session:
         user = session.scalar(q.USER_BY_NAME, {"name": name})
-    if user is None:
-        verify_password(password, _dummy_hash())  # the same work either way: timing does not tell who exists
+        failures = _Failures.parse(session.scalar(select(Setting.value).where(Setting.key == key)))
+    if failures.locked_until > now:
+        wait = max(1, -(-int((failures.locked_until - now).total_seconds()) // 60))
+        raise TooManyAttempts(f"too many wrong passwords for this name: try again in {wait} minute"
+                              f"{'s' if wait != 1 else ''}")
+    if user is None or not user.password_hash:  # the same work either way: timing tells nobody who exists,
+        verify_password(password, _dummy_hash())  # nor who has no password (users made by the mail intake)
+    if user is None or not verify_password(password, user.password_hash):
+        _record_failure(db, key, failures, now)
         raise Unauthorized("wrong user name or password")
-    if not verify_password(password, user.password_hash):
-        raise Unauthorized("wrong user name or password")
+    if failures.count:
+        with db.write() as session:
+            session.execute(delete(Setting).where(Setting.key == key))
     return user
+
+
+FREE_FAILURES = 5  # wrong passwords in a row before a name is locked
+FIRST_LOCK, LONGEST_LOCK = timedelta(minutes=1), timedelta(minutes=15)  # doubling from one to the other
+FAILURES_KEPT = timedelta(days=1)  # a name's count is forgotten a day after its last wrong password
+_FAILURES = "login_failures:"
+_STAMP = "%Y-%m-%dT%H:%M:%S"  # fixed width: stored values compare as text in time order
+
+
+def _failures_key(name: str) -> str:
+    return _FAILURES + hashlib.sha256(name.encode()).hexdigest()[:40]  # fits the settings key (64)
+
+
+class _Failures:
+    """A name's wrong passwords in a row, kept in `settings` as 'LAST_FAILURE COUNT LOCKED_UNTIL'."""
+
+    def __init__(self, last: datetime, count: int, locked_until: datetime):
+        self.last, self.count, self.locked_until = last, count, locked_until
+
+    @classmethod
+    def parse(cls, value: str | None) -> _Failures:
+        never = datetime.min.replace(tzinfo=utcnow().tzinfo)
+        try:
+            last, count, until = (value or "").split(" ")
+            return cls(_parse_stamp(last), int(count), _parse_stamp(until))
+        except ValueError:
+            return cls(never, 0, never)
+
+    def __str__(self) -> str:
+        return f"{self.last.strftime(_STAMP)} {self.count} {self.locked_until.strftime(_STAMP)}"
+
+
+def _parse_stamp(text: str) -> datetime:
+    return datetime.strptime(text, _STAMP).replace(tzinfo=utcnow().tzinfo)
+
+
+def _record_failure(db: Database, key: str, failures: _Failures, now: datetime) -> None:
+    count = (failures.count if now - failures.last < FAILURES_KEPT else 0) + 1
+    locked_until = now
+    if count >= FREE_FAILURES:
+        locked_until = now + min(FIRST_LOCK * 2 ** (count - FREE_FAILURES), LONGEST_LOCK)
+    value = str(_Failures(now, count, locked_until))
+    try:
+        with db.write() as session:
+            session.execute(delete(Setting).where(Setting.key.startswith(_FAILURES, autoescape=True),
+                                                  Setting.value < (now - FAILURES_KEPT).strftime(_STAMP)))
+            row = session.get(Setting, key)
+            if row is None:
+                session.add(Setting(key=key, value=value))
+            else:
+                row.value = value
+    except IntegrityError:  # another worker recorded this name's first failure at the same moment
+        pass
 
 
 def _token_digest(token: str) -> str:

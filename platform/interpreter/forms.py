@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import re
 from typing import Any
 
@@ -67,6 +68,10 @@ def _compile_field(doc: Doc, path: tuple[str | int, ...], raw: dict[str, Any]) -
     if "pattern" in raw:
         try:
             re.compile(raw["pattern"])
+            if backtracks_exponentially(raw["pattern"]):
+                doc.error((*path, "pattern"), "this pattern can take exponential time on some texts (a "
+                          "repetition inside a repetition, as in (a+)+): a requester could stall the server; "
+                          "repeat with a separator that must match, e.g. ^\\w+( \\w+)*$ in place of ^(\\w+ ?)+$")
         except re.error as exc:
             doc.error((*path, "pattern"), f"invalid regular expression: {exc}")
     spec = m.FieldSpec(
@@ -99,6 +104,60 @@ def check_field_list(doc: Doc, path: tuple[str | int, ...], form: m.FormSpec, fi
         if field_id not in form.by_id:
             doc.error((*path, i), f"unknown field '{field_id}' of form '{form.id}'"
                                   f"{did_you_mean(field_id, form.by_id)}")
+
+
+def backtracks_exponentially(pattern: str) -> bool:
+    """A repetition whose body holds another open-ended repetition and nothing else it must match each time,
+    as in `(a+)+`, `(\\w+\\s?)+` or `([a-z]{2,4})+`: Python's regex engine can try exponentially many ways to split
+    a near-miss such as 'aaaa...!' (catastrophic backtracking). `([a-z]+\\.)+` passes: each round must match a
+    dot. A heuristic over the parsed pattern (Python's own parser); it never refuses a pattern without
+    nested repetition."""
+    try:  # Python's own (private) regex parser: the check sees the pattern exactly as `re` does
+        c, _parser = importlib.import_module("re._constants"), importlib.import_module("re._parser")
+    except ImportError:  # pragma: no cover - another Python's layout: no check
+        return False
+    repeats = {c.MAX_REPEAT, c.MIN_REPEAT}
+
+    def items(seq: Any) -> list[tuple[Any, Any]]:
+        return list(seq.data if hasattr(seq, "data") else seq)
+
+    def open_repeat_inside(seq: Any) -> bool:  # a repetition of varying length: a+, a*, a?, a{2,4}
+        for op, arg in items(seq):
+            if op in repeats and (arg[0] != arg[1] or open_repeat_inside(arg[2])):
+                return True
+            if op == c.SUBPATTERN and open_repeat_inside(arg[3]):
+                return True
+            if op == c.BRANCH and any(open_repeat_inside(branch) for branch in arg[1]):
+                return True
+        return False
+
+    def must_match_each_round(seq: Any) -> bool:
+        for op, arg in items(seq):
+            if op in (c.LITERAL, c.NOT_LITERAL, c.IN, c.ANY):
+                return True
+            if op == c.SUBPATTERN and must_match_each_round(arg[3]):
+                return True
+            if op == c.BRANCH and all(must_match_each_round(branch) for branch in arg[1]):
+                return True
+        return False
+
+    def walk(seq: Any) -> bool:
+        for op, arg in items(seq):
+            if op in repeats:
+                if arg[1] == c.MAXREPEAT and open_repeat_inside(arg[2]) and not must_match_each_round(arg[2]):
+                    return True
+                if walk(arg[2]):
+                    return True
+            elif op == c.SUBPATTERN and walk(arg[3]):
+                return True
+            elif op == c.BRANCH and any(walk(branch) for branch in arg[1]):
+                return True
+        return False
+
+    try:
+        return walk(_parser.parse(pattern))
+    except Exception:  # noqa: BLE001 - a check, never a crash of the loader
+        return False
 
 
 def form_json_schema(form: m.FormSpec) -> dict[str, Any]:

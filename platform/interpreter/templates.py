@@ -7,12 +7,37 @@ from functools import cache, lru_cache
 from typing import Any
 
 from jinja2 import ChainableUndefined, Template, TemplateSyntaxError
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
+
+MAX_REPEATED = 100_000  # items (characters) `'-' * n` may make
+MAX_POWER_BITS = 1024  # size of the integer `a ** b` may make
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Jinja's sandbox (no Python internals, ranges up to 100,000) whose `*` and `**` cannot build strings or
+    numbers of gigabytes either, whether the template's author or a field's value asks for them. Intercepted
+    operators are also left out of Jinja's constant folding, so `{{ 'a' * 10**10 }}` fails as it renders
+    instead of exhausting memory while it compiles."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for sequence, times in ((left, right), (right, left)):
+                if isinstance(sequence, str | list | tuple) and isinstance(times, int) \
+                        and len(sequence) * times > MAX_REPEATED:
+                    raise SecurityError(f"repetition longer than {MAX_REPEATED} items")
+        elif isinstance(left, int) and isinstance(right, int) and abs(left) > 1 \
+                and right * abs(left).bit_length() > MAX_POWER_BITS:
+            raise SecurityError(f"power larger than {MAX_POWER_BITS} bits")
+        return super().call_binop(context, operator, left, right)
 
 
 @cache
 def environment() -> SandboxedEnvironment:
-    return SandboxedEnvironment(autoescape=False)
+    return _Sandbox(autoescape=False)
 
 
 @lru_cache(maxsize=4096)
@@ -39,7 +64,7 @@ def renderer(text: str) -> Callable[[Mapping[str, Any]], str]:
 @cache
 def payload_environment() -> SandboxedEnvironment:
     """Intake templates read free-form payloads: a missing key, at any depth, renders nothing."""
-    return SandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
+    return _Sandbox(autoescape=False, undefined=ChainableUndefined)
 
 
 @lru_cache(maxsize=4096)

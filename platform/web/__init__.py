@@ -19,6 +19,8 @@ from itsm.store import Database
 
 from .security import cookie_settings
 
+MAX_REQUEST_BYTES = 10 * 2**20  # a bigger body is refused (413) before it is read: no 100 MB JSON in memory
+
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
@@ -27,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         DATABASE_URL=os.environ.get("ITSM_DATABASE_URL"),
         SECRET_KEY=os.environ.get("ITSM_SECRET_KEY"),
         PACK=os.environ.get("ITSM_PACK"),
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         **cookie_settings(),
     )
     if config:

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
 
 from itsm.engine import Unauthorized
+from itsm.engine.errors import TooManyAttempts
 from itsm.engine.users import authenticate
 
 from .security import log_in, log_out, page_actor, safe_next
@@ -27,8 +28,12 @@ def login() -> Any:
         return render_template("login.html", next=target, name="", error=None)
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
+    engine = current_app.extensions["itsm"]
     try:
-        user = authenticate(current_app.extensions["itsm"].db, name, password)
+        user = authenticate(engine.db, name, password, engine.clock())
+    except TooManyAttempts as exc:
+        return render_template("login.html", next=target, name=name, error=f"{exc.message[:1].upper()}"
+                               f"{exc.message[1:]}."), 429
     except Unauthorized:
         return render_template("login.html", next=target, name=name,
                                error="Wrong user name or password."), 401

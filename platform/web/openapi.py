@@ -191,7 +191,9 @@ def openapi_document() -> dict[str, Any]:
                     "results": {"type": "array", "items": {"type": "object", "properties": {
                         "key": {"type": "string"}, "fingerprint": {"type": "string"},
                         "number": {"type": ["string", "null"]},
-                        "action": {"enum": ["created", "unchanged", "updated", "resolved", "commented", "ignored"]},
+                        "action": {"enum": ["created", "unchanged", "updated", "resolved", "commented", "ignored",
+                                            "rejected"]},
+                        "message": {"type": "string"},
                         "dropped": {"type": "object", "additionalProperties": {"type": "string"}}}}}}},
                     400, 401, 403, 404, 409, 422)}},
             "/api/suggestions": {

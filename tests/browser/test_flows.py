@@ -42,6 +42,9 @@ class Person:
         self.context = browser.new_context(viewport={"width": 1280, "height": 900})
         self.page = self.context.new_page()
         self.page.on("dialog", lambda dialog: pytest.fail(f"a script ran: {dialog.message}"))
+        self.blocked: list[str] = []  # what the Content-Security-Policy refused: our own pages need nothing refused
+        self.page.on("console", lambda message: self.blocked.append(message.text)
+                     if "Content Security Policy" in message.text else None)
         self.base = base
         self.shots = screenshots
         self.page.goto(f"{base}/login")
@@ -67,6 +70,7 @@ class Person:
 
     def close(self) -> None:
         self.context.close()
+        assert self.blocked == []
 
 
 def test_an_incident_from_report_to_rating_in_the_browser(browser: Any, server: str, screenshots: Path) -> None:

@@ -191,7 +191,7 @@ def test_queue_filters_search_and_keyset_pagination(api: Api) -> None:
     status, page = api("GET", "/api/tickets?q=INC0000006", "lars")
     assert [t["number"] for t in page["items"]] == ["INC0000006"]
     for query, name in [("cursor=garbage", "cursor"), ("limit=0", "limit"), ("limit=abc", "limit"),
-                        ("colour=red", "colour"), ("sla=late", "sla")]:
+                        ("colour=red", "colour"), ("sla=late", "sla"), ("q=" + "printer " * 7000, "q")]:
         body = assert_error(api("GET", f"/api/tickets?{query}"), 400)
         assert [d["field"] for d in body["details"]] == [name], query
 
@@ -310,6 +310,21 @@ def test_nesting_too_deep_to_parse_is_a_400(api: Api) -> None:
     assert_error(api("POST", "/api/tickets", data=body, content_type="application/json"), 400)
     assert_error(api("POST", "/api/intake/alertmanager", "admin", data='{"alerts": ' + deep + "}",
                      content_type="application/json"), 400)
+
+
+def test_a_body_over_the_size_limit_is_refused_before_it_is_read(app: Flask, api: Api) -> None:
+    from itsm.web import MAX_REQUEST_BYTES
+
+    huge = json.dumps({"process": "incident", "fields": {**LAPTOP, "description": "x" * MAX_REQUEST_BYTES}})
+    assert_error(api("POST", "/api/tickets", data=huge, content_type="application/json"), 413)
+    number = create(api)["number"]
+    assert_error(api("POST", f"/api/tickets/{number}/comments", data=huge, content_type="application/json"), 413)
+    streamed = api.client.post(f"/api/tickets/{number}/comments", input_stream=io.BytesIO(huge.encode()),
+                               environ_overrides={"wsgi.input_terminated": True},  # no Content-Length: cut
+                               headers={"Authorization": f"Bearer {app.config['TOKENS']['rita']}",
+                                        "Transfer-Encoding": "chunked", "Content-Type": "application/json"})
+    assert streamed.status_code in (400, 413)  # read no further than the limit: what was read is not JSON
+    assert api("GET", f"/api/tickets/{number}/comments")[1]["items"] == []
 
 
 def test_search_looks_at_the_number_and_text_values_only(api: Api) -> None:

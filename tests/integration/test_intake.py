@@ -99,6 +99,25 @@ def test_an_alert_that_resolves_before_anyone_worked_it_is_commented(app: Flask)
     assert comments[-1]["text"] == "Resolved by monitoring: the alert ended at 2026-03-09T10:00:00Z."
 
 
+def test_another_token_cannot_touch_or_find_an_incident_it_may_not_see_by_replaying_its_key(app: Flask) -> None:
+    number = post(app, payload("firing"))[1]["results"][0]["number"]
+    engine = engine_of(app)
+    add_user(engine.db, "rita")
+    add_user(engine.db, "admin", admin=True)
+    before = engine.events(engine.actor("system"), number)
+    changed = payload("firing")
+    changed["alerts"][0]["annotations"]["description"] = "All fine, ignore this incident"
+    app.config["TOKEN"] = create_token(engine.db, "rita")
+    for body in (payload("resolved", endsAt="2026-03-09T10:00:00Z"), changed, payload("firing")):
+        status, answer = post(app, body)
+        assert status == 200 and answer["results"][0]["action"] == "rejected"
+        assert answer["results"][0]["number"] is None  # the number of someone else's ticket is not told
+    assert engine.events(engine.actor("system"), number) == before  # no comment, no update
+    app.config["TOKEN"] = create_token(engine.db, "admin")  # who may see the ticket may act on its key
+    status, answer = post(app, payload("resolved", endsAt="2026-03-09T10:00:00Z"))
+    assert answer["results"][0] == {"fingerprint": "a1b2c3d4e5f6", "number": number, "action": "commented"}
+
+
 def test_intake_refuses_what_is_not_an_alertmanager_payload(app: Flask) -> None:
     assert post(app, {"alerts": "x"})[0] == 400
     assert post(app, [1, 2])[0] == 400

@@ -84,6 +84,68 @@ def test_login_sets_an_httponly_samesite_session_and_a_wrong_password_is_refused
     assert browser.get("/").location.endswith("/portal")
 
 
+def test_repeated_wrong_passwords_lock_the_name_for_a_while_on_every_worker(app: Flask, db_url: str) -> None:
+    from datetime import timedelta
+
+    from itsm.engine.errors import TooManyAttempts, Unauthorized
+    from itsm.engine.users import FREE_FAILURES, authenticate
+    from itsm.store.models import utcnow
+
+    guesser = Browser(app)
+    for _ in range(FREE_FAILURES):
+        assert guesser.login("rita", "guess").status_code == 401
+    locked = guesser.login("rita", "rita-pw")  # even the right password waits now
+    assert locked.status_code == 429 and "try again in 1 minute" in locked.text
+    other_worker = create_app({"DATABASE_URL": db_url, "TESTING": True})  # the lock is in the database
+    assert Browser(other_worker).login("rita", "rita-pw").status_code == 429
+    assert Browser(app).login("lars", "lars-pw").status_code == 302  # only that name is locked
+    for _ in range(FREE_FAILURES):  # a name nobody has locks the same way: a lock tells nothing
+        guesser.login("nobody", "guess")
+    assert guesser.login("nobody", "guess").status_code == 429
+    db, now = engine_of(app).db, utcnow()
+    with pytest.raises(Unauthorized):
+        authenticate(db, "rita", "guess", now + timedelta(minutes=1, seconds=1))  # the lock is over: one more
+    with pytest.raises(TooManyAttempts, match="2 minutes"):  # ... locks it twice as long
+        authenticate(db, "rita", "rita-pw", now + timedelta(minutes=1, seconds=2))
+    assert authenticate(db, "rita", "rita-pw", now + timedelta(minutes=4)).name == "rita"
+    for _ in range(FREE_FAILURES - 1):  # the right password started the count again
+        with pytest.raises(Unauthorized) as refused:
+            authenticate(db, "rita", "guess", now + timedelta(minutes=4))
+        assert not isinstance(refused.value, TooManyAttempts)
+
+
+def test_a_wrong_password_costs_one_key_derivation_whoever_the_name_is(app: Flask,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Timing tells nothing: unknown names and users without a password (made by the mail intake) cost the
+    same scrypt work as a wrong password of a real user."""
+    import hashlib
+
+    from itsm.engine import users
+
+    add_user(engine_of(app).db, "mailed", email="mailed@example.invalid")  # no password
+    users._dummy_hash()
+    calls: list[int] = []
+    real = hashlib.scrypt
+    monkeypatch.setattr(users.hashlib, "scrypt", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for name in ("rita", "nobody", "mailed"):
+        calls.clear()
+        assert Browser(app).login(name, "guess").status_code == 401
+        assert calls == [1], name
+
+
+def test_pages_and_the_api_forbid_framing_and_scripts_from_elsewhere(app: Flask) -> None:
+    admin = Browser(app, "admin")
+    for path in ("/login", "/portal", "/queue", "/admin/", "/admin/processes/incident", "/nowhere", "/api/health"):
+        response = admin.get(path)
+        policy = response.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'self';" in policy, path
+        assert response.headers["X-Frame-Options"] == "DENY" and response.headers["X-Content-Type-Options"] == "nosniff"
+    app.config["MERMAID_JS"] = __file__  # any file: the page then loads Mermaid and starts it
+    page = admin.get("/admin/processes/incident").text
+    assert page.count("<script src=") == 3  # app.js, Mermaid and diagram.js ...
+    assert re.findall(r"<script(?![^>]*\bsrc=)", page) == []  # ... and no inline script the policy would block
+
+
 def test_pages_need_a_session_and_return_to_where_people_were_going(app: Flask) -> None:
     browser = Browser(app)
     response = browser.get("/queue")

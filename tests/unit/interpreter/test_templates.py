@@ -38,3 +38,22 @@ def test_errors_stay_template_errors() -> None:
         renderer("{{ ticket.__class__.__mro__ }}")({"ticket": object()})
     with pytest.raises(TemplateError):
         renderer("{{ missing.deeper }}")({})
+
+
+@pytest.mark.parametrize("text", ["{{ 'ab' * 10**10 }}", "{{ ticket.note * 10**10 }}", "{{ 10**10 * [0] }}",
+                                  "{{ '-' * ticket.count }}", "{{ 10 ** (10 ** 10) }}", "{{ ticket.count ** 999 }}"])
+def test_repetition_and_powers_cannot_build_gigabytes(text: str) -> None:
+    """Neither the template's author nor a field's value (`ticket.count`) can make `*` or `**` allocate
+    gigabytes; compiling does not fold them either (it would run out of memory before any render)."""
+    context = {"ticket": {"note": "from a user", "count": 10**9}}
+    with pytest.raises(SecurityError):
+        renderer(text)(context)
+
+
+def test_ordinary_repetition_and_powers_still_work() -> None:
+    text = "{{ '=' * 5 }} {{ ticket.n * 3 }} {{ [1] * 2 }} {{ 2 ** 10 }} {{ 2.5 * 2 }}"
+    assert renderer(text)({"ticket": {"n": 4}}) == "===== 12 [1, 1] 1024 5.0"
+    from itsm.interpreter.templates import compiled_for_payload
+
+    with pytest.raises(SecurityError):
+        compiled_for_payload("{{ payload.text * 10**9 }}").render({"payload": {"text": "x"}})
