@@ -12,6 +12,7 @@ import hmac
 import os
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,10 +62,24 @@ def init_app(app: Flask) -> None:
         return {"csrf_token": csrf_token, "current_actor": g.get("page_actor")}
 
 
+DEFAULT_SESSION_HOURS = 12.0  # a working day and then some: a copied cookie is not good for a month
+
+
+def session_lifetime() -> timedelta:
+    """How long a sign-in lasts: `ITSM_SESSION_HOURS` (a positive number), else 12 hours."""
+    try:
+        hours = float(os.environ.get("ITSM_SESSION_HOURS", DEFAULT_SESSION_HOURS))
+    except ValueError:
+        hours = DEFAULT_SESSION_HOURS
+    return timedelta(hours=hours if 0 < hours <= 24 * 366 else DEFAULT_SESSION_HOURS)
+
+
 def cookie_settings() -> dict[str, Any]:
-    """Flask's session cookie as SPEC 9 wants it: HttpOnly, SameSite=Lax, Secure behind HTTPS."""
+    """Flask's session cookie as SPEC 9 wants it: HttpOnly, SameSite=Lax, Secure behind HTTPS. Its signature
+    is accepted for `session_lifetime()` after it was issued (at sign-in), then the person signs in again."""
     return {"SESSION_COOKIE_NAME": "itsm_session", "SESSION_COOKIE_HTTPONLY": True,
-            "SESSION_COOKIE_SAMESITE": "Lax", "SESSION_COOKIE_SECURE": os.environ.get("ITSM_SECURE_COOKIES") == "1"}
+            "SESSION_COOKIE_SAMESITE": "Lax", "SESSION_COOKIE_SECURE": os.environ.get("ITSM_SECURE_COOKIES") == "1",
+            "PERMANENT_SESSION_LIFETIME": session_lifetime()}
 
 
 def csrf_token() -> str:

@@ -84,6 +84,27 @@ def test_login_sets_an_httponly_samesite_session_and_a_wrong_password_is_refused
     assert browser.get("/").location.endswith("/portal")
 
 
+def test_a_sign_in_lasts_twelve_hours_unless_configured(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    import itsdangerous.timed
+
+    from itsm.web.security import session_lifetime
+
+    assert app.permanent_session_lifetime == timedelta(hours=12)
+    monkeypatch.setenv("ITSM_SESSION_HOURS", "8.5")
+    assert session_lifetime() == timedelta(hours=8.5)
+    monkeypatch.setenv("ITSM_SESSION_HOURS", "soon")  # not a number: the default, not a crash
+    assert session_lifetime() == timedelta(hours=12)
+    rita = Browser(app, "rita")
+    assert rita.get("/portal").status_code == 200
+    issued = itsdangerous.timed.time.time()
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: issued + 11.9 * 3600)
+    assert rita.get("/portal").status_code == 200
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: issued + 12.1 * 3600)
+    assert rita.get("/portal").location.startswith("/login")  # a copied cookie is not good for a month
+
+
 def test_repeated_wrong_passwords_lock_the_name_for_a_while_on_every_worker(app: Flask, db_url: str) -> None:
     from datetime import timedelta
 
