@@ -15,13 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import and_, func, insert, literal, select, text, update
 from transitions import Machine
 
 from itsm.interpreter.loader import compile_documents, load_pack
 from itsm.interpreter.model import PackSpec
-from itsm.store import Database, DefinitionsVersion, SlaClock, Ticket
-from itsm.store.models import utcnow
+from itsm.store import Database, DefinitionsVersion, Event, SlaClock, Ticket
+from itsm.store.models import JSONValue, UTCDateTime, utcnow
 
 from .errors import NotFound, PublishRefused
 
@@ -106,7 +106,7 @@ class Definitions:
             if current is not None and current.id == pack.digest:
                 current.git_commit = current.git_commit or git_commit  # now committed: say which commit
                 return PublishResult(pack.digest, False, {}, f"version {pack.digest[:12]} is already active")
-            renamed = self._check_and_rename(session, pack)
+            renamed = self._check_and_rename(session, pack, actor or "system")
             row = session.get(DefinitionsVersion, pack.digest)
             if row is None:
                 row = DefinitionsVersion(id=pack.digest, pack_id=pack.id, source=list(pack.source),
@@ -119,7 +119,7 @@ class Definitions:
         self._active = None
         return PublishResult(pack.digest, True, renamed, f"published version {pack.digest[:12]}")
 
-    def rollback(self, version_id: str) -> PublishResult:
+    def rollback(self, version_id: str, actor: str | None = None) -> PublishResult:
         """Re-activate an earlier version (a unique prefix of its id is enough)."""
         with self.db.write() as session:
             self._serialize(session)
@@ -132,7 +132,7 @@ class Definitions:
             if row.is_active:
                 return PublishResult(row.id, False, {}, f"version {row.id[:12]} is already active")
             pack = compile_documents(row.source)
-            renamed = self._check_and_rename(session, pack)
+            renamed = self._check_and_rename(session, pack, actor or "system")
             current = session.scalar(select(DefinitionsVersion).where(DefinitionsVersion.is_active))
             self._activate(session, row)
             self._recheck_clocks(session, current, pack)
@@ -169,8 +169,9 @@ class Definitions:
                         .execution_options(synchronize_session=False))
 
     @staticmethod
-    def _check_and_rename(session: Any, pack: PackSpec) -> dict[str, int]:
-        """Refuse (with counts per state) when open tickets would sit in a state the pack lacks."""
+    def _check_and_rename(session: Any, pack: PackSpec, actor: str) -> dict[str, int]:
+        """Refuse (with counts per state) when open tickets would sit in a state the pack lacks; move those
+        that `renamed_states` maps, each with a `rename` event under the new version (SPEC 7)."""
         counts = session.execute(select(Ticket.process, Ticket.state, func.count()).where(Ticket.is_open)
                                  .group_by(Ticket.process, Ticket.state)).all()
         stranded: Counter[str] = Counter()
@@ -191,7 +192,15 @@ class Definitions:
                                  "(add them back, or map them in renamed_states): " + "; ".join(lines),
                                  [{"state": where, "open_tickets": n} for where, n in sorted(stranded.items())])
         renamed = {}
+        now = utcnow()
         for process_id, old, new, count in moves:
+            moved = and_(Ticket.process == process_id, Ticket.state == old, Ticket.is_open)
+            session.execute(insert(Event).from_select(
+                ["ticket_id", "at", "actor", "kind", "from_state", "to_state", "changes", "data",
+                 "definitions_version"],
+                select(Ticket.id, literal(now, UTCDateTime), literal(actor), literal("rename"), literal(old),
+                       literal(new), literal({"state": [old, new]}, JSONValue),
+                       literal({"reason": "renamed_states"}, JSONValue), literal(pack.digest)).where(moved)))
             session.execute(update(Ticket).where(Ticket.process == process_id, Ticket.state == old,
                                                  Ticket.is_open).values(state=new, version=Ticket.version + 1)
                             .execution_options(synchronize_session=False))

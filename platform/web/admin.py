@@ -110,7 +110,8 @@ def publish() -> Any:
 @admin_required
 def rollback() -> Any:
     try:
-        result = _engine().definitions.rollback(request.form.get("version", ""))
+        actor = page_actor()
+        result = _engine().definitions.rollback(request.form.get("version", ""), actor=actor.name if actor else None)
         flash(result.message, "success")
     except EngineError as exc:
         flash(f"Not rolled back: {exc.message}", "error")

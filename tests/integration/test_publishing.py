@@ -70,8 +70,7 @@ def test_stranding_is_refused_with_counts_and_renames_move_open_tickets(db: Data
     engine.definitions.publish_path(write_pack(tmp_path / "v1", ["open", "waiting"]))
     waiting = open_ticket(engine)
     engine.fire(system_actor(), waiting, "move")
-    open_ticket(engine)
-    open_ticket(engine)
+    others = [open_ticket(engine), open_ticket(engine)]
     before = engine.definitions.active_id()
 
     with pytest.raises(PublishRefused) as refused:
@@ -80,11 +79,17 @@ def test_stranding_is_refused_with_counts_and_renames_move_open_tickets(db: Data
     assert "request: waiting: 1 open ticket" in refused.value.message
     assert Definitions(db).active_id() == before
 
-    result = engine.definitions.publish_path(write_pack(tmp_path / "v3", ["open", "pending"], "{waiting: pending}"))
+    result = engine.definitions.publish_path(write_pack(tmp_path / "v3", ["open", "pending"], "{waiting: pending}"),
+                                             actor="admin")
     assert result.renamed == {"request:waiting->pending": 1}
     fresh = Engine(db)
     moved = fresh.get(system_actor(), waiting)
-    assert moved["state"] == "pending"
+    assert moved["state"] == "pending" and moved["version"] == 3
+    rename = fresh.events(system_actor(), waiting)[-1]  # the move is in the ticket's audit trail
+    assert (rename["kind"], rename["actor"], rename["from"], rename["to"]) == ("rename", "admin", "waiting", "pending")
+    assert rename["changes"] == {"state": ["waiting", "pending"]}
+    assert rename["definitions_version"] == result.version and rename["at"] is not None
+    assert all(e["kind"] != "rename" for number in others for e in fresh.events(system_actor(), number))
     assert "finish_pending" in moved["transitions"]
     fresh.fire(system_actor(), waiting, "finish_pending")
 
