@@ -138,7 +138,7 @@ def graph(process: str, pack: Path) -> None:
               help="Also write the language reference in Markdown to this file.")
 def schema(out: Path | None, reference: Path | None) -> None:
     """Write the JSON Schema of every kind, for editors' YAML extensions (and the Markdown reference)."""
-    from itsm.interpreter.schema import SCHEMAS, editor_schema
+    from itsm.interpreter.schema import SCHEMAS, editor_schema, overlay_schema
 
     if out is None and reference is None:
         raise click.UsageError("give --out DIR (JSON Schemas) and/or --reference FILE (Markdown)")
@@ -151,7 +151,7 @@ def schema(out: Path | None, reference: Path | None) -> None:
         return
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for kind, body in {**SCHEMAS, "document": editor_schema()}.items():
+    for kind, body in {**SCHEMAS, "document": editor_schema(), "overlay": overlay_schema()}.items():
         target = out / f"{kind}.json"
         target.write_text(json.dumps(body, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         written.append(target.name)

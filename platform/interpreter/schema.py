@@ -364,3 +364,38 @@ def editor_schema() -> dict[str, Any]:
                    "then": {"$ref": f"{kind}.json"}} for kind in KINDS],
         "$defs": {kind: SCHEMAS[kind] for kind in KINDS},
     }
+
+
+def _partial(node: Any) -> Any:
+    """A schema for what an overlay may write (SPEC 3.1): nothing is required, since the base has it, and
+    every mapping with an `id` may be `{id: x, remove: true}`; unknown keys stay errors."""
+    if isinstance(node, list):
+        return [_partial(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _partial(value) for key, value in node.items()
+           if not (key == "required" and isinstance(value, list))}  # the keyword, not a property `required`
+    properties = out.get("properties")
+    if isinstance(properties, dict) and "id" in properties and "kind" not in properties:
+        out["properties"] = {**properties, "remove": {"const": True, "description": "Delete this item."}}
+    return out
+
+
+def overlay_schema() -> dict[str, Any]:
+    """One schema for any document of an overlay pack (`extends`): a partial document of any kind, merged onto
+    the base's, or `{kind, id, remove: true}`. For editors; `itsm validate` checks the merged result."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{SCHEMA_BASE}overlay.json",
+        "title": "ITSM overlay document",
+        "description": "Any document of an overlay pack: only what differs from the base; `kind` selects the "
+                       "schema.",
+        "type": "object",
+        "required": ["kind", "id"],
+        "properties": {"kind": {"enum": list(KINDS), "description": "Document kind."}},
+        "allOf": [{"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+                   "then": {"anyOf": [remove_document_schema(kind), {"$ref": f"overlay-{kind}.json"}]}}
+                  for kind in KINDS],
+        "$defs": {kind: {**_partial(SCHEMAS[kind]), "$id": f"{SCHEMA_BASE}overlay-{kind}.json"} for kind in KINDS},
+    }
+

@@ -16,6 +16,7 @@ from itsm.interpreter.source import read_pack_files, to_plain
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITIONS = ROOT / "definitions"
+PACKS = ROOT / "tests" / "packs"
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -71,7 +72,7 @@ def test_schema_writes_one_schema_per_kind_that_editors_can_use(tmp_path: Path) 
     schemas = {p.stem: json.loads(p.read_text()) for p in tmp_path.glob("*.json")}
     kinds = {"pack", "form", "process", "priority_matrix", "calendar", "sla_policy", "team", "routing",
              "notification", "scenario", "intake"}
-    assert set(schemas) == kinds | {"document"}
+    assert set(schemas) == kinds | {"document", "overlay"}
     for name, schema in schemas.items():
         Draft202012Validator.check_schema(schema)
         assert schema["$id"].endswith(f"/{name}.json") and schema["title"] and schema["description"]
@@ -86,6 +87,17 @@ def test_schema_writes_one_schema_per_kind_that_editors_can_use(tmp_path: Path) 
     for document in documents:
         assert list(validator.iter_errors(document)) == [], document["id"]
     assert not validator.is_valid({"kind": "team", "id": "x", "teir": "L1"})
+
+    # The overlay schema accepts partial documents and removals (SPEC 3.1), and still refuses typos.
+    overlay = Draft202012Validator(schemas["overlay"], registry=registry)
+    client = [to_plain(d.node) for d in read_pack_files(PACKS / "valid" / "overlay_client", [])]
+    assert len(client) == 5 and not validator.is_valid(client[1])  # a partial process is no whole document
+    for document in client + documents:
+        assert list(overlay.iter_errors(document)) == [], document["id"]
+    assert overlay.is_valid({"kind": "process", "id": "incident", "remove": True})
+    assert overlay.is_valid({"kind": "form", "id": "incident", "fields": [{"id": "location", "remove": True}]})
+    assert not overlay.is_valid({"kind": "process", "id": "incident", "lable": "Incident"})
+    assert not overlay.is_valid({"kind": "form", "id": "incident", "fields": [{"id": "x", "typ": "string"}]})
 
 
 def _assert_every_property_is_described(schema: object, where: str) -> None:
