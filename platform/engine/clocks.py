@@ -6,6 +6,7 @@ the stored rows, and the warning and breach actions, which run in the operation'
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -125,27 +126,47 @@ def clock_views(op: Operation, now: datetime) -> dict[str, dict[str, Any]]:
 
     views = {}
     for name, row in op.clock_rows().items():
-        phase, elapsed, deadline, since = row.phase, row.elapsed_seconds, row.deadline, row.running_since
-        running = phase == "running"
-        if running and since is not None and row.calendar in calendars:
-            key = (row.calendar, since)
-            extra = worked.get(key)
-            if extra is None:
-                extra = worked[key] = working_calendar(calendars[row.calendar]).between(since, now)
-            elapsed += extra
+        status, elapsed, breached = _live(row, now, calendars, worked)
         target = row.target_seconds
-        breached = row.breached or (running and deadline is not None and now > deadline)
         views[name] = {
-            "status": "breached" if breached and (running or phase == "paused") else row.status,
+            "status": status,
             "target_seconds": target,
             "elapsed_seconds": round(elapsed, 3),
-            "deadline": iso(deadline) if running else None,
+            "deadline": iso(row.deadline) if row.phase == "running" else None,
             "breached": breached,
             "percent": round(100.0 * elapsed / target, 2) if target else None,
             "started_at": iso(row.started_at),
             "stopped_at": iso(row.stopped_at),
         }
     return views
+
+
+def clock_names(op: Operation) -> dict[str, dict[str, Any]]:
+    """`sla.CLOCK.status|percent` for expressions (SPEC 5), as the API would show them at the operation's
+    instant: a running clock past its deadline is `breached`, and its percent counts the time since its last
+    step (the stored figures are those of the ticket's last change)."""
+    calendars = op.pack.calendars
+    names = {}
+    for name, row in op.clock_rows().items():
+        status, elapsed, _ = _live(row, op.now, calendars, op.worked)
+        target = row.target_seconds
+        names[name] = {"status": status, "percent": 100.0 * elapsed / target if target else None}
+    return names
+
+
+def _live(row: SlaClock, now: datetime, calendars: Mapping[str, m.Calendar],
+          worked: dict[tuple[str, datetime], float]) -> tuple[str, float, bool]:
+    """(status, elapsed seconds, breached) of a clock row brought up to `now`; nothing is stored."""
+    phase, elapsed, deadline, since = row.phase, row.elapsed_seconds, row.deadline, row.running_since
+    running = phase == "running"
+    if running and since is not None and since < now and row.calendar in calendars:
+        key = (row.calendar, since)
+        extra = worked.get(key)
+        if extra is None:
+            extra = worked[key] = working_calendar(calendars[row.calendar]).between(since, now)
+        elapsed += extra
+    breached = row.breached or (running and deadline is not None and now > deadline)
+    return ("breached" if breached and (running or phase == "paused") else row.status), elapsed, breached
 
 
 def schedule_timers(op: Operation) -> None:

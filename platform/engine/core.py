@@ -27,7 +27,7 @@ from itsm.store.models import LINK_INVERSE, NumberSequence, utcnow
 
 from .actions import run_actions
 from .actors import Actor, actor_for, is_agent_for, system_actor, system_roles, visible_to
-from .clocks import clock_views, load_rows, schedule_timers, update_clocks
+from .clocks import clock_names, clock_views, load_rows, schedule_timers, update_clocks
 from .definitions import CompiledVersion, Definitions
 from .errors import BadRequest, Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
 from .fields import as_stored, check_state_rules, check_values, raise_if
@@ -284,6 +284,7 @@ class Operation:
         self.created: list[Ticket] = []  # tickets opened by this operation's `create` actions
         self._requester: dict[str, Any] | None = None
         self._clock_rows: dict[str, SlaClock] | None = None
+        self.worked: dict[tuple[str, datetime], float] = {}  # working seconds from (calendar, instant) to now
         self.extra_template: dict[str, Any] = {}
 
     # -- construction of a new ticket --------------------------------------------------------------
@@ -604,11 +605,8 @@ class Operation:
                                      state)
         if self.actor.is_system:  # the system actor holds every role (SPEC 4 scenario)
             context["actor"]["roles"] = list(system_roles(self.pack))
-        rows = self.clock_rows()
-        if rows:
-            context["sla"] = {name: {"status": row.status, "percent": (
-                100.0 * row.elapsed_seconds / row.target_seconds if row.target_seconds else None)}
-                for name, row in rows.items()}
+        if self.clock_rows():
+            context["sla"] = clock_names(self)
         return context
 
     def template_context(self) -> dict[str, Any]:

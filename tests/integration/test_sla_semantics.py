@@ -327,3 +327,33 @@ def test_a_scenario_checks_the_clock_after_each_step(tmp_path: Path) -> None:
     pack = load_pack(tmp_path)
     result = run_scenario(pack, pack.scenarios["clock_lifecycle"])
     assert result.passed, [str(f) for f in result.failures]
+
+
+# -- expressions see the clocks as the API shows them ---------------------------------------------------------
+
+
+def test_guards_read_sla_status_and_percent_as_of_now_not_as_of_the_last_change(db: Database,
+                                                                                tmp_path: Path) -> None:
+    cancel = '  - {id: cancel, from: "*", to: cancelled}\n'
+    guarded = PACK.replace(cancel, cancel +
+                           '  - {id: urge, from: new, to: new, when: "sla.resolution.percent >= 50"}\n'
+                           "  - {id: flag, from: new, to: new, when: \"sla.resolution.status == 'breached'\"}\n")
+    (tmp_path / "pack").mkdir()
+    (tmp_path / "pack" / "pack.yaml").write_text(guarded)
+    clock = ScenarioClock(at(2, 10))
+    engine = Engine(db, clock=clock)  # no worker runs in this test: the stored clock is that of 10:00
+    engine.definitions.publish_path(tmp_path / "pack")
+    add_user(db, "ann")
+    number = create(engine)  # P3: 2h from Monday 10:00, deadline 12:00
+
+    def offered() -> set[str]:
+        return set(engine.get(engine.actor("system"), number)["transitions"]) & {"urge", "flag"}
+
+    clock.now = at(2, 10, 30)
+    assert offered() == set()  # 25%
+    clock.now = at(2, 11, 0, 1)
+    assert offered() == {"urge"}  # just past 50%, although the stored figure says 0%
+    clock.now = at(2, 12, 0, 1)
+    assert offered() == {"urge", "flag"}  # past the deadline before the worker noticed: breached, as the API says
+    assert view(engine, number)["status"] == "breached"
+    engine.fire(engine.actor("system"), number, "flag")
