@@ -52,8 +52,9 @@ were what when where which while who whom why will with you your yours yourself 
 
 def knowledge() -> ColumnElement[bool]:
     """Tickets worth suggesting: resolved ones (in a state named `resolved`, or ended in a final state
-    other than `cancelled`, such as `closed`), and review records in any state but `cancelled`."""
-    not_cancelled = Ticket.state != "cancelled"
+    other than a cancel state such as `cancelled` or `withdrawn`: `closed`), and review records in any
+    state but a cancel state."""
+    not_cancelled = Ticket.state.not_in(m.CANCEL_STATES)
     return ((Ticket.state == "resolved") | (Ticket.is_open.is_(False) & not_cancelled)
             | ((Ticket.process == REVIEW_PROCESS) & not_cancelled))
 

@@ -131,7 +131,7 @@ def ticket(number: str) -> Any:
     shown = [(spec, view["fields"].get(spec.id)) for spec in form.fields
              if spec.id not in hidden and view["fields"].get(spec.id) not in (None, "", [])]
     transitions = [process.transition(t) for t in view["transitions"]]
-    known = suggest_for_ticket(engine, actor, number) if view["state"] != "cancelled" else []
+    known = suggest_for_ticket(engine, actor, number) if not (state and state.cancels) else []
     return render_template("ticket.html", t=view, process=process, form=form, state=state, shown=shown,
                            events=events, transitions=transitions, pack=pack, zone=_zone(), agent=is_agent(actor),
                            known_errors=known)
