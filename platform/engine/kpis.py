@@ -97,7 +97,7 @@ def kpi_scope(pack: m.PackSpec, actor: Actor, params: Mapping[str, str]) -> KpiS
         raise BadRequest(f"unknown query parameter '{unknown[0]}' (expected {', '.join(PARAMETERS)})",
                          [{"field": key, "message": "unknown parameter"} for key in unknown])
     everything = actor.is_admin or actor.is_system
-    visible = tuple(p for p in pack.processes.values() if everything or is_agent_for(actor, p))
+    visible = tuple(p for p in pack.processes.values() if everything or is_agent_for(actor, p, pack))
     if not visible:
         raise Forbidden("KPIs are for agents and admins")
     process_id = params.get("process") or None

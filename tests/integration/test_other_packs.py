@@ -259,3 +259,25 @@ def test_a_bare_pack_through_the_api_and_the_pages(db_url: str) -> None:
     assert (status, kpis["tickets"]) == (200, {"created": 1, "open": 0, "resolved": 1})
     assert "Service desk dashboard" in admin.page("/dashboard")
     assert admin.api("GET", "/api/openapi.json")[0] == 200
+
+
+# -- a team routed to, in a process whose transitions ask for no role -----------------------------------------
+
+def test_a_team_routed_to_works_the_process_even_when_no_transition_names_its_roles(db_url: str) -> None:
+    app = desk(db_url, "team_without_roles", {"nina": {}, "dora": {}, "dan": {}, "olga": {}})
+    nina, dora, dan, olga = (Client(app, name) for name in ("nina", "dora", "dan", "olga"))
+    status, ticket = nina.api("POST", "/api/tickets", json={"process": "note", "fields": {"body": "Paper jam"}})
+    assert (status, ticket["team"], ticket["assignee"]) == (201, "desk", None)
+    number = ticket["number"]
+    for member in (dora, dan):
+        assert member.api("GET", f"/api/tickets/{number}")[0] == 200
+        status, found = member.api("GET", "/api/tickets")  # the queue agrees with the ticket page
+        assert [t["number"] for t in found["items"]] == [number]
+        assert "Paper jam" in member.page("/queue")
+    status, found = olga.api("GET", "/api/tickets")  # in no team: her own tickets only
+    assert (status, found["items"]) == (200, [])
+    assert olga.api("GET", f"/api/tickets/{number}")[0] == 404
+    status, kpis = dora.api("GET", "/api/kpis")  # her team works the process: she is one of its agents
+    assert (status, kpis["processes"], kpis["tickets"]["created"]) == (200, ["note"], 1)
+    assert "Service desk dashboard" in dora.page("/dashboard")
+    assert olga.api("GET", "/api/kpis")[0] == 403
