@@ -7,7 +7,7 @@ from typing import Protocol
 
 from sqlalchemy import ColumnElement, func
 
-from itsm.interpreter.model import PackSpec, ProcessSpec, per_spec
+from itsm.interpreter.model import AssignAction, PackSpec, ProcessSpec, per_spec
 from itsm.store import Ticket
 
 TICKET_ROLES = frozenset({"requester", "assignee", "team"})
@@ -85,20 +85,44 @@ def actor_for(user: UserRecord, pack: PackSpec) -> Actor:
                  email=user.email)
 
 
-def is_agent_for(actor: Actor, process: ProcessSpec) -> bool:
+def is_agent_for(actor: Actor, process: ProcessSpec, pack: PackSpec) -> bool:
     """SPEC 9: agents see the tickets of the processes they hold a role in. A team member holds a role in
     a process when one of its transitions asks for one of the member's team roles, or for `team` or
-    `assignee` (which any team member can come to hold as tickets move between teams)."""
+    `assignee` (which any team member can come to hold as tickets move between teams), or when the
+    process hands tickets to one of the member's teams (`handling_teams`: a pack whose transitions name
+    no roles still has teams that work its tickets)."""
     if not actor.teams:
         return False
     wanted = _wanted_roles(process)
-    return bool(wanted & (actor.roles - {"admin"})) or bool(wanted & {"team", "assignee"})
+    return (bool(wanted & (actor.roles - {"admin"})) or bool(wanted & {"team", "assignee"})
+            or not handling_teams(pack).get(process.id, frozenset()).isdisjoint(actor.teams))
 
 
 @per_spec
 def _wanted_roles(process: ProcessSpec) -> frozenset[str]:
     """The roles the process's transitions ask for."""
     return frozenset(r for t in process.transitions for r in t.roles or ())
+
+
+@per_spec
+def handling_teams(pack: PackSpec) -> dict[str, frozenset[str]]:
+    """Per process, the teams it hands tickets to: its routing's teams, the teams of its `assign` actions,
+    and the teams those escalate to (`escalate: next_tier`), transitively."""
+    out: dict[str, frozenset[str]] = {}
+    for process in pack.processes.values():
+        routing = pack.routings.get(process.routing or "")
+        teams = {rule.team for rule in routing.rules} if routing is not None else set()
+        actions = [a for s in process.states for a in (*s.on_enter, *s.on_exit)]
+        actions += [a for t in process.transitions for a in t.actions]
+        teams |= {a.team for a in actions if isinstance(a, AssignAction) and a.team}
+        todo = list(teams)
+        while todo:
+            team = pack.teams.get(todo.pop())
+            if team is not None and team.escalates_to and team.escalates_to not in teams:
+                teams.add(team.escalates_to)
+                todo.append(team.escalates_to)
+        out[process.id] = frozenset(teams)
+    return out
 
 
 def visible_to(actor: Actor, pack: PackSpec, newest_first: bool = False) -> ColumnElement[bool] | None:
@@ -118,4 +142,4 @@ def visible_to(actor: Actor, pack: PackSpec, newest_first: bool = False) -> Colu
 
 def agent_processes(actor: Actor, pack: PackSpec) -> list[str]:
     """The processes whose every ticket the actor sees as an agent."""
-    return [p.id for p in pack.processes.values() if is_agent_for(actor, p)]
+    return [p.id for p in pack.processes.values() if is_agent_for(actor, p, pack)]

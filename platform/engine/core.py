@@ -299,7 +299,7 @@ class Operation:
             raise ValidationFailed(f"no process '{process_id}'",
                                    [{"field": "process", "message": f"unknown process '{process_id}'"}])
         requester = requester or actor.name
-        if requester != actor.name and not (actor.is_system or is_agent_for(actor, process)):
+        if requester != actor.name and not (actor.is_system or is_agent_for(actor, process, pack)):
             raise Forbidden("only agents record tickets on behalf of someone else")
         requester_user = session.scalar(q.USER_BY_NAME, {"name": requester}) if requester != "system" else None
         if requester != "system" and requester_user is None:
@@ -359,7 +359,7 @@ class Operation:
         return self.actor.roles_on(self.ticket.requester, self.ticket.assignee, self.ticket.team)
 
     def is_agent(self) -> bool:
-        return self.actor.is_system or self.actor.is_admin or is_agent_for(self.actor, self.process) or (
+        return self.actor.is_system or self.actor.is_admin or is_agent_for(self.actor, self.process, self.pack) or (
             self.ticket.team is not None and self.ticket.team in self.actor.teams)
 
     def can_see(self) -> bool:

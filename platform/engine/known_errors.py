@@ -37,6 +37,7 @@ KNOWN_ERROR = "known_error"
 MAX_TEXT = 20_000  # characters of a search text that are read (a description's maximum in the default pack)
 MAX_TERMS = 32  # distinct words a search looks for: enough to rank, bounded cost on a 10k-character text
 MAX_TERM_LENGTH = 64
+TITLE_LENGTH = 120  # characters of a body field shown as a ticket's title when its form has no title field
 WORD = re.compile(r"[^\W_]+")  # letters and digits of any script; everything else separates words
 # PostgreSQL's `english` stop words, applied to the search text on both databases, so a text of only
 # stop words asks nothing on SQLite either (FTS5 keeps stop words in its index).
@@ -52,8 +53,9 @@ were what when where which while who whom why will with you your yours yourself 
 
 def knowledge() -> ColumnElement[bool]:
     """Tickets worth suggesting: resolved ones (in a state named `resolved`, or ended in a final state
-    other than `cancelled`, such as `closed`), and review records in any state but `cancelled`."""
-    not_cancelled = Ticket.state != "cancelled"
+    other than a cancel state such as `cancelled` or `withdrawn`: `closed`), and review records in any
+    state but a cancel state."""
+    not_cancelled = Ticket.state.not_in(m.CANCEL_STATES)
     return ((Ticket.state == "resolved") | (Ticket.is_open.is_(False) & not_cancelled)
             | ((Ticket.process == REVIEW_PROCESS) & not_cancelled))
 
@@ -167,8 +169,19 @@ def document(form: m.FormSpec, fields: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def title_of(form: m.FormSpec, fields: Mapping[str, Any]) -> str:
-    title_field = document_fields(form)[0]
-    return _text(fields.get(title_field)) if title_field else ""
+    """What names a ticket (pages, suggestions, links): its title field, else the first line of its first
+    non-empty body field (a form without a title field, or a ticket without a title) cut to TITLE_LENGTH
+    characters; "" when all are empty."""
+    title_field, body_fields = document_fields(form)
+    title = _text(fields.get(title_field)) if title_field else ""
+    if title:
+        return title
+    for name in body_fields:
+        text = _text(fields.get(name))
+        if text:
+            line = text.splitlines()[0].strip()
+            return line if len(line) <= TITLE_LENGTH else line[:TITLE_LENGTH - 1].rstrip() + "…"
+    return ""
 
 
 def index_ticket(op: Operation, created: bool) -> None:

@@ -28,7 +28,6 @@ PARAMETERS = ("from", "to", "process", "team", "format")
 AGE_BUCKETS: tuple[tuple[str, int | None], ...] = (("<1d", 1), ("1-3d", 3), ("3-7d", 7), ("7-30d", 30),
                                                     (">30d", None))
 AGENT_EVENTS = ("create", "transition", "update", "comment")  # what counts as an agent acting on a ticket
-CANCEL_STATES = frozenset({"cancelled", "canceled"})
 RATINGS = (1, 2, 3, 4, 5)
 NONE = "none"  # the key of tickets without a team or priority
 
@@ -58,9 +57,9 @@ class KpiScope:
 
 def resolution_states(process: m.ProcessSpec) -> frozenset[str]:
     """States that mean "resolved": one named `resolved`, and every final state except a cancel state
-    (`cancelled`): incident -> resolved, closed; review -> completed."""
-    return frozenset(s.id for s in process.states
-                     if s.id == "resolved" or (s.final and s.id not in CANCEL_STATES))
+    (`cancelled`, `withdrawn`, `rejected`...: `StateSpec.cancels`): incident -> resolved, closed; review ->
+    completed."""
+    return frozenset(s.id for s in process.states if s.id == "resolved" or (s.final and not s.cancels))
 
 
 def work_states(process: m.ProcessSpec) -> frozenset[str]:
@@ -98,7 +97,7 @@ def kpi_scope(pack: m.PackSpec, actor: Actor, params: Mapping[str, str]) -> KpiS
         raise BadRequest(f"unknown query parameter '{unknown[0]}' (expected {', '.join(PARAMETERS)})",
                          [{"field": key, "message": "unknown parameter"} for key in unknown])
     everything = actor.is_admin or actor.is_system
-    visible = tuple(p for p in pack.processes.values() if everything or is_agent_for(actor, p))
+    visible = tuple(p for p in pack.processes.values() if everything or is_agent_for(actor, p, pack))
     if not visible:
         raise Forbidden("KPIs are for agents and admins")
     process_id = params.get("process") or None

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from itsm.interpreter.model import PackSpec
+import json
+import re
+from typing import Any
+
+from itsm.interpreter.model import FieldSpec, PackSpec
 
 PACK = """\
 # Client overlay on {base_name}. Documents here are merged onto the base pack by kind and id: mappings
@@ -39,7 +43,7 @@ MATRIX = """#
 # kind: priority_matrix
 # id: {matrix}
 # matrix:
-#   {first}: {{{second}: {level}}}
+#   {cell}
 """
 
 CALENDAR = """#
@@ -96,7 +100,11 @@ def overlay_files(base: PackSpec, ident: str, extends: str) -> dict[str, str]:
         matrix_text = ""
         if matrix is not None and matrix.cells:
             key, level = next(iter(matrix.cells.items()))
-            matrix_text = MATRIX.format(matrix=matrix.id, first=key[0], second=key[-1], level=level)
+            cell = level  # one level of nesting per input after the first
+            for value in reversed(key[1:]):
+                cell = f"{{{value}: {cell}}}"
+            cell = f"{key[0]}: {cell}"
+            matrix_text = MATRIX.format(matrix=matrix.id, cell=cell)
         calendar = next((c for c in base.calendars.values() if not c.always), None)
         routing = base.routings.get(process.routing or "")
         team = next(iter(base.teams), "service_desk")
@@ -110,8 +118,37 @@ def overlay_files(base: PackSpec, ident: str, extends: str) -> dict[str, str]:
                                       title=ident.replace("_", " ").title(), examples=examples)}
     if process is not None:
         form = base.forms[process.form]
-        fields = {f.id: "Example" for f in form.fields if f.required and f.type in ("string", "text")}
-        fields_text = "{" + ", ".join(f"{k}: {v}" for k, v in fields.items()) + "}"
+        fields = {f.id: example_value(f) for f in form.fields if f.required and f.default is None}
+        fields_text = "{" + ", ".join(f"{k}: {json.dumps(v)}" for k, v in fields.items() if v is not None) + "}"
         files["scenarios/smoke.yaml"] = SCENARIO.format(ident=ident, process=process.id, fields=fields_text,
                                                         initial=process.initial)
     return files
+
+
+# Texts tried, in order, against a field's `pattern` (codes such as room numbers, ticket numbers, phones).
+PATTERN_CANDIDATES = ("Example", "example", "EXAMPLE", "A123", "AB1234", "ABC-123", "X", "1", "123", "123456",
+                      "1234567", "INC0000001", "+49 30 1234567", "2026-03-02", "example@example.invalid",
+                      "https://example.invalid", "a1", "a")
+
+
+def example_value(spec: FieldSpec) -> Any:
+    """A value the smoke scenario can send for a required field, whatever the base pack calls or types it
+    (None: no value can be guessed, such as a user that may not exist)."""
+    if spec.choices:
+        first = spec.choices[0].value
+        return [first] if spec.type == "multichoice" else first
+    if spec.type in ("integer", "number", "rating"):
+        low = spec.min if spec.min is not None else 1
+        return int(low) if spec.type != "number" or float(low).is_integer() else low
+    simple = {"boolean": True, "date": "2026-03-02", "datetime": "2026-03-02T10:00:00+01:00",
+              "email": "example@example.invalid", "url": "https://example.invalid"}
+    if spec.type in simple:
+        return simple[spec.type]
+    if spec.type not in ("string", "text"):
+        return None
+    text = "Example"
+    if spec.pattern is not None:
+        text = next((c for c in PATTERN_CANDIDATES if re.search(spec.pattern, c)), text)
+    if spec.min_length is not None and len(text) < spec.min_length:
+        text = text + "x" * (spec.min_length - len(text))
+    return text[:spec.max_length] if spec.max_length else text

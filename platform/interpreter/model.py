@@ -164,6 +164,18 @@ class StateSpec:
     on_enter: tuple[Action, ...] = ()
     on_exit: tuple[Action, ...] = ()
 
+    @property
+    def cancels(self) -> bool:
+        """A final state that ends a ticket without an outcome (a duplicate, an error, a withdrawn or refused
+        request): packs declare no state categories, so the state's id says it (CANCEL_STATES)."""
+        return self.final and self.id in CANCEL_STATES
+
+
+# Ids of final states that end a ticket unresolved: KPIs do not count them as resolutions, known-error
+# search does not suggest tickets that ended there (docs/decisions.md, "Resolved states").
+CANCEL_STATES = frozenset({"cancelled", "canceled", "withdrawn", "rejected", "declined", "abandoned",
+                           "duplicate", "void", "aborted"})
+
 
 @dataclass(frozen=True)
 class TransitionSpec:

@@ -7,6 +7,7 @@ goes through the engine exactly as the JSON API's do, so the rules are enforced 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,7 @@ from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect
 from itsm.engine import Actor, EngineError, ValidationFailed
 from itsm.engine.core import SLA_FILTERS
 from itsm.engine.forms import Form
-from itsm.engine.known_errors import link, suggest, suggest_for_ticket
+from itsm.engine.known_errors import document_fields, link, suggest, suggest_for_ticket, title_of
 from itsm.engine.reviews import request_review, review_transition
 from itsm.interpreter import model as m
 
@@ -29,7 +30,7 @@ QUEUE_PAGE = 25
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(ui)
-    app.jinja_env.globals.update(is_agent=is_agent)
+    app.jinja_env.globals.update(is_agent=is_agent, ticket_title=ticket_title, prose_fields=prose_fields)
 
 
 def _engine() -> Any:
@@ -52,6 +53,20 @@ def _actor() -> Actor:
 
 def is_agent(actor: Actor | None) -> bool:
     return actor is not None and (actor.is_admin or bool(actor.teams))
+
+
+def ticket_title(ticket: Mapping[str, Any]) -> str:
+    """A ticket's title on the pages (a ticket as the engine shows it): see `known_errors.title_of`."""
+    pack = _pack()
+    process = pack.processes.get(ticket.get("process", ""))
+    return title_of(pack.forms[process.form], ticket.get("fields") or {}) if process is not None else ""
+
+
+def prose_fields(process: m.ProcessSpec) -> tuple[str, ...]:
+    """The fields whose text asks for known errors while a create form is filled in: the form's title and
+    body fields (`known_errors.document_fields`), what search indexes."""
+    title, body = document_fields(_pack().forms[process.form])
+    return (title, *body) if title else body
 
 
 def reportable(pack: m.PackSpec) -> list[m.ProcessSpec]:
@@ -131,7 +146,7 @@ def ticket(number: str) -> Any:
     shown = [(spec, view["fields"].get(spec.id)) for spec in form.fields
              if spec.id not in hidden and view["fields"].get(spec.id) not in (None, "", [])]
     transitions = [process.transition(t) for t in view["transitions"]]
-    known = suggest_for_ticket(engine, actor, number) if view["state"] != "cancelled" else []
+    known = suggest_for_ticket(engine, actor, number) if not (state and state.cancels) else []
     return render_template("ticket.html", t=view, process=process, form=form, state=state, shown=shown,
                            events=events, transitions=transitions, pack=pack, zone=_zone(), agent=is_agent(actor),
                            known_errors=known)
@@ -244,8 +259,12 @@ def form_state() -> Any:
 @login_required
 def form_suggestions() -> Any:
     """Known errors for what is being typed into a create form (app.js asks; the person's visibility applies)."""
-    text = " ".join(request.form.get(name, "") for name in ("short_description", "description", "summary"))
-    items = suggest(_engine(), _actor(), text[:4000], process=request.form.get("_process") or None, limit=5)
+    process_id = request.form.get("_process") or None
+    pack = _pack()
+    processes = [pack.processes[process_id]] if process_id in pack.processes else list(pack.processes.values())
+    names = dict.fromkeys(name for process in processes for name in prose_fields(process))
+    text = " ".join(request.form.get(name, "") for name in names)
+    items = suggest(_engine(), _actor(), text[:4000], process=process_id, limit=5)
     return jsonify([{"number": i["number"], "title": i["title"], "state": i["state"],
                      "url": url_for("ui.ticket", number=i["number"])} for i in items])
 

@@ -64,6 +64,21 @@ def test_init_scaffolds_an_overlay_that_validates_and_passes_its_scenario(tmp_pa
     assert runner.invoke(main, ["init", str(target)]).exit_code == 2  # not empty: refused
 
 
+@pytest.mark.parametrize("base", ["facilities", "change_requests", "bare"])
+def test_init_on_other_packs_scaffolds_a_passing_smoke_test(tmp_path: Path, base: str) -> None:
+    """The smoke scenario fills in every required field whatever its type or pattern (facilities: a room
+    code `^[A-Z][0-9]{3}$`); the commented matrix example has one level of nesting per input."""
+    runner = CliRunner()
+    target = tmp_path / "client"
+    assert runner.invoke(main, ["init", str(target), "--extends", str(VALID / base)]).exit_code == 0
+    tested = runner.invoke(main, ["test", str(target), "-k", "smoke"])
+    assert tested.exit_code == 0 and "PASS client_smoke" in tested.output, tested.output
+    if base == "facilities":
+        assert 'fields: {location: "A123", problem: "Example"}' in (target / "scenarios" / "smoke.yaml").read_text()
+    if base == "change_requests":
+        assert "#   major: high\n" in (target / "pack.yaml").read_text()
+
+
 def test_diff_of_git_revisions_and_what_it_says_when_the_pack_is_not_there(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
@@ -98,3 +113,12 @@ def test_diff_of_git_revisions_and_what_it_says_when_the_pack_is_not_there(
     assert result.exit_code == 2 and "is outside the git repository" in result.output
     result = runner.invoke(main, ["diff", "no-such-revision", "HEAD", "--pack", "overlay_base"])
     assert result.exit_code == 2 and "'no-such-revision' is neither a pack folder nor a git revision" in result.output
+
+
+def test_example_values_for_every_field_type() -> None:
+    from itsm.engine.scaffold import example_value
+    from itsm.interpreter import load_pack
+
+    booking = load_pack(VALID / "facilities").forms["booking"]
+    assert {f.id: example_value(f) for f in booking.fields} == {"room": "a101", "purpose": "Example",
+                                                                "day": "2026-03-02"}

@@ -21,6 +21,7 @@ import pytest
 from itsm.engine import Actor, BadRequest, Engine, Forbidden
 from itsm.engine.kpis import kpi_report, kpi_rows, resolution_states, work_states
 from itsm.engine.users import add_user
+from itsm.interpreter import load_pack
 from itsm.store import Database
 
 from support import DEFINITIONS, Clock, demo_desk
@@ -209,6 +210,16 @@ def test_state_meanings_of_the_default_pack(desk: Engine) -> None:
     assert resolution_states(incident) == {"resolved", "closed"}
     assert work_states(incident) == {"new", "assigned", "in_progress", "on_hold"}
     assert resolution_states(review) == {"completed"}
+
+
+def test_state_meanings_of_other_packs() -> None:
+    """Final states that end a ticket unresolved, under the names other packs give them, are no resolutions."""
+    packs = DEFINITIONS.parent / "tests" / "packs" / "valid"
+    work_order = load_pack(packs / "facilities").processes["work_order"]
+    assert resolution_states(work_order) == {"done"}  # not `withdrawn`
+    assert work_states(work_order) == {"logged", "dispatched", "waiting_parts", "fixed"}
+    change = load_pack(packs / "change_requests").processes["change"]
+    assert resolution_states(change) == {"closed"}  # not `rejected`
 
 
 def test_an_empty_desk_has_no_figures(db: Database, clock: KpiClock) -> None:

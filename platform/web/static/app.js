@@ -56,6 +56,7 @@
   // Known errors while a new ticket is described: resolved tickets with similar text, as links.
   function similar(form) {
     var box = document.getElementById("similar"), timer = null;
+    var fields = (form.dataset.suggestFields || "").split(" ").filter(Boolean);  // the form's prose fields
     var token = form.querySelector('input[name="csrf_token"]');
     if (!box) return;
     function ask() {
@@ -77,7 +78,7 @@
     }
     form.addEventListener("input", function (event) {
       var name = event.target && event.target.name;
-      if (name !== "short_description" && name !== "description") return;
+      if (!name || fields.indexOf(name) < 0) return;
       clearTimeout(timer); timer = setTimeout(ask, 400);
     });
   }
