@@ -25,7 +25,7 @@ from itsm.sla import ClockState, Conditions, WorkingCalendar, evaluate_clock
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ORIGIN = int(datetime(2026, 3, 26, tzinfo=UTC).timestamp())  # Thursday; Sunday 29 March is spring-forward
-HORIZON = 10 * 86400  # seconds of the reference's world
+HORIZON = 21 * 86400  # the reference's world: 2 days of offset, 12 steps of up to a day, then a deadline
 HOURS = {d: (Interval(480, 720), Interval(780, 1020)) for d in range(5)} | {6: (Interval(60, 300),)}
 OFFICE_SPEC = Calendar("office", "Office", "Europe/Berlin", MappingProxyType(HOURS))
 ALWAYS_SPEC = Calendar("24x7", "24x7", "Europe/Berlin", MappingProxyType({}), always=True)
