@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
 
 from itsm.engine import BadRequest
-from itsm.engine.kpis import kpi_report
+from itsm.engine.kpis import kpi_report, rating_field
 
 from .charts import bar_chart, format_number, histogram, horizontal_bars
 from .security import login_required, page_actor
@@ -55,8 +55,11 @@ def dashboard() -> Any:
         "satisfaction": histogram("Satisfaction ratings", report["satisfaction"]["distribution"]),
         "channels": bar_chart("Tickets by channel", report["channels"]),
     }
+    rated = any(rating_field(pack.forms[pack.processes[p].form]) for p in report["processes"])
+    if not rated:  # no form in view asks for a rating: no empty satisfaction tile and chart
+        del charts["satisfaction"]
     csv_url = url_for("api.kpis", format="csv", **params)
-    return render_template("dashboard.html", report=report, charts=charts, params=params, error=error,
+    return render_template("dashboard.html", report=report, charts=charts, params=params, error=error, rated=rated,
                            hours=hours, number=format_number, csv_url=csv_url,
                            teams=sorted(pack.teams.values(), key=lambda t: t.name),
                            processes=list(pack.processes.values()))

@@ -152,7 +152,9 @@ def test_a_change_process_through_the_api_and_the_pages(db_url: str) -> None:
     assert status == 200
     assert kpis["tickets"] == {"created": 3, "open": 2, "resolved": 1}
     assert kpis["satisfaction"]["count"] == 0 and kpis["sla"] == []
-    assert "Service desk dashboard" in cora.page("/dashboard")
+    dashboard = cora.page("/dashboard")
+    assert "Service desk dashboard" in dashboard and "Tickets by channel" in dashboard
+    assert "Satisfaction" not in dashboard  # no form asks for a rating: no empty tile or chart
     assert 'stateDiagram-v2' in admin.page("/admin/processes/change")
     assert "Change requests" in admin.page("/admin/")
 
