@@ -104,10 +104,10 @@ def _edits(pack: m.PackSpec, kind: str, ident: str) -> list[tuple[list[PathPart]
     form = request.form
     edits: list[tuple[list[PathPart], Any, bool]] = []
     if kind == "priority_matrix" and ident in pack.matrices:
-        for (row, column), level in pack.matrices[ident].cells.items():
-            posted = form.get(f"cell:{row}:{column}")
+        for key, level in pack.matrices[ident].cells.items():  # one value per input: ("high", "low")
+            posted = form.get("cell:" + ":".join(key))
             if posted and posted != level:
-                edits.append((["matrix", row, column], posted, False))
+                edits.append((["matrix", *key], posted, False))
     elif kind == "sla_policy" and ident in pack.sla_policies:
         for clock in pack.sla_policies[ident].clocks:
             for level, duration in clock.targets.items():

@@ -526,3 +526,21 @@ def test_the_review_button_on_the_ticket_page_is_the_one_click_review(app: Flask
     assert "review" in kinds and kinds[-1] == "comment"  # the same operation as POST /api/tickets/N/review
     again = lars.post(f"/tickets/{number}/transitions/request_review", {})
     assert again.status_code in (403, 409)  # not offered any more: the guard says it was requested
+
+
+def test_a_one_input_matrix_is_edited_in_the_web_editor_too(db_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "pack"
+    shutil.copytree(DEFINITIONS.parent / "tests" / "packs" / "valid" / "change_requests", folder)
+    app = create_app({"DATABASE_URL": db_url, "PACK": str(folder), "TESTING": True})
+    add_user(engine_of(app).db, "admin", password="admin-pw", admin=True)
+    admin = Browser(app, "admin")
+    page = admin.get("/admin/editor/").text
+    assert 'name="cell:major"' in page and "edit it in YAML" not in page
+    before = (folder / "pack.yaml").read_text()
+    response = admin.post("/admin/editor/priority_matrix/change_priority",
+                          {"cell:major": "high", "cell:minor": "high", "cell:standard": "routine"})
+    assert response.status_code == 302
+    assert _changed(before, (folder / "pack.yaml").read_text()) == [
+        "-matrix: {major: high, minor: normal, standard: routine}",
+        "+matrix: {major: high, minor: high, standard: routine}"]
+    assert engine_of(app).definitions.active().pack.matrices["change_priority"].cells[("minor",)] == "high"
