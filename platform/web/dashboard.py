@@ -11,6 +11,7 @@ from itsm.engine.kpis import kpi_report, rating_field
 
 from .charts import bar_chart, format_number, histogram, horizontal_bars
 from .security import login_required, page_actor
+from .ui import has_kpis
 
 dashboard_pages = Blueprint("dashboard", __name__)
 FILTERS = ("from", "to", "process", "team")
@@ -33,7 +34,7 @@ def hours(seconds: float | None) -> str:
 def dashboard() -> Any:
     actor = page_actor()
     assert actor is not None
-    if not (actor.is_admin or actor.teams):
+    if not has_kpis(actor):  # a requester, or a member of teams that work no process
         return redirect(url_for("ui.portal"))
     engine = current_app.extensions["itsm"]
     params: dict[str, Any] = {name: request.args[name] for name in FILTERS if request.args.get(name)}

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from itsm.engine import Actor, EngineError, ValidationFailed
+from itsm.engine.actors import is_agent_for
 from itsm.engine.core import SLA_FILTERS
 from itsm.engine.forms import Form
 from itsm.engine.known_errors import document_fields, link, suggest, suggest_for_ticket, title_of
@@ -30,7 +31,8 @@ QUEUE_PAGE = 25
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(ui)
-    app.jinja_env.globals.update(is_agent=is_agent, ticket_title=ticket_title, prose_fields=prose_fields)
+    app.jinja_env.globals.update(is_agent=is_agent, has_kpis=has_kpis, ticket_title=ticket_title,
+                                 prose_fields=prose_fields)
 
 
 def _engine() -> Any:
@@ -53,6 +55,14 @@ def _actor() -> Actor:
 
 def is_agent(actor: Actor | None) -> bool:
     return actor is not None and (actor.is_admin or bool(actor.teams))
+
+
+def has_kpis(actor: Actor | None) -> bool:
+    """Whether the dashboard has figures for `actor`: admins, and agents of at least one process."""
+    if actor is None or not is_agent(actor):
+        return False
+    pack = _pack()
+    return actor.is_admin or any(is_agent_for(actor, process, pack) for process in pack.processes.values())
 
 
 def ticket_title(ticket: Mapping[str, Any]) -> str:

@@ -266,7 +266,7 @@ def test_a_bare_pack_through_the_api_and_the_pages(db_url: str) -> None:
 # -- a team routed to, in a process whose transitions ask for no role -----------------------------------------
 
 def test_a_team_routed_to_works_the_process_even_when_no_transition_names_its_roles(db_url: str) -> None:
-    app = desk(db_url, "team_without_roles", {"nina": {}, "dora": {}, "dan": {}, "olga": {}})
+    app = desk(db_url, "team_without_roles", {"nina": {}, "dora": {}, "dan": {}, "olga": {}, "sol": {}})
     nina, dora, dan, olga = (Client(app, name) for name in ("nina", "dora", "dan", "olga"))
     status, ticket = nina.api("POST", "/api/tickets", json={"process": "note", "fields": {"body": "Paper jam"}})
     assert (status, ticket["team"], ticket["assignee"]) == (201, "desk", None)
@@ -281,5 +281,8 @@ def test_a_team_routed_to_works_the_process_even_when_no_transition_names_its_ro
     assert olga.api("GET", f"/api/tickets/{number}")[0] == 404
     status, kpis = dora.api("GET", "/api/kpis")  # her team works the process: she is one of its agents
     assert (status, kpis["processes"], kpis["tickets"]["created"]) == (200, ["note"], 1)
-    assert "Service desk dashboard" in dora.page("/dashboard")
+    assert "Service desk dashboard" in dora.page("/dashboard") and 'href="/dashboard"' in dora.page("/queue")
     assert olga.api("GET", "/api/kpis")[0] == 403
+    sol = Client(app, "sol")  # in a team that works no process: no dashboard link, no 403 page behind it
+    assert 'href="/dashboard"' not in sol.page("/queue")
+    assert sol.session.get("/dashboard").status_code == 302
