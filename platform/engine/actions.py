@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import TemplateError
 
 from itsm.interpreter import model as m
-from itsm.interpreter.templates import renderer
+from itsm.interpreter.templates import is_template, renderer
 
 from .errors import ActionFailed, EngineError
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def render(text: str, context: Mapping[str, Any], where: str) -> str:
-    if "{{" not in text and "{%" not in text:
+    if not is_template(text):
         return text
     try:
         return renderer(text)(context)
@@ -103,11 +103,11 @@ def _run(op: Operation, action: m.Action) -> None:
 def _assign(op: Operation, action: m.AssignAction) -> None:
     """`assign: {team, user}`; templated values come from the ticket (a field of type user, `actor.name`)."""
     team, user = action.team, action.user
-    if team is not None and ("{{" in team or "{%" in team):
+    if is_template(team):
         team = render(team, op.template_context(), action.where).strip() or None
         if team is not None and team not in op.pack.teams:
             raise ActionFailed(f"assign at {action.where}: no team '{team}'")
-    if user is not None and ("{{" in user or "{%" in user):
+    if is_template(user):
         user = render(user, op.template_context(), action.where).strip() or None
         if user == "system":  # the built-in actor (worker, intake, scenarios) never holds a ticket
             user = op.ticket.assignee

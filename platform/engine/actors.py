@@ -61,6 +61,11 @@ def _teams_by_user(pack: PackSpec) -> dict[str, tuple[str, ...]]:
     return {user: tuple(ids) for user, ids in collected.items()}
 
 
+def team_members(pack: PackSpec) -> list[str]:
+    """The user names of every team of the pack, sorted."""
+    return sorted(_teams_by_user(pack))
+
+
 class UserRecord(Protocol):
     """What an actor is made of: a mapped `User` or a row of the users table."""
 

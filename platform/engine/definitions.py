@@ -201,8 +201,7 @@ class Definitions:
                 select(Ticket.id, literal(now, UTCDateTime), literal(actor), literal("rename"), literal(old),
                        literal(new), literal({"state": [old, new]}, JSONValue),
                        literal({"reason": "renamed_states"}, JSONValue), literal(pack.digest)).where(moved)))
-            session.execute(update(Ticket).where(Ticket.process == process_id, Ticket.state == old,
-                                                 Ticket.is_open).values(state=new, version=Ticket.version + 1)
+            session.execute(update(Ticket).where(moved).values(state=new, version=Ticket.version + 1)
                             .execution_options(synchronize_session=False))
             renamed[f"{process_id}:{old}->{new}"] = count
         return renamed

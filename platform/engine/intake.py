@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from itsm.interpreter import model as m
-from itsm.interpreter.templates import compiled_for_payload
+from itsm.interpreter.templates import compiled_for_payload, is_template
 from itsm.store import IntakeKey, Ticket
 
 from .actions import coerce_rendered
@@ -107,7 +107,7 @@ def _merged(payload: Mapping[str, Any], alert: Mapping[str, Any], what: str) -> 
 def _handle(engine: Any, actor: Actor, intake: m.IntakeSpec, context: dict[str, Any], key_name: str) -> dict[str, Any]:
     key = _key(intake, context)
     result: dict[str, Any] = {key_name: key}
-    number = open_ticket(engine, intake.id, key)
+    number, state = open_ticket(engine, intake.id, key)
     if number is not None and not _visible(engine, actor, number):
         # another sender's ticket: whoever holds a token must not update, comment on or resolve it (as
         # `system`), nor learn its number, by replaying that sender's key
@@ -119,7 +119,7 @@ def _handle(engine: Any, actor: Actor, intake: m.IntakeSpec, context: dict[str, 
         return result
     pack = engine.definitions.active().pack
     settled = resolved_states(pack, intake)
-    if number is not None and settled and _state_of(engine, number) in settled:
+    if number is not None and state in settled:
         result["previous"] = number  # it fires again after it was resolved: a new ticket, not a lost repeat
         number = None
     if number is not None and not intake.update:
@@ -157,7 +157,7 @@ def _resolving(intake: m.IntakeSpec, context: Mapping[str, Any]) -> bool:
 
 def render(intake: m.IntakeSpec, text: Any, context: Mapping[str, Any]) -> Any:
     """A template over the payload (literals pass through); a payload that breaks it is a bad request."""
-    if not isinstance(text, str) or ("{{" not in text and "{%" not in text):
+    if not is_template(text):
         return text
     try:
         return compiled_for_payload(text).render(context)
@@ -211,11 +211,6 @@ def resolved_states(pack: m.PackSpec, intake: m.IntakeSpec) -> frozenset[str]:
     return frozenset(t.target for t in process.transitions if t.id in intake.on_resolve.transitions)
 
 
-def _state_of(engine: Any, number: str) -> str | None:
-    with engine.db.read() as session:
-        return session.scalar(select(Ticket.state).where(Ticket.number == number))
-
-
 def _visible(engine: Any, actor: Actor, number: str) -> bool:
     try:
         engine.get(actor, number)
@@ -224,11 +219,13 @@ def _visible(engine: Any, actor: Actor, number: str) -> bool:
     return True
 
 
-def open_ticket(engine: Any, source: str, key: str) -> str | None:
+def open_ticket(engine: Any, source: str, key: str) -> tuple[str | None, str | None]:
+    """The number and state of the open ticket of `key`, or (None, None)."""
     with engine.db.read() as session:
-        row = session.execute(select(Ticket.number, Ticket.is_open).join(IntakeKey, IntakeKey.ticket_id == Ticket.id)
+        row = session.execute(select(Ticket.number, Ticket.is_open, Ticket.state)
+                              .join(IntakeKey, IntakeKey.ticket_id == Ticket.id)
                               .where(IntakeKey.source == source, IntakeKey.key == key)).first()
-    return row[0] if row is not None and row[1] else None
+    return (row[0], row[2]) if row is not None and row[1] else (None, None)
 
 
 def create_keyed(engine: Any, intake: m.IntakeSpec, key: str, fields: dict[str, Any],

@@ -20,6 +20,7 @@ from .expressions import (
 )
 from .shape import locate
 from .source import Node, SourceDocument, to_plain
+from .templates import is_template, template_problem
 
 Path = tuple[str | int, ...]
 BUILTIN_ROLES = ("admin", "requester", "assignee", "team")
@@ -143,9 +144,8 @@ class Compilation:
 
     def template(self, doc: Doc, path: Path) -> None:
         raw = _value(doc.data, path)
-        if not isinstance(raw, str) or ("{{" not in raw and "{%" not in raw):
+        if not is_template(raw):
             return
-        from .templates import template_problem
 
         problem = template_problem(raw)
         if problem:
@@ -189,7 +189,7 @@ class Compilation:
             for key in ("team", "user"):  # either may be a template, rendered when the action runs
                 if key in value:
                     self.template(doc, (*path, "assign", key))
-            if "team" in value and not _is_template(value["team"]):
+            if "team" in value and not is_template(value["team"]):
                 self.check_ref(doc, (*path, "assign", "team"), "team", value["team"])
             return m.AssignAction(team=value.get("team"), user=value.get("user"), where=where)
         if verb == "escalate":
@@ -291,10 +291,6 @@ def value_problem(spec: m.FieldSpec, value: Any) -> str | None:
         if high is not None and value > high:
             return f"{value} is above the maximum {high:g} of '{spec.id}'"
     return None
-
-
-def _is_template(raw: Any) -> bool:
-    return isinstance(raw, str) and ("{{" in raw or "{%" in raw)
 
 
 def _value(data: Any, path: Sequence[str | int]) -> Any:

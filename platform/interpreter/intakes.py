@@ -13,7 +13,7 @@ from . import model as m
 from .context import Compilation, Doc, Path, make_scope, value_problem
 from .errors import did_you_mean
 from .expressions import NameInfo, Scope
-from .templates import template_names, template_problem
+from .templates import is_template, template_names, template_problem
 
 # The names a source's templates and expressions see (the payload, split up the way its authors think of it).
 SOURCE_NAMES: dict[str, tuple[str, ...]] = {
@@ -109,7 +109,7 @@ def _check_source_keys(doc: Doc, source: str) -> None:
 def _mapped_value(doc: Doc, comp: Compilation, path: Path, source: str, spec: m.FieldSpec,
                   raw: Any) -> m.MappedValue:
     if not isinstance(raw, dict):
-        if isinstance(raw, str) and ("{{" in raw or "{%" in raw):
+        if is_template(raw):
             _template(doc, comp, path, source)
         else:
             _literal(doc, path, spec, raw)
@@ -160,7 +160,7 @@ def _on_resolve(doc: Doc, comp: Compilation, source: str, process: m.ProcessSpec
         path: Path = ("on_resolve", "fields", field_id)
         if not comp.field_ref(doc, path, form, field_id, key=True):
             continue
-        if isinstance(value, str) and ("{{" in value or "{%" in value):
+        if is_template(value):
             _template(doc, comp, path, source)
         else:
             _literal(doc, path, form.field(field_id), value)

@@ -35,6 +35,11 @@ class _Sandbox(SandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+def is_template(text: Any) -> bool:
+    """Whether pack text is a Jinja template (holds `{{` or `{%`) rather than a literal."""
+    return isinstance(text, str) and ("{{" in text or "{%" in text)
+
+
 @cache
 def environment() -> SandboxedEnvironment:
     return _Sandbox(autoescape=False)

@@ -8,6 +8,7 @@ from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from itsm.engine import EngineError
+from itsm.engine.actors import team_members
 
 from .formdata import INPUT_TYPES, display, input_value
 
@@ -15,14 +16,9 @@ TITLES = {400: "Bad request", 401: "Please sign in", 403: "Not allowed", 404: "N
           422: "Please check the form"}
 
 
-def team_members(pack: Any) -> list[str]:
-    """The user names of every team of the pack, sorted: the suggestions of a `user` field on agents' forms."""
-    return sorted({member.user for team in pack.teams.values() for member in team.members}) if pack else []
-
-
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(display=display, input_value=input_value, input_types=INPUT_TYPES,
-                                 team_members=team_members)
+                                 team_members=team_members)  # a `user` field's suggestions on agents' forms
 
     @app.context_processor
     def pack_and_endpoints() -> dict[str, Any]:

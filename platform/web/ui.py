@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from itsm.engine import Actor, EngineError, ValidationFailed
-from itsm.engine.actors import is_agent_for
+from itsm.engine.actors import agent_processes
 from itsm.engine.core import SLA_FILTERS
 from itsm.engine.forms import Form
 from itsm.engine.known_errors import document_fields, link, suggest, suggest_for_ticket, title_of
@@ -61,8 +61,7 @@ def has_kpis(actor: Actor | None) -> bool:
     """Whether the dashboard has figures for `actor`: admins, and agents of at least one process."""
     if actor is None or not is_agent(actor):
         return False
-    pack = _pack()
-    return actor.is_admin or any(is_agent_for(actor, process, pack) for process in pack.processes.values())
+    return actor.is_admin or bool(agent_processes(actor, _pack()))
 
 
 def ticket_title(ticket: Mapping[str, Any]) -> str:
