@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.exc import InvalidRequestError
 
-from itsm.store import NOT_MIGRATED, UNREACHABLE, SlaClock, Ticket, Timer, User, outage
+from itsm.store import NOT_MIGRATED, UNREACHABLE, SlaClock, Ticket, Timer, User, outage, outage_line
 
 from .actors import system_actor
 from .clocks import update_clocks
@@ -105,7 +105,7 @@ def run_forever(engine: Engine, interval: float = 5.0, batch: int = DEFAULT_BATC
             else:
                 delay = backoff.next_delay()
                 log.warning("database %s (%s); trying again in %g s", _REASONS.get(reason, reason),
-                            _first_line(exc), delay)
+                            outage_line(exc), delay)
                 stop.wait(delay)
                 continue
         else:
@@ -118,11 +118,6 @@ def run_forever(engine: Engine, interval: float = 5.0, batch: int = DEFAULT_BATC
 
 
 _REASONS = {UNREACHABLE: "unreachable", NOT_MIGRATED: "has no tables yet (run `itsm db upgrade`)"}
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _locked_tickets(session: Session, ids: list[int]) -> list[Ticket]:

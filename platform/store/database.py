@@ -132,6 +132,12 @@ def outage(exc: BaseException) -> str | None:
     return UNREACHABLE if state is not None and state.startswith(_UNREACHABLE_STATES) else None
 
 
+def outage_line(exc: BaseException) -> str:
+    """The driver's message of an outage, first line only (no SQL, no parameters): what a log line shows."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -18,7 +18,7 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.exc import SQLAlchemyError
 
 from itsm.engine.settings import installation_secret
-from itsm.store import NOT_MIGRATED, UNREACHABLE, outage
+from itsm.store import NOT_MIGRATED, UNREACHABLE, outage, outage_line
 
 from .pages import is_page_request
 
@@ -60,7 +60,7 @@ def database_error(exc: Exception) -> Response:
     if reason is None:
         raise exc
     log.warning("%s %s: 503, database %s: %s", request.method, request.path, reason.replace("_", " "),
-                _first_line(exc))
+                outage_line(exc))
     return unavailable(reason)
 
 
@@ -75,11 +75,6 @@ def unavailable(reason: str) -> Response:
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class InstallationSessions(SecureCookieSessionInterface):
