@@ -29,7 +29,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, select, text
 from sqlalchemy import exc as sa_exc
 
-from itsm.engine import Engine
+from itsm.engine import Engine, system_actor
 from itsm.engine.settings import SESSION_SECRET
 from itsm.engine.users import add_user, create_token
 from itsm.engine.worker import Backoff, run_forever
@@ -42,6 +42,7 @@ from tcp_proxy import Proxy, free_port
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "category": "hardware",
           "impact": "low", "urgency": "medium"}
+CMDB_PACK = Path(__file__).resolve().parents[1] / "packs" / "valid" / "cmdb_plugin"
 LONG_AGO = datetime(2025, 3, 3, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))  # a Monday
 
 
@@ -202,6 +203,36 @@ def test_stale_pooled_connections_are_replaced_before_use(db_url: str) -> None:
     admin.dispose()
     assert killed
     assert client.get("/api/tickets", headers=bearer).status_code == 200  # pinged, replaced: no error at all
+
+
+def test_a_database_lost_while_an_action_runs_is_an_outage_not_a_failed_action(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a database server to cut off: PostgreSQL only")
+    import itsm_cmdb
+
+    with Proxy(db_url) as proxy:
+        proxy.up()
+        db = Database(proxy.url)
+        db.upgrade()
+        engine = Engine(db)
+        engine.definitions.publish_path(CMDB_PACK)
+        number = engine.create(system_actor(), "ticket", {"summary": "Laptop fan loud"})["number"]
+
+        def lookup_in_the_lost_database(context: Any, args: Any) -> None:  # as `assign` reads routing state
+            proxy.down()
+            context.op.session.execute(text("SELECT 1"))
+
+        monkeypatch.setitem(itsm_cmdb.plugin.actions, "cmdb_owner", lookup_in_the_lost_database)
+        with pytest.raises(sa_exc.OperationalError) as lost:  # not ActionFailed: a 503, not a 409
+            engine.fire(system_actor(), number, "classify", {"configuration_item": "LAPTOP-0042"})
+        assert outage(lost.value) == UNREACHABLE
+        monkeypatch.undo()
+        proxy.up()
+        engine = Engine(db)  # plugin actions are looked up once per engine and pack
+        ticket = engine.fire(system_actor(), number, "classify", {"configuration_item": "LAPTOP-0042"})
+        assert ticket["fields"]["owner_team"] == "desktop_support" and ticket["version"] == 2
+        db.dispose()
 
 
 # -- the worker -----------------------------------------------------------------------------------------
