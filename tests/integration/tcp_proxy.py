@@ -31,6 +31,7 @@ class Proxy:
         self.url = target.set(host="127.0.0.1", port=self.port).render_as_string(hide_password=False)
         self.accepted = 0  # connections relayed so far
         self._listener: socket.socket | None = None
+        self._acceptor: threading.Thread | None = None
         self._links: set[socket.socket] = set()
         self._lock = threading.Lock()
 
@@ -42,11 +43,15 @@ class Proxy:
         listener = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR: the same port again
         listener.settimeout(0.1)  # the accept loop notices `down` within this
         self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True, name="proxy-accept").start()
+        self._acceptor = threading.Thread(target=self._accept, args=(listener,), daemon=True, name="proxy-accept")
+        self._acceptor.start()
 
     def down(self) -> None:
         """Refuse new connections and cut the established ones."""
         listener, self._listener = self._listener, None
+        if self._acceptor is not None:  # out of accept() (within its timeout): the port is free for `up`
+            self._acceptor.join()
+            self._acceptor = None
         if listener is not None:
             listener.close()
         with self._lock:
