@@ -46,6 +46,8 @@ def seed(url: str, tickets: int) -> str:
     engine = engine_of(app)
     engine.clock = lambda: NOW
     db = engine.db
+    db.upgrade()  # creating the app neither migrates nor publishes
+    engine.definitions.publish_path(DEFINITIONS)
     for name in ("rita", "lars"):
         add_user(db, name)
     add_user(db, "admin", admin=True)

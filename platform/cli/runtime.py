@@ -93,14 +93,19 @@ def _reindex(database: Database) -> None:
 def worker(interval: float, batch: int, once: bool) -> None:
     """Fire due SLA warnings and breaches and timed transitions (auto-close).
 
-    Any number of workers may share a PostgreSQL database; run one against SQLite.
+    Any number of workers may share a PostgreSQL database; run one against SQLite. A worker starts without
+    the database and waits for it, as it does when the database goes away later (--once fails instead).
     """
     import logging
 
     from itsm.engine import Engine
     from itsm.engine.worker import run_forever, sweep
+    from itsm.store import Database
 
-    engine = Engine(_database())
+    database = Database()
+    if once or database.is_sqlite:  # the embedded file gets its tables on first use; a server is migrated apart
+        database.ensure_schema()
+    engine = Engine(database)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if once:
         result = sweep(engine, batch)
@@ -120,10 +125,11 @@ def worker(interval: float, batch: int, once: bool) -> None:
 @click.option("--demo", is_flag=True, help="Create the demo users (password 'demo') if they do not exist.")
 @_engine_errors
 def serve(pack: Path, host: str, port: int, watch: bool, demo: bool) -> None:
-    """Development server: publishes PACK, then serves the pages and the JSON API (production: gunicorn
-    'itsm.web:create_app()')."""
+    """Development server: migrates the database and publishes PACK, then serves the pages and the JSON API
+    (production: `itsm db upgrade`, `itsm publish`, then gunicorn 'itsm.web:create_app()')."""
     import threading
 
+    from itsm.engine.runtime.definitions import git_commit_of
     from itsm.web import create_app
 
     spec, _ = _load_or_report(pack)
@@ -131,6 +137,8 @@ def serve(pack: Path, host: str, port: int, watch: bool, demo: bool) -> None:
         click.echo(f"{pack}: not served: the pack is not valid", err=True)
         sys.exit(1)
     app = create_app({"PACK": str(pack)})
+    app.extensions["itsm"].db.ensure_schema()  # what create_app never does
+    app.extensions["itsm"].definitions.publish(spec, git_commit=git_commit_of(pack))
     if watch:
         from itsm.engine.authoring.watch import PackWatcher
 

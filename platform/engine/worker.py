@@ -6,7 +6,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from dataclasses import dataclass
+
+from itsm.store import NOT_MIGRATED, UNREACHABLE, outage, outage_line
 
 from .channels.delivery import deliver_outbox
 from .runtime.core import Engine
@@ -25,13 +29,51 @@ def sweep(engine: Engine, batch: int | None = None, deliver: bool = True, set_ba
     return total
 
 
-def run_forever(engine: Engine, interval: float = 5.0, batch: int = DEFAULT_BATCH) -> None:  # pragma: no cover - a loop
-    while True:
+@dataclass
+class Backoff:
+    """Exponential waits while the database is away: `first`, twice that, ... up to `cap` seconds."""
+
+    first: float = 1.0
+    cap: float = 30.0
+    failures: int = 0
+
+    def next_delay(self) -> float:
+        self.failures += 1
+        return min(self.cap, self.first * 2 ** min(self.failures - 1, 32))
+
+    def reset(self) -> int:
+        """Back to `first`; how many tries had failed."""
+        failures, self.failures = self.failures, 0
+        return failures
+
+
+def run_forever(engine: Engine, interval: float = 5.0, batch: int = DEFAULT_BATCH,
+                stop: threading.Event | None = None, backoff: Backoff | None = None) -> None:
+    """Sweep every `interval` seconds until `stop` is set. While the database is away (or not migrated yet)
+    the worker waits with exponential backoff and tries again, from the start as later (SPEC 8)."""
+    stop = stop or threading.Event()
+    backoff = backoff or Backoff()
+    while not stop.is_set():
         started = time.monotonic()
         try:
             result = sweep(engine, batch)
+        except Exception as exc:
+            reason = outage(exc)
+            if reason is None:  # the worker outlives a bad sweep; the next one retries
+                log.exception("sweep failed")
+            else:
+                delay = backoff.next_delay()
+                log.warning("database %s (%s); trying again in %g s", _REASONS.get(reason, reason),
+                            outage_line(exc), delay)
+                stop.wait(delay)
+                continue
+        else:
+            failures = backoff.reset()
+            if failures:
+                log.info("database reachable again after %d failed tr%s", failures, "y" if failures == 1 else "ies")
             if result.clocks or result.timers or result.failed:
                 log.info("sweep: %s", result)
-        except Exception:  # the worker outlives a bad sweep; the next one retries
-            log.exception("sweep failed")
-        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+        stop.wait(max(0.0, interval - (time.monotonic() - started)))
+
+
+_REASONS = {UNREACHABLE: "unreachable", NOT_MIGRATED: "has no tables yet (run `itsm db upgrade`)"}

@@ -6,7 +6,7 @@ PostgreSQL (psycopg 3) serves teams that outgrow one machine.
 
 from __future__ import annotations
 
-from .database import Database, default_url
+from .database import NOT_MIGRATED, UNREACHABLE, Database, default_url, outage, outage_line
 from .models import (
     ApiToken,
     Base,
@@ -25,6 +25,6 @@ from .models import (
     User,
 )
 
-__all__ = ["ApiToken", "Base", "Comment", "Database", "DefinitionsVersion", "Event", "IntakeKey", "Link",
-           "OutboxMessage", "RoutingCursor", "SearchDocument",
-           "Setting", "SlaClock", "Ticket", "Timer", "User", "default_url"]
+__all__ = ["NOT_MIGRATED", "UNREACHABLE", "ApiToken", "Base", "Comment", "Database", "DefinitionsVersion", "Event",
+           "IntakeKey", "Link", "OutboxMessage", "RoutingCursor", "SearchDocument",
+           "Setting", "SlaClock", "Ticket", "Timer", "User", "default_url", "outage", "outage_line"]

@@ -1,8 +1,10 @@
 """The web layer (Flask): the JSON API of SPEC 10 and the pages of SPEC 13.
 
 `create_app(config)` is the application factory: `gunicorn 'itsm.web:create_app()'` serves it with
-several workers, each following the active definitions version through the database. Blueprints: `api`
-(bearer tokens), `auth` (login), `ui` (portal, queue, ticket pages, forms) and `admin`.
+several workers, each following the active definitions version through the database. Creating it connects to
+nothing (SPEC 8): migrating is `itsm db upgrade`, publishing `itsm publish`, and a worker that boots while the
+database is away serves 503s until it returns (`availability`). Blueprints: `api` (bearer tokens), `auth`
+(login), `ui` (portal, queue, ticket pages, forms) and `admin`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from typing import Any
 from flask import Flask
 
 from itsm.engine import Engine
-from itsm.engine.people.settings import installation_secret
 from itsm.store import Database
 
 from .security import cookie_settings
@@ -27,24 +28,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keys in the order the engine gives them
     app.config.update(
         DATABASE_URL=os.environ.get("ITSM_DATABASE_URL"),
-        SECRET_KEY=os.environ.get("ITSM_SECRET_KEY"),
-        PACK=os.environ.get("ITSM_PACK"),
+        SECRET_KEY=os.environ.get("ITSM_SECRET_KEY"),  # unset: the installation's secret, read on first use
+        PACK=os.environ.get("ITSM_PACK"),  # the folder the admin area republishes and the editor edits
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         **cookie_settings(),
     )
     if config:
         app.config.update(config)
-    database = Database(app.config["DATABASE_URL"])
-    database.ensure_schema()
-    engine = Engine(database)
-    if not app.config.get("SECRET_KEY"):  # shared by every worker on this database (docs/decisions.md)
-        app.config["SECRET_KEY"] = installation_secret(database)
-    if app.config.get("PACK"):
-        engine.definitions.publish_path(app.config["PACK"])
-    app.extensions["itsm"] = engine
+    app.extensions["itsm"] = Engine(Database(app.config["DATABASE_URL"]))  # no connection yet
 
-    from . import admin, api, auth, dashboard, editor, pages, security, ui
+    from . import admin, api, auth, availability, dashboard, editor, pages, security, ui
 
+    availability.init_app(app)  # first: its hook must run before any other reads the session
     security.init_app(app)
     api.init_app(app)
     auth.init_app(app)

@@ -21,7 +21,8 @@ def _responses(ok: int, schema: dict[str, Any] | None, *errors: int, text: bool 
     descriptions = {400: "Malformed request", 401: "Missing or unknown token", 403: "Role missing",
                     404: "Not found (or not visible to the caller)",
                     409: "Not allowed in this state, guard false, or stale version",
-                    422: "Field validation failed: details list {field, message}"}
+                    422: "Field validation failed: details list {field, message}",
+                    503: "The database is unreachable or not migrated: try again after Retry-After seconds"}
     for status in errors:
         out[str(status)] = {"description": descriptions[status],
                             "content": {"application/json": {"schema": ERROR}}}
@@ -142,8 +143,8 @@ def openapi_document() -> dict[str, Any]:
             },
         },
         "paths": {
-            "/api/health": {"get": {"summary": "Liveness and the active definitions version",
-                                    "responses": _responses(200, {"type": "object"})}},
+            "/api/health": {"get": {"summary": "The database reachable, and the active definitions version",
+                                    "responses": _responses(200, {"type": "object"}, 503)}},
             "/api/openapi.json": {"get": {"summary": "This document",
                                           "responses": _responses(200, {"type": "object"})}},
             "/api/pack": {"get": {"summary": "The active pack", "security": AUTH,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, Response, current_app, render_template, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from itsm.engine import EngineError
@@ -33,13 +34,18 @@ def is_page_request() -> bool:
     return not request.path.startswith("/api/") and request.path != "/api"
 
 
-def error_page(status: int, message: str) -> tuple[str, int]:
-    return render_template("error.html", title=TITLES.get(status, "Something went wrong"), message=message), status
+def error_page(status: int, message: str) -> tuple[str, int] | Response:
+    try:
+        return render_template("error.html", title=TITLES.get(status, "Something went wrong"), message=message), status
+    except SQLAlchemyError as exc:  # the page asks for the pack: with the database away, its 503 instead
+        from .availability import database_error
+
+        return database_error(exc)
 
 
-def engine_error_page(exc: EngineError) -> tuple[str, int]:
+def engine_error_page(exc: EngineError) -> tuple[str, int] | Response:
     return error_page(exc.status, exc.message)
 
 
-def http_error_page(exc: HTTPException) -> tuple[str, int]:
+def http_error_page(exc: HTTPException) -> tuple[str, int] | Response:
     return error_page(exc.code or 500, exc.description or exc.name)

@@ -2,7 +2,7 @@
 
 The session cookie holds the user's name, a stamp derived from their password hash (changing the password
 ends every session) and the CSRF token. Flask signs it with the installation's secret (`ITSM_SECRET_KEY`,
-or one created once in the database so every gunicorn worker shares it).
+or one created once in the database so every gunicorn worker shares it, read on first use: `availability`).
 """
 
 from __future__ import annotations

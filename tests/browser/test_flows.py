@@ -25,6 +25,8 @@ def server(tmp_path: Path, mermaid_js: Path) -> Iterator[str]:
     """The real application on 127.0.0.1 (a free port), on an embedded SQLite database."""
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'itsm.db'}", "PACK": str(ROOT / "definitions"),
                       "MERMAID_JS": str(mermaid_js)})
+    engine_of(app).db.upgrade()  # what `itsm serve` does before it serves; creating the app does not
+    engine_of(app).definitions.publish_path(ROOT / "definitions")
     for name, flags in PEOPLE.items():
         add_user(engine_of(app).db, name, password=f"{name}-pw", **flags)
     httpd = make_server("127.0.0.1", 0, app, threaded=True)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from flask import Flask
 
 from itsm.engine import Engine
 from itsm.engine.people.users import add_user
 from itsm.store import Database
+from itsm.web import create_app, engine_of
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITIONS = ROOT / "definitions"
@@ -35,3 +40,15 @@ def demo_desk(db: Database, clock: Clock) -> Engine:
     for name, flags in DEMO_USERS.items():
         add_user(db, name, **flags)
     return engine
+
+
+def deployed_app(config: Mapping[str, Any]) -> Flask:
+    """`create_app(config)` on a database as a deployment leaves it before the server starts: migrated
+    (`itsm db upgrade`) and, when config names a PACK, that pack published (`itsm publish`). Creating the
+    app does neither (SPEC 8)."""
+    app = create_app(config)
+    engine = engine_of(app)
+    engine.db.upgrade()
+    if config.get("PACK"):
+        engine.definitions.publish_path(config["PACK"])
+    return app

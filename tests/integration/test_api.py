@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
 from itsm.engine.people.users import add_user, create_token
-from itsm.web import create_app, engine_of
+from itsm.web import engine_of
 
-from support import DEFINITIONS, DEMO_USERS
+from support import DEFINITIONS, DEMO_USERS, deployed_app
 
 LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "category": "hardware",
           "impact": "low", "urgency": "medium"}
@@ -25,7 +25,7 @@ LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "
 
 @pytest.fixture()
 def app(db_url: str) -> Flask:
-    app = create_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
+    app = deployed_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
     db = engine_of(app).db
     for name, flags in DEMO_USERS.items():
         add_user(db, name, **flags)

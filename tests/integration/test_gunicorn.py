@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from itsm.engine import Definitions
 from itsm.engine.people.users import add_user, create_token
 from itsm.store import Database
 
@@ -38,18 +39,19 @@ def call(url: str, token: str | None = None, body: dict | None = None) -> tuple[
 
 def test_gunicorn_serves_the_api_with_several_workers(db_url: str, tmp_path: Path) -> None:
     db = Database(db_url)
-    db.upgrade()
+    db.upgrade()  # what `itsm db upgrade` and `itsm publish` do before a deployment starts gunicorn
+    Definitions(db).publish_path(DEFINITIONS)
     add_user(db, "rita")
     token = create_token(db, "rita")
     port = free_port()
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    env = {**os.environ, "ITSM_DATABASE_URL": db_url, "ITSM_PACK": str(DEFINITIONS)}
+    env = {**os.environ, "ITSM_DATABASE_URL": db_url}
     server = subprocess.Popen([str(gunicorn), "--workers", "2", "--bind", f"127.0.0.1:{port}",
                                "itsm.web:create_app()"], env=env, cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}/api"
     try:
-        deadline = time.monotonic() + 90  # workers publish the pack as they boot: slow on a busy machine
+        deadline = time.monotonic() + 90  # a busy machine starts gunicorn slowly
         while True:
             try:
                 status, health = call(f"{base}/health")

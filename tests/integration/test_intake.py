@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from itsm.engine.people.users import add_user, create_token
 from itsm.store.models import Base
-from itsm.web import create_app, engine_of
+from itsm.web import engine_of
 
-from support import DEFINITIONS
+from support import DEFINITIONS, deployed_app
 
 
 def payload(status: str, **extra: Any) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def payload(status: str, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture()
 def app(db_url: str) -> Flask:
-    app = create_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
+    app = deployed_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
     add_user(engine_of(app).db, "monitoring")
     app.config["TOKEN"] = create_token(engine_of(app).db, "monitoring")
     return app

@@ -16,9 +16,9 @@ from itsm.engine.reports.known_errors import link, links, query_terms, suggest, 
 from itsm.engine.runtime.reviews import request_review
 from itsm.engine.runtime.search_index import reindex
 from itsm.store import Link, SearchDocument
-from itsm.web import create_app, engine_of
+from itsm.web import engine_of
 
-from support import DEFINITIONS, DEMO_USERS
+from support import DEFINITIONS, DEMO_USERS, deployed_app
 
 VPN = ("VPN disconnects every ten minutes", "The VPN client drops the tunnel after ten minutes on hotel Wi-Fi.",
        "Updated the VPN client to 5.2, which keeps the tunnel alive.")
@@ -205,7 +205,7 @@ def test_review_refused_when_not_resolved_not_major_or_not_service_desk(engine: 
 
 @pytest.fixture()
 def app(db_url: str) -> Flask:
-    app = create_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
+    app = deployed_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
     db = engine_of(app).db
     for name, flags in DEMO_USERS.items():
         add_user(db, name, **flags)
@@ -267,7 +267,7 @@ def test_http_suggestions_links_and_review(app: Flask) -> None:
 
 
 def test_ticket_page_shows_known_errors_and_links_in_one_click(db_url: str) -> None:
-    app = create_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
+    app = deployed_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
     engine = engine_of(app)
     for name in ("rita", "ruth", "lars"):
         add_user(engine.db, name, password=f"{name}-pw")

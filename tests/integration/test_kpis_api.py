@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from itsm.engine.people.users import add_user, create_token
-from itsm.web import create_app, engine_of
+from itsm.web import engine_of
 
-from support import DEFINITIONS, DEMO_USERS
+from support import DEFINITIONS, DEMO_USERS, deployed_app
 
 LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "category": "hardware",
           "impact": "low", "urgency": "medium"}
@@ -23,7 +23,7 @@ LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "
 
 @pytest.fixture()
 def client(db_url: str) -> FlaskClient:
-    app: Flask = create_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
+    app: Flask = deployed_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
     db = engine_of(app).db
     for name, flags in DEMO_USERS.items():
         add_user(db, name, **flags)

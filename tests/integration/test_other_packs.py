@@ -16,7 +16,9 @@ from sqlalchemy import select
 from itsm.cli import main
 from itsm.engine.people.users import add_user, create_token
 from itsm.store import OutboxMessage
-from itsm.web import create_app, engine_of
+from itsm.web import engine_of
+
+from support import deployed_app
 
 PACKS = Path(__file__).resolve().parents[1] / "packs" / "valid"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -28,7 +30,7 @@ BARE_USERS = {"nina": {}, "admin": {"admin": True}}
 
 
 def desk(db_url: str, pack: str, users: dict[str, dict[str, Any]]) -> Flask:
-    app = create_app({"DATABASE_URL": db_url, "PACK": str(PACKS / pack), "TESTING": True})
+    app = deployed_app({"DATABASE_URL": db_url, "PACK": str(PACKS / pack), "TESTING": True})
     db = engine_of(app).db
     for name, flags in users.items():
         add_user(db, name, password=f"{name}-pw", **flags)

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from itsm.engine.people.users import add_user
 from itsm.web import create_app, engine_of
 
-from support import DEFINITIONS
+from support import DEFINITIONS, deployed_app
 
 PEOPLE = {"rita": {}, "ruth": {}, "lars": {}, "sam": {}, "dana": {}, "admin": {"admin": True}}
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -24,7 +24,7 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @pytest.fixture()
 def app(db_url: str) -> Flask:
-    app = create_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
+    app = deployed_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
     for name, flags in PEOPLE.items():
         add_user(engine_of(app).db, name, password=f"{name}-pw", **flags)
     return app
@@ -377,7 +377,7 @@ def test_the_admin_area_shows_the_pack_and_versions_and_only_admins_get_in(app: 
 def editable_app(db_url: str, tmp_path: Path) -> tuple[Flask, Path]:
     folder = tmp_path / "pack"
     shutil.copytree(DEFINITIONS, folder)
-    app = create_app({"DATABASE_URL": db_url, "PACK": str(folder), "TESTING": True})
+    app = deployed_app({"DATABASE_URL": db_url, "PACK": str(folder), "TESTING": True})
     add_user(engine_of(app).db, "admin", password="admin-pw", admin=True)
     add_user(engine_of(app).db, "lars", password="lars-pw")
     return app, folder
@@ -531,7 +531,7 @@ def test_the_review_button_on_the_ticket_page_is_the_one_click_review(app: Flask
 def test_a_one_input_matrix_is_edited_in_the_web_editor_too(db_url: str, tmp_path: Path) -> None:
     folder = tmp_path / "pack"
     shutil.copytree(DEFINITIONS.parent / "tests" / "packs" / "valid" / "change_requests", folder)
-    app = create_app({"DATABASE_URL": db_url, "PACK": str(folder), "TESTING": True})
+    app = deployed_app({"DATABASE_URL": db_url, "PACK": str(folder), "TESTING": True})
     add_user(engine_of(app).db, "admin", password="admin-pw", admin=True)
     admin = Browser(app, "admin")
     page = admin.get("/admin/editor/").text

@@ -14,6 +14,7 @@ from jinja2 import TemplateError
 
 from itsm.interpreter import model as m
 from itsm.interpreter.templates import is_template, renderer
+from itsm.store import outage
 
 from ..errors import ActionFailed, EngineError
 
@@ -60,6 +61,8 @@ def run_actions(op: Operation, actions: tuple[m.Action, ...]) -> None:
         except EngineError:
             raise
         except Exception as exc:  # a plugin or template bug: abort the operation with the reason
+            if outage(exc):
+                raise  # the database went away: not the action's fault (a 503, or the worker's backoff)
             raise ActionFailed(f"action at {getattr(action, 'where', '?')} failed: {exc}") from exc
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.exc import InvalidRequestError
 
-from itsm.store import SlaClock, Ticket, Timer, User
+from itsm.store import SlaClock, Ticket, Timer, User, outage
 
 from .actors import system_actor
 from .clocks import update_clocks
@@ -75,7 +75,9 @@ def _sweep_clocks(engine: Engine, batch: int, set_based: bool = True) -> SweepRe
         return _clocks_one_by_one(engine, batch=batch)
     try:
         done = sweep_due_clocks(engine, batch, RETRY_AFTER)
-    except Exception:  # rolled back: the same batch again, one savepoint per ticket
+    except Exception as exc:  # rolled back: the same batch again, one savepoint per ticket
+        if outage(exc):
+            raise  # no database to retry on: the caller backs off
         log.warning("set-based SLA batch failed; retrying it ticket by ticket", exc_info=True)
         return _clocks_one_by_one(engine, batch=batch)
     result = SweepResult(clocks=done.done, failed=done.failed)
