@@ -2,7 +2,7 @@
 
 A failure is counted by one upsert that reads and increments the row where it lies, so wrong passwords
 typed at the same moment in several workers each count (PostgreSQL waits on the row; SQLite has one
-writer). How long a count locks a name is the engine's decision (`itsm.engine.login_throttle`).
+writer). How long a count locks a name is the engine's decision (`itsm.engine.people.login_throttle`).
 """
 
 from __future__ import annotations

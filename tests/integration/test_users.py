@@ -16,8 +16,8 @@ from sqlalchemy import func, select, update
 
 from itsm.cli import main
 from itsm.engine.errors import BadRequest, TooManyAttempts, Unauthorized
-from itsm.engine.login_throttle import FAILURES_KEPT, FREE_FAILURES, LONGEST_LOCK, name_digest, record_failure
-from itsm.engine.users import add_user, authenticate, hash_password
+from itsm.engine.people.login_throttle import FAILURES_KEPT, FREE_FAILURES, LONGEST_LOCK, name_digest, record_failure
+from itsm.engine.people.users import add_user, authenticate, hash_password
 from itsm.store import Database, LoginFailure, Setting, User
 from itsm.store.migrate import upgrade
 from itsm.store.models import utcnow
@@ -84,7 +84,7 @@ def test_signing_in_with_an_old_hash_through_the_login_page_keeps_the_session(db
 
 def test_a_password_changed_while_signing_in_is_not_overwritten(db: Database,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from itsm.engine import users
+    from itsm.engine.people import users
 
     add_user(db, "dana")
     set_hash(db, "dana", legacy_hash("old-pw"))
@@ -138,7 +138,7 @@ def test_the_lock_row_holds_a_digest_not_the_name_and_old_counts_are_pruned(db: 
 
 def test_the_upgrade_drops_counts_kept_in_settings(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'old.db'}")
-    upgrade(db, "0004")
+    upgrade(db.engine, "0004")
     with db.write() as session:
         session.add(Setting(key="login_failures:" + "0" * 40, value="2026-01-01T00:00:00 5 2026-01-01T00:01:00"))
         session.add(Setting(key="login_failures_other", value="kept"))  # `_` is not a wildcard here

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from itsm.engine.errors import BadRequest
-from itsm.engine.login_throttle import FIRST_LOCK, FREE_FAILURES, LONGEST_LOCK, lock_duration
-from itsm.engine.users import (
+from itsm.engine.people.login_throttle import FIRST_LOCK, FREE_FAILURES, LONGEST_LOCK, lock_duration
+from itsm.engine.people.users import (
     PASSWORD_METHOD,
     check_email,
     check_user_name,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from itsm.store import Database
 from itsm.store import login_failures as rows
 
-from .errors import TooManyAttempts
+from ..errors import TooManyAttempts
 
 FREE_FAILURES = 5  # wrong passwords in a row before a name is locked
 FIRST_LOCK, LONGEST_LOCK = timedelta(minutes=1), timedelta(minutes=15)  # doubling from one to the other

@@ -19,8 +19,8 @@ from itsm.store import ApiToken, Database, User
 from itsm.store import queries as q
 from itsm.store.models import utcnow
 
-from .actors import SYSTEM, UserRecord
-from .errors import BadRequest, Conflict, NotFound, Unauthorized
+from ..errors import BadRequest, Conflict, NotFound, Unauthorized
+from ..runtime.actors import SYSTEM, UserRecord
 from .login_throttle import FREE_FAILURES, check_not_locked, clear_failures, record_failure
 
 __all__ = ["FREE_FAILURES", "PASSWORD_METHOD", "add_user", "authenticate", "check_email", "check_user_name",

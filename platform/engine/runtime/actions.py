@@ -15,7 +15,7 @@ from jinja2 import TemplateError
 from itsm.interpreter import model as m
 from itsm.interpreter.templates import is_template, renderer
 
-from .errors import ActionFailed, EngineError
+from ..errors import ActionFailed, EngineError
 
 if TYPE_CHECKING:
     from .core import Operation
