@@ -69,11 +69,13 @@ def _check_merged(merged: MergedPack, problems: list[DefinitionError]) -> m.Pack
         kind, ident = source.kind, source.id
         if isinstance(kind, str) and isinstance(ident, str):
             comp.known_ids.setdefault(kind, set()).add(ident)
-        shape = check_shape(source)
+        # a value past a reading limit was reported and left out: the document counts as broken, once
+        shape = [] if source.over_limit else check_shape(source)
         problems.extend(shape)
-        if shape and isinstance(kind, str) and isinstance(ident, str):
+        broken = bool(shape) or source.over_limit
+        if broken and isinstance(kind, str) and isinstance(ident, str):
             comp.broken.setdefault(kind, {})[ident] = to_plain(source.node)
-        if not shape:
+        if not broken:
             doc = Doc(source, comp)
             comp.docs.setdefault(doc.kind, {})[doc.id] = doc
     pack = _compile(comp, merged.root)

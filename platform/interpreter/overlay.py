@@ -96,11 +96,12 @@ def _apply(pack: MergedPack, doc: SourceDocument, key: tuple[str, str],
                     node.value.pop("extends", None)
                     if "extends" in doc.node.value:
                         node.value["extends"] = doc.node.value["extends"]
-            doc = SourceDocument(doc.file, doc.pack_dir, node, doc.index)
+            doc = SourceDocument(doc.file, doc.pack_dir, node, doc.index, doc.over_limit)
         pack.documents[key] = doc
         return
     merged = merge_nodes(existing.node, node, doc.subject, pack, problems)
-    pack.documents[key] = SourceDocument(existing.file, existing.pack_dir, merged, existing.index)
+    pack.documents[key] = SourceDocument(existing.file, existing.pack_dir, merged, existing.index,
+                                         existing.over_limit or doc.over_limit)
 
 
 def merge_nodes(base: Node, over: Node, subject: str, pack: MergedPack,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,15 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import BaseLoader as _Loader  # type: ignore[assignment]
 
 PACK_FILES = ("pack.yaml", "pack.yml")
-MAX_NODES = 200_000  # per document, counting alias expansions: refuses "billion laughs"
+# Limits on what a pack may hold, far above any real pack (the default pack: 33 files, 220 KB; a generated
+# pack of 50 processes: 61 documents, files of 6 KB), so a mistake or a hostile folder is an error line,
+# never a worker that runs out of memory or time (decisions.md, "Reading packs").
+MAX_NODES = 200_000  # values per document, counting alias expansions: refuses "billion laughs"
+MAX_DEPTH = 50  # levels of nesting in a document (the default pack uses 7)
+MAX_TEXT = 64 * 1024  # characters in one text value or key
+MAX_FILE_BYTES = 4 * 1024 * 1024  # one file
+MAX_PACK_BYTES = 32 * 1024 * 1024  # all files of one pack folder together
+MAX_DOCUMENTS = 5_000  # documents in one pack folder
 
 _INT = re.compile(r"[-+]?[0-9]+$|0o[0-7]+$|0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
@@ -49,6 +58,7 @@ class SourceDocument:
     pack_dir: Path
     node: Node
     index: int = 0  # position of the document in its file
+    over_limit: bool = False  # a value past MAX_DEPTH or MAX_TEXT was reported and left out: no shape check
 
     @property
     def kind(self) -> str | None:
@@ -74,6 +84,7 @@ class _Builder:
     subject: str = "-"
     count: int = 0
     seen: dict[int, Node] = field(default_factory=dict)
+    over_limit: bool = False
 
     def pos(self, mark: Any) -> Position:
         return Position(self.file, mark.line + 1, mark.column + 1)
@@ -81,8 +92,13 @@ class _Builder:
     def build(self, node: yaml.Node, path: tuple[str | int, ...] = ()) -> Node:
         self.count += 1
         if self.count > MAX_NODES:
-            raise _TooLarge(self.pos(node.start_mark))
+            raise _TooLarge(self.pos(node.start_mark), f"document is too large (more than {MAX_NODES} values)")
         pos = self.pos(node.start_mark)
+        if len(path) > MAX_DEPTH:
+            if not self.over_limit:  # once per document: a long list of deep items is one mistake
+                self._error(pos, (), f"values are nested more than {MAX_DEPTH} levels deep")
+            self.over_limit = True
+            return Node(None, pos)
         if isinstance(node, yaml.MappingNode):
             items: dict[str, Node] = {}
             for key_node, value_node in node.value:
@@ -91,6 +107,10 @@ class _Builder:
                     continue
                 key = key_node.value
                 key_pos = self.pos(key_node.start_mark)
+                if len(key) > MAX_TEXT:
+                    self._error(key_pos, path, f"a key of {len(key):,} characters (at most {MAX_TEXT:,})")
+                    self.over_limit = True
+                    continue
                 if key == "<<":
                     self._error(key_pos, path, "YAML merge keys (<<) are not supported: use an overlay pack")
                     continue
@@ -107,6 +127,10 @@ class _Builder:
             return Node([self.build(item, (*path, i)) for i, item in enumerate(node.value)], pos)
         assert isinstance(node, yaml.ScalarNode)
         plain = not node.style  # None (pure-Python composer) or "" (libyaml) for plain scalars
+        if len(node.value) > MAX_TEXT:
+            self._error(pos, path, f"a text of {len(node.value):,} characters (at most {MAX_TEXT:,}): shorten it")
+            self.over_limit = True
+            return Node(None, pos)
         return Node(resolve_scalar(node.value, plain), pos, plain=plain, source=node.value)
 
     def _error(self, pos: Position, path: tuple[str | int, ...], message: str) -> None:
@@ -116,8 +140,10 @@ class _Builder:
 
 
 class _TooLarge(Exception):
-    def __init__(self, pos: Position):
-        self.pos = pos
+    """A document past a limit: reported once, and the document is not used."""
+
+    def __init__(self, pos: Position, message: str):
+        self.pos, self.message = pos, message
 
 
 def resolve_scalar(text: str, plain: bool) -> Any:
@@ -143,7 +169,8 @@ def read_pack_files(pack_dir: Path, problems: list[DefinitionError]) -> list[Sou
     """Every document of every *.yaml/*.yml file under `pack_dir`, sorted by path.
 
     Hidden folders (`.git`, `.github`) and sub-folders holding a pack of their own (a `pack.yaml`,
-    such as a client overlay kept inside its base) are not part of this pack.
+    such as a client overlay kept inside its base) are not part of this pack. Symbolic links to folders
+    are not followed; a link to a file outside the pack folder is an error, not read.
     """
     files: list[Path] = []
     for folder, dirs, names in os.walk(pack_dir):
@@ -151,23 +178,59 @@ def read_pack_files(pack_dir: Path, problems: list[DefinitionError]) -> list[Sou
         dirs[:] = [d for d in dirs if not d.startswith(".")
                    and not any((here / d / n).is_file() for n in PACK_FILES)]
         files.extend(here / n for n in names if n.endswith((".yaml", ".yml")) and not n.startswith("."))
+    inside = pack_dir.resolve()
     documents: list[SourceDocument] = []
+    size = 0
     for path in sorted(files, key=lambda p: p.relative_to(pack_dir).as_posix()):
         rel = path.relative_to(pack_dir).as_posix()
-        documents.extend(read_file(path, rel, pack_dir, problems))
+        if path.is_symlink() and not path.resolve().is_relative_to(inside):
+            problems.append(DefinitionError(Position(rel, 1, 1), "-", "-", "a symbolic link to a file outside "
+                                            f"the pack folder ({os.readlink(path)}): copy the file into the pack"))
+            continue
+        read = _read_limited(path, rel, problems)
+        if read is None:
+            continue
+        text, size = read[0], size + read[1]
+        if size > MAX_PACK_BYTES:
+            problems.append(DefinitionError(Position(rel, 1, 1), "-", "-", "the pack's files are larger than "
+                                            f"{MAX_PACK_BYTES // 2**20} MiB together: this file and those after it "
+                                            "are not read"))
+            break
+        documents.extend(read_text(text, rel, pack_dir, problems, MAX_DOCUMENTS - len(documents)))
+        if len(documents) >= MAX_DOCUMENTS:
+            break  # read_text said so at the document past the limit, if there was one in that file
     return documents
 
 
 def read_file(path: Path, rel: str, pack_dir: Path, problems: list[DefinitionError]) -> list[SourceDocument]:
+    read = _read_limited(path, rel, problems)
+    return [] if read is None else read_text(read[0], rel, pack_dir, problems)
+
+
+def _read_limited(path: Path, rel: str, problems: list[DefinitionError]) -> tuple[str, int] | None:
+    """The file's text and size, or None with the reason in `problems`: unreadable, not UTF-8, not a
+    regular file (a named pipe would block the reader forever), or larger than MAX_FILE_BYTES."""
+    def refuse(reason: str) -> None:
+        problems.append(DefinitionError(Position(rel, 1, 1), "-", "-", reason))
+
     try:
-        text = path.read_text(encoding="utf-8")
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(handle, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                refuse("not a regular file: a pack holds YAML files")
+                return None
+            data = file.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            refuse(f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB: split it into several files")
+            return None
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"), len(data)  # as text-mode open()
     except (OSError, UnicodeDecodeError) as exc:
-        problems.append(DefinitionError(Position(rel, 1, 1), "-", "-", f"cannot read file: {exc}"))
-        return []
-    return read_text(text, rel, pack_dir, problems)
+        refuse(f"cannot read file: {exc}")
+        return None
 
 
-def read_text(text: str, rel: str, pack_dir: Path, problems: list[DefinitionError]) -> list[SourceDocument]:
+def read_text(text: str, rel: str, pack_dir: Path, problems: list[DefinitionError],
+              max_documents: int = MAX_DOCUMENTS) -> list[SourceDocument]:
     documents: list[SourceDocument] = []
     try:
         for index, root in enumerate(yaml.compose_all(text, Loader=_Loader)):
@@ -175,13 +238,20 @@ def read_text(text: str, rel: str, pack_dir: Path, problems: list[DefinitionErro
                 continue  # an empty document (a file that ends with `---`, or only comments between two)
             builder = _Builder(rel, problems)
             builder.subject = _guess_subject(root)
+            if len(documents) >= max_documents:
+                problems.append(DefinitionError(builder.pos(root.start_mark), builder.subject, "-",
+                                                f"more than {MAX_DOCUMENTS:,} documents in the pack: this one "
+                                                "and those after it are not read"))
+                break
             try:
                 node = builder.build(root)
             except _TooLarge as exc:
-                problems.append(DefinitionError(exc.pos, builder.subject, "-",
-                                                f"document is too large (more than {MAX_NODES} values)"))
+                problems.append(DefinitionError(exc.pos, builder.subject, "-", exc.message))
                 continue
-            documents.append(SourceDocument(rel, pack_dir, node, index))
+            documents.append(SourceDocument(rel, pack_dir, node, index, builder.over_limit))
+    except RecursionError:  # only without libyaml, whose parser stops at 1,000 levels with a syntax error
+        problems.append(DefinitionError(Position(rel, 1, 1), "-", "-",
+                                        f"values are nested more than {MAX_DEPTH} levels deep"))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = Position(rel, mark.line + 1, mark.column + 1) if mark else Position(rel, 1, 1)

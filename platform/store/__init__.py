@@ -15,6 +15,7 @@ from .models import (
     Event,
     IntakeKey,
     Link,
+    LoginFailure,
     OutboxMessage,
     RoutingCursor,
     SearchDocument,
@@ -26,5 +27,5 @@ from .models import (
 )
 
 __all__ = ["NOT_MIGRATED", "UNREACHABLE", "ApiToken", "Base", "Comment", "Database", "DefinitionsVersion", "Event",
-           "IntakeKey", "Link", "OutboxMessage", "RoutingCursor", "SearchDocument",
+           "IntakeKey", "Link", "LoginFailure", "OutboxMessage", "RoutingCursor", "SearchDocument",
            "Setting", "SlaClock", "Ticket", "Timer", "User", "default_url", "outage", "outage_line"]

@@ -283,3 +283,14 @@ class Setting(Base):
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class LoginFailure(Base):
+    """Wrong passwords in a row for one sign-in name, so every worker honours the same lock. Keyed by the
+    name's sha256: guessers type any text (passwords too) into the name field, and it is never stored."""
+
+    __tablename__ = "login_failures"
+    name_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -156,3 +156,17 @@ def test_a_sender_called_system_does_not_become_the_all_roles_system_actor(engin
     view = engine.get(engine.actor("system"), created["number"])
     assert view["requester"] == "system2"
     assert not engine.actor("system2").is_system
+
+
+def test_an_unknown_sender_with_an_address_no_user_may_have_is_refused(engine: Engine, tmp_path: Path) -> None:
+    from itsm.engine.errors import BadRequest
+
+    from support import DEFINITIONS
+
+    (tmp_path / "pack.yaml").write_text(f"kind: pack\nid: client\nformat: 1\nextends: {DEFINITIONS}\n---\n"
+                                        "{kind: intake, id: email, unknown_senders: create}\n")
+    engine.definitions.publish_path(tmp_path)
+    with pytest.raises(BadRequest, match="e-mail address 'root@localhost' is not valid"):
+        receive_mail(engine, mail("root@localhost", "Disk full", "On the mail host.", "<r1@x>"))
+    with engine.db.read() as session:
+        assert session.scalars(select(Ticket.number)).all() == []

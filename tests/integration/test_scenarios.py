@@ -74,3 +74,16 @@ def test_an_invalid_pack_is_not_tested(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["test", str(broken)])
     assert result.exit_code == 1 and ": error: " in result.stdout
     assert result.stderr == f"{broken}: not tested: the pack is not valid\n"
+
+
+def test_a_user_no_one_may_have_fails_the_scenario_instead_of_crashing(tmp_path: Path) -> None:
+    client = tmp_path / "client"
+    client.mkdir()
+    (client / "pack.yaml").write_text(
+        f"kind: pack\nid: client\nformat: 1\ntimezone: Europe/Berlin\nextends: {DEFINITIONS}\n---\n"
+        "kind: scenario\nid: odd_user\nusers: {rita: {email: 'not an address'}}\nsteps:\n"
+        "  - {create: {process: incident, fields: {short_description: Printer jam}}}\n")
+    code, out = run("test", str(client), "-k", "odd_user")
+    assert code == 1
+    assert out.splitlines()[:2] == ["FAIL odd_user", "     step 0 (users): e-mail address 'not an address' is not "
+                                                     "valid: write it as name@example.org"]

@@ -47,6 +47,20 @@ def test_validate_an_invalid_pack_prints_error_lines_and_exits_1(tmp_path: Path)
     assert out.splitlines()[-1] == f"{tmp_path}: 1 error"
 
 
+def test_validate_names_a_link_out_of_the_pack_and_does_not_read_it(tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    for path in sorted((PACKS / "valid" / "minimal").glob("*.yaml")):
+        (pack / path.name).write_text(path.read_text())
+    (tmp_path / "passwd.yaml").write_text("kind: team\nid: root\nname: 'root:x:0:0'\n")
+    (pack / "users.yaml").symlink_to(tmp_path / "passwd.yaml")
+    code, out = run("validate", str(pack))
+    assert code == 1 and "root:x" not in out
+    assert out.splitlines()[0] == (f"users.yaml:1:1: error: -: -: a symbolic link to a file outside the pack "
+                                   f"folder ({tmp_path / 'passwd.yaml'}): copy the file into the pack")
+    assert out.splitlines()[-1] == f"{pack}: 1 error"
+
+
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert run("validate", str(tmp_path / "missing"))[0] == 2
     assert run("validate", "--no-such-option")[0] == 2

@@ -95,8 +95,14 @@ def run_scenario(pack: PackSpec, scenario: ScenarioSpec) -> ScenarioResult:
     result = ScenarioResult(scenario.id, len(scenario.steps))
     with throwaway_engine(pack, start) as (engine, clock):
         for name, attributes in scenario_users(pack, scenario).items():
-            add_user(engine.db, name, email=attributes.get("email"), admin=bool(attributes.get("admin")),
-                     vip=bool(attributes.get("vip")), org=attributes.get("org"))
+            try:
+                add_user(engine.db, name, email=attributes.get("email"), admin=bool(attributes.get("admin")),
+                         vip=bool(attributes.get("vip")), org=attributes.get("org"))
+            except EngineError as exc:  # a name or address no user may have: the scenario cannot run
+                result.failures.append(StepFailure(0, "users", exc.message))
+        if result.failures:
+            result.seconds = time.perf_counter() - started
+            return result
         runner = _Runner(engine, clock)
         for step in scenario.steps:
             failure = runner.run(step)

@@ -1,4 +1,4 @@
-"""Users and API tokens: scrypt password hashes, tokens stored as sha256 digests (SPEC 9)."""
+"""Users and API tokens: Werkzeug scrypt password hashes, tokens stored as sha256 digests (SPEC 9)."""
 
 from __future__ import annotations
 
@@ -6,50 +6,113 @@ import base64
 import functools
 import hashlib
 import hmac
+import re
 import secrets
+import unicodedata
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from itsm.store import ApiToken, Database, Setting, User
+from itsm.store import ApiToken, Database, User
 from itsm.store import queries as q
 from itsm.store.models import utcnow
 
-from ..errors import BadRequest, Conflict, NotFound, TooManyAttempts, Unauthorized
+from ..errors import BadRequest, Conflict, NotFound, Unauthorized
 from ..runtime.actors import SYSTEM, UserRecord
+from .login_throttle import FREE_FAILURES, check_not_locked, clear_failures, record_failure
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+__all__ = ["FREE_FAILURES", "PASSWORD_METHOD", "add_user", "authenticate", "check_email", "check_user_name",
+           "create_token", "hash_password", "user_for_token", "verify_password"]
+
+# Werkzeug's default, written out so that a change of it is ours to make: a hash made with anything else
+# (older parameters, the format of releases before Werkzeug hashing) is rewritten at the next sign-in.
+PASSWORD_METHOD = "scrypt:32768:8:1"
 
 
 def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
-    b64 = base64.b64encode
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+    return generate_password_hash(password, method=PASSWORD_METHOD, salt_length=16)
 
 
 def verify_password(password: str, encoded: str | None) -> bool:
     if not encoded:
         return False
+    if encoded.startswith("scrypt$"):
+        return _verify_before_werkzeug(password, encoded)
     try:
-        scheme, n, r, p, salt, digest = encoded.split("$")
-        if scheme != "scrypt":
-            return False
+        return check_password_hash(encoded, password)
+    except ValueError:  # an unknown method or broken parameters: nobody's password
+        return False
+
+
+def needs_rehash(encoded: str) -> bool:
+    return not encoded.startswith(PASSWORD_METHOD + "$")
+
+
+def _verify_before_werkzeug(password: str, encoded: str) -> bool:
+    """The hashes of releases up to 0.1: `scrypt$N$r$p$SALT$DIGEST`, salt and digest in base64."""
+    try:
+        _, n, r, p, salt, digest = encoded.split("$")
         actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
                                 dklen=32)
+        return hmac.compare_digest(actual, base64.b64decode(digest))
     except (ValueError, TypeError):
         return False
-    return hmac.compare_digest(actual, base64.b64decode(digest))
+
+
+# User names appear in URLs (/api/users/NAME), pages, exports and the event log, and are typed at the
+# login form: letters and digits of any script (so 王伟 and José sign in as themselves), and . _ - @ between
+# them (LDAP and OpenID names are often mail addresses). No spaces, quotes, markup or control characters.
+MAX_USER_NAME = 100  # the column's length
+_NAME_PUNCTUATION = frozenset("._-@")
+_NAME_LETTERS = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Nd"})
+
+
+def check_user_name(name: str) -> None:
+    """Raise BadRequest, saying what to change, unless `name` is one a user may have."""
+    shown = f"'{name}'" if name.isprintable() else "(with a control character)"
+    if not name.strip() or name != name.strip():
+        raise BadRequest(f"user name {shown} is empty or starts or ends with a space")
+    if name == SYSTEM:
+        raise BadRequest(f"'{SYSTEM}' is the built-in actor that holds every role: choose another user name")
+    if len(name) > MAX_USER_NAME:
+        raise BadRequest(f"user name {shown[:40]}... is longer than {MAX_USER_NAME} characters")
+    for char in name:
+        if char not in _NAME_PUNCTUATION and unicodedata.category(char) not in _NAME_LETTERS:
+            what = "a space" if char.isspace() else f"'{char}'" if char.isprintable() else f"U+{ord(char):04X}"
+            raise BadRequest(f"user name {shown} holds {what}: a user name is letters, digits and . _ - @")
+    if not name[0].isalnum() or name[-1] in _NAME_PUNCTUATION:
+        raise BadRequest(f"user name {shown} must start with a letter or a digit and end with none of . _ - @")
+    if unicodedata.normalize("NFC", name) != name:
+        raise BadRequest(f"user name {shown} is not in Unicode normal form NFC (type it again, or copy it from "
+                         "a text editor that composes accents)")
+
+
+# A mail address as people and mail servers write it (RFC 5321 dot-atoms, RFC 6531 letters of any script),
+# without the quoted forms and address literals no desk uses. Checked so a typo or markup never becomes an
+# address that mail is sent to; nothing is looked up.
+_LOCAL_PART = re.compile(r"[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*")
+_DOMAIN_LABEL = re.compile(r"[^\W_](?:[^\W_]|-){0,62}(?<!-)")  # letters, digits, inner hyphens
+MAX_EMAIL, MAX_LOCAL_PART = 254, 64
+
+
+def check_email(email: str) -> None:
+    """Raise BadRequest unless `email` is a plain mail address (name@example.org)."""
+    local, at, domain = email.rpartition("@")
+    labels = domain.split(".")
+    if (len(email) > MAX_EMAIL or not at or len(local) > MAX_LOCAL_PART or not _LOCAL_PART.fullmatch(local)
+            or len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
+            or not any(char.isalpha() for char in labels[-1])):
+        shown = f"'{email[:80]}'" if email.isprintable() else "(with a control character)"
+        raise BadRequest(f"e-mail address {shown} is not valid: write it as name@example.org")
 
 
 def add_user(db: Database, name: str, *, password: str | None = None, email: str | None = None,
              admin: bool = False, vip: bool = False, org: str | None = None, timezone: str | None = None) -> User:
-    if not name.strip() or name != name.strip():
-        raise BadRequest(f"user name '{name}' is empty or starts or ends with a space")
-    if name == SYSTEM:
-        raise BadRequest(f"'{SYSTEM}' is the built-in actor that holds every role: choose another user name")
+    check_user_name(name)
+    if email is not None:
+        check_email(email)
     with db.write() as session:
         if session.scalar(select(User.id).where(User.name == name)) is not None:
             raise Conflict(f"user '{name}' exists already")
@@ -66,79 +129,32 @@ def _dummy_hash() -> str:
 
 def authenticate(db: Database, name: str, password: str, now: datetime | None = None) -> User:
     """The user, if the password is theirs; after FREE_FAILURES wrong ones in a row a name is locked for a
-    while (the lock is kept in the database, so every gunicorn worker honours it; unknown names too, so a
-    lock does not tell who exists)."""
+    while (`login_throttle`). A hash of an older method is rewritten with PASSWORD_METHOD on success."""
     now = now or utcnow()
-    key = _failures_key(name)
+    failures = check_not_locked(db, name, now)
     with db.read() as session:
         user = session.scalar(q.USER_BY_NAME, {"name": name})
-        failures = _Failures.parse(session.scalar(select(Setting.value).where(Setting.key == key)))
-    if failures.locked_until > now:
-        wait = max(1, -(-int((failures.locked_until - now).total_seconds()) // 60))
-        raise TooManyAttempts(f"too many wrong passwords for this name: try again in {wait} minute"
-                              f"{'s' if wait != 1 else ''}")
     if user is None or not user.password_hash:  # the same work either way: timing tells nobody who exists,
         verify_password(password, _dummy_hash())  # nor who has no password (users made by the mail intake)
-    if user is None or not verify_password(password, user.password_hash):
-        _record_failure(db, key, failures, now)
+    if user is None or user.password_hash is None or not verify_password(password, user.password_hash):
+        record_failure(db, name, now)
         raise Unauthorized("wrong user name or password")
-    if failures.count:
-        with db.write() as session:
-            session.execute(delete(Setting).where(Setting.key == key))
+    if failures:
+        clear_failures(db, name)
+    if needs_rehash(user.password_hash):
+        _rehash(db, user, password)
     return user
 
 
-FREE_FAILURES = 5  # wrong passwords in a row before a name is locked
-FIRST_LOCK, LONGEST_LOCK = timedelta(minutes=1), timedelta(minutes=15)  # doubling from one to the other
-FAILURES_KEPT = timedelta(days=1)  # a name's count is forgotten a day after its last wrong password
-_FAILURES = "login_failures:"
-_STAMP = "%Y-%m-%dT%H:%M:%S"  # fixed width: stored values compare as text in time order
-
-
-def _failures_key(name: str) -> str:
-    return _FAILURES + hashlib.sha256(name.encode()).hexdigest()[:40]  # fits the settings key (64)
-
-
-class _Failures:
-    """A name's wrong passwords in a row, kept in `settings` as 'LAST_FAILURE COUNT LOCKED_UNTIL'."""
-
-    def __init__(self, last: datetime, count: int, locked_until: datetime):
-        self.last, self.count, self.locked_until = last, count, locked_until
-
-    @classmethod
-    def parse(cls, value: str | None) -> _Failures:
-        never = datetime.min.replace(tzinfo=utcnow().tzinfo)
-        try:
-            last, count, until = (value or "").split(" ")
-            return cls(_parse_stamp(last), int(count), _parse_stamp(until))
-        except ValueError:
-            return cls(never, 0, never)
-
-    def __str__(self) -> str:
-        return f"{self.last.strftime(_STAMP)} {self.count} {self.locked_until.strftime(_STAMP)}"
-
-
-def _parse_stamp(text: str) -> datetime:
-    return datetime.strptime(text, _STAMP).replace(tzinfo=utcnow().tzinfo)
-
-
-def _record_failure(db: Database, key: str, failures: _Failures, now: datetime) -> None:
-    count = (failures.count if now - failures.last < FAILURES_KEPT else 0) + 1
-    locked_until = now
-    if count >= FREE_FAILURES:
-        locked_until = now + min(FIRST_LOCK * 2 ** (count - FREE_FAILURES), LONGEST_LOCK)
-    value = str(_Failures(now, count, locked_until))
-    try:
-        with db.write() as session:
-            session.execute(delete(Setting).where(Setting.key.startswith(_FAILURES, autoescape=True),
-                                                  Setting.value < (now - FAILURES_KEPT).strftime(_STAMP)))
-            row = session.get(Setting, key)
-            if row is None:
-                session.add(Setting(key=key, value=value))
-            else:
-                row.value = value
-    except IntegrityError:  # another worker recorded this name's first failure at the same moment
-        pass
+def _rehash(db: Database, user: User, password: str) -> None:
+    """Store the password under PASSWORD_METHOD, unless it was changed meanwhile; `user` gets the new hash,
+    so the session started with it matches the database (sessions elsewhere end, as on a password change)."""
+    old, new = user.password_hash, hash_password(password)
+    with db.write() as session:
+        changed = session.execute(update(User).where(User.id == user.id, User.password_hash == old)
+                                  .values(password_hash=new)).rowcount
+    if changed:
+        user.password_hash = new
 
 
 def _token_digest(token: str) -> str:

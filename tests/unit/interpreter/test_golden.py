@@ -2,20 +2,32 @@
 
 Regenerate after a deliberate change of wording with `ITSM_UPDATE_GOLDEN=1 pytest tests/unit/interpreter`,
 then read the diff: each line is a promise to pack authors.
+
+The installed plugins are exactly one, registered here (`plugin_stand_in.py`, named `cmdb` as the example
+plugin is): what the lines say about plugins does not depend on what else is installed.
 """
 
 from __future__ import annotations
 
 import os
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
 
 from itsm.interpreter import check_pack
+from itsm.interpreter import plugins as plugin_registry
 
 PACKS = Path(__file__).resolve().parents[2] / "packs"
 INVALID = sorted(p for p in (PACKS / "invalid").iterdir() if p.is_dir() and (p / "expected.txt").exists())
 VALID = sorted(p for p in (PACKS / "valid").iterdir() if p.is_dir() and (p / "pack.yaml").exists())
+
+
+@pytest.fixture(autouse=True)
+def only_the_stand_in_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    stand_in = EntryPoint(name="cmdb", value="plugin_stand_in:plugin", group=plugin_registry.GROUP)
+    monkeypatch.setattr(plugin_registry, "installed", lambda: {"cmdb": stand_in})
 
 
 @pytest.mark.parametrize("case", INVALID, ids=[p.name for p in INVALID])

@@ -1,9 +1,11 @@
-"""Field patterns that backtrack exponentially are refused at load (a requester's text would stall a worker)."""
+"""Field patterns that backtrack exponentially are refused at load (a requester's text would stall a worker).
+
+How long the patterns that pass take on hostile text is measured by bench/patterns.py (wall-clock time has
+no place in a test on a shared machine)."""
 
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -23,9 +25,7 @@ def test_nested_open_ended_repetition_is_found(pattern: str) -> None:
 @pytest.mark.parametrize("pattern", LINEAR)
 def test_patterns_with_a_separator_each_round_or_no_nesting_pass(pattern: str) -> None:
     assert not backtracks_exponentially(pattern)
-    started = time.perf_counter()
-    re.search(pattern, "a" * 5000 + "!")
-    assert time.perf_counter() - started < 0.5
+    re.compile(pattern)  # a pattern the check passes is one `re` takes
 
 
 def test_the_rewrite_the_error_suggests_passes() -> None:
