@@ -286,6 +286,9 @@ class Interval:
         return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
 
 
+MAX_DAYS_WITHOUT_WORK = 3 * 366  # a longer run of days without working time is a load error (no deadline ends)
+
+
 @dataclass(frozen=True)
 class Calendar:
     id: str
