@@ -14,6 +14,7 @@ from .errors import (
     ActionFailed,
     BadRequest,
     Conflict,
+    DefinitionFailed,
     EngineError,
     Forbidden,
     NotFound,
@@ -23,6 +24,6 @@ from .errors import (
     ValidationFailed,
 )
 
-__all__ = ["ActionFailed", "Actor", "BadRequest", "Conflict", "Definitions", "Engine", "EngineError", "Forbidden",
-           "NotFound", "PublishRefused", "PublishResult", "StaleVersion", "Unauthorized", "ValidationFailed",
-           "system_actor"]
+__all__ = ["ActionFailed", "Actor", "BadRequest", "Conflict", "DefinitionFailed", "Definitions", "Engine",
+           "EngineError", "Forbidden", "NotFound", "PublishRefused", "PublishResult", "StaleVersion", "Unauthorized",
+           "ValidationFailed", "system_actor"]

@@ -186,15 +186,16 @@ def _check_working_time(doc: Doc, calendar: m.Calendar, entries: dict[date, int]
                    if child.key_pos and node.key_pos and child.key_pos.file != node.key_pos.file] \
             if isinstance(node.value, dict) else []
         note = f" (the overlay at {changed[-1]} left none)" if changed else ""
-        doc.error(("hours",), "this calendar has no working time: no day of the week has working hours"
-                              f"{note}; give at least one, such as mon: [\"09:00-17:00\"], or use 24x7", key=True)
+        doc.runtime_error(("hours",), "this calendar has no working time: no day of the week has working hours"
+                                      f"{note}; give at least one, such as mon: [\"09:00-17:00\"], or use 24x7",
+                          key=True)
         return
     for first, last, holiday in _days_off(calendar, sorted(entries)):
         if (last - first).days + 1 > m.MAX_DAYS_WITHOUT_WORK:
-            doc.error(("holidays", entries[holiday]),
-                      f"this calendar has no working time from {first} to {last}: more than "
-                      f"{m.MAX_DAYS_WITHOUT_WORK} days in a row without working hours, so no SLA deadline "
-                      f"in them could be reached")
+            doc.runtime_error(("holidays", entries[holiday]),
+                              f"this calendar has no working time from {first} to {last}: more than "
+                              f"{m.MAX_DAYS_WITHOUT_WORK} days in a row without working hours, so no SLA "
+                              f"deadline in them could be reached")
             return
 
 

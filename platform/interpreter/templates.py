@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from functools import cache, lru_cache
 from typing import Any
 
-from jinja2 import ChainableUndefined, Template, TemplateSyntaxError
+from jinja2 import ChainableUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
@@ -35,6 +35,22 @@ class _Sandbox(SandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+class TemplateFailed(Exception):
+    """A template that cannot render with this context: a sandbox limit, or an operation its values do not
+    support (`{{ ticket.count / 0 }}`). The engine's boundary turns it into a typed error."""
+
+
+def _failure(exc: Exception) -> TemplateFailed:
+    reason = str(exc) or type(exc).__name__
+    return TemplateFailed(reason if isinstance(exc, TemplateError) else f"{reason} ({_kind_of(exc)})")
+
+
+def _kind_of(exc: Exception) -> str:
+    kinds = {ZeroDivisionError: "division by zero", TypeError: "values of the wrong kind",
+             OverflowError: "a number too large", RecursionError: "nested too deeply"}
+    return next((text for kind, text in kinds.items() if isinstance(exc, kind)), "a failing operation")
+
+
 def is_template(text: Any) -> bool:
     """Whether pack text is a Jinja template (holds `{{` or `{%`) rather than a literal."""
     return isinstance(text, str) and ("{{" in text or "{%" in text)
@@ -61,7 +77,10 @@ def renderer(text: str) -> Callable[[Mapping[str, Any]], str]:
     root, concat, new_context = template.root_render_func, template.environment.concat, template.new_context
 
     def render(context: Mapping[str, Any]) -> str:
-        return concat(root(new_context({**template_globals, **context}, shared=True)))
+        try:
+            return concat(root(new_context({**template_globals, **context}, shared=True)))
+        except Exception as exc:  # whatever a value makes the template do: one exception for the engine
+            raise _failure(exc) from exc
 
     return render
 
@@ -75,6 +94,14 @@ def payload_environment() -> SandboxedEnvironment:
 @lru_cache(maxsize=4096)
 def compiled_for_payload(text: str) -> Template:
     return payload_environment().from_string(text)
+
+
+def render_payload(text: str, context: Mapping[str, Any]) -> str:
+    """An intake template over a free-form payload; raises TemplateFailed when the payload breaks it."""
+    try:
+        return compiled_for_payload(text).render(context)
+    except Exception as exc:
+        raise _failure(exc) from exc
 
 
 @lru_cache(maxsize=4096)

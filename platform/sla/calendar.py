@@ -21,7 +21,8 @@ Span = tuple[float, float]  # [start, end) in POSIX seconds
 
 
 class NoWorkingTime(ValueError):
-    pass
+    """Too many days in a row without working time to find an instant (packs with such calendars are refused
+    at load; the engine's boundary turns this into a typed error all the same)."""
 
 
 class WorkingCalendar:

@@ -27,7 +27,8 @@ def errors(root: Path, files: dict[str, str]) -> list[str]:
 
 @pytest.mark.parametrize("hours", ["{}", "{sat: [], sun: []}", "\n  mon: []\n  tue: []"])
 def test_a_calendar_without_weekly_hours_is_refused_at_its_hours_key(tmp_path: Path, hours: str) -> None:
-    found = errors(tmp_path, {"pack.yaml": PACK, "calendars/office.yaml": f"kind: calendar\nid: office\nhours: {hours}\n"})
+    calendar = f"kind: calendar\nid: office\nhours: {hours}\n"
+    found = errors(tmp_path, {"pack.yaml": PACK, "calendars/office.yaml": calendar})
     assert len(found) == 1
     assert found[0].startswith("calendars/office.yaml:3:1: error: calendar/office: hours: this calendar has no "
                                "working time: no day of the week has working hours; give at least one")
