@@ -16,7 +16,8 @@ from typing import Any
 
 ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "title", "description", "default", "examples"})
 KEYWORDS = frozenset({"$ref", "type", "enum", "const", "pattern", "properties", "additionalProperties",
-                      "required", "items", "minItems", "minProperties", "minimum", "anyOf", "propertyNames"})
+                      "required", "items", "minItems", "minProperties", "minimum", "maximum", "anyOf",
+                      "propertyNames"})
 
 
 @dataclass
@@ -139,6 +140,10 @@ class SubsetValidator:
         if is_type(instance, "number") and instance < value:
             yield Violation("minimum", value, instance, schema, path)
 
+    def _maximum(self, instance: Any, value: Any, schema: Any, path: tuple) -> Iterator[Violation]:
+        if is_type(instance, "number") and instance > value:
+            yield Violation("maximum", value, instance, schema, path)
+
     def _any_of(self, instance: Any, value: Any, schema: Any, path: tuple) -> Iterator[Violation]:
         context: list[Violation] = []
         for index, branch in enumerate(value):
@@ -162,6 +167,7 @@ _CHECKS = {
     "additionalProperties": SubsetValidator._additional, "required": SubsetValidator._required,
     "items": SubsetValidator._items, "minItems": SubsetValidator._min_items,
     "minProperties": SubsetValidator._min_properties, "minimum": SubsetValidator._minimum,
+    "maximum": SubsetValidator._maximum,
     "anyOf": SubsetValidator._any_of, "propertyNames": SubsetValidator._property_names,
 }
 
