@@ -58,8 +58,12 @@ class Words:
         return self.types["object"]
 
     def kinds(self, kinds: str | list[str]) -> str:
-        """'string' -> 'a string'; ['string', 'null'] -> 'a string or null'."""
-        return " or ".join(self.types.get(k, k) for k in ([kinds] if isinstance(kinds, str) else kinds))
+        """'string' -> 'a string'; ['string', 'null'] -> 'a string or null'; ['boolean', 'null'] -> 'true,
+        false or null'."""
+        names = [self.types.get(k, k) for k in ([kinds] if isinstance(kinds, str) else kinds)]
+        if len(names) > 1:
+            names = [name.replace(" or ", ", ") for name in names]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 YAML_WORDS = Words({"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",
@@ -151,7 +155,7 @@ def message(failure: Failure, words: Words) -> str:
             return f"'{instance}' is not a percentage such as 75%"
         return f"expected {words.kinds(value)}, got {words.describe(instance)}"
     if validator == "enum":
-        options = [str(v) for v in value]
+        options = [_literal(v) for v in value]
         return f"'{clip(str(instance))}' is not one of: {', '.join(options)}{did_you_mean(str(instance), options)}"
     if validator == "const":
         return f"expected {value!r}, got {words.describe(instance)}"
@@ -179,6 +183,13 @@ def message(failure: Failure, words: Words) -> str:
     if validator == "multipleOf":
         return f"must be a multiple of {value}" if value != 1 else "must be a whole number"
     return f"does not satisfy {validator} {value}"
+
+
+def _literal(value: Any) -> str:
+    """A choice as JSON and YAML write it: null, true, text unquoted."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    return str(value)
 
 
 def _pattern(pattern: str, instance: Any) -> str:

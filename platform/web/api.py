@@ -1,7 +1,7 @@
 """The JSON API (SPEC 10): paths, payloads, statuses and one error shape for every failure.
 
-Bad input is a 4xx with a clear message, never a 500: bodies are checked for shape here, fields by the
-engine against the form's JSON Schema.
+Bad input is a 4xx with a clear message, never a 500: bodies are checked against the schemas the OpenAPI
+document declares before the view runs (bodies.py), fields by the engine against the form's JSON Schema.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from itsm.engine.users import user_for_token
 from itsm.interpreter.forms import form_json_schema
 from itsm.interpreter.graph import mermaid
 
+from .bodies import declared_body
 from .openapi import openapi_document
 from .pages import engine_error_page, http_error_page, is_page_request
 
@@ -75,6 +76,7 @@ def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
         engine = _engine()
         user = user_for_token(engine.db, token.strip())
         g.actor = actor_for(user, engine.definitions.active().pack)
+        g.body = declared_body(json_object)
         return view(*args, **kwargs)
 
     return wrapper
@@ -82,6 +84,11 @@ def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def actor() -> Actor:
     return g.actor
+
+
+def request_body() -> dict[str, Any]:
+    """The JSON body of this request, checked against the schema its endpoint declares (400/422 otherwise)."""
+    return g.body or {}
 
 
 def json_object() -> dict[str, Any]:
@@ -95,22 +102,6 @@ def json_object() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
     _check_text(data, "the body")
-    return data
-
-
-def body(allowed: dict[str, type | tuple[type, ...]], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The JSON object of the request, checked for unknown keys and types (400 otherwise)."""
-    data = json_object()
-    problems = [{"field": key, "message": "unknown key"} for key in data if key not in allowed]
-    for key, kinds in allowed.items():
-        if key in data and data[key] is not None:
-            value = data[key]
-            if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in _as_tuple(kinds)):
-                problems.append({"field": key, "message": f"must be {_describe(kinds)}"})
-        elif key in required:
-            problems.append({"field": key, "message": "is required"})
-    if problems:
-        raise BadRequest("; ".join(f"{p['field']}: {p['message']}" for p in problems), problems)
     return data
 
 
@@ -132,15 +123,6 @@ def _check_text(value: Any, where: str, depth: int = 0) -> None:
     elif isinstance(value, list):
         for item in value:
             _check_text(item, where, depth + 1)
-
-
-def _as_tuple(kinds: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kinds if isinstance(kinds, tuple) else (kinds,)
-
-
-def _describe(kinds: type | tuple[type, ...]) -> str:
-    names = {dict: "an object", str: "a string", int: "an integer", bool: "true or false", list: "a list"}
-    return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kinds))
 
 
 # -- public -----------------------------------------------------------------------------------------
@@ -215,7 +197,7 @@ def form_schema(form_id: str) -> Any:
 @api.post("/tickets")
 @authenticated
 def create_ticket() -> Any:
-    data = body({"process": str, "fields": dict, "requester": str}, required=("process",))
+    data = request_body()
     ticket = _engine().create(actor(), data["process"], data.get("fields") or {}, data.get("requester"),
                               channel="api")
     return jsonify(ticket), 201
@@ -271,17 +253,18 @@ def get_ticket(number: str) -> Any:
 def update_ticket(number: str) -> Any:
     # SPEC 10 writes the version without "?" here (unlike a transition's): a field update never overwrites
     # changes its sender has not seen.
-    data = body({"fields": dict, "version": int}, required=("fields", "version"))
-    return jsonify(_engine().update(actor(), number, data["fields"], data.get("version")))
+    data = request_body()
+    return jsonify(_engine().update(actor(), number, data["fields"], int(data["version"])))
 
 
 @api.post("/tickets/<number>/transitions/<transition>")
 @authenticated
 def fire_transition(number: str, transition: str) -> Any:
-    # An empty body is no body; a chunked one has no Content-Length but must be read all the same.
-    data = body({"fields": dict, "comment": str, "version": int}) if request.get_data(cache=True) else {}
+    # An empty body is no body; a chunked one has no Content-Length but is read all the same (bodies.py).
+    data = request_body()
+    version = data.get("version")
     return jsonify(_engine().fire(actor(), number, transition, data.get("fields") or {}, data.get("comment"),
-                                  data.get("version")))
+                                  None if version is None else int(version)))
 
 
 @api.get("/tickets/<number>/events")
@@ -297,7 +280,7 @@ def intake(intake_id: str) -> Any:
     fallback)."""
     from itsm.engine.intake import receive
 
-    return jsonify({"results": receive(_engine(), actor(), intake_id, json_object())})
+    return jsonify({"results": receive(_engine(), actor(), intake_id, request_body())})
 
 
 @api.get("/tickets/<number>/comments")
@@ -309,7 +292,7 @@ def ticket_comments(number: str) -> Any:
 @api.post("/tickets/<number>/comments")
 @authenticated
 def add_comment(number: str) -> Any:
-    data = body({"text": str, "internal": bool}, required=("text",))
+    data = request_body()
     return jsonify(_engine().comment(actor(), number, data["text"], bool(data.get("internal")))), 201
 
 
@@ -375,7 +358,7 @@ def suggestions() -> Any:
     from itsm.engine.known_errors import suggest
 
     if request.method == "POST":
-        data = body({"text": str, "process": str, "limit": int}, required=("text",))
+        data = request_body()
         text, process, limit = data["text"], data.get("process"), _limit(data.get("limit"))
     else:
         args = _query(("text", "process", "limit"))
@@ -407,7 +390,7 @@ def ticket_links(number: str) -> Any:
 def add_link(number: str) -> Any:
     from itsm.engine.known_errors import KNOWN_ERROR, link
 
-    data = body({"to": str, "kind": str}, required=("to",))
+    data = request_body()
     result, created = link(_engine(), actor(), number, data["to"], data.get("kind") or KNOWN_ERROR)
     return jsonify(result), 201 if created else 200
 
