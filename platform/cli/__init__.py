@@ -408,14 +408,16 @@ def serve(pack: Path, host: str, port: int, watch: bool, demo: bool) -> None:
     app = create_app({"PACK": str(pack)})
     if watch:
         from itsm.engine.watch import PackWatcher
+        from itsm.web.extension import engine_of, install_watcher
 
-        watcher = PackWatcher(app.extensions["itsm"].definitions, pack, report=click.echo)
-        app.extensions["itsm.watcher"] = watcher
+        watcher = PackWatcher(engine_of(app).definitions, pack, report=click.echo)
+        install_watcher(app, watcher)
         threading.Thread(target=watcher.run, daemon=True, name="itsm-watch").start()
     if demo:
         from itsm.engine.demo import DEMO_PASSWORD, DEMO_USERS, ensure_demo_users
+        from itsm.web.extension import engine_of
 
-        ensure_demo_users(app.extensions["itsm"].db)
+        ensure_demo_users(engine_of(app).db)
         click.echo(f"demo users (password '{DEMO_PASSWORD}'):")
         for user in DEMO_USERS:
             click.echo(f"  {user.name:<6} {user.role}")

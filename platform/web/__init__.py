@@ -17,7 +17,10 @@ from itsm.engine import Engine
 from itsm.engine.settings import installation_secret
 from itsm.store import Database
 
+from .extension import engine_of, install
 from .security import cookie_settings
+
+__all__ = ["MAX_REQUEST_BYTES", "create_app", "engine_of"]
 
 MAX_REQUEST_BYTES = 10 * 2**20  # a bigger body is refused (413) before it is read: no 100 MB JSON in memory
 
@@ -41,7 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = installation_secret(database)
     if app.config.get("PACK"):
         engine.definitions.publish_path(app.config["PACK"])
-    app.extensions["itsm"] = engine
+    install(app, engine)
 
     from . import admin, api, auth, dashboard, editor, pages, security, ui
 
@@ -54,7 +57,3 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     dashboard.init_app(app)
     pages.init_app(app)
     return app
-
-
-def engine_of(app: Flask) -> Engine:
-    return app.extensions["itsm"]

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from itsm.engine import Actor, BadRequest, EngineError, Unauthorized
@@ -26,6 +26,7 @@ from itsm.interpreter.forms import form_json_schema
 from itsm.interpreter.graph import mermaid
 
 from .bodies import declared_body
+from .extension import current_engine
 from .openapi import openapi_document
 from .pages import engine_error_page, http_error_page, is_page_request
 
@@ -60,10 +61,6 @@ def clean_text_in_path_and_query() -> None:
         _check_text(value, "the URL")
 
 
-def _engine() -> Any:
-    return current_app.extensions["itsm"]
-
-
 def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
     """Bearer tokens for tools (SPEC 9); the actor is built under the active definitions version."""
 
@@ -73,7 +70,7 @@ def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("missing API token: send 'Authorization: Bearer <token>' (itsm token create NAME)")
-        engine = _engine()
+        engine = current_engine()
         user = user_for_token(engine.db, token.strip())
         g.actor = actor_for(user, engine.definitions.active().pack)
         g.body = declared_body(json_object)
@@ -129,7 +126,7 @@ def _check_text(value: Any, where: str, depth: int = 0) -> None:
 
 @api.get("/health")
 def health() -> Any:
-    engine = _engine()
+    engine = current_engine()
     try:
         version = engine.definitions.active_id()
     except EngineError:
@@ -147,14 +144,14 @@ def openapi() -> Any:
 @api.get("/pack")
 @authenticated
 def pack() -> Any:
-    compiled = _engine().definitions.active()
+    compiled = current_engine().definitions.active()
     spec = compiled.pack
     return jsonify({"id": spec.id, "name": spec.name, "version": compiled.id,
                     "processes": [{"id": p.id, "title": p.title} for p in spec.processes.values()]})
 
 
 def _process(process_id: str) -> Any:
-    process = _engine().definitions.active().pack.processes.get(process_id)
+    process = current_engine().definitions.active().pack.processes.get(process_id)
     if process is None:
         from itsm.engine import NotFound
 
@@ -184,7 +181,7 @@ def diagram(process_id: str) -> Any:
 @api.get("/forms/<form_id>/schema")
 @authenticated
 def form_schema(form_id: str) -> Any:
-    form = _engine().definitions.active().pack.forms.get(form_id)
+    form = current_engine().definitions.active().pack.forms.get(form_id)
     if form is None:
         from itsm.engine import NotFound
 
@@ -198,7 +195,7 @@ def form_schema(form_id: str) -> Any:
 @authenticated
 def create_ticket() -> Any:
     data = request_body()
-    ticket = _engine().create(actor(), data["process"], data.get("fields") or {}, data.get("requester"),
+    ticket = current_engine().create(actor(), data["process"], data.get("fields") or {}, data.get("requester"),
                               channel="api")
     return jsonify(ticket), 201
 
@@ -220,7 +217,7 @@ def list_tickets() -> Any:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}",
                          [{"field": "limit", "message": f"between 1 and {MAX_LIMIT}"}])
     cursor = _decode_cursor(args.get("cursor"))
-    items, next_id = _engine().list_tickets(actor(), args, limit, cursor)
+    items, next_id = current_engine().list_tickets(actor(), args, limit, cursor)
     return jsonify({"items": items, "next_cursor": _encode_cursor(next_id)})
 
 
@@ -245,7 +242,7 @@ def _decode_cursor(text: str | None) -> int | None:
 @api.get("/tickets/<number>")
 @authenticated
 def get_ticket(number: str) -> Any:
-    return jsonify(_engine().get(actor(), number))
+    return jsonify(current_engine().get(actor(), number))
 
 
 @api.patch("/tickets/<number>")
@@ -254,7 +251,7 @@ def update_ticket(number: str) -> Any:
     # SPEC 10 writes the version without "?" here (unlike a transition's): a field update never overwrites
     # changes its sender has not seen.
     data = request_body()
-    return jsonify(_engine().update(actor(), number, data["fields"], int(data["version"])))
+    return jsonify(current_engine().update(actor(), number, data["fields"], int(data["version"])))
 
 
 @api.post("/tickets/<number>/transitions/<transition>")
@@ -263,14 +260,14 @@ def fire_transition(number: str, transition: str) -> Any:
     # An empty body is no body; a chunked one has no Content-Length but is read all the same (bodies.py).
     data = request_body()
     version = data.get("version")
-    return jsonify(_engine().fire(actor(), number, transition, data.get("fields") or {}, data.get("comment"),
+    return jsonify(current_engine().fire(actor(), number, transition, data.get("fields") or {}, data.get("comment"),
                                   None if version is None else int(version)))
 
 
 @api.get("/tickets/<number>/events")
 @authenticated
 def ticket_events(number: str) -> Any:
-    return jsonify({"items": _engine().events(actor(), number)})
+    return jsonify({"items": current_engine().events(actor(), number)})
 
 
 @api.post("/intake/<intake_id>")
@@ -280,20 +277,20 @@ def intake(intake_id: str) -> Any:
     fallback)."""
     from itsm.engine.intake import receive
 
-    return jsonify({"results": receive(_engine(), actor(), intake_id, request_body())})
+    return jsonify({"results": receive(current_engine(), actor(), intake_id, request_body())})
 
 
 @api.get("/tickets/<number>/comments")
 @authenticated
 def ticket_comments(number: str) -> Any:
-    return jsonify({"items": _engine().comments(actor(), number)})
+    return jsonify({"items": current_engine().comments(actor(), number)})
 
 
 @api.post("/tickets/<number>/comments")
 @authenticated
 def add_comment(number: str) -> Any:
     data = request_body()
-    return jsonify(_engine().comment(actor(), number, data["text"], bool(data.get("internal")))), 201
+    return jsonify(current_engine().comment(actor(), number, data["text"], bool(data.get("internal")))), 201
 
 
 # -- KPIs ---------------------------------------------------------------------------------------------
@@ -305,7 +302,7 @@ def kpis() -> Any:
     kind = request.args.get("format", "json")
     if kind not in ("json", "csv"):
         raise BadRequest("format must be json or csv", [{"field": "format", "message": "json or csv"}])
-    report = kpi_report(_engine(), actor(), request.args)
+    report = kpi_report(current_engine(), actor(), request.args)
     if kind == "json":
         return jsonify(report)
     out = io.StringIO()
@@ -365,7 +362,7 @@ def suggestions() -> Any:
         if "text" not in args:
             raise BadRequest("text is required: the description to find known errors for")
         text, process, limit = args["text"], args.get("process") or None, _limit(args.get("limit"))
-    return jsonify({"items": suggest(_engine(), actor(), text, process=process, limit=limit)})
+    return jsonify({"items": suggest(current_engine(), actor(), text, process=process, limit=limit)})
 
 
 @api.get("/tickets/<number>/suggestions")
@@ -374,7 +371,7 @@ def ticket_suggestions(number: str) -> Any:
     from itsm.engine.known_errors import suggest_for_ticket
 
     args = _query(("limit",))
-    return jsonify({"items": suggest_for_ticket(_engine(), actor(), number, limit=_limit(args.get("limit")))})
+    return jsonify({"items": suggest_for_ticket(current_engine(), actor(), number, limit=_limit(args.get("limit")))})
 
 
 @api.get("/tickets/<number>/links")
@@ -382,7 +379,7 @@ def ticket_suggestions(number: str) -> Any:
 def ticket_links(number: str) -> Any:
     from itsm.engine.known_errors import links
 
-    return jsonify({"items": links(_engine(), actor(), number)})
+    return jsonify({"items": links(current_engine(), actor(), number)})
 
 
 @api.post("/tickets/<number>/links")
@@ -391,7 +388,7 @@ def add_link(number: str) -> Any:
     from itsm.engine.known_errors import KNOWN_ERROR, link
 
     data = request_body()
-    result, created = link(_engine(), actor(), number, data["to"], data.get("kind") or KNOWN_ERROR)
+    result, created = link(current_engine(), actor(), number, data["to"], data.get("kind") or KNOWN_ERROR)
     return jsonify(result), 201 if created else 200
 
 
@@ -400,4 +397,4 @@ def add_link(number: str) -> Any:
 def open_review(number: str) -> Any:
     from itsm.engine.reviews import request_review
 
-    return jsonify(request_review(_engine(), actor(), number)), 201
+    return jsonify(request_review(current_engine(), actor(), number)), 201
