@@ -458,7 +458,8 @@ class _Compiler:
         for i, op in enumerate(node.ops):
             if isinstance(op, ast.Is | ast.IsNot):
                 left = [node.left, *node.comparators][i]
-                raise self.error("use == and != in place of 'is'", self.after(left))
+                written, instead = ("is not", "!=") if isinstance(op, ast.IsNot) else ("is", "==")
+                raise self.error(f"'{written}' is not allowed: use {instead}", self.after(left))
         nodes = [node.left, *node.comparators]
         codes = [self.compile(nodes[0])]
         steps: list[tuple[Callable[[Any, Any], bool], Run]] = []
@@ -581,14 +582,14 @@ def _check_tokens(text: str, shift: int) -> None:
             if tok.type == tokenize.NUMBER and sum(ch.isdigit() for ch in s) > MAX_LITERAL_DIGITS:
                 raise ExpressionError(f"number {_quoted(s)} is too large", at)
             if s == "!":
-                raise ExpressionError("use not in place of '!'", at)
+                raise ExpressionError("'!' is not allowed: use not", at)
             if s in ("&", "|") and previous and previous[-1].string == s and previous[-1].end == tok.start:
                 word = "and" if s == "&" else "or"
-                raise ExpressionError(f"use {word} in place of '{s * 2}'", at - 1)
+                raise ExpressionError(f"'{s * 2}' is not allowed: use and/or (here: {word})", at - 1)
             if s == "=":
                 after = text[tok.end[1]:tok.end[1] + 1]
                 if after in ("<", ">"):
-                    raise ExpressionError(f"use {after}= in place of '={after}'", at)
+                    raise ExpressionError(f"'={after}' is not allowed: use {after}=", at)
                 if (brackets and brackets[-1] and len(previous) > 1 and previous[-1].type == tokenize.NAME
                         and previous[-2].string in ("(", ",")):
                     raise ExpressionError(f"'{previous[-1].string}=' is not allowed: no keyword arguments",
