@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from functools import cache, lru_cache
 from typing import Any
@@ -41,14 +42,19 @@ class TemplateFailed(Exception):
 
 
 def _failure(exc: Exception) -> TemplateFailed:
-    reason = str(exc) or type(exc).__name__
-    return TemplateFailed(reason if isinstance(exc, TemplateError) else f"{reason} ({_kind_of(exc)})")
+    """One exception for every way a render fails; Python's type names in the reason become words."""
+    reason = str(exc) or _KINDS.get(type(exc), "a failing operation")
+    if not isinstance(exc, TemplateError):
+        reason = _PYTHON_TYPE.sub(lambda m: _TYPE_WORDS[m.group(1) or m.group(2)], reason)
+    return TemplateFailed(reason)
 
 
-def _kind_of(exc: Exception) -> str:
-    kinds = {ZeroDivisionError: "division by zero", TypeError: "values of the wrong kind",
-             OverflowError: "a number too large", RecursionError: "nested too deeply"}
-    return next((text for kind, text in kinds.items() if isinstance(exc, kind)), "a failing operation")
+_KINDS: dict[type[Exception], str] = {ZeroDivisionError: "division by zero", TypeError: "values of the wrong kind",
+                                      OverflowError: "a number too large", RecursionError: "nested too deeply"}
+_TYPE_WORDS = {"str": "text", "int": "a number", "float": "a number", "bool": "true or false", "dict": "an object",
+               "list": "a list", "tuple": "a list", "NoneType": "null"}
+_PYTHON_TYPE = re.compile(r"""['"](str|int|float|bool|dict|list|tuple|NoneType)['"]"""  # quoted, or bare but
+                          r"|\b(str|int|float|dict|NoneType)\b")  # unmistakable ("list" is an English word)
 
 
 def is_template(text: Any) -> bool:

@@ -24,6 +24,7 @@ from .openapi import openapi_document
 _PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
+@cache
 def openapi_path(rule: str) -> str:
     """A Flask rule as the OpenAPI document writes its path: /api/tickets/<number> -> /api/tickets/{number}."""
     return _PARAMETER.sub(r"{\1}", rule)

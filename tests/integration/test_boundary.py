@@ -109,7 +109,7 @@ def test_a_template_failing_on_a_value_fails_its_action_and_saves_nothing(db: Da
         engine.fire(system_actor(), number, "count")
     assert failed.value.status == 409
     assert failed.value.message.startswith("template at pack.yaml:")
-    assert "(values of the wrong kind)" in failed.value.message
+    assert failed.value.message.endswith("failed: unsupported operand type(s) for /: text and a number")
     assert engine.get(rita, number)["state"] == "open" and engine.events(rita, number) == events
 
 
