@@ -4,6 +4,7 @@ Why not `jsonschema` here: loading a large pack spent most of its time in jsonsc
 (reference resolution, validator evolution) and a cold `itsm validate` paid ~90 ms just to import it. The
 kind schemas use a dozen keywords, so this validator covers exactly those and refuses any other. The tests
 check it against `jsonschema` on the default pack and on thousands of mutated documents: same verdicts.
+The API checks request bodies with it too, against the schemas its OpenAPI document declares.
 """
 
 from __future__ import annotations

@@ -196,7 +196,7 @@ def form_schema(form_id: str) -> Any:
 def create_ticket() -> Any:
     data = request_body()
     ticket = current_engine().create(actor(), data["process"], data.get("fields") or {}, data.get("requester"),
-                              channel="api")
+                                     channel="api")
     return jsonify(ticket), 201
 
 
@@ -259,9 +259,9 @@ def update_ticket(number: str) -> Any:
 def fire_transition(number: str, transition: str) -> Any:
     # An empty body is no body; a chunked one has no Content-Length but is read all the same (bodies.py).
     data = request_body()
-    version = data.get("version")
-    return jsonify(current_engine().fire(actor(), number, transition, data.get("fields") or {}, data.get("comment"),
-                                  None if version is None else int(version)))
+    version = None if data.get("version") is None else int(data["version"])  # JSON may write 2 as 2.0
+    ticket = current_engine().fire(actor(), number, transition, data.get("fields") or {}, data.get("comment"), version)
+    return jsonify(ticket)
 
 
 @api.get("/tickets/<number>/events")
