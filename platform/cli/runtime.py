@@ -131,24 +131,26 @@ def serve(pack: Path, host: str, port: int, watch: bool, demo: bool) -> None:
 
     from itsm.engine.runtime.definitions import git_commit_of
     from itsm.web import create_app
+    from itsm.web.extension import engine_of, install_watcher
 
     spec, _ = _load_or_report(pack)
     if spec is None:
         click.echo(f"{pack}: not served: the pack is not valid", err=True)
         sys.exit(1)
     app = create_app({"PACK": str(pack)})
-    app.extensions["itsm"].db.ensure_schema()  # what create_app never does
-    app.extensions["itsm"].definitions.publish(spec, git_commit=git_commit_of(pack))
+    engine = engine_of(app)
+    engine.db.ensure_schema()  # what create_app never does
+    engine.definitions.publish(spec, git_commit=git_commit_of(pack))
     if watch:
         from itsm.engine.authoring.watch import PackWatcher
 
-        watcher = PackWatcher(app.extensions["itsm"].definitions, pack, report=click.echo)
-        app.extensions["itsm.watcher"] = watcher
+        watcher = PackWatcher(engine.definitions, pack, report=click.echo)
+        install_watcher(app, watcher)
         threading.Thread(target=watcher.run, daemon=True, name="itsm-watch").start()
     if demo:
         from itsm.engine.people.demo import DEMO_PASSWORD, DEMO_USERS, ensure_demo_users
 
-        ensure_demo_users(app.extensions["itsm"].db)
+        ensure_demo_users(engine.db)
         click.echo(f"demo users (password '{DEMO_PASSWORD}'):")
         for user in DEMO_USERS:
             click.echo(f"  {user.name:<6} {user.role}")

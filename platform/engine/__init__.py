@@ -15,6 +15,7 @@ from .errors import (
     ActionFailed,
     BadRequest,
     Conflict,
+    DefinitionFailed,
     EngineError,
     Forbidden,
     NotFound,
@@ -27,6 +28,6 @@ from .runtime.actors import Actor, system_actor
 from .runtime.core import Engine
 from .runtime.definitions import Definitions, PublishResult
 
-__all__ = ["ActionFailed", "Actor", "BadRequest", "Conflict", "Definitions", "Engine", "EngineError", "Forbidden",
-           "NotFound", "PublishRefused", "PublishResult", "StaleVersion", "Unauthorized", "ValidationFailed",
-           "system_actor"]
+__all__ = ["ActionFailed", "Actor", "BadRequest", "Conflict", "DefinitionFailed", "Definitions", "Engine",
+           "EngineError", "Forbidden", "NotFound", "PublishRefused", "PublishResult", "StaleVersion", "Unauthorized",
+           "ValidationFailed", "system_actor"]

@@ -54,6 +54,13 @@ class ActionFailed(Conflict):
     code = "action_failed"
 
 
+class DefinitionFailed(Conflict):
+    """A rule of the active pack cannot be applied to this ticket (a calendar without working time, a
+    routing without a rule that matches): nothing is saved; the message names the rule (engine/boundary.py)."""
+
+    code = "definition_failed"
+
+
 class ValidationFailed(EngineError):
     """Field validation: details are [{"field": ID, "message": TEXT}]."""
 

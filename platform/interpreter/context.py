@@ -62,6 +62,12 @@ class Doc:
     def warning(self, path: Path, message: str) -> None:
         self.error(path, message, severity="warning")
 
+    def runtime_error(self, path: Path, message: str, *, key: bool = False) -> None:
+        """A problem that would only fail tickets at runtime (a calendar without working time): an error on
+        validate and publish, a warning in a version stored before the check existed, which must keep
+        loading (the engine's boundary answers for its flaw with a 409, never a 500)."""
+        self.error(path, message, key=key, severity="warning" if self._compilation.stored else "error")
+
 
 @dataclass
 class Compilation:
@@ -75,6 +81,7 @@ class Compilation:
     forms: dict[str, m.FormSpec] = field(default_factory=dict)  # compiled so far
     plugin_actions: Mapping[str, Any] = field(default_factory=dict)  # action name -> callable
     plugin_functions: Mapping[str, Any] = field(default_factory=dict)  # expression function name -> callable
+    stored: bool = False  # compiling a version published earlier (Doc.runtime_error)
 
     def of_kind(self, kind: str) -> dict[str, Doc]:
         return self.docs.get(kind, {})

@@ -163,19 +163,20 @@ _COMPARISONS: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
     ast.Lt: _ordering("<", operator.lt), ast.LtE: _ordering("<=", operator.le),
     ast.Gt: _ordering(">", operator.gt), ast.GtE: _ordering(">=", operator.ge),
 }
+# What follows "'<the offending source>' is not allowed: " for each construct outside the language.
 _REFUSED_NODES: dict[type[ast.AST], str] = {
-    ast.Subscript: "subscripts such as x[0] are not allowed", ast.Lambda: "lambda is not allowed",
-    ast.ListComp: "comprehensions are not allowed", ast.SetComp: "comprehensions are not allowed",
-    ast.DictComp: "comprehensions are not allowed", ast.GeneratorExp: "comprehensions are not allowed",
-    ast.JoinedStr: "f-strings are not allowed", ast.NamedExpr: "':=' is not allowed: use == to compare",
-    ast.IfExp: "conditional expressions (x if c else y) are not allowed",
-    ast.Dict: "dict literals are not allowed", ast.Set: "set literals are not allowed",
-    ast.Tuple: "tuples are not allowed: use a list [...]", ast.Starred: "'*' unpacking is not allowed",
-    ast.Await: "'await' is not allowed", ast.Yield: "'yield' is not allowed",
-    ast.YieldFrom: "'yield' is not allowed",
+    ast.Subscript: "no subscripts", ast.Lambda: "no lambdas", ast.ListComp: "no comprehensions",
+    ast.SetComp: "no comprehensions", ast.DictComp: "no comprehensions", ast.GeneratorExp: "no comprehensions",
+    ast.JoinedStr: "no f-strings (join text with +)", ast.NamedExpr: "use == to compare",
+    ast.IfExp: "no conditional expressions", ast.Dict: "no dict literals", ast.Set: "no set literals",
+    ast.Tuple: "use a list [...]", ast.Starred: "no unpacking", ast.Await: "no await", ast.Yield: "no yield",
+    ast.YieldFrom: "no yield",
 }
+_WORDS_FOR = {"True": "true", "False": "false", "None": "null"}
 _LITERAL_NAMES = {"true": True, "false": False, "null": None}
-_UNDERSCORE = "names starting with '_' are not allowed"
+_UNDERSCORE = "names may not start with '_'"
+QUOTED = 40  # characters of the offending source quoted in a message
+_TOKEN = re.compile(r"\s*(\w+|\S)")
 _DANGLING = re.compile(r"(?:^|[\s)\]'\"])(and|or|not|in|==|!=|<=|>=|<|>|\+|-|\*|/|%)\s*$")
 
 
@@ -283,6 +284,13 @@ def _hint(word: str, candidates: Any) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def _quoted(text: str) -> str:
+    """Source text quoted for a message: 'x', or "x" when it holds single quotes; clipped to a few words."""
+    text = " ".join(text.split())
+    text = text if len(text) <= QUOTED else text[: QUOTED - 3] + "..."
+    return f'"{text}"' if "'" in text and '"' not in text else f"'{text}'"
+
+
 def _dotted(node: ast.expr) -> str | None:
     parts: list[str] = []
     while isinstance(node, ast.Attribute):
@@ -309,6 +317,15 @@ class _Compiler:
             where = self.chars(getattr(where, "col_offset", 0) or 0)
         return ExpressionError(message, self.shift + where)
 
+    def quote(self, node: ast.AST) -> str:
+        """The source of `node`, quoted, for a message that names what is wrong."""
+        return _quoted(ast.get_source_segment(self.text, node) or "")
+
+    def refuse(self, node: ast.AST, reason: str = "", at: ast.AST | int | None = None) -> ExpressionError:
+        """`'<node's source>' is not allowed: <reason>`."""
+        return self.error(f"{self.quote(node)} is not allowed" + (f": {reason}" if reason else ""),
+                          node if at is None else at)
+
     def chars(self, col: int) -> int:
         """ast columns count UTF-8 bytes; offsets count characters."""
         return len(self.encoded[:col].decode("utf-8", "replace"))
@@ -325,7 +342,7 @@ class _Compiler:
     def compile(self, node: ast.expr) -> _Code:
         handler = self.handlers.get(type(node))
         if handler is None:
-            raise self.error(_REFUSED_NODES.get(type(node), f"{type(node).__name__.lower()} is not allowed"), node)
+            raise self.refuse(node, _REFUSED_NODES.get(type(node), ""))
         return handler(node)
 
     def literal_list(self, node: ast.List) -> _Code:
@@ -333,34 +350,36 @@ class _Compiler:
         for elt in node.elts:
             code = self.compile(elt)
             if code.const is _VARIES or isinstance(code.const, list):
-                raise self.error("lists may hold only literals", elt)
+                raise self.error(f"{self.quote(elt)} is not allowed in a list: lists hold only literals", elt)
             items.append(code.const)
         return _constant(items)
 
     def literal(self, node: ast.Constant) -> _Code:
         value = node.value
         if value is None or isinstance(value, bool):
-            raise self.error("use true, false and null", node)
+            written = ast.get_source_segment(self.text, node) or ""
+            raise self.refuse(node, f"use {_WORDS_FOR.get(written, 'true, false or null')}")
         if isinstance(value, int | float) and not abs(value) <= MAX_LITERAL:
-            raise self.error("number literal too large", node)
+            raise self.error(f"number {self.quote(node)} is too large", node)
         if isinstance(value, int | float | str):
             return _constant(value)
-        refused = {bytes: "bytes literals are", complex: "complex numbers are"}.get(type(value), "'...' is")
-        raise self.error(f"{refused} not allowed", node)
+        reason = {bytes: "no bytes literals", complex: "no complex numbers"}
+        raise self.refuse(node, reason.get(type(value), ""))
 
     def refuse_underscores(self, node: ast.expr) -> ast.expr:
         """Check every part of `a.b.c` (or of `x().b`); return what the attribute chain starts from."""
         while isinstance(node, ast.Attribute):
             if node.attr.startswith("_"):
-                raise self.error(_UNDERSCORE, self.chars(node.end_col_offset or 0) - len(node.attr))
+                raise self.error(f"'{node.attr}' is not allowed: {_UNDERSCORE}",
+                                 self.chars(node.end_col_offset or 0) - len(node.attr))
             node = node.value
         if isinstance(node, ast.Name) and node.id.startswith("_"):
-            raise self.error(_UNDERSCORE, node)
+            raise self.error(f"'{node.id}' is not allowed: {_UNDERSCORE}", node)
         return node
 
     def name(self, node: ast.Name | ast.Attribute) -> _Code:
         if not isinstance(self.refuse_underscores(node), ast.Name):
-            raise self.error("attribute access is only allowed on declared names", node)
+            raise self.refuse(node, "attributes only of declared names (such as requester.vip)")
         if isinstance(node, ast.Name) and node.id in _LITERAL_NAMES:
             return _constant(_LITERAL_NAMES[node.id])
         dotted = _dotted(node) or ""
@@ -381,7 +400,7 @@ class _Compiler:
             return _Code(lambda c: not inner(c))
         if operand.const is not _VARIES:
             if _kind(operand.const) != "number":
-                raise self.error("unary '-' needs a number", node)
+                raise self.error(f"'-' needs a number, not {self.quote(node.operand)}", node)
             return _constant(-operand.const)
         return _Code(lambda c: _negate(inner(c)))
 
@@ -391,25 +410,26 @@ class _Compiler:
         symbol, apply = _ARITHMETIC[type(node.op)]
         if symbol == "*" and any(isinstance(n, ast.Constant) and isinstance(n.value, str)
                                  for n in (node.left, node.right)):
-            raise self.error("string repetition is not allowed", self.operator_at(node))
+            raise self.error(f"{self.quote(node)} is not allowed: no string repetition", self.operator_at(node))
         left, right = self.compile(node.left), self.compile(node.right)
         kinds = {_kind(left.const), _kind(right.const)}
         if symbol == "*" and "string" in kinds:
-            raise self.error("string repetition is not allowed", self.operator_at(node))
+            raise self.error(f"{self.quote(node)} is not allowed: no string repetition", self.operator_at(node))
         if symbol == "*" and (isinstance(left.const, list) or isinstance(right.const, list)):
-            raise self.error("list repetition is not allowed", self.operator_at(node))
+            raise self.error(f"{self.quote(node)} is not allowed: no list repetition", self.operator_at(node))
         if symbol == "%" and _kind(left.const) == "string":
-            raise self.error("'%' formatting of strings is not allowed", self.operator_at(node))
+            raise self.error(f"{self.quote(node)} is not allowed: no '%' formatting of strings",
+                             self.operator_at(node))
         if "other" in kinds or ("string" in kinds and (symbol != "+" or "number" in kinds)):
             needs = "two numbers or two strings" if symbol == "+" else "numbers"
-            raise self.error(f"'{symbol}' needs {needs}", self.operator_at(node))
+            raise self.error(f"'{symbol}' needs {needs} in {self.quote(node)}", self.operator_at(node))
         if symbol in "/%" and _kind(right.const) == "number" and right.const == 0:
-            raise self.error("division by zero", self.operator_at(node))
+            raise self.error(f"{self.quote(node)} divides by zero", self.operator_at(node))
         if None not in kinds:
             try:
                 return _constant(apply(left.const, right.const))
             except (_EvalFailure, ArithmeticError) as exc:
-                raise self.error(f"arithmetic on literals fails: {exc}", node) from None
+                raise self.error(f"{self.quote(node)} fails: {exc}", node) from None
         lrun, rrun = left.run, right.run
         return _Code(lambda c: apply(lrun(c), rrun(c)))
 
@@ -438,7 +458,8 @@ class _Compiler:
         for i, op in enumerate(node.ops):
             if isinstance(op, ast.Is | ast.IsNot):
                 left = [node.left, *node.comparators][i]
-                raise self.error("use == and != in place of 'is'", self.after(left))
+                written, instead = ("is not", "!=") if isinstance(op, ast.IsNot) else ("is", "==")
+                raise self.error(f"'{written}' is not allowed: use {instead}", self.after(left))
         nodes = [node.left, *node.comparators]
         codes = [self.compile(nodes[0])]
         steps: list[tuple[Callable[[Any, Any], bool], Run]] = []
@@ -521,17 +542,20 @@ class _Compiler:
         if isinstance(func, ast.Attribute):
             self.refuse_underscores(func)
             hint = f" (use {func.attr}(...))" if func.attr in self.scope.functions else ""
-            raise self.error(f"method calls are not allowed{hint}", func)
+            raise self.refuse(node, f"no method calls{hint}", at=func)
         if not isinstance(func, ast.Name):
-            raise self.error(_REFUSED_NODES.get(type(func), "only registered functions can be called"), func)
+            if type(func) in _REFUSED_NODES:
+                raise self.refuse(func, _REFUSED_NODES[type(func)])
+            raise self.refuse(node, "only registered functions can be called")
         if func.id.startswith("_"):
-            raise self.error(_UNDERSCORE, func)
+            raise self.error(f"'{func.id}' is not allowed: {_UNDERSCORE}", func)
         function = self.scope.functions.get(func.id)
         if function is None:
-            available = ", ".join(sorted(self.scope.functions)) or "none"
-            raise self.error(f"function '{func.id}' is not available (available: {available})", func)
+            close = _hint(func.id, self.scope.functions)
+            allowed = close or f" (allowed: {', '.join(sorted(self.scope.functions)) or 'none'})"
+            raise self.error(f"function '{func.id}' is not allowed{allowed}", func)
         if node.keywords:
-            raise self.error("keyword arguments are not allowed", node.keywords[0])
+            raise self.refuse(node.keywords[0], "no keyword arguments")
         args = [self.compile(arg).run for arg in node.args]
         try:
             inspect.signature(function).bind(*args)
@@ -554,22 +578,23 @@ def _check_tokens(text: str, shift: int) -> None:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
             at, s = shift + tok.start[1], tok.string
             if tok.type == tokenize.COMMENT:
-                raise ExpressionError("comments are not allowed", at)
+                raise ExpressionError("'#' is not allowed: no comments", at)
             if tok.type == tokenize.NUMBER and sum(ch.isdigit() for ch in s) > MAX_LITERAL_DIGITS:
-                raise ExpressionError("number literal too large", at)
+                raise ExpressionError(f"number {_quoted(s)} is too large", at)
             if s == "!":
-                raise ExpressionError("use not in place of '!'", at)
+                raise ExpressionError("'!' is not allowed: use not", at)
             if s in ("&", "|") and previous and previous[-1].string == s and previous[-1].end == tok.start:
                 word = "and" if s == "&" else "or"
-                raise ExpressionError(f"use {word} in place of '{s * 2}'", at - 1)
+                raise ExpressionError(f"'{s * 2}' is not allowed: use and/or (here: {word})", at - 1)
             if s == "=":
                 after = text[tok.end[1]:tok.end[1] + 1]
                 if after in ("<", ">"):
-                    raise ExpressionError(f"use {after}= in place of '={after}'", at)
+                    raise ExpressionError(f"'={after}' is not allowed: use {after}=", at)
                 if (brackets and brackets[-1] and len(previous) > 1 and previous[-1].type == tokenize.NAME
                         and previous[-2].string in ("(", ",")):
-                    raise ExpressionError("keyword arguments are not allowed", previous[-1].start[1] + shift)
-                raise ExpressionError("use == to compare", at)
+                    raise ExpressionError(f"'{previous[-1].string}=' is not allowed: no keyword arguments",
+                                          previous[-1].start[1] + shift)
+                raise ExpressionError("'=' is not allowed: use == to compare", at)
             if s in ("(", "[", "{"):
                 if len(brackets) == MAX_DEPTH:
                     raise ExpressionError(f"expression is nested deeper than {MAX_DEPTH} levels", at)
@@ -596,6 +621,9 @@ def _parse(text: str, shift: int, length: int) -> ast.Expression:
                                       shift + dangling.start(1)) from None
             reason = (exc.msg or "invalid syntax").split(" (detected at")[0].rstrip(".")
             offset = shift + (exc.offset or 1) - 1 if exc.lineno in (None, 1) else 0
+            token = _TOKEN.match(text, max(0, offset - shift))
+            if reason.startswith("invalid syntax") and token:  # Python says where, not what: quote it
+                reason = f"unexpected {_quoted(token.group(1))}"
             raise ExpressionError(f"syntax error: {reason[:1].lower()}{reason[1:]}",
                                   max(0, min(offset, length))) from None
         except UnicodeEncodeError as exc:  # lone surrogates

@@ -63,8 +63,8 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _check_merged(merged: MergedPack, problems: list[DefinitionError]) -> m.PackSpec | None:
-    comp = Compilation(problems, removed=merged.removed)
+def _check_merged(merged: MergedPack, problems: list[DefinitionError], stored: bool = False) -> m.PackSpec | None:
+    comp = Compilation(problems, removed=merged.removed, stored=stored)
     for source in merged.documents.values():
         kind, ident = source.kind, source.id
         if isinstance(kind, str) and isinstance(ident, str):
@@ -93,7 +93,8 @@ def digest_of(source: Sequence[Any]) -> str:
 
 
 def compile_documents(documents: Sequence[Mapping[str, Any]]) -> m.PackSpec:
-    """Compile a pack from its merged documents (as `PackSpec.source` holds them, e.g. a stored version)."""
+    """Compile a pack from its merged documents (as `PackSpec.source` holds them): a stored version, valid
+    when it was published, so checks added since that only guard the runtime do not stop it loading."""
     problems: list[DefinitionError] = []
     merged = MergedPack(Path("."))
     for document in documents:
@@ -101,7 +102,7 @@ def compile_documents(documents: Sequence[Mapping[str, Any]]) -> m.PackSpec:
         source = SourceDocument(label, Path("."), from_plain(dict(document), label))
         merged.documents[(str(source.kind), str(source.id))] = source
     with _no_cyclic_gc():
-        pack = _check_merged(merged, problems)
+        pack = _check_merged(merged, problems, stored=True)
     if pack is None:
         raise PackError(problems)
     return pack

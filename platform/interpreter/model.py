@@ -266,7 +266,10 @@ class PriorityMatrix:
     def compute(self, context: Mapping[str, Any]) -> str:
         """The level for a ticket context: the cell of its inputs (or the default), then adjustments."""
         key = tuple(context.get(name) for name in self.inputs)
-        level = self.cells.get(key, self.default)  # type: ignore[arg-type]
+        try:
+            level = self.cells.get(key, self.default)  # type: ignore[arg-type]
+        except TypeError:  # a list kept from when the field was a multichoice: no cell, the default
+            level = self.default
         ids = self.level_ids
         index = ids.index(level)
         for adjustment in self.adjust:
@@ -284,6 +287,9 @@ class Interval:
 
     def __str__(self) -> str:
         return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
+
+
+MAX_DAYS_WITHOUT_WORK = 3 * 366  # a longer run of days without working time is a load error (no deadline ends)
 
 
 @dataclass(frozen=True)

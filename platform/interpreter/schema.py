@@ -244,7 +244,7 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
     "calendar": _doc("calendar", "Business hours, holidays and exceptional working days.", {
         "name": _str("Name shown to people."),
         "timezone": _str("IANA time zone; default: the pack's."),
-        "hours": _obj("Weekday -> working intervals (local time).",
+        "hours": _obj("Weekday -> working intervals (local time); at least one day has some.",
                       {day: _list(f"Working intervals on {day}.", {"type": "string"}) for day in WEEKDAYS}),
         "holidays": _list("Days off: dates, {date, name} or {from, to, name}.",
                           {"anyOf": [{"type": "string"},

@@ -126,12 +126,14 @@ def compile_calendar(doc: Doc, pack_timezone: str) -> m.Calendar:
     for day, intervals in data["hours"].items():
         hours[_WEEKDAYS.index(day)] = _intervals(doc, ("hours", day), intervals)
     holidays: dict[date, str] = {}
+    entries: dict[date, int] = {}  # the holidays entry that made each date one, for errors
     for i, raw in enumerate(data.get("holidays", [])):
         path = ("holidays", i)
         if isinstance(raw, str):
             day = _date(doc, path, raw)
             if day:
                 holidays[day] = "Holiday"
+                entries.setdefault(day, i)
             continue
         name = raw.get("name", "Holiday")
         if "date" in raw:
@@ -140,6 +142,7 @@ def compile_calendar(doc: Doc, pack_timezone: str) -> m.Calendar:
             day = _date(doc, (*path, "date"), raw["date"])
             if day:
                 holidays[day] = name
+                entries.setdefault(day, i)
         elif "from" in raw and "to" in raw:
             first, last = _date(doc, (*path, "from"), raw["from"]), _date(doc, (*path, "to"), raw["to"])
             if first and last:
@@ -150,6 +153,7 @@ def compile_calendar(doc: Doc, pack_timezone: str) -> m.Calendar:
                 else:
                     for n in range((last - first).days + 1):
                         holidays[first + timedelta(days=n)] = name
+                        entries.setdefault(first + timedelta(days=n), i)
         else:
             doc.error(path, "a holiday needs date, or from and to")
     workdays: dict[date, tuple[m.Interval, ...]] = {}
@@ -164,8 +168,52 @@ def compile_calendar(doc: Doc, pack_timezone: str) -> m.Calendar:
         workdays[day] = _intervals(doc, ("workdays", i, "hours"), raw["hours"])
         if not workdays[day]:
             doc.error(("workdays", i, "hours"), "an exceptional working day needs working hours")
-    return m.Calendar(doc.id, data.get("name", doc.id.replace("_", " ").capitalize()), timezone,
-                      m.frozen_map(hours), m.frozen_map(holidays), m.frozen_map(workdays))
+    calendar = m.Calendar(doc.id, data.get("name", doc.id.replace("_", " ").capitalize()), timezone,
+                          m.frozen_map(hours), m.frozen_map(holidays), m.frozen_map(workdays))
+    _check_working_time(doc, calendar, entries)
+    return calendar
+
+
+def _check_working_time(doc: Doc, calendar: m.Calendar, entries: dict[date, int]) -> None:
+    """A calendar without working time makes every SLA deadline on it unreachable: refused here, at load,
+    rather than failing each ticket that starts a clock on it."""
+    if not any(calendar.hours.values()):
+        raw = doc.data["hours"]
+        if any(raw.values()):
+            return  # its intervals are wrong, and reported: one mistake, one error
+        node = doc.node_at(("hours",))
+        changed = [child.key_pos for child in node.value.values()
+                   if child.key_pos and node.key_pos and child.key_pos.file != node.key_pos.file] \
+            if isinstance(node.value, dict) else []
+        note = f" (the overlay at {changed[-1]} left none)" if changed else ""
+        doc.runtime_error(("hours",), "this calendar has no working time: no day of the week has working hours"
+                                      f"{note}; give at least one, such as mon: [\"09:00-17:00\"], or use 24x7",
+                          key=True)
+        return
+    for first, last, holiday in _days_off(calendar, sorted(entries)):
+        if (last - first).days + 1 > m.MAX_DAYS_WITHOUT_WORK:
+            doc.runtime_error(("holidays", entries[holiday]),
+                              f"this calendar has no working time from {first} to {last}: more than "
+                              f"{m.MAX_DAYS_WITHOUT_WORK} days in a row without working hours, so no SLA "
+                              f"deadline in them could be reached")
+            return
+
+
+def _days_off(calendar: m.Calendar, holidays: list[date]) -> list[tuple[date, date, date]]:
+    """The runs of days without working time around holidays: (first, last, the holiday found in it), each
+    walked once (the weekly hours have working time, so a run ends within a week of its last holiday)."""
+    runs: list[tuple[date, date, date]] = []
+    one = timedelta(days=1)
+    for day in holidays:
+        if (runs and day <= runs[-1][1]) or calendar.intervals_on(day):
+            continue  # in the run found already, or also an exceptional working day
+        first = last = day
+        while first > date.min and not calendar.intervals_on(first - one):
+            first -= one
+        while last < date.max and not calendar.intervals_on(last + one):
+            last += one
+        runs.append((first, last, day))
+    return runs
 
 
 def builtin_24x7(timezone: str) -> m.Calendar:

@@ -4,35 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from functools import cache
-from typing import Any
 
 from .errors import DefinitionError, did_you_mean, format_path
-from .schema import ID_PATTERN, KINDS, SCHEMAS, remove_document_schema
+from .schema import KINDS, SCHEMAS, remove_document_schema
 from .source import Node, SourceDocument, to_plain
-from .validator import SubsetValidator, Violation, is_type
-
-_TYPE_NAMES = {"string": "a string", "integer": "an integer", "number": "a number",
-               "boolean": "true or false", "object": "a mapping", "array": "a list", "null": "null"}
-
-
-def describe(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"a boolean ({'true' if value else 'false'})"
-    if isinstance(value, int):
-        return f"an integer ({value})"
-    if isinstance(value, float):
-        return f"a number ({value})"
-    if isinstance(value, str):
-        return f"a string ('{_clip(value)}')"
-    if isinstance(value, list):
-        return "a list"
-    return "a mapping"
-
-
-def _clip(text: str, width: int = 40) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
+from .validator import SubsetValidator, Violation
+from .violations import YAML_WORDS, Failure, explain
 
 
 @cache
@@ -63,8 +40,8 @@ def check_shape(doc: SourceDocument) -> list[DefinitionError]:
     """Problems with the shape of one document; [] when it matches its kind's schema."""
     node = doc.node
     if not isinstance(node.value, dict):
-        return [DefinitionError(node.pos, "-", "-",
-                                f"a document must be a mapping with kind and id, not {describe(to_plain(node))}")]
+        got = YAML_WORDS.describe(to_plain(node))
+        return [DefinitionError(node.pos, "-", "-", f"a document must be a mapping with kind and id, not {got}")]
     kind_node = node.value.get("kind")
     subject = doc.subject
     if kind_node is None:
@@ -86,51 +63,21 @@ def check_shape(doc: SourceDocument) -> list[DefinitionError]:
 
 
 def _explain(error: Violation, root: Node, subject: str) -> Iterator[DefinitionError]:
-    path = list(error.absolute_path)
-    node = locate(root, path)
-    where = format_path(path)
-    validator = error.validator
-    instance = error.instance
-    schema = error.schema if isinstance(error.schema, dict) else {}
-
-    if validator == "additionalProperties" and isinstance(instance, dict):
-        known = list(schema.get("properties", {}))
-        for key in instance:
-            if key in known:
-                continue
-            child = node.value.get(key) if isinstance(node.value, dict) else None
-            pos = child.key_pos if child is not None and child.key_pos else node.pos
-            hint = did_you_mean(key, known) if known else ""
-            yield DefinitionError(pos, subject, format_path([*path, key]), f"unknown key '{key}'{hint}")
-        return
-    if validator in ("anyOf", "oneOf"):
-        yield from _explain_alternatives(error, root, subject)
-        return
-    message = _message(error, schema, instance)
-    if message.startswith("expected "):
-        message += _quote_hint(error, node)
-    yield DefinitionError(node.pos, subject, where, message)
+    for problem in explain(error, YAML_WORDS):
+        node = locate(root, problem.path)
+        if problem.on_key:
+            parent = locate(root, problem.path[:-1])
+            child = parent.value.get(problem.path[-1]) if isinstance(parent.value, dict) else None
+            pos = child.key_pos if child is not None and child.key_pos else parent.pos
+        else:
+            pos = node.pos
+        message = problem.message
+        if message.startswith("expected "):
+            message += _quote_hint(problem.failure, node)
+        yield DefinitionError(pos, subject, format_path(problem.path), message)
 
 
-def _explain_alternatives(error: Violation, root: Node, subject: str) -> Iterator[DefinitionError]:
-    """Report the errors of the alternative whose type fits the value, or say which types would do."""
-    alternatives = error.validator_value
-    instance = error.instance
-    fitting = [i for i, alt in enumerate(alternatives) if _type_fits(alt, instance)]
-    if len(fitting) == 1:
-        index = fitting[0]
-        for sub in error.context or []:
-            if sub.relative_schema_path and sub.relative_schema_path[0] == index:
-                yield from _explain(sub, root, subject)
-        return
-    path = list(error.absolute_path)
-    expected = " or ".join(_describe_alternative(alt) for alt in alternatives)
-    node = locate(root, path)
-    yield DefinitionError(node.pos, subject, format_path(path),
-                          f"expected {expected}, got {describe(instance)}" + _quote_hint(error, node))
-
-
-def _quote_hint(error: Violation, node: Node) -> str:
+def _quote_hint(error: Failure, node: Node) -> str:
     """YAML reads an unquoted 1 or 2.0 as a number where text was meant (a choice value, a label)."""
     instance = error.instance
     if isinstance(instance, bool) or not isinstance(instance, int | float):
@@ -144,58 +91,3 @@ def _quote_hint(error: Violation, node: Node) -> str:
     if not any(w == "string" or (isinstance(w, list) and "string" in w) for w in wanted):
         return ""
     return f" (write '{node.source or instance}' in quotes for text)"
-
-
-def _type_fits(schema: dict[str, Any], instance: Any) -> bool:
-    kinds = schema.get("type")
-    if kinds is None:
-        return True
-    kinds = [kinds] if isinstance(kinds, str) else kinds
-    return any(is_type(instance, k) for k in kinds)
-
-
-def _describe_alternative(schema: dict[str, Any]) -> str:
-    if "enum" in schema:
-        return " or ".join(f"'{v}'" for v in schema["enum"])
-    kinds = schema.get("type", "value")
-    if kinds == "array" and isinstance(schema.get("items"), dict) and "type" in schema["items"]:
-        return f"a list of {_TYPE_NAMES.get(schema['items']['type'], 'values')}s".replace("a strings", "strings")
-    kinds = [kinds] if isinstance(kinds, str) else kinds
-    return " or ".join(_TYPE_NAMES.get(k, k) for k in kinds)
-
-
-def _message(error: Violation, schema: dict[str, Any], instance: Any) -> str:
-    validator = error.validator
-    value = error.validator_value
-    if validator == "required":
-        missing = [k for k in value if not (isinstance(instance, dict) and k in instance)]
-        return f"missing required key '{missing[0]}'" if missing else error.message
-    if validator == "type":
-        if str(schema.get("pattern", "")).endswith("%$"):
-            return f"'{instance}' is not a percentage such as 75%"
-        kinds = [value] if isinstance(value, str) else value
-        expected = " or ".join(_TYPE_NAMES.get(k, k) for k in kinds)
-        return f"expected {expected}, got {describe(instance)}"
-    if validator == "enum":
-        options = [str(v) for v in value]
-        return f"'{instance}' is not one of: {', '.join(options)}{did_you_mean(str(instance), options)}"
-    if validator == "const":
-        return f"expected {value!r}, got {describe(instance)}"
-    if validator == "pattern":
-        if value == ID_PATTERN:
-            return f"invalid id '{instance}': use lowercase letters, digits and _, starting with a letter"
-        if value.endswith("%$"):
-            return f"'{instance}' is not a percentage such as 75%"
-        if value.startswith("^[A-Z]"):
-            return f"invalid number prefix '{instance}': use 1-10 capital letters and digits, such as INC"
-        return f"'{instance}' does not match the pattern {value}"
-    if validator == "propertyNames":
-        return f"invalid key '{instance}'"
-    if validator == "minItems":
-        return "must not be empty" if value == 1 else f"needs at least {value} items"
-    if validator == "minProperties":
-        keys = ", ".join(k for k in schema.get("properties", {}) if k != "args")
-        return f"an empty mapping: expected one of {keys}"
-    if validator == "minimum":
-        return f"must be at least {value}, got {instance}"
-    return error.message

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from functools import cache, lru_cache
 from typing import Any
 
-from jinja2 import ChainableUndefined, Template, TemplateSyntaxError
+from jinja2 import ChainableUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
@@ -35,6 +36,27 @@ class _Sandbox(SandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+class TemplateFailed(Exception):
+    """A template that cannot render with this context: a sandbox limit, or an operation its values do not
+    support (`{{ ticket.count / 0 }}`). The engine's boundary turns it into a typed error."""
+
+
+def _failure(exc: Exception) -> TemplateFailed:
+    """One exception for every way a render fails; Python's type names in the reason become words."""
+    reason = str(exc) or _KINDS.get(type(exc), "a failing operation")
+    if not isinstance(exc, TemplateError):
+        reason = _PYTHON_TYPE.sub(lambda m: _TYPE_WORDS[m.group(1) or m.group(2)], reason)
+    return TemplateFailed(reason)
+
+
+_KINDS: dict[type[Exception], str] = {ZeroDivisionError: "division by zero", TypeError: "values of the wrong kind",
+                                      OverflowError: "a number too large", RecursionError: "nested too deeply"}
+_TYPE_WORDS = {"str": "text", "int": "a number", "float": "a number", "bool": "true or false", "dict": "an object",
+               "list": "a list", "tuple": "a list", "NoneType": "null"}
+_PYTHON_TYPE = re.compile(r"""['"](str|int|float|bool|dict|list|tuple|NoneType)['"]"""  # quoted, or bare but
+                          r"|\b(str|int|float|dict|NoneType)\b")  # unmistakable ("list" is an English word)
+
+
 def is_template(text: Any) -> bool:
     """Whether pack text is a Jinja template (holds `{{` or `{%`) rather than a literal."""
     return isinstance(text, str) and ("{{" in text or "{%" in text)
@@ -61,7 +83,10 @@ def renderer(text: str) -> Callable[[Mapping[str, Any]], str]:
     root, concat, new_context = template.root_render_func, template.environment.concat, template.new_context
 
     def render(context: Mapping[str, Any]) -> str:
-        return concat(root(new_context({**template_globals, **context}, shared=True)))
+        try:
+            return concat(root(new_context({**template_globals, **context}, shared=True)))
+        except Exception as exc:  # whatever a value makes the template do: one exception for the engine
+            raise _failure(exc) from exc
 
     return render
 
@@ -75,6 +100,14 @@ def payload_environment() -> SandboxedEnvironment:
 @lru_cache(maxsize=4096)
 def compiled_for_payload(text: str) -> Template:
     return payload_environment().from_string(text)
+
+
+def render_payload(text: str, context: Mapping[str, Any]) -> str:
+    """An intake template over a free-form payload; raises TemplateFailed when the payload breaks it."""
+    try:
+        return compiled_for_payload(text).render(context)
+    except Exception as exc:
+        raise _failure(exc) from exc
 
 
 @lru_cache(maxsize=4096)

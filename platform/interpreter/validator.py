@@ -4,6 +4,7 @@ Why not `jsonschema` here: loading a large pack spent most of its time in jsonsc
 (reference resolution, validator evolution) and a cold `itsm validate` paid ~90 ms just to import it. The
 kind schemas use a dozen keywords, so this validator covers exactly those and refuses any other. The tests
 check it against `jsonschema` on the default pack and on thousands of mutated documents: same verdicts.
+The API checks request bodies with it too, against the schemas its OpenAPI document declares.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 
 ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "title", "description", "default", "examples"})
 KEYWORDS = frozenset({"$ref", "type", "enum", "const", "pattern", "properties", "additionalProperties",
-                      "required", "items", "minItems", "minProperties", "minimum", "anyOf", "propertyNames"})
+                      "required", "items", "minItems", "minProperties", "minimum", "maximum", "anyOf",
+                      "propertyNames"})
 
 
 @dataclass
@@ -139,6 +141,10 @@ class SubsetValidator:
         if is_type(instance, "number") and instance < value:
             yield Violation("minimum", value, instance, schema, path)
 
+    def _maximum(self, instance: Any, value: Any, schema: Any, path: tuple) -> Iterator[Violation]:
+        if is_type(instance, "number") and instance > value:
+            yield Violation("maximum", value, instance, schema, path)
+
     def _any_of(self, instance: Any, value: Any, schema: Any, path: tuple) -> Iterator[Violation]:
         context: list[Violation] = []
         for index, branch in enumerate(value):
@@ -162,6 +168,7 @@ _CHECKS = {
     "additionalProperties": SubsetValidator._additional, "required": SubsetValidator._required,
     "items": SubsetValidator._items, "minItems": SubsetValidator._min_items,
     "minProperties": SubsetValidator._min_properties, "minimum": SubsetValidator._minimum,
+    "maximum": SubsetValidator._maximum,
     "anyOf": SubsetValidator._any_of, "propertyNames": SubsetValidator._property_names,
 }
 

@@ -6,6 +6,6 @@ No I/O: callers pass the ticket's expression context and, for load-based strateg
 from __future__ import annotations
 
 from .assignment import Assignment, candidates, choose
-from .rules import RoutingDecision, route
+from .rules import RoutingDecision, RoutingError, route
 
-__all__ = ["Assignment", "RoutingDecision", "candidates", "choose", "route"]
+__all__ = ["Assignment", "RoutingDecision", "RoutingError", "candidates", "choose", "route"]

@@ -22,7 +22,8 @@ def candidates(routing: RoutingSpec, team: TeamSpec, context: Mapping[str, Any])
     if routing.skills is None:
         return members
     wanted = context.get(routing.skills)
-    wanted_values = set(wanted) if isinstance(wanted, list) else {wanted}
+    # skills are text: other values (a number, an object kept from an older form) match nobody
+    wanted_values = {v for v in (wanted if isinstance(wanted, list) else [wanted]) if isinstance(v, str)}
     skilled = [m.user for m in team.members if wanted_values & set(m.skills)]
     return skilled or members
 

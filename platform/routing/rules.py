@@ -9,6 +9,10 @@ from typing import Any
 from itsm.interpreter.model import RoutingRule, RoutingSpec
 
 
+class RoutingError(LookupError):
+    """No rule gives the ticket a team (a routing without its default rule: refused at load)."""
+
+
 @dataclass(frozen=True)
 class RoutingDecision:
     rule: RoutingRule
@@ -21,4 +25,4 @@ def route(routing: RoutingSpec, context: Mapping[str, Any]) -> RoutingDecision:
     for rule in routing.rules:
         if rule.default or (rule.when is not None and rule.when.test(context)):
             return RoutingDecision(rule, rule.team, rule.user)
-    raise LookupError(f"routing '{routing.id}' has no default rule")  # pragma: no cover - validated at load
+    raise RoutingError(f"routing '{routing.id}' has no default rule")  # pragma: no cover - validated at load

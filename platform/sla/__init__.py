@@ -6,8 +6,8 @@ never minute by minute.
 
 from __future__ import annotations
 
-from .calendar import WorkingCalendar, working_calendar
+from .calendar import NoWorkingTime, WorkingCalendar, working_calendar
 from .clock import ClockState, ClockUpdate, Conditions, evaluate_clock, target_seconds
 
-__all__ = ["ClockState", "ClockUpdate", "Conditions", "WorkingCalendar", "evaluate_clock", "target_seconds",
-           "working_calendar"]
+__all__ = ["ClockState", "ClockUpdate", "Conditions", "NoWorkingTime", "WorkingCalendar", "evaluate_clock",
+           "target_seconds", "working_calendar"]

@@ -12,14 +12,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from itsm.interpreter.model import Calendar, Duration, per_spec
+from itsm.interpreter.model import MAX_DAYS_WITHOUT_WORK, Calendar, Duration, per_spec
 
-MAX_EMPTY_DAYS = 3 * 366  # this many days in a row without working time: an error, not an endless loop
+# this many days in a row without working time: an error, not an endless loop (packs are refused at load
+# for it, so only a calendar built by hand gets here)
+MAX_EMPTY_DAYS = MAX_DAYS_WITHOUT_WORK
 Span = tuple[float, float]  # [start, end) in POSIX seconds
 
 
 class NoWorkingTime(ValueError):
-    pass
+    """Too many days in a row without working time to find an instant (packs with such calendars are refused
+    at load; the engine's boundary turns this into a typed error all the same)."""
 
 
 class WorkingCalendar:

@@ -18,7 +18,10 @@ from flask import Flask
 from itsm.engine import Engine
 from itsm.store import Database
 
+from .extension import engine_of, install
 from .security import cookie_settings
+
+__all__ = ["MAX_REQUEST_BYTES", "create_app", "engine_of"]
 
 MAX_REQUEST_BYTES = 10 * 2**20  # a bigger body is refused (413) before it is read: no 100 MB JSON in memory
 
@@ -35,7 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     if config:
         app.config.update(config)
-    app.extensions["itsm"] = Engine(Database(app.config["DATABASE_URL"]))  # no connection yet
+    install(app, Engine(Database(app.config["DATABASE_URL"])))  # no connection yet
 
     from . import admin, api, auth, availability, dashboard, editor, pages, security, ui
 
@@ -49,7 +52,3 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     dashboard.init_app(app)
     pages.init_app(app)
     return app
-
-
-def engine_of(app: Flask) -> Engine:
-    return app.extensions["itsm"]

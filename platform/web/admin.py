@@ -19,6 +19,7 @@ from itsm.interpreter.errors import PackError
 from itsm.interpreter.graph import mermaid
 from itsm.interpreter.loader import check_pack
 
+from .extension import current_engine, current_watcher
 from .security import admin_required, page_actor
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
@@ -29,10 +30,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin)
 
 
-def _engine() -> Any:
-    return current_app.extensions["itsm"]
-
-
 def _pack_folder() -> Path | None:
     folder = current_app.config.get("PACK")
     return Path(folder) if folder else None
@@ -41,7 +38,7 @@ def _pack_folder() -> Path | None:
 @admin.get("/")
 @admin_required
 def index() -> Any:
-    engine = _engine()
+    engine = current_engine()
     compiled = engine.definitions.active()
     versions = list(reversed(engine.definitions.versions()))
     folder = _pack_folder()
@@ -50,7 +47,7 @@ def index() -> Any:
     if folder is not None:
         _, problems = check_pack(folder)
         checked = True
-    watcher = current_app.extensions.get("itsm.watcher")
+    watcher = current_watcher()
     watch_problems = list(watcher.last_problems) if watcher is not None else []
     return render_template("admin.html", compiled=compiled, spec=compiled.pack, versions=versions, folder=folder,
                            problems=problems, checked=checked, watching=watcher is not None,
@@ -60,7 +57,7 @@ def index() -> Any:
 @admin.get("/processes/<process_id>")
 @admin_required
 def process(process_id: str) -> Any:
-    spec = _engine().definitions.active().pack.processes.get(process_id)
+    spec = current_engine().definitions.active().pack.processes.get(process_id)
     if spec is None:
         abort(404, f"no process '{process_id}'")
     return render_template("admin_process.html", process=spec, diagram=mermaid(spec),
@@ -79,7 +76,7 @@ def mermaid_script() -> Any:
 @admin.get("/diff")
 @admin_required
 def diff() -> Any:
-    engine = _engine()
+    engine = current_engine()
     old_id, new_id = request.args.get("old", ""), request.args.get("new", "")
     try:
         old, new = engine.definitions.get(old_id), engine.definitions.get(new_id)
@@ -97,7 +94,7 @@ def publish() -> Any:
         abort(409, "this server was not started with a pack folder to publish")
     actor = page_actor()
     try:
-        result = _engine().definitions.publish_path(folder, actor=actor.name if actor else None)
+        result = current_engine().definitions.publish_path(folder, actor=actor.name if actor else None)
         flash(result.message, "success")
     except PackError as exc:
         flash(f"Not published: the pack has {len(exc.errors)} errors (see below).", "error")
@@ -111,7 +108,8 @@ def publish() -> Any:
 def rollback() -> Any:
     try:
         actor = page_actor()
-        result = _engine().definitions.rollback(request.form.get("version", ""), actor=actor.name if actor else None)
+        result = current_engine().definitions.rollback(request.form.get("version", ""),
+                                                       actor=actor.name if actor else None)
         flash(result.message, "success")
     except EngineError as exc:
         flash(f"Not rolled back: {exc.message}", "error")

@@ -1,7 +1,7 @@
 """The JSON API (SPEC 10): paths, payloads, statuses and one error shape for every failure.
 
-Bad input is a 4xx with a clear message, never a 500: bodies are checked for shape here, fields by the
-engine against the form's JSON Schema.
+Bad input is a 4xx with a clear message, never a 500: bodies are checked against the schemas the OpenAPI
+document declares before the view runs (bodies.py), fields by the engine against the form's JSON Schema.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from itsm.engine import Actor, BadRequest, EngineError, Unauthorized
@@ -25,6 +25,8 @@ from itsm.engine.runtime.actors import actor_for
 from itsm.interpreter.forms import form_json_schema
 from itsm.interpreter.graph import mermaid
 
+from .bodies import declared_body
+from .extension import current_engine
 from .openapi import openapi_document
 from .pages import engine_error_page, http_error_page, is_page_request
 
@@ -59,10 +61,6 @@ def clean_text_in_path_and_query() -> None:
         _check_text(value, "the URL")
 
 
-def _engine() -> Any:
-    return current_app.extensions["itsm"]
-
-
 def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
     """Bearer tokens for tools (SPEC 9); the actor is built under the active definitions version."""
 
@@ -72,9 +70,10 @@ def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("missing API token: send 'Authorization: Bearer <token>' (itsm token create NAME)")
-        engine = _engine()
+        engine = current_engine()
         user = user_for_token(engine.db, token.strip())
         g.actor = actor_for(user, engine.definitions.active().pack)
+        g.body = declared_body(json_object)
         return view(*args, **kwargs)
 
     return wrapper
@@ -82,6 +81,11 @@ def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def actor() -> Actor:
     return g.actor
+
+
+def request_body() -> dict[str, Any]:
+    """The JSON body of this request, checked against the schema its endpoint declares (400/422 otherwise)."""
+    return g.body or {}
 
 
 def json_object() -> dict[str, Any]:
@@ -95,22 +99,6 @@ def json_object() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
     _check_text(data, "the body")
-    return data
-
-
-def body(allowed: dict[str, type | tuple[type, ...]], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The JSON object of the request, checked for unknown keys and types (400 otherwise)."""
-    data = json_object()
-    problems = [{"field": key, "message": "unknown key"} for key in data if key not in allowed]
-    for key, kinds in allowed.items():
-        if key in data and data[key] is not None:
-            value = data[key]
-            if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in _as_tuple(kinds)):
-                problems.append({"field": key, "message": f"must be {_describe(kinds)}"})
-        elif key in required:
-            problems.append({"field": key, "message": "is required"})
-    if problems:
-        raise BadRequest("; ".join(f"{p['field']}: {p['message']}" for p in problems), problems)
     return data
 
 
@@ -134,21 +122,12 @@ def _check_text(value: Any, where: str, depth: int = 0) -> None:
             _check_text(item, where, depth + 1)
 
 
-def _as_tuple(kinds: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kinds if isinstance(kinds, tuple) else (kinds,)
-
-
-def _describe(kinds: type | tuple[type, ...]) -> str:
-    names = {dict: "an object", str: "a string", int: "an integer", bool: "true or false", list: "a list"}
-    return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kinds))
-
-
 # -- public -----------------------------------------------------------------------------------------
 
 @api.get("/health")
 def health() -> Any:
     """The database reachable (else 503 from `availability`) and the active definitions version."""
-    engine = _engine()
+    engine = current_engine()
     engine.db.ping()  # a real round trip: the version below may come from a cache
     try:
         version = engine.definitions.active_id()
@@ -167,14 +146,14 @@ def openapi() -> Any:
 @api.get("/pack")
 @authenticated
 def pack() -> Any:
-    compiled = _engine().definitions.active()
+    compiled = current_engine().definitions.active()
     spec = compiled.pack
     return jsonify({"id": spec.id, "name": spec.name, "version": compiled.id,
                     "processes": [{"id": p.id, "title": p.title} for p in spec.processes.values()]})
 
 
 def _process(process_id: str) -> Any:
-    process = _engine().definitions.active().pack.processes.get(process_id)
+    process = current_engine().definitions.active().pack.processes.get(process_id)
     if process is None:
         from itsm.engine import NotFound
 
@@ -204,7 +183,7 @@ def diagram(process_id: str) -> Any:
 @api.get("/forms/<form_id>/schema")
 @authenticated
 def form_schema(form_id: str) -> Any:
-    form = _engine().definitions.active().pack.forms.get(form_id)
+    form = current_engine().definitions.active().pack.forms.get(form_id)
     if form is None:
         from itsm.engine import NotFound
 
@@ -217,9 +196,9 @@ def form_schema(form_id: str) -> Any:
 @api.post("/tickets")
 @authenticated
 def create_ticket() -> Any:
-    data = body({"process": str, "fields": dict, "requester": str}, required=("process",))
-    ticket = _engine().create(actor(), data["process"], data.get("fields") or {}, data.get("requester"),
-                              channel="api")
+    data = request_body()
+    ticket = current_engine().create(actor(), data["process"], data.get("fields") or {}, data.get("requester"),
+                                     channel="api")
     return jsonify(ticket), 201
 
 
@@ -240,7 +219,7 @@ def list_tickets() -> Any:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}",
                          [{"field": "limit", "message": f"between 1 and {MAX_LIMIT}"}])
     cursor = _decode_cursor(args.get("cursor"))
-    items, next_id = _engine().list_tickets(actor(), args, limit, cursor)
+    items, next_id = current_engine().list_tickets(actor(), args, limit, cursor)
     return jsonify({"items": items, "next_cursor": _encode_cursor(next_id)})
 
 
@@ -265,7 +244,7 @@ def _decode_cursor(text: str | None) -> int | None:
 @api.get("/tickets/<number>")
 @authenticated
 def get_ticket(number: str) -> Any:
-    return jsonify(_engine().get(actor(), number))
+    return jsonify(current_engine().get(actor(), number))
 
 
 @api.patch("/tickets/<number>")
@@ -273,23 +252,24 @@ def get_ticket(number: str) -> Any:
 def update_ticket(number: str) -> Any:
     # SPEC 10 writes the version without "?" here (unlike a transition's): a field update never overwrites
     # changes its sender has not seen.
-    data = body({"fields": dict, "version": int}, required=("fields", "version"))
-    return jsonify(_engine().update(actor(), number, data["fields"], data.get("version")))
+    data = request_body()
+    return jsonify(current_engine().update(actor(), number, data["fields"], int(data["version"])))
 
 
 @api.post("/tickets/<number>/transitions/<transition>")
 @authenticated
 def fire_transition(number: str, transition: str) -> Any:
-    # An empty body is no body; a chunked one has no Content-Length but must be read all the same.
-    data = body({"fields": dict, "comment": str, "version": int}) if request.get_data(cache=True) else {}
-    return jsonify(_engine().fire(actor(), number, transition, data.get("fields") or {}, data.get("comment"),
-                                  data.get("version")))
+    # An empty body is no body; a chunked one has no Content-Length but is read all the same (bodies.py).
+    data = request_body()
+    version = None if data.get("version") is None else int(data["version"])  # JSON may write 2 as 2.0
+    ticket = current_engine().fire(actor(), number, transition, data.get("fields") or {}, data.get("comment"), version)
+    return jsonify(ticket)
 
 
 @api.get("/tickets/<number>/events")
 @authenticated
 def ticket_events(number: str) -> Any:
-    return jsonify({"items": _engine().events(actor(), number)})
+    return jsonify({"items": current_engine().events(actor(), number)})
 
 
 @api.post("/intake/<intake_id>")
@@ -299,20 +279,20 @@ def intake(intake_id: str) -> Any:
     fallback)."""
     from itsm.engine.channels.intake import receive
 
-    return jsonify({"results": receive(_engine(), actor(), intake_id, json_object())})
+    return jsonify({"results": receive(current_engine(), actor(), intake_id, request_body())})
 
 
 @api.get("/tickets/<number>/comments")
 @authenticated
 def ticket_comments(number: str) -> Any:
-    return jsonify({"items": _engine().comments(actor(), number)})
+    return jsonify({"items": current_engine().comments(actor(), number)})
 
 
 @api.post("/tickets/<number>/comments")
 @authenticated
 def add_comment(number: str) -> Any:
-    data = body({"text": str, "internal": bool}, required=("text",))
-    return jsonify(_engine().comment(actor(), number, data["text"], bool(data.get("internal")))), 201
+    data = request_body()
+    return jsonify(current_engine().comment(actor(), number, data["text"], bool(data.get("internal")))), 201
 
 
 # -- KPIs ---------------------------------------------------------------------------------------------
@@ -324,7 +304,7 @@ def kpis() -> Any:
     kind = request.args.get("format", "json")
     if kind not in ("json", "csv"):
         raise BadRequest("format must be json or csv", [{"field": "format", "message": "json or csv"}])
-    report = kpi_report(_engine(), actor(), request.args)
+    report = kpi_report(current_engine(), actor(), request.args)
     if kind == "json":
         return jsonify(report)
     out = io.StringIO()
@@ -377,14 +357,14 @@ def suggestions() -> Any:
     from itsm.engine.reports.known_errors import suggest
 
     if request.method == "POST":
-        data = body({"text": str, "process": str, "limit": int}, required=("text",))
+        data = request_body()
         text, process, limit = data["text"], data.get("process"), _limit(data.get("limit"))
     else:
         args = _query(("text", "process", "limit"))
         if "text" not in args:
             raise BadRequest("text is required: the description to find known errors for")
         text, process, limit = args["text"], args.get("process") or None, _limit(args.get("limit"))
-    return jsonify({"items": suggest(_engine(), actor(), text, process=process, limit=limit)})
+    return jsonify({"items": suggest(current_engine(), actor(), text, process=process, limit=limit)})
 
 
 @api.get("/tickets/<number>/suggestions")
@@ -393,7 +373,7 @@ def ticket_suggestions(number: str) -> Any:
     from itsm.engine.reports.known_errors import suggest_for_ticket
 
     args = _query(("limit",))
-    return jsonify({"items": suggest_for_ticket(_engine(), actor(), number, limit=_limit(args.get("limit")))})
+    return jsonify({"items": suggest_for_ticket(current_engine(), actor(), number, limit=_limit(args.get("limit")))})
 
 
 @api.get("/tickets/<number>/links")
@@ -401,7 +381,7 @@ def ticket_suggestions(number: str) -> Any:
 def ticket_links(number: str) -> Any:
     from itsm.engine.reports.known_errors import links
 
-    return jsonify({"items": links(_engine(), actor(), number)})
+    return jsonify({"items": links(current_engine(), actor(), number)})
 
 
 @api.post("/tickets/<number>/links")
@@ -409,8 +389,8 @@ def ticket_links(number: str) -> Any:
 def add_link(number: str) -> Any:
     from itsm.engine.reports.known_errors import KNOWN_ERROR, link
 
-    data = body({"to": str, "kind": str}, required=("to",))
-    result, created = link(_engine(), actor(), number, data["to"], data.get("kind") or KNOWN_ERROR)
+    data = request_body()
+    result, created = link(current_engine(), actor(), number, data["to"], data.get("kind") or KNOWN_ERROR)
     return jsonify(result), 201 if created else 200
 
 
@@ -419,4 +399,4 @@ def add_link(number: str) -> Any:
 def open_review(number: str) -> Any:
     from itsm.engine.runtime.reviews import request_review
 
-    return jsonify(request_review(_engine(), actor(), number)), 201
+    return jsonify(request_review(current_engine(), actor(), number)), 201

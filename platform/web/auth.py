@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, redirect, render_template, request, url_for
 
 from itsm.engine import Unauthorized
 from itsm.engine.errors import TooManyAttempts
 from itsm.engine.people.users import authenticate
 
+from .extension import current_engine
 from .security import log_in, log_out, page_actor, safe_next
 
 auth = Blueprint("auth", __name__)
@@ -28,7 +29,7 @@ def login() -> Any:
         return render_template("login.html", next=target, name="", error=None)
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
-    engine = current_app.extensions["itsm"]
+    engine = current_engine()
     try:
         user = authenticate(engine.db, name, password, engine.clock())
     except TooManyAttempts as exc:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from itsm.engine.people.settings import installation_secret
 from itsm.store import NOT_MIGRATED, UNREACHABLE, outage, outage_line
 
+from .extension import engine_of
 from .pages import is_page_request
 
 RETRY_AFTER_SECONDS = 5
@@ -84,7 +85,7 @@ class InstallationSessions(SecureCookieSessionInterface):
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         if not app.secret_key:
-            app.secret_key = installation_secret(app.extensions["itsm"].db)  # read again next time if it failed
+            app.secret_key = installation_secret(engine_of(app).db)  # read again next time if it failed
         return super().get_signing_serializer(app)
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:

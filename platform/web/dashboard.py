@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, redirect, render_template, request, url_for
 
 from itsm.engine import BadRequest
 from itsm.engine.reports.kpis import kpi_report, rating_field
 
 from .charts import bar_chart, format_number, histogram, horizontal_bars
+from .extension import current_engine
 from .security import login_required, page_actor
 from .ui import has_kpis
 
@@ -36,7 +37,7 @@ def dashboard() -> Any:
     assert actor is not None
     if not has_kpis(actor):  # a requester, or a member of teams that work no process
         return redirect(url_for("ui.portal"))
-    engine = current_app.extensions["itsm"]
+    engine = current_engine()
     params: dict[str, Any] = {name: request.args[name] for name in FILTERS if request.args.get(name)}
     error = None
     try:

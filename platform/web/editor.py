@@ -17,6 +17,7 @@ from itsm.engine import EngineError
 from itsm.engine.authoring.editor import EditRefused, PathPart, edit, find_document, locate_documents
 from itsm.interpreter import model as m
 
+from .extension import current_engine
 from .security import admin_required, page_actor
 
 editor = Blueprint("editor", __name__, url_prefix="/admin/editor")
@@ -34,7 +35,7 @@ def _folder() -> Path:
 
 
 def _pack() -> m.PackSpec:
-    return current_app.extensions["itsm"].definitions.active().pack
+    return current_engine().definitions.active().pack
 
 
 def matrix_table(matrix: m.PriorityMatrix) -> tuple[list[str], list[str]] | None:
@@ -91,7 +92,7 @@ def save(kind: str, ident: str) -> Any:
     try:
         actor = page_actor()
         assert spec is not None
-        result = current_app.extensions["itsm"].definitions.publish(spec, actor=actor.name if actor else None)
+        result = current_engine().definitions.publish(spec, actor=actor.name if actor else None)
         flash(f"Saved {file.relative_to(folder)} ({changed} line{'s' if changed != 1 else ''} changed); "
               f"{result.message}.", "success")
     except EngineError as exc:

@@ -29,9 +29,25 @@ def _responses(ok: int, schema: dict[str, Any] | None, *errors: int, text: bool 
     return out
 
 
-def _body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "properties": properties, "required": required, "additionalProperties": False}}}}
+def _body(properties: dict[str, Any], required: list[str], optional: bool = False) -> dict[str, Any]:
+    """A JSON object body, checked against this schema before the view runs (web/bodies.py): `required`
+    keys must be given (not null); the others may be left out or null. `optional`: no body at all is fine."""
+    schema = {"type": "object", "properties": {k: v if k in required else _or_null(v) for k, v in properties.items()},
+              "required": required, "additionalProperties": False}
+    return {"required": not optional, "content": {"application/json": {"schema": schema}}}
+
+
+def _or_null(schema: dict[str, Any]) -> dict[str, Any]:
+    if "enum" in schema:
+        return {**schema, "enum": [*schema["enum"], None]}
+    kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    return {**schema, "type": [*kinds, "null"]}
+
+
+TEXT = {"type": "string"}
+OBJECT = {"type": "object"}
+VERSION = {"type": "integer", "minimum": 1,
+           "description": "The ticket's version as last read: another one answers 409 stale_version."}
 
 
 NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}, "example": "INC0000001"}
@@ -83,8 +99,7 @@ def openapi_document() -> dict[str, Any]:
     ticket_ops = {"get": {"summary": "A ticket", "parameters": [NUMBER], "security": AUTH,
                           "responses": _responses(200, TICKET, 401, 404)},
                   "patch": {"summary": "Update fields", "parameters": [NUMBER], "security": AUTH,
-                            "requestBody": _body({"fields": {"type": "object"}, "version": {"type": "integer"}},
-                                                 ["fields", "version"]),
+                            "requestBody": _body({"fields": OBJECT, "version": VERSION}, ["fields", "version"]),
                             "responses": _responses(200, TICKET, 400, 401, 403, 404, 409, 422)}}
     filters: list[dict[str, Any]] = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
                for n in ("process", "state", "priority", "team", "assignee", "requester", "q", "sla", "cursor")]
@@ -163,8 +178,8 @@ def openapi_document() -> dict[str, Any]:
                 "responses": _responses(200, {"type": "object"}, 401, 404)}},
             "/api/tickets": {
                 "post": {"summary": "Create a ticket", "security": AUTH,
-                         "requestBody": _body({"process": {"type": "string"}, "fields": {"type": "object"},
-                                               "requester": {"type": "string"}}, ["process"]),
+                         "requestBody": _body({"process": TEXT, "fields": OBJECT, "requester": {
+                             "type": "string", "description": "agents only: whom the ticket is for"}}, ["process"]),
                          "responses": _responses(201, TICKET, 400, 401, 403, 422)},
                 "get": {"summary": "Tickets the caller may see, newest first", "security": AUTH,
                         "parameters": filters,
@@ -176,10 +191,7 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Fire a transition", "security": AUTH,
                 "parameters": [NUMBER, {"name": "transition", "in": "path", "required": True,
                                         "schema": {"type": "string"}}],
-                "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                    "type": "object", "additionalProperties": False, "properties": {
-                        "fields": {"type": "object"}, "comment": {"type": "string"},
-                        "version": {"type": "integer"}}}}}},
+                "requestBody": _body({"fields": OBJECT, "comment": TEXT, "version": VERSION}, [], optional=True),
                 "responses": _responses(200, TICKET, 400, 401, 403, 404, 409, 422)}},
             "/api/intake/{intake_id}": {"post": {
                 "summary": "A payload from another tool, mapped to tickets by the pack's intake ID "
@@ -205,7 +217,7 @@ def openapi_document() -> dict[str, Any]:
                                         "schema": {"type": "string"}}, LIMIT],
                         "responses": _responses(200, SUGGESTIONS, 400, 401)},
                 "post": {"summary": "The same for long texts, in a JSON body", "security": AUTH,
-                         "requestBody": _body({"text": {"type": "string"}, "process": {"type": "string"},
+                         "requestBody": _body({"text": TEXT, "process": TEXT,
                                                "limit": {"type": "integer", "minimum": 1, "maximum": 20}}, ["text"]),
                          "responses": _responses(200, SUGGESTIONS, 400, 401)}},
             "/api/tickets/{number}/suggestions": {"get": {
@@ -216,7 +228,7 @@ def openapi_document() -> dict[str, Any]:
                         "security": AUTH, "responses": _responses(200, {"type": "object"}, 401, 404)},
                 "post": {"summary": "Link to another ticket (both ways; idempotent: 200 when the link exists)",
                          "parameters": [NUMBER], "security": AUTH,
-                         "requestBody": _body({"to": {"type": "string"}, "kind": {
+                         "requestBody": _body({"to": TEXT, "kind": {
                              "enum": ["known_error", "known_error_of", "related", "parent", "child"],
                              "default": "known_error"}}, ["to"]),
                          "responses": {**_responses(201, {"$ref": "#/components/schemas/Link"}, 400, 401, 403, 404,
@@ -243,8 +255,7 @@ def openapi_document() -> dict[str, Any]:
                 "get": {"summary": "Comments (internal ones for agents only)", "parameters": [NUMBER],
                         "security": AUTH, "responses": _responses(200, {"type": "object"}, 401, 404)},
                 "post": {"summary": "Add a comment", "parameters": [NUMBER], "security": AUTH,
-                         "requestBody": _body({"text": {"type": "string"}, "internal": {"type": "boolean"}},
-                                              ["text"]),
+                         "requestBody": _body({"text": TEXT, "internal": {"type": "boolean"}}, ["text"]),
                          "responses": _responses(201, TICKET, 400, 401, 403, 404, 422)}},
         },
     }

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from itsm.engine import EngineError
 from itsm.engine.runtime.actors import team_members
 
+from .extension import current_engine
 from .formdata import INPUT_TYPES, display, input_value
 
 TITLES = {400: "Bad request", 401: "Please sign in", 403: "Not allowed", 404: "Not found", 409: "Not possible now",
@@ -24,7 +25,7 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def pack_and_endpoints() -> dict[str, Any]:
         try:
-            pack = current_app.extensions["itsm"].definitions.active().pack
+            pack = current_engine().definitions.active().pack
         except EngineError:  # nothing published yet
             pack = None
         return {"pack": pack, "view_endpoints": current_app.view_functions}

@@ -17,12 +17,14 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
+from flask import Flask, Response, abort, g, redirect, request, session, url_for
 from sqlalchemy import select
 
 from itsm.engine import Actor
 from itsm.engine.runtime.actors import actor_for
 from itsm.store import User
+
+from .extension import current_engine
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -112,7 +114,7 @@ def page_actor() -> Actor | None:
     name = session.get("user")
     actor = None
     if name:
-        engine = current_app.extensions["itsm"]
+        engine = current_engine()
         with engine.db.read() as db_session:
             user = db_session.scalar(select(User).where(User.name == name))
         if user is not None and hmac.compare_digest(password_stamp(user), str(session.get("stamp", ""))):

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from itsm.engine import Actor, EngineError, ValidationFailed
 from itsm.engine.reports.known_errors import link, suggest, suggest_for_ticket
@@ -23,6 +23,7 @@ from itsm.engine.runtime.search_index import document_fields, title_of
 from itsm.interpreter import model as m
 
 from .api import _decode_cursor, _encode_cursor
+from .extension import current_engine
 from .formdata import parse_form
 from .security import login_required, page_actor
 
@@ -36,12 +37,8 @@ def init_app(app: Flask) -> None:
                                  prose_fields=prose_fields)
 
 
-def _engine() -> Any:
-    return current_app.extensions["itsm"]
-
-
 def _pack() -> m.PackSpec:
-    return _engine().definitions.active().pack
+    return current_engine().definitions.active().pack
 
 
 def _zone() -> ZoneInfo:
@@ -107,7 +104,7 @@ def home() -> Any:
 def portal() -> Any:
     actor = _actor()
     cursor = _decode_cursor(request.args.get("cursor"))
-    items, next_id = _engine().list_tickets(actor, {"requester": actor.name}, QUEUE_PAGE, cursor)
+    items, next_id = current_engine().list_tickets(actor, {"requester": actor.name}, QUEUE_PAGE, cursor)
     return render_template("portal.html", items=items, next_cursor=_encode_cursor(next_id),
                            processes=reportable(_pack()), pack=_pack(), zone=_zone())
 
@@ -127,7 +124,7 @@ def queue() -> Any:
     if filters["sla"] and filters["sla"] not in SLA_FILTERS:
         filters["sla"] = ""
     cursor = _decode_cursor(request.args.get("cursor"))
-    items, next_id = _engine().list_tickets(actor, filters, QUEUE_PAGE, cursor)
+    items, next_id = current_engine().list_tickets(actor, filters, QUEUE_PAGE, cursor)
     pack = _pack()
     states = sorted({(s.id, s.label) for p in pack.processes.values() for s in p.states})
     priorities = sorted({level for mx in pack.matrices.values() for level in mx.level_ids})
@@ -145,7 +142,7 @@ def queue() -> Any:
 @login_required
 def ticket(number: str) -> Any:
     actor = _actor()
-    engine = _engine()
+    engine = current_engine()
     view = engine.get(actor, number)
     events = engine.events(actor, number)
     pack = _pack()
@@ -168,7 +165,7 @@ def link_known_error(number: str) -> Any:
     """One click on a suggestion: link it as a known error of this ticket (again changes nothing)."""
     target = request.form.get("to", "")
     try:
-        _, created = link(_engine(), _actor(), number, target)
+        _, created = link(current_engine(), _actor(), number, target)
         flash(f"Linked {target} as a known error." if created else f"{target} was linked already.", "success")
     except ValidationFailed as exc:
         flash(exc.message, "error")
@@ -181,7 +178,7 @@ def comment(number: str) -> Any:
     text = request.form.get("text", "")
     internal = request.form.get("internal") == "on"
     try:
-        _engine().comment(_actor(), number, text, internal)
+        current_engine().comment(_actor(), number, text, internal)
         flash("Comment added.", "success")
     except ValidationFailed as exc:
         flash(exc.message, "error")
@@ -194,7 +191,7 @@ def comment(number: str) -> Any:
 @login_required
 def new_ticket(process_id: str) -> Any:
     actor = _actor()
-    engine = _engine()
+    engine = current_engine()
     form = engine.form(actor, process=process_id)
     if request.method == "GET":
         return _render_form(form, {}, [])
@@ -213,7 +210,7 @@ def new_ticket(process_id: str) -> Any:
 @login_required
 def transition(number: str, transition_id: str) -> Any:
     actor = _actor()
-    engine = _engine()
+    engine = current_engine()
     form = engine.form(actor, number=number, transition=transition_id)
     if request.method == "GET":
         return _render_form(form, {}, [])
@@ -258,7 +255,7 @@ def form_state() -> Any:
     transition_id = request.form.get("_transition") or None
     if number is None and process_id is None:
         abort(400, "name a process or a ticket")
-    engine = _engine()
+    engine = current_engine()
     form = engine.form(actor, process=process_id, number=number, transition=transition_id)
     values, _ = _posted(form, current=form.ticket["fields"] if form.ticket else None)
     return jsonify(engine.form(actor, process=process_id, number=number, transition=transition_id,
@@ -274,7 +271,7 @@ def form_suggestions() -> Any:
     processes = [pack.processes[process_id]] if process_id in pack.processes else list(pack.processes.values())
     names = dict.fromkeys(name for process in processes for name in prose_fields(process))
     text = " ".join(request.form.get(name, "") for name in names)
-    items = suggest(_engine(), _actor(), text[:4000], process=process_id, limit=5)
+    items = suggest(current_engine(), _actor(), text[:4000], process=process_id, limit=5)
     return jsonify([{"number": i["number"], "title": i["title"], "state": i["state"],
                      "url": url_for("ui.ticket", number=i["number"])} for i in items])
 

@@ -470,10 +470,11 @@ def test_the_dashboard_draws_the_kpis_for_agents_with_filters_and_a_csv_link(app
 
 def test_a_broken_save_under_watch_shows_its_errors_on_the_admin_page(editable_app: tuple[Flask, Path]) -> None:
     from itsm.engine.authoring.watch import PackWatcher
+    from itsm.web.extension import install_watcher
 
     app, folder = editable_app
     watcher = PackWatcher(engine_of(app).definitions, folder, report=lambda _: None)
-    app.extensions["itsm.watcher"] = watcher
+    install_watcher(app, watcher)
     active = engine_of(app).definitions.active_id()
     matrix = folder / "priority" / "incident_priority.yaml"
     matrix.write_text(matrix.read_text().replace("low:    {high: P3,", "low:    {high: P9,"))

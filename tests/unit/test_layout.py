@@ -41,3 +41,10 @@ def test_layers_import_only_the_layers_before_them() -> None:
     result = subprocess.run([str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "broken" in result.stdout and ", 0 broken" in result.stdout
+
+
+def test_the_web_layer_reads_the_engine_through_its_one_accessor() -> None:
+    """`web/extension.py` owns the application's extensions: no other module looks them up by key."""
+    readers = [path.relative_to(ROOT).as_posix() for path in sorted((ROOT / "platform").rglob("*.py"))
+               if ".extensions" in path.read_text(encoding="utf-8") and path.name != "extension.py"]
+    assert readers == []

@@ -21,9 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from itsm.interpreter import model as m
-from itsm.interpreter.templates import compiled_for_payload, is_template
+from itsm.interpreter.templates import is_template, render_payload
 from itsm.store import IntakeKey, Ticket
 
+from ..boundary import boundary, guarded
 from ..errors import BadRequest, EngineError, NotFound
 from ..runtime.actions import coerce_rendered
 from ..runtime.actors import Actor, system_actor
@@ -68,6 +69,7 @@ def builtin_alertmanager(pack: m.PackSpec, process: m.ProcessSpec) -> m.IntakeSp
                         where="built-in alertmanager intake")
 
 
+@guarded
 def receive(engine: Any, actor: Actor, intake_id: str, payload: Any) -> list[dict[str, Any]]:
     """Handle one POSTed payload: a result per alert (alertmanager) or for the payload (json)."""
     intake = intake_for(engine.definitions.active().pack, intake_id)
@@ -159,10 +161,9 @@ def render(intake: m.IntakeSpec, text: Any, context: Mapping[str, Any]) -> Any:
     """A template over the payload (literals pass through); a payload that breaks it is a bad request."""
     if not is_template(text):
         return text
-    try:
-        return compiled_for_payload(text).render(context)
-    except Exception as exc:  # a payload of an unexpected shape: the sender's problem, never a 500
-        raise BadRequest(f"intake '{intake.id}' ({intake.where}) cannot map this payload: {exc}") from exc
+    # a payload of an unexpected shape: the sender's problem (400), never a 500
+    with boundary(f"{intake.where} (intake '{intake.id}')", templates=BadRequest):
+        return render_payload(text, context)
 
 
 def map_fields(intake: m.IntakeSpec, form: m.FormSpec, context: Mapping[str, Any],

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from itsm.interpreter import model as m
 from itsm.store import IntakeKey, Ticket, User
 
+from ..boundary import guarded
 from ..errors import BadRequest, EngineError, NotFound
 from ..people.users import add_user
 from ..runtime.actors import SYSTEM
@@ -158,6 +159,7 @@ def email_intake(pack: m.PackSpec, intake_id: str | None) -> m.IntakeSpec:
     return intake
 
 
+@guarded
 def receive_mail(engine: Any, raw: bytes, intake_id: str | None = None) -> dict[str, Any]:
     """Record one mail: {"action": created|commented|duplicate|rejected, "number", "message"?}."""
     pack = engine.definitions.active().pack

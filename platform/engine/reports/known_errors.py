@@ -20,6 +20,7 @@ from itsm.store import Link, Ticket
 from itsm.store.models import LINK_INVERSE
 from itsm.store.search import Match, match
 
+from ..boundary import guarded
 from ..errors import BadRequest, Forbidden, ValidationFailed
 from ..runtime.actors import Actor, visible_to
 from ..runtime.reviews import REVIEW_PROCESS
@@ -56,6 +57,7 @@ def knowledge() -> ColumnElement[bool]:
             | ((Ticket.process == REVIEW_PROCESS) & not_cancelled))
 
 
+@guarded
 def suggest(engine: Engine, actor: Actor, text: str, *, process: str | None = None, exclude: str | None = None,
             limit: int = 5) -> list[dict[str, Any]]:
     """Known errors for `text`, best first. Text without searchable words (empty, punctuation, only stop
@@ -80,6 +82,7 @@ def suggest(engine: Engine, actor: Actor, text: str, *, process: str | None = No
         return [_suggestion(pack, found) for found in match(session, terms, where, limit)]
 
 
+@guarded
 def suggest_for_ticket(engine: Engine, actor: Actor, number: str, *, limit: int = 5) -> list[dict[str, Any]]:
     """Known errors for a ticket's own text (its title and body fields), without the ticket itself; each
     says whether the ticket already links to it as a known error."""
@@ -94,6 +97,7 @@ def suggest_for_ticket(engine: Engine, actor: Actor, number: str, *, limit: int 
     return items
 
 
+@guarded
 def link(engine: Engine, actor: Actor, number: str, to: str, kind: str = KNOWN_ERROR) -> tuple[dict[str, Any], bool]:
     """Link `number` to `to` (both directions, `kind` from `number`'s side) unless that link exists:
     (the link, whether it was created). Agents of the ticket only; both tickets get a `link` event."""
@@ -122,6 +126,7 @@ def link(engine: Engine, actor: Actor, number: str, to: str, kind: str = KNOWN_E
         return result, True
 
 
+@guarded
 def links(engine: Engine, actor: Actor, number: str) -> list[dict[str, Any]]:
     """The ticket's links that the actor may follow, oldest first."""
     with engine.db.read() as session:

@@ -10,12 +10,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import TemplateError
-
 from itsm.interpreter import model as m
 from itsm.interpreter.templates import is_template, renderer
 from itsm.store import outage
 
+from ..boundary import boundary
 from ..errors import ActionFailed, EngineError
 
 if TYPE_CHECKING:
@@ -25,10 +24,8 @@ if TYPE_CHECKING:
 def render(text: str, context: Mapping[str, Any], where: str) -> str:
     if not is_template(text):
         return text
-    try:
+    with boundary(where):  # a failing template fails its action (409), naming its place in the pack
         return renderer(text)(context)
-    except TemplateError as exc:
-        raise ActionFailed(f"template at {where} failed: {exc}") from exc
 
 
 @dataclass

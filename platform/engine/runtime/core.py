@@ -25,6 +25,7 @@ from itsm.store import Comment, Database, Event, Link, RoutingCursor, SlaClock, 
 from itsm.store import queries as q
 from itsm.store.models import LINK_INVERSE, NumberSequence, utcnow
 
+from ..boundary import guarded
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
 from .actions import run_actions
 from .actors import Actor, actor_for, is_agent_for, system_actor, system_roles, visible_to
@@ -65,15 +66,18 @@ class Engine:
 
     # -- reading -----------------------------------------------------------------------------------
 
+    @guarded
     def get(self, actor: Actor, number: str) -> dict[str, Any]:
         with self.db.read() as session:
             op = self._open(session, actor, number)
             return op.view()
 
+    @guarded
     def available_transitions(self, actor: Actor, number: str) -> list[str]:
         with self.db.read() as session:
             return self._open(session, actor, number).available()
 
+    @guarded
     def events(self, actor: Actor, number: str) -> list[dict[str, Any]]:
         """The ticket's event log, oldest first; requesters do not see internal comments, nor the links to
         tickets they may not see (`AGENT_EVENTS`)."""
@@ -88,6 +92,7 @@ class Engine:
                      "definitions_version": r.definitions_version} for r in rows
                     if agent or not (r.kind in AGENT_EVENTS or r.kind == "comment" and (r.data or {}).get("internal"))]
 
+    @guarded
     def list_tickets(self, actor: Actor, filters: Mapping[str, str | None], limit: int = 50,
                      cursor: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
         """Tickets this actor may see, newest first, keyset-paginated by id: (items, next cursor)."""
@@ -143,6 +148,7 @@ class Engine:
                 items.append(op.view())
             return items, (rows[-1].id if more and rows else None)
 
+    @guarded
     def form(self, actor: Actor, *, process: str | None = None, number: str | None = None,
              transition: str | None = None, values: Mapping[str, Any] | None = None) -> Form:
         """The create form of `process`, or the form of `transition` on ticket `number`, as `actor` sees it
@@ -152,6 +158,7 @@ class Engine:
                 return create_form(self, session, actor, process or "", values or {})
             return transition_form(self._open(session, actor, number), transition or "", values or {})
 
+    @guarded
     def comments(self, actor: Actor, number: str) -> list[dict[str, Any]]:
         with self.db.read() as session:
             op = self._open(session, actor, number)
@@ -164,6 +171,7 @@ class Engine:
 
     # -- changing ----------------------------------------------------------------------------------
 
+    @guarded
     def create(self, actor: Actor, process: str, fields: Mapping[str, Any] | None = None,
                requester: str | None = None, channel: str | None = None) -> dict[str, Any]:
         """`channel` is how the ticket reached us (api, portal, monitoring...), kept on the create event."""
@@ -174,6 +182,7 @@ class Engine:
             self._flush(session)
             return op.view()
 
+    @guarded
     def fire(self, actor: Actor, number: str, transition: str, fields: Mapping[str, Any] | None = None,
              comment: str | None = None, version: int | None = None) -> dict[str, Any]:
         with self.db.write() as session, session.no_autoflush:  # one UPDATE, one version per operation
@@ -182,6 +191,7 @@ class Engine:
             self._flush(session)
             return op.view()
 
+    @guarded
     def update(self, actor: Actor, number: str, fields: Mapping[str, Any],
                version: int | None = None) -> dict[str, Any]:
         with self.db.write() as session, session.no_autoflush:
@@ -190,6 +200,7 @@ class Engine:
             self._flush(session)
             return op.view()
 
+    @guarded
     def comment(self, actor: Actor, number: str, text: str, internal: bool = False) -> dict[str, Any]:
         if not text or not text.strip():
             raise ValidationFailed("a comment needs text", [{"field": "text", "message": "empty comment"}])

@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from itsm.interpreter.forms import form_json_schema
 from itsm.interpreter.model import FieldFlags, FormSpec, StateSpec, per_spec
+from itsm.interpreter.violations import JSON_WORDS, message
 
 from ..errors import ValidationFailed
 
@@ -47,7 +48,7 @@ def check_values(form: FormSpec, values: Mapping[str, Any]) -> list[dict[str, st
             problems.append({"field": name, "message": f"unknown field '{name}' of form '{form.id}'"})
         elif value is not None:
             for error in validator.iter_errors(value):
-                problems.append({"field": name, "message": _message(error)})
+                problems.append({"field": name, "message": message(error, JSON_WORDS)})
                 break
     return problems
 
@@ -57,25 +58,6 @@ def as_stored(form: FormSpec, name: str, value: Any) -> Any:
     if isinstance(value, float) and value.is_integer() and form.field(name).type in ("integer", "rating"):
         return int(value)
     return value
-
-
-def _message(error: Any) -> str:
-    kind = error.validator
-    if kind == "enum":
-        return f"{error.instance!r} is not one of: {', '.join(map(str, error.validator_value))}"
-    if kind == "type":
-        return f"expected {error.validator_value}, got {type(error.instance).__name__}"
-    if kind == "maxLength":
-        return f"at most {error.validator_value} characters"
-    if kind == "minLength":
-        return f"at least {error.validator_value} characters"
-    if kind in ("minimum", "maximum"):
-        return f"must be {'at least' if kind == 'minimum' else 'at most'} {error.validator_value}"
-    if kind == "pattern":
-        return f"does not match the pattern {error.validator_value}"
-    if kind == "format":
-        return f"not a valid {error.validator_value}"
-    return str(error.message)
 
 
 def flags(state: StateSpec, field_id: str) -> FieldFlags:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from itsm.interpreter import model as m
 from itsm.store import Comment, Event, Link, Ticket
 
+from ..boundary import guarded
 from ..errors import Conflict
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ def timeline_text(session: Session, ticket: Ticket, zone: tzinfo) -> str:
                      for at, _, _, who, line in entries)
 
 
+@guarded
 def request_review(engine: Engine, actor: Any, number: str, version: int | None = None) -> dict[str, Any]:
     """Open the review of a resolved major incident; returns the review ticket as `actor` sees it.
 

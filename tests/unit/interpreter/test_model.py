@@ -64,6 +64,7 @@ def test_priority_matrix_with_vip_raise(pack) -> None:  # type: ignore[no-untype
     assert matrix.compute({"impact": "low", "urgency": "low", "requester": {"vip": True}}) == "P4"
     assert matrix.compute({"impact": "high", "urgency": "high", "requester": {"vip": True}}) == "P1"
     assert matrix.compute({}) == matrix.default == "P4"
+    assert matrix.compute({"impact": ["high"], "urgency": "high"}) == "P4"  # a list kept from a multichoice
 
 
 def test_office_calendar_has_a_lunch_break_and_holidays(pack) -> None:  # type: ignore[no-untyped-def]

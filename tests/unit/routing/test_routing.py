@@ -8,7 +8,7 @@ import pytest
 
 from itsm.interpreter import load_pack
 from itsm.interpreter.model import Member, RoutingRule, RoutingSpec, TeamSpec
-from itsm.routing import choose, route
+from itsm.routing import candidates, choose, route
 
 ROOT = Path(__file__).resolve().parents[3]
 TEAM = TeamSpec("desk", "Desk", "L1", ("agent",), None,
@@ -56,3 +56,11 @@ def test_skills_narrow_the_pool_when_someone_has_them() -> None:
     assert choose(spec, TEAM, {"category": "hardware"}, loads={"ann": 2, "bob": 0}).user == "bob"  # nobody: all
     rr = RoutingSpec("r", (RoutingRule("desk", default=True),), "round_robin", skills="category")
     assert [choose(rr, TEAM, {"category": "network"}, cursor=c).user for c in range(3)] == ["ann", "cid", "ann"]
+
+
+def test_values_that_are_not_text_match_no_skill_and_never_fail() -> None:
+    """A value kept from an older form (a number, an object) cannot be a skill: everyone is in the pool."""
+    spec = RoutingSpec("r", (RoutingRule("desk", default=True),), "least_loaded", skills="category")
+    for value in ({"a": 1}, [{"a": 1}, "network"], 3, None):
+        pool = candidates(spec, TEAM, {"category": value})
+        assert pool == (["ann", "cid"] if value == [{"a": 1}, "network"] else ["ann", "bob", "cid"])

@@ -1,0 +1,66 @@
+"""The one place where the pure cores' exceptions become the engine's typed errors (SPEC 10: never a 500).
+
+`interpreter`, `sla` and `routing` know nothing of HTTP: they raise their own exceptions (a calendar without
+working time, a routing that matches no rule, a template that fails on this ticket's values, an expression
+or duration compiled at runtime). Every engine entry point runs under `boundary`, so a pack that loaded
+never turns one of them into a server error: the caller gets a 409 that names the rule, and nothing is saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from itsm.interpreter.durations import DurationError
+from itsm.interpreter.expressions import ExpressionError
+from itsm.interpreter.templates import TemplateFailed
+from itsm.routing import RoutingError
+from itsm.sla import NoWorkingTime
+
+from .errors import ActionFailed, BadRequest, DefinitionFailed, EngineError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+CORE_ERRORS: tuple[type[Exception], ...] = (NoWorkingTime, RoutingError, TemplateFailed, ExpressionError,
+                                            DurationError)
+_FIX = "fix the pack and publish it again"
+
+
+def translate(exc: Exception, where: str = "", templates: type[EngineError] = ActionFailed) -> EngineError:
+    """The typed error for an exception of a pure core. `templates` is who is to blame when a template fails:
+    the pack's action (ActionFailed, 409) or, for intakes, the sender's payload (BadRequest, 400)."""
+    at = f" at {where}" if where else ""
+    if isinstance(exc, TemplateFailed):
+        if issubclass(templates, BadRequest):
+            return templates(f"this payload does not fit the template{at}: {exc}")
+        return templates(f"template{at} failed: {exc}")
+    if isinstance(exc, NoWorkingTime):
+        return DefinitionFailed(f"cannot time this ticket{at}: {exc}: {_FIX}")
+    if isinstance(exc, RoutingError):
+        return DefinitionFailed(f"cannot route this ticket{at}: {exc}: {_FIX}")
+    if isinstance(exc, ExpressionError):
+        return DefinitionFailed(f"expression{at} does not compile: {exc.message}: {_FIX}")
+    return DefinitionFailed(f"the active pack fails{at}: {exc}: {_FIX}")
+
+
+@contextmanager
+def boundary(where: str = "", templates: type[EngineError] = ActionFailed) -> Iterator[None]:
+    """Run a block whose pure-core exceptions leave it as typed engine errors (others pass unchanged)."""
+    try:
+        yield
+    except CORE_ERRORS as exc:
+        raise translate(exc, where, templates) from exc
+
+
+def guarded(function: Callable[P, R]) -> Callable[P, R]:
+    """An engine entry point under `boundary`: what the pure cores raise reaches callers as an EngineError."""
+
+    @wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with boundary():
+            return function(*args, **kwargs)
+
+    return wrapper
