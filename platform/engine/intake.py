@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from itsm.interpreter import model as m
-from itsm.interpreter.templates import compiled_for_payload, is_template
+from itsm.interpreter.templates import is_template, payload_renderer
 from itsm.store import IntakeKey, Ticket
 
 from .actions import coerce_rendered
@@ -160,7 +160,7 @@ def render(intake: m.IntakeSpec, text: Any, context: Mapping[str, Any]) -> Any:
     if not is_template(text):
         return text
     try:
-        return compiled_for_payload(text).render(context)
+        return payload_renderer(text)(context)
     except Exception as exc:  # a payload of an unexpected shape: the sender's problem, never a 500
         raise BadRequest(f"intake '{intake.id}' ({intake.where}) cannot map this payload: {exc}") from exc
 
