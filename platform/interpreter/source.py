@@ -39,6 +39,7 @@ class Node:
     key_pos: Position | None = None  # where the mapping key naming this value is
     plain: bool = False  # an unquoted scalar (column arithmetic into expressions is exact)
     source: str = ""  # raw scalar text, for messages
+    block: int = 0  # a literal block scalar (`|`): the column its lines start at, on the lines after `pos`
 
 
 @dataclass
@@ -71,6 +72,7 @@ class SourceDocument:
 class _Builder:
     file: str
     problems: list[DefinitionError]
+    lines: _Lines | None = None  # the file's lines, to find where the text of literal block scalars starts
     subject: str = "-"
     count: int = 0
     seen: dict[int, Node] = field(default_factory=dict)
@@ -107,12 +109,36 @@ class _Builder:
             return Node([self.build(item, (*path, i)) for i, item in enumerate(node.value)], pos)
         assert isinstance(node, yaml.ScalarNode)
         plain = not node.style  # None (pure-Python composer) or "" (libyaml) for plain scalars
-        return Node(resolve_scalar(node.value, plain), pos, plain=plain, source=node.value)
+        block = self._block_column(node) if node.style == "|" else 0
+        return Node(resolve_scalar(node.value, plain), pos, plain=plain, source=node.value, block=block)
+
+    def _block_column(self, node: yaml.ScalarNode) -> int:
+        """Where the text of a literal block starts: its first non-blank line's indentation in the file, less
+        the spaces that belong to the text (line N of the value is line N after the `|`)."""
+        for offset, line in enumerate(node.value.split("\n"), start=1):
+            if line.strip():
+                in_file = self.lines.line(node.start_mark.line + offset) if self.lines else ""
+                indent = len(in_file) - len(in_file.lstrip(" "))
+                return max(1, indent - (len(line) - len(line.lstrip(" "))) + 1) if in_file.strip() else 0
+        return 0
 
     def _error(self, pos: Position, path: tuple[str | int, ...], message: str) -> None:
         from .errors import format_path
 
         self.problems.append(DefinitionError(pos, self.subject, format_path(path), message))
+
+
+class _Lines:
+    """The lines of a pack file, split only when a literal block scalar needs them."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self._lines: list[str] | None = None
+
+    def line(self, index: int) -> str:
+        if self._lines is None:
+            self._lines = self.text.split("\n")
+        return self._lines[index] if 0 <= index < len(self._lines) else ""
 
 
 class _TooLarge(Exception):
@@ -169,11 +195,12 @@ def read_file(path: Path, rel: str, pack_dir: Path, problems: list[DefinitionErr
 
 def read_text(text: str, rel: str, pack_dir: Path, problems: list[DefinitionError]) -> list[SourceDocument]:
     documents: list[SourceDocument] = []
+    lines = _Lines(text)
     try:
         for index, root in enumerate(yaml.compose_all(text, Loader=_Loader)):
             if root is None or _is_empty(root):
                 continue  # an empty document (a file that ends with `---`, or only comments between two)
-            builder = _Builder(rel, problems)
+            builder = _Builder(rel, problems, lines)
             builder.subject = _guess_subject(root)
             try:
                 node = builder.build(root)
