@@ -27,7 +27,7 @@ WIDTH_FILTERS = {"center": "width", "indent": "width", "wordwrap": "width", "bat
                  "slice": "slices"}
 WIDTH_METHODS = {"ljust": "width", "rjust": "width", "center": "width", "zfill": "width",
                  "expandtabs": "tabsize"}
-NO_FILES = {
+NO_FILES: dict[type[nodes.Node], tuple[str, str, str]] = {
     nodes.Include: ("include", "include", "there are no template files to include: write the text here"),
     nodes.Import: ("import", "import", "there are no template files to import: define the macros in this template"),
     nodes.FromImport: ("from", "from ... import", "there are no template files to import: define the macros in "

@@ -51,7 +51,7 @@ class _Sandbox(SandboxedEnvironment):
         self.filters[CHARGE_FILTER] = charge_filter
         self.globals.update(lipsum=lipsum, namespace=CountedNamespace)
 
-    def compile(self, source: str | nodes.Template, name: str | None = None,  # type: ignore[override]
+    def compile(self, source: str | nodes.Template, name: str | None = None,
                 filename: str | None = None, raw: bool = False, defer_init: bool = False) -> Any:
         """Loop, macro and call-block bodies charged as they run (`BodyCosts`) in the compiled code; `parse`
         leaves the tree as written, for the checks at load."""
@@ -74,7 +74,7 @@ class _Sandbox(SandboxedEnvironment):
             check_format("%", left)
         return super().call_binop(context, operator, left, right)
 
-    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         return super().call(context, obj, *checked_call(obj, args, kwargs), **kwargs)
 
     def wrap_str_format(self, value: Any) -> Any:
