@@ -3,10 +3,11 @@ the output, so that neither a template nor the data it reads can take seconds of
 inside a ticket's transaction (SPEC 4: "sandboxed ... with bounded time and output").
 
 Work is counted in steps, not timed, so the same template and data give the same result on any machine: a
-loop iteration costs the size of the loop's body (counted once when the template compiles), a call costs one,
-filters and string methods cost what they read and build (a step per 64 characters, a step per item, more
-for the slow ones such as `wordwrap`), and so does every `{{ }}` output. Only renders started through
-`render_bounded` are counted; the checks on sizes (widths, repetitions, formats) hold for every render.
+loop iteration, a macro call or a `{% call %}` body costs the size of the body it runs (counted once when the
+template compiles), any other call one, filters and string methods what they read and build (a step per 64
+characters, a step per item, more for slow ones such as `wordwrap`), and so does every `{{ }}` output. Only
+renders started through `render_bounded` are counted; the checks on sizes (widths, repetitions, formats)
+hold for every render.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def cut(text: str, limit: int, marker: str) -> str:
     return text.encode()[:room].decode("utf-8", "ignore") + marker
 
 
-# -- loops ----------------------------------------------------------------------------------------------
+# -- bodies ---------------------------------------------------------------------------------------------
 
 
 class BodyCosts(NodeTransformer):
@@ -335,7 +336,8 @@ def checked_call(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tup
         charge(1)
         return args
     name = getattr(obj, "__name__", "")
-    charge(1 + size_steps(owner) + sum(size_steps(a) for a in args))
+    # a string method reads the string; a list or dict method (append, get) costs what it is given
+    charge(1 + (size_steps(owner) if isinstance(owner, str) else 0) + sum(size_steps(a) for a in args))
     if isinstance(owner, str):
         if name in _PADDING and args:
             charge(check_width("a width of", args[0]) // CHARS_PER_STEP)

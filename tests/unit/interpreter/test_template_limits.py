@@ -38,6 +38,7 @@ ORDINARY = [
     "{% set ns = namespace(total=0) %}{% for i in ticket['items'] %}{% set ns.total = ns.total + i.n %}{% endfor %}"
     "{{ ns.total }}",
     "{% set block %}{% for t in ticket.tags %}{{ t }};{% endfor %}{% endset %}{{ block|length }} {{ block }}",
+    "{% set seen = [] %}{% for t in ticket.tags %}{{ seen.append(t|upper) or '' }}{% endfor %}{{ seen }}",
     "{{ ticket.tags|join(', ') }} {{ ticket.tags|join }} {{ ticket['items']|map(attribute='name')|join('/') }}",
     "{{ ticket.description|replace('\n', ' / ') }} {{ ticket.description|replace('e', 'E', 2) }}",
     "{{ ticket.description|wordwrap(10) }}|{{ ticket.description|wordwrap(12, wrapstring='<br>') }}",
@@ -131,6 +132,11 @@ def test_the_budget_counts_steps_so_the_same_render_always_gives_the_same_answer
     for _ in range(3):
         with pytest.raises(TemplateLimitExceeded):
             renderer(text)({"items": range(33_334)})
+
+
+def test_methods_of_lists_cost_what_they_are_given_not_the_list_they_grow() -> None:
+    text = "{% set seen = [] %}{% for i in items %}{{ seen.append(i) or '' }}{% endfor %}{{ seen|length }}"
+    assert renderer(text)({"items": range(5000)}) == "5000"
 
 
 def test_every_render_has_a_budget_of_its_own() -> None:
