@@ -7,7 +7,9 @@ SPEC 3.2; the bounds on rendering (`template_limits`) still stop whatever gets p
 
 from __future__ import annotations
 
+import math
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -154,12 +156,13 @@ class _Walker:
             self.report(node, column, f"range() with bounds taken from the data can run away: write the bounds "
                                       f"(at most {MAX_RANGE:,} items), or loop over the list itself")
             return
-        try:
-            size = len(range(*(int(b) for b in bounds if b is not None)))
-        except (TypeError, ValueError):
-            return  # range(1, 2, 0) and the like: Jinja says so when it renders
-        if size > MAX_RANGE:
-            self.report(node, column, f"range() of {size:,} items; templates allow {MAX_RANGE:,}")
+        if not all(isinstance(b, int) for b in bounds):
+            if any(isinstance(b, float) and not math.isfinite(b) for b in bounds):
+                self.report(node, column, f"range() without end; templates allow {MAX_RANGE:,} items")
+            return  # range(0.5), a TypeError when it renders
+        size = _range_size(*(int(b) for b in bounds if b is not None))
+        if size is not None and size > MAX_RANGE:
+            self.report(node, column, f"range() of {_count(size)} items; templates allow {MAX_RANGE:,}")
 
     def filter(self, node: nodes.Filter) -> None:
         column = self.mark(node.lineno, _word(node.name))
@@ -182,7 +185,7 @@ class _Walker:
             self.report(node, column, f"{what} with a width taken from the data can blow up the output: write "
                                       f"the width (at most {MAX_WIDTH:,})")
         elif size > MAX_WIDTH:
-            self.report(node, column, f"{what} with a width of {size:,} can blow up the output; templates "
+            self.report(node, column, f"{what} with a width of {_count(size)} can blow up the output; templates "
                                       f"allow {MAX_WIDTH:,}")
 
     def format(self, node: nodes.Node, kind: str, text: str) -> None:
@@ -202,14 +205,14 @@ class _Walker:
     def repetition(self, node: nodes.Mul, column: int | None) -> None:
         for text, count in ((node.left, node.right), (node.right, node.left)):
             length = _length(text)
-            if length is None:
-                continue
+            if length is None or (length > MAX_REPEAT and isinstance(text, nodes.Mul)):
+                continue  # not text, or a repetition already reported
             times = _number(count)
             if times is None and _length(count) is None:
                 self.report(node, column, f"repeating text a number of times taken from the data can run away: "
                                           f"write the count (at most {MAX_REPEAT:,} characters in all)")
             elif times is not None and length * times > MAX_REPEAT:
-                self.report(node, column, f"this repetition makes {int(length * times):,} characters (items); "
+                self.report(node, column, f"this repetition makes {_count(length * times)} characters (items); "
                                           f"templates allow {MAX_REPEAT:,}")
             return
 
@@ -221,7 +224,7 @@ class _Walker:
             return
         base = _number(node.left)
         if exponent > MAX_EXPONENT:
-            self.report(node, column, f"an exponent of {exponent:g} makes numbers of thousands of digits; "
+            self.report(node, column, f"an exponent of {_count(exponent)} makes numbers of thousands of digits; "
                                       f"templates allow {MAX_EXPONENT}")
         elif isinstance(base, int) and abs(base) > 1 and exponent * abs(base).bit_length() > MAX_POWER_BITS:
             self.report(node, column, f"this power has more than {MAX_POWER_BITS} bits; templates allow "
@@ -261,6 +264,24 @@ class _Walker:
                     seen.add(callee)
                     stack.append((callee, [*path, callee]))
         return None
+
+
+def _range_size(*bounds: int) -> int | None:
+    """len(range(*bounds)) for any integers (len() stops at sys.maxsize); None for a step of 0 or too many
+    arguments, which Jinja reports when it renders."""
+    if len(bounds) > 3:
+        return None
+    start, stop, step = (0, bounds[0], 1) if len(bounds) == 1 else (*bounds, 1)[:3]
+    if step == 0:
+        return None
+    return max(0, (stop - start + step - 1) // step) if step > 0 else max(0, (start - stop - step - 1) // -step)
+
+
+def _count(number: float) -> str:
+    """`12,345` for a message; literals may be floats, or infinite (`1e400`)."""
+    if isinstance(number, float) and not math.isfinite(number):
+        return "endless"
+    return f"{int(number):,}" if number == int(number) else f"{number:,}"
 
 
 def _word(name: str) -> str:
@@ -312,5 +333,6 @@ def _length(node: Any) -> int | None:
         for text, count in ((node.left, node.right), (node.right, node.left)):
             length, times = _length(text), _number(count)
             if length is not None and times is not None:
-                return int(length * times)
+                size = length * times
+                return int(size) if math.isfinite(size) else sys.maxsize
     return None

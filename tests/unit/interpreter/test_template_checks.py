@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jinja2 import TemplateSyntaxError
 
 from itsm.interpreter import check_pack
 from itsm.interpreter.template_checks import MAX_LOOP_DEPTH, template_hazards
+from itsm.interpreter.templates import BODY_CUT, MAX_BODY, renderer
 
 DEFINITIONS = Path(__file__).resolve().parents[3] / "definitions"
 
@@ -102,7 +106,7 @@ def test_recursion_is_reported_once_per_cycle(text: str, message: str) -> None:
     ("{{ ('ab' * 100) * 100 }}", "this repetition makes 20,000"),
     ("{{ '-' * ticket.count }}", "repeating text a number of times taken from the data can run away"),
     ("{{ 2 ** ticket.count }}", "'**' with an exponent taken from the data"),
-    ("{{ ticket.count ** 1000 }}", "an exponent of 1000 makes numbers of thousands of digits"),
+    ("{{ ticket.count ** 1000 }}", "an exponent of 1,000 makes numbers of thousands of digits"),
     ("{{ 100000 ** 64 }}", "this power has more than 1024 bits"),
 ])
 def test_repetition_and_powers_that_explode(text: str, message: str) -> None:
@@ -148,3 +152,37 @@ def test_a_syntax_error_is_the_only_finding_and_names_its_line() -> None:
 def test_several_findings_come_in_template_order() -> None:
     text = "{{ x|center(5000) }}\n{{ '-' * n }} {{ range(n) }}"
     assert [(line, column) for line, column, _ in found(text)] == [(1, 6), (2, 8), (2, 18)]
+
+
+FRAGMENTS = ["{{ range(@) }}", "{% for i in range(@) %}", "{% endfor %}", "{{ 'ab' * @ }}", "{{ (@) * [0] }}",
+             "{{ x|center(@) }}", "{{ x|indent(@) }}", "{{ x.ljust(@) }}", "{{ 2 ** @ }}", "{{ @ ** 3 }}",
+             "{{ '%0@d' % 1 }}", "{{ '{:>@}'.format(1) }}", "{% macro m@() %}{{ m1() }}{% endmacro %}",
+             "{{ x|tojson(indent=@) }}", "{{ x|wordwrap(@, wrapstring='-') }}", "\n", "text @ "]
+LITERALS = ["0", "-1", "1", "999", "1001", "0.5", "1e400", "-1e400", "10**30", "1000000000000000000000000",
+            "x", "ticket.count", "'7'", "none", "true", "[1, 2]", "1, 2, 0", "1, 10**6, 1", "*args"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(FRAGMENTS), st.sampled_from(LITERALS)), max_size=8))
+def test_the_checks_never_crash_on_odd_literals(parts: list[tuple[str, str]]) -> None:
+    text = "".join(fragment.replace("@", literal) for fragment, literal in parts)
+    for hazard in template_hazards(text):
+        assert hazard.line >= 1 and hazard.message
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(FRAGMENTS), st.sampled_from(LITERALS)), max_size=6))
+def test_unchecked_templates_end_with_output_or_an_ordinary_error(parts: list[tuple[str, str]]) -> None:
+    """Checked or not, a template renders or fails with an ordinary error within its bounds; a recursion or
+    memory error never escapes."""
+    text = "".join(fragment.replace("@", literal) for fragment, literal in parts)
+    try:
+        render = renderer(text)
+    except TemplateSyntaxError:
+        return
+    try:
+        render({"x": "abc\tdef", "ticket": {"count": 10**6}}, MAX_BODY, BODY_CUT)
+    except (RecursionError, MemoryError):  # pragma: no cover - what the bounds are for
+        raise
+    except Exception:
+        pass

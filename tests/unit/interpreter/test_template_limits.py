@@ -163,3 +163,4 @@ def test_intake_templates_have_the_same_bounds() -> None:
     assert payload_renderer(text)({"payload": {}}) == ""  # a missing key renders nothing
     with pytest.raises(TemplateLimitExceeded):
         payload_renderer(text)({"payload": {"text": "x" * 5000}})
+
