@@ -41,7 +41,7 @@ from pathlib import Path
 import sqlalchemy
 
 from itsm.engine import Engine
-from itsm.engine.users import add_user, create_token
+from itsm.engine.people.users import add_user, create_token
 from itsm.store import Database
 
 from databases import postgres_database, postgres_version, sqlite_database

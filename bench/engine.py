@@ -31,7 +31,7 @@ import sqlalchemy
 from sqlalchemy import event
 
 from itsm.engine import Engine
-from itsm.engine.users import add_user
+from itsm.engine.people.users import add_user
 from itsm.store import Database
 
 from databases import postgres_database, postgres_version, sqlite_database

@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from itsm.engine.users import add_user, create_token
+from itsm.engine.people.users import add_user, create_token
 from itsm.store import Event, SlaClock, Ticket
 from itsm.web import create_app, engine_of
 

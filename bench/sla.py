@@ -32,7 +32,8 @@ from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from itsm.engine.worker import DEFAULT_BATCH
+from itsm.engine.runtime.sweep import DEFAULT_BATCH
+from itsm.engine.worker import sweep
 from itsm.interpreter.model import Calendar, Duration, Interval
 from itsm.sla import working_calendar
 
@@ -167,8 +168,8 @@ def sweep_section(args: argparse.Namespace) -> None:
     from sqlalchemy import create_engine, select, text
 
     from itsm.engine import Engine
-    from itsm.engine.delivery import deliver_outbox
-    from itsm.engine.users import add_user
+    from itsm.engine.channels.delivery import deliver_outbox
+    from itsm.engine.people.users import add_user
     from itsm.store import Database, SlaClock
 
     root = Path(__file__).resolve().parents[1]
@@ -210,7 +211,7 @@ def sweep_section(args: argparse.Namespace) -> None:
                     due_ids = list(session.scalars(query))
                     timings.append(time.perf_counter() - t0)
             t0, cpu0 = time.perf_counter(), time.process_time()
-            result = engine.sweep(batch=args.batch, deliver=False)  # the due clocks: breaches, events, outbox
+            result = sweep(engine, batch=args.batch, deliver=False)  # the due clocks: breaches, events, outbox
             sweeps.append(time.perf_counter() - t0)
             cpu = time.process_time() - cpu0  # this process only (not the database server's)
             t0 = time.perf_counter()

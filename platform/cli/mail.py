@@ -18,13 +18,14 @@ import click
 def mail_intake(host: str, port: int, path: Path | None, intake_id: str | None) -> None:
     """Turn mail into tickets: a new mail opens an incident for its sender, a reply whose subject names a
     ticket becomes a comment on it (see the pack's intake with source: email)."""
-    from itsm.cli import _database
     from itsm.engine import Engine, EngineError
+
+    from .common import _database
 
     engine = Engine(_database())
     if path is not None:
         raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
-        from itsm.engine.mail import receive_mail
+        from itsm.engine.channels.mail import receive_mail
 
         try:
             result = receive_mail(engine, raw, intake_id)
@@ -36,8 +37,8 @@ def mail_intake(host: str, port: int, path: Path | None, intake_id: str | None) 
             sys.exit(1)
         click.echo(f"{result['action']} {result['number']}")
         return
-    from itsm.engine.mail import email_intake
-    from itsm.engine.mail_listener import start_listener
+    from itsm.engine.channels.mail import email_intake
+    from itsm.engine.channels.mail_listener import start_listener
 
     try:
         intake = email_intake(engine.definitions.active().pack, intake_id)

@@ -18,6 +18,8 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import migrate
+
 DEFAULT_URL = "sqlite:///itsm.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # JSON kept readable (no \u escapes), so searching text finds "München" on SQLite too. One encoder for all
@@ -59,15 +61,11 @@ class Database:
 
     def upgrade(self) -> None:
         """Bring the schema to the latest Alembic revision."""
-        from .migrate import upgrade
-
-        upgrade(self)
+        migrate.upgrade(self.engine)
 
     def ensure_schema(self) -> None:
         """Upgrade when the database is new (the embedded SQLite file just created) or behind."""
-        from .migrate import is_current
-
-        if not is_current(self):
+        if not migrate.is_current(self.engine):
             self.upgrade()
 
     def has_tables(self) -> bool:

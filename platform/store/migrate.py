@@ -2,32 +2,28 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-
-if TYPE_CHECKING:
-    from .database import Database
+from sqlalchemy import Engine
 
 
-def alembic_config(database: Database) -> Config:
+def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", "itsm.store:migrations")
-    url = database.url.render_as_string(hide_password=False).replace("%", "%%")  # configparser syntax
+    url = engine.url.render_as_string(hide_password=False).replace("%", "%%")  # configparser syntax
     config.set_main_option("sqlalchemy.url", url)
-    config.attributes["engine"] = database.engine
+    config.attributes["engine"] = engine
     return config
 
 
-def upgrade(database: Database, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database), revision)
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    command.upgrade(alembic_config(engine), revision)
 
 
-def is_current(database: Database) -> bool:
-    head = ScriptDirectory.from_config(alembic_config(database)).get_current_head()
-    with database.engine.connect() as connection:
+def is_current(engine: Engine) -> bool:
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     return current == head

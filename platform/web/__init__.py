@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask
 
 from itsm.engine import Engine
-from itsm.engine.settings import installation_secret
+from itsm.engine.people.settings import installation_secret
 from itsm.store import Database
 
 from .security import cookie_settings

@@ -19,9 +19,9 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from itsm.engine import Actor, BadRequest, EngineError, Unauthorized
-from itsm.engine.actors import actor_for
-from itsm.engine.kpis import kpi_report, kpi_rows
-from itsm.engine.users import user_for_token
+from itsm.engine.people.users import user_for_token
+from itsm.engine.reports.kpis import kpi_report, kpi_rows
+from itsm.engine.runtime.actors import actor_for
 from itsm.interpreter.forms import form_json_schema
 from itsm.interpreter.graph import mermaid
 
@@ -295,7 +295,7 @@ def ticket_events(number: str) -> Any:
 def intake(intake_id: str) -> Any:
     """A payload from another tool, mapped by the pack's intake `intake_id` (`alertmanager` has a built-in
     fallback)."""
-    from itsm.engine.intake import receive
+    from itsm.engine.channels.intake import receive
 
     return jsonify({"results": receive(_engine(), actor(), intake_id, json_object())})
 
@@ -372,7 +372,7 @@ def _limit(value: Any, default: int = 5) -> int:
 def suggestions() -> Any:
     """Known errors for the intake form's text: GET for short texts, POST for long descriptions (a request
     line longer than gunicorn's 4 KB limit never reaches us)."""
-    from itsm.engine.known_errors import suggest
+    from itsm.engine.reports.known_errors import suggest
 
     if request.method == "POST":
         data = body({"text": str, "process": str, "limit": int}, required=("text",))
@@ -388,7 +388,7 @@ def suggestions() -> Any:
 @api.get("/tickets/<number>/suggestions")
 @authenticated
 def ticket_suggestions(number: str) -> Any:
-    from itsm.engine.known_errors import suggest_for_ticket
+    from itsm.engine.reports.known_errors import suggest_for_ticket
 
     args = _query(("limit",))
     return jsonify({"items": suggest_for_ticket(_engine(), actor(), number, limit=_limit(args.get("limit")))})
@@ -397,7 +397,7 @@ def ticket_suggestions(number: str) -> Any:
 @api.get("/tickets/<number>/links")
 @authenticated
 def ticket_links(number: str) -> Any:
-    from itsm.engine.known_errors import links
+    from itsm.engine.reports.known_errors import links
 
     return jsonify({"items": links(_engine(), actor(), number)})
 
@@ -405,7 +405,7 @@ def ticket_links(number: str) -> Any:
 @api.post("/tickets/<number>/links")
 @authenticated
 def add_link(number: str) -> Any:
-    from itsm.engine.known_errors import KNOWN_ERROR, link
+    from itsm.engine.reports.known_errors import KNOWN_ERROR, link
 
     data = body({"to": str, "kind": str}, required=("to",))
     result, created = link(_engine(), actor(), number, data["to"], data.get("kind") or KNOWN_ERROR)
@@ -415,6 +415,6 @@ def add_link(number: str) -> Any:
 @api.post("/tickets/<number>/review")
 @authenticated
 def open_review(number: str) -> Any:
-    from itsm.engine.reviews import request_review
+    from itsm.engine.runtime.reviews import request_review
 
     return jsonify(request_review(_engine(), actor(), number)), 201

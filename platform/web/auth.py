@@ -8,7 +8,7 @@ from flask import Blueprint, Flask, current_app, redirect, render_template, requ
 
 from itsm.engine import Unauthorized
 from itsm.engine.errors import TooManyAttempts
-from itsm.engine.users import authenticate
+from itsm.engine.people.users import authenticate
 
 from .security import log_in, log_out, page_actor, safe_next
 

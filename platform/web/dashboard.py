@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
 
 from itsm.engine import BadRequest
-from itsm.engine.kpis import kpi_report, rating_field
+from itsm.engine.reports.kpis import kpi_report, rating_field
 
 from .charts import bar_chart, format_number, histogram, horizontal_bars
 from .security import login_required, page_actor

@@ -1,6 +1,6 @@
 """The web editor for process owners (issue 6): matrix cells, SLA targets, routing rules, holidays.
 
-Each changed value becomes one in-place edit of the pack's YAML (`itsm.engine.editor`: comments, key order
+Each changed value becomes one in-place edit of the pack's YAML (`itsm.engine.authoring.editor`: comments, key order
 and layout kept, the git diff one line per value), validated with the whole pack, then published. An
 edit that would make the pack invalid is undone and its error lines are shown.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 
 from itsm.engine import EngineError
-from itsm.engine.editor import EditRefused, PathPart, edit, find_document, locate_documents
+from itsm.engine.authoring.editor import EditRefused, PathPart, edit, find_document, locate_documents
 from itsm.interpreter import model as m
 
 from .security import admin_required, page_actor

@@ -8,7 +8,7 @@ from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from itsm.engine import EngineError
-from itsm.engine.actors import team_members
+from itsm.engine.runtime.actors import team_members
 
 from .formdata import INPUT_TYPES, display, input_value
 

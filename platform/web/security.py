@@ -21,7 +21,7 @@ from flask import Flask, Response, abort, current_app, g, redirect, request, ses
 from sqlalchemy import select
 
 from itsm.engine import Actor
-from itsm.engine.actors import actor_for
+from itsm.engine.runtime.actors import actor_for
 from itsm.store import User
 
 CSRF_FIELD = "csrf_token"

@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from itsm.engine import Actor, EngineError, ValidationFailed
-from itsm.engine.actors import agent_processes
-from itsm.engine.core import SLA_FILTERS
-from itsm.engine.forms import Form
-from itsm.engine.known_errors import document_fields, link, suggest, suggest_for_ticket, title_of
-from itsm.engine.reviews import request_review, review_transition
+from itsm.engine.reports.known_errors import link, suggest, suggest_for_ticket
+from itsm.engine.runtime.actors import agent_processes
+from itsm.engine.runtime.core import SLA_FILTERS
+from itsm.engine.runtime.forms import Form
+from itsm.engine.runtime.reviews import request_review, review_transition
+from itsm.engine.runtime.search_index import document_fields, title_of
 from itsm.interpreter import model as m
 
 from .api import _decode_cursor, _encode_cursor

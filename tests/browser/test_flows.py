@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from itsm.engine.users import add_user
+from itsm.engine.people.users import add_user
 from itsm.web import create_app, engine_of
 
 ROOT = Path(__file__).resolve().parents[2]

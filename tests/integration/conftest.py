@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from itsm.engine import Engine
-from itsm.engine.users import add_user
+from itsm.engine.people.users import add_user
 from itsm.store import Database
 
 from support import DEFINITIONS, DEMO_USERS

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from itsm.engine import Engine
-from itsm.engine.users import add_user
+from itsm.engine.people.users import add_user
 from itsm.store import Database
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
-from itsm.engine.users import add_user, create_token
+from itsm.engine.people.users import add_user, create_token
 from itsm.web import create_app, engine_of
 
 from support import DEFINITIONS, DEMO_USERS

@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from itsm.engine import Conflict, Engine
-from itsm.engine.users import add_user, create_token
+from itsm.engine.people.users import add_user, create_token
 from itsm.interpreter.templates import BODY_CUT, MAX_BODY, MAX_SUBJECT, SUBJECT_CUT
 from itsm.store import Event, OutboxMessage, Ticket
 from itsm.web import create_app, engine_of

@@ -14,7 +14,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import delete, select
 
 from itsm.engine import Engine
-from itsm.engine.delivery import backoff, signature
+from itsm.engine.channels.delivery import backoff, signature
+from itsm.engine.worker import sweep
 from itsm.store import OutboxMessage
 
 from support import Clock
@@ -83,14 +84,14 @@ def test_a_webhook_that_fails_twice_is_delivered_on_the_third_try_once(engine: E
         session.add(OutboxMessage(created_at=clock.now, notification="sla_breach_chat", channel="webhook",
                                   recipients=[], subject="Breach", body="INC breached", url=receiver,
                                   status="pending", attempts=0, next_attempt_at=clock.now))
-    assert engine.sweep().retried == 1
-    assert engine.sweep().delivered == 0  # not due again yet: backoff
+    assert sweep(engine).retried == 1
+    assert sweep(engine).delivered == 0  # not due again yet: backoff
     clock.now += backoff(1) + timedelta(seconds=1)
-    assert engine.sweep().retried == 1
+    assert sweep(engine).retried == 1
     clock.now += backoff(2) + timedelta(seconds=1)
-    assert engine.sweep().delivered == 1
+    assert sweep(engine).delivered == 1
     clock.now += timedelta(hours=2)
-    engine.sweep()
+    sweep(engine)
     assert len(Receiver.received) == 3  # two failures, one success, nothing after
     headers, body = Receiver.received[-1]
     assert headers["x-itsm-signature"] == signature(body, "s3cret")
@@ -108,9 +109,9 @@ def test_notifications_are_mailed_to_the_people_they_name(engine: Engine, mailbo
         "impact": "low", "urgency": "low"})["number"]
     engine.fire(lars, number, "start")
     engine.fire(lars, number, "resolve", {"resolution_code": "fixed", "resolution_notes": "New disk"})
-    result = engine.sweep()
+    result = sweep(engine)
     assert result.delivered >= 1
     resolved = [m for m in mailbox.messages if "rita@example.invalid" in m[0]]
     assert len(resolved) == 1 and number in resolved[0][1]
-    engine.sweep()
+    sweep(engine)
     assert len([m for m in mailbox.messages if "rita@example.invalid" in m[0]]) == 1  # never twice

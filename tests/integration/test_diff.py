@@ -116,7 +116,7 @@ def test_diff_of_git_revisions_and_what_it_says_when_the_pack_is_not_there(
 
 
 def test_example_values_for_every_field_type() -> None:
-    from itsm.engine.scaffold import example_value
+    from itsm.engine.authoring.scaffold import example_value
     from itsm.interpreter import load_pack
 
     booking = load_pack(VALID / "facilities").forms["booking"]

@@ -22,8 +22,9 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from itsm.engine import Engine
-from itsm.engine.users import add_user
-from itsm.engine.worker import SweepResult, sweep
+from itsm.engine.people.users import add_user
+from itsm.engine.runtime.sweep import SweepResult
+from itsm.engine.worker import sweep
 from itsm.store import Comment, Database, Event, Link, OutboxMessage, SlaClock, Ticket
 
 from support import DEFINITIONS, DEMO_USERS, Clock
@@ -209,7 +210,7 @@ def test_set_based_sweep_matches_when_escalations_share_out_by_load(db_url: str,
 
 
 def test_a_batch_whose_writes_fail_is_redone_ticket_by_ticket(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    from itsm.engine import due_clocks
+    from itsm.engine.runtime import due_clocks
 
     clock = Clock(MONDAY_9)
     desk = Engine(db, clock=clock)

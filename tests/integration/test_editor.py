@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from itsm.engine.editor import EditRefused, edit
+from itsm.engine.authoring.editor import EditRefused, edit
 
 from support import DEFINITIONS
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from itsm.engine.fields import check_values
+from itsm.engine.runtime.fields import check_values
 from itsm.interpreter import load_pack
 
 PACK = """kind: pack

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from itsm.engine.users import add_user, create_token
+from itsm.engine.people.users import add_user, create_token
 from itsm.store import Database
 
 from support import DEFINITIONS

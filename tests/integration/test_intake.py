@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from itsm.engine.users import add_user, create_token
+from itsm.engine.people.users import add_user, create_token
 from itsm.store.models import Base
 from itsm.web import create_app, engine_of
 
@@ -235,7 +235,7 @@ def test_migrations_build_exactly_the_models(app: Flask) -> None:
 def test_concurrent_repeats_of_one_key_open_one_incident(app: Flask) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from itsm.engine.intake import receive
+    from itsm.engine.channels.intake import receive
     from itsm.store import Ticket
 
     engine = engine_of(app)

@@ -11,9 +11,10 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from itsm.engine import Conflict, Engine, Forbidden, ValidationFailed
-from itsm.engine.known_errors import link, links, query_terms, reindex, suggest, suggest_for_ticket
-from itsm.engine.reviews import request_review
-from itsm.engine.users import add_user, create_token
+from itsm.engine.people.users import add_user, create_token
+from itsm.engine.reports.known_errors import link, links, query_terms, suggest, suggest_for_ticket
+from itsm.engine.runtime.reviews import request_review
+from itsm.engine.runtime.search_index import reindex
 from itsm.store import Link, SearchDocument
 from itsm.web import create_app, engine_of
 

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from itsm.engine import Actor, BadRequest, Engine, Forbidden
-from itsm.engine.kpis import kpi_report, kpi_rows, resolution_states, work_states
-from itsm.engine.users import add_user
+from itsm.engine.people.users import add_user
+from itsm.engine.reports.kpis import kpi_report, kpi_rows, resolution_states, work_states
 from itsm.interpreter import load_pack
 from itsm.store import Database
 

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from itsm.engine.users import add_user, create_token
+from itsm.engine.people.users import add_user, create_token
 from itsm.web import create_app, engine_of
 
 from support import DEFINITIONS, DEMO_USERS

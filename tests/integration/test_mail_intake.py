@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from itsm.cli import main
 from itsm.engine import Engine
-from itsm.engine.mail import receive_mail, strip_quoted
-from itsm.engine.mail_listener import start_listener
+from itsm.engine.channels.mail import receive_mail, strip_quoted
+from itsm.engine.channels.mail_listener import start_listener
 from itsm.store import Ticket
 
 

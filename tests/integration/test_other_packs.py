@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from itsm.cli import main
-from itsm.engine.users import add_user, create_token
+from itsm.engine.people.users import add_user, create_token
 from itsm.store import OutboxMessage
 from itsm.web import create_app, engine_of
 

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from itsm.engine.users import add_user
+from itsm.engine.people.users import add_user
 from itsm.web import create_app, engine_of
 
 from support import DEFINITIONS
@@ -109,7 +109,7 @@ def test_repeated_wrong_passwords_lock_the_name_for_a_while_on_every_worker(app:
     from datetime import timedelta
 
     from itsm.engine.errors import TooManyAttempts, Unauthorized
-    from itsm.engine.users import FREE_FAILURES, authenticate
+    from itsm.engine.people.users import FREE_FAILURES, authenticate
     from itsm.store.models import utcnow
 
     guesser = Browser(app)
@@ -141,7 +141,7 @@ def test_a_wrong_password_costs_one_key_derivation_whoever_the_name_is(app: Flas
     same scrypt work as a wrong password of a real user."""
     import hashlib
 
-    from itsm.engine import users
+    from itsm.engine.people import users
 
     add_user(engine_of(app).db, "mailed", email="mailed@example.invalid")  # no password
     users._dummy_hash()
@@ -202,7 +202,7 @@ def test_logout_ends_the_session_and_a_password_change_ends_every_session(app: F
     dana = Browser(app, "dana")
     from sqlalchemy import update
 
-    from itsm.engine.users import hash_password
+    from itsm.engine.people.users import hash_password
     from itsm.store import User
 
     with engine_of(app).db.write() as session:
@@ -469,7 +469,7 @@ def test_the_dashboard_draws_the_kpis_for_agents_with_filters_and_a_csv_link(app
 
 
 def test_a_broken_save_under_watch_shows_its_errors_on_the_admin_page(editable_app: tuple[Flask, Path]) -> None:
-    from itsm.engine.watch import PackWatcher
+    from itsm.engine.authoring.watch import PackWatcher
 
     app, folder = editable_app
     watcher = PackWatcher(engine_of(app).definitions, folder, report=lambda _: None)

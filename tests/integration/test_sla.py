@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from itsm.engine import Definitions, Engine
-from itsm.engine.users import add_user
+from itsm.engine.people.users import add_user
+from itsm.engine.worker import sweep
 from itsm.store import Database, Event, OutboxMessage, SlaClock, Ticket, Timer
 
 from support import DEFINITIONS, Clock, demo_desk
@@ -79,10 +80,10 @@ def test_hold_pauses_and_resume_moves_the_deadline(desk: Engine, clock: Clock) -
 def test_breach_found_by_the_worker_fires_its_actions_once(desk: Engine, clock: Clock, db: Database) -> None:
     number = desk.create(desk.actor("rita"), "incident", P3)["number"]
     clock.advance(hours=1, minutes=35)  # 11:35: 95 minutes of 120 used: the 75% warning is due
-    assert desk.sweep().clocks == 1
+    assert sweep(desk).clocks == 1
     clock.now = datetime(2026, 3, 2, 12, 10, tzinfo=BERLIN)  # lunch: the deadline (12:00) has passed
-    assert desk.sweep().clocks == 1
-    assert desk.sweep().clocks == 0  # nothing due any more
+    assert sweep(desk).clocks == 1
+    assert sweep(desk).clocks == 0  # nothing due any more
     ticket = desk.get(desk.actor("lars"), number)
     assert ticket["sla"]["response"]["status"] == "breached" and ticket["sla"]["response"]["breached"]
     assert ticket["team"] == "desktop_support"  # on_breach: escalate to the next tier
@@ -108,10 +109,10 @@ def test_auto_close_fires_three_business_days_after_resolution(desk: Engine, clo
     desk.fire(lars, number, "start")
     desk.fire(lars, number, "resolve", {"resolution_code": "fixed", "resolution_notes": "Cleared the jam"})
     clock.now = datetime(2026, 3, 5, 9, 59, tzinfo=BERLIN)
-    desk.sweep()
+    sweep(desk)
     assert desk.get(lars, number)["state"] == "resolved"
     clock.now = datetime(2026, 3, 5, 10, 1, tzinfo=BERLIN)
-    assert desk.sweep().timers == 1
+    assert sweep(desk).timers == 1
     closed = desk.get(lars, number)
     assert closed["state"] == "closed" and closed["fields"]["auto_closed"] is True
 
@@ -128,12 +129,12 @@ def test_two_timed_transitions_due_in_one_sweep_fire_once(desk: Engine, clock: C
     desk.fire(lars, number, "start")
     desk.fire(lars, number, "resolve", {"resolution_code": "fixed", "resolution_notes": "Cleared the jam"})
     clock.now = datetime(2026, 3, 9, 10, 0, tzinfo=BERLIN)  # past both (2bd: Wednesday, 3bd: Thursday)
-    result = desk.sweep()
+    result = sweep(desk)
     assert (result.timers, result.failed) == (1, 0)
     assert desk.get(lars, number)["state"] == "closed"
     fired = [e["transition"] for e in desk.events(lars, number) if e["kind"] == "transition"]
     assert fired == ["start", "resolve", "stale_close"]
-    assert desk.sweep().timers == 0
+    assert sweep(desk).timers == 0
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(Timer)) == 0
 
@@ -163,7 +164,7 @@ def _worker(url: str, barrier: object, queue: object) -> None:
     engine = Engine(Database(url), clock=lambda: datetime(2026, 3, 2, 14, 0, tzinfo=BERLIN))
     engine.definitions.active()
     barrier.wait()  # type: ignore[attr-defined]
-    queue.put(engine.sweep(batch=100, deliver=False).clocks)  # type: ignore[attr-defined]
+    queue.put(sweep(engine, batch=100, deliver=False).clocks)
 
 
 def test_workers_share_due_breaches_and_each_fires_exactly_once(db: Database, db_url: str) -> None:
@@ -204,7 +205,7 @@ def test_clocks_a_new_version_no_longer_has_stop_being_due(desk: Engine, clock: 
                     "  - {id: first_response, stop: \"state != 'new'\", targets: {default: 4h}}\n")
     desk.definitions.poll_seconds = 0
     clock.advance(hours=5)
-    result = desk.sweep(batch=1)  # must come back: the old clock is not due for ever
+    result = sweep(desk, batch=1)  # must come back: the old clock is not due for ever
     assert result.failed == 0
     with db.read() as session:
         old = session.scalar(select(SlaClock).where(SlaClock.clock == "response"))

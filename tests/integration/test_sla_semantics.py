@@ -17,8 +17,9 @@ import pytest
 from sqlalchemy import select
 
 from itsm.engine import Engine
-from itsm.engine.scenarios import EPSILON, ScenarioClock, _Runner
-from itsm.engine.users import add_user
+from itsm.engine.authoring.scenarios import EPSILON, ScenarioClock, _Runner
+from itsm.engine.people.users import add_user
+from itsm.engine.worker import sweep
 from itsm.store import Comment, Database
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -141,8 +142,8 @@ def test_a_late_worker_fires_everything_it_skipped_once_in_order(desk: Any, db: 
     engine, clock, runner = desk
     number = create(engine)
     clock.now = at(3, 9)  # the worker was down until Tuesday 09:00
-    engine.sweep(deliver=False)
-    engine.sweep(deliver=False)
+    sweep(engine, deliver=False)
+    sweep(engine, deliver=False)
     assert fired(db) == [("warning 50%", at(3, 9)), ("warning 75%", at(3, 9)), ("breach", at(3, 9))]
     shown = view(engine, number)
     assert shown["status"] == "breached" and shown["breached"] is True
@@ -320,7 +321,7 @@ steps:
 
 
 def test_a_scenario_checks_the_clock_after_each_step(tmp_path: Path) -> None:
-    from itsm.engine.scenarios import run_scenario
+    from itsm.engine.authoring.scenarios import run_scenario
     from itsm.interpreter import load_pack
 
     (tmp_path / "pack.yaml").write_text(PACK + SCENARIO)

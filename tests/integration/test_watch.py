@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from itsm.engine import Definitions
-from itsm.engine.watch import PackWatcher
+from itsm.engine.authoring.watch import PackWatcher
 from itsm.store import Database
 
 MINIMAL = Path(__file__).resolve().parents[1] / "packs" / "valid" / "minimal"

@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 from itsm.interpreter import model as m
 from itsm.store import IntakeKey, Ticket, User
 
-from .actors import SYSTEM
-from .errors import BadRequest, EngineError, NotFound
+from ..errors import BadRequest, EngineError, NotFound
+from ..people.users import add_user
+from ..runtime.actors import SYSTEM
 from .intake import MAX_KEY, create_keyed, map_fields, remember, render
-from .users import add_user
 
 EMPTY_REPLY = "(the mail had no text)"
 MAX_COMMENT = 20_000  # characters of a reply kept as a comment (a forwarded log file is not a comment)

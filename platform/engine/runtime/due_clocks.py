@@ -29,12 +29,12 @@ from itsm.routing import candidates, choose
 from itsm.store import Comment, Event, OutboxMessage, RoutingCursor, SlaClock, Ticket, User
 from itsm.store.bulk import insert_rows, update_rows
 
+from ..errors import Conflict, EngineError, StaleVersion
 from .actors import system_actor
 from .clocks import update_clocks
 from .core import Operation
-from .errors import Conflict, EngineError, StaleVersion
-from .known_errors import document_fields
 from .records import Record, records
+from .search_index import document_fields
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

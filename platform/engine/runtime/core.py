@@ -25,17 +25,17 @@ from itsm.store import Comment, Database, Event, Link, RoutingCursor, SlaClock, 
 from itsm.store import queries as q
 from itsm.store.models import LINK_INVERSE, NumberSequence, utcnow
 
+from ..errors import BadRequest, Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
 from .actions import run_actions
 from .actors import Actor, actor_for, is_agent_for, system_actor, system_roles, visible_to
 from .clocks import clock_names, clock_views, load_rows, schedule_timers, update_clocks
 from .definitions import CompiledVersion, Definitions
-from .errors import BadRequest, Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
 from .fields import as_stored, check_state_rules, check_values, raise_if
 from .forms import Form, create_form, transition_form
-from .known_errors import index_ticket
 from .machines import build_machine
 from .records import records
 from .reviews import Timeline
+from .search_index import index_ticket
 from .views import expression_context, person, reads_people_or_clocks, template_context, ticket_context, ticket_view
 
 Clock = Callable[[], datetime]
@@ -239,13 +239,6 @@ class Engine:
         if process is None:
             raise Conflict(f"process '{ticket.process}' is not in the active definitions version")
         return Operation(self, session, compiled, actor, ticket, process)
-
-    def sweep(self, batch: int | None = None, deliver: bool = True) -> Any:
-        """Run everything due now (SLA warnings and breaches, timed transitions, the outbox), `batch`
-        tickets per transaction (default `worker.DEFAULT_BATCH`): see `worker.sweep`."""
-        from .worker import DEFAULT_BATCH, sweep
-
-        return sweep(self, batch or DEFAULT_BATCH, deliver)
 
     @staticmethod
     def _flush(session: Session) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from .errors import EngineError
+from ..errors import EngineError
 from .mail import receive_mail
 
 _log = logging.getLogger("itsm.mail")

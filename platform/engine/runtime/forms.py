@@ -17,7 +17,7 @@ from itsm.interpreter import model as m
 from itsm.store import Ticket
 from itsm.store import queries as q
 
-from .errors import Conflict, Forbidden, NotFound
+from ..errors import Conflict, Forbidden, NotFound
 from .fields import check_values, flags
 from .views import person
 

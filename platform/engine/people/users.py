@@ -17,8 +17,8 @@ from itsm.store import ApiToken, Database, Setting, User
 from itsm.store import queries as q
 from itsm.store.models import utcnow
 
-from .actors import SYSTEM, UserRecord
-from .errors import BadRequest, Conflict, NotFound, TooManyAttempts, Unauthorized
+from ..errors import BadRequest, Conflict, NotFound, TooManyAttempts, Unauthorized
+from ..runtime.actors import SYSTEM, UserRecord
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 

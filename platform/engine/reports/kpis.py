@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from itsm.interpreter import model as m
 from itsm.store import Event, SlaClock, Ticket
 
-from .actors import SYSTEM, Actor, is_agent_for
-from .core import Engine
-from .errors import BadRequest, Forbidden
+from ..errors import BadRequest, Forbidden
+from ..runtime.actors import SYSTEM, Actor, is_agent_for
+from ..runtime.core import Engine
 
 PARAMETERS = ("from", "to", "process", "team", "format")
 AGE_BUCKETS: tuple[tuple[str, int | None], ...] = (("<1d", 1), ("1-3d", 3), ("3-7d", 7), ("7-30d", 30),

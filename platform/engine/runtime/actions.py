@@ -15,7 +15,7 @@ from jinja2 import TemplateError
 from itsm.interpreter import model as m
 from itsm.interpreter.templates import BODY_CUT, MAX_BODY, MAX_OUTPUT, MAX_SUBJECT, SUBJECT_CUT, is_template, renderer
 
-from .errors import ActionFailed, EngineError
+from ..errors import ActionFailed, EngineError
 
 if TYPE_CHECKING:
     from .core import Operation

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from itsm.interpreter import model as m
 from itsm.store import Comment, Event, Link, Ticket
 
-from .errors import Conflict
+from ..errors import Conflict
 
 if TYPE_CHECKING:
     from .core import Engine, Operation

@@ -23,7 +23,7 @@ from itsm.interpreter.model import PackSpec
 from itsm.store import Database, DefinitionsVersion, Event, SlaClock, Ticket
 from itsm.store.models import JSONValue, UTCDateTime, utcnow
 
-from .errors import NotFound, PublishRefused
+from ..errors import NotFound, PublishRefused
 
 MAX_CACHED_VERSIONS = 8
 

@@ -21,10 +21,11 @@ from itsm.interpreter.model import PackSpec, ScenarioSpec, ScenarioStep
 from itsm.interpreter.scenarios import parse_instant
 from itsm.store import Database, SlaClock, Timer
 
-from .actors import SYSTEM
-from .core import Engine
-from .errors import EngineError
-from .users import add_user
+from ..errors import EngineError
+from ..people.users import add_user
+from ..runtime.actors import SYSTEM
+from ..runtime.core import Engine
+from ..runtime.sweep import sweep_due
 
 EPSILON = timedelta(microseconds=1)  # the worker acts on what is strictly past due
 DEFAULT_START = datetime(2026, 1, 5, 9, 0)  # a Monday morning, in the pack's zone
@@ -180,9 +181,9 @@ class _Runner:
             if due is None or due >= target:
                 break
             self.clock.now = max(self.clock.now, due + EPSILON)
-            self.engine.sweep(deliver=False)
+            sweep_due(self.engine)
         self.clock.now = target
-        self.engine.sweep(deliver=False)
+        sweep_due(self.engine)
 
     def next_due(self) -> datetime | None:
         with self.engine.db.read() as session:

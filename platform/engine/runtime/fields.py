@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from itsm.interpreter.forms import form_json_schema
 from itsm.interpreter.model import FieldFlags, FormSpec, StateSpec, per_spec
 
-from .errors import ValidationFailed
+from ..errors import ValidationFailed
 
 NO_FLAGS = FieldFlags()
 

@@ -24,11 +24,11 @@ from itsm.interpreter import model as m
 from itsm.interpreter.templates import is_template, payload_renderer
 from itsm.store import IntakeKey, Ticket
 
-from .actions import coerce_rendered
-from .actors import Actor, system_actor
-from .core import Operation
-from .errors import BadRequest, EngineError, NotFound
-from .fields import check_values
+from ..errors import BadRequest, EngineError, NotFound
+from ..runtime.actions import coerce_rendered
+from ..runtime.actors import Actor, system_actor
+from ..runtime.core import Operation
+from ..runtime.fields import check_values
 
 MAX_KEY = 200  # intake_keys.key; longer keys are hashed
 BUILTIN_NOTE = "Resolved by monitoring: the alert ended at {{ alert.endsAt or 'now' }}."

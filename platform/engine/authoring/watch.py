@@ -14,7 +14,7 @@ from pathlib import Path
 
 from itsm.interpreter import DefinitionError, check_pack
 
-from .definitions import Definitions, git_commit_of
+from ..runtime.definitions import Definitions, git_commit_of
 
 
 @dataclass
