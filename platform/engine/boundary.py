@@ -13,9 +13,10 @@ from contextlib import contextmanager
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
+from jinja2 import TemplateError
+
 from itsm.interpreter.durations import DurationError
 from itsm.interpreter.expressions import ExpressionError
-from itsm.interpreter.templates import TemplateFailed
 from itsm.routing import RoutingError
 from itsm.sla import NoWorkingTime
 
@@ -24,7 +25,7 @@ from .errors import ActionFailed, BadRequest, DefinitionFailed, EngineError
 P = ParamSpec("P")
 R = TypeVar("R")
 
-CORE_ERRORS: tuple[type[Exception], ...] = (NoWorkingTime, RoutingError, TemplateFailed, ExpressionError,
+CORE_ERRORS: tuple[type[Exception], ...] = (NoWorkingTime, RoutingError, TemplateError, ExpressionError,
                                             DurationError)
 _FIX = "fix the pack and publish it again"
 
@@ -33,7 +34,7 @@ def translate(exc: Exception, where: str = "", templates: type[EngineError] = Ac
     """The typed error for an exception of a pure core. `templates` is who is to blame when a template fails:
     the pack's action (ActionFailed, 409) or, for intakes, the sender's payload (BadRequest, 400)."""
     at = f" at {where}" if where else ""
-    if isinstance(exc, TemplateFailed):
+    if isinstance(exc, TemplateError):
         if issubclass(templates, BadRequest):
             return templates(f"this payload does not fit the template{at}: {exc}")
         return templates(f"template{at} failed: {exc}")

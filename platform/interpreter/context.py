@@ -20,7 +20,8 @@ from .expressions import (
 )
 from .shape import locate
 from .source import Node, SourceDocument, to_plain
-from .templates import is_template, template_problem
+from .template_checks import template_hazards
+from .templates import is_template
 
 Path = tuple[str | int, ...]
 BUILTIN_ROLES = ("admin", "requester", "assignee", "team")
@@ -150,13 +151,15 @@ class Compilation:
     # -- templates and actions ---------------------------------------------------------------------
 
     def template(self, doc: Doc, path: Path) -> None:
+        """Its syntax error, or each construct in it that can run away, at the template's line."""
         raw = _value(doc.data, path)
         if not is_template(raw):
             return
-
-        problem = template_problem(raw)
-        if problem:
-            doc.error(path, problem)
+        node = doc.node_at(path)
+        for hazard in template_hazards(raw):
+            pos, exact = template_position(node, raw, hazard.line, hazard.column)
+            note = "" if exact or not raw.rstrip("\n").count("\n") else f" (line {hazard.line} of the template)"
+            doc.error(path, hazard.message + note, pos=pos)
 
     def actions(self, doc: Doc, path: Path, form: m.FormSpec | None) -> tuple[m.Action, ...]:
         """Compile an action list; `form` is the form of the tickets the actions run on (None: unknown)."""
@@ -311,6 +314,18 @@ def _offset(node: Node, text: str, offset: int) -> Position:
     if "\n" in text or offset < 0 or node.source != text:
         return node.pos
     return Position(node.pos.file, node.pos.line, node.pos.col + offset + (0 if node.plain else 1))
+
+
+def template_position(node: Node, text: str, line: int, column: int | None) -> tuple[Position, bool]:
+    """Where line `line` (column `column`) of a template written in `node` is in the file, and whether that
+    is exact: lines of a literal block (`|`) are lines of the file; a one-line template is a column offset
+    (exact when unquoted, as `_offset` says); other multi-line scalars fold their lines, so only their start
+    is known."""
+    if node.block and line >= 1:
+        return Position(node.pos.file, node.pos.line + line, node.block + (column - 1 if column else 0)), True
+    if line == 1 and "\n" not in text.rstrip("\n"):
+        return (node.pos, True) if column is None else (_offset(node, text, column - 1), True)
+    return node.pos, False
 
 
 FIELD_KINDS = {"integer": "number", "number": "number", "rating": "number", "boolean": "boolean",

@@ -129,14 +129,15 @@ def _literal(doc: Doc, path: Path, spec: m.FieldSpec, value: Any) -> None:
 
 
 def _template(doc: Doc, comp: Compilation, path: Path, source: str) -> None:
-    """Syntax (in the sandbox), then the names the template reads against what the source offers."""
+    """Syntax and runaway constructs (in the sandbox), then the names the template reads against what the source
+    offers."""
     raw: Any = doc.data
     for part in path:
         raw = raw[part]
     if not isinstance(raw, str):
         return
+    comp.template(doc, path)  # syntax, or constructs that can run away
     if template_problem(raw):
-        comp.template(doc, path)
         return
     known = SOURCE_NAMES[source]
     for name in sorted(template_names(raw)):

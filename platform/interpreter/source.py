@@ -48,6 +48,7 @@ class Node:
     key_pos: Position | None = None  # where the mapping key naming this value is
     plain: bool = False  # an unquoted scalar (column arithmetic into expressions is exact)
     source: str = ""  # raw scalar text, for messages
+    block: int = 0  # a literal block scalar (`|`): the column its lines start at, on the lines after `pos`
 
 
 @dataclass
@@ -81,6 +82,7 @@ class SourceDocument:
 class _Builder:
     file: str
     problems: list[DefinitionError]
+    lines: _Lines | None = None  # the file's lines, to find where the text of literal block scalars starts
     subject: str = "-"
     count: int = 0
     seen: dict[int, Node] = field(default_factory=dict)
@@ -131,12 +133,36 @@ class _Builder:
             self._error(pos, path, f"a text of {len(node.value):,} characters (at most {MAX_TEXT:,}): shorten it")
             self.over_limit = True
             return Node(None, pos)
-        return Node(resolve_scalar(node.value, plain), pos, plain=plain, source=node.value)
+        block = self._block_column(node) if node.style == "|" else 0
+        return Node(resolve_scalar(node.value, plain), pos, plain=plain, source=node.value, block=block)
+
+    def _block_column(self, node: yaml.ScalarNode) -> int:
+        """Where the text of a literal block starts: its first non-blank line's indentation in the file, less
+        the spaces that belong to the text (line N of the value is line N after the `|`)."""
+        for offset, line in enumerate(node.value.split("\n"), start=1):
+            if line.strip():
+                in_file = self.lines.line(node.start_mark.line + offset) if self.lines else ""
+                indent = len(in_file) - len(in_file.lstrip(" "))
+                return max(1, indent - (len(line) - len(line.lstrip(" "))) + 1) if in_file.strip() else 0
+        return 0
 
     def _error(self, pos: Position, path: tuple[str | int, ...], message: str) -> None:
         from .errors import format_path
 
         self.problems.append(DefinitionError(pos, self.subject, format_path(path), message))
+
+
+class _Lines:
+    """The lines of a pack file, split only when a literal block scalar needs them."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self._lines: list[str] | None = None
+
+    def line(self, index: int) -> str:
+        if self._lines is None:
+            self._lines = self.text.split("\n")
+        return self._lines[index] if 0 <= index < len(self._lines) else ""
 
 
 class _TooLarge(Exception):
@@ -232,11 +258,12 @@ def _read_limited(path: Path, rel: str, problems: list[DefinitionError]) -> tupl
 def read_text(text: str, rel: str, pack_dir: Path, problems: list[DefinitionError],
               max_documents: int = MAX_DOCUMENTS) -> list[SourceDocument]:
     documents: list[SourceDocument] = []
+    lines = _Lines(text)
     try:
         for index, root in enumerate(yaml.compose_all(text, Loader=_Loader)):
             if root is None or _is_empty(root):
                 continue  # an empty document (a file that ends with `---`, or only comments between two)
-            builder = _Builder(rel, problems)
+            builder = _Builder(rel, problems, lines)
             builder.subject = _guess_subject(root)
             if len(documents) >= max_documents:
                 problems.append(DefinitionError(builder.pos(root.start_mark), builder.subject, "-",

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from itsm.interpreter import model as m
-from itsm.interpreter.templates import is_template, render_payload
+from itsm.interpreter.templates import is_template, payload_renderer
 from itsm.store import IntakeKey, Ticket
 
 from ..boundary import boundary, guarded
@@ -163,7 +163,7 @@ def render(intake: m.IntakeSpec, text: Any, context: Mapping[str, Any]) -> Any:
         return text
     # a payload of an unexpected shape: the sender's problem (400), never a 500
     with boundary(f"{intake.where} (intake '{intake.id}')", templates=BadRequest):
-        return render_payload(text, context)
+        return payload_renderer(text)(context)
 
 
 def map_fields(intake: m.IntakeSpec, form: m.FormSpec, context: Mapping[str, Any],

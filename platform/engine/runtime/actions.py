@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from itsm.interpreter import model as m
-from itsm.interpreter.templates import is_template, renderer
+from itsm.interpreter.templates import BODY_CUT, MAX_BODY, MAX_OUTPUT, MAX_SUBJECT, SUBJECT_CUT, is_template, renderer
 from itsm.store import outage
 
 from ..boundary import boundary
@@ -21,11 +21,14 @@ if TYPE_CHECKING:
     from .core import Operation
 
 
-def render(text: str, context: Mapping[str, Any], where: str) -> str:
+def render(text: str, context: Mapping[str, Any], where: str, limit: int = MAX_OUTPUT,
+           marker: str | None = None) -> str:
+    """A template rendered within its bounds (interpreter/template_limits.py); one that fails or goes over
+    them fails the action, and with it the operation (409, nothing written)."""
     if not is_template(text):
         return text
     with boundary(where):  # a failing template fails its action (409), naming its place in the pack
-        return renderer(text)(context)
+        return renderer(text)(context, limit, marker)
 
 
 @dataclass
@@ -117,11 +120,15 @@ def _assign(op: Operation, action: m.AssignAction) -> None:
 
 
 def _outbox(op: Operation, notification: m.NotificationSpec, context: Mapping[str, Any], where: str) -> None:
-    """An outbox row (column values): written with the operation's other rows when it finishes."""
+    """An outbox row (column values): written with the operation's other rows when it finishes. Rendered here,
+    in the transaction, so the message says what the change did (docs/decisions.md, "Bounded templates");
+    a subject over 1 KiB or a body over 64 KiB is cut and says so."""
     op.pending_outbox.append({
         "created_at": op.now, "notification": notification.id, "channel": notification.channel,
-        "recipients": op.recipients(notification.to), "subject": render(notification.subject, context, where),
-        "body": render(notification.body, context, where), "url": notification.url, "status": "pending",
+        "recipients": op.recipients(notification.to),
+        "subject": render(notification.subject, context, where, MAX_SUBJECT, SUBJECT_CUT),
+        "body": render(notification.body, context, where, MAX_BODY, BODY_CUT), "url": notification.url,
+        "status": "pending",
         "attempts": 0, "next_attempt_at": op.now, "sent_at": None, "last_error": None})
 
 
