@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from itsm.engine.people.users import add_user, create_token
-from itsm.web import create_app, engine_of
+from itsm.web import engine_of
 from itsm.web.bodies import body_problems, declared_bodies, openapi_path
 from itsm.web.openapi import openapi_document
 
-from support import DEFINITIONS
+from support import DEFINITIONS, deployed_app
 
 LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "category": "hardware",
           "impact": "low", "urgency": "medium"}
@@ -26,7 +26,7 @@ PYTHON_NAMES = re.compile(r"\b(dict|NoneType|int|str|float|bool)\b|'(dict|int|st
 
 @pytest.fixture()
 def app(db_url: str) -> Flask:
-    app = create_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
+    app = deployed_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
     db = engine_of(app).db
     for name in ("rita", "lars"):
         add_user(db, name)

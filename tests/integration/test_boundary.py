@@ -15,9 +15,9 @@ from itsm.engine.people.users import add_user, create_token
 from itsm.interpreter import check_pack
 from itsm.interpreter.loader import compile_documents
 from itsm.store import Database, Ticket
-from itsm.web import create_app, engine_of
+from itsm.web import engine_of
 
-from support import Clock
+from support import Clock, deployed_app
 
 PACK = """kind: pack
 id: desk
@@ -126,7 +126,7 @@ def test_a_payload_that_breaks_an_intake_template_is_the_senders_400(db: Databas
 
 def test_the_api_answers_these_failures_with_their_4xx(db_url: str, tmp_path: Path) -> None:
     (tmp_path / "pack.yaml").write_text(PACK + CLOSED, encoding="utf-8")
-    app = create_app({"DATABASE_URL": db_url, "TESTING": True})
+    app = deployed_app({"DATABASE_URL": db_url, "TESTING": True})
     engine = engine_of(app)
     engine.definitions.publish(compile_documents(_source(tmp_path)))
     add_user(engine.db, "rita")

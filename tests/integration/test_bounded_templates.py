@@ -15,9 +15,9 @@ from itsm.engine import Conflict, Engine
 from itsm.engine.people.users import add_user, create_token
 from itsm.interpreter.templates import BODY_CUT, MAX_BODY, MAX_SUBJECT, SUBJECT_CUT
 from itsm.store import Event, OutboxMessage, Ticket
-from itsm.web import create_app, engine_of
+from itsm.web import engine_of
 
-from support import DEFINITIONS, DEMO_USERS
+from support import DEFINITIONS, DEMO_USERS, deployed_app
 
 LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "category": "hardware",
           "impact": "low", "urgency": "medium"}
@@ -88,7 +88,7 @@ def test_a_render_that_runs_away_refuses_the_change_and_writes_nothing(engine: E
 @pytest.fixture()
 def app(db_url: str, tmp_path: Path) -> Flask:
     pack = overlay(tmp_path / "pack", RUNAWAY_NOTICE + "---\n" + RUNAWAY_INTAKE)
-    app = create_app({"DATABASE_URL": db_url, "PACK": str(pack), "TESTING": True})
+    app = deployed_app({"DATABASE_URL": db_url, "PACK": str(pack), "TESTING": True})
     db = engine_of(app).db
     for name, flags in DEMO_USERS.items():
         add_user(db, name, **flags)

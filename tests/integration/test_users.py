@@ -21,9 +21,9 @@ from itsm.engine.people.users import add_user, authenticate, hash_password
 from itsm.store import Database, LoginFailure, Setting, User
 from itsm.store.migrate import upgrade
 from itsm.store.models import utcnow
-from itsm.web import create_app, engine_of
+from itsm.web import engine_of
 
-from support import DEFINITIONS
+from support import DEFINITIONS, deployed_app
 
 
 def legacy_hash(password: str) -> str:
@@ -69,7 +69,7 @@ def test_a_new_hash_signs_in_unchanged_and_a_wrong_password_is_refused(db: Datab
 
 
 def test_signing_in_with_an_old_hash_through_the_login_page_keeps_the_session(db_url: str) -> None:
-    app = create_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
+    app = deployed_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
     db = engine_of(app).db
     add_user(db, "rita")
     set_hash(db, "rita", legacy_hash("old-pw"))
