@@ -10,11 +10,11 @@ import secrets
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from itsm.store import ApiToken, Database, Setting, User
-from itsm.store import queries as q
+from itsm.store import Database, Setting, User
+from itsm.store import users as stored
 from itsm.store.models import utcnow
 
 from ..errors import BadRequest, Conflict, NotFound, TooManyAttempts, Unauthorized
@@ -51,12 +51,10 @@ def add_user(db: Database, name: str, *, password: str | None = None, email: str
     if name == SYSTEM:
         raise BadRequest(f"'{SYSTEM}' is the built-in actor that holds every role: choose another user name")
     with db.write() as session:
-        if session.scalar(select(User.id).where(User.name == name)) is not None:
+        if stored.exists(session, name):
             raise Conflict(f"user '{name}' exists already")
-        user = User(name=name, email=email, is_admin=admin, vip=vip, org=org, timezone=timezone,
-                    password_hash=hash_password(password) if password else None)
-        session.add(user)
-        return user
+        return stored.add(session, name, email=email, is_admin=admin, vip=vip, org=org, timezone=timezone,
+                          password_hash=hash_password(password) if password else None)
 
 
 @functools.cache
@@ -71,7 +69,7 @@ def authenticate(db: Database, name: str, password: str, now: datetime | None = 
     now = now or utcnow()
     key = _failures_key(name)
     with db.read() as session:
-        user = session.scalar(q.USER_BY_NAME, {"name": name})
+        user = stored.by_name(session, name)
         failures = _Failures.parse(session.scalar(select(Setting.value).where(Setting.key == key)))
     if failures.locked_until > now:
         wait = max(1, -(-int((failures.locked_until - now).total_seconds()) // 60))
@@ -149,10 +147,10 @@ def create_token(db: Database, name: str, label: str | None = None) -> str:
     """A new bearer token for user `name`; only its digest is stored, so show it once."""
     token = "itsm_" + secrets.token_urlsafe(32)
     with db.write() as session:
-        user = session.scalar(q.USER_BY_NAME, {"name": name})
+        user = stored.by_name(session, name)
         if user is None:
             raise NotFound(f"no user '{name}'")
-        session.add(ApiToken(user_id=user.id, token_hash=_token_digest(token), name=label))
+        stored.add_token(session, user.id, _token_digest(token), label)
     return token
 
 
@@ -164,12 +162,12 @@ def user_for_token(db: Database, token: str) -> UserRecord:
     is older than a minute, so requests do not all queue for a write (SQLite has one writer)."""
     digest = _token_digest(token)
     with db.engine.connect() as connection:
-        row = connection.execute(q.TOKEN_AND_USER, {"digest": digest}).first()
+        row = stored.token_with_user(connection, digest)
     if row is None:
         raise Unauthorized("unknown or revoked API token")
     if row.name is None:
         raise Unauthorized("the token's user no longer exists")
     if row.last_used_at is None or utcnow() - row.last_used_at > TOKEN_USE_PRECISION:
         with db.write() as session:
-            session.execute(update(ApiToken).where(ApiToken.token_hash == digest).values(last_used_at=utcnow()))
+            stored.touch_token(session, digest, utcnow())
     return cast(UserRecord, row)
