@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,4 +23,4 @@ def add_if_absent(session: Session, key: str, new_value: str) -> bool:
     One statement (INSERT ... ON CONFLICT DO NOTHING), so concurrent first writers never fail: one wins."""
     statement = (_INSERT[session.get_bind().dialect.name](Setting).values(key=key, value=new_value)
                  .on_conflict_do_nothing(index_elements=["key"]))
-    return bool(session.execute(statement).rowcount)
+    return bool(cast(CursorResult[Any], session.execute(statement)).rowcount)
