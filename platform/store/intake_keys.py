@@ -10,9 +10,13 @@ from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .models import IntakeKey, Ticket
+
+# What a transaction that added a key raises (at flush or commit) when a concurrent one added it first.
+KeyTaken = IntegrityError
 
 
 def ticket_of_key(session: Session, source: str, key: str) -> tuple[str, bool, str] | None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,5 +22,5 @@ def add_if_absent(session: Session, key: str, new_value: str) -> bool:
     """Store `new_value` under `key` unless the key has a value already (which is kept): True when stored.
     One statement (INSERT ... ON CONFLICT DO NOTHING), so concurrent first writers never fail: one wins."""
     statement = (_INSERT[session.get_bind().dialect.name](Setting).values(key=key, value=new_value)
-                 .on_conflict_do_nothing(index_elements=["key"]))
-    return bool(cast(CursorResult[Any], session.execute(statement)).rowcount)
+                 .on_conflict_do_nothing(index_elements=["key"]).returning(Setting.key))
+    return session.execute(statement).first() is not None

@@ -29,7 +29,7 @@ from itsm.store import outbox as stored
 from itsm.store.users import emails_of
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from itsm.store.database import Session
 
     from ..runtime.core import Engine
 

@@ -17,8 +17,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from itsm.interpreter import model as m
 from itsm.interpreter.templates import compiled_for_payload, is_template
 from itsm.store import intake_keys as stored
@@ -248,7 +246,7 @@ def create_keyed(engine: Any, intake: m.IntakeSpec, key: str, fields: dict[str, 
                     stored.point(session, intake.id, key, op.ticket.id, op.now)
                 number = op.ticket.number
             return number, True
-        except IntegrityError:  # another request created the key's ticket first: it is a repeat now
+        except stored.KeyTaken:  # another request created the key's ticket first: it is a repeat now
             if attempt:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover

@@ -24,7 +24,7 @@ from ..runtime.actors import SYSTEM, Actor, is_agent_for
 from ..runtime.core import Engine
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from itsm.store.database import Session
 
 PARAMETERS = ("from", "to", "process", "team", "format")
 AGE_BUCKETS: tuple[tuple[str, int | None], ...] = (("<1d", 1), ("1-3d", 3), ("3-7d", 7), ("7-30d", 30),
