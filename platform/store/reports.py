@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, case, extract, false, func, or_, select
 from sqlalchemy.orm import Session
@@ -39,19 +39,13 @@ class TicketScope:
         return out
 
 
-@dataclass(frozen=True)
-class TicketTiming:
-    """One ticket's facts from its event log: seconds from creation to the first acknowledging event and to
-    the first resolving transition (None: none yet), whether it was reopened, whether it changed team."""
-
-    acknowledged_after: float | None
-    resolved_after: float | None
-    reopened: bool
-    moved: bool
+# One ticket's facts from its event log: seconds from creation to the first acknowledging event and to the
+# first resolving transition (None: none yet), whether it was reopened, whether it changed team. A plain
+# tuple: a report makes one per ticket.
+TicketTiming = tuple[float | None, float | None, bool, bool]
 
 
-@dataclass(frozen=True)
-class ClockCount:
+class ClockCount(NamedTuple):
     """How many clocks of one name, on tickets of one priority, are in one condition."""
 
     clock: str
@@ -60,7 +54,7 @@ class ClockCount:
     status: str
     breached: bool  # the clock's breach flag
     overdue: bool  # its deadline was before the report's instant
-    count: int
+    clocks: int
 
 
 def ticket_timings(session: Session, scope: TicketScope, *, acting_kinds: Collection[str], ignored_actor: str,
@@ -84,7 +78,7 @@ def ticket_timings(session: Session, scope: TicketScope, *, acting_kinds: Collec
                     func.max(case((reopen, 1), else_=0)), func.max(case((moved, 1), else_=0)))
              .select_from(Ticket).join(Event, Event.ticket_id == Ticket.id).where(*scope.conditions())
              .group_by(Ticket.id, Ticket.created_at))
-    return [TicketTiming(_seconds(ack), _seconds(res), bool(again), bool(other))
+    return [(_seconds(ack), _seconds(res), bool(again), bool(other))
             for ack, res, again, other in session.execute(query)]
 
 
@@ -96,8 +90,8 @@ def clock_counts(session: Session, scope: TicketScope, now: datetime,
     rows = _grouped(session, SlaClock.clock, Ticket.priority, SlaClock.phase, SlaClock.status, SlaClock.breached,
                     overdue, where=[*scope.conditions(), SlaClock.phase.not_in(list(skip_phases))],
                     join=(SlaClock, SlaClock.ticket_id == Ticket.id))
-    return [ClockCount(clock, priority, phase, status, bool(breached), bool(late), count)
-            for clock, priority, phase, status, breached, late, count in rows]
+    return [ClockCount(clock, priority, phase, status, bool(breached), bool(late), clocks)
+            for clock, priority, phase, status, breached, late, clocks in rows]
 
 
 def backlog_counts(session: Session, scope: TicketScope, age_bounds: Sequence[tuple[str, datetime]],

@@ -155,10 +155,10 @@ def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datet
     tickets = scope.tickets()
     created, still_open, backlog = _tickets_and_backlog(session, tickets, now)
     facts = _ticket_facts(session, scope, tickets)
-    acknowledged = [t.acknowledged_after for t in facts if t.acknowledged_after is not None]
-    resolved = [t for t in facts if t.resolved_after is not None]
-    reopened = sum(1 for t in resolved if t.reopened)
-    first_contact = sum(1 for t in resolved if not t.reopened and not t.moved)
+    acknowledged = [ack for ack, _, _, _ in facts if ack is not None]
+    resolved = [(seconds, reopened, moved) for _, seconds, reopened, moved in facts if seconds is not None]
+    reopened = sum(1 for _, again, _ in resolved if again)
+    first_contact = sum(1 for _, again, moved in resolved if not again and not moved)
     return {
         "period": {"from": _iso(scope.start), "to": _iso(scope.end), "applies_to": "created_at"},
         "process": scope.process,
@@ -167,7 +167,7 @@ def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datet
         "generated_at": _iso(now),
         "tickets": {"created": created, "open": still_open, "resolved": len(resolved)},
         "time_to_acknowledge": _durations(acknowledged),
-        "time_to_resolve": _durations(t.resolved_after for t in resolved if t.resolved_after is not None),
+        "time_to_resolve": _durations(seconds for seconds, _, _ in resolved),
         "sla": _sla(session, tickets, now),
         "backlog": backlog,
         "reopen": {"resolved": len(resolved), "reopened": reopened, "rate_percent": _percent(reopened, len(resolved))},
@@ -179,8 +179,9 @@ def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datet
 
 
 def _ticket_facts(session: Session, scope: KpiScope, tickets: TicketScope) -> list[TicketTiming]:
-    """One row per ticket: acknowledged by an agent's event (not the requester's nor the system's), resolved
-    by a transition into a resolution state, reopened from one into a work state."""
+    """(seconds to acknowledge, seconds to resolve, reopened, moved) per ticket: acknowledged by an agent's
+    event (not the requester's nor the system's), resolved by a transition into a resolution state, reopened
+    from one into a work state, moved to another team."""
     return stored.ticket_timings(
         session, tickets, acting_kinds=AGENT_EVENTS, ignored_actor=SYSTEM,
         resolving={p.id: resolution_states(p) for p in scope.processes},
@@ -208,7 +209,7 @@ def _sla(session: Session, tickets: TicketScope, now: datetime) -> list[dict[str
     table: dict[tuple[str, str], dict[str, int]] = {}
     for line in stored.clock_counts(session, tickets, now, skip_phases=UNCOUNTED_CLOCKS):
         counts = table.setdefault((line.clock, line.priority or NONE), {"met": 0, "breached": 0, "running": 0})
-        counts[clock_outcome(line)] += line.count
+        counts[clock_outcome(line)] += line.clocks
     return [{"clock": clock, "priority": priority, **counts, "total": sum(counts.values()),
              "compliance_percent": _percent(counts["met"], counts["met"] + counts["breached"])}
             for (clock, priority), counts in sorted(table.items(), key=lambda item: (item[0][0], _last(item[0][1])))]
