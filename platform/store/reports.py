@@ -46,15 +46,16 @@ TicketTiming = tuple[float | None, float | None, bool, bool]
 
 
 class ClockCount(NamedTuple):
-    """How many clocks of one name, on tickets of one priority, are in one condition."""
+    """How many clocks of one name, on tickets of one priority, are in one phase, status and breach flag;
+    `overdue` of them had a deadline before the report's instant."""
 
     clock: str
     priority: str | None
     phase: str
     status: str
-    breached: bool  # the clock's breach flag
-    overdue: bool  # its deadline was before the report's instant
+    breached: bool
     clocks: int
+    overdue: int
 
 
 def ticket_timings(session: Session, scope: TicketScope, *, acting_kinds: Collection[str], ignored_actor: str,
@@ -84,14 +85,14 @@ def ticket_timings(session: Session, scope: TicketScope, *, acting_kinds: Collec
 
 def clock_counts(session: Session, scope: TicketScope, now: datetime,
                  skip_phases: Collection[str] = ()) -> list[ClockCount]:
-    """The scope's SLA clocks (but those in `skip_phases`), counted per name, ticket priority, phase, status,
-    breach flag and whether the deadline was before `now`."""
-    overdue = case((SlaClock.deadline < now, True), else_=False)
-    rows = _grouped(session, SlaClock.clock, Ticket.priority, SlaClock.phase, SlaClock.status, SlaClock.breached,
-                    overdue, where=[*scope.conditions(), SlaClock.phase.not_in(list(skip_phases))],
-                    join=(SlaClock, SlaClock.ticket_id == Ticket.id))
-    return [ClockCount(clock, priority, phase, status, bool(breached), bool(late), clocks)
-            for clock, priority, phase, status, breached, late, clocks in rows]
+    """The scope's SLA clocks (but those in `skip_phases`) counted per name, ticket priority, phase, status
+    and breach flag, each count with how many of its clocks had a deadline before `now`."""
+    columns = (SlaClock.clock, Ticket.priority, SlaClock.phase, SlaClock.status, SlaClock.breached)
+    query = (select(*columns, func.count(), func.count(case((SlaClock.deadline < now, 1))))
+             .select_from(Ticket).join(SlaClock, SlaClock.ticket_id == Ticket.id)
+             .where(*scope.conditions(), SlaClock.phase.not_in(list(skip_phases))).group_by(*columns))
+    return [ClockCount(clock, priority, phase, status, bool(breached), clocks, overdue)
+            for clock, priority, phase, status, breached, clocks, overdue in session.execute(query)]
 
 
 def backlog_counts(session: Session, scope: TicketScope, age_bounds: Sequence[tuple[str, datetime]],

@@ -196,12 +196,14 @@ def _durations(seconds: Iterable[float]) -> dict[str, Any]:
             "median_seconds": round(statistics.median(values), 3)}
 
 
-def clock_outcome(count: ClockCount) -> str:
-    """`breached`, `met` or `running`: a running clock past its deadline has breached even before the worker
-    noticed (as the API shows it)."""
-    if count.breached or count.status == "breached" or (count.phase == "running" and count.overdue):
-        return "breached"
-    return "met" if count.phase == "stopped" else "running"
+def clock_outcomes(count: ClockCount) -> dict[str, int]:
+    """How many of the counted clocks `breached`, `met` or are `running`: a running clock past its deadline
+    has breached even before the worker noticed (as the API shows it)."""
+    if count.breached or count.status == "breached":
+        return {"breached": count.clocks}
+    if count.phase == "running":
+        return {"breached": count.overdue, "running": count.clocks - count.overdue}
+    return {"met" if count.phase == "stopped" else "running": count.clocks}
 
 
 def _sla(session: Session, tickets: TicketScope, now: datetime) -> list[dict[str, Any]]:
@@ -209,7 +211,8 @@ def _sla(session: Session, tickets: TicketScope, now: datetime) -> list[dict[str
     table: dict[tuple[str, str], dict[str, int]] = {}
     for line in stored.clock_counts(session, tickets, now, skip_phases=UNCOUNTED_CLOCKS):
         counts = table.setdefault((line.clock, line.priority or NONE), {"met": 0, "breached": 0, "running": 0})
-        counts[clock_outcome(line)] += line.clocks
+        for outcome, clocks in clock_outcomes(line).items():
+            counts[outcome] += clocks
     return [{"clock": clock, "priority": priority, **counts, "total": sum(counts.values()),
              "compliance_percent": _percent(counts["met"], counts["met"] + counts["breached"])}
             for (clock, priority), counts in sorted(table.items(), key=lambda item: (item[0][0], _last(item[0][1])))]
