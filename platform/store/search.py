@@ -69,6 +69,39 @@ def match(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[
     return _match_sqlite(session, terms, where, limit)
 
 
+@dataclass(frozen=True)
+class Knowledge:
+    """Which tickets a known-error search returns (the engine decides the values): those in `resolved_state`,
+    closed ones in a state other than `cancel_states`, and those of `record_processes` in any state but
+    those; only of `process` when given, never the ticket numbered `exclude`."""
+
+    resolved_state: str
+    cancel_states: tuple[str, ...]
+    record_processes: tuple[str, ...] = ()
+    process: str | None = None
+    exclude: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        not_cancelled = Ticket.state.not_in(self.cancel_states)
+        knowledge = ((Ticket.state == self.resolved_state) | (Ticket.is_open.is_(False) & not_cancelled)
+                     | (Ticket.process.in_(self.record_processes) & not_cancelled))
+        out: list[ColumnElement[bool]] = [knowledge]
+        if self.process is not None:
+            out.append(Ticket.process == self.process)
+        if self.exclude is not None:
+            out.append(Ticket.number != self.exclude)
+        return out
+
+
+def match_knowledge(session: Session, terms: Sequence[str], knowledge: Knowledge, limit: int,
+                    visible: ColumnElement[bool] | None = None) -> list[Match]:
+    """`match` over the tickets `knowledge` selects, and only those `visible` selects (if given)."""
+    where = knowledge.conditions()
+    if visible is not None:
+        where.append(visible)
+    return match(session, terms, where, limit)
+
+
 def fts5_query(terms: Sequence[str]) -> str:
     """`"a" OR "b"`: every term a quoted string, so NEAR, AND, *, -, ^ and column filters mean nothing."""
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)

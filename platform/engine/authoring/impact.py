@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from itsm.interpreter.diff import Change
-from itsm.store import Database, Ticket
+from itsm.store import Database
+from itsm.store import impact as stored
 
 
 def open_tickets(db: Database, change: Change) -> int | None:
     """Open tickets of the change's process (in its states, with its values); None when it names none."""
     if change.process is None:
         return None
+    if change.states is not None and not change.states:
+        return 0
+    filters = dict(change.filters)
+    priority = filters.pop("priority", None)
     with db.read() as session:
-        query = select(Ticket.fields).where(Ticket.is_open, Ticket.process == change.process)
-        if change.states is not None:
-            if not change.states:
-                return 0
-            query = query.where(Ticket.state.in_(change.states))
-        filters = dict(change.filters)
-        priority = filters.pop("priority", None)
-        if priority is not None:
-            query = query.where(Ticket.priority == priority)
         if not filters:
-            return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-        return sum(1 for fields in session.scalars(query)
-                   if all((fields or {}).get(k) == v for k, v in filters.items()))
+            return stored.count_open(session, change.process, change.states, priority)
+        return sum(1 for fields in stored.open_fields(session, change.process, change.states, priority)
+                   if all(fields.get(k) == v for k, v in filters.items()))

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-
 from itsm.interpreter.model import PackSpec, ScenarioSpec, ScenarioStep
 from itsm.interpreter.scenarios import parse_instant
-from itsm.store import Database, SlaClock, Timer
+from itsm.store import Database
+from itsm.store.schedule import next_due
 
 from ..errors import EngineError
 from ..people.users import add_user
@@ -193,10 +192,7 @@ class _Runner:
 
     def next_due(self) -> datetime | None:
         with self.engine.db.read() as session:
-            clock = session.scalar(select(func.min(SlaClock.next_timer_at)))
-            timer = session.scalar(select(func.min(Timer.due_at)).where(Timer.fired_at.is_(None)))
-        candidates = [t for t in (clock, timer) if t is not None]
-        return min(candidates) if candidates else None
+            return next_due(session)
 
 
 def lookup(view: Mapping[str, Any], path: str) -> Any:

@@ -24,11 +24,13 @@ from datetime import timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
-from itsm.store import OutboxMessage, Ticket, User
+from itsm.store import OutboxMessage
+from itsm.store import outbox as stored
+from itsm.store.users import emails_of
 
 if TYPE_CHECKING:
+    from itsm.store.database import Session
+
     from ..runtime.core import Engine
 
 log = logging.getLogger("itsm.delivery")
@@ -66,26 +68,16 @@ def deliver_outbox(engine: Engine, batch: int = 50) -> DeliveryResult:
 def _claim_one(engine: Engine) -> int | None:
     with engine.db.write() as session:
         now = engine.clock()
-        query = (select(OutboxMessage).where(OutboxMessage.status.in_(("pending", "sending")),
-                                             OutboxMessage.next_attempt_at <= now)
-                 .order_by(OutboxMessage.next_attempt_at).limit(1))
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        message = session.scalar(query)
-        if message is None:
-            return None
-        message.status, message.next_attempt_at = "sending", now + CLAIM
-        return message.id
+        return stored.claim_next(session, now, now + CLAIM)
 
 
 def _deliver_one(engine: Engine, message_id: int, result: DeliveryResult) -> None:
     with engine.db.read() as session:
-        message = session.get(OutboxMessage, message_id)
-        if message is None:
+        found = stored.delivery(session, message_id)
+        if found is None:
             return
-        ticket = session.get(Ticket, message.ticket_id) if message.ticket_id else None
+        message, number = found.message, found.ticket_number
         addresses = _addresses(engine, session, message.recipients)
-        number = ticket.number if ticket else None
     error = None
     try:
         if message.channel == "webhook":
@@ -95,24 +87,23 @@ def _deliver_one(engine: Engine, message_id: int, result: DeliveryResult) -> Non
     except Exception as exc:  # any failure of the far side: retry later
         error = f"{exc.__class__.__name__}: {exc}"
     with engine.db.write() as session:
-        row = session.get(OutboxMessage, message_id)
-        if row is None:
+        attempts = stored.count_attempt(session, message_id)
+        if attempts is None:
             return
-        row.attempts += 1
         now = engine.clock()
         if error is None:
-            row.status, row.sent_at, row.last_error = "sent", now, None
+            stored.mark_sent(session, message_id, now)
             result.sent += 1
-        elif row.attempts >= MAX_ATTEMPTS:
-            row.status, row.last_error = "failed", error
+        elif attempts >= MAX_ATTEMPTS:
+            stored.mark_failed(session, message_id, error)
             result.failed += 1
-            log.warning("giving up on outbox message %s after %s attempts: %s", row.id, row.attempts, error)
+            log.warning("giving up on outbox message %s after %s attempts: %s", message_id, attempts, error)
         else:
-            row.status, row.next_attempt_at, row.last_error = "pending", now + backoff(row.attempts), error
+            stored.retry_at(session, message_id, now + backoff(attempts), error)
             result.retried += 1
 
 
-def _addresses(engine: Engine, session: object, recipients: list[str]) -> list[str]:
+def _addresses(engine: Engine, session: Session, recipients: list[str]) -> list[str]:
     """user:NAME -> that user's address; team:ID -> the team mailbox, else its members'; addresses as-is."""
     pack = engine.definitions.active().pack
     names: set[str] = set()
@@ -129,8 +120,7 @@ def _addresses(engine: Engine, session: object, recipients: list[str]) -> list[s
         elif "@" in recipient:
             out.append(recipient)
     if names:
-        users = session.scalars(select(User.email).where(User.name.in_(names)))  # type: ignore[attr-defined]
-        out.extend(e for e in users if e)
+        out.extend(emails_of(session, names))
     return list(dict.fromkeys(out))
 
 

@@ -17,12 +17,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
 from itsm.interpreter import model as m
 from itsm.interpreter.templates import is_template, payload_renderer
-from itsm.store import IntakeKey, Ticket
+from itsm.store import intake_keys as stored
 
 from ..boundary import boundary, guarded
 from ..errors import BadRequest, EngineError, NotFound
@@ -223,10 +220,10 @@ def _visible(engine: Any, actor: Actor, number: str) -> bool:
 def open_ticket(engine: Any, source: str, key: str) -> tuple[str | None, str | None]:
     """The number and state of the open ticket of `key`, or (None, None)."""
     with engine.db.read() as session:
-        row = session.execute(select(Ticket.number, Ticket.is_open, Ticket.state)
-                              .join(IntakeKey, IntakeKey.ticket_id == Ticket.id)
-                              .where(IntakeKey.source == source, IntakeKey.key == key)).first()
-    return (row[0], row[2]) if row is not None and row[1] else (None, None)
+        found = stored.ticket_of_key(session, source, key)
+    if found is None or not found[1]:
+        return None, None
+    return found[0], found[2]
 
 
 def create_keyed(engine: Any, intake: m.IntakeSpec, key: str, fields: dict[str, Any],
@@ -236,25 +233,21 @@ def create_keyed(engine: Any, intake: m.IntakeSpec, key: str, fields: dict[str, 
     for attempt in range(2):
         try:
             with engine.db.write() as session, session.no_autoflush:
-                query = select(IntakeKey).where(IntakeKey.source == intake.id, IntakeKey.key == key)
-                if session.get_bind().dialect.name == "postgresql":
-                    query = query.with_for_update()
-                row = session.scalar(query)
+                row = stored.locked(session, intake.id, key)
                 if row is not None:
-                    number = session.scalar(select(Ticket.number).where(Ticket.id == row.ticket_id, Ticket.is_open,
-                                                                        Ticket.state.not_in(settled)))
+                    number = stored.open_number(session, row.ticket_id, settled)
                     if number is not None:
                         return number, False
                 op = Operation.for_new(engine, session, engine.definitions.active(), system_actor(),
                                        intake.process, fields, requester, channel=INTAKE_CHANNELS[intake.source])
                 engine._flush(session)
                 if row is None:
-                    session.add(IntakeKey(source=intake.id, key=key, ticket_id=op.ticket.id, updated_at=op.now))
+                    stored.add(session, intake.id, key, op.ticket.id, op.now)
                 else:
-                    row.ticket_id, row.updated_at = op.ticket.id, op.now
+                    stored.point(session, intake.id, key, op.ticket.id, op.now)
                 number = op.ticket.number
             return number, True
-        except IntegrityError:  # another request created the key's ticket first: it is a repeat now
+        except stored.KeyTaken:  # another request created the key's ticket first: it is a repeat now
             if attempt:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
@@ -263,12 +256,7 @@ def create_keyed(engine: Any, intake: m.IntakeSpec, key: str, fields: dict[str, 
 def remember(engine: Any, source: str, key: str, number: str) -> None:
     """Point `key` at the ticket `number` (a mail that became a comment)."""
     with engine.db.write() as session:
-        ticket_id = session.scalar(select(Ticket.id).where(Ticket.number == number))
-        row = session.get(IntakeKey, (source, key))
-        if row is None:
-            session.add(IntakeKey(source=source, key=key, ticket_id=ticket_id))
-        else:
-            row.ticket_id = ticket_id
+        stored.point_to_number(session, source, key, number)
 
 
 def _update(engine: Any, intake: m.IntakeSpec, number: str, fields: Mapping[str, Any]) -> str:

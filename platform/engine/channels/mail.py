@@ -18,10 +18,10 @@ from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 from typing import Any
 
-from sqlalchemy import func, select
-
 from itsm.interpreter import model as m
-from itsm.store import IntakeKey, Ticket, User
+from itsm.store import User
+from itsm.store import users as stored_users
+from itsm.store.intake_keys import number_of_key
 
 from ..boundary import guarded
 from ..errors import BadRequest, EngineError, NotFound
@@ -194,16 +194,15 @@ def receive_mail(engine: Any, raw: bytes, intake_id: str | None = None) -> dict[
 
 def _keyed_ticket(engine: Any, source: str, key: str) -> str | None:
     with engine.db.read() as session:
-        return session.scalar(select(Ticket.number).join(IntakeKey, IntakeKey.ticket_id == Ticket.id)
-                              .where(IntakeKey.source == source, IntakeKey.key == key))
+        return number_of_key(session, source, key)
 
 
 def _sender(engine: Any, mail: InboundMail, intake: m.IntakeSpec) -> User | None:
     with engine.db.read() as session:
-        user = session.scalar(select(User).where(func.lower(User.email) == mail.sender).order_by(User.id).limit(1))
+        user = stored_users.first_with_email(session, mail.sender)
         if user is not None or intake.unknown_senders != "create":
             return user
-        taken = set(session.scalars(select(User.name).where(User.name.like(f"{_name_of(mail.sender)}%"))))
+        taken = stored_users.names_starting_with(session, _name_of(mail.sender))
     base = _name_of(mail.sender)
     name = next(n for n in (base, *(f"{base}{i}" for i in range(2, 10_000))) if n not in taken and n != SYSTEM)
     return add_user(engine.db, name, email=mail.sender)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
-from itsm.store import Database, User
+from itsm.store import Database
+from itsm.store import users as stored
 
 from .users import add_user
 
@@ -37,7 +36,7 @@ DEMO_USERS = (
 def ensure_demo_users(db: Database, password: str = DEMO_PASSWORD) -> list[DemoUser]:
     """Create the demo users that do not exist yet (existing accounts are left as they are)."""
     with db.read() as session:
-        existing = set(session.scalars(select(User.name).where(User.name.in_([u.name for u in DEMO_USERS]))))
+        existing = stored.existing_names(session, [u.name for u in DEMO_USERS])
     created = []
     for user in DEMO_USERS:
         if user.name not in existing:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
-from itsm.store import Database, Setting
+from itsm.store import Database
+from itsm.store import settings as stored
 
 SESSION_SECRET = "session_secret"
 
@@ -15,18 +13,15 @@ SESSION_SECRET = "session_secret"
 def installation_secret(db: Database, key: str = SESSION_SECRET) -> str:
     """A random secret created once per database, so every gunicorn worker signs sessions with the same key.
 
-    Concurrent first starts race on the primary key: the loser reads the winner's value.
+    Concurrent first starts race on the primary key: the loser's value is not stored and it reads the winner's.
     """
     with db.read() as session:
-        value = session.scalar(select(Setting.value).where(Setting.key == key))
+        value = stored.value(session, key)
     if value is not None:
         return value
-    try:
-        with db.write() as session:
-            session.add(Setting(key=key, value=secrets.token_urlsafe(48)))
-    except IntegrityError:
-        pass
+    with db.write() as session:
+        stored.add_if_absent(session, key, secrets.token_urlsafe(48))
     with db.read() as session:
-        value = session.scalar(select(Setting.value).where(Setting.key == key))
+        value = stored.value(session, key)
     assert value is not None
     return value

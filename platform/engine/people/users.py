@@ -12,11 +12,10 @@ import unicodedata
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from itsm.store import ApiToken, Database, User
-from itsm.store import queries as q
+from itsm.store import Database, User
+from itsm.store import users as stored
 from itsm.store.models import utcnow
 
 from ..errors import BadRequest, Conflict, NotFound, Unauthorized
@@ -114,12 +113,10 @@ def add_user(db: Database, name: str, *, password: str | None = None, email: str
     if email is not None:
         check_email(email)
     with db.write() as session:
-        if session.scalar(select(User.id).where(User.name == name)) is not None:
+        if stored.exists(session, name):
             raise Conflict(f"user '{name}' exists already")
-        user = User(name=name, email=email, is_admin=admin, vip=vip, org=org, timezone=timezone,
-                    password_hash=hash_password(password) if password else None)
-        session.add(user)
-        return user
+        return stored.add(session, name, email=email, is_admin=admin, vip=vip, org=org, timezone=timezone,
+                          password_hash=hash_password(password) if password else None)
 
 
 @functools.cache
@@ -133,7 +130,7 @@ def authenticate(db: Database, name: str, password: str, now: datetime | None = 
     now = now or utcnow()
     failures = check_not_locked(db, name, now)
     with db.read() as session:
-        user = session.scalar(q.USER_BY_NAME, {"name": name})
+        user = stored.by_name(session, name)
     if user is None or not user.password_hash:  # the same work either way: timing tells nobody who exists,
         verify_password(password, _dummy_hash())  # nor who has no password (users made by the mail intake)
     if user is None or user.password_hash is None or not verify_password(password, user.password_hash):
@@ -151,8 +148,7 @@ def _rehash(db: Database, user: User, password: str) -> None:
     so the session started with it matches the database (sessions elsewhere end, as on a password change)."""
     old, new = user.password_hash, hash_password(password)
     with db.write() as session:
-        changed = session.execute(update(User).where(User.id == user.id, User.password_hash == old)
-                                  .values(password_hash=new)).rowcount
+        changed = stored.replace_password_hash(session, user.id, old, new)
     if changed:
         user.password_hash = new
 
@@ -165,10 +161,10 @@ def create_token(db: Database, name: str, label: str | None = None) -> str:
     """A new bearer token for user `name`; only its digest is stored, so show it once."""
     token = "itsm_" + secrets.token_urlsafe(32)
     with db.write() as session:
-        user = session.scalar(q.USER_BY_NAME, {"name": name})
+        user = stored.by_name(session, name)
         if user is None:
             raise NotFound(f"no user '{name}'")
-        session.add(ApiToken(user_id=user.id, token_hash=_token_digest(token), name=label))
+        stored.add_token(session, user.id, _token_digest(token), label)
     return token
 
 
@@ -180,12 +176,12 @@ def user_for_token(db: Database, token: str) -> UserRecord:
     is older than a minute, so requests do not all queue for a write (SQLite has one writer)."""
     digest = _token_digest(token)
     with db.engine.connect() as connection:
-        row = connection.execute(q.TOKEN_AND_USER, {"digest": digest}).first()
+        row = stored.token_with_user(connection, digest)
     if row is None:
         raise Unauthorized("unknown or revoked API token")
     if row.name is None:
         raise Unauthorized("the token's user no longer exists")
     if row.last_used_at is None or utcnow() - row.last_used_at > TOKEN_USE_PRECISION:
         with db.write() as session:
-            session.execute(update(ApiToken).where(ApiToken.token_hash == digest).values(last_used_at=utcnow()))
+            stored.touch_token(session, digest, utcnow())
     return cast(UserRecord, row)

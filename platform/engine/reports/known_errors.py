@@ -13,12 +13,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, select
-
 from itsm.interpreter import model as m
-from itsm.store import Link, Ticket
+from itsm.store import Ticket
+from itsm.store import links as stored_links
 from itsm.store.models import LINK_INVERSE
-from itsm.store.search import Match, match
+from itsm.store.search import Knowledge, Match, match_knowledge
 
 from ..boundary import guarded
 from ..errors import BadRequest, Forbidden, ValidationFailed
@@ -48,13 +47,11 @@ were what when where which while who whom why will with you your yours yourself 
 """.split())
 
 
-def knowledge() -> ColumnElement[bool]:
+def knowledge(process: str | None = None, exclude: str | None = None) -> Knowledge:
     """Tickets worth suggesting: resolved ones (in a state named `resolved`, or ended in a final state
     other than a cancel state such as `cancelled` or `withdrawn`: `closed`), and review records in any
-    state but a cancel state."""
-    not_cancelled = Ticket.state.not_in(m.CANCEL_STATES)
-    return ((Ticket.state == "resolved") | (Ticket.is_open.is_(False) & not_cancelled)
-            | ((Ticket.process == REVIEW_PROCESS) & not_cancelled))
+    state but a cancel state; of `process` if given, never ticket `exclude`."""
+    return Knowledge("resolved", tuple(sorted(m.CANCEL_STATES)), (REVIEW_PROCESS,), process, exclude)
 
 
 @guarded
@@ -70,16 +67,10 @@ def suggest(engine: Engine, actor: Actor, text: str, *, process: str | None = No
     terms = query_terms(text)
     if not terms:
         return []
-    where = [knowledge()]
-    visible = visible_to(actor, pack)
-    if visible is not None:
-        where.append(visible)
-    if process is not None:
-        where.append(Ticket.process == process)
-    if exclude is not None:
-        where.append(Ticket.number != exclude)
+    found = knowledge(process, exclude)
     with engine.db.read() as session:
-        return [_suggestion(pack, found) for found in match(session, terms, where, limit)]
+        matches = match_knowledge(session, terms, found, limit, visible_to(actor, pack))
+        return [_suggestion(pack, match) for match in matches]
 
 
 @guarded
@@ -89,8 +80,7 @@ def suggest_for_ticket(engine: Engine, actor: Actor, number: str, *, limit: int 
     with engine.db.read() as session:
         op = engine._open(session, actor, number)
         title, body = document(op.form, op.fields)
-        linked = set(session.scalars(select(Ticket.number).join(Link, Link.target_id == Ticket.id)
-                                     .where(Link.source_id == op.ticket.id, Link.kind == KNOWN_ERROR)))
+        linked = stored_links.target_numbers(session, op.ticket.id, KNOWN_ERROR)
     items = suggest(engine, actor, f"{title}\n{body}", exclude=number, limit=limit)
     for item in items:
         item["linked"] = item["number"] in linked
@@ -110,14 +100,12 @@ def link(engine: Engine, actor: Actor, number: str, to: str, kind: str = KNOWN_E
         op = engine._open(session, actor, number, for_update=True)
         if not op.is_agent():
             raise Forbidden("only agents link tickets")
-        target = session.scalar(select(Ticket).where(Ticket.number == to))
+        target = stored_links.ticket_numbered(session, to)
         other = engine.operation(session, actor, target) if target is not None else None
         if target is None or other is None or not other.can_see():
             raise ValidationFailed(f"no ticket {to}", [{"field": "to", "message": f"no ticket {to}"}])
         result = {"from": number, "to": to, "kind": kind}
-        exists = session.scalar(select(Link.id).where(Link.source_id == op.ticket.id, Link.target_id == target.id,
-                                                      Link.kind == kind))
-        if exists is not None:
+        if stored_links.exists(session, op.ticket.id, target.id, kind):
             return result, False
         op.pending_links.append((target, kind))  # finish writes both rows
         op.finish("link", data={"to": to, "kind": kind})
@@ -131,13 +119,9 @@ def links(engine: Engine, actor: Actor, number: str) -> list[dict[str, Any]]:
     """The ticket's links that the actor may follow, oldest first."""
     with engine.db.read() as session:
         op = engine._open(session, actor, number)
-        query = (select(Link.kind, Ticket).join(Ticket, Ticket.id == Link.target_id)
-                 .where(Link.source_id == op.ticket.id).order_by(Link.id))
-        visible = visible_to(actor, op.pack)
-        if visible is not None:
-            query = query.where(visible)
         pack = op.pack
-        return [{"kind": kind, **_summary(pack, ticket)} for kind, ticket in session.execute(query)]
+        return [{"kind": kind, **_summary(pack, ticket)}
+                for kind, ticket in stored_links.links_from(session, op.ticket.id, visible_to(actor, pack))]
 
 
 def _suggestion(pack: m.PackSpec, found: Match) -> dict[str, Any]:

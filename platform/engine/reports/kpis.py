@@ -1,9 +1,10 @@
 """KPIs (SPEC 10 `GET /api/kpis`, issue 7): figures over the tickets created in a period, from the stored
 tickets, their event log and their SLA clock rows.
 
-Counts are SQL aggregates (GROUP BY over the period's tickets). The two durations need a median, which
-SQLite cannot compute, so one pass over the events returns a row of seconds and flags per ticket and the
-mean and median are taken here. docs/decisions.md defines every figure.
+Counts are SQL aggregates (GROUP BY over the period's tickets, `itsm.store.reports`). The two durations
+need a median, which SQLite cannot compute, so one pass over the events returns a row of seconds and flags
+per ticket and the mean and median are taken here. What each figure counts is decided here and handed to
+the store as states, kinds and bounds; docs/decisions.md defines every figure.
 """
 
 from __future__ import annotations
@@ -12,23 +13,25 @@ import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
-
-from sqlalchemy import ColumnElement, and_, case, extract, false, func, or_, select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from itsm.interpreter import model as m
-from itsm.store import Event, SlaClock, Ticket
+from itsm.store import reports as stored
+from itsm.store.reports import ClockCount, TicketScope, TicketTiming
 
 from ..errors import BadRequest, Forbidden
 from ..runtime.actors import SYSTEM, Actor, is_agent_for
 from ..runtime.core import Engine
+
+if TYPE_CHECKING:
+    from itsm.store.database import Session
 
 PARAMETERS = ("from", "to", "process", "team", "format")
 AGE_BUCKETS: tuple[tuple[str, int | None], ...] = (("<1d", 1), ("1-3d", 3), ("3-7d", 7), ("7-30d", 30),
                                                     (">30d", None))
 AGENT_EVENTS = ("create", "transition", "update", "comment")  # what counts as an agent acting on a ticket
 RATINGS = (1, 2, 3, 4, 5)
+UNCOUNTED_CLOCKS = ("not_started", "cancelled")  # phases of clocks that neither met nor breached a target
 NONE = "none"  # the key of tickets without a team or priority
 
 
@@ -42,15 +45,9 @@ class KpiScope:
     team: str | None = None
     process: str | None = None  # the `process` filter as given (None: every process in `processes`)
 
-    def conditions(self) -> list[ColumnElement[bool]]:
-        out: list[ColumnElement[bool]] = [Ticket.process.in_([p.id for p in self.processes])]
-        if self.start is not None:
-            out.append(Ticket.created_at >= self.start)
-        if self.end is not None:
-            out.append(Ticket.created_at < self.end)
-        if self.team is not None:
-            out.append(Ticket.team == self.team)
-        return out
+    def tickets(self) -> TicketScope:
+        """The same tickets, as the store selects them."""
+        return TicketScope(tuple(p.id for p in self.processes), self.start, self.end, self.team)
 
 
 # -- which states mean what -------------------------------------------------------------------------------
@@ -155,9 +152,9 @@ def kpi_rows(report: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
 
 def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datetime) -> dict[str, Any]:
     """Every figure for the scope, as `GET /api/kpis` returns it."""
-    where = scope.conditions()
-    created, still_open, backlog = _tickets_and_backlog(session, where, now)
-    facts = _ticket_facts(session, scope, where)
+    tickets = scope.tickets()
+    created, still_open, backlog = _tickets_and_backlog(session, tickets, now)
+    facts = _ticket_facts(session, scope, tickets)
     acknowledged = [ack for ack, _, _, _ in facts if ack is not None]
     resolved = [(seconds, reopened, moved) for _, seconds, reopened, moved in facts if seconds is not None]
     reopened = sum(1 for _, again, _ in resolved if again)
@@ -171,49 +168,24 @@ def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datet
         "tickets": {"created": created, "open": still_open, "resolved": len(resolved)},
         "time_to_acknowledge": _durations(acknowledged),
         "time_to_resolve": _durations(seconds for seconds, _, _ in resolved),
-        "sla": _sla(session, where, now),
+        "sla": _sla(session, tickets, now),
         "backlog": backlog,
         "reopen": {"resolved": len(resolved), "reopened": reopened, "rate_percent": _percent(reopened, len(resolved))},
         "first_contact_resolution": {"resolved": len(resolved), "first_contact": first_contact,
                                      "rate_percent": _percent(first_contact, len(resolved))},
         "satisfaction": _satisfaction(session, pack, scope),
-        "channels": _channels(session, where),
+        "channels": _channels(session, tickets),
     }
 
 
-def _per_process(processes: Iterable[m.ProcessSpec], condition: Any) -> ColumnElement[bool]:
-    """`condition(process)` for the tickets of each process (their states differ)."""
-    return or_(false(), *(and_(Ticket.process == p.id, condition(p)) for p in processes))
-
-
-def _ticket_facts(session: Session, scope: KpiScope,
-                  where: list[ColumnElement[bool]]) -> list[tuple[float | None, float | None, bool, bool]]:
-    """One pass over the scope's events, one row per ticket: seconds from creation to the first agent
-    action and to the first resolution (None: not yet), whether it was reopened, whether it changed team."""
-    acknowledge = and_(Event.kind.in_(AGENT_EVENTS), Event.actor != Ticket.requester, Event.actor != SYSTEM)
-    resolve = and_(Event.kind == "transition", _per_process(
-        scope.processes, lambda p: Event.to_state.in_(sorted(resolution_states(p)))))
-    reopen = and_(Event.kind == "transition", _per_process(
-        scope.processes, lambda p: and_(Event.from_state.in_(sorted(resolution_states(p))),
-                                        Event.to_state.in_(sorted(work_states(p))))))
-    moved = and_(Event.kind != "create", Event.changes["team"].as_string().is_not(None))
-    since = _seconds_since_creation(session.get_bind().dialect.name)
-    query = (select(since(func.min(case((acknowledge, Event.at)))), since(func.min(case((resolve, Event.at)))),
-                    func.max(case((reopen, 1), else_=0)), func.max(case((moved, 1), else_=0)))
-             .select_from(Ticket).join(Event, Event.ticket_id == Ticket.id).where(*where)
-             .group_by(Ticket.id, Ticket.created_at))
-    return [(_float(ack), _float(res), bool(again), bool(other)) for ack, res, again, other in session.execute(query)]
-
-
-def _seconds_since_creation(dialect: str) -> Any:
-    """SQL for the seconds from the ticket's creation to an instant (no datetimes to parse in Python)."""
-    if dialect == "sqlite":
-        return lambda instant: (func.julianday(instant) - func.julianday(Ticket.created_at)) * 86400.0
-    return lambda instant: extract("epoch", instant) - extract("epoch", Ticket.created_at)
-
-
-def _float(value: Any) -> float | None:
-    return round(float(value), 3) if value is not None else None
+def _ticket_facts(session: Session, scope: KpiScope, tickets: TicketScope) -> list[TicketTiming]:
+    """(seconds to acknowledge, seconds to resolve, reopened, moved) per ticket: acknowledged by an agent's
+    event (not the requester's nor the system's), resolved by a transition into a resolution state, reopened
+    from one into a work state, moved to another team."""
+    return stored.ticket_timings(
+        session, tickets, acting_kinds=AGENT_EVENTS, ignored_actor=SYSTEM,
+        resolving={p.id: resolution_states(p) for p in scope.processes},
+        reopening={p.id: (resolution_states(p), work_states(p)) for p in scope.processes})
 
 
 def _durations(seconds: Iterable[float]) -> dict[str, Any]:
@@ -224,47 +196,38 @@ def _durations(seconds: Iterable[float]) -> dict[str, Any]:
             "median_seconds": round(statistics.median(values), 3)}
 
 
-def _grouped(session: Session, *columns: Any, where: list[ColumnElement[bool]],
-             join: Any = None) -> list[tuple[Any, ...]]:
-    """Counts per value of `columns`, grouped on a subquery's columns (expressions with bound parameters
-    cannot be repeated in PostgreSQL's GROUP BY)."""
-    inner = select(*(c.label(f"k{i}") for i, c in enumerate(columns))).select_from(Ticket)
-    if join is not None:
-        inner = inner.join(*join)
-    inner = inner.where(*where)
-    sub = inner.subquery()
-    keys = [sub.c[f"k{i}"] for i in range(len(columns))]
-    return [tuple(row) for row in session.execute(select(*keys, func.count()).group_by(*keys))]
+def clock_outcomes(count: ClockCount) -> dict[str, int]:
+    """How many of the counted clocks `breached`, `met` or are `running`: a running clock past its deadline
+    has breached even before the worker noticed (as the API shows it)."""
+    if count.breached or count.status == "breached":
+        return {"breached": count.clocks}
+    if count.phase == "running":
+        return {"breached": count.overdue, "running": count.clocks - count.overdue}
+    return {"met" if count.phase == "stopped" else "running": count.clocks}
 
 
-def _sla(session: Session, where: list[ColumnElement[bool]], now: datetime) -> list[dict[str, Any]]:
-    """Met / breached / running clocks per clock and priority; a running clock past its deadline has
-    breached even before the worker noticed (as the API shows it)."""
-    outcome = case((or_(SlaClock.breached, SlaClock.status == "breached",
-                        and_(SlaClock.phase == "running", SlaClock.deadline < now)), "breached"),
-                   (SlaClock.phase == "stopped", "met"), else_="running")
-    rows = _grouped(session, SlaClock.clock, Ticket.priority, outcome,
-                    where=[*where, SlaClock.phase.not_in(("not_started", "cancelled"))],
-                    join=(SlaClock, SlaClock.ticket_id == Ticket.id))
+def _sla(session: Session, tickets: TicketScope, now: datetime) -> list[dict[str, Any]]:
+    """Met / breached / running clocks per clock and priority."""
     table: dict[tuple[str, str], dict[str, int]] = {}
-    for clock, priority, result, count in rows:
-        table.setdefault((clock, priority or NONE), {"met": 0, "breached": 0, "running": 0})[result] += count
+    for line in stored.clock_counts(session, tickets, now, skip_phases=UNCOUNTED_CLOCKS):
+        counts = table.setdefault((line.clock, line.priority or NONE), {"met": 0, "breached": 0, "running": 0})
+        for outcome, clocks in clock_outcomes(line).items():
+            counts[outcome] += clocks
     return [{"clock": clock, "priority": priority, **counts, "total": sum(counts.values()),
              "compliance_percent": _percent(counts["met"], counts["met"] + counts["breached"])}
             for (clock, priority), counts in sorted(table.items(), key=lambda item: (item[0][0], _last(item[0][1])))]
 
 
-def _tickets_and_backlog(session: Session, where: list[ColumnElement[bool]],
+def _tickets_and_backlog(session: Session, tickets: TicketScope,
                          now: datetime) -> tuple[int, int, dict[str, Any]]:
     """Tickets created and open, and the open ones by team, priority and age (since creation, now)."""
     bounds = [(name, now - timedelta(days=days)) for name, days in AGE_BUCKETS if days is not None]
-    age = case(*((Ticket.created_at > since, name) for name, since in bounds), else_=AGE_BUCKETS[-1][0])
     by_age = {name: 0 for name, _ in AGE_BUCKETS}
     by_team: dict[str, int] = {}
     by_priority: dict[str, int] = {}
     created = 0
-    for is_open, team, priority, bucket, count in _grouped(session, Ticket.is_open, Ticket.team, Ticket.priority,
-                                                           age, where=where):
+    for is_open, team, priority, bucket, count in stored.backlog_counts(session, tickets, bounds,
+                                                                        AGE_BUCKETS[-1][0]):
         created += count
         if is_open:
             by_age[bucket] += count
@@ -281,22 +244,17 @@ def _satisfaction(session: Session, pack: m.PackSpec, scope: KpiScope) -> dict[s
         name = rating_field(pack.forms[process.form])
         if name is None:
             continue
-        value = Ticket.fields[name].as_integer()
-        rows = _grouped(session, value, where=[*scope.conditions(), Ticket.process == process.id,
-                                                value.is_not(None)])
-        for rating, count in rows:
+        for rating, count in stored.rating_counts(session, scope.tickets(), process.id, name):
             distribution[str(rating)] = distribution.get(str(rating), 0) + count
     count = sum(distribution.values())
     total = sum(int(r) * n for r, n in distribution.items())
     return {"count": count, "average": round(total / count, 3) if count else None, "distribution": distribution}
 
 
-def _channels(session: Session, where: list[ColumnElement[bool]]) -> dict[str, int]:
+def _channels(session: Session, tickets: TicketScope) -> dict[str, int]:
     """The ticket's `channel` field when its form has one, else the channel recorded on its create event."""
-    rows = _grouped(session, Ticket.fields["channel"].as_string(), Event.data["channel"].as_string(),
-                    where=where, join=(Event, and_(Event.ticket_id == Ticket.id, Event.kind == "create")))
     out: dict[str, int] = {}
-    for field_value, recorded, count in rows:
+    for field_value, recorded, count in stored.channel_counts(session, tickets):
         key = field_value or recorded or "unknown"
         out[key] = out.get(key, 0) + count
     return dict(sorted(out.items()))

@@ -1,0 +1,40 @@
+"""Links between tickets (`links`: one row per direction, the kind read from the source's side).
+
+Who may link or follow a link, and which kinds there are, is the engine's business (`itsm.engine.reports.
+known_errors`); the rows of a new link are written by the runtime with the operation that records it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from . import queries as q
+from .models import Link, Ticket
+
+
+def ticket_numbered(session: Session, number: str) -> Ticket | None:
+    """The ticket a new link would point to."""
+    return session.scalar(q.TICKET_BY_NUMBER, {"number": number})
+
+
+def exists(session: Session, source_id: int, target_id: int, kind: str) -> bool:
+    return session.scalar(select(Link.id).where(Link.source_id == source_id, Link.target_id == target_id,
+                                                Link.kind == kind)) is not None
+
+
+def target_numbers(session: Session, source_id: int, kind: str) -> set[str]:
+    """The numbers of the tickets that ticket `source_id` links to as `kind`."""
+    return set(session.scalars(select(Ticket.number).join(Link, Link.target_id == Ticket.id)
+                               .where(Link.source_id == source_id, Link.kind == kind)))
+
+
+def links_from(session: Session, source_id: int,
+               visible: ColumnElement[bool] | None = None) -> list[tuple[str, Ticket]]:
+    """(kind, target ticket) for each link of ticket `source_id`, oldest first; only targets that `visible`
+    selects, if given."""
+    query = (select(Link.kind, Ticket).join(Ticket, Ticket.id == Link.target_id)
+             .where(Link.source_id == source_id).order_by(Link.id))
+    if visible is not None:
+        query = query.where(visible)
+    return [(kind, ticket) for kind, ticket in session.execute(query)]

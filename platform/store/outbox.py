@@ -1,0 +1,80 @@
+"""The outbox: messages written in the transaction of the change that caused them, sent after commit.
+
+A message is `pending` until a sender claims it (`sending`, its `next_attempt_at` moved to when the claim
+expires), then `sent`, `pending` again (a retry) or `failed`. How long a claim lasts, when to retry and when
+to give up are the engine's decisions (`itsm.engine.channels.delivery`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import OutboxMessage, Ticket
+
+CLAIMABLE = ("pending", "sending")  # a `sending` message whose claim expired is claimable again
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A message to send and the number of its ticket (None: no ticket, or the ticket is gone)."""
+
+    message: OutboxMessage
+    ticket_number: str | None
+
+
+def claim_next(session: Session, now: datetime, claim_until: datetime) -> int | None:
+    """Claim the message due longest ago (`next_attempt_at` at or before `now`): it becomes `sending` until
+    `claim_until`. Returns its id, None when nothing is due. PostgreSQL skips messages that another
+    sender's open transaction holds, so senders never wait on each other; SQLite has one writer anyway."""
+    query = (select(OutboxMessage).where(OutboxMessage.status.in_(CLAIMABLE), OutboxMessage.next_attempt_at <= now)
+             .order_by(OutboxMessage.next_attempt_at).limit(1))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    message = session.scalar(query)
+    if message is None:
+        return None
+    message.status, message.next_attempt_at = "sending", claim_until
+    return message.id
+
+
+def delivery(session: Session, message_id: int) -> Delivery | None:
+    """The message and its ticket's number; None when the message is gone."""
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        return None
+    ticket = session.get(Ticket, message.ticket_id) if message.ticket_id else None
+    return Delivery(message, ticket.number if ticket is not None else None)
+
+
+def count_attempt(session: Session, message_id: int) -> int | None:
+    """One more attempt at sending the message: its number of attempts now (None: the message is gone)."""
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        return None
+    message.attempts += 1
+    return message.attempts
+
+
+def mark_sent(session: Session, message_id: int, at: datetime) -> None:
+    _set(session, message_id, status="sent", sent_at=at, last_error=None)
+
+
+def mark_failed(session: Session, message_id: int, error: str) -> None:
+    """Given up on: never claimed again."""
+    _set(session, message_id, status="failed", last_error=error)
+
+
+def retry_at(session: Session, message_id: int, at: datetime, error: str) -> None:
+    """Pending again, due at `at`."""
+    _set(session, message_id, status="pending", next_attempt_at=at, last_error=error)
+
+
+def _set(session: Session, message_id: int, **values: object) -> None:
+    message = session.get(OutboxMessage, message_id)  # from the session's identity map after count_attempt
+    if message is not None:
+        for name, value in values.items():
+            setattr(message, name, value)
