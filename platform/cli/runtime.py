@@ -56,13 +56,10 @@ def db_upgrade() -> None:
     database = Database()
     database.upgrade()
     click.echo(f"database {database.url.render_as_string(hide_password=True)} is up to date")
-    from sqlalchemy import select
-
-    from itsm.store import Ticket
-    from itsm.store.search import has_documents
+    from itsm.store.search import unindexed_tickets
 
     with database.read() as session:
-        unindexed = session.scalar(select(Ticket.id).limit(1)) is not None and not has_documents(session)
+        unindexed = unindexed_tickets(session)
     if unindexed:  # tickets from before the search index (migration 0004): index them once
         _reindex(database)
 

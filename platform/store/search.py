@@ -135,3 +135,8 @@ def _match_postgres(session: Session, terms: Sequence[str], where: Sequence[Colu
              .where(document.op("@@")(tsquery), *where)
              .order_by(rank.desc(), Ticket.id.desc()).limit(limit))
     return [Match(row[0], float(row[1]), row[2] or "") for row in session.execute(query)]
+
+
+def unindexed_tickets(session: Session) -> bool:
+    """Whether tickets exist but the index holds no document (a database from before migration 0004)."""
+    return session.scalar(select(Ticket.id).limit(1)) is not None and not has_documents(session)

@@ -18,11 +18,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, g, redirect, request, session, url_for
-from sqlalchemy import select
 
 from itsm.engine import Actor
 from itsm.engine.runtime.actors import actor_for
 from itsm.store import User
+from itsm.store import users as stored_users
 
 from .extension import current_engine
 
@@ -116,7 +116,7 @@ def page_actor() -> Actor | None:
     if name:
         engine = current_engine()
         with engine.db.read() as db_session:
-            user = db_session.scalar(select(User).where(User.name == name))
+            user = stored_users.by_name(db_session, name)
         if user is not None and hmac.compare_digest(password_stamp(user), str(session.get("stamp", ""))):
             actor = actor_for(user, engine.definitions.active().pack)
         else:
