@@ -24,8 +24,8 @@ from .errors import (
     ValidationFailed,
 )
 from .runtime.actors import Actor, system_actor
-from .runtime.core import Engine
 from .runtime.definitions import Definitions, PublishResult
+from .runtime.engine import Engine
 
 __all__ = ["ActionFailed", "Actor", "BadRequest", "Conflict", "Definitions", "Engine", "EngineError", "Forbidden",
            "NotFound", "PublishRefused", "PublishResult", "StaleVersion", "Unauthorized", "ValidationFailed",

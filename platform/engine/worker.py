@@ -9,7 +9,7 @@ import logging
 import time
 
 from .channels.delivery import deliver_outbox
-from .runtime.core import Engine
+from .runtime.engine import Engine
 from .runtime.sweep import DEFAULT_BATCH, SweepResult, sweep_due
 
 log = logging.getLogger("itsm.worker")

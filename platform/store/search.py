@@ -102,3 +102,10 @@ def _match_postgres(session: Session, terms: Sequence[str], where: Sequence[Colu
              .where(document.op("@@")(tsquery), *where)
              .order_by(rank.desc(), Ticket.id.desc()).limit(limit))
     return [Match(row[0], float(row[1]), row[2] or "") for row in session.execute(query)]
+
+
+def write_documents(session: Session, documents: Sequence[tuple[int, str, str]]) -> None:
+    """Insert or replace several tickets' documents, one executemany."""
+    if documents:
+        statement = WRITE_SEARCH_DOCUMENT[session.get_bind().dialect.name]
+        session.execute(statement, [{"ticket_id": i, "title": t, "body": b} for i, t, b in documents])

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from itsm.store import OutboxMessage, Ticket, User
 
 if TYPE_CHECKING:
-    from ..runtime.core import Engine
+    from ..runtime.engine import Engine
 
 log = logging.getLogger("itsm.delivery")
 CLAIM = timedelta(minutes=5)

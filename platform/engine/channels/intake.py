@@ -27,8 +27,9 @@ from itsm.store import IntakeKey, Ticket
 from ..errors import BadRequest, EngineError, NotFound
 from ..runtime.actions import coerce_rendered
 from ..runtime.actors import Actor, system_actor
-from ..runtime.core import Operation
+from ..runtime.apply import create
 from ..runtime.fields import check_values
+from ..runtime.rules import Request
 
 MAX_KEY = 200  # intake_keys.key; longer keys are hashed
 BUILTIN_NOTE = "Resolved by monitoring: the alert ended at {{ alert.endsAt or 'now' }}."
@@ -234,7 +235,7 @@ def create_keyed(engine: Any, intake: m.IntakeSpec, key: str, fields: dict[str, 
     and its key are written in one transaction (the key row locked), so concurrent repeats open one ticket."""
     for attempt in range(2):
         try:
-            with engine.db.write() as session, session.no_autoflush:
+            with engine.db.write() as session:
                 query = select(IntakeKey).where(IntakeKey.source == intake.id, IntakeKey.key == key)
                 if session.get_bind().dialect.name == "postgresql":
                     query = query.with_for_update()
@@ -244,14 +245,15 @@ def create_keyed(engine: Any, intake: m.IntakeSpec, key: str, fields: dict[str, 
                                                                         Ticket.state.not_in(settled)))
                     if number is not None:
                         return number, False
-                op = Operation.for_new(engine, session, engine.definitions.active(), system_actor(),
-                                       intake.process, fields, requester, channel=INTAKE_CHANNELS[intake.source])
-                engine._flush(session)
+                now = engine.clock()
+                request = Request("create", system_actor(), now, process=intake.process, values=fields,
+                                  requester=requester, channel=INTAKE_CHANNELS[intake.source])
+                ticket = create(session, engine.db, engine.context(session), request).snapshot.ticket
                 if row is None:
-                    session.add(IntakeKey(source=intake.id, key=key, ticket_id=op.ticket.id, updated_at=op.now))
+                    session.add(IntakeKey(source=intake.id, key=key, ticket_id=ticket.id, updated_at=now))
                 else:
-                    row.ticket_id, row.updated_at = op.ticket.id, op.now
-                number = op.ticket.number
+                    row.ticket_id, row.updated_at = ticket.id, now
+                number = ticket.number
             return number, True
         except IntegrityError:  # another request created the key's ticket first: it is a repeat now
             if attempt:

@@ -22,7 +22,7 @@ from itsm.store import Event, SlaClock, Ticket
 
 from ..errors import BadRequest, Forbidden
 from ..runtime.actors import SYSTEM, Actor, is_agent_for
-from ..runtime.core import Engine
+from ..runtime.engine import Engine
 
 PARAMETERS = ("from", "to", "process", "team", "format")
 AGE_BUCKETS: tuple[tuple[str, int | None], ...] = (("<1d", 1), ("1-3d", 3), ("3-7d", 7), ("7-30d", 30),

@@ -10,13 +10,12 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, func, insert, literal, select, text, update
-from transitions import Machine
 
 from itsm.interpreter.loader import compile_documents, load_pack
 from itsm.interpreter.model import PackSpec
@@ -24,15 +23,9 @@ from itsm.store import Database, DefinitionsVersion, Event, SlaClock, Ticket
 from itsm.store.models import JSONValue, UTCDateTime, utcnow
 
 from ..errors import NotFound, PublishRefused
+from .compiled import CompiledVersion, compile_version
 
 MAX_CACHED_VERSIONS = 8
-
-
-@dataclass
-class CompiledVersion:
-    id: str
-    pack: PackSpec
-    machines: dict[str, Machine] = field(default_factory=dict)  # built lazily by the engine, per process
 
 
 @dataclass(frozen=True)
@@ -80,7 +73,7 @@ class Definitions:
                     if row is None:
                         raise NotFound(f"no definitions version '{version_id}'")
                     source = row.source
-                compiled = CompiledVersion(version_id, compile_documents(source))
+                compiled = compile_version(version_id, compile_documents(source))
                 if len(self._cache) >= MAX_CACHED_VERSIONS:
                     self._cache.pop(next(iter(self._cache)))
                 self._cache[version_id] = compiled
@@ -115,7 +108,7 @@ class Definitions:
             row.git_commit = row.git_commit or git_commit
             self._activate(session, row)
             self._recheck_clocks(session, current, pack)
-        self._cache.setdefault(pack.digest, CompiledVersion(pack.digest, pack))
+        self._cache.setdefault(pack.digest, compile_version(pack.digest, pack))
         self._active = None
         return PublishResult(pack.digest, True, renamed, f"published version {pack.digest[:12]}")
 
