@@ -94,15 +94,17 @@ def sla_status_condition(status: str, now: datetime) -> ColumnElement[bool]:
     return exists().where((SlaClock.ticket_id == Ticket.id) & condition)
 
 
-def page(session: Session, limit: int, equal: Mapping[str, str], visible: ColumnElement[bool] | None,
+def page(session: Session, limit: int, equal: Mapping[str, str], viewer: tuple[str, Sequence[str]] | None,
          sla: ColumnElement[bool] | None, text: str, searched: Sequence[str], before: int | None) -> list[Any]:
-    """Up to `limit` tickets, newest first: columns equal to `equal`, visible, with a clock in a status,
-    whose number or `searched` fields contain `text` (case-insensitive), with ids below `before`."""
+    """Up to `limit` tickets, newest first: columns equal to `equal`, visible to `viewer` (a name and the
+    processes it sees every ticket of; None: everything), with a clock in a status (`sla`), whose number
+    or `searched` fields contain `text` (case-insensitive), with ids below `before`."""
     query = select(TICKETS).order_by(TICKETS.c.id.desc()).limit(limit)
     for column, value in equal.items():
         query = query.where(TICKETS.c[column] == value)
-    if visible is not None:
-        query = query.where(visible)
+    if viewer is not None:
+        newest_first = not equal and session.get_bind().dialect.name == "sqlite"
+        query = query.where(visible_condition(*viewer, newest_first=newest_first))
     if sla is not None:
         query = query.where(sla)
     if text:

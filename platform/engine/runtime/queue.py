@@ -23,12 +23,12 @@ EQUAL_FILTERS = ("process", "state", "priority", "team", "assignee", "requester"
 __all__ = ["SLA_FILTERS", "list_page", "searched_fields", "visible_to"]
 
 
-def visible_to(actor: Actor, pack: m.PackSpec, newest_first: bool = False) -> ColumnElement[bool] | None:
+def visible_to(actor: Actor, pack: m.PackSpec) -> ColumnElement[bool] | None:
     """SPEC 9 as a filter on tickets (None: sees everything): own tickets, assigned ones, and every ticket
-    of the processes the actor is an agent for (`newest_first`: see `store.tickets.visible_condition`)."""
+    of the processes the actor is an agent for."""
     if actor.is_admin or actor.is_system:
         return None
-    return tickets.visible_condition(actor.name, agent_processes(actor, pack), newest_first)
+    return tickets.visible_condition(actor.name, agent_processes(actor, pack))
 
 
 @m.per_spec
@@ -43,7 +43,6 @@ def list_page(session: Session, pack: m.PackSpec, actor: Actor, filters: Mapping
     """Up to `limit` tickets the actor may see, newest first, with their clocks and requesters (three
     queries for the page, not three per ticket), and the cursor of the next page (None: no more)."""
     equal = {column: value for column in EQUAL_FILTERS if (value := filters.get(column))}
-    newest_first = not equal and session.get_bind().dialect.name == "sqlite"
     sla = filters.get("sla")
     if sla and sla not in SLA_FILTERS:
         raise BadRequest(f"sla must be one of: {', '.join(SLA_FILTERS)}",
@@ -52,8 +51,9 @@ def list_page(session: Session, pack: m.PackSpec, actor: Actor, filters: Mapping
     if len(text) > MAX_SEARCH:
         raise BadRequest(f"q is longer than {MAX_SEARCH} characters",
                          [{"field": "q", "message": f"at most {MAX_SEARCH} characters"}])
-    rows = tickets.page(session, limit + 1, equal, visible_to(actor, pack, newest_first=newest_first),
-                        tickets.sla_status_condition(sla, now) if sla else None, text, searched_fields(pack), cursor)
+    viewer = None if actor.is_admin or actor.is_system else (actor.name, agent_processes(actor, pack))
+    rows = tickets.page(session, limit + 1, equal, viewer, tickets.sla_status_condition(sla, now) if sla else None,
+                        text, searched_fields(pack), cursor)
     more = len(rows) > limit
     rows = rows[:limit]
     clock_rows = clocks.of_tickets(session, [row.id for row in rows])
