@@ -1,7 +1,7 @@
 """The engine: runs tickets through compiled processes and persists them through the store (SPEC 8).
 
-Packages by purpose (docs/engine.md): `runtime` (tickets through processes: the operation, clocks, due
-work), `people` (users, sign-in, tokens), `authoring` (editor, scaffold, watch, impact, scenarios),
+Packages by purpose (docs/engine.md): `runtime` (tickets through processes: the transition core, its
+adapter, due work), `people` (users, sign-in, tokens), `authoring` (editor, scaffold, watch, impact, scenarios),
 `channels` (intake, mail, delivery), `reports` (KPIs, known errors); `worker` drives runtime and channels.
 
 The Python API the web layer, the worker and the scenario runner share: `Engine.create`, `Engine.fire`,

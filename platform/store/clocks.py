@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy import Row, Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from .models import SlaClock
@@ -21,18 +21,19 @@ _OF_TICKET = select(CLOCKS).where(CLOCKS.c.ticket_id == bindparam("ticket_id"))
 _INSERT = insert(CLOCKS)
 
 
-def of_ticket(session: Session, ticket_id: int) -> list[Mapping[str, Any]]:
-    return [_values(row) for row in session.connection().execute(_OF_TICKET, {"ticket_id": ticket_id})]
+def of_ticket(session: Session, ticket_id: int) -> list[Row[Any]]:
+    """The ticket's clock rows (columns in table order)."""
+    return list(session.connection().execute(_OF_TICKET, {"ticket_id": ticket_id}))
 
 
-def of_tickets(session: Session, ticket_ids: Collection[int]) -> dict[int, list[Mapping[str, Any]]]:
+def of_tickets(session: Session, ticket_ids: Collection[int]) -> dict[int, list[Row[Any]]]:
     """The clock rows of many tickets in one query, by ticket id."""
-    found: dict[int, list[Mapping[str, Any]]] = {}
+    found: dict[int, list[Row[Any]]] = {}
     if not ticket_ids:
         return found
     query = select(CLOCKS).where(CLOCKS.c.ticket_id.in_(list(ticket_ids)))
     for row in session.connection().execute(query):
-        found.setdefault(row.ticket_id, []).append(_values(row))
+        found.setdefault(row.ticket_id, []).append(row)
     return found
 
 
@@ -67,6 +68,3 @@ def retry_later(session: Session, ticket_ids: Collection[int], now: datetime, at
     session.execute(update(CLOCKS).where(CLOCKS.c.ticket_id.in_(list(ticket_ids)), CLOCKS.c.next_timer_at < now)
                     .values(next_timer_at=at))
 
-
-def _values(row: Any) -> Mapping[str, Any]:
-    return cast(Mapping[str, Any], row._mapping)

@@ -1,7 +1,8 @@
 """Ticket rows: read by number or id (locked for a change on PostgreSQL), inserted, updated under their
 version (optimistic concurrency: a stale write matches no row), and the queue's page.
 
-Rows come back as mappings of column values (no ORM objects: the engine builds frozen snapshots of them).
+Rows come back as Core rows, the columns in table order (no ORM objects: the engine builds frozen
+snapshots of them).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Table, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from .models import SlaClock, Ticket
@@ -28,24 +29,23 @@ def is_postgres(session: Session | Connection) -> bool:
     return bind.dialect.name == "postgresql"
 
 
-def by_number(session: Session, number: str, lock: bool = False) -> Mapping[str, Any] | None:
-    """The ticket's columns; `lock`: held until the transaction ends (PostgreSQL; SQLite has one writer)."""
+def by_number(session: Session, number: str, lock: bool = False) -> Row[Any] | None:
+    """The ticket's row (its columns in table order); `lock`: held until the transaction ends (PostgreSQL;
+    SQLite has one writer at a time)."""
     query = _BY_NUMBER_LOCKED if lock and is_postgres(session) else _BY_NUMBER
-    row = session.connection().execute(query, {"number": number}).first()
-    return None if row is None else _values(row)
+    return session.connection().execute(query, {"number": number}).first()
 
 
-def by_id(session: Session, ticket_id: int) -> Mapping[str, Any] | None:
-    row = session.connection().execute(_BY_ID, {"id": ticket_id}).first()
-    return None if row is None else _values(row)
+def by_id(session: Session, ticket_id: int) -> Row[Any] | None:
+    return session.connection().execute(_BY_ID, {"id": ticket_id}).first()
 
 
-def by_ids_locked(session: Session, ids: Collection[int]) -> list[Mapping[str, Any]]:
+def by_ids_locked(session: Session, ids: Collection[int]) -> list[Row[Any]]:
     """The tickets of `ids` by id; on PostgreSQL locked, skipping those another transaction holds."""
     query = select(TICKETS).where(TICKETS.c.id.in_(list(ids))).order_by(TICKETS.c.id)
     if is_postgres(session):
         query = query.with_for_update(skip_locked=True)
-    return [_values(row) for row in session.connection().execute(query)]
+    return list(session.connection().execute(query))
 
 
 def number_of(session: Session, ticket_id: int) -> str | None:
@@ -116,6 +116,3 @@ def page(session: Session, limit: int, equal: Mapping[str, str], viewer: tuple[s
         query = query.where(TICKETS.c.id < before)
     return list(session.connection().execute(query))
 
-
-def _values(row: Any) -> Mapping[str, Any]:
-    return cast(Mapping[str, Any], row._mapping)

@@ -62,21 +62,21 @@ def sweep_due_clocks(engine: Engine, batch: int, retry_after: timedelta) -> Batc
         if not ids:
             return result
         rows = tickets.by_ids_locked(session, ids)  # a user writing a ticket: it waits for the next sweep
-        clock_rows = clocks.of_tickets(session, [row["id"] for row in rows])
-        requesters = users.all_named(session, {row["requester"] for row in rows})
+        clock_rows = clocks.of_tickets(session, [row.id for row in rows])
+        requesters = users.all_named(session, {row.requester for row in rows})
         work = ClockBatch(engine, session)
         failed: list[int] = []
         for row in rows:
             try:
-                found = snapshot(session, row, clock_rows.get(row["id"], []), requesters.get(row["requester"]),
+                found = snapshot(session, row, clock_rows.get(row.id, []), requesters.get(row.requester),
                                  requester_known=True)
                 planned = plan_sla(system_work(work.context, found, now))
             except Exception as exc:  # this ticket only: nothing of it is written
-                log.warning("SLA step of %s failed: %s", row["number"], exc)
-                failed.append(row["id"])
+                log.warning("SLA step of %s failed: %s", row.number, exc)
+                failed.append(row.id)
                 continue
             if not bulk_writable(planned):
-                result.own_transaction.append(row["id"])
+                result.own_transaction.append(row.id)
                 continue
             work.keep(planned)
             result.done += 1

@@ -58,6 +58,6 @@ def list_page(session: Session, pack: m.PackSpec, actor: Actor, filters: Mapping
     rows = rows[:limit]
     clock_rows = clocks.of_tickets(session, [row.id for row in rows])
     requesters = users.all_named(session, {row.requester for row in rows})
-    page: list[Any] = [snapshot(session, row._mapping, clock_rows.get(row.id, []), requesters.get(row.requester),
+    page: list[Any] = [snapshot(session, row, clock_rows.get(row.id, []), requesters.get(row.requester),
                                 requester_known=True) for row in rows]
     return page, (rows[-1].id if more and rows else None)

@@ -65,18 +65,6 @@ TICKET_COLUMNS = tuple(f.name for f in fields(TicketRow))
 CLOCK_COLUMNS = tuple(f.name for f in fields(ClockRow))
 
 
-def ticket_row(values: Mapping[str, Any]) -> TicketRow:
-    """A ticket row from column values (a database row's mapping); other keys are ignored."""
-    return TicketRow(*(values[name] for name in TICKET_COLUMNS))
-
-
-def clock_row(values: Mapping[str, Any]) -> ClockRow:
-    """A clock row from column values; stored pauses (JSON lists) become tuples."""
-    pauses = values.get("pauses") or ()
-    return ClockRow(**{name: values[name] for name in CLOCK_COLUMNS[:-1]},
-                    pauses=tuple((str(start), end) for start, end in pauses))
-
-
 @dataclass(frozen=True, slots=True)
 class UserFacts:
     """What expressions and templates may read about a person (SPEC 5 `requester.*`)."""

@@ -83,21 +83,21 @@ def _clocks_one_by_one(engine: Engine, batch: int | None = None, ticket_ids: lis
         if ticket_ids is None:
             ticket_ids = clocks.due_ticket_ids(session, now, batch or DEFAULT_BATCH)
         rows = tickets.by_ids_locked(session, ticket_ids)
-        clock_rows = clocks.of_tickets(session, [row["id"] for row in rows])
-        requesters = users.all_named(session, {row["requester"] for row in rows})
+        clock_rows = clocks.of_tickets(session, [row.id for row in rows])
+        requesters = users.all_named(session, {row.requester for row in rows})
         context = engine.context(session)
         for row in rows:
             savepoint = session.begin_nested()
             try:
-                found = snapshot(session, row, clock_rows.get(row["id"], []), requesters.get(row["requester"]),
+                found = snapshot(session, row, clock_rows.get(row.id, []), requesters.get(row.requester),
                                  requester_known=True)
                 perform(session, engine.db, context, plan_sla(system_work(context, found, now)))
                 savepoint.commit()
                 result.clocks += 1
             except Exception as exc:
                 savepoint.rollback()
-                log.warning("SLA step of %s failed: %s", row["number"], exc)
-                clocks.retry_later(session, [row["id"]], now, now + RETRY_AFTER)
+                log.warning("SLA step of %s failed: %s", row.number, exc)
+                clocks.retry_later(session, [row.id], now, now + RETRY_AFTER)
                 result.failed += 1
     return result
 
@@ -109,7 +109,7 @@ def _sweep_timers(engine: Engine, batch: int) -> SweepResult:
         due = timers.due(session, now, batch)  # on PostgreSQL another worker takes other timers
         if not due:
             return result
-        locked = {row["id"]: row for row in tickets.by_ids_locked(session, list(dict.fromkeys(
+        locked = {row.id: row for row in tickets.by_ids_locked(session, list(dict.fromkeys(
             timer["ticket_id"] for timer in due)))}
         current: dict[int, TicketSnapshot] = {}  # tickets as this sweep left them
         context = engine.context(session)
@@ -134,7 +134,7 @@ def _sweep_timers(engine: Engine, batch: int) -> SweepResult:
                 savepoint.commit()
             except Exception as exc:
                 savepoint.rollback()
-                log.warning("timed transition %s of %s failed: %s", timer["key"], row["number"], exc)
+                log.warning("timed transition %s of %s failed: %s", timer["key"], row.number, exc)
                 timers.mark(session, timer["id"], due_at=now + RETRY_AFTER)
                 result.failed += 1
     return result
