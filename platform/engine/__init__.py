@@ -1,7 +1,7 @@
 """The engine: runs tickets through compiled processes and persists them through the store (SPEC 8).
 
-Packages by purpose (docs/engine.md): `runtime` (tickets through processes: the operation, clocks, due
-work), `people` (users, sign-in, tokens), `authoring` (editor, scaffold, watch, impact, scenarios),
+Packages by purpose (docs/engine.md): `runtime` (tickets through processes: the transition core, its
+adapter, due work), `people` (users, sign-in, tokens), `authoring` (editor, scaffold, watch, impact, scenarios),
 `channels` (intake, mail, delivery), `reports` (KPIs, known errors); `worker` drives runtime and channels.
 
 The Python API the web layer, the worker and the scenario runner share: `Engine.create`, `Engine.fire`,
@@ -25,8 +25,8 @@ from .errors import (
     ValidationFailed,
 )
 from .runtime.actors import Actor, system_actor
-from .runtime.core import Engine
 from .runtime.definitions import Definitions, PublishResult
+from .runtime.engine import Engine
 
 __all__ = ["ActionFailed", "Actor", "BadRequest", "Conflict", "DefinitionFailed", "Definitions", "Engine",
            "EngineError", "Forbidden", "NotFound", "PublishRefused", "PublishResult", "StaleVersion", "Unauthorized",

@@ -19,6 +19,7 @@ from itsm.interpreter.durations import DurationError
 from itsm.interpreter.expressions import ExpressionError
 from itsm.routing import RoutingError
 from itsm.sla import NoWorkingTime
+from itsm.store import outage
 
 from .errors import ActionFailed, BadRequest, DefinitionFailed, EngineError
 
@@ -54,6 +55,10 @@ def boundary(where: str = "", templates: type[EngineError] = ActionFailed) -> It
         yield
     except CORE_ERRORS as exc:
         raise translate(exc, where, templates) from exc
+    except ActionFailed as exc:  # an action that lost the database on a lookup: an outage (503), not a 409
+        if exc.__cause__ is not None and outage(exc.__cause__):
+            raise exc.__cause__ from None
+        raise
 
 
 def guarded(function: Callable[P, R]) -> Callable[P, R]:

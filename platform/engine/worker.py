@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from itsm.store import NOT_MIGRATED, UNREACHABLE, outage, outage_line
 
 from .channels.delivery import deliver_outbox
-from .runtime.core import Engine
+from .runtime.engine import Engine
 from .runtime.sweep import DEFAULT_BATCH, SweepResult, sweep_due
 
 log = logging.getLogger("itsm.worker")

@@ -1,7 +1,9 @@
-"""Storage: SQLAlchemy models and queries for tickets, events, users, versions, outbox and timers.
+"""Storage: SQLAlchemy models, and a repository module per aggregate for the statements the engine runs:
+`tickets`, `clocks`, `timers`, `rows` (events, comments, outbox, links), `routing`, `numbering`, `users`,
+`versions`, `search`; `bulk` writes many rows of one shape at once (the worker's batches).
 
-No business rules here: the engine decides, the store persists. SQLite is the embedded default,
-PostgreSQL (psycopg 3) serves teams that outgrow one machine.
+No business rules here: the engine decides, the store persists; every switch between databases is here.
+SQLite is the embedded default, PostgreSQL (psycopg 3) serves teams that outgrow one machine.
 """
 
 from __future__ import annotations

@@ -9,18 +9,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from . import queries as q
 from .models import Link, Ticket
-
-
-def ticket_numbered(session: Session, number: str) -> Ticket | None:
-    """The ticket a new link would point to."""
-    return session.scalar(q.TICKET_BY_NUMBER, {"number": number})
-
-
-def exists(session: Session, source_id: int, target_id: int, kind: str) -> bool:
-    return session.scalar(select(Link.id).where(Link.source_id == source_id, Link.target_id == target_id,
-                                                Link.kind == kind)) is not None
 
 
 def target_numbers(session: Session, source_id: int, kind: str) -> set[str]:

@@ -1,4 +1,4 @@
-"""Statements the engine runs on nearly every request, built once.
+"""Statements run on nearly every request (users, tokens, search documents), built once.
 
 SQLAlchemy caches the compiled SQL of a statement under a key it derives from the statement object, and
 remembers that key on the object: a statement built once and run with parameters skips both the building
@@ -10,24 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Executable, Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .models import (
-    ApiToken,
-    Comment,
-    Event,
-    NumberSequence,
-    OutboxMessage,
-    SearchDocument,
-    SlaClock,
-    Ticket,
-    Timer,
-    User,
-)
+from .models import ApiToken, SearchDocument, User
 
-TICKET_BY_NUMBER = select(Ticket).where(Ticket.number == bindparam("number"))  # :number
-TICKET_BY_NUMBER_LOCKED = TICKET_BY_NUMBER.with_for_update()  # PostgreSQL: waits for the ticket's writer
 USER_BY_NAME = select(User).where(User.name == bindparam("name"))  # :name
 _USERS, _TOKENS = cast(Table, User.__table__), cast(Table, ApiToken.__table__)
 # A bearer token's last use and its user, the first statement of every API request (:digest); the outer
@@ -35,21 +22,6 @@ _USERS, _TOKENS = cast(Table, User.__table__), cast(Table, ApiToken.__table__)
 TOKEN_AND_USER = (select(_TOKENS.c.last_used_at, *_USERS.c)
                   .select_from(_TOKENS.outerjoin(_USERS, _USERS.c.id == _TOKENS.c.user_id))
                   .where(_TOKENS.c.token_hash == bindparam("digest")))
-CLOCKS_OF_TICKET = select(SlaClock).where(SlaClock.ticket_id == bindparam("ticket_id"))  # :ticket_id
-OPEN_TICKETS_PER_ASSIGNEE = (  # :pool, a list of user names
-    select(Ticket.assignee, func.count()).where(Ticket.is_open, Ticket.assignee.in_(bindparam("pool", expanding=True)))
-    .group_by(Ticket.assignee))
-_TIMERS = cast(Table, Timer.__table__)
-CLEAR_TRANSITION_TIMERS = delete(_TIMERS).where(_TIMERS.c.ticket_id == bindparam("of_ticket"),  # :of_ticket
-                                                _TIMERS.c.kind == "transition")
-_SEQUENCES = cast(Table, NumberSequence.__table__)
-NEXT_NUMBER = (update(_SEQUENCES).where(_SEQUENCES.c.prefix == bindparam("of_prefix"))  # :of_prefix
-               .values(last_value=_SEQUENCES.c.last_value + 1).returning(_SEQUENCES.c.last_value))
-
-# Rows appended by an operation (column values), one executemany each.
-INSERT_EVENTS = insert(cast(Table, Event.__table__))
-INSERT_COMMENTS = insert(cast(Table, Comment.__table__))
-INSERT_OUTBOX = insert(cast(Table, OutboxMessage.__table__))
 
 
 def _search_upsert(dialect_insert: Callable[..., Any]) -> Executable:

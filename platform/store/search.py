@@ -140,3 +140,8 @@ def _match_postgres(session: Session, terms: Sequence[str], where: Sequence[Colu
 def unindexed_tickets(session: Session) -> bool:
     """Whether tickets exist but the index holds no document (a database from before migration 0004)."""
     return session.scalar(select(Ticket.id).limit(1)) is not None and not has_documents(session)
+def write_documents(session: Session, documents: Sequence[tuple[int, str, str]]) -> None:
+    """Insert or replace several tickets' documents, one executemany."""
+    if documents:
+        statement = WRITE_SEARCH_DOCUMENT[session.get_bind().dialect.name]
+        session.execute(statement, [{"ticket_id": i, "title": t, "body": b} for i, t, b in documents])

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from . import queries as q
@@ -74,3 +74,21 @@ def replace_password_hash(session: Session, user_id: int, old: str | None, new: 
     result = session.execute(update(User).where(User.id == user_id, User.password_hash == old)
                              .values(password_hash=new))
     return bool(getattr(result, "rowcount", 0))
+
+
+# -- users as the runtime reads them for tickets: plain rows, no ORM objects --------------------------------
+
+_USERS = cast(Table, User.__table__)
+_BY_NAME = select(_USERS).where(_USERS.c.name == bindparam("name"))
+
+
+def named(session: Session, name: str) -> Any | None:
+    """The user's row (attributes per column), or None."""
+    return session.connection().execute(_BY_NAME, {"name": name}).first()
+
+
+def all_named(session: Session, names: Collection[str]) -> dict[str, Any]:
+    """The rows of the users among `names`, by name (one query)."""
+    if not names:
+        return {}
+    return {row.name: row for row in session.connection().execute(select(_USERS).where(_USERS.c.name.in_(list(names))))}

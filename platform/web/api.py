@@ -25,10 +25,11 @@ from itsm.engine.runtime.actors import actor_for
 from itsm.interpreter.forms import form_json_schema
 from itsm.interpreter.graph import mermaid
 
+from .availability import is_page_request
 from .bodies import declared_body
 from .extension import current_engine
 from .openapi import openapi_document
-from .pages import engine_error_page, http_error_page, is_page_request
+from .pages import engine_error_page, http_error_page
 
 api = Blueprint("api", __name__, url_prefix="/api")
 MAX_LIMIT = 200

@@ -21,7 +21,6 @@ from itsm.engine.people.settings import installation_secret
 from itsm.store import NOT_MIGRATED, UNREACHABLE, outage, outage_line
 
 from .extension import engine_of
-from .pages import is_page_request
 
 RETRY_AFTER_SECONDS = 5
 MESSAGES = {
@@ -53,6 +52,11 @@ def _driver_errors() -> tuple[type[Exception], ...]:
     except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite-only installs may drop it
         return ()
     return (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def is_page_request() -> bool:
+    """A request for a page (HTML errors), not for the JSON API."""
+    return not request.path.startswith("/api/") and request.path != "/api"
 
 
 def database_error(exc: Exception) -> Response:

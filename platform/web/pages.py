@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, current_app, render_template, request
+from flask import Flask, Response, current_app, render_template
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from itsm.engine import EngineError
 from itsm.engine.runtime.actors import team_members
 
+from .availability import database_error
 from .extension import current_engine
 from .formdata import INPUT_TYPES, display, input_value
 
@@ -31,16 +32,10 @@ def init_app(app: Flask) -> None:
         return {"pack": pack, "view_endpoints": current_app.view_functions}
 
 
-def is_page_request() -> bool:
-    return not request.path.startswith("/api/") and request.path != "/api"
-
-
 def error_page(status: int, message: str) -> tuple[str, int] | Response:
     try:
         return render_template("error.html", title=TITLES.get(status, "Something went wrong"), message=message), status
     except SQLAlchemyError as exc:  # the page asks for the pack: with the database away, its 503 instead
-        from .availability import database_error
-
         return database_error(exc)
 
 

@@ -16,10 +16,10 @@ from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_temp
 from itsm.engine import Actor, EngineError, ValidationFailed
 from itsm.engine.reports.known_errors import link, suggest, suggest_for_ticket
 from itsm.engine.runtime.actors import agent_processes
-from itsm.engine.runtime.core import SLA_FILTERS
+from itsm.engine.runtime.documents import document_fields, title_of
 from itsm.engine.runtime.forms import Form
+from itsm.engine.runtime.queue import SLA_FILTERS
 from itsm.engine.runtime.reviews import request_review, review_transition
-from itsm.engine.runtime.search_index import document_fields, title_of
 from itsm.interpreter import model as m
 
 from .api import _decode_cursor, _encode_cursor

@@ -219,11 +219,12 @@ def test_a_database_lost_while_an_action_runs_is_an_outage_not_a_failed_action(
         engine.definitions.publish_path(CMDB_PACK)
         number = engine.create(system_actor(), "ticket", {"summary": "Laptop fan loud"})["number"]
 
-        def lookup_in_the_lost_database(context: Any, args: Any) -> None:  # as `assign` reads routing state
+        def lookup_in_the_lost_database(context: Any, args: Any) -> None:  # as `assign` asks for a user
             proxy.down()
-            context.op.session.execute(text("SELECT 1"))
+            context.op.lookups.user_exists("dana")  # the core's reads beyond its snapshot go to the store
 
         monkeypatch.setitem(itsm_cmdb.plugin.actions, "cmdb_owner", lookup_in_the_lost_database)
+        engine = Engine(db)  # plugin actions are looked up once per engine and pack
         with pytest.raises(sa_exc.OperationalError) as lost:  # not ActionFailed: a 503, not a 409
             engine.fire(system_actor(), number, "classify", {"configuration_item": "LAPTOP-0042"})
         assert outage(lost.value) == UNREACHABLE

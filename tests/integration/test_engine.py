@@ -146,7 +146,7 @@ def test_stale_version_is_a_conflict_that_changes_nothing(engine: Engine) -> Non
     assert engine.get(lars, number)["state"] == "assigned"
 
 
-def test_a_failing_action_leaves_no_trace(engine: Engine) -> None:
+def test_a_failing_action_leaves_no_trace(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """A template that renders an invalid value into a choice field aborts the whole transition."""
     lars = engine.actor("lars")
     number = new_incident(engine)["number"]
@@ -154,6 +154,7 @@ def test_a_failing_action_leaves_no_trace(engine: Engine) -> None:
     compiled = engine.definitions.active()
     import dataclasses
 
+    from itsm.engine.runtime.compiled import compile_version
     from itsm.interpreter.model import SetAction
 
     process = compiled.pack.processes["incident"]
@@ -162,8 +163,9 @@ def test_a_failing_action_leaves_no_trace(engine: Engine) -> None:
     patched = dataclasses.replace(process, transitions=tuple(broken if t.id == "classify" else t
                                                             for t in process.transitions),
                                   transition_by_id={**process.transition_by_id, "classify": broken})
-    compiled.pack = dataclasses.replace(compiled.pack, processes={**compiled.pack.processes, "incident": patched})
-    compiled.machines.clear()
+    pack = dataclasses.replace(compiled.pack, processes={**compiled.pack.processes, "incident": patched})
+    version = compile_version(compiled.id, pack)  # compiled versions are frozen: the engine runs this one
+    monkeypatch.setattr(engine.definitions, "active", lambda: version)
     with pytest.raises(ValidationFailed):
         engine.fire(lars, number, "classify", {"urgency": "high"})
     ticket = engine.get(lars, number)

@@ -59,5 +59,5 @@ def test_plugin_functions_are_usable_in_expressions(cmdb: Engine) -> None:
 
 def test_machines_are_built_once_per_process_and_version(cmdb: Engine) -> None:
     compiled = cmdb.definitions.active()
-    process = compiled.pack.processes["ticket"]
-    assert cmdb.machine(compiled, process) is cmdb.machine(compiled, process)
+    assert set(compiled.machines) == set(compiled.pack.processes)  # built with the version, one per process
+    assert cmdb.definitions.active().machines["ticket"] is compiled.machines["ticket"]

@@ -23,7 +23,7 @@ from itsm.store.schedule import next_due
 from ..errors import EngineError
 from ..people.users import add_user
 from ..runtime.actors import SYSTEM
-from ..runtime.core import Engine
+from ..runtime.engine import Engine
 from ..runtime.sweep import sweep_due
 
 EPSILON = timedelta(microseconds=1)  # the worker acts on what is strictly past due

@@ -31,7 +31,7 @@ from itsm.store.users import emails_of
 if TYPE_CHECKING:
     from itsm.store.database import Session
 
-    from ..runtime.core import Engine
+    from ..runtime.engine import Engine
 
 log = logging.getLogger("itsm.delivery")
 CLAIM = timedelta(minutes=5)

@@ -25,8 +25,9 @@ from ..boundary import boundary, guarded
 from ..errors import BadRequest, EngineError, NotFound
 from ..runtime.actions import coerce_rendered
 from ..runtime.actors import Actor, system_actor
-from ..runtime.core import Operation
+from ..runtime.apply import create
 from ..runtime.fields import check_values
+from ..runtime.rules import Request
 
 MAX_KEY = 200  # intake_keys.key; longer keys are hashed
 BUILTIN_NOTE = "Resolved by monitoring: the alert ended at {{ alert.endsAt or 'now' }}."
@@ -232,20 +233,21 @@ def create_keyed(engine: Any, intake: m.IntakeSpec, key: str, fields: dict[str, 
     and its key are written in one transaction (the key row locked), so concurrent repeats open one ticket."""
     for attempt in range(2):
         try:
-            with engine.db.write() as session, session.no_autoflush:
+            with engine.db.write() as session:
                 row = stored.locked(session, intake.id, key)
                 if row is not None:
                     number = stored.open_number(session, row.ticket_id, settled)
                     if number is not None:
                         return number, False
-                op = Operation.for_new(engine, session, engine.definitions.active(), system_actor(),
-                                       intake.process, fields, requester, channel=INTAKE_CHANNELS[intake.source])
-                engine._flush(session)
+                now = engine.clock()
+                request = Request("create", system_actor(), now, process=intake.process, values=fields,
+                                  requester=requester, channel=INTAKE_CHANNELS[intake.source])
+                ticket = create(session, engine.db, engine.context(session), request).snapshot.ticket
                 if row is None:
-                    stored.add(session, intake.id, key, op.ticket.id, op.now)
+                    stored.add(session, intake.id, key, ticket.id, now)
                 else:
-                    stored.point(session, intake.id, key, op.ticket.id, op.now)
-                number = op.ticket.number
+                    stored.point(session, intake.id, key, ticket.id, now)
+                number = ticket.number
             return number, True
         except stored.KeyTaken:  # another request created the key's ticket first: it is a repeat now
             if attempt:

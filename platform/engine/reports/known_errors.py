@@ -14,19 +14,25 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from itsm.interpreter import model as m
-from itsm.store import Ticket
+from itsm.store import Ticket, rows, tickets
 from itsm.store import links as stored_links
 from itsm.store.models import LINK_INVERSE
 from itsm.store.search import Knowledge, Match, match_knowledge
 
 from ..boundary import guarded
 from ..errors import BadRequest, Forbidden, ValidationFailed
-from ..runtime.actors import Actor, visible_to
+from ..runtime.access import can_see, is_agent
+from ..runtime.actors import Actor
+from ..runtime.apply import perform
+from ..runtime.documents import document, title_of
+from ..runtime.plan import LinkRow
+from ..runtime.queue import visible_to
 from ..runtime.reviews import REVIEW_PROCESS
-from ..runtime.search_index import document, title_of
+from ..runtime.rules import plan_note, working
+from ..runtime.store_lookups import snapshot
 
 if TYPE_CHECKING:
-    from ..runtime.core import Engine
+    from ..runtime.engine import Engine
 
 MAX_SUGGESTIONS = 20
 KNOWN_ERROR = "known_error"
@@ -78,9 +84,10 @@ def suggest_for_ticket(engine: Engine, actor: Actor, number: str, *, limit: int 
     """Known errors for a ticket's own text (its title and body fields), without the ticket itself; each
     says whether the ticket already links to it as a known error."""
     with engine.db.read() as session:
-        op = engine._open(session, actor, number)
-        title, body = document(op.form, op.fields)
-        linked = stored_links.target_numbers(session, op.ticket.id, KNOWN_ERROR)
+        work = engine.open(session, actor, number)
+        title, body = document(work.form, work.fields)
+        assert work.ticket.id is not None
+        linked = stored_links.target_numbers(session, work.ticket.id, KNOWN_ERROR)
     items = suggest(engine, actor, f"{title}\n{body}", exclude=number, limit=limit)
     for item in items:
         item["linked"] = item["number"] in linked
@@ -96,21 +103,23 @@ def link(engine: Engine, actor: Actor, number: str, to: str, kind: str = KNOWN_E
                                                                 + ", ".join(sorted(LINK_INVERSE))}])
     if to == number:
         raise ValidationFailed("a ticket cannot link to itself", [{"field": "to", "message": "the ticket itself"}])
-    with engine.db.write() as session, session.no_autoflush:
-        op = engine._open(session, actor, number, for_update=True)
-        if not op.is_agent():
+    with engine.db.write() as session:
+        context = engine.context(session)
+        now = engine.clock()
+        mine = working(context, engine.load(session, actor, number, for_update=True, context=context), actor, now)
+        if not is_agent(mine):
             raise Forbidden("only agents link tickets")
-        target = stored_links.ticket_numbered(session, to)
-        other = engine.operation(session, actor, target) if target is not None else None
-        if target is None or other is None or not other.can_see():
+        row = tickets.by_number(session, to)
+        other = working(context, snapshot(session, row), actor, now) if row is not None else None
+        if other is None or not can_see(other):
             raise ValidationFailed(f"no ticket {to}", [{"field": "to", "message": f"no ticket {to}"}])
         result = {"from": number, "to": to, "kind": kind}
-        if stored_links.exists(session, op.ticket.id, target.id, kind):
+        assert mine.ticket.id is not None and other.ticket.id is not None
+        if rows.link_exists(session, mine.ticket.id, other.ticket.id, kind):
             return result, False
-        op.pending_links.append((target, kind))  # finish writes both rows
-        op.finish("link", data={"to": to, "kind": kind})
-        other.finish("link", data={"to": number, "kind": LINK_INVERSE[kind]})
-        engine._flush(session)
+        perform(session, engine.db, context, plan_note(mine, "link", {"to": to, "kind": kind},
+                                                       links=(LinkRow(other.ticket.id, kind),)))
+        perform(session, engine.db, context, plan_note(other, "link", {"to": number, "kind": LINK_INVERSE[kind]}))
         return result, True
 
 
@@ -118,10 +127,11 @@ def link(engine: Engine, actor: Actor, number: str, to: str, kind: str = KNOWN_E
 def links(engine: Engine, actor: Actor, number: str) -> list[dict[str, Any]]:
     """The ticket's links that the actor may follow, oldest first."""
     with engine.db.read() as session:
-        op = engine._open(session, actor, number)
-        pack = op.pack
+        work = engine.open(session, actor, number)
+        pack = work.pack
+        assert work.ticket.id is not None
         return [{"kind": kind, **_summary(pack, ticket)}
-                for kind, ticket in stored_links.links_from(session, op.ticket.id, visible_to(actor, pack))]
+                for kind, ticket in stored_links.links_from(session, work.ticket.id, visible_to(actor, pack))]
 
 
 def _suggestion(pack: m.PackSpec, found: Match) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from itsm.store.reports import ClockCount, TicketScope, TicketTiming
 
 from ..errors import BadRequest, Forbidden
 from ..runtime.actors import SYSTEM, Actor, is_agent_for
-from ..runtime.core import Engine
+from ..runtime.engine import Engine
 
 if TYPE_CHECKING:
     from itsm.store.database import Session

@@ -1,24 +1,24 @@
 """Running actions (SPEC 4): set, assign, escalate, notify, comment, create, plugin.
 
-Actions work on the operation's working copy of the ticket and add rows to the same session, so a failing
-action aborts the whole transaction: no state change, no event, no outbox row.
+Actions work on the core's working copy of the ticket (`Work`): a failing action aborts the whole change
+(no plan, so no state change, no event, no outbox row). What needs I/O is an effect in the plan: a `create`
+action asks for a linked ticket, round-robin asks to move a cursor. To add an action: a model class in
+`itsm.interpreter.model`, its YAML in the interpreter's loader, and a branch in `_run` below.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from jinja2 import TemplateError
 
 from itsm.interpreter import model as m
 from itsm.interpreter.templates import BODY_CUT, MAX_BODY, MAX_OUTPUT, MAX_SUBJECT, SUBJECT_CUT, is_template, renderer
-from itsm.store import outage
 
-from ..boundary import boundary
 from ..errors import ActionFailed, EngineError
-
-if TYPE_CHECKING:
-    from .core import Operation
+from .work import Work
 
 
 def render(text: str, context: Mapping[str, Any], where: str, limit: int = MAX_OUTPUT,
@@ -27,15 +27,17 @@ def render(text: str, context: Mapping[str, Any], where: str, limit: int = MAX_O
     them fails the action, and with it the operation (409, nothing written)."""
     if not is_template(text):
         return text
-    with boundary(where):  # a failing template fails its action (409), naming its place in the pack
+    try:
         return renderer(text)(context, limit, marker)
+    except TemplateError as exc:  # every render failure (interpreter.templates): the action fails, 409
+        raise ActionFailed(f"template at {where} failed: {exc}") from exc
 
 
 @dataclass
 class PluginContext:
     """What a plugin action may touch: the ticket's fields (through set_field), comments, and read-only facts."""
 
-    op: Operation
+    op: Work
     args: Mapping[str, Any]
     notes: list[str] = field(default_factory=list)
 
@@ -54,82 +56,79 @@ class PluginContext:
         self.op.add_comment(text, internal=True)
 
 
-def run_actions(op: Operation, actions: tuple[m.Action, ...]) -> None:
+def run_actions(work: Work, actions: tuple[m.Action, ...]) -> None:
     for action in actions:
         try:
-            _run(op, action)
+            _run(work, action)
         except EngineError:
             raise
-        except Exception as exc:  # a plugin or template bug: abort the operation with the reason
-            if outage(exc):
-                raise  # the database went away: not the action's fault (a 503, or the worker's backoff)
+        except Exception as exc:  # a plugin or template bug: abort the change with the reason
             raise ActionFailed(f"action at {getattr(action, 'where', '?')} failed: {exc}") from exc
 
 
-def _run(op: Operation, action: m.Action) -> None:
-    pack = op.pack
+def _run(work: Work, action: m.Action) -> None:
+    pack = work.pack
     if isinstance(action, m.SetAction):
         for name, value in action.values.items():
             if isinstance(value, str):
-                value = render(value, op.template_context(), action.where)
-                spec = op.form.by_id[name]
+                value = render(value, work.template_context(), action.where)
+                spec = work.form.by_id[name]
                 value = coerce_rendered(spec, value)
-            op.set_field(name, value, source="action")
+            work.set_field(name, value, source="action")
     elif isinstance(action, m.AssignAction):
         if action.route:
-            op.route()
+            work.route()
         else:
-            _assign(op, action)
+            _assign(work, action)
     elif isinstance(action, m.EscalateAction):
-        current = pack.teams.get(op.ticket.team or "")
+        current = pack.teams.get(work.ticket.team or "")
         if current is None or current.escalates_to is None:
-            op.note_event("escalation", {"result": "no next tier", "team": op.ticket.team})
+            work.note_event("escalation", {"result": "no next tier", "team": work.ticket.team})
         else:
-            routing = pack.routings.get(op.process.routing or "")
-            user = op.pick_member(routing, current.escalates_to)[0] if routing is not None else None
-            op.assign(current.escalates_to, user, reason="escalation")
+            routing = pack.routings.get(work.process.routing or "")
+            user = work.pick_member(routing, current.escalates_to)[0] if routing is not None else None
+            work.assign(current.escalates_to, user, reason="escalation")
     elif isinstance(action, m.NotifyAction):
-        _outbox(op, pack.notifications[action.notification], op.template_context(), action.where)
+        _outbox(work, pack.notifications[action.notification], work.template_context(), action.where)
     elif isinstance(action, m.CommentAction):
-        op.add_comment(render(action.text, op.template_context(), action.where), internal=False)
+        work.add_comment(render(action.text, work.template_context(), action.where), internal=False)
     elif isinstance(action, m.CreateAction):
-        values = {k: render(v, op.template_context(), action.where) if isinstance(v, str) else v
+        values = {k: render(v, work.template_context(), action.where) if isinstance(v, str) else v
                   for k, v in action.fields.items()}
-        op.create_linked(action.process, values, action.link)
+        work.create_linked(action.process, values, action.link)
     elif isinstance(action, m.PluginAction):
-        plugin_action: Callable[..., Any] | None = op.engine.plugin_actions(pack).get(action.name)
+        plugin_action: Callable[..., Any] | None = work.plugins.get(action.name)
         if plugin_action is None:
             raise ActionFailed(f"plugin action '{action.name}' is not installed")
-        plugin_action(PluginContext(op, action.args), dict(action.args))
+        plugin_action(PluginContext(work, action.args), dict(action.args))
 
 
-def _assign(op: Operation, action: m.AssignAction) -> None:
+def _assign(work: Work, action: m.AssignAction) -> None:
     """`assign: {team, user}`; templated values come from the ticket (a field of type user, `actor.name`)."""
     team, user = action.team, action.user
     if is_template(team):
-        team = render(team, op.template_context(), action.where).strip() or None
-        if team is not None and team not in op.pack.teams:
+        team = render(team, work.template_context(), action.where).strip() or None
+        if team is not None and team not in work.pack.teams:
             raise ActionFailed(f"assign at {action.where}: no team '{team}'")
     if is_template(user):
-        user = render(user, op.template_context(), action.where).strip() or None
+        user = render(user, work.template_context(), action.where).strip() or None
         if user == "system":  # the built-in actor (worker, intake, scenarios) never holds a ticket
-            user = op.ticket.assignee
-        elif user is not None and not op.user_exists(user):
+            user = work.ticket.assignee
+        elif user is not None and not work.lookups.user_exists(user):
             raise ActionFailed(f"assign at {action.where}: no user named '{user}'")
-    op.assign(team if team is not None else op.ticket.team, user, reason="action")
+    work.assign(team if team is not None else work.ticket.team, user, reason="action")
 
 
-def _outbox(op: Operation, notification: m.NotificationSpec, context: Mapping[str, Any], where: str) -> None:
-    """An outbox row (column values): written with the operation's other rows when it finishes. Rendered here,
-    in the transaction, so the message says what the change did (docs/decisions.md, "Bounded templates");
-    a subject over 1 KiB or a body over 64 KiB is cut and says so."""
-    op.pending_outbox.append({
-        "created_at": op.now, "notification": notification.id, "channel": notification.channel,
-        "recipients": op.recipients(notification.to),
+def _outbox(work: Work, notification: m.NotificationSpec, context: Mapping[str, Any], where: str) -> None:
+    """An outbox row (column values), written with the change's other rows. Rendered here, in the transaction,
+    so the message says what the change did (docs/decisions.md, "Bounded templates"); a subject over 1 KiB or
+    a body over 64 KiB is cut and says so."""
+    work.outbox.append({
+        "created_at": work.now, "notification": notification.id, "channel": notification.channel,
+        "recipients": work.recipients(notification.to),
         "subject": render(notification.subject, context, where, MAX_SUBJECT, SUBJECT_CUT),
         "body": render(notification.body, context, where, MAX_BODY, BODY_CUT), "url": notification.url,
-        "status": "pending",
-        "attempts": 0, "next_attempt_at": op.now, "sent_at": None, "last_error": None})
+        "status": "pending", "attempts": 0, "next_attempt_at": work.now, "sent_at": None, "last_error": None})
 
 
 def coerce_rendered(spec: m.FieldSpec, value: str) -> Any:
@@ -146,4 +145,3 @@ def coerce_rendered(spec: m.FieldSpec, value: str) -> Any:
     if spec.type == "boolean":
         return value.strip().lower() in ("true", "1", "yes")
     return value
-

@@ -5,10 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, func
-
 from itsm.interpreter.model import AssignAction, PackSpec, ProcessSpec, per_spec
-from itsm.store import Ticket
 
 TICKET_ROLES = frozenset({"requester", "assignee", "team"})
 SYSTEM = "system"
@@ -128,21 +125,6 @@ def handling_teams(pack: PackSpec) -> dict[str, frozenset[str]]:
                 todo.append(team.escalates_to)
         out[process.id] = frozenset(teams)
     return out
-
-
-def visible_to(actor: Actor, pack: PackSpec, newest_first: bool = False) -> ColumnElement[bool] | None:
-    """SPEC 9 as a filter on tickets (None: sees everything): own tickets, assigned ones, and every ticket
-    of the processes the actor is an agent for.
-
-    `newest_first`: for a page of the newest tickets with no other filter. An agent's processes hold most
-    tickets, so reading tickets newest first stops after a page; but SQLite, left alone, gathers every
-    match of the three terms through their indexes and sorts them all. The process term is then written so
-    that no index serves it (coalesce of a column that is never null), which keeps SQLite on the id order."""
-    if actor.is_admin or actor.is_system:
-        return None
-    processes = agent_processes(actor, pack)
-    process = func.coalesce(Ticket.process, "") if newest_first and processes else Ticket.process
-    return (Ticket.requester == actor.name) | process.in_(processes) | (Ticket.assignee == actor.name)
 
 
 def agent_processes(actor: Actor, pack: PackSpec) -> list[str]:

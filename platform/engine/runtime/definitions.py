@@ -10,29 +10,20 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, func, insert, literal, select, text, update
-from transitions import Machine
-
 from itsm.interpreter.loader import compile_documents, load_pack
 from itsm.interpreter.model import PackSpec
-from itsm.store import Database, DefinitionsVersion, Event, SlaClock, Ticket
-from itsm.store.models import JSONValue, UTCDateTime, utcnow
+from itsm.store import Database, DefinitionsVersion, versions
+from itsm.store.models import utcnow
 
 from ..errors import NotFound, PublishRefused
+from .compiled import CompiledVersion, compile_version
 
 MAX_CACHED_VERSIONS = 8
-
-
-@dataclass
-class CompiledVersion:
-    id: str
-    pack: PackSpec
-    machines: dict[str, Machine] = field(default_factory=dict)  # built lazily by the engine, per process
 
 
 @dataclass(frozen=True)
@@ -59,7 +50,7 @@ class Definitions:
         if cached is not None and now - cached[1] < self.poll_seconds:
             return cached[0]
         with self.db.read() as session:
-            version = session.scalar(select(DefinitionsVersion.id).where(DefinitionsVersion.is_active))
+            version = versions.active_id(session)
         if version is None:
             raise NotFound("no definitions version is published yet: run `itsm publish`")
         self._active = (version, now)
@@ -76,11 +67,10 @@ class Definitions:
             compiled = self._cache.get(version_id)
             if compiled is None:
                 with self.db.read() as session:
-                    row = session.get(DefinitionsVersion, version_id)
-                    if row is None:
-                        raise NotFound(f"no definitions version '{version_id}'")
-                    source = row.source
-                compiled = CompiledVersion(version_id, compile_documents(source))
+                    source = versions.source_of(session, version_id)
+                if source is None:
+                    raise NotFound(f"no definitions version '{version_id}'")
+                compiled = compile_version(version_id, compile_documents(source))
                 if len(self._cache) >= MAX_CACHED_VERSIONS:
                     self._cache.pop(next(iter(self._cache)))
                 self._cache[version_id] = compiled
@@ -88,7 +78,7 @@ class Definitions:
 
     def versions(self) -> list[dict[str, Any]]:
         with self.db.read() as session:
-            rows = session.scalars(select(DefinitionsVersion).order_by(DefinitionsVersion.created_at)).all()
+            rows = versions.all_versions(session)
             return [{"id": r.id, "pack": r.pack_id, "git_commit": r.git_commit, "created_at": r.created_at,
                      "activated_at": r.activated_at, "active": r.is_active} for r in rows]
 
@@ -101,30 +91,24 @@ class Definitions:
 
     def publish(self, pack: PackSpec, git_commit: str | None = None, actor: str | None = None) -> PublishResult:
         with self.db.write() as session:
-            self._serialize(session)
-            current = session.scalar(select(DefinitionsVersion).where(DefinitionsVersion.is_active))
+            versions.serialize(session)
+            current = versions.active(session)
             if current is not None and current.id == pack.digest:
                 current.git_commit = current.git_commit or git_commit  # now committed: say which commit
                 return PublishResult(pack.digest, False, {}, f"version {pack.digest[:12]} is already active")
             renamed = self._check_and_rename(session, pack, actor or "system")
-            row = session.get(DefinitionsVersion, pack.digest)
-            if row is None:
-                row = DefinitionsVersion(id=pack.digest, pack_id=pack.id, source=list(pack.source),
-                                         git_commit=git_commit, created_by=actor)
-                session.add(row)
-            row.git_commit = row.git_commit or git_commit
-            self._activate(session, row)
+            row = versions.stored(session, pack.digest, pack.id, list(pack.source), git_commit, actor)
+            versions.activate(session, row)
             self._recheck_clocks(session, current, pack)
-        self._cache.setdefault(pack.digest, CompiledVersion(pack.digest, pack))
+        self._cache.setdefault(pack.digest, compile_version(pack.digest, pack))
         self._active = None
         return PublishResult(pack.digest, True, renamed, f"published version {pack.digest[:12]}")
 
     def rollback(self, version_id: str, actor: str | None = None) -> PublishResult:
         """Re-activate an earlier version (a unique prefix of its id is enough)."""
         with self.db.write() as session:
-            self._serialize(session)
-            matches = session.scalars(select(DefinitionsVersion).where(
-                DefinitionsVersion.id.startswith(version_id, autoescape=True))).all() if version_id else []
+            versions.serialize(session)
+            matches = versions.starting_with(session, version_id) if version_id else []
             if len(matches) != 1:
                 raise NotFound(f"no definitions version '{version_id}'" if not matches else
                                f"'{version_id}' matches {len(matches)} versions: give more characters")
@@ -133,23 +117,11 @@ class Definitions:
                 return PublishResult(row.id, False, {}, f"version {row.id[:12]} is already active")
             pack = compile_documents(row.source)
             renamed = self._check_and_rename(session, pack, actor or "system")
-            current = session.scalar(select(DefinitionsVersion).where(DefinitionsVersion.is_active))
-            self._activate(session, row)
+            current = versions.active(session)
+            versions.activate(session, row)
             self._recheck_clocks(session, current, pack)
         self._active = None
         return PublishResult(row.id, True, renamed, f"rolled back to version {row.id[:12]}")
-
-    @staticmethod
-    def _serialize(session: Any) -> None:
-        """One publish or rollback at a time (SQLite's write lock does this already)."""
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(7031966)"))
-
-    @staticmethod
-    def _activate(session: Any, row: DefinitionsVersion) -> None:
-        session.execute(update(DefinitionsVersion).where(DefinitionsVersion.is_active).values(is_active=False))
-        row.is_active = True
-        row.activated_at = utcnow()
 
     def _recheck_clocks(self, session: Any, previous: DefinitionsVersion | None, pack: PackSpec) -> None:
         """SPEC 7: open clocks keep their elapsed time and take their targets from the new version. When its
@@ -162,18 +134,13 @@ class Definitions:
         if (old.sla_policies == pack.sla_policies and old.calendars == pack.calendars
                 and {p: s.sla for p, s in old.processes.items()} == {p: s.sla for p, s in pack.processes.items()}):
             return
-        open_tickets = select(Ticket.id).where(Ticket.is_open).scalar_subquery()
-        session.execute(update(SlaClock).where(SlaClock.phase.in_(("running", "paused")),
-                                               SlaClock.ticket_id.in_(open_tickets))
-                        .values(next_timer_at=func.coalesce(SlaClock.running_since, SlaClock.started_at))
-                        .execution_options(synchronize_session=False))
+        versions.open_clocks_due_now(session)
 
     @staticmethod
     def _check_and_rename(session: Any, pack: PackSpec, actor: str) -> dict[str, int]:
         """Refuse (with counts per state) when open tickets would sit in a state the pack lacks; move those
         that `renamed_states` maps, each with a `rename` event under the new version (SPEC 7)."""
-        counts = session.execute(select(Ticket.process, Ticket.state, func.count()).where(Ticket.is_open)
-                                 .group_by(Ticket.process, Ticket.state)).all()
+        counts = versions.open_per_state(session)
         stranded: Counter[str] = Counter()
         moves: list[tuple[str, str, str, int]] = []
         for process_id, state, count in counts:
@@ -194,15 +161,7 @@ class Definitions:
         renamed = {}
         now = utcnow()
         for process_id, old, new, count in moves:
-            moved = and_(Ticket.process == process_id, Ticket.state == old, Ticket.is_open)
-            session.execute(insert(Event).from_select(
-                ["ticket_id", "at", "actor", "kind", "from_state", "to_state", "changes", "data",
-                 "definitions_version"],
-                select(Ticket.id, literal(now, UTCDateTime), literal(actor), literal("rename"), literal(old),
-                       literal(new), literal({"state": [old, new]}, JSONValue),
-                       literal({"reason": "renamed_states"}, JSONValue), literal(pack.digest)).where(moved)))
-            session.execute(update(Ticket).where(moved).values(state=new, version=Ticket.version + 1)
-                            .execution_options(synchronize_session=False))
+            versions.rename_state(session, process_id, old, new, now, actor, pack.digest)
             renamed[f"{process_id}:{old}->{new}"] = count
         return renamed
 

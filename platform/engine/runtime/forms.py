@@ -11,20 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 from itsm.interpreter import model as m
-from itsm.store import Ticket
-from itsm.store import queries as q
 
 from ..errors import Conflict, Forbidden, NotFound
+from .access import may_fire, view
 from .fields import check_values, flags
-from .views import person
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from .core import Engine, Operation
+from .work import Work
 
 
 @dataclass(frozen=True)
@@ -68,31 +63,19 @@ def field_states(form: m.FormSpec, state: m.StateSpec, field_ids: tuple[str, ...
     return tuple(result)
 
 
-def create_form(engine: Engine, session: Session, actor: Any, process_id: str, values: Mapping[str, Any]) -> Form:
-    """The form for a new ticket: the fields that may be filled in at creation, those a rule may show as
-    values are typed (rendered hidden until then), and read-only ones with a value (shown as text).
+def create_form(work: Work, values: Mapping[str, Any]) -> Form:
+    """The form for a new ticket (`work`: its draft): the fields that may be filled in at creation, those a
+    rule may show as values are typed (rendered hidden until then), and read-only ones with a value (shown
+    as text).
 
     Fields that some transition asks for later (classification, resolution, ...) are not `primary`: the
     page shows them under "More details" instead of in the way of the person reporting.
     """
-    from .core import Operation
-
-    compiled = engine.definitions.active()
-    process = compiled.pack.processes.get(process_id)
-    if process is None:
-        raise NotFound(f"no process '{process_id}'")
-    form = compiled.pack.forms[process.form]
+    process, form = work.process, work.form
     initial = process.state(process.initial)
-    working = {spec.id: spec.default for spec in form.fields if spec.default is not None}
-    working.update(_well_typed(form, values))
-    ticket = Ticket(process=process.id, state=initial.id, requester=actor.name, fields=working)
-    op = Operation(engine, session, compiled, actor, ticket, process)
-    op.event = "create"
-    user = session.scalar(q.USER_BY_NAME, {"name": actor.name})
-    op.preload({}, user)
-    op._requester = person(actor.name, user, compiled.pack)
-    op.recompute_priority()
-    states = field_states(form, initial, tuple(f.id for f in form.fields), op.fields, op.context())
+    work.fields.update(_well_typed(form, values))
+    work.recompute_priority()
+    states = field_states(form, initial, tuple(f.id for f in form.fields), work.fields, work.context())
     hidden_here = {field_id for field_id, flag in initial.fields.items() if flag.hidden}
     shown = tuple(s for s in states if s.spec.id not in hidden_here
                   and (s.visible or s.spec.visible_when is not None)  # may appear as values are typed
@@ -102,24 +85,25 @@ def create_form(engine: Engine, session: Session, actor: Any, process_id: str, v
     return Form(process, None, shown, primary)
 
 
-def transition_form(op: Operation, transition_id: str, values: Mapping[str, Any]) -> Form:
-    """The form of one transition of the ticket `op` holds, if this actor may fire it now."""
-    transition = op.process.transition_by_id.get(transition_id)
+def transition_form(work: Work, transition_id: str, values: Mapping[str, Any], now: datetime) -> Form:
+    """The form of one transition of the ticket `work` holds, if this actor may fire it now."""
+    process = work.process
+    transition = process.transition_by_id.get(transition_id)
     if transition is None:
-        raise NotFound(f"process '{op.process.id}' has no transition '{transition_id}'")
-    if not op.may_fire(transition) or (transition.timed and transition.roles is None):
+        raise NotFound(f"process '{process.id}' has no transition '{transition_id}'")
+    if not may_fire(work, transition) or (transition.timed and transition.roles is None):
         raise Forbidden(f"you may not '{transition.label}' this ticket")
-    if op.ticket.state not in transition.sources:
-        raise Conflict(f"'{transition.label}' is not possible in state '{op.ticket.state}'")
-    view = op.view()
-    if transition.id not in view["transitions"]:
+    if work.ticket.state not in transition.sources:
+        raise Conflict(f"'{transition.label}' is not possible in state '{work.ticket.state}'")
+    shown = view(work, now)
+    if transition.id not in shown["transitions"]:
         condition = transition.guard.source if transition.guard is not None else ""
         raise Conflict(f"'{transition.label}' is not possible now" + (f": '{condition}' is false" if condition else ""))
-    op.event = transition.id
-    op.fields.update({k: v for k, v in _well_typed(op.form, values).items() if k in transition.fields})
-    target = op.process.state(transition.target)
-    states = field_states(op.form, target, transition.fields, op.fields, op.context(state=target.id))
-    return Form(op.process, transition, states, frozenset(transition.fields), view)
+    work.event = transition.id
+    work.fields.update({k: v for k, v in _well_typed(work.form, values).items() if k in transition.fields})
+    target = process.state(transition.target)
+    states = field_states(work.form, target, transition.fields, work.fields, work.context(state=target.id))
+    return Form(process, transition, states, frozenset(transition.fields), shown)
 
 
 def _well_typed(form: m.FormSpec, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,68 +1,16 @@
-"""What full-text search sees of a ticket, written in the transaction of every change (SPEC 10 `q=`, known errors).
-
-What search sees of a ticket comes from its form: the first `string` field without a `pattern` is the title
-(the summary people write: `short_description`, a review's `summary`); the other pattern-free `string`
-fields and every `text` field make the body. Fields with a pattern hold codes (phone numbers, ticket
-numbers); choices and users are not prose. The engine writes a ticket's document in the transaction of the
-change (`index_ticket`), so the index never disagrees with a committed ticket.
-"""
+"""Rebuilding the full-text search documents of every ticket (what goes in them: `documents.py`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
-from itsm.interpreter import model as m
-from itsm.store import Ticket
+from itsm.store import tickets as ticket_rows
 from itsm.store.search import write_document
 
+from .documents import document
+
 if TYPE_CHECKING:
-    from .core import Engine, Operation
-
-TITLE_LENGTH = 120  # characters of a body field shown as a ticket's title when its form has no title field
-
-
-@m.per_spec
-def document_fields(form: m.FormSpec) -> tuple[str | None, tuple[str, ...]]:
-    """(title field, body fields) of a form; kept per compiled form, since every change asks, the worker
-    once per ticket swept."""
-    prose = [f for f in form.fields if f.type == "text" or (f.type == "string" and f.pattern is None)]
-    title = next((f.id for f in prose if f.type == "string"), None)
-    return title, tuple(f.id for f in prose if f.id != title)
-
-
-def document(form: m.FormSpec, fields: Mapping[str, Any]) -> tuple[str, str]:
-    title_field, body_fields = document_fields(form)
-    title = _text(fields.get(title_field)) if title_field else ""
-    body = "\n".join(text for text in (_text(fields.get(name)) for name in body_fields) if text)
-    return title, body
-
-
-def title_of(form: m.FormSpec, fields: Mapping[str, Any]) -> str:
-    """What names a ticket (pages, suggestions, links): its title field, else the first line of its first
-    non-empty body field (a form without a title field, or a ticket without a title) cut to TITLE_LENGTH
-    characters; "" when all are empty."""
-    title_field, body_fields = document_fields(form)
-    title = _text(fields.get(title_field)) if title_field else ""
-    if title:
-        return title
-    for name in body_fields:
-        text = _text(fields.get(name))
-        if text:
-            line = text.splitlines()[0].strip()
-            return line if len(line) <= TITLE_LENGTH else line[:TITLE_LENGTH - 1].rstrip() + "…"
-    return ""
-
-
-def index_ticket(op: Operation, created: bool) -> None:
-    """Write the ticket's document when it is new or one of its text fields changed."""
-    title_field, body_fields = document_fields(op.form)
-    if not created and not any(name in op.changes for name in (title_field, *body_fields) if name):
-        return
-    title, body = document(op.form, op.fields)
-    write_document(op.session, op.ticket.id, title, body)
+    from .engine import Engine
 
 
 def reindex(engine: Engine, batch: int = 500) -> int:
@@ -72,8 +20,7 @@ def reindex(engine: Engine, batch: int = 500) -> int:
     done, last_id = 0, 0
     while True:
         with engine.db.write() as session:
-            rows = session.execute(select(Ticket.id, Ticket.process, Ticket.fields).where(Ticket.id > last_id)
-                                   .order_by(Ticket.id).limit(batch)).all()
+            rows = ticket_rows.fields_after(session, last_id, batch)
             for ticket_id, process_id, fields in rows:
                 process = pack.processes.get(process_id)
                 if process is not None:
@@ -82,7 +29,3 @@ def reindex(engine: Engine, batch: int = 500) -> int:
         if len(rows) < batch:
             return done
         last_id = rows[-1][0]
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""

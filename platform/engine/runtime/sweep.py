@@ -15,19 +15,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.exc import InvalidRequestError
+from itsm.store import clocks, outage, tickets, timers, users
 
-from itsm.store import SlaClock, Ticket, Timer, User, outage
-
-from .actors import system_actor
-from .clocks import update_clocks
+from .apply import perform
 from .due_clocks import sweep_due_clocks
+from .rules import plan_fire, plan_sla, system_work, timer_applies
+from .snapshot import TicketSnapshot
+from .store_lookups import snapshot
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from .core import Engine
+    from .engine import Engine
 
 log = logging.getLogger("itsm.worker")
 RETRY_AFTER = timedelta(minutes=5)  # a ticket whose due work failed is looked at again after this
@@ -61,13 +58,6 @@ def sweep_due(engine: Engine, batch: int = DEFAULT_BATCH, set_based: bool = True
             return total
 
 
-def _locked_tickets(session: Session, ids: list[int]) -> list[Ticket]:
-    query = select(Ticket).where(Ticket.id.in_(ids)).order_by(Ticket.id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
-
-
 def _sweep_clocks(engine: Engine, batch: int, set_based: bool = True) -> SweepResult:
     """One batch of tickets with due clocks, set-based (`due_clocks`). Tickets whose actions that path
     cannot write, and a batch whose writes fail, go through the per-ticket path."""
@@ -87,41 +77,29 @@ def _sweep_clocks(engine: Engine, batch: int, set_based: bool = True) -> SweepRe
 
 
 def _clocks_one_by_one(engine: Engine, batch: int | None = None, ticket_ids: list[int] | None = None) -> SweepResult:
-    """The per-ticket path: the tickets of up to `batch` due clocks (or the given tickets) through the ORM,
-    each in a savepoint of its own, so one broken ticket never blocks the others."""
+    """The per-ticket path: the tickets of up to `batch` due clocks (or the given tickets), each planned by
+    the core and written in a savepoint of its own, so one broken ticket never blocks the others."""
     result = SweepResult()
     with engine.db.write() as session:
         now = engine.clock()
         if ticket_ids is None:
-            due = (select(SlaClock.ticket_id).where(SlaClock.next_timer_at < now).order_by(SlaClock.next_timer_at)
-                   .limit(batch))
-            if session.get_bind().dialect.name == "postgresql":
-                due = due.with_for_update(skip_locked=True)  # other workers take the next rows, not these
-            ticket_ids = list(dict.fromkeys(session.scalars(due)))
-        tickets = _locked_tickets(session, ticket_ids)
-        rows: dict[int, dict[str, SlaClock]] = {}
-        for row in session.scalars(select(SlaClock).where(SlaClock.ticket_id.in_([t.id for t in tickets]))):
-            rows.setdefault(row.ticket_id, {})[row.clock] = row
-        requesters = {u.name: u for u in session.scalars(
-            select(User).where(User.name.in_({t.requester for t in tickets})))}
-        session.autoflush = False  # one UPDATE per ticket, flushed in its savepoint
-        for ticket in tickets:
+            ticket_ids = clocks.due_ticket_ids(session, now, batch or DEFAULT_BATCH)
+        rows = tickets.by_ids_locked(session, ticket_ids)
+        clock_rows = clocks.of_tickets(session, [row.id for row in rows])
+        requesters = users.all_named(session, {row.requester for row in rows})
+        context = engine.context(session)
+        for row in rows:
             savepoint = session.begin_nested()
             try:
-                op = engine.operation(session, system_actor(), ticket)
-                op.preload(rows.get(ticket.id, {}), requesters.get(ticket.requester))
-                op.event = "sla"
-                update_clocks(op)
-                op.finish("sla")
-                session.flush()
+                found = snapshot(session, row, clock_rows.get(row.id, []), requesters.get(row.requester),
+                                 requester_known=True)
+                perform(session, engine.db, context, plan_sla(system_work(context, found, now)))
                 savepoint.commit()
                 result.clocks += 1
             except Exception as exc:
                 savepoint.rollback()
-                log.warning("SLA step of %s failed: %s", ticket.number, exc)
-                for row in session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id,
-                                                                  SlaClock.next_timer_at < now)):
-                    row.next_timer_at = now + RETRY_AFTER
+                log.warning("SLA step of %s failed: %s", row.number, exc)
+                clocks.retry_later(session, [row.id], now, now + RETRY_AFTER)
                 result.failed += 1
     return result
 
@@ -130,45 +108,35 @@ def _sweep_timers(engine: Engine, batch: int) -> SweepResult:
     result = SweepResult()
     with engine.db.write() as session:
         now = engine.clock()
-        due_query = (select(Timer).where(Timer.fired_at.is_(None), Timer.due_at <= now)
-                     .order_by(Timer.due_at).limit(batch))
-        if session.get_bind().dialect.name == "postgresql":
-            due_query = due_query.with_for_update(skip_locked=True)  # another worker takes other timers
-        due = list(session.scalars(due_query))
+        due = timers.due(session, now, batch)  # on PostgreSQL another worker takes other timers
         if not due:
             return result
-        tickets = {t.id: t for t in _locked_tickets(session, list(dict.fromkeys(d.ticket_id for d in due)))}
-        session.autoflush = False  # one UPDATE per ticket, flushed after each timer
+        locked = {row.id: row for row in tickets.by_ids_locked(session, list(dict.fromkeys(
+            timer["ticket_id"] for timer in due)))}
+        current: dict[int, TicketSnapshot] = {}  # tickets as this sweep left them
+        context = engine.context(session)
         for timer in due:
-            ticket = tickets.get(timer.ticket_id)
-            if ticket is None:
+            ticket_id = timer["ticket_id"]
+            row = locked.get(ticket_id)
+            if row is None:
                 continue  # another worker holds it
-            if timer not in session:  # replaced by another timer of this ticket that fired just before
-                continue
-            try:
-                session.refresh(timer)  # fired (or replaced) while we waited for the ticket's lock?
-            except InvalidRequestError:  # replaced: the row is gone
-                session.expunge(timer)
-                continue
-            if timer.fired_at is not None:
+            if not timers.still_due(session, timer["id"]):  # fired, or replaced by one that fired just before
                 continue
             savepoint = session.begin_nested()
             try:
-                op = engine.operation(session, system_actor(), ticket)
-                transition = op.process.transition_by_id.get(timer.key)
-                guard_ok = transition is not None and ticket.state in transition.sources and (
-                    transition.guard is None or transition.guard.test(op.context(event=transition.id)))
-                if guard_ok:
-                    op.fire(timer.key, {}, None)
-                    session.flush()
+                found = current.get(ticket_id) or snapshot(session, row)
+                work = system_work(context, found, now)
+                if timer_applies(work, timer["key"]):
+                    current[ticket_id] = perform(session, engine.db, context,
+                                                 plan_fire(context, work, timer["key"], {}, None)).snapshot
                     result.timers += 1
                 else:
                     result.skipped += 1
-                timer.fired_at = now
+                timers.mark(session, timer["id"], fired_at=now)
                 savepoint.commit()
             except Exception as exc:
                 savepoint.rollback()
-                log.warning("timed transition %s of %s failed: %s", timer.key, ticket.number, exc)
-                timer.due_at = now + RETRY_AFTER
+                log.warning("timed transition %s of %s failed: %s", timer["key"], row.number, exc)
+                timers.mark(session, timer["id"], due_at=now + RETRY_AFTER)
                 result.failed += 1
     return result

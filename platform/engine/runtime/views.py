@@ -7,12 +7,12 @@ from datetime import tzinfo
 from typing import Any
 
 from itsm.interpreter.model import PackSpec
-from itsm.store import Ticket, User
 
 from .actors import Actor, teams_of
+from .snapshot import TicketRow, UserFacts
 
 
-def person(name: str, user: User | None, pack: PackSpec) -> dict[str, Any]:
+def person(name: str, user: UserFacts | None, pack: PackSpec) -> dict[str, Any]:
     teams = list(teams_of(pack, name))
     return {"name": name, "vip": bool(user.vip) if user else False, "org": user.org if user else None,
             "email": user.email if user else None, "teams": teams}
@@ -21,7 +21,7 @@ def person(name: str, user: User | None, pack: PackSpec) -> dict[str, Any]:
 PEOPLE_AND_CLOCKS = frozenset({"requester", "actor", "sla"})  # the names `ticket_context` leaves out
 
 
-def ticket_context(ticket: Ticket, fields: Mapping[str, Any], event: str, state: str | None = None
+def ticket_context(ticket: TicketRow, fields: Mapping[str, Any], event: str, state: str | None = None
                    ) -> dict[str, Any]:
     """The names expressions read about the ticket itself: its fields, state, priority, team, assignee,
     number, process, and the event; enough for an expression that reads nothing in PEOPLE_AND_CLOCKS."""
@@ -39,7 +39,7 @@ def ticket_context(ticket: Ticket, fields: Mapping[str, Any], event: str, state:
     return context
 
 
-def expression_context(ticket: Ticket, fields: Mapping[str, Any], requester: Mapping[str, Any], actor: Actor,
+def expression_context(ticket: TicketRow, fields: Mapping[str, Any], requester: Mapping[str, Any], actor: Actor,
                        event: str, state: str | None = None) -> dict[str, Any]:
     """The plain dict expressions read (SPEC 5 names); `fields` may be a working copy of the ticket's."""
     context = ticket_context(ticket, fields, event, state)
@@ -54,7 +54,7 @@ def reads_people_or_clocks(names: frozenset[str]) -> bool:
     return any(name.partition(".")[0] in PEOPLE_AND_CLOCKS for name in names)
 
 
-def template_context(ticket: Ticket, fields: Mapping[str, Any], requester: Mapping[str, Any],
+def template_context(ticket: TicketRow, fields: Mapping[str, Any], requester: Mapping[str, Any],
                      actor: Actor) -> dict[str, Any]:
     view = {**fields, "number": ticket.number, "process": ticket.process, "state": ticket.state,
             "priority": ticket.priority, "team": ticket.team, "assignee": ticket.assignee,
@@ -68,7 +68,7 @@ def iso(value: Any, zone: tzinfo | None = None) -> str | None:
     return (value.astimezone(zone) if zone is not None else value).isoformat()
 
 
-def ticket_view(ticket: Ticket, transitions: list[str] | None = None,
+def ticket_view(ticket: TicketRow, transitions: list[str] | None = None,
                 sla: dict[str, Any] | None = None, zone: tzinfo | None = None) -> dict[str, Any]:
     """SPEC 10: GET /api/tickets/NUMBER."""
     return {

@@ -1,0 +1,78 @@
+"""Who may do what with a ticket, and what they see of it (SPEC 8, 9): pure rules over the working copy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from itsm.interpreter import model as m
+
+from ..errors import StaleVersion
+from .actors import is_agent_for
+from .live import clock_views
+from .views import reads_people_or_clocks, ticket_context, ticket_view
+from .work import Work
+
+
+def roles(work: Work) -> frozenset[str]:
+    ticket = work.ticket
+    return work.actor.roles_on(ticket.requester, ticket.assignee, ticket.team)
+
+
+def is_agent(work: Work) -> bool:
+    actor, team = work.actor, work.ticket.team
+    return actor.is_system or actor.is_admin or is_agent_for(actor, work.process, work.pack) or (
+        team is not None and team in actor.teams)
+
+
+def can_see(work: Work) -> bool:
+    name = work.actor.name
+    return work.ticket.requester == name or work.ticket.assignee == name or is_agent(work)
+
+
+def may_fire(work: Work, transition: m.TransitionSpec) -> bool:
+    if work.actor.is_system:
+        return True
+    if transition.roles is None:
+        return not transition.timed  # timed transitions without roles belong to the worker
+    return bool(roles(work) & set(transition.roles))
+
+
+def available(work: Work) -> list[str]:
+    """Transitions this actor may fire now: role held, from the current state, guard true (`may_fire`,
+    with the ticket roles and the guards' context worked out once for all the transitions)."""
+    result = []
+    held: frozenset[str] | None = None
+    context: dict[str, Any] | None = None  # the full context, or only the ticket's part (`light`)
+    light = False
+    for transition in work.process.transitions_from(work.ticket.state):
+        if transition.timed and transition.roles is None:
+            continue
+        if transition.roles is not None and not work.actor.is_system:
+            if held is None:
+                held = roles(work)
+            if held.isdisjoint(transition.roles):
+                continue
+        if transition.guard is not None:
+            full = reads_people_or_clocks(transition.guard.names)
+            if context is None or (light and full):
+                light = not full
+                context = ticket_context(work.ticket, work.fields, work.event) if light else work.context()
+            context["event"] = transition.id  # expressions only read the context
+            if not transition.guard.test(context):
+                continue
+        result.append(transition.id)
+    return result
+
+
+def check_version(work: Work, version: int | None) -> None:
+    ticket = work.ticket
+    if version is not None and version != ticket.version:
+        raise StaleVersion(f"{ticket.number} is at version {ticket.version}, not {version}: reload it and try again")
+
+
+def view(work: Work, now: datetime) -> dict[str, Any]:
+    """The ticket as the API shows it, for this actor, at `now` (SPEC 8: in the pack's time zone)."""
+    zone = ZoneInfo(work.pack.timezone)
+    return ticket_view(work.ticket, available(work), clock_views(work.clocks, work.pack.calendars, now, zone), zone)

@@ -1,0 +1,215 @@
+"""The engine's facade: tickets through compiled processes, one database transaction per call (SPEC 8).
+
+`Engine.create`, `fire`, `update` and `comment` change tickets: each loads a snapshot through the store,
+asks the transition core (`rules.py`) for a plan and has the adapter (`apply.py`) write it. `get`,
+`events`, `comments`, `list_tickets`, `form` and `available_transitions` read them. Nothing is kept
+between calls but the compiled definitions and the installed plugin actions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from itsm.interpreter import model as m
+from itsm.interpreter import plugins as plugin_registry
+from itsm.store import Database, rows, tickets, users
+from itsm.store.models import utcnow
+
+from ..boundary import guarded
+from ..errors import NotFound, ValidationFailed
+from .access import available, can_see, is_agent, view
+from .actors import Actor, actor_for, system_actor
+from .apply import create, perform
+from .compiled import CompiledVersion
+from .definitions import Definitions
+from .forms import Form, create_form, transition_form
+from .queue import list_page
+from .rules import Context, Request, draft, plan, working
+from .snapshot import TicketSnapshot, user_facts
+from .store_lookups import StoreLookups, snapshot
+from .work import Work
+
+Clock = Callable[[], datetime]
+AGENT_EVENTS = frozenset({"link", "review"})  # they name tickets a requester may not see
+
+
+class Engine:
+    def __init__(self, db: Database, definitions: Definitions | None = None, clock: Clock = utcnow):
+        self.db = db
+        self.definitions = definitions or Definitions(db)
+        self.clock = clock
+        self._plugin_actions: dict[str, dict[str, Any]] = {}
+
+    # -- actors ------------------------------------------------------------------------------------
+
+    def actor(self, name: str) -> Actor:
+        """The actor for a user name under the active pack (`system` is the built-in all-roles actor)."""
+        if name == "system":
+            return system_actor()
+        with self.db.read() as session:
+            user = users.named(session, name)
+            if user is None:
+                raise NotFound(f"no user '{name}'")
+            return actor_for(user, self.definitions.active().pack)
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    @guarded
+    def get(self, actor: Actor, number: str) -> dict[str, Any]:
+        with self.db.read() as session:
+            return view(self.open(session, actor, number), self.clock())
+
+    @guarded
+    def available_transitions(self, actor: Actor, number: str) -> list[str]:
+        with self.db.read() as session:
+            return available(self.open(session, actor, number))
+
+    @guarded
+    def events(self, actor: Actor, number: str) -> list[dict[str, Any]]:
+        """The ticket's event log, oldest first; requesters do not see internal comments, nor the links to
+        tickets they may not see (`AGENT_EVENTS`)."""
+        with self.db.read() as session:
+            work = self.open(session, actor, number)
+            assert work.ticket.id is not None
+            agent = is_agent(work)
+            zone = ZoneInfo(work.pack.timezone)
+            return [{"at": r.at.astimezone(zone).isoformat(), "actor": r.actor, "kind": r.kind,
+                     "transition": r.transition, "from": r.from_state, "to": r.to_state, "changes": r.changes,
+                     "comment": r.comment, "data": _shown_in(r.data, zone),
+                     "definitions_version": r.definitions_version} for r in rows.events_of(session, work.ticket.id)
+                    if agent or not (r.kind in AGENT_EVENTS or r.kind == "comment" and (r.data or {}).get("internal"))]
+
+    @guarded
+    def list_tickets(self, actor: Actor, filters: Mapping[str, str | None], limit: int = 50,
+                     cursor: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
+        """Tickets this actor may see, newest first, keyset-paginated by id: (items, next cursor)."""
+        with self.db.read() as session:
+            compiled = self.definitions.active()
+            page, more = list_page(session, compiled.pack, actor, filters, limit, cursor, self.clock())
+            context = self.context(session, compiled)
+            now = self.clock()
+            items = [view(working(context, ticket, actor, now), now) for ticket in page
+                     if ticket.ticket.process in compiled.pack.processes]
+            return items, more
+
+    @guarded
+    def form(self, actor: Actor, *, process: str | None = None, number: str | None = None,
+             transition: str | None = None, values: Mapping[str, Any] | None = None) -> Form:
+        """The create form of `process`, or the form of `transition` on ticket `number`, as `actor` sees it
+        with `values` typed in so far (flags and `*_when` rules evaluated as the engine will on submit)."""
+        with self.db.read() as session:
+            if number is None:
+                compiled = self.definitions.active()
+                found = compiled.pack.processes.get(process or "")
+                if found is None:
+                    raise NotFound(f"no process '{process}'")
+                requester = user_facts(users.named(session, actor.name))
+                work = draft(self.context(session, compiled), actor, found, {}, requester, self.clock())
+                return create_form(work, values or {})
+            work = self.open(session, actor, number)
+            return transition_form(work, transition or "", values or {}, self.clock())
+
+    @guarded
+    def comments(self, actor: Actor, number: str) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            work = self.open(session, actor, number)
+            assert work.ticket.id is not None
+            zone = ZoneInfo(work.pack.timezone)  # shown in the pack's time zone, like events (SPEC 8)
+            return [{"at": c.at.astimezone(zone).isoformat(), "author": c.author, "text": c.text,
+                     "internal": c.internal}  # requesters never see internal comments
+                    for c in rows.comments_of(session, work.ticket.id, public_only=not is_agent(work))]
+
+    # -- changing ----------------------------------------------------------------------------------
+
+    @guarded
+    def create(self, actor: Actor, process: str, fields: Mapping[str, Any] | None = None,
+               requester: str | None = None, channel: str | None = None) -> dict[str, Any]:
+        """`channel` is how the ticket reached us (api, portal, monitoring...), kept on the create event."""
+        with self.db.write() as session:
+            context = self.context(session)
+            request = Request("create", actor, self.clock(), process=process, values=dict(fields or {}),
+                              requester=requester, channel=channel)
+            return self.show(context, create(session, self.db, context, request).snapshot, actor)
+
+    @guarded
+    def fire(self, actor: Actor, number: str, transition: str, fields: Mapping[str, Any] | None = None,
+             comment: str | None = None, version: int | None = None) -> dict[str, Any]:
+        return self.change(actor, number, Request("fire", actor, self.clock(), transition=transition,
+                                                  values=dict(fields or {}), comment=comment, version=version))
+
+    @guarded
+    def update(self, actor: Actor, number: str, fields: Mapping[str, Any],
+               version: int | None = None) -> dict[str, Any]:
+        return self.change(actor, number, Request("update", actor, self.clock(), values=dict(fields),
+                                                  version=version))
+
+    @guarded
+    def comment(self, actor: Actor, number: str, text: str, internal: bool = False) -> dict[str, Any]:
+        if not text or not text.strip():  # before looking the ticket up
+            raise ValidationFailed("a comment needs text", [{"field": "text", "message": "empty comment"}])
+        return self.change(actor, number, Request("comment", actor, self.clock(), comment=text, internal=internal))
+
+    def change(self, actor: Actor, number: str, request: Request) -> dict[str, Any]:
+        """One request on one ticket, locked for the transaction: load, plan, write, show."""
+        with self.db.write() as session:
+            context = self.context(session)
+            before = self.load(session, actor, number, for_update=True, context=context)
+            planned = plan(context, before, request)
+            after = perform(session, self.db, context, planned).snapshot if planned is not None else before
+            return self.show(context, after, actor)
+
+    # -- machinery ---------------------------------------------------------------------------------
+
+    def context(self, session: Session, compiled: CompiledVersion | None = None, depth: int = 0) -> Context:
+        """What the core runs with in this transaction: the active version, look-ups, plugin actions."""
+        compiled = compiled or self.definitions.active()
+        return Context(compiled, StoreLookups(session, self.db), self.plugin_actions(compiled.pack), depth)
+
+    def plugin_actions(self, pack: m.PackSpec) -> dict[str, Any]:
+        key = ",".join(pack.plugins)
+        if key not in self._plugin_actions:
+            installed = plugin_registry.installed()
+            actions: dict[str, Any] = {}
+            for name in pack.plugins:
+                if name in installed:
+                    actions.update(plugin_registry.load(name, installed[name]).actions)
+            self._plugin_actions[key] = actions
+        return self._plugin_actions[key]
+
+    def load(self, session: Session, actor: Actor, number: str, for_update: bool = False,
+             context: Context | None = None) -> TicketSnapshot:
+        """The ticket `number` as `actor` may see it (404 otherwise: do not reveal that someone else's
+        ticket exists); `for_update`: locked until the transaction ends (a writer waits for the worker)."""
+        row = tickets.by_number(session, number, lock=for_update)
+        if row is None:
+            raise NotFound(f"no ticket {number}")
+        found = snapshot(session, row)
+        if not can_see(working(context or self.context(session), found, actor, self.clock())):
+            raise NotFound(f"no ticket {number}")
+        return found
+
+    def open(self, session: Session, actor: Actor, number: str, for_update: bool = False) -> Work:
+        """The working copy of ticket `number` for `actor` (404 when not visible), for reading rules."""
+        context = self.context(session)
+        return working(context, self.load(session, actor, number, for_update, context), actor, self.clock())
+
+    def show(self, context: Context, ticket: TicketSnapshot, actor: Actor) -> dict[str, Any]:
+        now = self.clock()
+        return view(working(context, ticket, actor, now), now)
+
+
+def _shown_in(data: dict[str, Any] | None, zone: ZoneInfo) -> dict[str, Any] | None:
+    """An event's data as shown: an SLA event's deadline (stored in UTC) in the pack's time zone."""
+    deadline = (data or {}).get("deadline")
+    if not isinstance(deadline, str):
+        return data
+    try:
+        instant = datetime.fromisoformat(deadline)
+    except ValueError:
+        return data
+    return {**(data or {}), "deadline": instant.astimezone(zone).isoformat()} if instant.tzinfo else data

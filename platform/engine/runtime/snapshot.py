@@ -1,0 +1,114 @@
+"""What the transition core reads: a ticket as frozen values, and the look-ups it may ask for (SPEC 8).
+
+A `TicketSnapshot` is one ticket as loaded (its columns, its clocks' states, its requester's facts); the
+core never sees a database row, a session or an ORM object. The few facts the rules need beyond one ticket
+(does a user exist, where a round-robin stands, who holds how many open tickets, a ticket's history for
+`{{ timeline }}`, the next number of a prefix) go through `Lookups`, which the adapter implements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any, Protocol
+
+Pause = tuple[str, str | None]  # (start, end or None), ISO 8601 as stored
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRow:
+    """A ticket's columns (the `tickets` table, one attribute per column); `id` None before it is stored."""
+
+    id: int | None
+    number: str
+    process: str
+    state: str
+    is_open: bool
+    priority: str | None
+    team: str | None
+    assignee: str | None
+    requester: str
+    fields: Mapping[str, Any]
+    version: int
+    definitions_version: str
+    created_at: datetime | None
+    updated_at: datetime | None
+    state_entered_at: datetime | None
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClockRow:
+    """One SLA clock of a ticket as stored (the `sla_clocks` table but its ticket id)."""
+
+    id: int | None
+    clock: str
+    status: str = "not_started"
+    phase: str = "not_started"
+    policy: str | None = None
+    calendar: str | None = None
+    target_seconds: float | None = None
+    elapsed_seconds: float = 0.0
+    started_at: datetime | None = None
+    running_since: datetime | None = None
+    stopped_at: datetime | None = None
+    deadline: datetime | None = None
+    warnings_fired: int = 0
+    breached: bool = False
+    breach_fired: bool = False
+    next_timer_at: datetime | None = None
+    pauses: tuple[Pause, ...] = ()
+
+
+TICKET_COLUMNS = tuple(f.name for f in fields(TicketRow))
+CLOCK_COLUMNS = tuple(f.name for f in fields(ClockRow))
+
+
+@dataclass(frozen=True, slots=True)
+class UserFacts:
+    """What expressions and templates may read about a person (SPEC 5 `requester.*`)."""
+
+    name: str
+    vip: bool = False
+    org: str | None = None
+    email: str | None = None
+
+
+def user_facts(user: Any) -> UserFacts | None:
+    """From anything with the users table's attributes (a row, a record, a mapped user), or None."""
+    if user is None:
+        return None
+    return UserFacts(user.name, bool(user.vip), user.org, user.email)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketSnapshot:
+    """One ticket as the core sees it: its columns, its clocks by name, and its requester (None when the
+    requester is the system or no user of that name exists)."""
+
+    ticket: TicketRow
+    clocks: Mapping[str, ClockRow] = field(default_factory=dict)
+    requester: UserFacts | None = None
+
+
+class Lookups(Protocol):
+    """Facts beyond the snapshot; the adapter answers them from the store (tests from a fake)."""
+
+    def user_exists(self, name: str) -> bool: ...
+
+    def cursor(self, routing: str, team: str) -> int:
+        """Where round-robin stands for this routing and team (the core returns the move as an effect)."""
+        ...
+
+    def open_tickets(self, pool: Sequence[str]) -> Mapping[str, int]:
+        """Open tickets per member of `pool` (least_loaded)."""
+        ...
+
+    def timeline(self, ticket_id: int, zone: str) -> str:
+        """The ticket's history as text (`{{ timeline }}`), shown in time zone `zone`."""
+        ...
+
+    def next_number(self, prefix: str) -> str:
+        """A new ticket's number: the one value a create needs from the store before its actions run."""
+        ...

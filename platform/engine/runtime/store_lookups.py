@@ -1,0 +1,63 @@
+"""The adapter's side of the core's `Lookups`, and loading snapshots: both read through `itsm.store`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from itsm.store import Database, clocks, numbering, routing, users
+from itsm.store.clocks import CLOCKS
+from itsm.store.tickets import TICKETS
+
+from .snapshot import CLOCK_COLUMNS, TICKET_COLUMNS, ClockRow, TicketRow, TicketSnapshot, user_facts
+from .timeline import timeline_text
+
+SYSTEM = "system"
+# Rows are read positionally (a row's values in table order, without a key look-up per column): the
+# frozen rows must list the same columns in the same order.
+assert tuple(TICKETS.c.keys()) == TICKET_COLUMNS, "TicketRow must list the tickets table's columns in order"
+assert tuple(CLOCKS.c.keys()) == (CLOCK_COLUMNS[0], "ticket_id", *CLOCK_COLUMNS[1:]), "ClockRow: sla_clocks order"
+
+
+class StoreLookups:
+    """Answers from the change's own transaction (the round-robin cursor row stays locked until it ends)."""
+
+    def __init__(self, session: Session, db: Database):
+        self.session = session
+        self.db = db
+
+    def user_exists(self, name: str) -> bool:
+        return users.exists(self.session, name)
+
+    def cursor(self, routing_id: str, team: str) -> int:
+        return routing.cursor(self.session, routing_id, team)
+
+    def open_tickets(self, pool: Sequence[str]) -> Mapping[str, int]:
+        return routing.open_tickets(self.session, pool)
+
+    def timeline(self, ticket_id: int, zone: str) -> str:
+        return timeline_text(self.session, ticket_id, ZoneInfo(zone))
+
+    def next_number(self, prefix: str) -> str:
+        return numbering.next_number(self.session, self.db, prefix)
+
+
+def snapshot(session: Session, row: Sequence[Any], clock_rows: Sequence[Sequence[Any]] | None = None,
+             requester: Any = None, requester_known: bool = False) -> TicketSnapshot:
+    """A ticket's snapshot from its row (`store.tickets`); its clocks and requester are loaded unless given."""
+    ticket = TicketRow(*row)
+    if clock_rows is None:
+        clock_rows = clocks.of_ticket(session, ticket.id) if ticket.id is not None else []
+    if not requester_known and ticket.requester != SYSTEM:
+        requester = users.named(session, ticket.requester)
+    return TicketSnapshot(ticket, {c[2]: _clock(c) for c in clock_rows},
+                          user_facts(requester) if ticket.requester != SYSTEM else None)
+
+
+def _clock(row: Sequence[Any]) -> ClockRow:
+    """A clock from its row (id, ticket_id, clock, ..., pauses): stored pauses (JSON lists) become tuples."""
+    pauses = tuple((str(start), end) for start, end in row[-1] or ())
+    return ClockRow(row[0], *row[2:-1], pauses)  # type: ignore[call-arg]  # 18 columns, checked above

@@ -1,0 +1,257 @@
+"""The core's working copy of one ticket during one change: what actions and clock steps act on.
+
+A `Work` starts from a frozen snapshot, collects the changes the rules make (field values, team and
+assignee, state, clocks, comments, events, outbox rows, effects) and ends as a frozen `Plan` (`plan()`).
+It is internal to the core: it holds no session and does no I/O beyond the `Lookups` it was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from itsm.interpreter import model as m
+from itsm.routing import candidates, choose, route
+
+from ..errors import Conflict, ValidationFailed
+from .actors import Actor, system_roles
+from .documents import document, document_fields
+from .fields import as_stored, check_values
+from .live import clock_names
+from .plan import AdvanceCursor, ClockChange, CreateLinked, Effect, LinkRow, Plan, TimerRow, changed_columns
+from .snapshot import TICKET_COLUMNS, ClockRow, Lookups, TicketRow, TicketSnapshot, UserFacts
+from .views import expression_context, person, template_context
+
+MAX_LINKED_DEPTH = 5
+_JSON_SCALARS = frozenset({str, int, float, bool})
+
+
+class Timeline:
+    """`{{ timeline }}` in templates: the ticket's history as text, asked for only when a template uses it."""
+
+    def __init__(self, work: Work):
+        self.work = work
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            ticket_id = self.work.ticket.id
+            self._text = "" if ticket_id is None else self.work.lookups.timeline(ticket_id, self.work.pack.timezone)
+        return self._text
+
+
+class Work:
+    """One change to one ticket, in memory."""
+
+    def __init__(self, pack: m.PackSpec, version: str, actor: Actor, snapshot: TicketSnapshot | None,
+                 ticket: TicketRow, process: m.ProcessSpec, now: datetime, lookups: Lookups,
+                 requester: UserFacts | None = None, plugins: Mapping[str, Any] | None = None,
+                 event: str = "update", depth: int = 0):
+        self.pack = pack
+        self.version = version
+        self.actor = actor
+        self.snapshot = snapshot  # None for a new ticket
+        self.ticket = ticket
+        self.process = process
+        self.form = pack.forms[process.form]
+        self.now = now
+        self.lookups = lookups
+        self.plugins = plugins or {}
+        self.event = event
+        self.depth = depth
+        self.fields: dict[str, Any] = dict(ticket.fields or {})
+        self.clocks: dict[str, ClockRow] = dict(snapshot.clocks) if snapshot is not None else {}
+        self.requester_user = requester
+        self.requester_facts = person(ticket.requester, requester, pack)
+        self.changes: dict[str, list[Any]] = {}
+        self.notes: list[tuple[str, dict[str, Any]]] = []
+        self.comments: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any]] = []
+        self.links: list[LinkRow] = []
+        self.effects: list[Effect] = []
+        self.cursors: dict[tuple[str, str], int] = {}  # round-robin positions moved by this change
+        self.timers: tuple[TimerRow, ...] | None = None
+        self.worked: dict[tuple[str, datetime], float] = {}  # working seconds from (calendar, instant) to now
+        self.extra_template: dict[str, Any] = {}
+
+    # -- the working ticket ------------------------------------------------------------------------
+
+    def set(self, **values: Any) -> None:
+        self.ticket = replace(self.ticket, **values)
+
+    def set_field(self, name: str, value: Any, source: str) -> None:
+        if name not in self.form.by_id:
+            raise ValidationFailed(f"unknown field '{name}'", [{"field": name, "message": "unknown field"}])
+        value = as_stored(self.form, name, value)
+        old = self.fields.get(name)
+        if old == value:
+            return
+        if source != "input":
+            problems = check_values(self.form, {name: value})
+            if problems:
+                raise ValidationFailed(f"{source} set an invalid value", problems)
+        first = self.changes.get(name, [old, None])[0]
+        self.changes[name] = [first, value]
+        self.fields[name] = value
+
+    def enter_state(self, state: str) -> None:
+        """The state change of a transition, between the source's on_exit and the target's on_enter."""
+        if state != self.ticket.state:
+            self.changes["state"] = [self.ticket.state, state]
+        final = self.process.state(state).final
+        # a self-loop re-enters: its timers start again
+        self.set(state=state, state_entered_at=self.now, is_open=not final, closed_at=self.now if final else None)
+
+    def recompute_priority(self) -> None:
+        if self.process.priority_matrix is None:
+            return
+        level = self.pack.matrices[self.process.priority_matrix].compute(self.context())
+        if level != self.ticket.priority:
+            first = self.changes.get("priority", [self.ticket.priority, None])[0]
+            self.changes["priority"] = [first, level]
+            self.set(priority=level)
+
+    def assign(self, team: str | None, user: str | None, reason: str) -> None:
+        before = (self.ticket.team, self.ticket.assignee)
+        if team != self.ticket.team:
+            self.changes["team"] = [self.changes.get("team", [self.ticket.team])[0], team]
+        if user != self.ticket.assignee:
+            self.changes["assignee"] = [self.changes.get("assignee", [self.ticket.assignee])[0], user]
+        if (team, user) != before:
+            self.set(team=team, assignee=user)
+            self.notes.append(("routing", {"reason": reason, "team": team, "assignee": user}))
+
+    def route(self) -> None:
+        if self.process.routing is None:
+            return
+        routing = self.pack.routings[self.process.routing]
+        decision = route(routing, self.context())
+        user, how = decision.user, "rule"
+        if user is None:
+            user, how = self.pick_member(routing, decision.team)
+        before = (self.ticket.team, self.ticket.assignee)
+        self.assign(decision.team, user, reason="routing")
+        if (self.ticket.team, self.ticket.assignee) == before:
+            self.notes.append(("routing", {"reason": "routing", "team": decision.team, "assignee": user}))
+        self.notes[-1][1].update(routing=routing.id, rule=decision.rule.id, assignment=how)
+
+    def pick_member(self, routing: m.RoutingSpec, team_id: str) -> tuple[str | None, str]:
+        """The routing's strategy applied to `team_id`: round-robin cursor (an effect) or open tickets per member."""
+        team = self.pack.teams.get(team_id)
+        if team is None or routing.assignment == "manual" or not team.members:
+            return None, "manual"
+        context = self.context()
+        if routing.assignment == "round_robin":
+            key = (routing.id, team.id)
+            position = self.cursors.get(key)
+            choice = choose(routing, team, context,
+                            cursor=self.lookups.cursor(*key) if position is None else position)
+            self.cursors[key] = choice.cursor or 0
+            return choice.user, choice.reason
+        loads = dict(self.lookups.open_tickets(candidates(routing, team, context)))
+        choice = choose(routing, team, context, loads=loads)
+        return choice.user, choice.reason
+
+    def add_comment(self, text: str, internal: bool, author: str | None = None) -> None:
+        self.comments.append({"at": self.now, "author": author or self.actor.name, "text": text,
+                              "internal": internal})
+
+    def note_event(self, kind: str, data: dict[str, Any]) -> None:
+        self.notes.append((kind, data))
+
+    def create_linked(self, process_id: str, values: dict[str, Any], link: str) -> None:
+        if self.depth >= MAX_LINKED_DEPTH:
+            raise Conflict(f"linked tickets nest deeper than {MAX_LINKED_DEPTH}: check the create actions")
+        requester = "system" if self.actor.is_system else self.actor.name  # not the customer: a review is internal
+        self.effects.append(CreateLinked(process_id, dict(values), link, requester))
+
+    def recipients(self, targets: tuple[str, ...]) -> list[str]:
+        """Resolve roles to people now (the ticket may move on before delivery); keep teams and addresses."""
+        out: list[str] = []
+        for target in targets:
+            if target == "requester":
+                out.append(f"user:{self.ticket.requester}")
+            elif target == "assignee":
+                if self.ticket.assignee:
+                    out.append(f"user:{self.ticket.assignee}")
+            elif target == "team":
+                if self.ticket.team:
+                    out.append(f"team:{self.ticket.team}")
+            elif target.startswith(("team:", "user:")) or "@" in target:
+                out.append(target)
+            else:  # a team role: every team holding it
+                out.extend(f"team:{t.id}" for t in self.pack.teams.values() if target in t.roles)
+        return list(dict.fromkeys(out))
+
+    # -- contexts ----------------------------------------------------------------------------------
+
+    def context(self, state: str | None = None, event: str | None = None) -> dict[str, Any]:
+        context = expression_context(self.ticket, self.fields, self.requester_facts, self.actor,
+                                     event or self.event, state)
+        if self.actor.is_system:  # the system actor holds every role (SPEC 4 scenario)
+            context["actor"]["roles"] = list(system_roles(self.pack))
+        if self.clocks:
+            context["sla"] = clock_names(self.clocks, self.pack.calendars, self.now, self.worked)
+        return context
+
+    def template_context(self) -> dict[str, Any]:
+        return {**template_context(self.ticket, self.fields, self.requester_facts, self.actor),
+                "timeline": Timeline(self), **self.extra_template}
+
+    # -- the plan ----------------------------------------------------------------------------------
+
+    def plan(self, kind: str, transition: str | None = None, from_state: str | None = None,
+             to_state: str | None = None, comment: str | None = None, data: dict[str, Any] | None = None) -> Plan:
+        """The change as rows to write: the ticket's new values, clocks, events, comments, outbox, effects."""
+        new = self.snapshot is None
+        if self.ticket.fields != self.fields:
+            self.set(fields=dict(self.fields))
+        if self.ticket.updated_at != self.now and (self.changes or new):
+            self.set(updated_at=self.now)
+        if new:
+            changed = TICKET_COLUMNS[1:]
+        else:
+            assert self.snapshot is not None
+            changed = tuple(changed_columns(self.snapshot.ticket, self.ticket))
+        clocks = []
+        for name, row in self.clocks.items():
+            old = self.snapshot.clocks.get(name) if self.snapshot is not None else None
+            if old is None:
+                clocks.append(ClockChange(None, row, {}))
+            elif old != row:
+                clocks.append(ClockChange(old, row, changed_columns(old, row)))
+        title_field, body_fields = document_fields(self.form)
+        reindex = new or any(name in self.changes for name in (title_field, *body_fields) if name)
+        self.effects.extend(AdvanceCursor(routing, team, position)
+                            for (routing, team), position in self.cursors.items())
+        return Plan(kind, self.now, self.snapshot, self.ticket, changed, tuple(clocks), self.timers,
+                    tuple(self._events(kind, transition, from_state, to_state, comment, data)),
+                    tuple(self.comments), tuple(self.outbox), tuple(self.links),
+                    document(self.form, self.fields) if reindex else None, tuple(self.effects), self.requester_user)
+
+    def _events(self, kind: str, transition: str | None, from_state: str | None, to_state: str | None,
+                comment: str | None, data: dict[str, Any] | None) -> list[dict[str, Any]]:
+        events = []
+        if kind != "sla" or self.changes:  # a worker step that only moved clocks records just their events
+            events.append({"at": self.now, "actor": self.actor.name, "kind": kind, "transition": transition,
+                           "from_state": from_state, "to_state": to_state, "changes": jsonable(self.changes),
+                           "comment": comment, "data": data or {}, "definitions_version": self.version})
+        for note_kind, note in self.notes:
+            events.append({"at": self.now, "actor": self.actor.name, "kind": note_kind, "transition": None,
+                           "from_state": None, "to_state": None, "changes": {}, "comment": None,
+                           "data": jsonable(note), "definitions_version": self.version})
+        return events
+
+
+def jsonable(value: Any) -> Any:
+    if value is None or type(value) in _JSON_SCALARS:
+        return value
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

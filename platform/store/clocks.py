@@ -1,0 +1,70 @@
+"""SLA clock rows: read per ticket, written per ticket, and found when due (the worker's sweep).
+
+A clock is keyed by (ticket, clock name), which is unique: a change writes its clocks by that key, so it
+needs no ids of rows it inserted a moment before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Row, Table, bindparam, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from .models import SlaClock
+from .tickets import is_postgres
+
+CLOCKS = cast(Table, SlaClock.__table__)
+_OF_TICKET = select(CLOCKS).where(CLOCKS.c.ticket_id == bindparam("ticket_id"))
+_INSERT = insert(CLOCKS)
+
+
+def of_ticket(session: Session, ticket_id: int) -> list[Row[Any]]:
+    """The ticket's clock rows (columns in table order)."""
+    return list(session.connection().execute(_OF_TICKET, {"ticket_id": ticket_id}))
+
+
+def of_tickets(session: Session, ticket_ids: Collection[int]) -> dict[int, list[Row[Any]]]:
+    """The clock rows of many tickets in one query, by ticket id."""
+    found: dict[int, list[Row[Any]]] = {}
+    if not ticket_ids:
+        return found
+    query = select(CLOCKS).where(CLOCKS.c.ticket_id.in_(list(ticket_ids)))
+    for row in session.connection().execute(query):
+        found.setdefault(row.ticket_id, []).append(row)
+    return found
+
+
+def insert_clocks(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        session.connection().execute(_INSERT, [dict(row) for row in rows])
+
+
+def update_clock(session: Session, ticket_id: int, clock: str, values: Mapping[str, Any]) -> None:
+    session.connection().execute(update(CLOCKS).where(CLOCKS.c.ticket_id == ticket_id, CLOCKS.c.clock == clock)
+                                 .values(dict(values)))
+
+
+def due_ticket_ids(session: Session, now: datetime, limit: int) -> list[int]:
+    """Tickets of up to `limit` clocks due before `now`, most overdue first; on PostgreSQL the clock rows
+    are locked, skipping those another worker holds (it takes the next ones)."""
+    due = select(CLOCKS.c.ticket_id).where(CLOCKS.c.next_timer_at < now).order_by(CLOCKS.c.next_timer_at).limit(limit)
+    if is_postgres(session):
+        due = due.with_for_update(skip_locked=True)
+    return list(dict.fromkeys(session.scalars(due)))
+
+
+def by_key_only(session: Session) -> None:
+    """PostgreSQL: this transaction reaches its rows by key. Without planner statistics (a bulk import not
+    yet analyzed, a server with autovacuum off) PostgreSQL would read all clock rows to find a batch's."""
+    if is_postgres(session):
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+
+
+def retry_later(session: Session, ticket_ids: Collection[int], now: datetime, at: datetime) -> None:
+    """The due clocks of these tickets (whose step failed) are due again at `at`."""
+    session.execute(update(CLOCKS).where(CLOCKS.c.ticket_id.in_(list(ticket_ids)), CLOCKS.c.next_timer_at < now)
+                    .values(next_timer_at=at))
+

@@ -1,0 +1,55 @@
+"""Rows a change appends to a ticket: events, comments, outbox messages, links; and reading them back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
+
+from .models import LINK_INVERSE, Comment, Event, Link, OutboxMessage, Ticket
+
+EVENTS, COMMENTS = cast(Table, Event.__table__), cast(Table, Comment.__table__)
+OUTBOX, LINKS = cast(Table, OutboxMessage.__table__), cast(Table, Link.__table__)
+_INSERTS = {table: insert(table) for table in (EVENTS, COMMENTS, OUTBOX, LINKS)}
+
+
+def append(session: Session, ticket_id: int, events: Sequence[Mapping[str, Any]],
+           comments: Sequence[Mapping[str, Any]], outbox: Sequence[Mapping[str, Any]]) -> None:
+    """The change's rows, one executemany per table (not through the ORM's unit of work)."""
+    connection = session.connection()
+    for table, rows in ((EVENTS, events), (COMMENTS, comments), (OUTBOX, outbox)):
+        if rows:
+            connection.execute(_INSERTS[table], [{**row, "ticket_id": ticket_id} for row in rows])
+
+
+def link(session: Session, source_id: int, target_id: int, kind: str, at: datetime) -> None:
+    """A link and its inverse (as the other ticket sees it)."""
+    session.connection().execute(_INSERTS[LINKS], [
+        {"source_id": source_id, "target_id": target_id, "kind": kind, "created_at": at},
+        {"source_id": target_id, "target_id": source_id, "kind": LINK_INVERSE[kind], "created_at": at}])
+
+
+def link_exists(session: Session, source_id: int, target_id: int, kind: str) -> bool:
+    return session.scalar(select(Link.id).where(Link.source_id == source_id, Link.target_id == target_id,
+                                                Link.kind == kind)) is not None
+
+
+def linked_number(session: Session, source_id: int, kind: str, process: str) -> str | None:
+    """The number of the first ticket of `process` that `source_id` links to as `kind`."""
+    return session.scalar(select(Ticket.number).join(Link, Link.target_id == Ticket.id)
+                          .where(Link.source_id == source_id, Link.kind == kind, Ticket.process == process)
+                          .order_by(Ticket.id).limit(1))
+
+
+def events_of(session: Session, ticket_id: int) -> Sequence[Event]:
+    return session.scalars(select(Event).where(Event.ticket_id == ticket_id).order_by(Event.id)).all()
+
+
+def comments_of(session: Session, ticket_id: int, public_only: bool = False) -> Sequence[Comment]:
+    query = select(Comment).where(Comment.ticket_id == ticket_id).order_by(Comment.id)
+    if public_only:
+        query = query.where(Comment.internal.is_(False))
+    return session.scalars(query).all()

@@ -1,0 +1,118 @@
+"""Ticket rows: read by number or id (locked for a change on PostgreSQL), inserted, updated under their
+version (optimistic concurrency: a stale write matches no row), and the queue's page.
+
+Rows come back as Core rows, the columns in table order (no ORM objects: the engine builds frozen
+snapshots of them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from .models import SlaClock, Ticket
+
+TICKETS = cast(Table, Ticket.__table__)
+_BY_NUMBER = select(TICKETS).where(TICKETS.c.number == bindparam("number"))
+_BY_NUMBER_LOCKED = _BY_NUMBER.with_for_update()  # PostgreSQL: waits for the ticket's writer
+_BY_ID = select(TICKETS).where(TICKETS.c.id == bindparam("id"))
+_INSERT = insert(TICKETS).returning(TICKETS.c.id)
+SLA_FILTERS = ("breached", "at_risk", "running", "paused")
+
+
+def is_postgres(session: Session | Connection) -> bool:
+    bind = session.get_bind() if isinstance(session, Session) else session
+    return bind.dialect.name == "postgresql"
+
+
+def by_number(session: Session, number: str, lock: bool = False) -> Row[Any] | None:
+    """The ticket's row (its columns in table order); `lock`: held until the transaction ends (PostgreSQL;
+    SQLite has one writer at a time)."""
+    query = _BY_NUMBER_LOCKED if lock and is_postgres(session) else _BY_NUMBER
+    return session.connection().execute(query, {"number": number}).first()
+
+
+def by_id(session: Session, ticket_id: int) -> Row[Any] | None:
+    return session.connection().execute(_BY_ID, {"id": ticket_id}).first()
+
+
+def by_ids_locked(session: Session, ids: Collection[int]) -> list[Row[Any]]:
+    """The tickets of `ids` by id; on PostgreSQL locked, skipping those another transaction holds."""
+    query = select(TICKETS).where(TICKETS.c.id.in_(list(ids))).order_by(TICKETS.c.id)
+    if is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    return list(session.connection().execute(query))
+
+
+def number_of(session: Session, ticket_id: int) -> str | None:
+    return session.scalar(select(Ticket.number).where(Ticket.id == ticket_id))
+
+
+def insert_ticket(session: Session, values: Mapping[str, Any]) -> int:
+    """A new ticket (every column but the id); returns its id."""
+    return int(session.connection().execute(_INSERT, dict(values)).scalar_one())
+
+
+def update_ticket(session: Session, ticket_id: int, version: int, values: Mapping[str, Any]) -> bool:
+    """Write `values` and bump the version if the row is still at `version`; False when it was not."""
+    statement = (update(TICKETS).where(TICKETS.c.id == ticket_id, TICKETS.c.version == version)
+                 .values({**values, "version": TICKETS.c.version + 1}))
+    return session.connection().execute(statement).rowcount == 1
+
+
+def fields_after(session: Session, last_id: int, limit: int) -> Sequence[Any]:
+    """(id, process, fields) of the tickets after `last_id`, by id (re-indexing in batches)."""
+    return session.execute(select(Ticket.id, Ticket.process, Ticket.fields).where(Ticket.id > last_id)
+                           .order_by(Ticket.id).limit(limit)).all()
+
+
+def visible_condition(name: str, processes: Sequence[str], newest_first: bool = False) -> ColumnElement[bool]:
+    """SPEC 9 as a filter: own tickets, assigned ones, and every ticket of `processes`.
+
+    `newest_first`: for a page of the newest tickets with no other filter. An agent's processes hold most
+    tickets, so reading tickets newest first stops after a page; but SQLite, left alone, gathers every
+    match of the three terms through their indexes and sorts them all. The process term is then written so
+    that no index serves it (coalesce of a column that is never null), which keeps SQLite on the id order."""
+    process = func.coalesce(Ticket.process, "") if newest_first and processes else Ticket.process
+    return (Ticket.requester == name) | process.in_(processes) | (Ticket.assignee == name)
+
+
+def sla_status_condition(status: str, now: datetime) -> ColumnElement[bool]:
+    """Tickets with at least one clock in `status` (one of SLA_FILTERS), as the queue shows them now."""
+    overdue = (SlaClock.phase == "running") & (SlaClock.deadline < now)
+    breached = SlaClock.phase.in_(("running", "paused")) & (SlaClock.breached.is_(True) | overdue)
+    condition = {
+        "breached": breached,
+        "at_risk": (SlaClock.phase == "running") & (SlaClock.warnings_fired > 0) & ~breached,
+        "running": (SlaClock.phase == "running") & ~breached,
+        "paused": SlaClock.phase == "paused",
+    }[status]
+    return exists().where((SlaClock.ticket_id == Ticket.id) & condition)
+
+
+def page(session: Session, limit: int, equal: Mapping[str, str], viewer: tuple[str, Sequence[str]] | None,
+         sla: ColumnElement[bool] | None, text: str, searched: Sequence[str], before: int | None) -> list[Any]:
+    """Up to `limit` tickets, newest first: columns equal to `equal`, visible to `viewer` (a name and the
+    processes it sees every ticket of; None: everything), with a clock in a status (`sla`), whose number
+    or `searched` fields contain `text` (case-insensitive), with ids below `before`."""
+    query = select(TICKETS).order_by(TICKETS.c.id.desc()).limit(limit)
+    for column, value in equal.items():
+        query = query.where(TICKETS.c[column] == value)
+    if viewer is not None:
+        newest_first = not equal and session.get_bind().dialect.name == "sqlite"
+        query = query.where(visible_condition(*viewer, newest_first=newest_first))
+    if sla is not None:
+        query = query.where(sla)
+    if text:
+        escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        query = query.where(or_(func.lower(Ticket.number).like(pattern, escape="\\"), *(
+            func.lower(Ticket.fields[name].as_string()).like(pattern, escape="\\") for name in searched)))
+    if before is not None:
+        query = query.where(TICKETS.c.id < before)
+    return list(session.connection().execute(query))
+

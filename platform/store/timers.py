@@ -1,0 +1,51 @@
+"""Timed transitions waiting to fire (`after:`): replaced when a ticket enters a state, found when due."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from .models import Timer
+from .tickets import is_postgres
+
+TIMERS = cast(Table, Timer.__table__)
+_CLEAR = delete(TIMERS).where(TIMERS.c.ticket_id == bindparam("of_ticket"), TIMERS.c.kind == "transition")
+_INSERT = insert(TIMERS)
+
+
+def replace_timers(session: Session, ticket_id: int, rows: Sequence[Mapping[str, Any]], clear: bool = True) -> None:
+    """The ticket's transition timers become `rows` (kind, key, due_at)."""
+    connection = session.connection()
+    if clear:
+        connection.execute(_CLEAR, {"of_ticket": ticket_id})
+    if rows:
+        connection.execute(_INSERT, [{**row, "ticket_id": ticket_id, "fired_at": None} for row in rows])
+
+
+def due(session: Session, now: datetime, limit: int) -> list[Mapping[str, Any]]:
+    """Unfired timers due by `now`, soonest first; on PostgreSQL locked, skipping those of other workers."""
+    query = (select(TIMERS).where(TIMERS.c.fired_at.is_(None), TIMERS.c.due_at <= now)
+             .order_by(TIMERS.c.due_at).limit(limit))
+    if is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    return [_values(row) for row in session.connection().execute(query)]
+
+
+def still_due(session: Session, timer_id: int) -> bool:
+    """Not fired, not replaced (by a timer of the same ticket that fired before it in this sweep)."""
+    row = session.connection().execute(select(TIMERS.c.fired_at).where(TIMERS.c.id == timer_id)).first()
+    return row is not None and row.fired_at is None
+
+
+def mark(session: Session, timer_id: int, fired_at: datetime | None = None, due_at: datetime | None = None) -> None:
+    """A timer fired (or looked at and found no longer applying), or due again later after a failure."""
+    values = {"fired_at": fired_at} if fired_at is not None else {"due_at": due_at}
+    session.connection().execute(update(TIMERS).where(TIMERS.c.id == timer_id).values(values))
+
+
+def _values(row: Any) -> Mapping[str, Any]:
+    return cast(Mapping[str, Any], row._mapping)
