@@ -36,13 +36,13 @@ def write(session: Session, plan: Plan) -> TicketSnapshot:
     ticket = plan.ticket
     if plan.before is None:
         ticket_id = tickets.insert_ticket(session, {name: getattr(ticket, name) for name in plan.changed})
-        ticket = replace(ticket, id=ticket_id, version=1)
+        ticket = ticket._replace(id=ticket_id, version=1)
     elif plan.changed:
         assert ticket.id is not None
         if not tickets.update_ticket(session, ticket.id, ticket.version,
                                      {name: getattr(ticket, name) for name in plan.changed}):
             raise StaleVersion("the ticket was changed by someone else: reload it and try again")
-        ticket = replace(ticket, version=ticket.version + 1)
+        ticket = ticket._replace(version=ticket.version + 1)
     ticket_id = ticket.id
     assert ticket_id is not None
     new_clocks = []

@@ -7,7 +7,6 @@ Timed transitions (`after:`) are scheduled here too: both count on a calendar.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -34,12 +33,12 @@ def update_clocks(work: Work) -> None:
     rows = work.clocks
     if policy is None:
         for name, row in rows.items():
-            rows[name] = replace(row, next_timer_at=None)  # no policy any more: nothing of these clocks is due
+            rows[name] = row._replace(next_timer_at=None)  # no policy any more: nothing of these clocks is due
         return
     current = {clock.id for clock in policy.clocks}
     for name, row in rows.items():
         if name not in current:  # a clock the policy no longer has (renamed, removed): never due again
-            rows[name] = replace(row, next_timer_at=None)
+            rows[name] = row._replace(next_timer_at=None)
     context = work.context()
     for clock in policy.clocks:
         row = rows.get(clock.id) or ClockRow(None, clock.id)  # a new ticket, or a clock a new version added
@@ -81,7 +80,7 @@ def state_of(row: ClockRow) -> ClockState:
 
 def stored(row: ClockRow, state: ClockState, policy: str, calendar: str) -> ClockRow:
     """The row holding `state` (an unchanged row is returned as it is: nothing to write)."""
-    new = replace(row, phase=state.phase, status=state.status, policy=policy, calendar=calendar,
+    new = row._replace(phase=state.phase, status=state.status, policy=policy, calendar=calendar,
                   elapsed_seconds=state.elapsed, running_since=state.since, started_at=state.started_at,
                   stopped_at=state.stopped_at, target_seconds=state.target_seconds, deadline=state.deadline,
                   warnings_fired=state.warnings_fired, breached=state.breached, breach_fired=state.breach_fired,

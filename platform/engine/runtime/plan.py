@@ -8,7 +8,7 @@ yet carry no ticket id (the writer adds it once the ticket is inserted).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -87,11 +87,11 @@ class Plan:
         for change in self.clocks:
             row = change.after
             if row.id is None and clock_ids and row.clock in clock_ids:
-                row = replace(row, id=clock_ids[row.clock])
+                row = row._replace(id=clock_ids[row.clock])
             clocks[row.clock] = row
         return TicketSnapshot(ticket, clocks, self.requester)
 
 
 def changed_columns(before: Any, after: Any) -> dict[str, Any]:
-    """The columns of two rows of one dataclass whose values differ, with the new values."""
-    return {f.name: getattr(after, f.name) for f in fields(after) if getattr(before, f.name) != getattr(after, f.name)}
+    """The columns of two rows of one kind (named tuples) whose values differ, with the new values."""
+    return {name: new for name, old, new in zip(after._fields, before, after, strict=True) if old != new}

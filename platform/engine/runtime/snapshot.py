@@ -9,16 +9,16 @@ core never sees a database row, a session or an ORM object. The few facts the ru
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 Pause = tuple[str, str | None]  # (start, end or None), ISO 8601 as stored
 
 
-@dataclass(frozen=True, slots=True)
-class TicketRow:
-    """A ticket's columns (the `tickets` table, one attribute per column); `id` None before it is stored."""
+class TicketRow(NamedTuple):
+    """A ticket's columns (the `tickets` table, in its order); `id` None before it is stored. A named tuple:
+    immutable, and built from a database row in one step (a queue page builds fifty)."""
 
     id: int | None
     number: str
@@ -38,8 +38,7 @@ class TicketRow:
     closed_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class ClockRow:
+class ClockRow(NamedTuple):
     """One SLA clock of a ticket as stored (the `sla_clocks` table but its ticket id)."""
 
     id: int | None
@@ -61,12 +60,11 @@ class ClockRow:
     pauses: tuple[Pause, ...] = ()
 
 
-TICKET_COLUMNS = tuple(f.name for f in fields(TicketRow))
-CLOCK_COLUMNS = tuple(f.name for f in fields(ClockRow))
+TICKET_COLUMNS = TicketRow._fields
+CLOCK_COLUMNS = ClockRow._fields
 
 
-@dataclass(frozen=True, slots=True)
-class UserFacts:
+class UserFacts(NamedTuple):
     """What expressions and templates may read about a person (SPEC 5 `requester.*`)."""
 
     name: str

@@ -8,7 +8,6 @@ It is internal to the core: it holds no session and does no I/O beyond the `Look
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -79,7 +78,7 @@ class Work:
     # -- the working ticket ------------------------------------------------------------------------
 
     def set(self, **values: Any) -> None:
-        self.ticket = replace(self.ticket, **values)
+        self.ticket = self.ticket._replace(**values)
 
     def set_field(self, name: str, value: Any, source: str) -> None:
         if name not in self.form.by_id:
@@ -210,6 +209,7 @@ class Work:
             self.set(fields=dict(self.fields))
         if self.ticket.updated_at != self.now and (self.changes or new):
             self.set(updated_at=self.now)
+        changed: tuple[str, ...]
         if new:
             changed = TICKET_COLUMNS[1:]
         else:

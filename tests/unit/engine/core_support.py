@@ -191,13 +191,12 @@ def person(compiled: CompiledVersion, name: str) -> Actor:
 def created(context: Context, values: Mapping[str, object] | None = None, at: datetime = MONDAY_9,
             actor: str = "rita") -> TicketSnapshot:
     """A stored ticket as the core planned it (id 1, version 1)."""
-    from dataclasses import replace
 
     request = Request("create", person(context.compiled, actor), at, process="ticket",
                       values=dict(values or {"summary": "Printer jams"}))
     made = plan(context, None, request, UserFacts("rita"))
     assert made is not None
-    return made.after(replace(made.ticket, id=1, version=1))
+    return made.after(made.ticket._replace(id=1, version=1))
 
 
 def tiny_pack(folder: Path) -> CompiledVersion:

@@ -29,7 +29,7 @@ def fire(context: Context, ticket: TicketSnapshot, transition: str, values: dict
 
 
 def stored(made: Plan) -> TicketSnapshot:
-    return made.after(replace(made.ticket, version=made.ticket.version + (1 if made.changed else 0)))
+    return made.after(made.ticket._replace(version=made.ticket.version + (1 if made.changed else 0)))
 
 
 def working(context: Context) -> TicketSnapshot:
