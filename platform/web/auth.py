@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from itsm.engine import Unauthorized
 from itsm.engine.errors import TooManyAttempts
@@ -32,12 +33,13 @@ def login() -> Any:
     engine = current_engine()
     try:
         user = authenticate(engine.db, name, password, engine.clock())
-    except TooManyAttempts as exc:
-        return render_template("login.html", next=target, name=name, error=f"{exc.message[:1].upper()}"
-                               f"{exc.message[1:]}."), 429
+    except TooManyAttempts:
+        return render_template("login.html", next=target, name=name,
+                               error=gettext("Too many wrong passwords for this name: try again in a few minutes.")
+                               ), 429
     except Unauthorized:
         return render_template("login.html", next=target, name=name,
-                               error="Wrong user name or password."), 401
+                               error=gettext("Wrong user name or password.")), 401
     log_in(user)
     return redirect(target)
 
