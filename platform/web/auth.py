@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 
 from itsm.engine import Unauthorized
 from itsm.engine.errors import TooManyAttempts
@@ -33,10 +33,10 @@ def login() -> Any:
     engine = current_engine()
     try:
         user = authenticate(engine.db, name, password, engine.clock())
-    except TooManyAttempts:
-        return render_template("login.html", next=target, name=name,
-                               error=gettext("Too many wrong passwords for this name: try again in a few minutes.")
-                               ), 429
+    except TooManyAttempts as exc:
+        return render_template("login.html", next=target, name=name, error=ngettext(
+            "Too many wrong passwords for this name: try again in %(num)d minute.",
+            "Too many wrong passwords for this name: try again in %(num)d minutes.", exc.minutes)), 429
     except Unauthorized:
         return render_template("login.html", next=target, name=name,
                                error=gettext("Wrong user name or password.")), 401
