@@ -29,7 +29,7 @@ DEFAULT = "en"
 LANGUAGES = {"zh_CN": "zh-CN", "en": "en"}  # catalog folder -> the tag pages and users say (<html lang>)
 COOKIE = "itsm_language"
 COOKIE_DAYS = 365
-EXTRACT_KEYWORDS = ("_", "gettext", "ngettext", "pgettext", "lazy_gettext")  # what `pybabel extract -k` adds
+EXTRACT_KEYWORDS = ("lazy_gettext",)  # besides Babel's defaults: `pybabel extract -k lazy_gettext` (babel.cfg)
 
 languages = Blueprint("i18n", __name__)
 
