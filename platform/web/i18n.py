@@ -15,7 +15,7 @@ from typing import Any
 
 from babel import Locale, support
 from babel.messages import mofile, pofile
-from flask import Blueprint, Flask, Response, abort, current_app, g, has_app_context, redirect, request, url_for
+from flask import Blueprint, Flask, abort, current_app, g, has_app_context, redirect, request, url_for
 from flask_babel import Babel, Domain, get_locale, gettext, lazy_gettext
 from werkzeug.utils import cached_property
 
@@ -151,7 +151,7 @@ def switch() -> Any:
     actor = page_actor()
     if actor is not None:
         set_locale(current_engine().db, actor.name, tag)
-    response: Response = redirect(safe_next(request.form.get("next"), url_for("ui.home")))
+    response = redirect(safe_next(request.form.get("next"), url_for("ui.home")))
     response.set_cookie(COOKIE, tag, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
                         secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
     return response
@@ -174,7 +174,7 @@ class PoCatalogs(Babel):
     """Flask-Babel with `PoDomain` as its default domain."""
 
     @cached_property
-    def domain_instance(self) -> Domain:  # type: ignore[override]
+    def domain_instance(self) -> Domain:
         return PoDomain(domain=self.domain)
 
 

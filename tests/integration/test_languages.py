@@ -148,7 +148,8 @@ def catalog_fragments() -> dict[str, list[str]]:
             continue
         ids = [message.id] if isinstance(message.id, str) else list(message.id)
         translated = message.string if isinstance(message.string, str) else " ".join(message.string)
-        pieces = [p.strip(" .,:;()·/—'\"") for text in ids for p in re.split(r"%\([a-z_]+\)[.\d]*[sdf]|%%|<[^>]+>", text)]
+        pieces = [p.strip(" .,:;()·/—'\"") for text in ids
+                  for p in re.split(r"%\([a-z_]+\)[.\d]*[sdf]|%%|<[^>]+>", text)]
         kept = [p for p in pieces if len(re.findall(r"[A-Za-z]", p)) >= 2 and p not in translated]
         if kept:
             fragments[ids[0]] = kept
@@ -212,8 +213,9 @@ def walk(app: Flask, pack: Path, headers: dict[str, str], check: Any) -> None:
     check(lars.get("/queue?state=closed&sla=breached&q=nothing"))  # no match
     check(lars.get(f"/tickets/{number}/transitions/classify"))
     check(lars.post(f"/tickets/{number}/transitions/classify", {"impact": "high"}), status=422)
-    assert lars.post(f"/tickets/{number}/transitions/classify", {"service": "workplace", "category": "hardware",
-                                                                 "impact": "high", "urgency": "high"}).status_code == 302
+    classified = lars.post(f"/tickets/{number}/transitions/classify", {
+        "service": "workplace", "category": "hardware", "impact": "high", "urgency": "high"})
+    assert classified.status_code == 302
     check(lars.get(f"/tickets/{number}"))  # events: create, routing, sla, transition, comment; the SLA clocks
     check(lars.get("/queue"))  # with an SLA countdown
     check(lars.get("/dashboard"))
@@ -305,3 +307,24 @@ def test_the_plain_503_page_speaks_the_browsers_language(db_url: str) -> None:
     assert english.status_code == 503 and 'lang="en"' in english.text and "Service unavailable" in english.text
     api = app.test_client().get("/api/health", headers=ZH)
     assert api.status_code == 503 and "数据库" in api.get_json()["message"]
+
+
+def test_itsm_user_add_takes_a_locale_and_refuses_what_is_not_a_language_tag(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from itsm.cli import main
+    from itsm.store import Database
+    from itsm.store import users as stored
+
+    url = f"sqlite:///{tmp_path / 'itsm.db'}"
+    monkeypatch.setenv("ITSM_DATABASE_URL", url)
+    runner = CliRunner()
+    assert runner.invoke(main, ["user", "add", "wang", "--locale", "zh_CN"]).exit_code == 0
+    refused = runner.invoke(main, ["user", "add", "li", "--locale", "<b>"])
+    assert refused.exit_code == 1 and "not a language tag" in refused.output
+    db = Database(url)
+    with db.read() as session:
+        assert stored.by_name(session, "wang").locale == "zh-CN"  # type: ignore[union-attr]
+        assert stored.by_name(session, "li") is None
+    db.dispose()

@@ -22,8 +22,8 @@ from ..errors import BadRequest, Conflict, NotFound, Unauthorized
 from ..runtime.actors import SYSTEM, UserRecord
 from .login_throttle import FREE_FAILURES, check_not_locked, clear_failures, record_failure
 
-__all__ = ["FREE_FAILURES", "PASSWORD_METHOD", "add_user", "authenticate", "check_email", "check_locale", "check_user_name",
-           "create_token", "hash_password", "set_locale", "user_for_token", "verify_password"]
+__all__ = ["FREE_FAILURES", "PASSWORD_METHOD", "add_user", "authenticate", "check_email", "check_locale",
+           "check_user_name", "create_token", "hash_password", "set_locale", "user_for_token", "verify_password"]
 
 # Werkzeug's default, written out so that a change of it is ours to make: a hash made with anything else
 # (older parameters, the format of releases before Werkzeug hashing) is rewritten at the next sign-in.

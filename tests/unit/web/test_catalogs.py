@@ -98,8 +98,8 @@ def test_catalogs_compile_in_memory_and_a_missing_one_falls_back_to_the_code() -
 def test_fuzzy_entries_are_left_out_when_compiling(tmp_path: Path) -> None:
     folder = tmp_path / "zh_CN" / "LC_MESSAGES"
     folder.mkdir(parents=True)
-    (folder / "messages.po").write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
-                                        '#, fuzzy\nmsgid "Sign in"\nmsgstr "登录"\n\nmsgid "Queue"\nmsgstr "工单队列"\n',
-                                        encoding="utf-8")
+    (folder / "messages.po").write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
+        '#, fuzzy\nmsgid "Sign in"\nmsgstr "登录"\n\nmsgid "Queue"\nmsgstr "工单队列"\n', encoding="utf-8")
     compiled = compile_catalog(tmp_path, "zh_CN")
     assert compiled.gettext("Sign in") == "Sign in" and compiled.gettext("Queue") == "工单队列"
