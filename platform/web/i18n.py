@@ -104,7 +104,10 @@ def _user_locale() -> str | None:
     try:
         if page_actor() is None:
             return None
-    except (EngineError, *DATABASE_ERRORS):  # nothing published, or the database away: the browser decides
+    except EngineError:  # nothing published yet: the browser decides
+        return None
+    except DATABASE_ERRORS:  # the database is away: the browser decides, and nobody asks it again here
+        g.itsm_database_down = True
         return None
     return g.get("page_locale")
 
