@@ -24,12 +24,14 @@ def user() -> None:
 @click.option("--org", help="Organization (customer or client unit).")
 @click.option("--password", help="Password for the login form (omit for token-only users).")
 @click.option("--email", help="Mail address for notifications.")
+@click.option("--locale", help="Language of the pages: zh-CN or en (default: the browser's).")
 @_engine_errors
-def user_add(name: str, admin: bool, vip: bool, org: str | None, password: str | None, email: str | None) -> None:
+def user_add(name: str, admin: bool, vip: bool, org: str | None, password: str | None, email: str | None,
+             locale: str | None) -> None:
     """Create user NAME."""
     from itsm.engine.people.users import add_user
 
-    add_user(_database(), name, password=password, email=email, admin=admin, vip=vip, org=org)
+    add_user(_database(), name, password=password, email=email, admin=admin, vip=vip, org=org, locale=locale)
     click.echo(f"created user {name}{' (admin)' if admin else ''}")
 
 

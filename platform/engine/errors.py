@@ -31,6 +31,10 @@ class TooManyAttempts(Unauthorized):
 
     status, code = 429, "too_many_attempts"
 
+    def __init__(self, message: str, minutes: int = 1):
+        super().__init__(message)
+        self.minutes = minutes  # how long until the next try: the login page says it in the reader's language
+
 
 class Forbidden(EngineError):
     status, code = 403, "forbidden"

@@ -98,6 +98,7 @@ class User(Base):
     vip: Mapped[bool] = mapped_column(Boolean, default=False)
     org: Mapped[str | None] = mapped_column(String(100), index=True)
     timezone: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(16))  # the pages' language: "zh-CN", "en" (SPEC 15)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

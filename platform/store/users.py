@@ -26,12 +26,19 @@ def exists(session: Session, name: str) -> bool:
 
 
 def add(session: Session, name: str, *, email: str | None = None, password_hash: str | None = None,
-        is_admin: bool = False, vip: bool = False, org: str | None = None, timezone: str | None = None) -> User:
+        is_admin: bool = False, vip: bool = False, org: str | None = None, timezone: str | None = None,
+        locale: str | None = None) -> User:
     """A new user row, added to the session (written at its next flush)."""
-    user = User(name=name, email=email, is_admin=is_admin, vip=vip, org=org, timezone=timezone,
+    user = User(name=name, email=email, is_admin=is_admin, vip=vip, org=org, timezone=timezone, locale=locale,
                 password_hash=password_hash)
     session.add(user)
     return user
+
+
+def set_locale(session: Session, name: str, locale: str | None) -> bool:
+    """The user's language for the pages; False when there is no such user."""
+    result = session.execute(update(User).where(User.name == name).values(locale=locale))
+    return bool(getattr(result, "rowcount", 0))
 
 
 def existing_names(session: Session, names: Collection[str]) -> set[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext, ngettext
 
 from itsm.engine import EngineError
 from itsm.interpreter.diff import diff_packs
@@ -59,7 +60,7 @@ def index() -> Any:
 def process(process_id: str) -> Any:
     spec = current_engine().definitions.active().pack.processes.get(process_id)
     if spec is None:
-        abort(404, f"no process '{process_id}'")
+        abort(404, gettext("There is no process '%(process)s'.", process=process_id))
     return render_template("admin_process.html", process=spec, diagram=mermaid(spec),
                            mermaid_available=bool(current_app.config.get("MERMAID_JS")))
 
@@ -69,7 +70,7 @@ def process(process_id: str) -> Any:
 def mermaid_script() -> Any:
     path = current_app.config.get("MERMAID_JS")
     if not path or not Path(path).is_file():
-        abort(404, "no Mermaid script configured (ITSM_MERMAID_JS)")
+        abort(404, gettext("No Mermaid script is configured (ITSM_MERMAID_JS)."))
     return send_file(Path(path).resolve(), mimetype="text/javascript", max_age=86400)
 
 
@@ -91,15 +92,16 @@ def diff() -> Any:
 def publish() -> Any:
     folder = _pack_folder()
     if folder is None:
-        abort(409, "this server was not started with a pack folder to publish")
+        abort(409, gettext("This server was not started with a pack folder to publish."))
     actor = page_actor()
     try:
         result = current_engine().definitions.publish_path(folder, actor=actor.name if actor else None)
         flash(result.message, "success")
     except PackError as exc:
-        flash(f"Not published: the pack has {len(exc.errors)} errors (see below).", "error")
+        flash(ngettext("Not published: the pack has %(num)d error (see below).",
+                       "Not published: the pack has %(num)d errors (see below).", len(exc.errors)), "error")
     except EngineError as exc:
-        flash(f"Not published: {exc.message}", "error")
+        flash(gettext("Not published: %(reason)s", reason=exc.message), "error")
     return redirect(url_for("admin.index"))
 
 
@@ -112,5 +114,5 @@ def rollback() -> Any:
                                                        actor=actor.name if actor else None)
         flash(result.message, "success")
     except EngineError as exc:
-        flash(f"Not rolled back: {exc.message}", "error")
+        flash(gettext("Not rolled back: %(reason)s", reason=exc.message), "error")
     return redirect(url_for("admin.index"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 
 from itsm.engine import Unauthorized
 from itsm.engine.errors import TooManyAttempts
@@ -33,11 +34,12 @@ def login() -> Any:
     try:
         user = authenticate(engine.db, name, password, engine.clock())
     except TooManyAttempts as exc:
-        return render_template("login.html", next=target, name=name, error=f"{exc.message[:1].upper()}"
-                               f"{exc.message[1:]}."), 429
+        return render_template("login.html", next=target, name=name, error=ngettext(
+            "Too many wrong passwords for this name: try again in %(num)d minute.",
+            "Too many wrong passwords for this name: try again in %(num)d minutes.", exc.minutes)), 429
     except Unauthorized:
         return render_template("login.html", next=target, name=name,
-                               error="Wrong user name or password."), 401
+                               error=gettext("Wrong user name or password.")), 401
     log_in(user)
     return redirect(target)
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from flask import Flask, Request, Response, current_app, jsonify, request
+from flask import Flask, Request, Response, current_app, g, jsonify, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask_babel import lazy_gettext
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -24,8 +25,8 @@ from .extension import engine_of
 
 RETRY_AFTER_SECONDS = 5
 MESSAGES = {
-    UNREACHABLE: "The database cannot be reached at the moment. Try again in a few seconds.",
-    NOT_MIGRATED: "The database has no tables yet: an administrator must run `itsm db upgrade`.",
+    UNREACHABLE: lazy_gettext("The database cannot be reached at the moment. Try again in a few seconds."),
+    NOT_MIGRATED: lazy_gettext("The database has no tables yet: an administrator must run `itsm db upgrade`."),
 }
 _SESSION_ERROR = "itsm.session_error"  # request.environ key: why the session could not be opened
 log = logging.getLogger("itsm.web")
@@ -42,7 +43,7 @@ def init_app(app: Flask) -> None:
         if error is not None:
             raise error
 
-    for kind in (SQLAlchemyError, sqlite3.OperationalError, *_driver_errors()):
+    for kind in DATABASE_ERRORS:
         app.register_error_handler(kind, database_error)
 
 
@@ -57,6 +58,7 @@ def _driver_errors() -> tuple[type[Exception], ...]:
 def is_page_request() -> bool:
     """A request for a page (HTML errors), not for the JSON API."""
     return not request.path.startswith("/api/") and request.path != "/api"
+DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, sqlite3.OperationalError, *_driver_errors())
 
 
 def database_error(exc: Exception) -> Response:
@@ -70,7 +72,8 @@ def database_error(exc: Exception) -> Response:
 
 
 def unavailable(reason: str) -> Response:
-    message = MESSAGES[reason]
+    g.itsm_database_down = True  # the language of the answer: the cookie's or the browser's, not the user's
+    message = str(MESSAGES[reason])
     if is_page_request():  # no base template: its context would ask the database for the pack
         page = current_app.jinja_env.get_template("unavailable.html").render(message=message)
         response = Response(page, 503, mimetype="text/html")

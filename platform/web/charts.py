@@ -2,7 +2,8 @@
 
 Pure functions from labels and numbers to `markupsafe.Markup`: no I/O, no Flask. Every chart is an
 `<svg role="img">` named by its `<title>` and described by a `<desc>` that lists the data in words, so a
-screen reader gets the figures rather than the shapes; every text is escaped. Colours come from
+screen reader gets the figures rather than the shapes; every text is escaped. The words a chart adds itself
+("No data", "n/a") are parameters, so pages pass them in the reader's language. Colours come from
 `currentColor` and CSS classes (`chart-bar`, `chart-label`, `chart-value`), so pages style them.
 """
 
@@ -25,37 +26,38 @@ CHAR = FONT * 0.6
 class _Bar:
     label: str
     value: Number
+    shown: str  # the value as written on the chart
 
     @property
     def size(self) -> float:
         return max(float(self.value or 0), 0.0)
 
 
-def format_number(value: Number, unit: str = "") -> str:
-    """12, 12.5, 66.67 (at most two decimals, no trailing zeros); `n/a` for a missing value."""
+def format_number(value: Number, unit: str = "", missing: str = "n/a") -> str:
+    """12, 12.5, 66.67 (at most two decimals, no trailing zeros); `missing` for a missing value."""
     if value is None:
-        return "n/a"
+        return missing
     text = f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}"
     return f"{text}{unit}"
 
 
 def bar_chart(title: str, data: Data, *, unit: str = "", width: int = 480, height: int = 240,
-              chart_id: str | None = None) -> Markup:
+              chart_id: str | None = None, no_data: str = "No data", missing: str = "n/a") -> Markup:
     """Vertical bars, one per label, each with its value above it and its label below."""
-    bars = _bars(data)
+    bars = _bars(data, unit, missing)
     if not bars:
-        return _empty(title, width, chart_id)
+        return _empty(title, width, chart_id, no_data)
     return _columns(title, bars, unit, width, height, chart_id, fill=0.7, share=None)
 
 
 def horizontal_bars(title: str, data: Data, *, unit: str = "", width: int = 480, bar_height: int = 22,
-                    chart_id: str | None = None) -> Markup:
+                    chart_id: str | None = None, no_data: str = "No data", missing: str = "n/a") -> Markup:
     """One row per label: the label on the left, the bar, and the value at the bar's end."""
-    bars = _bars(data)
+    bars = _bars(data, unit, missing)
     if not bars:
-        return _empty(title, width, chart_id)
+        return _empty(title, width, chart_id, no_data)
     label_width = min(max(len(b.label) for b in bars) * CHAR + 8, width * 0.4)
-    value_width = max(len(format_number(b.value, unit)) for b in bars) * CHAR + 8
+    value_width = max(len(b.shown) for b in bars) * CHAR + 8
     plot = max(width - label_width - value_width, 10)
     scale = plot / _largest(bars)
     gap = bar_height * 0.3
@@ -66,19 +68,19 @@ def horizontal_bars(title: str, data: Data, *, unit: str = "", width: int = 480,
         middle = y + bar_height / 2 + FONT * 0.35
         size = bar.size * scale
         parts.append(_text(label_width - 6, middle, _fit(bar.label, label_width), "chart-label", "end"))
-        parts.append(_rect(label_width, y, size, bar_height, bar, unit))
-        parts.append(_text(label_width + size + 4, middle, format_number(bar.value, unit), "chart-value", "start"))
+        parts.append(_rect(label_width, y, size, bar_height, bar))
+        parts.append(_text(label_width + size + 4, middle, bar.shown, "chart-value", "start"))
     parts.append(_line(label_width, 0, label_width, height))
     return _svg(title, bars, unit, width, height, parts, chart_id)
 
 
 def histogram(title: str, bins: Data, *, width: int = 480, height: int = 200,
-              chart_id: str | None = None) -> Markup:
+              chart_id: str | None = None, no_data: str = "No data", missing: str = "n/a") -> Markup:
     """A distribution: adjacent columns, one per bin in the given order (e.g. ratings 1-5 or age
     buckets), each with its count and its share of the total."""
-    bars = _bars(bins)
+    bars = _bars(bins, "", missing)
     if not bars:
-        return _empty(title, width, chart_id)
+        return _empty(title, width, chart_id, no_data)
     return _columns(title, bars, "", width, height, chart_id, fill=1.0, share=sum(b.size for b in bars))
 
 
@@ -97,16 +99,16 @@ def _columns(title: str, bars: list[_Bar], unit: str, width: int, height: int, c
         y = top + plot - size
         centre = x + slot * fill / 2
         extra = f" ({100 * bar.size / share:.0f}%)" if share else ""
-        parts.append(_rect(x, y, slot * fill, size, bar, unit, extra=extra))
-        parts.append(_text(centre, y - 4, format_number(bar.value, unit) + extra, "chart-value", "middle"))
+        parts.append(_rect(x, y, slot * fill, size, bar, extra=extra))
+        parts.append(_text(centre, y - 4, bar.shown + extra, "chart-value", "middle"))
         parts.append(_text(centre, height - bottom + FONT * 1.4, _fit(bar.label, slot), "chart-label", "middle"))
     parts.append(_line(side, top + plot, width - side, top + plot))
     return _svg(title, bars, unit, width, height, parts, chart_id)
 
 
-def _bars(data: Data) -> list[_Bar]:
+def _bars(data: Data, unit: str, missing: str) -> list[_Bar]:
     items: Iterable[tuple[str, Number]] = data.items() if isinstance(data, Mapping) else data
-    return [_Bar(str(label), value) for label, value in items]
+    return [_Bar(str(label), value, format_number(value, unit, missing)) for label, value in items]
 
 
 def _largest(bars: list[_Bar]) -> float:
@@ -123,8 +125,8 @@ def _num(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def _rect(x: float, y: float, w: float, h: float, bar: _Bar, unit: str, extra: str = "") -> str:
-    tip = escape(f"{bar.label}: {format_number(bar.value, unit)}{extra}")
+def _rect(x: float, y: float, w: float, h: float, bar: _Bar, extra: str = "") -> str:
+    tip = escape(f"{bar.label}: {bar.shown}{extra}")
     return (f'<rect class="chart-bar" x="{_num(x)}" y="{_num(y)}" width="{_num(w)}" height="{_num(h)}" '
             f'fill="currentColor" fill-opacity="0.7" stroke="currentColor" stroke-width="0.5">'
             f"<title>{tip}</title></rect>")
@@ -149,7 +151,7 @@ def _identifier(title: str, chart_id: str | None) -> str:
 def _svg(title: str, bars: list[_Bar], unit: str, width: int, height: float, parts: list[str],
          chart_id: str | None) -> Markup:
     ident = _identifier(title, chart_id)
-    desc = "; ".join(f"{b.label}: {format_number(b.value, unit)}" for b in bars)
+    desc = "; ".join(f"{b.label}: {b.shown}" for b in bars)
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" width="{width}" height="{_num(height)}" '
         f'viewBox="0 0 {width} {_num(height)}" aria-labelledby="{ident}-title {ident}-desc">'
@@ -157,11 +159,11 @@ def _svg(title: str, bars: list[_Bar], unit: str, width: int, height: float, par
         + "".join(parts) + "</svg>")
 
 
-def _empty(title: str, width: int, chart_id: str | None) -> Markup:
+def _empty(title: str, width: int, chart_id: str | None, no_data: str) -> Markup:
     ident = _identifier(title, chart_id)
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart chart-empty" width="{width}" height="40" '
         f'viewBox="0 0 {width} 40" aria-labelledby="{ident}-title {ident}-desc">'
-        f'<title id="{ident}-title">{escape(title)}</title><desc id="{ident}-desc">No data</desc>'
-        f'<text x="{width // 2}" y="24" text-anchor="middle" font-size="{FONT}" fill="currentColor">No data</text>'
-        "</svg>")
+        f'<title id="{ident}-title">{escape(title)}</title><desc id="{ident}-desc">{escape(no_data)}</desc>'
+        f'<text x="{width // 2}" y="24" text-anchor="middle" font-size="{FONT}" fill="currentColor">{escape(no_data)}'
+        "</text></svg>")

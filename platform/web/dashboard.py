@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 
 from itsm.engine import BadRequest
 from itsm.engine.reports.kpis import kpi_report, rating_field
@@ -16,6 +17,12 @@ from .ui import has_kpis
 
 dashboard_pages = Blueprint("dashboard", __name__)
 FILTERS = ("from", "to", "process", "team")
+# The report's own keys as the page says them (pack values, such as a channel field's choices, stay as written)
+CHANNELS = {"portal": lazy_gettext("portal"), "api": lazy_gettext("API"), "email": lazy_gettext("email"),
+            "monitoring": lazy_gettext("monitoring"), "internal": lazy_gettext("internal"),
+            "unknown": lazy_gettext("unknown")}
+AGES = {"<1d": lazy_gettext("under 1 day"), "1-3d": lazy_gettext("1-3 days"), "3-7d": lazy_gettext("3-7 days"),
+        "7-30d": lazy_gettext("7-30 days"), ">30d": lazy_gettext("over 30 days")}
 
 
 def init_app(app: Flask) -> None:
@@ -24,10 +31,18 @@ def init_app(app: Flask) -> None:
 
 def hours(seconds: float | None) -> str:
     if seconds is None:
-        return "n/a"
+        return gettext("n/a")
     if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+        return gettext("%(minutes).0f min", minutes=seconds / 60)
+    return gettext("%(hours).1f h", hours=seconds / 3600)
+
+
+def number(value: float | None, unit: str = "") -> str:
+    return format_number(value, unit, missing=gettext("n/a"))
+
+
+def _age_labels(by_age: dict[str, int]) -> dict[str, int]:
+    return {str(AGES.get(k, k)): v for k, v in by_age.items()}
 
 
 @dashboard_pages.get("/dashboard")
@@ -47,21 +62,28 @@ def dashboard() -> Any:
         report = kpi_report(engine, actor, {})
     pack = engine.definitions.active().pack
     sla_rows = report["sla"]
+    words = {"no_data": gettext("No data"), "missing": gettext("n/a")}
     charts = {
-        "backlog_team": horizontal_bars("Open tickets by team", {
-            (pack.teams[k].name if k in pack.teams else k): v for k, v in report["backlog"]["by_team"].items()}),
-        "backlog_priority": bar_chart("Open tickets by priority", report["backlog"]["by_priority"]),
-        "backlog_age": histogram("Open tickets by age", report["backlog"]["by_age"]),
-        "sla": horizontal_bars("SLA compliance by clock and priority", [
-            (f"{row['clock']} {row['priority']}", row["compliance_percent"]) for row in sla_rows], unit="%"),
-        "satisfaction": histogram("Satisfaction ratings", report["satisfaction"]["distribution"]),
-        "channels": bar_chart("Tickets by channel", report["channels"]),
+        "backlog_team": horizontal_bars(gettext("Open tickets by team"), {
+            (pack.teams[k].name if k in pack.teams else k): v for k, v in report["backlog"]["by_team"].items()},
+            chart_id="backlog-team", **words),
+        "backlog_priority": bar_chart(gettext("Open tickets by priority"), report["backlog"]["by_priority"],
+                                      chart_id="backlog-priority", **words),
+        "backlog_age": histogram(gettext("Open tickets by age"), _age_labels(report["backlog"]["by_age"]),
+                                 chart_id="backlog-age", **words),
+        "sla": horizontal_bars(gettext("SLA compliance by clock and priority"), [
+            (f"{row['clock']} {row['priority']}", row["compliance_percent"]) for row in sla_rows], unit="%",
+            chart_id="sla", **words),
+        "satisfaction": histogram(gettext("Satisfaction ratings"), report["satisfaction"]["distribution"],
+                                  chart_id="satisfaction", **words),
+        "channels": bar_chart(gettext("Tickets by channel"), {
+            str(CHANNELS.get(k, k)): v for k, v in report["channels"].items()}, chart_id="channels", **words),
     }
     rated = any(rating_field(pack.forms[pack.processes[p].form]) for p in report["processes"])
     if not rated:  # no form in view asks for a rating: no empty satisfaction tile and chart
         del charts["satisfaction"]
     csv_url = url_for("api.kpis", format="csv", **params)
     return render_template("dashboard.html", report=report, charts=charts, params=params, error=error, rated=rated,
-                           hours=hours, number=format_number, csv_url=csv_url,
+                           hours=hours, number=number, csv_url=csv_url,
                            teams=sorted(pack.teams.values(), key=lambda t: t.name),
                            processes=list(pack.processes.values()))

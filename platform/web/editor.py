@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 
 from itsm.engine import EngineError
 from itsm.engine.authoring.editor import EditRefused, PathPart, edit, find_document, locate_documents
@@ -30,7 +31,7 @@ def init_app(app: Flask) -> None:
 def _folder() -> Path:
     folder = current_app.config.get("PACK")
     if not folder:
-        abort(409, "this server was started without a pack folder: there are no files to edit")
+        abort(409, gettext("This server was started without a pack folder: there are no files to edit."))
     return Path(folder)
 
 
@@ -69,13 +70,13 @@ def save(kind: str, ident: str) -> Any:
     pack = _pack()
     edits = _edits(pack, kind, ident)
     if not edits:
-        flash("Nothing changed.", "success")
+        flash(gettext("Nothing changed."), "success")
         return redirect(url_for("editor.index") + f"#{kind}-{ident}")
     folder = _folder()
     try:
         file, _ = find_document(folder, kind, ident)
     except EditRefused:
-        abort(404, f"{kind} '{ident}' is not defined in this pack folder")
+        abort(404, gettext("%(kind)s '%(id)s' is not defined in this pack folder.", kind=kind, id=ident))
     before = file.read_text(encoding="utf-8")
     spec = None
     try:
@@ -84,7 +85,7 @@ def save(kind: str, ident: str) -> Any:
     except EditRefused as exc:
         file.write_text(before, encoding="utf-8")  # all of this form's changes, or none
         details = "; ".join(str(p) for p in exc.problems) or str(exc)
-        flash(f"Not saved: {exc}. {details}", "error")
+        flash(gettext("Not saved: %(reason)s. %(details)s", reason=str(exc), details=details), "error")
         return redirect(url_for("editor.index") + f"#{kind}-{ident}")
     after = file.read_text(encoding="utf-8")
     changed = sum(1 for line in difflib.unified_diff(before.splitlines(), after.splitlines(), n=0, lineterm="")
@@ -93,10 +94,12 @@ def save(kind: str, ident: str) -> Any:
         actor = page_actor()
         assert spec is not None
         result = current_engine().definitions.publish(spec, actor=actor.name if actor else None)
-        flash(f"Saved {file.relative_to(folder)} ({changed} line{'s' if changed != 1 else ''} changed); "
-              f"{result.message}.", "success")
+        flash(ngettext("Saved %(file)s (%(num)d line changed); %(result)s.",
+                       "Saved %(file)s (%(num)d lines changed); %(result)s.", changed,
+                       file=str(file.relative_to(folder)), result=result.message), "success")
     except EngineError as exc:
-        flash(f"Saved {file.relative_to(folder)}, but not published: {exc.message}", "error")
+        flash(gettext("Saved %(file)s, but not published: %(reason)s", file=str(file.relative_to(folder)),
+                      reason=exc.message), "error")
     return redirect(url_for("editor.index") + f"#{kind}-{ident}")
 
 
@@ -128,8 +131,8 @@ def _edits(pack: m.PackSpec, kind: str, ident: str) -> list[tuple[list[PathPart]
     elif kind == "calendar" and ident in pack.calendars:
         day, name = form.get("holiday_date", "").strip(), form.get("holiday_name", "").strip()
         if day:
-            holiday = {"id": "d" + day.replace("-", "_"), "date": day, "name": name or "Holiday"}
+            holiday = {"id": "d" + day.replace("-", "_"), "date": day, "name": name or gettext("Holiday")}
             edits.append((["holidays"], holiday, True))
     else:
-        abort(404, f"nothing to edit at {kind}/{ident}")
+        abort(404, gettext("There is nothing to edit at %(kind)s/%(id)s.", kind=kind, id=ident))
     return edits

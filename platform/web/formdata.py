@@ -12,6 +12,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext
+
 from itsm.interpreter import model as m
 
 INPUT_TYPES = {"string": "text", "email": "email", "url": "url", "user": "text", "group": "text",
@@ -60,22 +62,22 @@ def _parse(spec: m.FieldSpec, text: str, zone: ZoneInfo) -> Any:
         try:
             return int(text)
         except ValueError:
-            raise ValueError("enter a whole number") from None
+            raise ValueError(gettext("enter a whole number")) from None
     if kind == "number":
         try:
             return float(text) if any(c in text for c in ".eE") else int(text)
         except ValueError:
-            raise ValueError("enter a number") from None
+            raise ValueError(gettext("enter a number")) from None
     if kind == "date":
         try:
             return date.fromisoformat(text).isoformat()
         except ValueError:
-            raise ValueError("enter a date (YYYY-MM-DD)") from None
+            raise ValueError(gettext("enter a date (YYYY-MM-DD)")) from None
     if kind == "datetime":
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError("enter a date and time") from None
+            raise ValueError(gettext("enter a date and time")) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=zone)
         return moment.isoformat()
@@ -102,7 +104,7 @@ def display(spec: m.FieldSpec | None, value: Any, zone: ZoneInfo) -> str:
         return str(value)
     labels = {c.value: c.label for c in spec.choices}
     if spec.type == "boolean":
-        return "Yes" if value else "No"
+        return gettext("Yes") if value else gettext("No")
     if spec.type == "choice":
         return labels.get(str(value), str(value))
     if spec.type == "multichoice" and isinstance(value, list):

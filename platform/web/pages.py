@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, current_app, render_template
+from flask_babel import lazy_gettext
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -15,8 +16,20 @@ from .availability import database_error
 from .extension import current_engine
 from .formdata import INPUT_TYPES, display, input_value
 
-TITLES = {400: "Bad request", 401: "Please sign in", 403: "Not allowed", 404: "Not found", 409: "Not possible now",
-          422: "Please check the form"}
+TITLES = {400: lazy_gettext("Bad request"), 401: lazy_gettext("Please sign in"), 403: lazy_gettext("Not allowed"),
+          404: lazy_gettext("Not found"), 405: lazy_gettext("Not possible here"), 409: lazy_gettext("Not possible now"),
+          413: lazy_gettext("Too large"), 422: lazy_gettext("Please check the form"),
+          429: lazy_gettext("Too many attempts")}
+# The pages' words for Werkzeug's own descriptions of these errors (a description given with abort() stays)
+DESCRIPTIONS = {
+    400: lazy_gettext("The request could not be understood."),
+    401: lazy_gettext("Sign in to see this page."),
+    403: lazy_gettext("You are not allowed to see this page."),
+    404: lazy_gettext("There is no such page. Check the address, or start again from the start page."),
+    405: lazy_gettext("This page cannot be used that way."),
+    413: lazy_gettext("What was sent is too large."),
+    500: lazy_gettext("Something went wrong on our side. Try again in a moment."),
+}
 
 
 def init_app(app: Flask) -> None:
@@ -34,7 +47,8 @@ def init_app(app: Flask) -> None:
 
 def error_page(status: int, message: str) -> tuple[str, int] | Response:
     try:
-        return render_template("error.html", title=TITLES.get(status, "Something went wrong"), message=message), status
+        title = TITLES.get(status) or lazy_gettext("Something went wrong")
+        return render_template("error.html", title=str(title), message=message), status
     except SQLAlchemyError as exc:  # the page asks for the pack: with the database away, its 503 instead
         return database_error(exc)
 
@@ -44,4 +58,6 @@ def engine_error_page(exc: EngineError) -> tuple[str, int] | Response:
 
 
 def http_error_page(exc: HTTPException) -> tuple[str, int] | Response:
-    return error_page(exc.code or 500, exc.description or exc.name)
+    status = exc.code or 500
+    own = exc.description and exc.description != type(exc).description  # abort(404, "no process 'x'")
+    return error_page(status, str(exc.description if own else DESCRIPTIONS.get(status) or exc.description or exc.name))

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, g, redirect, request, session, url_for
+from flask_babel import gettext
 
 from itsm.engine import Actor
 from itsm.engine.runtime.actors import actor_for
@@ -51,7 +52,8 @@ def init_app(app: Flask) -> None:
         expected = session.get("csrf")
         sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
         if not expected or not hmac.compare_digest(str(expected), sent):
-            abort(400, "The form was missing its security token or it has expired. Reload the page and try again.")
+            abort(400, gettext("The form was missing its security token or it has expired. Reload the page and try "
+                               "again."))
 
     @app.after_request
     def security_headers(response: Response) -> Response:
@@ -119,6 +121,7 @@ def page_actor() -> Actor | None:
             user = stored_users.by_name(db_session, name)
         if user is not None and hmac.compare_digest(password_stamp(user), str(session.get("stamp", ""))):
             actor = actor_for(user, engine.definitions.active().pack)
+            g.page_locale = user.locale  # the language of their pages (itsm.web.i18n)
         else:
             session.clear()
     g.page_actor = actor
@@ -142,7 +145,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
         if actor is None:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         if not actor.is_admin:
-            abort(403, "The admin area is for administrators.")
+            abort(403, gettext("The admin area is for administrators."))
         return view(*args, **kwargs)
 
     return wrapper

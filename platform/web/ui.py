@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from itsm.engine import Actor, EngineError, ValidationFailed
 from itsm.engine.reports.known_errors import link, suggest, suggest_for_ticket
@@ -166,7 +167,8 @@ def link_known_error(number: str) -> Any:
     target = request.form.get("to", "")
     try:
         _, created = link(current_engine(), _actor(), number, target)
-        flash(f"Linked {target} as a known error." if created else f"{target} was linked already.", "success")
+        flash(gettext("Linked %(number)s as a known error.", number=target) if created
+              else gettext("%(number)s was linked already.", number=target), "success")
     except ValidationFailed as exc:
         flash(exc.message, "error")
     return redirect(url_for("ui.ticket", number=number) + "#known-errors")
@@ -179,7 +181,7 @@ def comment(number: str) -> Any:
     internal = request.form.get("internal") == "on"
     try:
         current_engine().comment(_actor(), number, text, internal)
-        flash("Comment added.", "success")
+        flash(gettext("Comment added."), "success")
     except ValidationFailed as exc:
         flash(exc.message, "error")
     return redirect(url_for("ui.ticket", number=number) + "#timeline")
@@ -199,7 +201,7 @@ def new_ticket(process_id: str) -> Any:
     if not problems:
         try:
             created = engine.create(actor, process_id, values, channel="portal")
-            flash(f"{created['number']} recorded. We will keep you posted here.", "success")
+            flash(gettext("%(number)s recorded. We will keep you posted here.", number=created["number"]), "success")
             return redirect(url_for("ui.ticket", number=created["number"]))
         except ValidationFailed as exc:
             problems = exc.details or [{"field": "", "message": exc.message}]
@@ -224,7 +226,8 @@ def transition(number: str, transition_id: str) -> Any:
             review = request_review(engine, actor, number, version)
             if comment_text:
                 engine.comment(actor, number, comment_text)
-            flash(f"{review['number']} opened: the post-incident review of {number}.", "success")
+            flash(gettext("%(review)s opened: the post-incident review of %(number)s.", review=review["number"],
+                          number=number), "success")
             return redirect(url_for("ui.ticket", number=review["number"]))
         except EngineError as exc:
             if exc.status != 409:
@@ -233,7 +236,8 @@ def transition(number: str, transition_id: str) -> Any:
     if not problems:
         try:
             engine.fire(actor, number, transition_id, values, comment_text, version)
-            flash(f"{form.transition.label if form.transition else transition_id}: done.", "success")
+            flash(gettext("%(step)s: done.", step=form.transition.label if form.transition else transition_id),
+                  "success")
             return redirect(url_for("ui.ticket", number=number))
         except ValidationFailed as exc:
             problems = exc.details or [{"field": "", "message": exc.message}]
@@ -254,7 +258,7 @@ def form_state() -> Any:
     process_id = request.form.get("_process") or None
     transition_id = request.form.get("_transition") or None
     if number is None and process_id is None:
-        abort(400, "name a process or a ticket")
+        abort(400, gettext("Name a process or a ticket."))
     engine = current_engine()
     form = engine.form(actor, process=process_id, number=number, transition=transition_id)
     values, _ = _posted(form, current=form.ticket["fields"] if form.ticket else None)

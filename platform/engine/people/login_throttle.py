@@ -41,7 +41,7 @@ def check_not_locked(db: Database, name: str, now: datetime) -> int:
     if row.locked_until is not None and row.locked_until > now:
         wait = max(1, -(-int((row.locked_until - now).total_seconds()) // 60))
         raise TooManyAttempts(f"too many wrong passwords for this name: try again in {wait} minute"
-                              f"{'s' if wait != 1 else ''}")
+                              f"{'s' if wait != 1 else ''}", minutes=wait)
     return row.failures
 
 

@@ -22,8 +22,8 @@ from ..errors import BadRequest, Conflict, NotFound, Unauthorized
 from ..runtime.actors import SYSTEM, UserRecord
 from .login_throttle import FREE_FAILURES, check_not_locked, clear_failures, record_failure
 
-__all__ = ["FREE_FAILURES", "PASSWORD_METHOD", "add_user", "authenticate", "check_email", "check_user_name",
-           "create_token", "hash_password", "user_for_token", "verify_password"]
+__all__ = ["FREE_FAILURES", "PASSWORD_METHOD", "add_user", "authenticate", "check_email", "check_locale",
+           "check_user_name", "create_token", "hash_password", "set_locale", "user_for_token", "verify_password"]
 
 # Werkzeug's default, written out so that a change of it is ours to make: a hash made with anything else
 # (older parameters, the format of releases before Werkzeug hashing) is rewritten at the next sign-in.
@@ -108,15 +108,37 @@ def check_email(email: str) -> None:
 
 
 def add_user(db: Database, name: str, *, password: str | None = None, email: str | None = None,
-             admin: bool = False, vip: bool = False, org: str | None = None, timezone: str | None = None) -> User:
+             admin: bool = False, vip: bool = False, org: str | None = None, timezone: str | None = None,
+             locale: str | None = None) -> User:
     check_user_name(name)
     if email is not None:
         check_email(email)
+    if locale is not None:
+        locale = check_locale(locale)
     with db.write() as session:
         if stored.exists(session, name):
             raise Conflict(f"user '{name}' exists already")
         return stored.add(session, name, email=email, is_admin=admin, vip=vip, org=org, timezone=timezone,
-                          password_hash=hash_password(password) if password else None)
+                          locale=locale, password_hash=hash_password(password) if password else None)
+
+
+LOCALE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*")
+
+
+def check_locale(locale: str) -> str:
+    """A language tag as BCP 47 writes it ("zh-CN", "en"); which ones the pages speak is the web's business."""
+    if not LOCALE.fullmatch(locale) or len(locale) > 16:
+        raise BadRequest(f"'{locale}' is not a language tag (for example zh-CN or en)")
+    return locale.replace("_", "-")
+
+
+def set_locale(db: Database, name: str, locale: str | None) -> None:
+    """The language `name` reads the pages in (the switch on every page); None: the browser's."""
+    if locale is not None:
+        locale = check_locale(locale)
+    with db.write() as session:
+        if not stored.set_locale(session, name, locale):
+            raise NotFound(f"no user '{name}'")
 
 
 @functools.cache

@@ -4,12 +4,16 @@
 (function () {
   "use strict";
 
+  // The words come from the page (data-countdown-* on <body>), in the page's language.
+  var words = document.body ? document.body.dataset : {};
+  var units = (words.countdownUnits || "d h m").split(" ");
+
   function spell(ms) {
     var minutes = Math.floor(Math.abs(ms) / 60000);
     var days = Math.floor(minutes / 1440), hours = Math.floor((minutes % 1440) / 60), mins = minutes % 60;
-    if (days > 0) return days + "d " + hours + "h";
-    if (hours > 0) return hours + "h " + mins + "m";
-    return mins + "m";
+    if (days > 0) return days + units[0] + " " + hours + units[1];
+    if (hours > 0) return hours + units[1] + " " + mins + units[2];
+    return mins + units[2];
   }
 
   function tick() {
@@ -17,7 +21,8 @@
     document.querySelectorAll("time.countdown[data-deadline]").forEach(function (el) {
       var left = Date.parse(el.dataset.deadline) - now;
       if (isNaN(left)) return;
-      el.textContent = left >= 0 ? spell(left) + " left" : "overdue " + spell(left);
+      el.textContent = (left >= 0 ? words.countdownLeft || "{t} left" : words.countdownOverdue || "overdue {t}")
+        .replace("{t}", spell(left));
       el.classList.toggle("overdue", left < 0);
       el.classList.toggle("soon", left >= 0 && left < 3600000);
     });
@@ -84,6 +89,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    words = document.body.dataset;
+    units = (words.countdownUnits || "d h m").split(" ");
     tick();
     setInterval(tick, 30000);
     document.querySelectorAll("form[data-live]").forEach(live);

@@ -97,3 +97,11 @@ def test_format_number() -> None:
     assert format_number(12) == "12" and format_number(12.5) == "12.5" and format_number(66.666) == "66.67"
     assert format_number(1234567) == "1,234,567" and format_number(None) == "n/a"
     assert format_number(4.0, "%") == "4%"
+
+
+@pytest.mark.parametrize("chart", CHARTS)
+def test_the_words_a_chart_adds_come_in_the_pages_language_and_escaped(chart: object) -> None:
+    empty = parse(chart("每月工单", {}, no_data="暂无<数据>"))  # type: ignore[operator]
+    assert texts(empty) == ["暂无<数据>"] and empty.find(f"{SVG}desc").text == "暂无<数据>"  # type: ignore[union-attr]
+    missing = parse(chart("达标率", {"P1": None, "P2": 2}, missing="无"))  # type: ignore[operator]
+    assert "无" in " ".join(texts(missing)) and "n/a" not in " ".join(texts(missing))
