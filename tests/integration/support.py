@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,3 +53,15 @@ def deployed_app(config: Mapping[str, Any]) -> Flask:
     if config.get("PACK"):
         engine.definitions.publish_path(config["PACK"])
     return app
+
+
+def wait_for(condition: Callable[[], Any], what: str, seconds: float = 120.0, poll: float = 0.05) -> Any:
+    """Poll until `condition()` is truthy, with a generous deadline (a busy machine is slow); never a timing
+    assertion."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(poll)

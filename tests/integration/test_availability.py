@@ -14,11 +14,9 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +34,7 @@ from itsm.engine.worker import Backoff, run_forever
 from itsm.store import NOT_MIGRATED, UNREACHABLE, Database, Setting, Ticket, User, outage
 from itsm.web import create_app, engine_of
 
-from support import DEFINITIONS, Clock, deployed_app
+from support import DEFINITIONS, Clock, deployed_app, wait_for
 from tcp_proxy import Proxy, free_port
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -49,17 +47,6 @@ LONG_AGO = datetime(2025, 3, 3, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))  # a Mo
 def unreachable_urls(tmp_path: Path) -> dict[str, str]:
     return {"postgresql": "postgresql+psycopg://itsm:secret@127.0.0.1:1/itsm",  # nothing listens on port 1
             "sqlite": f"sqlite:///{tmp_path / 'not' / 'yet' / 'itsm.db'}"}  # a folder that does not exist
-
-
-def wait_for(condition: Callable[[], Any], what: str, seconds: float = 60.0) -> Any:
-    """Poll until `condition()` is truthy; a generous deadline, never a timing assertion."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def assert_unavailable(response: Any, page: bool = False) -> None:

@@ -13,10 +13,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from itsm.engine import Engine
 from itsm.engine.people.users import add_user, create_token
 from itsm.store import Database, Ticket
 
-from support import DEFINITIONS, Clock
+from support import DEFINITIONS, Clock, wait_for
 from tcp_proxy import Proxy, free_port
 
 BIN = Path(sys.executable).parent
@@ -58,17 +57,6 @@ def request(url: str, token: str | None = None, body: dict[str, Any] | None = No
         return Reply(error.code, error.headers, error.read())
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return None
-
-
-def wait_for(condition: Callable[[], Any], what: str, seconds: float = 120.0) -> Any:
-    """Poll with a generous deadline (a busy machine is slow); never a timing assertion."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def resolved_long_ago(db: Database) -> str:
