@@ -45,7 +45,7 @@ def by_ids_locked(session: Session, ids: Collection[int]) -> list[Row[Any]]:
     query = select(TICKETS).where(TICKETS.c.id.in_(list(ids))).order_by(TICKETS.c.id)
     if is_postgres(session):
         query = query.with_for_update(skip_locked=True)
-    return session.connection().execute(query).all()
+    return list(session.connection().execute(query).all())
 
 
 def number_of(session: Session, ticket_id: int) -> str | None:
