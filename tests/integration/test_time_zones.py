@@ -36,13 +36,18 @@ EN = {"Accept-Language": "en"}
 
 @pytest.fixture()
 def pack(tmp_path: Path) -> Path:
-    """The default pack (Europe/Berlin), whose channel field also offers a choice written in Chinese."""
+    """The default pack (Europe/Berlin), whose channel field also offers a choice written in Chinese, and whose
+    incident form has a datetime field."""
     folder = tmp_path / "pack"
     shutil.copytree(DEFINITIONS, folder)
     form = folder / "forms" / "incident.yaml"
     portal = "      - {value: portal, label: Self-service portal}\n"
     assert portal in form.read_text()
-    form.write_text(form.read_text().replace(portal, portal + "      - {value: 微信公众号, label: 微信公众号}\n"))
+    text = form.read_text().replace(portal, portal + "      - {value: 微信公众号, label: 微信公众号}\n")
+    service = "  - id: service\n"
+    assert service in text
+    noticed = "  - id: noticed_at\n    label: Noticed at\n    type: datetime\n\n"  # an optional datetime field
+    form.write_text(text.replace(service, noticed + service))
     return folder
 
 
@@ -104,6 +109,19 @@ def test_the_label_reads_chinese_in_chinese_and_sla_deadlines_are_in_the_readers
     assert "2026-12-06 10:00（UTC+8）" in page
     assert f"{in_shanghai}（UTC+8）" in page  # the SLA panel's deadline
     assert f"{in_shanghai[5:]}（UTC+8）" in Browser(app, "lars", ZH).get("/queue").text  # the queue's SLA cell
+
+
+def test_a_time_typed_into_a_form_means_the_readers_zone_and_reads_back_in_each_readers(app: Flask) -> None:
+    rita = Browser(app, "rita")
+    form = rita.get("/new/incident").text
+    assert "In your time zone, Asia/Shanghai" in form
+    created = rita.post("/new/incident", {"short_description": "Printer jammed", "impact": "low", "urgency": "low",
+                                          "noticed_at": "2026-12-06T09:30"})
+    assert created.status_code == 302, created.text
+    number = created.location.rsplit("/", 1)[1]
+    engine = engine_of(app)
+    assert engine.get(engine.actor("rita"), number)["fields"]["noticed_at"] == "2026-12-06T09:30:00+08:00"
+    assert "2026-12-06 01:30 (UTC)" in Browser(app, "sam").get(f"/tickets/{number}").text  # the field
 
 
 def test_the_api_keeps_iso_8601_with_offsets(app: Flask) -> None:
