@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import get_timezone_location
+from babel.dates import get_timezone_location, get_timezone_name
 from flask import Blueprint, Flask, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
@@ -69,5 +69,7 @@ def _page(typed: str, error: str | None = None) -> str:
 
 def _zone_name(name: str, now: Any) -> str:
     """`中国（上海）时间 · UTC+8`: where the zone is, in the page's language, and its offset now."""
-    zone = ZoneInfo(name)
-    return f"{get_timezone_location(zone, locale=get_locale() or 'en')} · {zone_label(now.astimezone(zone))}"
+    zone, locale = ZoneInfo(name), get_locale() or "en"
+    where = (get_timezone_name(now.astimezone(zone), width="long", locale=locale) if name == "UTC"  # no place
+             else get_timezone_location(zone, locale=locale))
+    return f"{where} · {zone_label(now.astimezone(zone))}"

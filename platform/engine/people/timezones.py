@@ -18,7 +18,7 @@ MAX_TIMEZONE = 64  # the column's length
 # Names zoneinfo lists that are no fixed zone: the server's own setting, and tzdata's placeholder.
 NOT_ZONES = frozenset({"localtime", "Factory"})
 # What the "my settings" page offers first (this desk's zones), before the searchable list of all of them.
-COMMON_ZONES = ("Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Macau", "Asia/Taipei", "UTC",
+COMMON_ZONES = ("Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Macau", "UTC",
                 "Asia/Tokyo", "Asia/Singapore", "Europe/London", "Europe/Berlin", "America/New_York")
 
 
