@@ -25,13 +25,15 @@ def user() -> None:
 @click.option("--password", help="Password for the login form (omit for token-only users).")
 @click.option("--email", help="Mail address for notifications.")
 @click.option("--locale", help="Language of the pages: zh-CN or en (default: the browser's).")
+@click.option("--timezone", help="IANA time zone the pages show times in, e.g. Asia/Shanghai (default: the pack's).")
 @_engine_errors
 def user_add(name: str, admin: bool, vip: bool, org: str | None, password: str | None, email: str | None,
-             locale: str | None) -> None:
+             locale: str | None, timezone: str | None) -> None:
     """Create user NAME."""
     from itsm.engine.people.users import add_user
 
-    add_user(_database(), name, password=password, email=email, admin=admin, vip=vip, org=org, locale=locale)
+    add_user(_database(), name, password=password, email=email, admin=admin, vip=vip, org=org, locale=locale,
+             timezone=timezone)
     click.echo(f"created user {name}{' (admin)' if admin else ''}")
 
 

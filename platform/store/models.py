@@ -97,7 +97,7 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     vip: Mapped[bool] = mapped_column(Boolean, default=False)
     org: Mapped[str | None] = mapped_column(String(100), index=True)
-    timezone: Mapped[str | None] = mapped_column(String(64))
+    timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name times are shown in; None: the pack's
     locale: Mapped[str | None] = mapped_column(String(16))  # the pages' language: "zh-CN", "en" (SPEC 15)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -41,6 +41,12 @@ def set_locale(session: Session, name: str, locale: str | None) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
+def set_timezone(session: Session, name: str, timezone: str | None) -> bool:
+    """The user's time zone for the pages; False when there is no such user."""
+    result = session.execute(update(User).where(User.name == name).values(timezone=timezone))
+    return bool(getattr(result, "rowcount", 0))
+
+
 def existing_names(session: Session, names: Collection[str]) -> set[str]:
     """Those of `names` that users have."""
     return set(session.scalars(select(User.name).where(User.name.in_(list(names)))))

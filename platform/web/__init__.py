@@ -4,8 +4,8 @@
 several workers, each following the active definitions version through the database. Creating it connects to
 nothing (SPEC 8): migrating is `itsm db upgrade`, publishing `itsm publish`, and a worker that boots while the
 database is away serves 503s until it returns (`availability`). Blueprints: `api` (bearer tokens), `auth`
-(login), `ui` (portal, queue, ticket pages, forms), `admin` and `i18n` (the language switch; the pages speak
-zh-CN and en).
+(login), `ui` (portal, queue, ticket pages, forms), `admin`, `i18n` (the language switch; the pages speak
+zh-CN and en) and `preferences` (my settings: the time zone pages show times in, `times`).
 """
 
 from __future__ import annotations
@@ -41,10 +41,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     install(app, Engine(Database(app.config["DATABASE_URL"])))  # no connection yet
 
-    from . import admin, api, auth, availability, dashboard, editor, i18n, pages, security, ui
+    from . import admin, api, auth, availability, dashboard, editor, i18n, pages, preferences, security, times, ui
 
     availability.init_app(app)  # first: its hook must run before any other reads the session
     i18n.init_app(app)
+    times.init_app(app)
     security.init_app(app)
     api.init_app(app)
     auth.init_app(app)
@@ -52,5 +53,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     admin.init_app(app)
     editor.init_app(app)
     dashboard.init_app(app)
+    preferences.init_app(app)
     pages.init_app(app)
     return app

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
-import io
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import wraps
 from typing import Any
 
@@ -27,6 +25,7 @@ from itsm.interpreter.graph import mermaid
 
 from .availability import is_page_request
 from .bodies import declared_body
+from .exports import csv_download, text_cell
 from .extension import current_engine
 from .openapi import openapi_document
 from .pages import engine_error_page, http_error_page
@@ -308,30 +307,26 @@ def kpis() -> Any:
     report = kpi_report(current_engine(), actor(), request.args)
     if kind == "json":
         return jsonify(report)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(("metric", "dimension", "value"))
-    writer.writerows((metric, _csv_cell(dimension), "" if value is None else value)
-                     for metric, dimension, value in kpi_rows(report))
-    response = Response(out.getvalue(), mimetype="text/csv")
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="{_csv_name(report["period"])}"'
-    return response
+    rows = ((metric, text_cell(dimension), value) for metric, dimension, value in kpi_rows(report))
+    return csv_download(("metric", "dimension", "value"), rows, _csv_name(request.args))
 
 
-def _csv_cell(text: str) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas: quote them as text."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
-
-
-def _csv_name(period: dict[str, str | None]) -> str:
-    """kpis.csv, or kpis_2026-03-01_2026-03-31.csv for a period (`to` is exclusive: its last day is shown)."""
-    if period["from"] is None and period["to"] is None:
+def _csv_name(args: Any) -> str:
+    """kpis.csv, or kpis_2026-03-01_2026-03-31.csv for a period: the days as the request gave them (a date, or
+    an instant's day in its own offset, as the dashboard sends the reader's days; `to` is exclusive as an
+    instant, so its last day is shown)."""
+    start, end = args.get("from") or None, args.get("to") or None
+    if start is None and end is None:
         return "kpis.csv"
-    start = datetime.fromisoformat(period["from"]).date().isoformat() if period["from"] else "start"
-    end = ((datetime.fromisoformat(period["to"]) - timedelta(microseconds=1)).date().isoformat()
-           if period["to"] else "now")
-    return f"kpis_{start}_{end}.csv"
+    return f"kpis_{_csv_day(start, 0) if start else 'start'}_{_csv_day(end, 1) if end else 'now'}.csv"
+
+
+def _csv_day(text: str, exclusive: int) -> str:
+    if len(text.strip()) == 10:
+        return date.fromisoformat(text.strip()).isoformat()  # checked already by the report
+    return (datetime.fromisoformat(text.strip()) - timedelta(microseconds=exclusive)).date().isoformat()
+
+
 # -- known errors and reviews (issue 7) ---------------------------------------------------------------
 
 def _query(allowed: tuple[str, ...]) -> Any:

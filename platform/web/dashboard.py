@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
@@ -13,6 +15,7 @@ from itsm.engine.reports.kpis import kpi_report, rating_field
 from .charts import bar_chart, format_number, histogram, horizontal_bars
 from .extension import current_engine
 from .security import login_required, page_actor
+from .times import viewer_zone
 from .ui import has_kpis
 
 dashboard_pages = Blueprint("dashboard", __name__)
@@ -41,6 +44,22 @@ def number(value: float | None, unit: str = "") -> str:
     return format_number(value, unit, missing=gettext("n/a"))
 
 
+def reader_days(params: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    """The date inputs as the reader's days: `from` their first instant, `to` the first instant after them,
+    in the reader's zone (the API takes a bare date as a day in UTC). Anything else goes to the API's checks."""
+    query = dict(params)
+    for name, after in (("from", 0), ("to", 1)):
+        try:
+            day = date.fromisoformat(str(params.get(name, "")))
+        except ValueError:
+            continue
+        try:  # wall-clock arithmetic: the next day's midnight, whatever daylight saving time does
+            query[name] = (datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(days=after)).isoformat()
+        except OverflowError:  # the last day of year 9999: the API says what is wrong with it
+            continue
+    return query
+
+
 def _age_labels(by_age: dict[str, int]) -> dict[str, int]:
     return {str(AGES.get(k, k)): v for k, v in by_age.items()}
 
@@ -54,11 +73,12 @@ def dashboard() -> Any:
         return redirect(url_for("ui.portal"))
     engine = current_engine()
     params: dict[str, Any] = {name: request.args[name] for name in FILTERS if request.args.get(name)}
+    query = reader_days(params, viewer_zone())
     error = None
     try:
-        report = kpi_report(engine, actor, params)
+        report = kpi_report(engine, actor, query)
     except BadRequest as exc:
-        error, params = exc.message, {}
+        error, params, query = exc.message, {}, {}
         report = kpi_report(engine, actor, {})
     pack = engine.definitions.active().pack
     sla_rows = report["sla"]
@@ -82,7 +102,7 @@ def dashboard() -> Any:
     rated = any(rating_field(pack.forms[pack.processes[p].form]) for p in report["processes"])
     if not rated:  # no form in view asks for a rating: no empty satisfaction tile and chart
         del charts["satisfaction"]
-    csv_url = url_for("api.kpis", format="csv", **params)
+    csv_url = url_for("api.kpis", format="csv", **query)
     return render_template("dashboard.html", report=report, charts=charts, params=params, error=error, rated=rated,
                            hours=hours, number=number, csv_url=csv_url,
                            teams=sorted(pack.teams.values(), key=lambda t: t.name),

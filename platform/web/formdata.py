@@ -16,6 +16,8 @@ from flask_babel import gettext
 
 from itsm.interpreter import model as m
 
+from .times import format_moment
+
 INPUT_TYPES = {"string": "text", "email": "email", "url": "url", "user": "text", "group": "text",
                "integer": "number", "number": "number", "date": "date", "datetime": "datetime-local"}
 
@@ -97,7 +99,7 @@ def input_value(spec: m.FieldSpec, value: Any, zone: ZoneInfo) -> str:
 
 
 def display(spec: m.FieldSpec | None, value: Any, zone: ZoneInfo) -> str:
-    """A stored value as people read it: choice labels, yes/no, local times, stars."""
+    """A stored value as people read it: choice labels, yes/no, labelled local times, stars."""
     if value is None or value == "" or value == []:
         return "—"
     if spec is None:
@@ -113,7 +115,7 @@ def display(spec: m.FieldSpec | None, value: Any, zone: ZoneInfo) -> str:
         return "★" * value + "☆" * max(0, 5 - value) + f" ({value}/5)"
     if spec.type == "datetime" and isinstance(value, str):
         try:
-            return datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            return format_moment(datetime.fromisoformat(value), zone)
         except ValueError:
             return value
     return str(value)

@@ -122,6 +122,7 @@ def page_actor() -> Actor | None:
         if user is not None and hmac.compare_digest(password_stamp(user), str(session.get("stamp", ""))):
             actor = actor_for(user, engine.definitions.active().pack)
             g.page_locale = user.locale  # the language of their pages (itsm.web.i18n)
+            g.page_timezone = user.timezone  # the zone of the times they read (itsm.web.times)
         else:
             session.clear()
     g.page_actor = actor

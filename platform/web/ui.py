@@ -27,6 +27,7 @@ from .api import _decode_cursor, _encode_cursor
 from .extension import current_engine
 from .formdata import parse_form
 from .security import login_required, page_actor
+from .times import viewer_zone
 
 ui = Blueprint("ui", __name__)
 QUEUE_PAGE = 25
@@ -43,7 +44,8 @@ def _pack() -> m.PackSpec:
 
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(_pack().timezone)
+    """The reader's zone: datetime fields are shown in it, and a time typed into a form means it."""
+    return viewer_zone()
 
 
 def _actor() -> Actor:

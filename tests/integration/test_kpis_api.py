@@ -93,7 +93,8 @@ def test_kpis_as_csv_download(client: FlaskClient) -> None:
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert response.headers["Content-Disposition"] == 'attachment; filename="kpis_2026-01-01_2099-12-31.csv"'
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert response.get_data().startswith(b"\xef\xbb\xbf")  # the byte-order mark: spreadsheets read UTF-8
+    rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
     assert rows[0] == ["metric", "dimension", "value"] and all(len(row) == 3 for row in rows)
     table = {(metric, dimension): value for metric, dimension, value in rows[1:]}
     assert table[("tickets_created", "")] == "1"

@@ -21,9 +21,11 @@ from itsm.store.models import utcnow
 from ..errors import BadRequest, Conflict, NotFound, Unauthorized
 from ..runtime.actors import SYSTEM, UserRecord
 from .login_throttle import FREE_FAILURES, check_not_locked, clear_failures, record_failure
+from .timezones import check_timezone
 
 __all__ = ["FREE_FAILURES", "PASSWORD_METHOD", "add_user", "authenticate", "check_email", "check_locale",
-           "check_user_name", "create_token", "hash_password", "set_locale", "user_for_token", "verify_password"]
+           "check_timezone", "check_user_name", "create_token", "hash_password", "set_locale", "set_timezone",
+           "user_for_token", "verify_password"]
 
 # Werkzeug's default, written out so that a change of it is ours to make: a hash made with anything else
 # (older parameters, the format of releases before Werkzeug hashing) is rewritten at the next sign-in.
@@ -115,6 +117,7 @@ def add_user(db: Database, name: str, *, password: str | None = None, email: str
         check_email(email)
     if locale is not None:
         locale = check_locale(locale)
+    timezone = check_timezone(timezone) if timezone else None
     with db.write() as session:
         if stored.exists(session, name):
             raise Conflict(f"user '{name}' exists already")
@@ -139,6 +142,15 @@ def set_locale(db: Database, name: str, locale: str | None) -> None:
     with db.write() as session:
         if not stored.set_locale(session, name, locale):
             raise NotFound(f"no user '{name}'")
+
+
+def set_timezone(db: Database, name: str, timezone: str | None) -> str | None:
+    """The time zone `name` reads times in (an IANA name, as IANA spells it); None or "": the pack's."""
+    timezone = check_timezone(timezone) if timezone else None
+    with db.write() as session:
+        if not stored.set_timezone(session, name, timezone):
+            raise NotFound(f"no user '{name}'")
+    return timezone
 
 
 @functools.cache
