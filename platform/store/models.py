@@ -196,8 +196,11 @@ class SearchDocument(Base):
     __tablename__ = "ticket_search"
     ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True,
                                            autoincrement=False)
+    # Each column holds its text as cut for the index (`search_text.index_text`), not as written.
     title: Mapped[str] = mapped_column(Text, default="")  # the form's summary field (weighs more)
     body: Mapped[str] = mapped_column(Text, default="")  # the other text fields
+    comments: Mapped[str] = mapped_column(Text, default="", server_default="")  # public comments
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")  # internal work notes (agents only)
 
 
 class OutboxMessage(Base):

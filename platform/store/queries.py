@@ -24,13 +24,30 @@ TOKEN_AND_USER = (select(_TOKENS.c.last_used_at, *_USERS.c)
                   .where(_TOKENS.c.token_hash == bindparam("digest")))
 
 
-def _search_upsert(dialect_insert: Callable[..., Any]) -> Executable:
-    statement = dialect_insert(SearchDocument).values(ticket_id=bindparam("ticket_id"), title=bindparam("title"),
-                                                  body=bindparam("body"))
+def _search_upsert(dialect_insert: Callable[..., Any], columns: tuple[str, ...]) -> Executable:
+    """Insert a ticket's document or replace `columns` of it (the others keep their text)."""
+    statement = dialect_insert(SearchDocument).values(
+        ticket_id=bindparam("ticket_id"), **{name: bindparam(name) for name in columns})
     return statement.on_conflict_do_update(index_elements=["ticket_id"], set_={
-        "title": statement.excluded.title, "body": statement.excluded.body})
+        name: getattr(statement.excluded, name) for name in columns})
 
 
-# A ticket's search document, inserted or replaced (:ticket_id, :title, :body), per dialect.
-WRITE_SEARCH_DOCUMENT: dict[str, Executable] = {"postgresql": _search_upsert(postgresql.insert),
-                                                "sqlite": _search_upsert(sqlite.insert)}
+def _search_append(dialect_insert: Callable[..., Any], column: str) -> Executable:
+    """Insert a ticket's document holding only `column`, or add to the end of that column's text."""
+    statement = dialect_insert(SearchDocument).values(ticket_id=bindparam("ticket_id"), **{column: bindparam("text")})
+    stored = getattr(SearchDocument, column)
+    return statement.on_conflict_do_update(index_elements=["ticket_id"], set_={
+        column: stored + " " + getattr(statement.excluded, column)})
+
+
+_DIALECTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# A ticket's search document, per dialect: its fields' text inserted or replaced (:ticket_id, :title, :body),
+# the whole document replaced (also :comments, :notes), a comment added to the end of `comments` or `notes`
+# (:ticket_id, :text). The values are the text as cut for the index.
+WRITE_SEARCH_DOCUMENT: dict[str, Executable] = {name: _search_upsert(insert, ("title", "body"))
+                                                for name, insert in _DIALECTS.items()}
+REPLACE_SEARCH_DOCUMENT: dict[str, Executable] = {
+    name: _search_upsert(insert, ("title", "body", "comments", "notes")) for name, insert in _DIALECTS.items()}
+APPEND_SEARCH_COMMENTS: dict[str, dict[str, Executable]] = {
+    name: {column: _search_append(insert, column) for column in ("comments", "notes")}
+    for name, insert in _DIALECTS.items()}

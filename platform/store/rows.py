@@ -53,3 +53,12 @@ def comments_of(session: Session, ticket_id: int, public_only: bool = False) -> 
     if public_only:
         query = query.where(Comment.internal.is_(False))
     return session.scalars(query).all()
+
+
+def comment_texts(session: Session, ticket_ids: Sequence[int]) -> list[tuple[int, str, bool]]:
+    """(ticket id, text, internal) of the comments of `ticket_ids`, by ticket and then oldest first."""
+    if not ticket_ids:
+        return []
+    query = (select(COMMENTS.c.ticket_id, COMMENTS.c.text, COMMENTS.c.internal)
+             .where(COMMENTS.c.ticket_id.in_(list(ticket_ids))).order_by(COMMENTS.c.ticket_id, COMMENTS.c.id))
+    return [(row[0], row[1], bool(row[2])) for row in session.connection().execute(query)]

@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .models import SlaClock, Ticket
@@ -81,6 +81,14 @@ def visible_condition(name: str, processes: Sequence[str], newest_first: bool = 
     return (Ticket.requester == name) | process.in_(processes) | (Ticket.assignee == name)
 
 
+def notes_condition(processes: Sequence[str], teams: Sequence[str]) -> ColumnElement[bool] | None:
+    """The tickets whose internal work notes a user reads as an agent: those of `processes`, and those
+    with one of `teams` (None: no ticket)."""
+    if not processes and not teams:
+        return None
+    return Ticket.process.in_(processes) | Ticket.team.in_(teams)
+
+
 def sla_status_condition(status: str, now: datetime) -> ColumnElement[bool]:
     """Tickets with at least one clock in `status` (one of SLA_FILTERS), as the queue shows them now."""
     overdue = (SlaClock.phase == "running") & (SlaClock.deadline < now)
@@ -95,24 +103,24 @@ def sla_status_condition(status: str, now: datetime) -> ColumnElement[bool]:
 
 
 def page(session: Session, limit: int, equal: Mapping[str, str], viewer: tuple[str, Sequence[str]] | None,
-         sla: ColumnElement[bool] | None, text: str, searched: Sequence[str], before: int | None) -> list[Any]:
+         sla: ColumnElement[bool] | None, before: int | None) -> list[Any]:
     """Up to `limit` tickets, newest first: columns equal to `equal`, visible to `viewer` (a name and the
-    processes it sees every ticket of; None: everything), with a clock in a status (`sla`), whose number
-    or `searched` fields contain `text` (case-insensitive), with ids below `before`."""
+    processes it sees every ticket of; None: everything), with a clock in a status (`sla`), with ids below
+    `before`. (A search, `q=`, is `search.match` over `page_conditions`.)"""
     query = select(TICKETS).order_by(TICKETS.c.id.desc()).limit(limit)
-    for column, value in equal.items():
-        query = query.where(TICKETS.c[column] == value)
-    if viewer is not None:
-        newest_first = not equal and session.get_bind().dialect.name == "sqlite"
-        query = query.where(visible_condition(*viewer, newest_first=newest_first))
-    if sla is not None:
-        query = query.where(sla)
-    if text:
-        escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        query = query.where(or_(func.lower(Ticket.number).like(pattern, escape="\\"), *(
-            func.lower(Ticket.fields[name].as_string()).like(pattern, escape="\\") for name in searched)))
+    newest_first = not equal and session.get_bind().dialect.name == "sqlite"
+    query = query.where(*page_conditions(equal, viewer, sla, newest_first))
     if before is not None:
         query = query.where(TICKETS.c.id < before)
     return list(session.connection().execute(query))
 
+
+def page_conditions(equal: Mapping[str, str], viewer: tuple[str, Sequence[str]] | None,
+                    sla: ColumnElement[bool] | None, newest_first: bool = False) -> list[ColumnElement[bool]]:
+    """The queue's filters as conditions on tickets (`page`)."""
+    out: list[ColumnElement[bool]] = [TICKETS.c[column] == value for column, value in equal.items()]
+    if viewer is not None:
+        out.append(visible_condition(*viewer, newest_first=newest_first))
+    if sla is not None:
+        out.append(sla)
+    return out

@@ -218,22 +218,29 @@ def list_tickets() -> Any:
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}",
                          [{"field": "limit", "message": f"between 1 and {MAX_LIMIT}"}])
-    cursor = _decode_cursor(args.get("cursor"))
+    kind = cursor_kind(args)
+    cursor = _decode_cursor(args.get("cursor"), kind)
     items, next_id = current_engine().list_tickets(actor(), args, limit, cursor)
-    return jsonify({"items": items, "next_cursor": _encode_cursor(next_id)})
+    return jsonify({"items": items, "next_cursor": _encode_cursor(next_id, kind)})
 
 
-def _encode_cursor(ticket_id: int | None) -> str | None:
-    return base64.urlsafe_b64encode(f"id:{ticket_id}".encode()).decode() if ticket_id is not None else None
+def cursor_kind(args: Any) -> str:
+    """What a queue cursor counts: the id to continue below (`id`), or for a ranked search (`q`) the rows
+    already shown (`at`)."""
+    return "at" if (args.get("q") or "").strip() else "id"
 
 
-def _decode_cursor(text: str | None) -> int | None:
+def _encode_cursor(ticket_id: int | None, kind: str = "id") -> str | None:
+    return base64.urlsafe_b64encode(f"{kind}:{ticket_id}".encode()).decode() if ticket_id is not None else None
+
+
+def _decode_cursor(text: str | None, expected: str = "id") -> int | None:
     if not text:
         return None
     try:
         kind, _, value = base64.urlsafe_b64decode(text.encode()).decode().partition(":")
         number = int(value)
-        if kind != "id" or not 0 < number < 2**63:
+        if kind != expected or not 0 < number < 2**63:
             raise ValueError
         return number
     except (ValueError, binascii.Error, UnicodeDecodeError):

@@ -23,7 +23,7 @@ from itsm.engine.runtime.queue import SLA_FILTERS
 from itsm.engine.runtime.reviews import request_review, review_transition
 from itsm.interpreter import model as m
 
-from .api import _decode_cursor, _encode_cursor
+from .api import _decode_cursor, _encode_cursor, cursor_kind
 from .extension import current_engine
 from .formdata import parse_form
 from .security import login_required, page_actor
@@ -126,15 +126,17 @@ def queue() -> Any:
         filters["assignee"] = actor.name
     if filters["sla"] and filters["sla"] not in SLA_FILTERS:
         filters["sla"] = ""
-    cursor = _decode_cursor(request.args.get("cursor"))
+    kind = cursor_kind(filters)
+    cursor = _decode_cursor(request.args.get("cursor"), kind)
     items, next_id = current_engine().list_tickets(actor, filters, QUEUE_PAGE, cursor)
     pack = _pack()
     states = sorted({(s.id, s.label) for p in pack.processes.values() for s in p.states})
     priorities = sorted({level for mx in pack.matrices.values() for level in mx.level_ids})
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "cursor" and v}
+    next_url = url_for("ui.queue", **args, cursor=_encode_cursor(next_id, kind)) if next_id else None
     return render_template("queue.html", items=items, filters=filters, states=states, priorities=priorities,
                            teams=sorted(pack.teams.values(), key=lambda t: t.name), sla_filters=SLA_FILTERS,
-                           next_url=url_for("ui.queue", **args, cursor=_encode_cursor(next_id)) if next_id else None,
+                           next_url=next_url,
                            first_url=url_for("ui.queue", **args) if cursor else None, pack=pack, zone=_zone(),
                            me=request.args.get("assignee") == "me")
 

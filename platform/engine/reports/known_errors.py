@@ -10,7 +10,6 @@ What search sees of a ticket (its document) is `runtime.search_index`'s business
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from itsm.interpreter import model as m
@@ -18,6 +17,7 @@ from itsm.store import Ticket, rows, tickets
 from itsm.store import links as stored_links
 from itsm.store.models import LINK_INVERSE
 from itsm.store.search import Knowledge, Match, match_knowledge
+from itsm.store.search_text import excerpt, query_words
 
 from ..boundary import guarded
 from ..errors import BadRequest, Forbidden, ValidationFailed
@@ -26,7 +26,7 @@ from ..runtime.actors import Actor
 from ..runtime.apply import perform
 from ..runtime.documents import document, title_of
 from ..runtime.plan import LinkRow
-from ..runtime.queue import visible_to
+from ..runtime.queue import notes_visible_to, visible_to
 from ..runtime.reviews import REVIEW_PROCESS
 from ..runtime.rules import plan_note, working
 from ..runtime.store_lookups import snapshot
@@ -36,21 +36,6 @@ if TYPE_CHECKING:
 
 MAX_SUGGESTIONS = 20
 KNOWN_ERROR = "known_error"
-MAX_TEXT = 20_000  # characters of a search text that are read (a description's maximum in the default pack)
-MAX_TERMS = 32  # distinct words a search looks for: enough to rank, bounded cost on a 10k-character text
-MAX_TERM_LENGTH = 64
-
-WORD = re.compile(r"[^\W_]+")  # letters and digits of any script; everything else separates words
-# PostgreSQL's `english` stop words, applied to the search text on both databases, so a text of only
-# stop words asks nothing on SQLite either (FTS5 keeps stop words in its index).
-STOP_WORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being below between
-both but by can did do does doing don down during each few for from further had has have having he her here
-hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of
-off on once only or other our ours ourselves out over own s same she should so some such t than that the
-their theirs them themselves then there these they this those through to too under until up very was we
-were what when where which while who whom why will with you your yours yourself yourselves
-""".split())
 
 
 def knowledge(process: str | None = None, exclude: str | None = None) -> Knowledge:
@@ -75,8 +60,8 @@ def suggest(engine: Engine, actor: Actor, text: str, *, process: str | None = No
         return []
     found = knowledge(process, exclude)
     with engine.db.read() as session:
-        matches = match_knowledge(session, terms, found, limit, visible_to(actor, pack))
-        return [_suggestion(pack, match) for match in matches]
+        matches = match_knowledge(session, terms, found, limit, visible_to(actor, pack), notes_visible_to(actor, pack))
+        return [_suggestion(pack, match, terms) for match in matches]
 
 
 @guarded
@@ -134,8 +119,13 @@ def links(engine: Engine, actor: Actor, number: str) -> list[dict[str, Any]]:
                 for kind, ticket in stored_links.links_from(session, work.ticket.id, visible_to(actor, pack))]
 
 
-def _suggestion(pack: m.PackSpec, found: Match) -> dict[str, Any]:
-    return {**_summary(pack, found.ticket), "excerpt": found.excerpt, "score": round(found.score, 6)}
+def _suggestion(pack: m.PackSpec, found: Match, terms: list[str]) -> dict[str, Any]:
+    """A suggestion; its excerpt is cut from the text as written (the body, else the title) around the
+    first word of the search found there."""
+    process = pack.processes.get(found.ticket.process)
+    title, body = document(pack.forms[process.form], found.ticket.fields or {}) if process is not None else ("", "")
+    return {**_summary(pack, found.ticket), "excerpt": excerpt([body, title], terms),
+            "score": round(found.score, 6)}
 
 
 def _summary(pack: m.PackSpec, ticket: Ticket) -> dict[str, Any]:
@@ -146,13 +136,7 @@ def _summary(pack: m.PackSpec, ticket: Ticket) -> dict[str, Any]:
 
 
 def query_terms(text: str) -> list[str]:
-    """The distinct words of `text` worth searching for, in order: lower-cased, stop words and overlong
-    words dropped, at most MAX_TERMS. Only letters and digits survive, so no query syntax can."""
-    terms: dict[str, None] = {}
-    for word in WORD.findall(text[:MAX_TEXT].lower()):
-        if word in STOP_WORDS or len(word) > MAX_TERM_LENGTH or (len(word) == 1 and word.isascii() and word.isalpha()):
-            continue
-        terms.setdefault(word)
-        if len(terms) == MAX_TERMS:
-            break
-    return list(terms)
+    """The distinct words of `text` worth searching for, in order (`search_text.query_words`): lower-cased,
+    stop words and overlong words dropped, at most 32. Only letters and digits survive, so no query syntax
+    can."""
+    return query_words(text)

@@ -1,9 +1,10 @@
 """Writing a plan, one ticket at a time: the per-ticket adapter between the core and the store.
 
 `write` stores one plan's rows (ticket, clocks, timers, search document, events, comments, outbox, links,
-cursor moves) in the session's transaction; `perform` also carries out the effects on other tickets
-(`CreateLinked`: a ticket planned by the same core, then linked). A stale ticket (changed by someone else
-since it was loaded) is a 409 `StaleVersion`, and the whole transaction rolls back.
+cursor moves; comments also go into the search document) in the session's transaction; `perform` also
+carries out the effects on other tickets (`CreateLinked`: a ticket planned by the same core, then linked).
+A stale ticket (changed by someone else since it was loaded) is a 409 `StaleVersion`, and the whole
+transaction rolls back.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from itsm.store import Database, clocks, routing, rows, tickets, timers, users
-from itsm.store.search import write_document
+from itsm.store.search import add_comments, write_document
 
 from ..errors import StaleVersion
 from .actors import system_actor
@@ -58,6 +59,7 @@ def write(session: Session, plan: Plan) -> TicketSnapshot:
     if plan.document is not None:
         write_document(session, ticket_id, *plan.document)
     rows.append(session, ticket_id, plan.events, plan.comments, plan.outbox)
+    add_comments(session, [(ticket_id, row["text"], bool(row.get("internal"))) for row in plan.comments])
     for link in plan.links:
         rows.link(session, ticket_id, link.other_id, link.kind, plan.at)
     for effect in plan.effects:

@@ -29,7 +29,7 @@ from itsm.store import clocks, numbering, routing, tickets, users
 from itsm.store.bulk import insert_rows, update_rows
 from itsm.store.clocks import CLOCKS
 from itsm.store.rows import COMMENTS, EVENTS, OUTBOX
-from itsm.store.search import write_documents
+from itsm.store.search import add_comments, write_documents
 from itsm.store.tickets import TICKETS
 
 from ..errors import StaleVersion
@@ -175,6 +175,7 @@ class ClockBatch:
         for table, rows in ((EVENTS, self.events), (COMMENTS, self.comments), (OUTBOX, self.outbox)):
             insert_rows(connection, table, rows)
         write_documents(session, self.documents)
+        add_comments(session, [(row["ticket_id"], row["text"], bool(row.get("internal"))) for row in self.comments])
         for routing_id, team in sorted(self.moved_cursors):
             routing.move_cursor(session, routing_id, team, self.cursors[(routing_id, team)])
 

@@ -87,7 +87,8 @@ class Engine:
     @guarded
     def list_tickets(self, actor: Actor, filters: Mapping[str, str | None], limit: int = 50,
                      cursor: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
-        """Tickets this actor may see, newest first, keyset-paginated by id: (items, next cursor)."""
+        """Tickets this actor may see, newest first, keyset-paginated by id, or best first for a search
+        (`q`, paginated by position): (items, next cursor)."""
         with self.db.read() as session:
             compiled = self.definitions.active()
             page, more = list_page(session, compiled.pack, actor, filters, limit, cursor, self.clock())

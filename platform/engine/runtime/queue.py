@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from itsm.interpreter import model as m
 from itsm.store import clocks, tickets, users
+from itsm.store.search import match_rows, notes_for_all
+from itsm.store.search_text import query_words
 from itsm.store.tickets import SLA_FILTERS
 
 from ..errors import BadRequest
@@ -20,7 +22,7 @@ from .store_lookups import snapshot
 
 MAX_SEARCH = 500  # characters of a queue search (`q`): SQLite refuses LIKE patterns over 50,000 bytes
 EQUAL_FILTERS = ("process", "state", "priority", "team", "assignee", "requester")
-__all__ = ["SLA_FILTERS", "list_page", "searched_fields", "visible_to"]
+__all__ = ["SLA_FILTERS", "list_page", "notes_visible_to", "visible_to"]
 
 
 def visible_to(actor: Actor, pack: m.PackSpec) -> ColumnElement[bool] | None:
@@ -31,17 +33,22 @@ def visible_to(actor: Actor, pack: m.PackSpec) -> ColumnElement[bool] | None:
     return tickets.visible_condition(actor.name, agent_processes(actor, pack))
 
 
-@m.per_spec
-def searched_fields(pack: m.PackSpec) -> tuple[str, ...]:
-    """What the queue's `q=` searches besides the number (SPEC 10 "the text fields"): the `string` and `text`
-    fields of the pack's forms, by value (not the keys or the JSON around them)."""
-    return tuple(sorted({f.id for form in pack.forms.values() for f in form.fields if f.type in ("string", "text")}))
+def notes_visible_to(actor: Actor, pack: m.PackSpec) -> ColumnElement[bool] | None:
+    """The tickets whose internal work notes the actor reads, as a filter for search (None: none): where
+    it is an agent (`access.is_agent`: every ticket for admins and the system, those of its processes and
+    of its teams otherwise). A requester's search never reads a note."""
+    if actor.is_admin or actor.is_system:
+        return notes_for_all()
+    return tickets.notes_condition(agent_processes(actor, pack), actor.teams)
 
 
 def list_page(session: Session, pack: m.PackSpec, actor: Actor, filters: Mapping[str, str | None], limit: int,
               cursor: int | None, now: datetime) -> tuple[list[TicketSnapshot], int | None]:
-    """Up to `limit` tickets the actor may see, newest first, with their clocks and requesters (three
-    queries for the page, not three per ticket), and the cursor of the next page (None: no more)."""
+    """Up to `limit` tickets the actor may see, newest first, with their clocks and requesters, and the
+    cursor of the next page (None: no more): the id to continue below, or with a search (`q`) the number
+    of tickets already shown. A search matches the number (a substring of it) and the full-text document
+    (SPEC 10, 15: the text fields and public comments, work notes where the actor may read them), every
+    word of it required, best first."""
     equal = {column: value for column in EQUAL_FILTERS if (value := filters.get(column))}
     sla = filters.get("sla")
     if sla and sla not in SLA_FILTERS:
@@ -52,12 +59,21 @@ def list_page(session: Session, pack: m.PackSpec, actor: Actor, filters: Mapping
         raise BadRequest(f"q is longer than {MAX_SEARCH} characters",
                          [{"field": "q", "message": f"at most {MAX_SEARCH} characters"}])
     viewer = None if actor.is_admin or actor.is_system else (actor.name, agent_processes(actor, pack))
-    rows = tickets.page(session, limit + 1, equal, viewer, tickets.sla_status_condition(sla, now) if sla else None,
-                        text, searched_fields(pack), cursor)
+    condition = tickets.sla_status_condition(sla, now) if sla else None
+    if text:  # ranked (the number first, then relevance); the cursor is how many rows came before
+        rows = match_rows(session, query_words(text), tickets.page_conditions(equal, viewer, condition), limit + 1,
+                          every=True, notes=notes_visible_to(actor, pack), number=text, offset=cursor or 0)
+        more = len(rows) > limit
+        return _snapshots(session, rows[:limit]), ((cursor or 0) + limit if more else None)
+    rows = tickets.page(session, limit + 1, equal, viewer, condition, cursor)
     more = len(rows) > limit
     rows = rows[:limit]
+    return _snapshots(session, rows), (rows[-1].id if more and rows else None)
+
+
+def _snapshots(session: Session, rows: list[Any]) -> list[TicketSnapshot]:
+    """The page's tickets with their clocks and requesters (three queries for the page, not three per ticket)."""
     clock_rows = clocks.of_tickets(session, [row.id for row in rows])
     requesters = users.all_named(session, {row.requester for row in rows})
-    page: list[Any] = [snapshot(session, row, clock_rows.get(row.id, []), requesters.get(row.requester),
-                                requester_known=True) for row in rows]
-    return page, (rows[-1].id if more and rows else None)
+    return [snapshot(session, row, clock_rows.get(row.id, []), requesters.get(row.requester), requester_known=True)
+            for row in rows]
