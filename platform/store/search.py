@@ -195,13 +195,15 @@ def _hits_sqlite(terms: Sequence[str], every: bool, with_notes: bool) -> list[Se
 
 def fts5_query(terms: Sequence[str], every: bool = False) -> str:
     """The FTS5 expression for query words: `(w1) OR (w2)` (AND if `every`; `search_text.query_units`), a
-    word the AND of its parts,
+    word the AND of its parts (in the queue, where `every` word is required, a Latin word also as a prefix),
     each part a quoted string (`"erp"`, the phrase `"打印 印机"`, the prefix `"网" *`), so NEAR, AND, *, -,
     ^ and column filters in user text mean nothing."""
     def part(p: Part) -> str:
         if p.kind == "phrase":
             return '"' + " ".join(p.tokens) + '"'
         quoted = '"' + p.text.replace('"', '""') + '"'
+        if p.kind == "word" and every:  # the queue: a word or its start (`print` finds `printer`)
+            return f"({quoted} OR {quoted} *)"
         return quoted + " *" if p.kind == "prefix" else quoted
 
     units = ["(" + " AND ".join(part(p) for p in unit) + ")" for unit in query_units(terms, every)]
@@ -239,6 +241,8 @@ def tsquery(terms: Sequence[str], every: bool = False) -> Any:
                 piece = func.to_tsquery(config, bindparam(name, f"'{p.text}':*"))
             else:
                 piece = func.plainto_tsquery(config, bindparam(name, p.text))
+                if every:  # the queue: a word or its start (`print` finds `printer`); letters and digits only
+                    piece = piece.op("||")(func.to_tsquery(config, bindparam(f"{name}_start", f"'{p.text}':*")))
             word = piece if word is None else word.op("&&")(piece)
         if word is not None:
             result = word if result is None else result.op("&&" if every else "||")(word)

@@ -123,6 +123,9 @@ def test_english_search_and_stemming_still_work(engine: Engine) -> None:
     assert queue(engine, "lars", "jam") == [printer]
     assert numbers(suggest(engine, engine.actor("lars"), "jamming printers")) == [printer]
     assert queue(engine, "lars", "the") == []  # a stop word asks nothing
+    assert queue(engine, "lars", "print") == [printer]  # the queue also takes a word as the start of one
+    assert queue(engine, "lars", "PRINT ja") == [printer]  # (the start of what is indexed: `jammed` as `jam`)
+    assert queue(engine, "lars", "rint") == []  # but not its middle
 
 
 def test_reindex_keeps_comments_and_notes(engine: Engine) -> None:
