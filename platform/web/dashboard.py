@@ -12,6 +12,7 @@ from itsm.engine.reports.kpis import kpi_report, rating_field
 
 from .charts import bar_chart, format_number, histogram, horizontal_bars
 from .extension import current_engine
+from .i18n import said
 from .security import login_required, page_actor
 from .ui import has_kpis
 
@@ -58,7 +59,7 @@ def dashboard() -> Any:
     try:
         report = kpi_report(engine, actor, params)
     except BadRequest as exc:
-        error, params = exc.message, {}
+        error, params = said(exc.message), {}
         report = kpi_report(engine, actor, {})
     pack = engine.definitions.active().pack
     sla_rows = report["sla"]
