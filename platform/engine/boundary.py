@@ -21,31 +21,34 @@ from itsm.routing import RoutingError
 from itsm.sla import NoWorkingTime
 from itsm.store import outage
 
-from .errors import ActionFailed, BadRequest, DefinitionFailed, EngineError
+from .errors import N_, ActionFailed, BadRequest, DefinitionFailed, EngineError
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 CORE_ERRORS: tuple[type[Exception], ...] = (NoWorkingTime, RoutingError, TemplateError, ExpressionError,
                                             DurationError)
-_FIX = "fix the pack and publish it again"
+_FIX = N_("fix the pack and publish it again")
 
 
 def translate(exc: Exception, where: str = "", templates: type[EngineError] = ActionFailed) -> EngineError:
     """The typed error for an exception of a pure core. `templates` is who is to blame when a template fails:
     the pack's action (ActionFailed, 409) or, for intakes, the sender's payload (BadRequest, 400)."""
-    at = f" at {where}" if where else ""
+    at = N_(" at %(where)s", where=where) if where else ""  # the core's own words stay English (docs/translating.md)
     if isinstance(exc, TemplateError):
         if issubclass(templates, BadRequest):
-            return templates(f"this payload does not fit the template{at}: {exc}")
-        return templates(f"template{at} failed: {exc}")
+            return templates(N_("this payload does not fit the template%(at)s: %(error)s", at=at, error=str(exc)))
+        return templates(N_("template%(at)s failed: %(error)s", at=at, error=str(exc)))
     if isinstance(exc, NoWorkingTime):
-        return DefinitionFailed(f"cannot time this ticket{at}: {exc}: {_FIX}")
+        return DefinitionFailed(N_("cannot time this ticket%(at)s: %(error)s: %(fix)s", at=at, error=str(exc),
+                                   fix=_FIX))
     if isinstance(exc, RoutingError):
-        return DefinitionFailed(f"cannot route this ticket{at}: {exc}: {_FIX}")
+        return DefinitionFailed(N_("cannot route this ticket%(at)s: %(error)s: %(fix)s", at=at, error=str(exc),
+                                   fix=_FIX))
     if isinstance(exc, ExpressionError):
-        return DefinitionFailed(f"expression{at} does not compile: {exc.message}: {_FIX}")
-    return DefinitionFailed(f"the active pack fails{at}: {exc}: {_FIX}")
+        return DefinitionFailed(N_("expression%(at)s does not compile: %(error)s: %(fix)s", at=at, error=exc.message,
+                                   fix=_FIX))
+    return DefinitionFailed(N_("the active pack fails%(at)s: %(error)s: %(fix)s", at=at, error=str(exc), fix=_FIX))
 
 
 @contextmanager

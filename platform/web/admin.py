@@ -21,6 +21,7 @@ from itsm.interpreter.graph import mermaid
 from itsm.interpreter.loader import check_pack
 
 from .extension import current_engine, current_watcher
+from .i18n import said
 from .security import admin_required, page_actor
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
@@ -82,7 +83,7 @@ def diff() -> Any:
     try:
         old, new = engine.definitions.get(old_id), engine.definitions.get(new_id)
     except EngineError as exc:
-        abort(404, exc.message)
+        abort(404, said(exc.message))
     changes = diff_packs(old.pack, new.pack)
     return render_template("admin_diff.html", old=old_id, new=new_id, changes=changes)
 
@@ -96,12 +97,12 @@ def publish() -> Any:
     actor = page_actor()
     try:
         result = current_engine().definitions.publish_path(folder, actor=actor.name if actor else None)
-        flash(result.message, "success")
+        flash(said(result.message), "success")
     except PackError as exc:
         flash(ngettext("Not published: the pack has %(num)d error (see below).",
                        "Not published: the pack has %(num)d errors (see below).", len(exc.errors)), "error")
     except EngineError as exc:
-        flash(gettext("Not published: %(reason)s", reason=exc.message), "error")
+        flash(gettext("Not published: %(reason)s", reason=said(exc.message)), "error")
     return redirect(url_for("admin.index"))
 
 
@@ -112,7 +113,7 @@ def rollback() -> Any:
         actor = page_actor()
         result = current_engine().definitions.rollback(request.form.get("version", ""),
                                                        actor=actor.name if actor else None)
-        flash(result.message, "success")
+        flash(said(result.message), "success")
     except EngineError as exc:
-        flash(gettext("Not rolled back: %(reason)s", reason=exc.message), "error")
+        flash(gettext("Not rolled back: %(reason)s", reason=said(exc.message)), "error")
     return redirect(url_for("admin.index"))

@@ -14,9 +14,11 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask_babel import lazy_gettext, refresh
 from werkzeug.exceptions import HTTPException
 
 from itsm.engine import Actor, BadRequest, EngineError, Unauthorized
+from itsm.engine.errors import N_
 from itsm.engine.people.users import user_for_token
 from itsm.engine.reports.kpis import kpi_report, kpi_rows
 from itsm.engine.runtime.actors import actor_for
@@ -27,11 +29,23 @@ from .availability import is_page_request
 from .bodies import declared_body
 from .exports import csv_download, text_cell
 from .extension import current_engine
+from .i18n import error_body
 from .openapi import openapi_document
 from .pages import engine_error_page, http_error_page
 
 api = Blueprint("api", __name__, url_prefix="/api")
 MAX_LIMIT = 200
+# Werkzeug's own descriptions of the errors an API client meets (word for word: English answers keep them)
+WERKZEUG_DESCRIPTIONS = {
+    400: lazy_gettext("The browser (or proxy) sent a request that this server could not understand."),
+    404: lazy_gettext("The requested URL was not found on the server. If you entered the URL manually please check "
+                      "your spelling and try again."),
+    405: lazy_gettext("The method is not allowed for the requested URL."),
+    413: lazy_gettext("The data value transmitted exceeds the capacity limit."),
+    415: lazy_gettext("The server does not support the media type transmitted in the request."),
+    500: lazy_gettext("The server encountered an internal error and was unable to complete your request. Either the "
+                      "server is overloaded or there is an error in the application."),
+}
 
 
 def init_app(app: Flask) -> None:
@@ -39,26 +53,29 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(UnicodeError)
     def undecodable(exc: UnicodeError) -> tuple[Response, int]:
-        return jsonify(BadRequest("text that is not valid UTF-8").to_dict()), 400
+        return jsonify(error_body(BadRequest(N_("text that is not valid UTF-8")))), 400
 
     @app.errorhandler(EngineError)
     def engine_error(exc: EngineError) -> Any:
         if is_page_request():
             return engine_error_page(exc)
-        return jsonify(exc.to_dict()), exc.status
+        return jsonify(error_body(exc)), exc.status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         if is_page_request():
             return http_error_page(exc)
         code = (exc.name or "error").lower().replace(" ", "_")
-        return jsonify({"error": code, "message": exc.description or exc.name, "details": []}), exc.code or 500
+        message = exc.description or exc.name
+        if message == type(exc).description:  # Werkzeug's own words (an abort() with a message says it already)
+            message = str(WERKZEUG_DESCRIPTIONS.get(exc.code or 500, message))
+        return jsonify({"error": code, "message": message, "details": []}), exc.code or 500
 
 
 @api.before_request
 def clean_text_in_path_and_query() -> None:
     for value in [*(request.view_args or {}).values(), *request.args.values()]:
-        _check_text(value, "the URL")
+        _check_text(value, N_("the URL"))
 
 
 def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -69,10 +86,12 @@ def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("missing API token: send 'Authorization: Bearer <token>' (itsm token create NAME)")
+            raise Unauthorized(N_("missing API token: send 'Authorization: Bearer <token>' (itsm token create NAME)"))
         engine = current_engine()
         user = user_for_token(engine.db, token.strip())
         g.actor = actor_for(user, engine.definitions.active().pack)
+        g.api_locale = user.locale  # the caller's language (itsm.web.i18n) ...
+        refresh()  # ... even if something asked for the language before the token was read
         g.body = declared_body(json_object)
         return view(*args, **kwargs)
 
@@ -93,26 +112,26 @@ def json_object() -> dict[str, Any]:
     try:
         data = request.get_json(silent=True)
     except RecursionError:
-        raise BadRequest("the body nests too deeply") from None
+        raise BadRequest(N_("the body nests too deeply")) from None
     if data is None:
-        raise BadRequest("the body must be JSON (Content-Type: application/json)")
+        raise BadRequest(N_("the body must be JSON (Content-Type: application/json)"))
     if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
-    _check_text(data, "the body")
+        raise BadRequest(N_("the body must be a JSON object"))
+    _check_text(data, N_("the body"))
     return data
 
 
 def _check_text(value: Any, where: str, depth: int = 0) -> None:
     """Strings anywhere in the input must be storable text: no NUL, no lone surrogates (400 otherwise)."""
     if depth > 32:
-        raise BadRequest(f"{where} nests too deeply")
+        raise BadRequest(N_("%(where)s nests too deeply", where=where))
     if isinstance(value, str):
         if "\x00" in value:
-            raise BadRequest(f"{where} contains a NUL character")
+            raise BadRequest(N_("%(where)s contains a NUL character", where=where))
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise BadRequest(f"{where} contains text that is not valid Unicode") from None
+            raise BadRequest(N_("%(where)s contains text that is not valid Unicode", where=where)) from None
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_text(key, where, depth + 1)
@@ -157,7 +176,7 @@ def _process(process_id: str) -> Any:
     if process is None:
         from itsm.engine import NotFound
 
-        raise NotFound(f"no process '{process_id}'")
+        raise NotFound(N_("no process '%(process)s'", process=process_id))
     return process
 
 
@@ -187,7 +206,7 @@ def form_schema(form_id: str) -> Any:
     if form is None:
         from itsm.engine import NotFound
 
-        raise NotFound(f"no form '{form_id}'")
+        raise NotFound(N_("no form '%(form)s'", form=form_id))
     return jsonify(form_json_schema(form))
 
 
@@ -209,15 +228,16 @@ def list_tickets() -> Any:
     unknown = [k for k in args if k not in ("process", "state", "priority", "team", "assignee", "requester", "q",
                                               "sla", "limit", "cursor")]
     if unknown:
-        raise BadRequest(f"unknown query parameter '{unknown[0]}'",
-                         [{"field": k, "message": "unknown parameter"} for k in unknown])
+        raise BadRequest(N_("unknown query parameter '%(name)s'", name=unknown[0]),
+                         [{"field": k, "message": N_("unknown parameter")} for k in unknown])
     try:
         limit = int(args.get("limit", 50))
     except ValueError:
-        raise BadRequest("limit must be an integer", [{"field": "limit", "message": "not an integer"}]) from None
+        raise BadRequest(N_("limit must be an integer"),
+                         [{"field": "limit", "message": N_("not an integer")}]) from None
     if not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}",
-                         [{"field": "limit", "message": f"between 1 and {MAX_LIMIT}"}])
+        raise BadRequest(N_("limit must be between 1 and %(most)s", most=MAX_LIMIT),
+                         [{"field": "limit", "message": N_("between 1 and %(most)s", most=MAX_LIMIT)}])
     kind = cursor_kind(args)
     cursor = _decode_cursor(args.get("cursor"), kind)
     items, next_id = current_engine().list_tickets(actor(), args, limit, cursor)
@@ -244,8 +264,8 @@ def _decode_cursor(text: str | None, expected: str = "id") -> int | None:
             raise ValueError
         return number
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest("invalid cursor: pass the next_cursor of the previous page unchanged",
-                         [{"field": "cursor", "message": "not a cursor this API gave"}]) from None
+        raise BadRequest(N_("invalid cursor: pass the next_cursor of the previous page unchanged"),
+                         [{"field": "cursor", "message": N_("not a cursor this API gave")}]) from None
 
 
 @api.get("/tickets/<number>")
@@ -310,7 +330,7 @@ def kpis() -> Any:
     """SPEC 10 KPIs as JSON, or with `format=csv` as `metric,dimension,value` rows (a download)."""
     kind = request.args.get("format", "json")
     if kind not in ("json", "csv"):
-        raise BadRequest("format must be json or csv", [{"field": "format", "message": "json or csv"}])
+        raise BadRequest(N_("format must be json or csv"), [{"field": "format", "message": N_("json or csv")}])
     report = kpi_report(current_engine(), actor(), request.args)
     if kind == "json":
         return jsonify(report)
@@ -339,7 +359,7 @@ def _csv_day(text: str, exclusive: int) -> str:
 def _query(allowed: tuple[str, ...]) -> Any:
     unknown = [k for k in request.args if k not in allowed]
     if unknown:
-        raise BadRequest(f"unknown query parameter '{unknown[0]}'")
+        raise BadRequest(N_("unknown query parameter '%(name)s'", name=unknown[0]))
     return request.args
 
 
@@ -349,7 +369,7 @@ def _limit(value: Any, default: int = 5) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise BadRequest("limit must be an integer") from None
+        raise BadRequest(N_("limit must be an integer")) from None
 
 
 @api.route("/suggestions", methods=["GET", "POST"])
@@ -365,7 +385,7 @@ def suggestions() -> Any:
     else:
         args = _query(("text", "process", "limit"))
         if "text" not in args:
-            raise BadRequest("text is required: the description to find known errors for")
+            raise BadRequest(N_("text is required: the description to find known errors for"))
         text, process, limit = args["text"], args.get("process") or None, _limit(args.get("limit"))
     return jsonify({"items": suggest(current_engine(), actor(), text, process=process, limit=limit)})
 

@@ -15,6 +15,7 @@ from typing import Any
 from flask import request
 
 from itsm.engine import BadRequest, EngineError, ValidationFailed
+from itsm.engine.errors import N_, field_problems
 from itsm.interpreter.errors import format_path
 from itsm.interpreter.validator import SubsetValidator
 from itsm.interpreter.violations import JSON_WORDS, explain
@@ -48,15 +49,16 @@ def body_problems(validator: SubsetValidator, data: Any) -> list[dict[str, str]]
     found = []
     for violation in validator.iter_errors(data):
         for problem in explain(violation, JSON_WORDS):
-            found.append({"field": format_path(problem.path), "message": problem.message,
-                          "keyword": violation.validator})
+            # a missing key is said in the reader's language; other problems in the validator's English words
+            said = N_("is required") if problem.failure.validator == "required" else problem.message
+            found.append({"field": format_path(problem.path), "message": said, "keyword": violation.validator})
     return found
 
 
 def refusal(problems: list[dict[str, str]]) -> EngineError:
     """One error for every problem of a body: 422 when each is a value outside its choices, else 400."""
     details = [{"field": p["field"], "message": p["message"]} for p in problems]
-    message = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+    message = field_problems(details)
     if all(p["keyword"] == "enum" for p in problems):
         return ValidationFailed(message, details)
     return BadRequest(message, details)

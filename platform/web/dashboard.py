@@ -14,6 +14,7 @@ from itsm.engine.reports.kpis import kpi_report, rating_field
 
 from .charts import bar_chart, format_number, histogram, horizontal_bars
 from .extension import current_engine
+from .i18n import said
 from .security import login_required, page_actor
 from .times import viewer_zone
 from .ui import has_kpis
@@ -78,7 +79,7 @@ def dashboard() -> Any:
     try:
         report = kpi_report(engine, actor, query)
     except BadRequest as exc:
-        error, params, query = exc.message, {}, {}
+        error, params, query = said(exc.message), {}, {}
         report = kpi_report(engine, actor, {})
     pack = engine.definitions.active().pack
     sla_rows = report["sla"]

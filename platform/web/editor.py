@@ -19,6 +19,7 @@ from itsm.engine.authoring.editor import EditRefused, PathPart, edit, find_docum
 from itsm.interpreter import model as m
 
 from .extension import current_engine
+from .i18n import said
 from .security import admin_required, page_actor
 
 editor = Blueprint("editor", __name__, url_prefix="/admin/editor")
@@ -96,10 +97,10 @@ def save(kind: str, ident: str) -> Any:
         result = current_engine().definitions.publish(spec, actor=actor.name if actor else None)
         flash(ngettext("Saved %(file)s (%(num)d line changed); %(result)s.",
                        "Saved %(file)s (%(num)d lines changed); %(result)s.", changed,
-                       file=str(file.relative_to(folder)), result=result.message), "success")
+                       file=str(file.relative_to(folder)), result=said(result.message)), "success")
     except EngineError as exc:
         flash(gettext("Saved %(file)s, but not published: %(reason)s", file=str(file.relative_to(folder)),
-                      reason=exc.message), "error")
+                      reason=said(exc.message)), "error")
     return redirect(url_for("editor.index") + f"#{kind}-{ident}")
 
 

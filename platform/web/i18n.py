@@ -2,8 +2,9 @@
 
 The catalogs are `translations/<locale>/LC_MESSAGES/messages.po` in the package; they are compiled in memory
 when a language is first used (no `.mo` files to build, commit or keep in step: docs/decisions.md). The
-language of a request is the signed-in user's `locale`, else the language chosen with the switch on the page
-(a cookie), else the browser's `Accept-Language`, else the pack's `language`, else English.
+language of a request is the signed-in user's `locale` (the API token's user's for the API), else the language
+chosen with the switch on the page (a cookie), else the browser's `Accept-Language`, else the pack's
+`language`, else English. The engine's messages are said in it by `said` and `error_body`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from flask_babel import Babel, Domain, get_locale, gettext, lazy_gettext
 from werkzeug.utils import cached_property
 
 from itsm.engine import EngineError
+from itsm.engine.errors import say
 from itsm.engine.people.users import set_locale
 
 from .extension import current_engine
@@ -29,7 +31,8 @@ DEFAULT = "en"
 LANGUAGES = {"zh_CN": "zh-CN", "en": "en"}  # catalog folder -> the tag pages and users say (<html lang>)
 COOKIE = "itsm_language"
 COOKIE_DAYS = 365
-EXTRACT_KEYWORDS = ("lazy_gettext",)  # besides Babel's defaults: `pybabel extract -k lazy_gettext` (babel.cfg)
+# besides Babel's defaults: `pybabel extract -k lazy_gettext -k N_` (babel.cfg); N_ marks the engine's messages
+EXTRACT_KEYWORDS = ("lazy_gettext", "N_")
 
 languages = Blueprint("i18n", __name__)
 
@@ -61,6 +64,17 @@ def word(key: object) -> str:
     """An engine word (see WORDS) in the page's language; other text as it is, underscores as spaces."""
     text = str(key)
     return str(WORDS.get(text) or text.replace("_", " "))
+
+
+def said(text: Any) -> Any:
+    """An engine message (`itsm.engine.errors.Text`: errors, their details) in this request's language;
+    anything else (a pack's text, what people typed, a plugin's plain message) as it is."""
+    return say(text, gettext)
+
+
+def error_body(exc: EngineError) -> dict[str, Any]:
+    """The API's error body of `exc` (SPEC 10) in this request's language."""
+    return exc.to_dict(gettext)
 
 
 def catalog_name(tag: str | None) -> str | None:
@@ -101,6 +115,8 @@ def _user_locale() -> str | None:
     from .availability import DATABASE_ERRORS
     from .security import page_actor
 
+    if "api_locale" in g:  # the API's caller, known by their token (api.authenticated)
+        return g.api_locale
     try:
         if page_actor() is None:
             return None

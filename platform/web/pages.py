@@ -15,6 +15,7 @@ from itsm.engine.runtime.actors import team_members
 from .availability import database_error
 from .extension import current_engine
 from .formdata import INPUT_TYPES, display, input_value
+from .i18n import said
 
 TITLES = {400: lazy_gettext("Bad request"), 401: lazy_gettext("Please sign in"), 403: lazy_gettext("Not allowed"),
           404: lazy_gettext("Not found"), 405: lazy_gettext("Not possible here"), 409: lazy_gettext("Not possible now"),
@@ -54,7 +55,7 @@ def error_page(status: int, message: str) -> tuple[str, int] | Response:
 
 
 def engine_error_page(exc: EngineError) -> tuple[str, int] | Response:
-    return error_page(exc.status, exc.message)
+    return error_page(exc.status, said(exc.message))
 
 
 def http_error_page(exc: HTTPException) -> tuple[str, int] | Response:

@@ -26,6 +26,7 @@ from itsm.interpreter import model as m
 from .api import _decode_cursor, _encode_cursor, cursor_kind
 from .extension import current_engine
 from .formdata import parse_form
+from .i18n import said
 from .security import login_required, page_actor
 from .times import viewer_zone
 
@@ -174,7 +175,7 @@ def link_known_error(number: str) -> Any:
         flash(gettext("Linked %(number)s as a known error.", number=target) if created
               else gettext("%(number)s was linked already.", number=target), "success")
     except ValidationFailed as exc:
-        flash(exc.message, "error")
+        flash(said(exc.message), "error")
     return redirect(url_for("ui.ticket", number=number) + "#known-errors")
 
 
@@ -187,7 +188,7 @@ def comment(number: str) -> Any:
         current_engine().comment(_actor(), number, text, internal)
         flash(gettext("Comment added."), "success")
     except ValidationFailed as exc:
-        flash(exc.message, "error")
+        flash(said(exc.message), "error")
     return redirect(url_for("ui.ticket", number=number) + "#timeline")
 
 
@@ -295,9 +296,11 @@ def _render_form(form: Form, values: dict[str, Any], problems: list[dict[str, st
     general = []
     for problem in problems:
         if problem.get("field") in {s.spec.id for s in form.fields}:
-            by_field.setdefault(problem["field"], []).append(problem["message"])
+            by_field.setdefault(problem["field"], []).append(said(problem["message"]))
+        elif problem.get("field"):
+            general.append(gettext("%(field)s: %(problem)s", field=problem["field"], problem=said(problem["message"])))
         else:
-            general.append(f"{problem['field']}: {problem['message']}" if problem.get("field") else problem["message"])
+            general.append(said(problem["message"]))
     submitted = {**(form.ticket["fields"] if form.ticket else {}), **values}
     return render_template("form.html", form=form, values=submitted, errors=by_field, general=general,
                            pack=_pack(), zone=_zone(), posted=request.form if request.method == "POST" else None,

@@ -22,7 +22,7 @@ from itsm.interpreter.templates import is_template, payload_renderer
 from itsm.store import intake_keys as stored
 
 from ..boundary import boundary, guarded
-from ..errors import BadRequest, EngineError, NotFound
+from ..errors import N_, BadRequest, EngineError, NotFound
 from ..runtime.actions import coerce_rendered
 from ..runtime.actors import Actor, system_actor
 from ..runtime.apply import create
@@ -42,8 +42,9 @@ def intake_for(pack: m.PackSpec, intake_id: str) -> m.IntakeSpec:
         return intake
     if intake_id == "alertmanager" and "incident" in pack.processes:
         return builtin_alertmanager(pack, pack.processes["incident"])
-    known = ", ".join(sorted(pack.intakes)) or "none"
-    raise NotFound(f"no intake '{intake_id}' in the active pack (its intakes: {known})")
+    known = ", ".join(sorted(pack.intakes)) or N_("none")
+    raise NotFound(N_("no intake '%(intake)s' in the active pack (its intakes: %(known)s)", intake=intake_id,
+                      known=known))
 
 
 def builtin_alertmanager(pack: m.PackSpec, process: m.ProcessSpec) -> m.IntakeSpec:
@@ -72,9 +73,10 @@ def receive(engine: Any, actor: Actor, intake_id: str, payload: Any) -> list[dic
     """Handle one POSTed payload: a result per alert (alertmanager) or for the payload (json)."""
     intake = intake_for(engine.definitions.active().pack, intake_id)
     if intake.source == "email":
-        raise NotFound(f"intake '{intake_id}' takes mail: feed it with `itsm mail-intake`, not HTTP")
+        raise NotFound(N_("intake '%(intake)s' takes mail: feed it with `itsm mail-intake`, not HTTP",
+                          intake=intake_id))
     if not isinstance(payload, dict):
-        raise BadRequest(f"the body of intake '{intake_id}' must be a JSON object")
+        raise BadRequest(N_("the body of intake '%(intake)s' must be a JSON object", intake=intake_id))
     if intake.source == "alertmanager":
         return [_handle(engine, actor, intake, context, "fingerprint") for context in alert_contexts(payload)]
     return [_handle(engine, actor, intake, {"payload": payload}, "key")]
@@ -87,7 +89,7 @@ def alert_contexts(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     """What the templates of an alertmanager intake see, one context per alert of the webhook payload."""
     alerts = payload.get("alerts")
     if not isinstance(alerts, list) or not all(isinstance(a, dict) for a in alerts):
-        raise BadRequest("an Alertmanager webhook payload has a list of alerts")
+        raise BadRequest(N_("an Alertmanager webhook payload has a list of alerts"))
     contexts = []
     for alert in alerts:
         labels, annotations = _merged(payload, alert, "Labels"), _merged(payload, alert, "Annotations")
@@ -100,7 +102,7 @@ def alert_contexts(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _merged(payload: Mapping[str, Any], alert: Mapping[str, Any], what: str) -> dict[str, Any]:
     common, own = payload.get(f"common{what}"), alert.get(what.lower())
     if not isinstance(common or {}, dict) or not isinstance(own or {}, dict):
-        raise BadRequest(f"an alert's {what.lower()} must be an object")
+        raise BadRequest(N_("an alert's %(what)s must be an object", what=what.lower()))
     return {**(common or {}), **(own or {})}
 
 
@@ -141,7 +143,8 @@ def _key(intake: m.IntakeSpec, context: Mapping[str, Any]) -> str:
     if intake.key is not None:
         key = render(intake, intake.key, context).strip()
         if not key:
-            raise BadRequest(f"the payload has no key for intake '{intake.id}': {intake.key} renders nothing")
+            raise BadRequest(N_("the payload has no key for intake '%(intake)s': %(key)s renders nothing",
+                                  intake=intake.id, key=intake.key))
     else:  # an alert: its fingerprint, else a digest of its labels
         given = context["alert"].get("fingerprint")
         key = given if isinstance(given, str) and given else hashlib.sha256(

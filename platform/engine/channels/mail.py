@@ -24,7 +24,7 @@ from itsm.store import users as stored_users
 from itsm.store.intake_keys import number_of_key
 
 from ..boundary import guarded
-from ..errors import BadRequest, EngineError, NotFound
+from ..errors import N_, BadRequest, EngineError, NotFound
 from ..people.users import add_user
 from ..runtime.actors import SYSTEM
 from .intake import MAX_KEY, create_keyed, map_fields, remember, render
@@ -57,7 +57,7 @@ def parse_mail(raw: bytes) -> InboundMail:
     message = email.message_from_bytes(raw, policy=policy.default)
     name, address = parseaddr(str(message.get("From", "")))
     if "@" not in address:
-        raise BadRequest("the mail has no From address")
+        raise BadRequest(N_("the mail has no From address"))
     message_id = str(message.get("Message-ID", "")).strip().strip("<>")
     if not message_id:  # the same bytes delivered twice are still one mail
         message_id = "sha256:" + hashlib.sha256(raw).hexdigest()
@@ -150,12 +150,14 @@ def email_intake(pack: m.PackSpec, intake_id: str | None) -> m.IntakeSpec:
     mail_intakes = [i for i in pack.intakes.values() if i.source == "email"]
     if intake_id is None:
         if not mail_intakes:
-            raise NotFound("the active pack declares no intake with source: email (see definitions/intake/email.yaml)")
+            raise NotFound(N_("the active pack declares no intake with source: email "
+                              "(see definitions/intake/email.yaml)"))
         return mail_intakes[0]
     intake = pack.intakes.get(intake_id)
     if intake is None or intake.source != "email":
-        known = ", ".join(i.id for i in mail_intakes) or "none"
-        raise NotFound(f"no email intake '{intake_id}' in the active pack (its email intakes: {known})")
+        known = ", ".join(i.id for i in mail_intakes) or N_("none")
+        raise NotFound(N_("no email intake '%(intake)s' in the active pack (its email intakes: %(known)s)",
+                          intake=intake_id, known=known))
     return intake
 
 

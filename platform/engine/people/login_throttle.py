@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from itsm.store import Database
 from itsm.store import login_failures as rows
 
-from ..errors import TooManyAttempts
+from ..errors import N_, TooManyAttempts
 
 FREE_FAILURES = 5  # wrong passwords in a row before a name is locked
 FIRST_LOCK, LONGEST_LOCK = timedelta(minutes=1), timedelta(minutes=15)  # doubling from one to the other
@@ -40,8 +40,10 @@ def check_not_locked(db: Database, name: str, now: datetime) -> int:
         return 0
     if row.locked_until is not None and row.locked_until > now:
         wait = max(1, -(-int((row.locked_until - now).total_seconds()) // 60))
-        raise TooManyAttempts(f"too many wrong passwords for this name: try again in {wait} minute"
-                              f"{'s' if wait != 1 else ''}", minutes=wait)
+        raise TooManyAttempts(N_("too many wrong passwords for this name: try again in %(minutes)s minute",
+                                 minutes=wait) if wait == 1 else
+                              N_("too many wrong passwords for this name: try again in %(minutes)s minutes",
+                                 minutes=wait), minutes=wait)
     return row.failures
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from itsm.interpreter.service_levels import ZONE_ALIASES
 
-from ..errors import BadRequest
+from ..errors import N_, BadRequest
 
 MAX_TIMEZONE = 64  # the column's length
 # Names zoneinfo lists that are no fixed zone: the server's own setting, and tzdata's placeholder.
@@ -41,9 +41,11 @@ def check_timezone(name: str) -> str:
     if found is None:
         shown = f"'{text[:80]}'" if text.isprintable() else "(with a control character)"
         close = suggest_timezone(text)
-        hint = f" (did you mean '{close}'?)" if close else ""
-        raise BadRequest(f"unknown time zone {shown}{hint}: write an IANA name such as Asia/Shanghai, or "
-                         "nothing for the pack's", [{"field": "timezone", "message": "unknown time zone"}])
+        message = (N_("unknown time zone %(zone)s (did you mean '%(close)s'?): write an IANA name such as "
+                      "Asia/Shanghai, or nothing for the pack's", zone=shown, close=close) if close else
+                   N_("unknown time zone %(zone)s: write an IANA name such as Asia/Shanghai, or nothing for the "
+                      "pack's", zone=shown))
+        raise BadRequest(message, [{"field": "timezone", "message": N_("unknown time zone")}])
     return found
 
 

@@ -18,7 +18,7 @@ from itsm.store import Database, User
 from itsm.store import users as stored
 from itsm.store.models import utcnow
 
-from ..errors import BadRequest, Conflict, NotFound, Unauthorized
+from ..errors import N_, BadRequest, Conflict, NotFound, Unauthorized
 from ..runtime.actors import SYSTEM, UserRecord
 from .login_throttle import FREE_FAILURES, check_not_locked, clear_failures, record_failure
 from .timezones import check_timezone
@@ -72,22 +72,26 @@ _NAME_LETTERS = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Nd"})
 
 def check_user_name(name: str) -> None:
     """Raise BadRequest, saying what to change, unless `name` is one a user may have."""
-    shown = f"'{name}'" if name.isprintable() else "(with a control character)"
+    shown = f"'{name}'" if name.isprintable() else N_("(with a control character)")
     if not name.strip() or name != name.strip():
-        raise BadRequest(f"user name {shown} is empty or starts or ends with a space")
+        raise BadRequest(N_("user name %(name)s is empty or starts or ends with a space", name=shown))
     if name == SYSTEM:
-        raise BadRequest(f"'{SYSTEM}' is the built-in actor that holds every role: choose another user name")
+        raise BadRequest(N_("'%(name)s' is the built-in actor that holds every role: choose another user name",
+                            name=SYSTEM))
     if len(name) > MAX_USER_NAME:
-        raise BadRequest(f"user name {shown[:40]}... is longer than {MAX_USER_NAME} characters")
+        raise BadRequest(N_("user name %(name)s... is longer than %(most)s characters", name=shown[:40],
+                            most=MAX_USER_NAME))
     for char in name:
         if char not in _NAME_PUNCTUATION and unicodedata.category(char) not in _NAME_LETTERS:
-            what = "a space" if char.isspace() else f"'{char}'" if char.isprintable() else f"U+{ord(char):04X}"
-            raise BadRequest(f"user name {shown} holds {what}: a user name is letters, digits and . _ - @")
+            what = N_("a space") if char.isspace() else f"'{char}'" if char.isprintable() else f"U+{ord(char):04X}"
+            raise BadRequest(N_("user name %(name)s holds %(what)s: a user name is letters, digits and . _ - @",
+                                name=shown, what=what))
     if not name[0].isalnum() or name[-1] in _NAME_PUNCTUATION:
-        raise BadRequest(f"user name {shown} must start with a letter or a digit and end with none of . _ - @")
+        raise BadRequest(N_("user name %(name)s must start with a letter or a digit and end with none of . _ - @",
+                            name=shown))
     if unicodedata.normalize("NFC", name) != name:
-        raise BadRequest(f"user name {shown} is not in Unicode normal form NFC (type it again, or copy it from "
-                         "a text editor that composes accents)")
+        raise BadRequest(N_("user name %(name)s is not in Unicode normal form NFC (type it again, or copy it "
+                            "from a text editor that composes accents)", name=shown))
 
 
 # A mail address as people and mail servers write it (RFC 5321 dot-atoms, RFC 6531 letters of any script),
@@ -105,8 +109,8 @@ def check_email(email: str) -> None:
     if (len(email) > MAX_EMAIL or not at or len(local) > MAX_LOCAL_PART or not _LOCAL_PART.fullmatch(local)
             or len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
             or not any(char.isalpha() for char in labels[-1])):
-        shown = f"'{email[:80]}'" if email.isprintable() else "(with a control character)"
-        raise BadRequest(f"e-mail address {shown} is not valid: write it as name@example.org")
+        shown = f"'{email[:80]}'" if email.isprintable() else N_("(with a control character)")
+        raise BadRequest(N_("e-mail address %(address)s is not valid: write it as name@example.org", address=shown))
 
 
 def add_user(db: Database, name: str, *, password: str | None = None, email: str | None = None,
@@ -120,7 +124,7 @@ def add_user(db: Database, name: str, *, password: str | None = None, email: str
     timezone = check_timezone(timezone) if timezone else None
     with db.write() as session:
         if stored.exists(session, name):
-            raise Conflict(f"user '{name}' exists already")
+            raise Conflict(N_("user '%(name)s' exists already", name=name))
         return stored.add(session, name, email=email, is_admin=admin, vip=vip, org=org, timezone=timezone,
                           locale=locale, password_hash=hash_password(password) if password else None)
 
@@ -131,7 +135,7 @@ LOCALE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*")
 def check_locale(locale: str) -> str:
     """A language tag as BCP 47 writes it ("zh-CN", "en"); which ones the pages speak is the web's business."""
     if not LOCALE.fullmatch(locale) or len(locale) > 16:
-        raise BadRequest(f"'{locale}' is not a language tag (for example zh-CN or en)")
+        raise BadRequest(N_("'%(tag)s' is not a language tag (for example zh-CN or en)", tag=locale))
     return locale.replace("_", "-")
 
 
@@ -141,7 +145,7 @@ def set_locale(db: Database, name: str, locale: str | None) -> None:
         locale = check_locale(locale)
     with db.write() as session:
         if not stored.set_locale(session, name, locale):
-            raise NotFound(f"no user '{name}'")
+            raise NotFound(N_("no user '%(user)s'", user=name))
 
 
 def set_timezone(db: Database, name: str, timezone: str | None) -> str | None:
@@ -149,7 +153,7 @@ def set_timezone(db: Database, name: str, timezone: str | None) -> str | None:
     timezone = check_timezone(timezone) if timezone else None
     with db.write() as session:
         if not stored.set_timezone(session, name, timezone):
-            raise NotFound(f"no user '{name}'")
+            raise NotFound(N_("no user '%(user)s'", user=name))
     return timezone
 
 
@@ -169,7 +173,7 @@ def authenticate(db: Database, name: str, password: str, now: datetime | None = 
         verify_password(password, _dummy_hash())  # nor who has no password (users made by the mail intake)
     if user is None or user.password_hash is None or not verify_password(password, user.password_hash):
         record_failure(db, name, now)
-        raise Unauthorized("wrong user name or password")
+        raise Unauthorized(N_("wrong user name or password"))
     if failures:
         clear_failures(db, name)
     if needs_rehash(user.password_hash):
@@ -197,7 +201,7 @@ def create_token(db: Database, name: str, label: str | None = None) -> str:
     with db.write() as session:
         user = stored.by_name(session, name)
         if user is None:
-            raise NotFound(f"no user '{name}'")
+            raise NotFound(N_("no user '%(user)s'", user=name))
         stored.add_token(session, user.id, _token_digest(token), label)
     return token
 
@@ -212,9 +216,9 @@ def user_for_token(db: Database, token: str) -> UserRecord:
     with db.engine.connect() as connection:
         row = stored.token_with_user(connection, digest)
     if row is None:
-        raise Unauthorized("unknown or revoked API token")
+        raise Unauthorized(N_("unknown or revoked API token"))
     if row.name is None:
-        raise Unauthorized("the token's user no longer exists")
+        raise Unauthorized(N_("the token's user no longer exists"))
     if row.last_used_at is None or utcnow() - row.last_used_at > TOKEN_USE_PRECISION:
         with db.write() as session:
             stored.touch_token(session, digest, utcnow())

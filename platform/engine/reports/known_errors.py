@@ -20,7 +20,7 @@ from itsm.store.search import Knowledge, Match, match_knowledge
 from itsm.store.search_text import excerpt, query_words
 
 from ..boundary import guarded
-from ..errors import BadRequest, Forbidden, ValidationFailed
+from ..errors import N_, BadRequest, Forbidden, ValidationFailed
 from ..runtime.access import can_see, is_agent
 from ..runtime.actors import Actor
 from ..runtime.apply import perform
@@ -51,10 +51,11 @@ def suggest(engine: Engine, actor: Actor, text: str, *, process: str | None = No
     """Known errors for `text`, best first. Text without searchable words (empty, punctuation, only stop
     words) gives no suggestions rather than an error."""
     if not 1 <= limit <= MAX_SUGGESTIONS:
-        raise BadRequest(f"limit must be between 1 and {MAX_SUGGESTIONS}")
+        raise BadRequest(N_("limit must be between 1 and %(most)s", most=MAX_SUGGESTIONS))
     pack = engine.definitions.active().pack
     if process is not None and process not in pack.processes:
-        raise BadRequest(f"no process '{process}'", [{"field": "process", "message": "unknown process"}])
+        raise BadRequest(N_("no process '%(process)s'", process=process),
+                         [{"field": "process", "message": N_("unknown process")}])
     terms = query_terms(text)
     if not terms:
         return []
@@ -84,20 +85,23 @@ def link(engine: Engine, actor: Actor, number: str, to: str, kind: str = KNOWN_E
     """Link `number` to `to` (both directions, `kind` from `number`'s side) unless that link exists:
     (the link, whether it was created). Agents of the ticket only; both tickets get a `link` event."""
     if kind not in LINK_INVERSE:
-        raise ValidationFailed(f"unknown link kind '{kind}'", [{"field": "kind", "message": "must be one of "
-                                                                + ", ".join(sorted(LINK_INVERSE))}])
+        raise ValidationFailed(N_("unknown link kind '%(kind)s'", kind=kind),
+                               [{"field": "kind", "message": N_("must be one of %(kinds)s",
+                                                                kinds=", ".join(sorted(LINK_INVERSE)))}])
     if to == number:
-        raise ValidationFailed("a ticket cannot link to itself", [{"field": "to", "message": "the ticket itself"}])
+        raise ValidationFailed(N_("a ticket cannot link to itself"),
+                               [{"field": "to", "message": N_("the ticket itself")}])
     with engine.db.write() as session:
         context = engine.context(session)
         now = engine.clock()
         mine = working(context, engine.load(session, actor, number, for_update=True, context=context), actor, now)
         if not is_agent(mine):
-            raise Forbidden("only agents link tickets")
+            raise Forbidden(N_("only agents link tickets"))
         row = tickets.by_number(session, to)
         other = working(context, snapshot(session, row), actor, now) if row is not None else None
         if other is None or not can_see(other):
-            raise ValidationFailed(f"no ticket {to}", [{"field": "to", "message": f"no ticket {to}"}])
+            raise ValidationFailed(N_("no ticket %(number)s", number=to),
+                                   [{"field": "to", "message": N_("no ticket %(number)s", number=to)}])
         result = {"from": number, "to": to, "kind": kind}
         assert mine.ticket.id is not None and other.ticket.id is not None
         if rows.link_exists(session, mine.ticket.id, other.ticket.id, kind):

@@ -19,7 +19,7 @@ from itsm.interpreter import model as m
 from itsm.store import reports as stored
 from itsm.store.reports import ClockCount, TicketScope, TicketTiming
 
-from ..errors import BadRequest, Forbidden
+from ..errors import N_, BadRequest, Forbidden
 from ..runtime.actors import SYSTEM, Actor, is_agent_for
 from ..runtime.engine import Engine
 
@@ -82,8 +82,9 @@ def parse_instant(name: str, text: str, end: bool = False) -> datetime:
         value = datetime.fromisoformat(text)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     except (ValueError, OverflowError):  # OverflowError: past year 9999 once in UTC or a day later
-        raise BadRequest(f"{name} must be an ISO date (2026-03-01) or instant (2026-03-01T08:00:00Z), not "
-                         f"{text[:40]!r}", [{"field": name, "message": "not an ISO date or instant"}]) from None
+        raise BadRequest(N_("%(name)s must be an ISO date (2026-03-01) or instant (2026-03-01T08:00:00Z), not "
+                            "%(value)s", name=name, value=repr(text[:40])),
+                         [{"field": name, "message": N_("not an ISO date or instant")}]) from None
 
 
 def kpi_scope(pack: m.PackSpec, actor: Actor, params: Mapping[str, str]) -> KpiScope:
@@ -91,26 +92,28 @@ def kpi_scope(pack: m.PackSpec, actor: Actor, params: Mapping[str, str]) -> KpiS
     role in, admins every process, anyone else a 403."""
     unknown = [key for key in params if key not in PARAMETERS]
     if unknown:
-        raise BadRequest(f"unknown query parameter '{unknown[0]}' (expected {', '.join(PARAMETERS)})",
-                         [{"field": key, "message": "unknown parameter"} for key in unknown])
+        raise BadRequest(N_("unknown query parameter '%(name)s' (expected %(known)s)", name=unknown[0],
+                            known=", ".join(PARAMETERS)),
+                         [{"field": key, "message": N_("unknown parameter")} for key in unknown])
     everything = actor.is_admin or actor.is_system
     visible = tuple(p for p in pack.processes.values() if everything or is_agent_for(actor, p, pack))
     if not visible:
-        raise Forbidden("KPIs are for agents and admins")
+        raise Forbidden(N_("KPIs are for agents and admins"))
     process_id = params.get("process") or None
     if process_id is not None:
         if process_id not in pack.processes:
-            raise BadRequest(f"no process '{process_id}'", [{"field": "process", "message": "unknown process"}])
+            raise BadRequest(N_("no process '%(process)s'", process=process_id),
+                             [{"field": "process", "message": N_("unknown process")}])
         if all(p.id != process_id for p in visible):
-            raise Forbidden(f"you hold no role in process '{process_id}'")
+            raise Forbidden(N_("you hold no role in process '%(process)s'", process=process_id))
         visible = (pack.processes[process_id],)
     team = params.get("team") or None
     if team is not None and team not in pack.teams:
-        raise BadRequest(f"no team '{team}'", [{"field": "team", "message": "unknown team"}])
+        raise BadRequest(N_("no team '%(team)s'", team=team), [{"field": "team", "message": N_("unknown team")}])
     start = parse_instant("from", params["from"]) if params.get("from") else None
     end = parse_instant("to", params["to"], end=True) if params.get("to") else None
     if start is not None and end is not None and start >= end:
-        raise BadRequest("from must be before to", [{"field": "to", "message": "not after from"}])
+        raise BadRequest(N_("from must be before to"), [{"field": "to", "message": N_("not after from")}])
     return KpiScope(visible, start, end, team, process_id)
 
 

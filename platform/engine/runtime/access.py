@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from itsm.interpreter import model as m
 
-from ..errors import StaleVersion
+from ..errors import N_, StaleVersion
 from .actors import is_agent_for
 from .live import clock_views
 from .views import reads_people_or_clocks, ticket_context, ticket_view
@@ -69,7 +69,8 @@ def available(work: Work) -> list[str]:
 def check_version(work: Work, version: int | None) -> None:
     ticket = work.ticket
     if version is not None and version != ticket.version:
-        raise StaleVersion(f"{ticket.number} is at version {ticket.version}, not {version}: reload it and try again")
+        raise StaleVersion(N_("%(number)s is at version %(version)s, not %(sent)s: reload it and try again",
+                                number=ticket.number, version=ticket.version, sent=version))
 
 
 def view(work: Work, now: datetime) -> dict[str, Any]:

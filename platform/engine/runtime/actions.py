@@ -17,7 +17,7 @@ from jinja2 import TemplateError
 from itsm.interpreter import model as m
 from itsm.interpreter.templates import BODY_CUT, MAX_BODY, MAX_OUTPUT, MAX_SUBJECT, SUBJECT_CUT, is_template, renderer
 
-from ..errors import ActionFailed, EngineError
+from ..errors import N_, ActionFailed, EngineError
 from .work import Work
 
 
@@ -30,7 +30,7 @@ def render(text: str, context: Mapping[str, Any], where: str, limit: int = MAX_O
     try:
         return renderer(text)(context, limit, marker)
     except TemplateError as exc:  # every render failure (interpreter.templates): the action fails, 409
-        raise ActionFailed(f"template at {where} failed: {exc}") from exc
+        raise ActionFailed(N_("template at %(where)s failed: %(error)s", where=where, error=str(exc))) from exc
 
 
 @dataclass
@@ -63,7 +63,8 @@ def run_actions(work: Work, actions: tuple[m.Action, ...]) -> None:
         except EngineError:
             raise
         except Exception as exc:  # a plugin or template bug: abort the change with the reason
-            raise ActionFailed(f"action at {getattr(action, 'where', '?')} failed: {exc}") from exc
+            raise ActionFailed(N_("action at %(where)s failed: %(error)s", where=getattr(action, "where", "?"),
+                                   error=str(exc))) from exc
 
 
 def _run(work: Work, action: m.Action) -> None:
@@ -99,7 +100,7 @@ def _run(work: Work, action: m.Action) -> None:
     elif isinstance(action, m.PluginAction):
         plugin_action: Callable[..., Any] | None = work.plugins.get(action.name)
         if plugin_action is None:
-            raise ActionFailed(f"plugin action '{action.name}' is not installed")
+            raise ActionFailed(N_("plugin action '%(name)s' is not installed", name=action.name))
         plugin_action(PluginContext(work, action.args), dict(action.args))
 
 
@@ -109,13 +110,13 @@ def _assign(work: Work, action: m.AssignAction) -> None:
     if is_template(team):
         team = render(team, work.template_context(), action.where).strip() or None
         if team is not None and team not in work.pack.teams:
-            raise ActionFailed(f"assign at {action.where}: no team '{team}'")
+            raise ActionFailed(N_("assign at %(where)s: no team '%(team)s'", where=action.where, team=team))
     if is_template(user):
         user = render(user, work.template_context(), action.where).strip() or None
         if user == "system":  # the built-in actor (worker, intake, scenarios) never holds a ticket
             user = work.ticket.assignee
         elif user is not None and not work.lookups.user_exists(user):
-            raise ActionFailed(f"assign at {action.where}: no user named '{user}'")
+            raise ActionFailed(N_("assign at %(where)s: no user named '%(user)s'", where=action.where, user=user))
     work.assign(team if team is not None else work.ticket.team, user, reason="action")
 
 
@@ -141,7 +142,7 @@ def coerce_rendered(spec: m.FieldSpec, value: str) -> Any:
         if spec.type == "number":
             return float(value)
     except ValueError as exc:
-        raise ActionFailed(f"'{value}' is not a number for field '{spec.id}'") from exc
+        raise ActionFailed(N_("'%(value)s' is not a number for field '%(field)s'", value=value, field=spec.id)) from exc
     if spec.type == "boolean":
         return value.strip().lower() in ("true", "1", "yes")
     return value

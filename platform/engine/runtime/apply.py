@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from itsm.store import Database, clocks, routing, rows, tickets, timers, users
 from itsm.store.search import add_comments, write_document
 
-from ..errors import StaleVersion
+from ..errors import N_, StaleVersion
 from .actors import system_actor
 from .plan import AdvanceCursor, CreateLinked, Plan
 from .rules import Context, Request, plan_create
@@ -42,7 +42,7 @@ def write(session: Session, plan: Plan) -> TicketSnapshot:
         assert ticket.id is not None
         if not tickets.update_ticket(session, ticket.id, ticket.version,
                                      {name: getattr(ticket, name) for name in plan.changed}):
-            raise StaleVersion("the ticket was changed by someone else: reload it and try again")
+            raise StaleVersion(N_("the ticket was changed by someone else: reload it and try again"))
         ticket = ticket._replace(version=ticket.version + 1)
     ticket_id = ticket.id
     assert ticket_id is not None

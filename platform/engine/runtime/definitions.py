@@ -20,7 +20,7 @@ from itsm.interpreter.model import PackSpec
 from itsm.store import Database, DefinitionsVersion, versions
 from itsm.store.models import utcnow
 
-from ..errors import NotFound, PublishRefused
+from ..errors import N_, NotFound, PublishRefused, joined
 from .compiled import CompiledVersion, compile_version
 
 MAX_CACHED_VERSIONS = 8
@@ -52,7 +52,7 @@ class Definitions:
         with self.db.read() as session:
             version = versions.active_id(session)
         if version is None:
-            raise NotFound("no definitions version is published yet: run `itsm publish`")
+            raise NotFound(N_("no definitions version is published yet: run `itsm publish`"))
         self._active = (version, now)
         return version
 
@@ -69,7 +69,7 @@ class Definitions:
                 with self.db.read() as session:
                     source = versions.source_of(session, version_id)
                 if source is None:
-                    raise NotFound(f"no definitions version '{version_id}'")
+                    raise NotFound(N_("no definitions version '%(version)s'", version=version_id))
                 compiled = compile_version(version_id, compile_documents(source))
                 if len(self._cache) >= MAX_CACHED_VERSIONS:
                     self._cache.pop(next(iter(self._cache)))
@@ -95,14 +95,15 @@ class Definitions:
             current = versions.active(session)
             if current is not None and current.id == pack.digest:
                 current.git_commit = current.git_commit or git_commit  # now committed: say which commit
-                return PublishResult(pack.digest, False, {}, f"version {pack.digest[:12]} is already active")
+                return PublishResult(pack.digest, False, {}, N_("version %(version)s is already active",
+                                                                version=pack.digest[:12]))
             renamed = self._check_and_rename(session, pack, actor or "system")
             row = versions.stored(session, pack.digest, pack.id, list(pack.source), git_commit, actor)
             versions.activate(session, row)
             self._recheck_clocks(session, current, pack)
         self._cache.setdefault(pack.digest, compile_version(pack.digest, pack))
         self._active = None
-        return PublishResult(pack.digest, True, renamed, f"published version {pack.digest[:12]}")
+        return PublishResult(pack.digest, True, renamed, N_("published version %(version)s", version=pack.digest[:12]))
 
     def rollback(self, version_id: str, actor: str | None = None) -> PublishResult:
         """Re-activate an earlier version (a unique prefix of its id is enough)."""
@@ -110,18 +111,20 @@ class Definitions:
             versions.serialize(session)
             matches = versions.starting_with(session, version_id) if version_id else []
             if len(matches) != 1:
-                raise NotFound(f"no definitions version '{version_id}'" if not matches else
-                               f"'{version_id}' matches {len(matches)} versions: give more characters")
+                raise NotFound(N_("no definitions version '%(version)s'", version=version_id) if not matches else
+                               N_("'%(version)s' matches %(count)s versions: give more characters",
+                                  version=version_id, count=len(matches)))
             row = matches[0]
             if row.is_active:
-                return PublishResult(row.id, False, {}, f"version {row.id[:12]} is already active")
+                return PublishResult(row.id, False, {}, N_("version %(version)s is already active",
+                                                           version=row.id[:12]))
             pack = compile_documents(row.source)
             renamed = self._check_and_rename(session, pack, actor or "system")
             current = versions.active(session)
             versions.activate(session, row)
             self._recheck_clocks(session, current, pack)
         self._active = None
-        return PublishResult(row.id, True, renamed, f"rolled back to version {row.id[:12]}")
+        return PublishResult(row.id, True, renamed, N_("rolled back to version %(version)s", version=row.id[:12]))
 
     def _recheck_clocks(self, session: Any, previous: DefinitionsVersion | None, pack: PackSpec) -> None:
         """SPEC 7: open clocks keep their elapsed time and take their targets from the new version. When its
@@ -154,9 +157,12 @@ class Definitions:
                 else:
                     moves.append((process_id, state, target, count))
         if stranded:
-            lines = [f"{where}: {n} open ticket{'s' if n != 1 else ''}" for where, n in sorted(stranded.items())]
-            raise PublishRefused("publishing would strand open tickets in states the new version lacks "
-                                 "(add them back, or map them in renamed_states): " + "; ".join(lines),
+            lines = [N_("%(where)s: %(count)s open ticket", where=where, count=n) if n == 1 else
+                     N_("%(where)s: %(count)s open tickets", where=where, count=n)
+                     for where, n in sorted(stranded.items())]
+            raise PublishRefused(N_("publishing would strand open tickets in states the new version lacks "
+                                    "(add them back, or map them in renamed_states): %(states)s",
+                                    states=joined(lines)),
                                  [{"state": where, "open_tickets": n} for where, n in sorted(stranded.items())])
         renamed = {}
         now = utcnow()

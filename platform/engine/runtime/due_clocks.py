@@ -32,7 +32,7 @@ from itsm.store.rows import COMMENTS, EVENTS, OUTBOX
 from itsm.store.search import add_comments, write_documents
 from itsm.store.tickets import TICKETS
 
-from ..errors import StaleVersion
+from ..errors import N_, StaleVersion
 from .apply import clock_json, clock_values
 from .plan import AdvanceCursor, Plan
 from .rules import Context, plan_sla, system_work
@@ -171,7 +171,7 @@ class ClockBatch:
         for params in self.changed_tickets.values():
             written = update_rows(connection, TICKETS, ("id", "version"), params, increment="version")
             if multi_rowcount and written != len(params):  # locked on PostgreSQL, one writer on SQLite
-                raise StaleVersion(f"{len(params) - written} ticket(s) changed during the sweep")
+                raise StaleVersion(N_("%(count)s ticket(s) changed during the sweep", count=len(params) - written))
         for table, rows in ((EVENTS, self.events), (COMMENTS, self.comments), (OUTBOX, self.outbox)):
             insert_rows(connection, table, rows)
         write_documents(session, self.documents)

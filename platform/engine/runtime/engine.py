@@ -21,7 +21,7 @@ from itsm.store import Database, rows, tickets, users
 from itsm.store.models import utcnow
 
 from ..boundary import guarded
-from ..errors import NotFound, ValidationFailed
+from ..errors import N_, NotFound, ValidationFailed
 from .access import available, can_see, is_agent, view
 from .actors import Actor, actor_for, system_actor
 from .apply import create, perform
@@ -54,7 +54,7 @@ class Engine:
         with self.db.read() as session:
             user = users.named(session, name)
             if user is None:
-                raise NotFound(f"no user '{name}'")
+                raise NotFound(N_("no user '%(user)s'", user=name))
             return actor_for(user, self.definitions.active().pack)
 
     # -- reading -----------------------------------------------------------------------------------
@@ -108,7 +108,7 @@ class Engine:
                 compiled = self.definitions.active()
                 found = compiled.pack.processes.get(process or "")
                 if found is None:
-                    raise NotFound(f"no process '{process}'")
+                    raise NotFound(N_("no process '%(process)s'", process=process))
                 requester = user_facts(users.named(session, actor.name))
                 work = draft(self.context(session, compiled), actor, found, {}, requester, self.clock())
                 return create_form(work, values or {})
@@ -152,7 +152,7 @@ class Engine:
     @guarded
     def comment(self, actor: Actor, number: str, text: str, internal: bool = False) -> dict[str, Any]:
         if not text or not text.strip():  # before looking the ticket up
-            raise ValidationFailed("a comment needs text", [{"field": "text", "message": "empty comment"}])
+            raise ValidationFailed(N_("a comment needs text"), [{"field": "text", "message": N_("empty comment")}])
         return self.change(actor, number, Request("comment", actor, self.clock(), comment=text, internal=internal))
 
     def change(self, actor: Actor, number: str, request: Request) -> dict[str, Any]:
@@ -188,10 +188,10 @@ class Engine:
         ticket exists); `for_update`: locked until the transaction ends (a writer waits for the worker)."""
         row = tickets.by_number(session, number, lock=for_update)
         if row is None:
-            raise NotFound(f"no ticket {number}")
+            raise NotFound(N_("no ticket %(number)s", number=number))
         found = snapshot(session, row)
         if not can_see(working(context or self.context(session), found, actor, self.clock())):
-            raise NotFound(f"no ticket {number}")
+            raise NotFound(N_("no ticket %(number)s", number=number))
         return found
 
     def open(self, session: Session, actor: Actor, number: str, for_update: bool = False) -> Work:

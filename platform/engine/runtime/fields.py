@@ -13,7 +13,7 @@ from itsm.interpreter.forms import form_json_schema
 from itsm.interpreter.model import FieldFlags, FormSpec, StateSpec, per_spec
 from itsm.interpreter.violations import JSON_WORDS, message
 
-from ..errors import ValidationFailed
+from ..errors import N_, ValidationFailed, field_problems
 
 NO_FLAGS = FieldFlags()
 
@@ -45,7 +45,8 @@ def check_values(form: FormSpec, values: Mapping[str, Any]) -> list[dict[str, st
     for name, value in values.items():
         validator = validators.get(name)
         if validator is None:
-            problems.append({"field": name, "message": f"unknown field '{name}' of form '{form.id}'"})
+            problems.append({"field": name, "message": N_("unknown field '%(field)s' of form '%(form)s'", field=name,
+                                                            form=form.id)})
         elif value is not None:
             for error in validator.iter_errors(value):
                 problems.append({"field": name, "message": message(error, JSON_WORDS)})
@@ -74,15 +75,17 @@ def check_state_rules(form: FormSpec, state: StateSpec, values: Mapping[str, Any
         required = spec.required or flag.required or (spec.required_when is not None
                                                       and spec.required_when.test(context))
         if required and missing:
-            problems.append({"field": spec.id, "message": f"{spec.label} is required"})
+            problems.append({"field": spec.id, "message": N_("%(field)s is required", field=spec.label)})
         if spec.id in changed:
             if flag.hidden or (spec.visible_when is not None and not spec.visible_when.test(context)):
-                problems.append({"field": spec.id, "message": f"{spec.label} cannot be set here (hidden)"})
+                problems.append({"field": spec.id, "message": N_("%(field)s cannot be set here (hidden)",
+                                                                    field=spec.label)})
             elif flag.readonly or (spec.readonly_when is not None and spec.readonly_when.test(context)):
-                problems.append({"field": spec.id, "message": f"{spec.label} is read-only here"})
+                problems.append({"field": spec.id, "message": N_("%(field)s is read-only here", field=spec.label)})
     return problems
 
 
 def raise_if(problems: list[dict[str, str]]) -> None:
     if problems:
-        raise ValidationFailed("; ".join(f"{p['field']}: {p['message']}" for p in problems), problems)
+        raise ValidationFailed(field_problems(problems), problems)
+

@@ -16,7 +16,7 @@ from typing import Any
 
 from itsm.interpreter import model as m
 
-from ..errors import Conflict, Forbidden, NotFound
+from ..errors import N_, Conflict, Forbidden, NotFound
 from .access import may_fire, view
 from .fields import check_values, flags
 from .work import Work
@@ -90,15 +90,19 @@ def transition_form(work: Work, transition_id: str, values: Mapping[str, Any], n
     process = work.process
     transition = process.transition_by_id.get(transition_id)
     if transition is None:
-        raise NotFound(f"process '{process.id}' has no transition '{transition_id}'")
+        raise NotFound(N_("process '%(process)s' has no transition '%(transition)s'", process=process.id,
+                          transition=transition_id))
     if not may_fire(work, transition) or (transition.timed and transition.roles is None):
-        raise Forbidden(f"you may not '{transition.label}' this ticket")
+        raise Forbidden(N_("you may not '%(transition)s' this ticket", transition=transition.label))
     if work.ticket.state not in transition.sources:
-        raise Conflict(f"'{transition.label}' is not possible in state '{work.ticket.state}'")
+        raise Conflict(N_("'%(transition)s' is not possible in state '%(state)s'", transition=transition.label,
+                          state=work.ticket.state))
     shown = view(work, now)
     if transition.id not in shown["transitions"]:
         condition = transition.guard.source if transition.guard is not None else ""
-        raise Conflict(f"'{transition.label}' is not possible now" + (f": '{condition}' is false" if condition else ""))
+        raise Conflict(N_("'%(transition)s' is not possible now: '%(condition)s' is false", transition=transition.label,
+                          condition=condition) if condition else
+                       N_("'%(transition)s' is not possible now", transition=transition.label))
     work.event = transition.id
     work.fields.update({k: v for k, v in _well_typed(work.form, values).items() if k in transition.fields})
     target = process.state(transition.target)

@@ -15,7 +15,7 @@ from itsm.store.search import match_rows, notes_for_all
 from itsm.store.search_text import query_words
 from itsm.store.tickets import SLA_FILTERS
 
-from ..errors import BadRequest
+from ..errors import N_, BadRequest
 from .actors import Actor, agent_processes
 from .snapshot import TicketSnapshot
 from .store_lookups import snapshot
@@ -52,12 +52,12 @@ def list_page(session: Session, pack: m.PackSpec, actor: Actor, filters: Mapping
     equal = {column: value for column in EQUAL_FILTERS if (value := filters.get(column))}
     sla = filters.get("sla")
     if sla and sla not in SLA_FILTERS:
-        raise BadRequest(f"sla must be one of: {', '.join(SLA_FILTERS)}",
-                         [{"field": "sla", "message": f"one of {', '.join(SLA_FILTERS)}"}])
+        raise BadRequest(N_("sla must be one of: %(choices)s", choices=", ".join(SLA_FILTERS)),
+                         [{"field": "sla", "message": N_("one of %(choices)s", choices=", ".join(SLA_FILTERS))}])
     text = (filters.get("q") or "").strip()
     if len(text) > MAX_SEARCH:
-        raise BadRequest(f"q is longer than {MAX_SEARCH} characters",
-                         [{"field": "q", "message": f"at most {MAX_SEARCH} characters"}])
+        raise BadRequest(N_("q is longer than %(most)s characters", most=MAX_SEARCH),
+                         [{"field": "q", "message": N_("at most %(most)s characters", most=MAX_SEARCH)}])
     viewer = None if actor.is_admin or actor.is_system else (actor.name, agent_processes(actor, pack))
     condition = tickets.sla_status_condition(sla, now) if sla else None
     if text:  # ranked (the number first, then relevance); the cursor is how many rows came before

@@ -17,7 +17,7 @@ from itsm.interpreter import model as m
 from itsm.store import rows
 
 from ..boundary import guarded
-from ..errors import Conflict
+from ..errors import N_, Conflict, any_of
 from .access import check_version
 from .apply import perform
 from .rules import plan_fire, plan_note, working
@@ -42,24 +42,27 @@ def request_review(engine: Engine, actor: Any, number: str, version: int | None 
         check_version(incident, version)
         found = review_transition(incident.process)
         if found is None:
-            raise Conflict(f"process '{incident.process.id}' has no transition that opens a '{REVIEW_PROCESS}' ticket")
+            raise Conflict(N_("process '%(process)s' has no transition that opens a '%(review)s' ticket",
+                               process=incident.process.id, review=REVIEW_PROCESS))
         transition, action = found
         assert incident.ticket.id is not None
         existing = rows.linked_number(session, incident.ticket.id, action.link, REVIEW_PROCESS)
         if existing is not None:
-            raise Conflict(f"{number} already has a post-incident review: {existing}",
+            raise Conflict(N_("%(number)s already has a post-incident review: %(review)s", number=number,
+                              review=existing),
                            [{"field": "review", "message": existing}])
         state = incident.ticket.state
         if state not in transition.sources:
-            raise Conflict(f"{number} is {state}: a review is opened once it is {' or '.join(transition.sources)}")
+            raise Conflict(N_("%(number)s is %(state)s: a review is opened once it is %(states)s", number=number,
+                               state=state, states=any_of(transition.sources)))
         if transition.guard is not None and not transition.guard.test(incident.context(event=transition.id)):
-            raise Conflict(f"{number} is not a major incident (or its review was already requested): "
-                           f"'{transition.guard.source}' is false")
+            raise Conflict(N_("%(number)s is not a major incident (or its review was already requested): "
+                               "'%(condition)s' is false", number=number, condition=transition.guard.source))
         # role check (403), actions: the review is created and linked
         fired = perform(session, engine.db, context, plan_fire(context, incident, transition.id, {}, None))
         reviews = [t for t in fired.created if t.ticket.process == REVIEW_PROCESS]
         if not reviews:
-            raise Conflict(f"'{transition.id}' did not open a review")
+            raise Conflict(N_("'%(transition)s' did not open a review", transition=transition.id))
         review = reviews[0]
         # the transition's event holds the changes; this one says which review was opened
         perform(session, engine.db, context, plan_note(working(context, fired.snapshot, actor, now), "review",

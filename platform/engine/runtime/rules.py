@@ -17,7 +17,7 @@ from typing import Any
 
 from itsm.interpreter import model as m
 
-from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..errors import N_, Conflict, Forbidden, NotFound, ValidationFailed
 from .access import check_version, is_agent, may_fire
 from .actors import Actor, is_agent_for, system_actor
 from .clocks import schedule_timers, update_clocks
@@ -83,7 +83,7 @@ def working(context: Context, snapshot: TicketSnapshot, actor: Actor, now: datet
     ticket = snapshot.ticket
     process = compiled.pack.processes.get(ticket.process)
     if process is None:
-        raise Conflict(f"process '{ticket.process}' is not in the active definitions version")
+        raise Conflict(N_("process '%(process)s' is not in the active definitions version", process=ticket.process))
     return Work(compiled.pack, compiled.id, actor, snapshot, ticket, process, now, context.lookups,
                 snapshot.requester, context.plugins, depth=context.depth)
 
@@ -111,14 +111,15 @@ def plan_create(context: Context, request: Request, requester_user: UserFacts | 
     actor = request.actor
     process = pack.processes.get(request.process or "")
     if process is None:
-        raise ValidationFailed(f"no process '{request.process}'",
-                               [{"field": "process", "message": f"unknown process '{request.process}'"}])
+        raise ValidationFailed(N_("no process '%(process)s'", process=request.process),
+                               [{"field": "process", "message": N_("unknown process '%(process)s'",
+                                                                   process=request.process)}])
     requester = request.requester or actor.name
     if requester != actor.name and not (actor.is_system or is_agent_for(actor, process, pack)):
-        raise Forbidden("only agents record tickets on behalf of someone else")
+        raise Forbidden(N_("only agents record tickets on behalf of someone else"))
     if requester != SYSTEM and requester_user is None:
-        raise ValidationFailed(f"no user '{requester}'", [{"field": "requester",
-                                                           "message": f"unknown user '{requester}'"}])
+        raise ValidationFailed(N_("no user '%(user)s'", user=requester),
+                               [{"field": "requester", "message": N_("unknown user '%(user)s'", user=requester)}])
     form = pack.forms[process.form]
     values = dict(request.values)
     raise_if(check_values(form, values))
@@ -144,27 +145,29 @@ def plan_fire(context: Context, work: Work, transition_id: str, values: dict[str
     process = work.process
     transition = process.transition_by_id.get(transition_id)
     if transition is None:
-        raise NotFound(f"process '{process.id}' has no transition '{transition_id}'")
+        raise NotFound(N_("process '%(process)s' has no transition '%(transition)s'", process=process.id,
+                          transition=transition_id))
     work.event = transition_id
     if not may_fire(work, transition):
-        needed = ", ".join(transition.roles or ()) or "the worker"
-        raise Forbidden(f"'{transition_id}' needs one of these roles: {needed}")
+        needed = ", ".join(transition.roles or ()) or N_("the worker")
+        raise Forbidden(N_("'%(transition)s' needs one of these roles: %(roles)s", transition=transition_id,
+                           roles=needed))
     check_version(work, version)
     source = work.ticket.state
     if source not in transition.sources:
-        raise Conflict(f"'{transition_id}' is not possible in state '{source}' "
-                       f"(it starts from {', '.join(transition.sources)})")
+        raise Conflict(N_("'%(transition)s' is not possible in state '%(state)s' (it starts from %(sources)s)",
+                          transition=transition_id, state=source, sources=", ".join(transition.sources)))
     raise_if(check_values(work.form, values))
     extra = [name for name in values if name not in transition.fields]
     if extra:
-        raise ValidationFailed("fields outside the transition's form",
-                               [{"field": n, "message": f"not a field of transition '{transition_id}'"}
-                                for n in extra])
+        raise ValidationFailed(N_("fields outside the transition's form"),
+                               [{"field": n, "message": N_("not a field of transition '%(transition)s'",
+                                                           transition=transition_id)} for n in extra])
     for name, value in values.items():
         work.set_field(name, value, source="input")
     if transition.guard is not None and not transition.guard.test(work.context()):
-        raise Conflict(f"'{transition_id}' is not possible now: its condition "
-                       f"'{transition.guard.source}' is false")
+        raise Conflict(N_("'%(transition)s' is not possible now: its condition '%(condition)s' is false",
+                          transition=transition_id, condition=transition.guard.source))
     target = process.state(transition.target)
     raise_if(check_state_rules(work.form, target, work.fields, work.context(state=target.id), set(values)))
     context.compiled.machines[process.id].fire(transition_id, work)  # exit, state change, enter, actions
@@ -179,12 +182,13 @@ def plan_fire(context: Context, work: Work, transition_id: str, values: dict[str
 def plan_update(work: Work, values: dict[str, Any], version: int | None = None) -> Plan | None:
     work.event = "update"
     if not is_agent(work):
-        raise Forbidden("only agents edit fields directly; requesters add information with comments and "
-                        "the transitions offered to them")
+        raise Forbidden(N_("only agents edit fields directly; requesters add information with comments and "
+                           "the transitions offered to them"))
     check_version(work, version)
     ticket = work.ticket
     if not ticket.is_open:
-        raise Conflict(f"{ticket.number} is {ticket.state}: a closed ticket cannot be edited")
+        raise Conflict(N_("%(number)s is %(state)s: a closed ticket cannot be edited", number=ticket.number,
+                          state=ticket.state))
     raise_if(check_values(work.form, values))
     changed = {name for name, value in values.items() if work.fields.get(name) != value}
     for name in changed:
@@ -200,9 +204,9 @@ def plan_update(work: Work, values: dict[str, Any], version: int | None = None) 
 
 def plan_comment(work: Work, text: str, internal: bool) -> Plan:
     if not text or not text.strip():
-        raise ValidationFailed("a comment needs text", [{"field": "text", "message": "empty comment"}])
+        raise ValidationFailed(N_("a comment needs text"), [{"field": "text", "message": N_("empty comment")}])
     if internal and not is_agent(work):
-        raise Forbidden("only agents write internal comments")
+        raise Forbidden(N_("only agents write internal comments"))
     work.add_comment(text, internal, author=work.actor.name)
     return work.plan("comment", comment=text, data={"internal": internal})
 

@@ -14,7 +14,7 @@ from typing import Any
 from itsm.interpreter import model as m
 from itsm.routing import candidates, choose, route
 
-from ..errors import Conflict, ValidationFailed
+from ..errors import N_, Conflict, ValidationFailed
 from .actors import Actor, system_roles
 from .documents import document, document_fields
 from .fields import as_stored, check_values
@@ -82,7 +82,8 @@ class Work:
 
     def set_field(self, name: str, value: Any, source: str) -> None:
         if name not in self.form.by_id:
-            raise ValidationFailed(f"unknown field '{name}'", [{"field": name, "message": "unknown field"}])
+            raise ValidationFailed(N_("unknown field '%(field)s'", field=name),
+                                   [{"field": name, "message": N_("unknown field")}])
         value = as_stored(self.form, name, value)
         old = self.fields.get(name)
         if old == value:
@@ -90,7 +91,7 @@ class Work:
         if source != "input":
             problems = check_values(self.form, {name: value})
             if problems:
-                raise ValidationFailed(f"{source} set an invalid value", problems)
+                raise ValidationFailed(N_("%(source)s set an invalid value", source=source), problems)
         first = self.changes.get(name, [old, None])[0]
         self.changes[name] = [first, value]
         self.fields[name] = value
@@ -162,7 +163,8 @@ class Work:
 
     def create_linked(self, process_id: str, values: dict[str, Any], link: str) -> None:
         if self.depth >= MAX_LINKED_DEPTH:
-            raise Conflict(f"linked tickets nest deeper than {MAX_LINKED_DEPTH}: check the create actions")
+            raise Conflict(N_("linked tickets nest deeper than %(depth)s: check the create actions",
+                               depth=MAX_LINKED_DEPTH))
         requester = "system" if self.actor.is_system else self.actor.name  # not the customer: a review is internal
         self.effects.append(CreateLinked(process_id, dict(values), link, requester))
 
