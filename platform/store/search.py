@@ -234,6 +234,7 @@ def tsquery(terms: Sequence[str], every: bool = False) -> Any:
         word: Any = None
         for p in unit:
             count += 1
+            piece: Any
             name = f"term_{count}"
             if p.kind == "phrase":
                 piece = func.phraseto_tsquery(config, bindparam(name, " ".join(p.tokens)))
