@@ -16,6 +16,8 @@ from flask_babel import gettext
 
 from itsm.interpreter import model as m
 
+from .i18n import text
+
 INPUT_TYPES = {"string": "text", "email": "email", "url": "url", "user": "text", "group": "text",
                "integer": "number", "number": "number", "date": "date", "datetime": "datetime-local"}
 
@@ -102,7 +104,7 @@ def display(spec: m.FieldSpec | None, value: Any, zone: ZoneInfo) -> str:
         return "—"
     if spec is None:
         return str(value)
-    labels = {c.value: c.label for c in spec.choices}
+    labels = {c.value: text(c.label) for c in spec.choices}
     if spec.type == "boolean":
         return gettext("Yes") if value else gettext("No")
     if spec.type == "choice":
