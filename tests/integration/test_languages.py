@@ -31,8 +31,8 @@ ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
 EN = {"Accept-Language": "en-US,en;q=0.9"}
 # The engine's own messages are not translated yet (the rest of issue 15): left out of the check until they are
 ENGINE_TEXT = ["is required"]
-TYPED = ["打印机损坏，无法打印", "三楼", "还是不行"]
-LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")  # what people type stays as they typed it, in any language
+TYPED = ["打印机损坏，无法打印", "三楼", "还是不行"]  # what people type stays as they typed it, in any language
+LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
 @pytest.fixture()
