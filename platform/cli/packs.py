@@ -39,10 +39,13 @@ def validate(pack: Path) -> None:
 @click.argument("process")
 @click.option("--pack", default=DEFAULT_PACK, show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Pack directory.")
-def graph(process: str, pack: Path) -> None:
+@click.option("--language", default=None, metavar="TAG",
+              help="Language of the labels, e.g. zh-CN (default: the pack's `language`).")
+def graph(process: str, pack: Path, language: str | None) -> None:
     """Print PROCESS as a Mermaid stateDiagram-v2."""
     from itsm.interpreter.errors import did_you_mean
     from itsm.interpreter.graph import mermaid
+    from itsm.interpreter.texts import is_language_tag
 
     spec, _ = _load_or_report(pack)
     if spec is None:
@@ -51,7 +54,10 @@ def graph(process: str, pack: Path) -> None:
     if process not in spec.processes:
         raise click.UsageError(f"no process '{process}' in the pack{did_you_mean(process, spec.processes)}"
                                f" (processes: {', '.join(sorted(spec.processes))})")
-    click.echo(mermaid(spec.processes[process]), nl=False)
+    if language is not None and not is_language_tag(language):
+        raise click.BadParameter(f"'{language}' is not a language tag: write tags such as zh-CN or en",
+                                 param_hint="--language")
+    click.echo(mermaid(spec.processes[process], language), nl=False)
 
 
 @click.command()

@@ -22,6 +22,7 @@ from .shape import locate
 from .source import Node, SourceDocument, to_plain
 from .template_checks import template_hazards
 from .templates import is_template
+from .texts import DEFAULT_LANGUAGE, Text
 
 Path = tuple[str | int, ...]
 BUILTIN_ROLES = ("admin", "requester", "assignee", "team")
@@ -83,6 +84,8 @@ class Compilation:
     plugin_actions: Mapping[str, Any] = field(default_factory=dict)  # action name -> callable
     plugin_functions: Mapping[str, Any] = field(default_factory=dict)  # expression function name -> callable
     stored: bool = False  # compiling a version published earlier (Doc.runtime_error)
+    language: str = DEFAULT_LANGUAGE  # the pack's `language`: texts fall back to it
+    languages: tuple[str, ...] = ()  # the pack's `languages`: a text per language should have each
 
     def of_kind(self, kind: str) -> dict[str, Doc]:
         return self.docs.get(kind, {})
@@ -113,6 +116,24 @@ class Compilation:
         for data in self.broken.get("team", {}).values():  # its error is reported once; its roles exist
             roles.update(r for r in _strings(data.get("roles")))
         return roles
+
+    # -- texts shown to people --------------------------------------------------------------------
+
+    def text(self, doc: Doc, path: Path, default: str = "") -> Text:
+        """The text at `path` (a string or one per language), or `default` when it is not written; a text
+        per language that misses a language the pack declares is a warning (a plain string is one text
+        for every language: docs/decisions.md, "Pack text by language")."""
+        raw = _value_or_none(doc.data, path)
+        if raw is None:
+            return Text.plain(default, self.language)
+        text = Text.of(raw, self.language)
+        if isinstance(raw, dict) and self.languages:
+            missing = [tag for tag in self.languages if not text.has(tag)]
+            if missing:
+                shown = text.get(missing[0])
+                doc.warning(path, f"no text in {', '.join(missing)}, which the pack's languages list: "
+                                  f"readers of {missing[0]} see '{_clip(shown)}'")
+        return text
 
     # -- expressions -------------------------------------------------------------------------------
 
@@ -153,6 +174,10 @@ class Compilation:
     def template(self, doc: Doc, path: Path) -> None:
         """Its syntax error, or each construct in it that can run away, at the template's line."""
         raw = _value(doc.data, path)
+        if isinstance(raw, dict):  # one template per language: each is checked at its own line
+            for tag in raw:
+                self.template(doc, (*path, tag))
+            return
         if not is_template(raw):
             return
         node = doc.node_at(path)
@@ -307,6 +332,21 @@ def _value(data: Any, path: Sequence[str | int]) -> Any:
     for part in path:
         data = data[part]
     return data
+
+
+def _value_or_none(data: Any, path: Sequence[str | int]) -> Any:
+    for part in path:
+        if isinstance(data, dict) and isinstance(part, str):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def _clip(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _offset(node: Node, text: str, offset: int) -> Position:

@@ -201,9 +201,9 @@ def _calendar(changes: list[Change], old: m.Calendar, new: m.Calendar) -> None:
             changes.append(Change("changed", "working hours", f"{new.id}.{name}",
                                   f"{' '.join(map(str, a)) or 'none'} -> {' '.join(map(str, b)) or 'none'}"))
     for day in sorted(set(new.holidays) - set(old.holidays)):
-        changes.append(Change("added", "holiday", f"{new.id} {day}", new.holidays[day]))
+        changes.append(Change("added", "holiday", f"{new.id} {day}", str(new.holidays[day])))
     for day in sorted(set(old.holidays) - set(new.holidays)):
-        changes.append(Change("removed", "holiday", f"{new.id} {day}", old.holidays[day]))
+        changes.append(Change("removed", "holiday", f"{new.id} {day}", str(old.holidays[day])))
     for day in sorted(set(old.workdays) ^ set(new.workdays)):
         changes.append(Change("added" if day in new.workdays else "removed", "working day", f"{new.id} {day}"))
 

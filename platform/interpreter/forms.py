@@ -11,6 +11,7 @@ from . import model as m
 from .context import RESERVED_NAMES, Compilation, Doc, value_problem
 from .errors import did_you_mean
 from .expressions import Scope
+from .texts import text_of
 
 CONDITIONS = ("visible_when", "required_when", "readonly_when")
 _NUMERIC = ("integer", "number", "rating")
@@ -32,21 +33,22 @@ def compile_form(doc: Doc, comp: Compilation) -> m.FormSpec:
         if field_id in RESERVED_NAMES:
             doc.error((*path, "id"), f"'{field_id}' is a reserved name in expressions: choose another field id")
             continue
-        fields.append(_compile_field(doc, path, raw))
+        fields.append(_compile_field(doc, comp, path, raw))
     by_id = {f.id: f for f in fields}
-    return m.FormSpec(doc.id, doc.data.get("title", doc.id.replace("_", " ").capitalize()),
-                      doc.data.get("description", ""), tuple(fields), m.frozen_map(by_id))
+    return m.FormSpec(doc.id, comp.text(doc, ("title",), doc.id.replace("_", " ").capitalize()),
+                      comp.text(doc, ("description",)), tuple(fields), m.frozen_map(by_id))
 
 
-def _compile_field(doc: Doc, path: tuple[str | int, ...], raw: dict[str, Any]) -> m.FieldSpec:
+def _compile_field(doc: Doc, comp: Compilation, path: tuple[str | int, ...], raw: dict[str, Any]) -> m.FieldSpec:
     kind = raw["type"]
     choices: list[m.Choice] = []
     for i, choice in enumerate(raw.get("choices", [])):
-        value, label = (choice, choice) if isinstance(choice, str) else (choice["value"], choice.get("label"))
+        value = choice if isinstance(choice, str) else choice["value"]
         if value in [c.value for c in choices]:
             doc.error((*path, "choices", i), f"duplicate choice '{value}'")
             continue
-        choices.append(m.Choice(value, label or value.replace("_", " ").capitalize()))
+        label = comp.text(doc, (*path, "choices", i, "label")) if isinstance(choice, dict) else None
+        choices.append(m.Choice(value, label or m.Text.plain(value.replace("_", " ").capitalize(), comp.language)))
     if kind in ("choice", "multichoice") and not choices:
         doc.error((*path, "type"), f"a {kind} field needs choices")
     if choices and kind not in ("choice", "multichoice"):
@@ -75,8 +77,8 @@ def _compile_field(doc: Doc, path: tuple[str | int, ...], raw: dict[str, Any]) -
         except re.error as exc:
             doc.error((*path, "pattern"), f"invalid regular expression: {exc}")
     spec = m.FieldSpec(
-        id=raw["id"], type=kind, label=raw.get("label", raw["id"].replace("_", " ").capitalize()),
-        help=raw.get("help", ""), required=raw.get("required", False), default=raw.get("default"),
+        id=raw["id"], type=kind, label=comp.text(doc, (*path, "label"), raw["id"].replace("_", " ").capitalize()),
+        help=comp.text(doc, (*path, "help")), required=raw.get("required", False), default=raw.get("default"),
         min=low, max=high, min_length=raw.get("min_length"), max_length=raw.get("max_length"),
         pattern=raw.get("pattern"), choices=tuple(choices))
     if spec.default is not None:
@@ -160,14 +162,15 @@ def backtracks_exponentially(pattern: str) -> bool:
         return False
 
 
-def form_json_schema(form: m.FormSpec) -> dict[str, Any]:
-    """The JSON Schema of a form's values (SPEC 4: served at /api/forms/ID/schema, used by the API)."""
+def form_json_schema(form: m.FormSpec, language: str | None = None) -> dict[str, Any]:
+    """The JSON Schema of a form's values (SPEC 4: served at /api/forms/ID/schema, used by the API), with
+    titles and descriptions in `language` (None: the pack's)."""
     properties: dict[str, Any] = {}
     for spec in form.fields:
-        properties[spec.id] = _field_schema(spec)
+        properties[spec.id] = _field_schema(spec, language)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": form.title,
+        "title": text_of(form.title, language),
         "type": "object",
         "properties": properties,
         "required": [f.id for f in form.fields if f.required],
@@ -175,10 +178,10 @@ def form_json_schema(form: m.FormSpec) -> dict[str, Any]:
     }
 
 
-def _field_schema(spec: m.FieldSpec) -> dict[str, Any]:
-    schema: dict[str, Any] = {"title": spec.label}
+def _field_schema(spec: m.FieldSpec, language: str | None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"title": text_of(spec.label, language)}
     if spec.help:
-        schema["description"] = spec.help
+        schema["description"] = text_of(spec.help, language)
     kind = spec.type
     if kind in ("choice",):
         schema["enum"] = list(spec.choice_values)

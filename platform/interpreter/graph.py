@@ -5,16 +5,18 @@ from __future__ import annotations
 import re
 
 from .model import ProcessSpec
+from .texts import Text, text_of
 
 _UNSAFE = re.compile(r"[^\w .,()/+-]")
 
 
-def _label(text: str) -> str:
-    """Mermaid labels end at ':' and break on '#' or ';': keep letters, digits and plain punctuation."""
-    return _UNSAFE.sub(" ", text).strip() or "?"
+def mermaid(process: ProcessSpec, language: str | None = None) -> str:
+    """The diagram with the labels in `language` (None: the pack's language)."""
 
+    def _label(text: Text | str) -> str:
+        """Mermaid labels end at ':' and break on '#' or ';': keep letters, digits and plain punctuation."""
+        return _UNSAFE.sub(" ", text_of(text, language)).strip() or "?"
 
-def mermaid(process: ProcessSpec) -> str:
     lines = ["stateDiagram-v2", f"    %% {_label(process.title)} ({process.id})"]
     for state in process.states:
         lines.append(f"    state \"{_label(state.label)}\" as {state.id}")

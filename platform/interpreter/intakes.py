@@ -90,7 +90,7 @@ def compile_intake(doc: Doc, comp: Compilation, processes: dict[str, m.ProcessSp
         id=doc.id, source=source, process=process.id, fields=m.frozen_map(fields), key=key,
         update=tuple(data.get("update", [])), resolve_when=resolve_when, on_resolve=on_resolve,
         reply_comment=reply if reply is not None else m.IntakeSpec.reply_comment,
-        unknown_senders=data.get("unknown_senders", "reject"), description=data.get("description", ""),
+        unknown_senders=data.get("unknown_senders", "reject"), description=comp.text(doc, ("description",)),
         where=doc.where(("id",)))
 
 

@@ -25,6 +25,7 @@ from .service_levels import builtin_24x7, check_timezone, compile_calendar, comp
 from .shape import check_shape
 from .source import SourceDocument, from_plain, to_plain
 from .teams import check_escalation_cycles, compile_notification, compile_routing, compile_team
+from .texts import DEFAULT_LANGUAGE
 
 SUPPORTED_FORMATS = (1,)
 DEFAULT_TIMEZONE = "UTC"
@@ -127,10 +128,11 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
     if "timezone" in data and not check_timezone(pack_doc, ("timezone",), timezone):
         timezone = DEFAULT_TIMEZONE
     _enable_plugins(pack_doc, comp)
+    _languages(pack_doc, comp)
 
     teams = {doc_id: compile_team(doc, comp) for doc_id, doc in comp.of_kind("team").items()}
     check_escalation_cycles(comp)
-    calendars = {doc_id: compile_calendar(doc, timezone) for doc_id, doc in comp.of_kind("calendar").items()}
+    calendars = {doc_id: compile_calendar(doc, comp, timezone) for doc_id, doc in comp.of_kind("calendar").items()}
     calendars[TWENTY_FOUR_SEVEN] = builtin_24x7(timezone)
     comp.forms = {doc_id: compile_form(doc, comp) for doc_id, doc in comp.of_kind("form").items()}
 
@@ -227,8 +229,9 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
         comp.problems.extend(unused_warnings)
 
     return m.PackSpec(
-        id=pack_doc.id, name=data.get("name", pack_doc.id), format=data["format"], timezone=timezone,
-        digest="", description=data.get("description", ""), plugins=tuple(data.get("plugins", [])),
+        id=pack_doc.id, name=comp.text(pack_doc, ("name",), pack_doc.id), format=data["format"], timezone=timezone,
+        digest="", description=comp.text(pack_doc, ("description",)), plugins=tuple(data.get("plugins", [])),
+        language=comp.language, languages=comp.languages,
         forms=m.frozen_map(comp.forms), processes=m.frozen_map(processes), matrices=m.frozen_map(matrices),
         calendars=m.frozen_map(calendars), sla_policies=m.frozen_map(policies), teams=m.frozen_map(teams),
         routings=m.frozen_map(routings), notifications=m.frozen_map(notifications),
@@ -240,6 +243,20 @@ def _timed_calendar(data: dict[str, Any], comp: Compilation) -> str:
     ids = policy_ids(data)
     policy = comp.of_kind("sla_policy").get(ids[-1]) if ids else None
     return policy.data.get("calendar", TWENTY_FOUR_SEVEN) if policy else TWENTY_FOUR_SEVEN
+
+
+def _languages(pack_doc: Doc, comp: Compilation) -> None:
+    """The pack's `language` (default: the first of `languages`, else en) and `languages`, which must hold it."""
+    data = pack_doc.data
+    languages: list[str] = data.get("languages", [])
+    for i, tag in enumerate(languages):
+        if tag in languages[:i]:
+            pack_doc.error(("languages", i), f"'{tag}' is listed twice")
+    language = data.get("language", languages[0] if languages else DEFAULT_LANGUAGE)
+    if languages and language not in languages:
+        pack_doc.error(("language",), f"language '{language}' is not one of languages ({', '.join(languages)}): "
+                                      f"add it there, or choose one of them")
+    comp.language, comp.languages = language, tuple(dict.fromkeys(languages))
 
 
 def _enable_plugins(pack_doc: Doc, comp: Compilation) -> None:

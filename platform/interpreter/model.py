@@ -15,6 +15,9 @@ from typing import Any, TypeVar
 
 from .errors import DefinitionError
 from .expressions import Expression
+from .texts import DEFAULT_LANGUAGE, Text
+
+NO_TEXT = Text.plain("")
 
 EMPTY: Mapping[Any, Any] = MappingProxyType({})
 
@@ -59,15 +62,15 @@ class Duration:
 @dataclass(frozen=True)
 class Choice:
     value: str
-    label: str
+    label: Text
 
 
 @dataclass(frozen=True)
 class FieldSpec:
     id: str
     type: str
-    label: str
-    help: str = ""
+    label: Text
+    help: Text = NO_TEXT
     required: bool = False
     default: Any = None
     min: float | None = None
@@ -88,8 +91,8 @@ class FieldSpec:
 @dataclass(frozen=True)
 class FormSpec:
     id: str
-    title: str
-    description: str
+    title: Text
+    description: Text
     fields: tuple[FieldSpec, ...]
     by_id: Mapping[str, FieldSpec] = field(default_factory=lambda: EMPTY, compare=False, repr=False)
 
@@ -157,8 +160,8 @@ Action = SetAction | AssignAction | EscalateAction | NotifyAction | CommentActio
 @dataclass(frozen=True)
 class StateSpec:
     id: str
-    label: str
-    description: str = ""
+    label: Text
+    description: Text = NO_TEXT
     final: bool = False
     fields: Mapping[str, FieldFlags] = field(default_factory=lambda: EMPTY)
     on_enter: tuple[Action, ...] = ()
@@ -180,10 +183,10 @@ CANCEL_STATES = frozenset({"cancelled", "canceled", "withdrawn", "rejected", "de
 @dataclass(frozen=True)
 class TransitionSpec:
     id: str
-    label: str
+    label: Text
     sources: tuple[str, ...]  # resolved state ids ("*" expanded to every non-final state)
     target: str
-    description: str = ""
+    description: Text = NO_TEXT
     roles: tuple[str, ...] | None = None  # None: any authenticated user
     guard: Expression | None = None
     fields: tuple[str, ...] = ()
@@ -204,12 +207,12 @@ class SlaRule:
 @dataclass(frozen=True)
 class ProcessSpec:
     id: str
-    title: str
+    title: Text
     form: str
     initial: str
     states: tuple[StateSpec, ...]
     transitions: tuple[TransitionSpec, ...]
-    description: str = ""
+    description: Text = NO_TEXT
     number_prefix: str = ""
     priority_matrix: str | None = None
     sla: tuple[SlaRule, ...] = ()
@@ -240,7 +243,7 @@ class ProcessSpec:
 @dataclass(frozen=True)
 class Level:
     id: str
-    label: str
+    label: Text
 
 
 @dataclass(frozen=True)
@@ -295,10 +298,10 @@ MAX_DAYS_WITHOUT_WORK = 3 * 366  # a longer run of days without working time is 
 @dataclass(frozen=True)
 class Calendar:
     id: str
-    name: str
+    name: Text
     timezone: str
     hours: Mapping[int, tuple[Interval, ...]]  # weekday (0 = Monday) -> intervals
-    holidays: Mapping[date, str] = field(default_factory=lambda: EMPTY)  # date -> name
+    holidays: Mapping[date, Text] = field(default_factory=lambda: EMPTY)  # date -> name
     workdays: Mapping[date, tuple[Interval, ...]] = field(default_factory=lambda: EMPTY)  # exceptional working days
     always: bool = False  # the built-in 24x7 calendar
 
@@ -316,7 +319,7 @@ class Calendar:
 @dataclass(frozen=True)
 class ClockSpec:
     id: str
-    label: str
+    label: Text
     targets: Mapping[str, Duration]
     start: Expression | None = None  # None: true
     stop: Expression | None = None
@@ -332,7 +335,7 @@ class ClockSpec:
 @dataclass(frozen=True)
 class SlaPolicy:
     id: str
-    name: str
+    name: Text
     calendar: str
     clocks: tuple[ClockSpec, ...]
 
@@ -349,12 +352,12 @@ class Member:
 @dataclass(frozen=True)
 class TeamSpec:
     id: str
-    name: str
+    name: Text
     tier: str | None = None
     roles: tuple[str, ...] = ()
     escalates_to: str | None = None
     members: tuple[Member, ...] = ()
-    description: str = ""
+    description: Text = NO_TEXT
     email: str | None = None
 
 
@@ -380,8 +383,8 @@ class NotificationSpec:
     id: str
     to: tuple[str, ...]
     channel: str = "email"
-    subject: str = ""
-    body: str = ""
+    subject: Text = NO_TEXT  # templates, one per language when written so
+    body: Text = NO_TEXT
     url: str | None = None
 
 
@@ -436,7 +439,7 @@ class IntakeSpec:
     on_resolve: ResolveSpec | None = None
     reply_comment: str = "{{ mail.body }}"
     unknown_senders: str = "reject"
-    description: str = ""
+    description: Text = NO_TEXT
     where: str = ""
 
 
@@ -445,11 +448,13 @@ class PackSpec:
     """A validated pack: everything the runtime needs, immutable."""
 
     id: str
-    name: str
+    name: Text
     format: int
     timezone: str
     digest: str  # sha256 of the merged source: the definitions version id
-    description: str = ""
+    description: Text = NO_TEXT
+    language: str = DEFAULT_LANGUAGE  # the language of texts a reader's language lacks (SPEC 15)
+    languages: tuple[str, ...] = ()  # the languages every text should be written in (validate warns)
     plugins: tuple[str, ...] = ()
     forms: Mapping[str, FormSpec] = field(default_factory=lambda: EMPTY)
     processes: Mapping[str, ProcessSpec] = field(default_factory=lambda: EMPTY)

@@ -80,9 +80,9 @@ def compile_process(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope:
         # With a dangling reference, fix that first: reachability would only repeat it in other words.
         _check_reachability(doc, states, transitions, initial)
     return m.ProcessSpec(
-        id=doc.id, title=data.get("title", doc.id.replace("_", " ").capitalize()), form=data["form"],
+        id=doc.id, title=comp.text(doc, ("title",), doc.id.replace("_", " ").capitalize()), form=data["form"],
         initial=initial, states=tuple(states), transitions=tuple(transitions),
-        description=data.get("description", ""), number_prefix=data.get("number", doc.id[:3].upper()),
+        description=comp.text(doc, ("description",)), number_prefix=data.get("number", doc.id[:3].upper()),
         priority_matrix=matrix, sla=_sla_rules(doc, comp, scope), routing=data.get("routing"),
         renamed_states=m.frozen_map(renamed),
         state_by_id=m.frozen_map({s.id: s for s in states}),
@@ -106,8 +106,8 @@ def _states(doc: Doc, comp: Compilation, form: m.FormSpec | None) -> list[m.Stat
             if form is not None and comp.field_ref(doc, (*path, "fields", field_id), form, field_id, key=True):
                 flags[field_id] = m.FieldFlags(**flag)
         states.append(m.StateSpec(
-            id=raw["id"], label=raw.get("label", raw["id"].replace("_", " ").capitalize()),
-            description=raw.get("description", ""), final=raw.get("final", False),
+            id=raw["id"], label=comp.text(doc, (*path, "label"), raw["id"].replace("_", " ").capitalize()),
+            description=comp.text(doc, (*path, "description")), final=raw.get("final", False),
             fields=m.frozen_map(flags),
             on_enter=comp.actions(doc, (*path, "on_enter"), form) if "on_enter" in raw else (),
             on_exit=comp.actions(doc, (*path, "on_exit"), form) if "on_exit" in raw else ()))
@@ -139,8 +139,8 @@ def _transitions(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope: Sc
             check_field_list(doc, (*path, "fields"), form, raw["fields"])
         after = comp.duration(doc, (*path, "after"), business_calendar) if "after" in raw else None
         transitions.append(m.TransitionSpec(
-            id=raw["id"], label=raw.get("label", raw["id"].replace("_", " ").capitalize()),
-            sources=sources, target=target, description=raw.get("description", ""),
+            id=raw["id"], label=comp.text(doc, (*path, "label"), raw["id"].replace("_", " ").capitalize()),
+            sources=sources, target=target, description=comp.text(doc, (*path, "description")),
             roles=tuple(roles) if roles is not None else None,
             guard=comp.expression(doc, (*path, "when"), scope) if "when" in raw else None,
             fields=tuple(raw.get("fields", [])),

@@ -54,7 +54,7 @@ def reference_markdown() -> str:
     for kind in KINDS:
         _table(SCHEMAS[kind], f"`{kind}`", 2, out, set())
     out.append("## Shared definitions\n")
-    for name in ("expression", "duration", "roles"):
+    for name in ("text", "expression", "duration", "roles"):
         out.append(f"- **{name}**: {DEFS[name]['description']}")
     out.append("")
     _table(DEFS["action"], "action", 3, out, set())

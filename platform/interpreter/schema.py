@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .texts import LANGUAGE_PATTERN
+
 SCHEMA_BASE = "https://itsm-platform.org/schemas/format-1/"
 ID_PATTERN = "^[a-z][a-z0-9_]*$"
 KINDS = ("pack", "form", "process", "priority_matrix", "calendar", "sla_policy", "team", "routing",
@@ -41,6 +43,11 @@ def _ref(name: str, description: str) -> dict[str, Any]:
     return {"$ref": f"#/$defs/{name}", "description": description}
 
 
+def _text(description: str) -> dict[str, Any]:
+    """Text shown to people: a string, or a mapping of language tag -> string (SPEC 15)."""
+    return _ref("text", description)
+
+
 ID = {"type": "string", "pattern": ID_PATTERN,
       "description": "Identifier: lowercase letters, digits and _, starting with a letter."}
 
@@ -50,6 +57,11 @@ DEFS: dict[str, Any] = {
                    "description": "An expression (SPEC 5), e.g. \"category == 'network' and impact == 'high'\"."},
     "duration": {"type": ["string", "integer"],
                  "description": "Working time on the clock's calendar: 15m, 2h, 1h30m, 3bd; d and w only on 24x7."},
+    "text": {"description": "Text shown to people: a string, or one per language such as "
+                            "{zh-CN: 新建, en: New} (a missing language falls back to the pack's `language`).",
+             "anyOf": [{"type": "string"},
+                       {"type": "object", "propertyNames": {"pattern": LANGUAGE_PATTERN}, "minProperties": 1,
+                        "additionalProperties": {"type": "string"}}]},
     "roles": {"type": "array", "items": {"type": "string", "pattern": ID_PATTERN},
               "description": "Role names: team roles, admin, requester, assignee, team."},
     "action": _obj(
@@ -82,8 +94,8 @@ DEFS: dict[str, Any] = {
 
 FIELD = _obj("A form field.", {
     "id": _ref("id", "Field id, used in expressions and the API."),
-    "label": _str("Label shown on forms."),
-    "help": _str("Help text shown under the field."),
+    "label": _text("Label shown on forms."),
+    "help": _text("Help text shown under the field."),
     "type": _str("Field type.", enum=list(FIELD_TYPES)),
     "required": {"type": "boolean", "description": "Always required."},
     "default": {"description": "Default value when the ticket is created."},
@@ -95,7 +107,7 @@ FIELD = _obj("A form field.", {
     "choices": _list("Allowed values of a choice or multichoice field.",
                      {"anyOf": [{"type": "string"},
                                 _obj("A choice with a label.", {"value": _str("Stored value."),
-                                                                "label": _str("Shown label.")},
+                                                                "label": _text("Shown label.")},
                                      required=("value",))]}),
     "visible_when": _ref("expression", "Shown only while this is true."),
     "required_when": _ref("expression", "Required while this is true."),
@@ -110,8 +122,8 @@ FLAGS = _obj("Per-state flags of one field.", {
 
 STATE = _obj("A state of the process.", {
     "id": _ref("id", "State id."),
-    "label": _str("Label shown to people."),
-    "description": _str("What the state means."),
+    "label": _text("Label shown to people."),
+    "description": _text("What the state means."),
     "final": {"type": "boolean", "description": "Tickets in a final state are closed; no way out needed."},
     "fields": {"type": "object", "description": "Field id -> flags that apply while the ticket is here.",
                "additionalProperties": FLAGS},
@@ -121,8 +133,8 @@ STATE = _obj("A state of the process.", {
 
 TRANSITION = _obj("A transition between states.", {
     "id": _ref("id", "Transition id, used in the API."),
-    "label": _str("Button label."),
-    "description": _str("What the transition does."),
+    "label": _text("Button label."),
+    "description": _text("What the transition does."),
     "from": {"description": "Source state id, a list of them, or \"*\" for every non-final state.",
              "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
     "to": _str("Target state id."),
@@ -135,7 +147,7 @@ TRANSITION = _obj("A transition between states.", {
 
 CLOCK = _obj("An SLA clock.", {
     "id": _ref("id", "Clock id (sla.ID in expressions and the API)."),
-    "label": _str("Label shown to people."),
+    "label": _text("Label shown to people."),
     "start": _ref("expression", "Starts the clock (default true)."),
     "stop": _ref("expression", "Stops the clock: met or breached."),
     "pause": _ref("expression", "Pauses the clock while true."),
@@ -192,21 +204,27 @@ def _doc(kind: str, description: str, properties: dict[str, Any], required: tupl
 
 SCHEMAS: Mapping[str, dict[str, Any]] = {
     "pack": _doc("pack", "The pack itself: one per pack.", {
-        "name": _str("Name shown to people."),
-        "description": _str("What this pack is for."),
+        "name": _text("Name shown to people."),
+        "description": _text("What this pack is for."),
         "format": {"type": "integer", "description": "Language version; this release reads format 1."},
         "timezone": _str("Default IANA time zone for calendars and display, e.g. Europe/Berlin."),
+        "language": _str("Language tag of the pack's texts, e.g. zh-CN or en (default: the first of "
+                         "`languages`, else en): the language of texts a reader's language lacks, and of "
+                         "pages when nothing else chooses one.", pattern=LANGUAGE_PATTERN),
+        "languages": _list("Language tags every text should be written in; `itsm validate` warns about a "
+                           "text given per language that misses one.",
+                           {"type": "string", "pattern": LANGUAGE_PATTERN}, minItems=1),
         "extends": _str("Base pack directory, relative to this one: this pack is an overlay."),
         "plugins": _list("Plugin names to enable.", {"type": "string"}),
     }, required=("format",)),
     "form": _doc("form", "Fields of a ticket; compiles to the JSON Schema the API validates with.", {
-        "title": _str("Title shown to people."),
-        "description": _str("What the form is for."),
+        "title": _text("Title shown to people."),
+        "description": _text("What the form is for."),
         "fields": _list("The fields.", FIELD),
     }, required=("fields",)),
     "process": _doc("process", "A ticket process: states, transitions and what runs on them.", {
-        "title": _str("Title shown to people."),
-        "description": _str("What the process is for."),
+        "title": _text("Title shown to people."),
+        "description": _text("What the process is for."),
         "form": _str("Form id of the tickets."),
         "number": _str("Ticket number prefix, e.g. INC.", pattern="^[A-Z][A-Z0-9]{0,9}$"),
         "initial": _str("State of new tickets."),
@@ -230,7 +248,7 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
         "levels": _list("Levels, most urgent first.",
                         {"anyOf": [{"type": "string", "pattern": "^[A-Za-z0-9_]+$"},
                                    _obj("A level with a label.", {"id": _str("Level id."),
-                                                                  "label": _str("Shown label.")},
+                                                                  "label": _text("Shown label.")},
                                         required=("id",))]}, minItems=1),
         "matrix": {"type": "object", "description": "Input values -> ... -> level."},
         "default": _str("Level when an input is empty."),
@@ -242,7 +260,7 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
         }, required=("when",))),
     }, required=("inputs", "levels", "matrix")),
     "calendar": _doc("calendar", "Business hours, holidays and exceptional working days.", {
-        "name": _str("Name shown to people."),
+        "name": _text("Name shown to people."),
         "timezone": _str("IANA time zone; default: the pack's."),
         "hours": _obj("Weekday -> working intervals (local time); at least one day has some.",
                       {day: _list(f"Working intervals on {day}.", {"type": "string"}) for day in WEEKDAYS}),
@@ -253,21 +271,21 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
                                          "date": _str("The date (YYYY-MM-DD)."),
                                          "from": _str("First date of a range."),
                                          "to": _str("Last date of a range."),
-                                         "name": _str("Name shown to people.")})]}),
+                                         "name": _text("Name shown to people.")})]}),
         "workdays": _list("Exceptional working days (make-up days) and their hours.", _obj("A working day.", {
             "id": _ref("id", "Id (for overlays)."),
             "date": _str("The date (YYYY-MM-DD)."),
             "hours": _list("Working intervals.", {"type": "string"}),
-            "name": _str("Name shown to people.")}, required=("date", "hours"))),
+            "name": _text("Name shown to people.")}, required=("date", "hours"))),
     }, required=("hours",)),
     "sla_policy": _doc("sla_policy", "Service-level clocks and their targets by priority.", {
-        "name": _str("Name shown to people."),
+        "name": _text("Name shown to people."),
         "calendar": _str("Default calendar id of every clock (or 24x7)."),
         "clocks": _list("The clocks.", CLOCK, minItems=1),
     }, required=("clocks",)),
     "team": _doc("team", "A team of agents at one support tier.", {
-        "name": _str("Name shown to people."),
-        "description": _str("What the team handles."),
+        "name": _text("Name shown to people."),
+        "description": _text("What the team handles."),
         "tier": _str("Support tier.", enum=["L1", "L2", "L3"]),
         "roles": _ref("roles", "Roles every member holds."),
         "escalates_to": _str("Team id that `escalate: next_tier` moves tickets to."),
@@ -291,8 +309,10 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
         "to": _list("Recipients of an email: roles, team:ID, user:NAME or addresses.", {"type": "string"},
                     minItems=1),
         "channel": _str("Delivery channel.", enum=["email", "webhook"]),
-        "subject": _str("Subject template (Jinja, sandboxed)."),
-        "body": _str("Body template (Jinja, sandboxed)."),
+        "subject": _text("Subject template (Jinja, sandboxed); one per language "
+                            "when the recipients read different ones."),
+        "body": _text("Body template (Jinja, sandboxed); one per language when the "
+                         "recipients read different ones."),
         "url": _str("Webhook URL."),
     }),
     "scenario": _doc("scenario", "A process test run by `itsm test`.", {
@@ -308,7 +328,7 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
         "steps": _list("The steps, in order.", SCENARIO_STEP, minItems=1),
     }, required=("steps",)),
     "intake": _doc("intake", "Tickets from other tools and from mail: how a payload maps to a ticket.", {
-        "description": _str("What this intake is for."),
+        "description": _text("What this intake is for."),
         "source": _str("alertmanager: Prometheus Alertmanager webhooks, json: any JSON object (both POST "
                        "/api/intake/ID); email: mail (itsm mail-intake).", enum=list(INTAKE_SOURCES)),
         "process": _str("Process of the tickets this intake opens."),

@@ -26,10 +26,12 @@ def compile_matrix(doc: Doc, comp: Compilation, forms: list[m.FormSpec], scope: 
     data = doc.data
     levels: list[m.Level] = []
     for i, raw in enumerate(data["levels"]):
-        level_id, label = (raw, raw) if isinstance(raw, str) else (raw["id"], raw.get("label", raw["id"]))
+        level_id = raw if isinstance(raw, str) else raw["id"]
         if level_id in [lv.id for lv in levels]:
             doc.error(("levels", i), f"duplicate level '{level_id}'")
             continue
+        label = comp.text(doc, ("levels", i, "label"), level_id) if isinstance(raw, dict) else \
+            m.Text.plain(level_id, comp.language)
         levels.append(m.Level(level_id, label))
     level_ids = [lv.id for lv in levels]
     inputs: list[str] = data["inputs"]
@@ -117,7 +119,7 @@ def check_timezone(doc: Doc, path: tuple[str | int, ...], name: str) -> bool:
         return False
 
 
-def compile_calendar(doc: Doc, pack_timezone: str) -> m.Calendar:
+def compile_calendar(doc: Doc, comp: Compilation, pack_timezone: str) -> m.Calendar:
     data = doc.data
     timezone = data.get("timezone", pack_timezone)
     if "timezone" in data:
@@ -125,17 +127,18 @@ def compile_calendar(doc: Doc, pack_timezone: str) -> m.Calendar:
     hours = {}
     for day, intervals in data["hours"].items():
         hours[_WEEKDAYS.index(day)] = _intervals(doc, ("hours", day), intervals)
-    holidays: dict[date, str] = {}
+    holidays: dict[date, m.Text] = {}
+    holiday = m.Text.plain("Holiday", comp.language)
     entries: dict[date, int] = {}  # the holidays entry that made each date one, for errors
     for i, raw in enumerate(data.get("holidays", [])):
         path = ("holidays", i)
         if isinstance(raw, str):
             day = _date(doc, path, raw)
             if day:
-                holidays[day] = "Holiday"
+                holidays[day] = holiday
                 entries.setdefault(day, i)
             continue
-        name = raw.get("name", "Holiday")
+        name = comp.text(doc, (*path, "name"), "Holiday")
         if "date" in raw:
             if "from" in raw or "to" in raw:
                 doc.error(path, "a holiday has either date or from and to")
@@ -168,7 +171,7 @@ def compile_calendar(doc: Doc, pack_timezone: str) -> m.Calendar:
         workdays[day] = _intervals(doc, ("workdays", i, "hours"), raw["hours"])
         if not workdays[day]:
             doc.error(("workdays", i, "hours"), "an exceptional working day needs working hours")
-    calendar = m.Calendar(doc.id, data.get("name", doc.id.replace("_", " ").capitalize()), timezone,
+    calendar = m.Calendar(doc.id, comp.text(doc, ("name",), doc.id.replace("_", " ").capitalize()), timezone,
                           m.frozen_map(hours), m.frozen_map(holidays), m.frozen_map(workdays))
     _check_working_time(doc, calendar, entries)
     return calendar
@@ -217,7 +220,7 @@ def _days_off(calendar: m.Calendar, holidays: list[date]) -> list[tuple[date, da
 
 
 def builtin_24x7(timezone: str) -> m.Calendar:
-    return m.Calendar(TWENTY_FOUR_SEVEN, "24x7", timezone, m.frozen_map({}), always=True)
+    return m.Calendar(TWENTY_FOUR_SEVEN, m.Text.plain("24x7"), timezone, m.frozen_map({}), always=True)
 
 
 def _date(doc: Doc, path: tuple[str | int, ...], raw: str) -> date | None:
@@ -280,7 +283,8 @@ def compile_policy(doc: Doc, comp: Compilation, level_sets: list[tuple[str, ...]
             continue
         seen.add(raw["id"])
         clocks.append(_clock(doc, comp, path, raw, calendar, levels, form, scope))
-    return m.SlaPolicy(doc.id, data.get("name", doc.id.replace("_", " ").capitalize()), calendar, tuple(clocks))
+    return m.SlaPolicy(doc.id, comp.text(doc, ("name",), doc.id.replace("_", " ").capitalize()), calendar,
+                       tuple(clocks))
 
 
 def _clock(doc: Doc, comp: Compilation, path: tuple[str | int, ...], raw: dict[str, Any], calendar: str,
@@ -324,7 +328,7 @@ def _clock(doc: Doc, comp: Compilation, path: tuple[str | int, ...], raw: dict[s
     conditions = {c: comp.expression(doc, (*path, c), scope)
                   for c in ("start", "stop", "pause", "reset", "cancel") if c in raw}
     return m.ClockSpec(
-        id=raw["id"], label=raw.get("label", raw["id"].replace("_", " ").capitalize()),
+        id=raw["id"], label=comp.text(doc, (*path, "label"), raw["id"].replace("_", " ").capitalize()),
         targets=m.frozen_map(targets), calendars=m.frozen_map(calendars), warn_at=tuple(sorted(warn_at)),
         on_warning=comp.actions(doc, (*path, "on_warning"), form) if "on_warning" in raw else (),
         on_breach=comp.actions(doc, (*path, "on_breach"), form) if "on_breach" in raw else (),

@@ -69,6 +69,9 @@ def _explain(error: Violation, root: Node, subject: str) -> Iterator[DefinitionE
             parent = locate(root, problem.path[:-1])
             child = parent.value.get(problem.path[-1]) if isinstance(parent.value, dict) else None
             pos = child.key_pos if child is not None and child.key_pos else parent.pos
+        elif isinstance(node.value, dict) and isinstance(problem.failure.instance, str) \
+                and problem.failure.instance in node.value and problem.failure.validator == "pattern":
+            pos = node.value[problem.failure.instance].key_pos or node.pos  # a key (propertyNames) at its line
         else:
             pos = node.pos
         message = problem.message

@@ -31,8 +31,8 @@ def compile_team(doc: Doc, comp: Compilation) -> m.TeamSpec:
     for i, role in enumerate(data.get("roles", [])):
         if role in BUILTIN_ROLES and role != "admin":
             doc.error(("roles", i), f"'{role}' is given by the ticket, not by a team")
-    return m.TeamSpec(doc.id, data.get("name", doc.id.replace("_", " ").capitalize()), data.get("tier"),
-                      tuple(data.get("roles", [])), escalates_to, tuple(members), data.get("description", ""),
+    return m.TeamSpec(doc.id, comp.text(doc, ("name",), doc.id.replace("_", " ").capitalize()), data.get("tier"),
+                      tuple(data.get("roles", [])), escalates_to, tuple(members), comp.text(doc, ("description",)),
                       data.get("email"))
 
 
@@ -121,5 +121,5 @@ def compile_notification(doc: Doc, comp: Compilation) -> m.NotificationSpec:
     for key in ("subject", "body"):
         if key in data:
             comp.template(doc, (key,))
-    return m.NotificationSpec(doc.id, tuple(data.get("to", [])), channel, data.get("subject", ""), data.get("body", ""),
-                              url)
+    return m.NotificationSpec(doc.id, tuple(data.get("to", [])), channel, comp.text(doc, ("subject",)),
+                              comp.text(doc, ("body",)), url)

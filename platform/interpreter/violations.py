@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from .errors import did_you_mean
 from .schema import ID_PATTERN
+from .texts import LANGUAGE_PATTERN
 from .validator import is_type
 
 CLIPPED = 40  # characters of a value quoted in a message
@@ -169,6 +170,8 @@ def message(failure: Failure, words: Words) -> str:
         return f"holds at most {value} items"
     if validator == "uniqueItems":
         return "lists a value twice"
+    if validator == "minProperties" and "propertyNames" in schema:
+        return "an empty mapping: write the text, or one per language such as {zh-CN: 新建, en: New}"
     if validator == "minProperties":
         keys = ", ".join(k for k in schema.get("properties", {}) if k != "args")
         return f"an empty mapping: expected one of {keys}"
@@ -195,6 +198,9 @@ def _literal(value: Any) -> str:
 def _pattern(pattern: str, instance: Any) -> str:
     if pattern == ID_PATTERN:
         return f"invalid id '{instance}': use lowercase letters, digits and _, starting with a letter"
+    if pattern == LANGUAGE_PATTERN:
+        return (f"'{clip(str(instance))}' is not a language tag: write tags such as zh-CN or en "
+                f"(language, then region, joined by -)")
     if pattern.endswith("%$"):
         return f"'{instance}' is not a percentage such as 75%"
     if pattern.startswith("^[A-Z]"):

@@ -67,6 +67,14 @@ def emails_of(session: Session, names: Collection[str]) -> list[str]:
     return [email for email in session.scalars(select(User.email).where(User.name.in_(list(names)))) if email]
 
 
+def locales_of(session: Session, names: Collection[str]) -> dict[str, str | None]:
+    """name -> the user's `locale` (None: not set), for the users among `names` that exist."""
+    if not names:
+        return {}
+    rows = session.execute(select(User.name, User.locale).where(User.name.in_(list(names))))
+    return {name: locale for name, locale in rows}
+
+
 def add_token(session: Session, user_id: int, digest: str, label: str | None = None) -> None:
     session.add(ApiToken(user_id=user_id, token_hash=digest, name=label))
 

@@ -21,7 +21,7 @@ from itsm.interpreter.graph import mermaid
 from itsm.interpreter.loader import check_pack
 
 from .extension import current_engine, current_watcher
-from .i18n import said
+from .i18n import html_lang, said
 from .security import admin_required, page_actor
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
@@ -62,7 +62,7 @@ def process(process_id: str) -> Any:
     spec = current_engine().definitions.active().pack.processes.get(process_id)
     if spec is None:
         abort(404, gettext("There is no process '%(process)s'.", process=process_id))
-    return render_template("admin_process.html", process=spec, diagram=mermaid(spec),
+    return render_template("admin_process.html", process=spec, diagram=mermaid(spec, html_lang()),
                            mermaid_available=bool(current_app.config.get("MERMAID_JS")))
 
 

@@ -29,7 +29,7 @@ from .availability import is_page_request
 from .bodies import declared_body
 from .exports import csv_download, text_cell
 from .extension import current_engine
-from .i18n import error_body
+from .i18n import error_body, html_lang
 from .openapi import openapi_document
 from .pages import engine_error_page, http_error_page
 
@@ -167,8 +167,10 @@ def openapi() -> Any:
 def pack() -> Any:
     compiled = current_engine().definitions.active()
     spec = compiled.pack
-    return jsonify({"id": spec.id, "name": spec.name, "version": compiled.id,
-                    "processes": [{"id": p.id, "title": p.title} for p in spec.processes.values()]})
+    language = html_lang()
+    return jsonify({"id": spec.id, "name": spec.name.get(language), "version": compiled.id,
+                    "language": spec.language,
+                    "processes": [{"id": p.id, "title": p.title.get(language)} for p in spec.processes.values()]})
 
 
 def _process(process_id: str) -> Any:
@@ -184,10 +186,11 @@ def _process(process_id: str) -> Any:
 @authenticated
 def process(process_id: str) -> Any:
     spec = _process(process_id)
+    language = html_lang()
     return jsonify({
-        "id": spec.id, "title": spec.title, "form": spec.form, "initial": spec.initial,
-        "states": [{"id": s.id, "label": s.label, "final": s.final} for s in spec.states],
-        "transitions": [{"id": t.id, "label": t.label, "from": list(t.sources), "to": t.target,
+        "id": spec.id, "title": spec.title.get(language), "form": spec.form, "initial": spec.initial,
+        "states": [{"id": s.id, "label": s.label.get(language), "final": s.final} for s in spec.states],
+        "transitions": [{"id": t.id, "label": t.label.get(language), "from": list(t.sources), "to": t.target,
                          "roles": list(t.roles) if t.roles is not None else None, "fields": list(t.fields),
                          "after": t.after.text if t.after else None} for t in spec.transitions],
     })
@@ -196,7 +199,7 @@ def process(process_id: str) -> Any:
 @api.get("/processes/<process_id>/diagram")
 @authenticated
 def diagram(process_id: str) -> Any:
-    return Response(mermaid(_process(process_id)), mimetype="text/plain")
+    return Response(mermaid(_process(process_id), html_lang()), mimetype="text/plain")
 
 
 @api.get("/forms/<form_id>/schema")
@@ -207,7 +210,7 @@ def form_schema(form_id: str) -> Any:
         from itsm.engine import NotFound
 
         raise NotFound(N_("no form '%(form)s'", form=form_id))
-    return jsonify(form_json_schema(form))
+    return jsonify(form_json_schema(form, html_lang()))
 
 
 # -- tickets ----------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from itsm.engine.reports.kpis import kpi_report, rating_field
 
 from .charts import bar_chart, format_number, histogram, horizontal_bars
 from .extension import current_engine
-from .i18n import said
+from .i18n import said, text
 from .security import login_required, page_actor
 from .times import viewer_zone
 from .ui import has_kpis
@@ -86,7 +86,7 @@ def dashboard() -> Any:
     words = {"no_data": gettext("No data"), "missing": gettext("n/a")}
     charts = {
         "backlog_team": horizontal_bars(gettext("Open tickets by team"), {
-            (pack.teams[k].name if k in pack.teams else k): v for k, v in report["backlog"]["by_team"].items()},
+            (text(pack.teams[k].name) if k in pack.teams else k): v for k, v in report["backlog"]["by_team"].items()},
             chart_id="backlog-team", **words),
         "backlog_priority": bar_chart(gettext("Open tickets by priority"), report["backlog"]["by_priority"],
                                       chart_id="backlog-priority", **words),
@@ -106,5 +106,5 @@ def dashboard() -> Any:
     csv_url = url_for("api.kpis", format="csv", **query)
     return render_template("dashboard.html", report=report, charts=charts, params=params, error=error, rated=rated,
                            hours=hours, number=number, csv_url=csv_url,
-                           teams=sorted(pack.teams.values(), key=lambda t: t.name),
+                           teams=sorted(pack.teams.values(), key=lambda t: text(t.name)),
                            processes=list(pack.processes.values()))

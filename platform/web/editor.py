@@ -19,7 +19,7 @@ from itsm.engine.authoring.editor import EditRefused, PathPart, edit, find_docum
 from itsm.interpreter import model as m
 
 from .extension import current_engine
-from .i18n import said
+from .i18n import said, text
 from .security import admin_required, page_actor
 
 editor = Blueprint("editor", __name__, url_prefix="/admin/editor")
@@ -62,7 +62,7 @@ def index() -> Any:
     # documents of a base pack or built in (24x7) are not this folder's to edit
     editable = {key: str(path.relative_to(folder)) for key, (path, _) in locate_documents(folder).items()}
     return render_template("admin_editor.html", spec=pack, editable=editable, matrix_table=matrix_table,
-                           teams=sorted(pack.teams.values(), key=lambda t: t.name))
+                           teams=sorted(pack.teams.values(), key=lambda t: text(t.name)))
 
 
 @editor.post("/<kind>/<ident>")

@@ -16,6 +16,7 @@ from flask_babel import gettext
 
 from itsm.interpreter import model as m
 
+from .i18n import text
 from .times import format_moment
 
 INPUT_TYPES = {"string": "text", "email": "email", "url": "url", "user": "text", "group": "text",
@@ -104,7 +105,7 @@ def display(spec: m.FieldSpec | None, value: Any, zone: ZoneInfo) -> str:
         return "—"
     if spec is None:
         return str(value)
-    labels = {c.value: c.label for c in spec.choices}
+    labels = {c.value: text(c.label) for c in spec.choices}
     if spec.type == "boolean":
         return gettext("Yes") if value else gettext("No")
     if spec.type == "choice":

@@ -23,6 +23,7 @@ from werkzeug.utils import cached_property
 from itsm.engine import EngineError
 from itsm.engine.errors import say
 from itsm.engine.people.users import set_locale
+from itsm.interpreter.texts import Text
 
 from .extension import current_engine
 
@@ -58,6 +59,14 @@ def init_app(app: Flask) -> None:
     PoCatalogs(app, locale_selector=select_locale)
     app.register_blueprint(languages)
     app.jinja_env.globals.update(html_lang=html_lang, other_languages=other_languages, word=word)
+    app.jinja_env.filters["text"] = text
+
+
+def text(value: object) -> str:
+    """Pack text (a label, a title, a name: `Text`) in the page's language: `{{ state.label|text }}`."""
+    if isinstance(value, Text):
+        return value.get(html_lang())
+    return "" if value is None else str(value)
 
 
 def word(key: object) -> str:

@@ -26,7 +26,7 @@ from itsm.interpreter import model as m
 from .api import _decode_cursor, _encode_cursor, cursor_kind
 from .extension import current_engine
 from .formdata import parse_form
-from .i18n import said
+from .i18n import said, text
 from .security import login_required, page_actor
 from .times import viewer_zone
 
@@ -131,12 +131,12 @@ def queue() -> Any:
     cursor = _decode_cursor(request.args.get("cursor"), kind)
     items, next_id = current_engine().list_tickets(actor, filters, QUEUE_PAGE, cursor)
     pack = _pack()
-    states = sorted({(s.id, s.label) for p in pack.processes.values() for s in p.states})
+    states = sorted({(s.id, text(s.label)) for p in pack.processes.values() for s in p.states})
     priorities = sorted({level for mx in pack.matrices.values() for level in mx.level_ids})
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "cursor" and v}
     next_url = url_for("ui.queue", **args, cursor=_encode_cursor(next_id, kind)) if next_id else None
     return render_template("queue.html", items=items, filters=filters, states=states, priorities=priorities,
-                           teams=sorted(pack.teams.values(), key=lambda t: t.name), sla_filters=SLA_FILTERS,
+                           teams=sorted(pack.teams.values(), key=lambda t: text(t.name)), sla_filters=SLA_FILTERS,
                            next_url=next_url,
                            first_url=url_for("ui.queue", **args) if cursor else None, pack=pack, zone=_zone(),
                            me=request.args.get("assignee") == "me")
@@ -241,7 +241,7 @@ def transition(number: str, transition_id: str) -> Any:
     if not problems:
         try:
             engine.fire(actor, number, transition_id, values, comment_text, version)
-            flash(gettext("%(step)s: done.", step=form.transition.label if form.transition else transition_id),
+            flash(gettext("%(step)s: done.", step=text(form.transition.label) if form.transition else transition_id),
                   "success")
             return redirect(url_for("ui.ticket", number=number))
         except ValidationFailed as exc:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -18,7 +20,7 @@ from itsm.engine.channels.delivery import backoff, signature
 from itsm.engine.worker import sweep
 from itsm.store import OutboxMessage
 
-from support import Clock
+from support import DEFINITIONS, Clock
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -115,3 +117,45 @@ def test_notifications_are_mailed_to_the_people_they_name(engine: Engine, mailbo
     assert len(resolved) == 1 and number in resolved[0][1]
     sweep(engine)
     assert len([m for m in mailbox.messages if "rita@example.invalid" in m[0]]) == 1  # never twice
+
+
+RESOLVED_ZH = '''kind: notification
+id: resolved_notice
+to: [requester]
+channel: email
+subject:
+  en: "{{ ticket.number }} is resolved"
+  zh-CN: "{{ ticket.number }} 已解决"
+body:
+  en: "We have resolved your incident {{ ticket.number }}."
+  zh-CN: "您的工单 {{ ticket.number }} 已解决。"
+'''
+
+
+def test_a_mail_written_in_two_languages_reaches_each_requester_in_theirs(
+        engine: Engine, mailbox: Mailbox, tmp_path: Path) -> None:
+    from email import message_from_bytes, policy
+
+    from itsm.engine.people.users import set_locale
+
+    pack = tmp_path / "pack"
+    shutil.copytree(DEFINITIONS, pack)
+    (pack / "notifications" / "resolved_notice.yaml").write_text(RESOLVED_ZH, encoding="utf-8")
+    engine.definitions.publish_path(pack)
+    set_locale(engine.db, "rita", "zh-CN")  # ruth has no locale: the pack's language, English
+    lars = engine.actor("lars")
+    numbers = {}
+    for name in ("rita", "ruth"):
+        numbers[name] = number = engine.create(engine.actor(name), "incident", {
+            "short_description": "Laptop broken", "service": "workplace", "category": "hardware",
+            "impact": "low", "urgency": "low"})["number"]
+        engine.fire(lars, number, "start")
+        engine.fire(lars, number, "resolve", {"resolution_code": "fixed", "resolution_notes": "New disk"})
+    sweep(engine)
+    mails = {to[0]: message_from_bytes(text.encode(), policy=policy.default) for to, text in mailbox.messages
+             if to[0] in ("rita@example.invalid", "ruth@example.invalid")}
+    chinese, english = mails["rita@example.invalid"], mails["ruth@example.invalid"]
+    assert chinese["Subject"] == f"{numbers['rita']} 已解决"
+    assert chinese.get_content().strip() == f"您的工单 {numbers['rita']} 已解决。"  # type: ignore[attr-defined]
+    assert english["Subject"] == f"{numbers['ruth']} is resolved"
+    assert english.get_content().strip() == f"We have resolved your incident {numbers['ruth']}."  # type: ignore[attr-defined]

@@ -30,6 +30,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
 EN = {"Accept-Language": "en-US,en;q=0.9"}
 TYPED = ["打印机损坏，无法打印", "三楼", "还是不行"]  # what people type stays as they typed it, in any language
+LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
 @pytest.fixture()
@@ -125,12 +126,28 @@ def _strings(node: Any) -> Iterator[str]:
             yield from _strings(value)
 
 
-def pack_texts(folder: Path) -> list[str]:
-    """Every string the pack's YAML holds (labels, names, ids ...), as written and lower-cased, longest first."""
+def _strings_in(node: Any, language: str | None) -> Iterator[str]:
+    """As `_strings`, but of a text given per language ({en: New, zh-CN: 新建}) only the one in `language`."""
+    if language is not None and isinstance(node, dict) and node and all(
+            isinstance(key, str) and LANGUAGE_TAG.match(key) for key in node) and language in node:
+        yield from _strings(node[language])
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings_in(value, language)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings_in(value, language)
+    else:
+        yield from _strings(node)
+
+
+def pack_texts(folder: Path, language: str | None = None) -> list[str]:
+    """Every string the pack's YAML holds (labels, names, ids ...), as written and lower-cased, longest first;
+    with `language`, of each text written per language only the one in that language."""
     texts: set[str] = set()
     for path in folder.rglob("*.y*ml"):
         for document in yaml.safe_load_all(path.read_text(encoding="utf-8")):
-            for text in _strings(document):
+            for text in _strings_in(document, language):
                 texts.update({text.strip(), text.strip().lower()})
     return sorted((t for t in texts if len(t) > 1), key=len, reverse=True)
 
@@ -326,3 +343,123 @@ def test_itsm_user_add_takes_a_locale_and_refuses_what_is_not_a_language_tag(
         assert stored.by_name(session, "wang").locale == "zh-CN"  # type: ignore[union-attr]
         assert stored.by_name(session, "li") is None
     db.dispose()
+
+
+# -- pack text in two languages ------------------------------------------------------------------------
+
+# Labels, titles, names and help of the default pack, in Chinese: the bilingual copy writes each as
+# {en: ..., zh-CN: ...} (the pack's name stays plain: the walk renames it).
+PACK_ZH = {
+    "Incident": "事件", "New": "新建", "Assigned": "已分派", "In progress": "处理中", "On hold": "挂起",
+    "Resolved": "已解决", "Closed": "已关闭", "Cancelled": "已取消", "Classify and assign": "分类并分派",
+    "Start work": "开始处理", "Resolve": "解决", "Cancel": "取消", "Withdraw": "撤回", "Put on hold": "挂起工单",
+    "Short description": "简要描述", "Description": "详细描述", "Reported via": "报告渠道",
+    "Self-service portal": "自助门户", "Phone": "电话", "Affected service": "受影响的服务", "Category": "类别",
+    "Hardware": "硬件", "Software": "软件", "Network": "网络", "Impact": "影响范围", "Urgency": "紧急程度",
+    "Location": "地点", "Service desk": "服务台", "Desktop support": "桌面支持", "Network operations": "网络运维",
+}
+_BLOCK = re.compile(r"^(\s*(?:- )?(?:label|title|name|help): )(.+)$", re.MULTILINE)
+_FLOW = re.compile(r"(label: )(?:\"([^\"]*)\"|([^,{}\"]+))\}")
+
+
+def _both(text: str) -> str | None:
+    zh = PACK_ZH.get(text.strip().strip('"'))
+    return None if zh is None else f'{{en: "{text.strip().strip(chr(34))}", zh-CN: "{zh}"}}'
+
+
+def bilingual(folder: Path) -> None:
+    """Write the labels of PACK_ZH in English and Chinese, and declare both languages."""
+    for path in folder.rglob("*.yaml"):
+        source = path.read_text(encoding="utf-8")
+        changed = _BLOCK.sub(lambda m: m.group(1) + (_both(m.group(2)) or m.group(2)), source)
+        changed = _FLOW.sub(lambda m: m.group(1) + (_both(m.group(2) or m.group(3)) or m.group(0)[7:-1]) + "}",
+                            changed)
+        if changed != source:
+            path.write_text(changed, encoding="utf-8")
+    pack_file = folder / "pack.yaml"
+    pack_file.write_text(pack_file.read_text(encoding="utf-8") + "languages: [en, zh-CN]\n", encoding="utf-8")
+
+
+@pytest.fixture()
+def two_languages(db_url: str, tmp_path: Path) -> tuple[Flask, Path]:
+    folder = tmp_path / "bilingual"
+    shutil.copytree(DEFINITIONS, folder)
+    bilingual(folder)
+    app = deployed_app({"DATABASE_URL": db_url, "PACK": str(folder), "TESTING": True})
+    for name, flags in PEOPLE.items():
+        add_user(engine_of(app).db, name, password=f"{name}-pw", **flags)
+    return app, folder
+
+
+def test_the_bilingual_copy_is_valid_without_warnings_and_holds_both_languages(tmp_path: Path) -> None:
+    from itsm.interpreter import check_pack
+
+    shutil.copytree(DEFINITIONS, tmp_path / "p")
+    bilingual(tmp_path / "p")
+    spec, problems = check_pack(tmp_path / "p")
+    assert spec is not None and not [p for p in problems if "languages list" in p.message]
+    assert spec.languages == ("en", "zh-CN") and spec.language == "en"
+    new = spec.processes["incident"].state("new").label
+    assert (new.get("zh-CN"), new.get("en"), new.get("fr")) == ("新建", "New", "New")
+    assert len([t for t in pack_texts(tmp_path / "p", "zh-CN") if t in PACK_ZH.values()]) == len(set(PACK_ZH.values()))
+
+
+def test_one_ticket_reads_in_chinese_and_in_english(two_languages: tuple[Flask, Path]) -> None:
+    app, _ = two_languages
+    rita = Browser(app, "rita", EN)
+    rita.get("/new/incident")
+    created = rita.post("/new/incident", {"short_description": TYPED[0], "location": TYPED[1]})
+    assert created.status_code == 302
+    path = created.location
+    english = read(rita.get(path).text)
+    chinese = read(Browser(app, "lars", ZH).get(path).text)
+    english_text, chinese_text = " | ".join(english.segments), " | ".join(chinese.segments)
+    for en, zh in (("New", "新建"), ("Short description", "简要描述"), ("Location", "地点"), ("Incident", "事件")):
+        assert en in english.segments or en in english_text, en
+        assert zh in chinese_text, zh
+    assert "Short description" not in chinese_text and "简要描述" not in english_text
+    classify = f"{path}/transitions/classify"
+    form = read(Browser(app, "lars", ZH).get(classify).text)
+    assert "硬件" in form.segments and "Hardware" not in form.segments  # choice labels
+    assert "分类并分派" in form.segments  # the transition's label
+    assert "Hardware" in read(Browser(app, "lars", EN).get(classify).text).segments
+
+
+def test_every_page_of_a_bilingual_pack_is_english_to_an_english_reader(two_languages: tuple[Flask, Path]) -> None:
+    app, folder = two_languages
+    walk(app, folder, EN, assert_english)
+
+
+def test_every_page_of_a_bilingual_pack_shows_its_chinese_labels_to_a_chinese_reader(
+        two_languages: tuple[Flask, Path]) -> None:
+    app, folder = two_languages
+    allowed = pack_texts(folder, "zh-CN") + ["Renamed desk", "renamed desk"] + ENGINE_TEXT
+    english_labels = [en for en in PACK_ZH if len(en) > 8]  # long enough not to be part of another text
+
+    def check(response: Any, status: int = 200) -> None:
+        assert_chinese(response, allowed, status)
+        shown = read(response.text).segments
+        assert not [label for label in english_labels if label in shown], response.request.path
+
+    walk(app, folder, ZH, check)
+
+
+def test_the_api_serves_form_schemas_processes_and_diagrams_in_the_asked_language(
+        two_languages: tuple[Flask, Path]) -> None:
+    app, _ = two_languages
+    client = app.test_client()
+    client.post("/login", data={"name": "lars", "password": "lars-pw"})
+    from itsm.engine.people.users import create_token
+
+    token = create_token(engine_of(app).db, "lars")
+    auth = {"Authorization": f"Bearer {token}"}
+    zh = client.get("/api/forms/incident/schema", headers={**auth, **ZH}).get_json()
+    en = client.get("/api/forms/incident/schema", headers={**auth, **EN}).get_json()
+    assert (zh["title"], zh["properties"]["short_description"]["title"]) == ("事件", "简要描述")
+    assert (en["title"], en["properties"]["short_description"]["title"]) == ("Incident", "Short description")
+    assert zh["properties"]["channel"]["enum"] == en["properties"]["channel"]["enum"]  # values stay ids
+    process = client.get("/api/processes/incident", headers={**auth, **ZH}).get_json()
+    assert {s["id"]: s["label"] for s in process["states"]}["new"] == "新建"
+    diagram = client.get("/api/processes/incident/diagram", headers={**auth, **ZH}).text
+    assert 'state "新建" as new' in diagram and "分类并分派" in diagram
+    assert 'state "New" as new' in client.get("/api/processes/incident/diagram", headers={**auth, **EN}).text

@@ -155,6 +155,25 @@ def test_the_document_schema_works_on_its_own_without_fetching_its_refs(tmp_path
     assert any("'teir' was unexpected" in e.message for e in errors)
 
 
+def test_graph_in_a_language_uses_that_languages_labels(tmp_path: Path) -> None:
+    import shutil
+
+    pack = tmp_path / "pack"
+    shutil.copytree(DEFINITIONS, pack)
+    process = pack / "processes" / "incident.yaml"
+    source = process.read_text(encoding="utf-8")
+    process.write_text(source.replace("    label: New\n", "    label: {en: New, zh-CN: 新建}\n")
+                       .replace("    label: Start work\n", "    label: {en: Start work, zh-CN: 开始处理}\n"),
+                       encoding="utf-8")
+    code, chinese = run("graph", "incident", "--pack", str(pack), "--language", "zh-CN")
+    assert code == 0 and '    state "新建" as new' in chinese.splitlines()
+    assert [line for line in chinese.splitlines() if ": 开始处理" in line]  # a transition's label
+    code, english = run("graph", "incident", "--pack", str(pack))  # the pack's language: en
+    assert code == 0 and '    state "New" as new' in english.splitlines() and "新建" not in english
+    code, out = run("graph", "incident", "--pack", str(pack), "--language", "zh_CN")
+    assert code == 2 and "not a language tag" in out
+
+
 def test_graph_of_an_invalid_pack_says_why_there_is_no_graph() -> None:
     broken = ROOT / "tests" / "packs" / "invalid" / "bad_duration"
     result = CliRunner().invoke(main, ["graph", "incident", "--pack", str(broken)])

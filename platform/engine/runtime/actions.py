@@ -121,15 +121,49 @@ def _assign(work: Work, action: m.AssignAction) -> None:
 
 
 def _outbox(work: Work, notification: m.NotificationSpec, context: Mapping[str, Any], where: str) -> None:
-    """An outbox row (column values), written with the change's other rows. Rendered here, in the transaction,
+    """Outbox rows (column values), written with the change's other rows. Rendered here, in the transaction,
     so the message says what the change did (docs/decisions.md, "Bounded templates"); a subject over 1 KiB or
-    a body over 64 KiB is cut and says so."""
-    work.outbox.append({
-        "created_at": work.now, "notification": notification.id, "channel": notification.channel,
-        "recipients": work.recipients(notification.to),
-        "subject": render(notification.subject, context, where, MAX_SUBJECT, SUBJECT_CUT),
-        "body": render(notification.body, context, where, MAX_BODY, BODY_CUT), "url": notification.url,
-        "status": "pending", "attempts": 0, "next_attempt_at": work.now, "sent_at": None, "last_error": None})
+    a body over 64 KiB is cut and says so. One row per language the recipients read (SPEC 15)."""
+    for language, recipients in recipients_by_language(work, notification, work.recipients(notification.to)):
+        work.outbox.append({
+            "created_at": work.now, "notification": notification.id, "channel": notification.channel,
+            "recipients": recipients,
+            "subject": render(notification.subject.get(language), context, where, MAX_SUBJECT, SUBJECT_CUT),
+            "body": render(notification.body.get(language), context, where, MAX_BODY, BODY_CUT),
+            "url": notification.url, "status": "pending", "attempts": 0, "next_attempt_at": work.now,
+            "sent_at": None, "last_error": None})
+
+
+def recipients_by_language(work: Work, notification: m.NotificationSpec,
+                           recipients: list[str]) -> list[tuple[str, list[str]]]:
+    """(language, recipients reading it) for each text the recipients get, in the order first met. A mail
+    written in several languages goes to each user in their `locale` (else the pack's language): teams without
+    a mailbox are resolved to their members now; a team mailbox, an address and a webhook read the pack's."""
+    language = work.pack.language
+    if notification.channel != "email" or not (notification.subject.languages or notification.body.languages):
+        return [(language, recipients)]
+    people: list[str] = []
+    others: list[str] = []
+    for recipient in recipients:
+        team = work.pack.teams.get(recipient[5:]) if recipient.startswith("team:") else None
+        if recipient.startswith("user:"):
+            people.append(recipient[5:])
+        elif team is not None and not team.email:
+            people.extend(member.user for member in team.members)
+        else:
+            others.append(recipient)
+    locales = work.lookups.locales(list(dict.fromkeys(people)))
+    groups: dict[tuple[str, str], tuple[str, list[str]]] = {}
+
+    def add(reader: str, recipient: str) -> None:
+        key = (notification.subject.get(reader), notification.body.get(reader))
+        groups.setdefault(key, (reader, []))[1].append(recipient)
+
+    for recipient in others:
+        add(language, recipient)
+    for name in dict.fromkeys(people):
+        add(locales.get(name) or language, f"user:{name}")
+    return list(groups.values())
 
 
 def coerce_rendered(spec: m.FieldSpec, value: str) -> Any:

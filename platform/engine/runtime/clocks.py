@@ -90,7 +90,7 @@ def stored(row: ClockRow, state: ClockState, policy: str, calendar: str) -> Cloc
 
 
 def clock_facts(clock: m.ClockSpec, state: ClockState, threshold: float | None) -> dict[str, Any]:
-    return {"id": clock.id, "label": clock.label, "status": state.status, "deadline": _iso(state.deadline),
+    return {"id": clock.id, "label": str(clock.label), "status": state.status, "deadline": _iso(state.deadline),
             "percent": state.percent(), "threshold": f"{threshold:.0%}" if threshold is not None else None}
 
 

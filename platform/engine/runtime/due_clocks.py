@@ -201,5 +201,8 @@ class BatchLookups:
     def next_number(self, prefix: str) -> str:
         return numbering.next_number(self.batch.session, self.batch.db, prefix)
 
+    def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
+        return users.locales_of(self.batch.session, names)
+
 
 

@@ -110,3 +110,7 @@ class Lookups(Protocol):
     def next_number(self, prefix: str) -> str:
         """A new ticket's number: the one value a create needs from the store before its actions run."""
         ...
+
+    def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
+        """name -> the user's language (`locale`), for a notification written in several (SPEC 15)."""
+        ...

@@ -44,6 +44,9 @@ class StoreLookups:
     def next_number(self, prefix: str) -> str:
         return numbering.next_number(self.session, self.db, prefix)
 
+    def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
+        return users.locales_of(self.session, names)
+
 
 def snapshot(session: Session, row: Sequence[Any], clock_rows: Sequence[Sequence[Any]] | None = None,
              requester: Any = None, requester_known: bool = False) -> TicketSnapshot:

@@ -158,6 +158,7 @@ class FakeLookups:
         self.loads: dict[str, int] = {}
         self.numbers = 0
         self.asked: list[str] = []
+        self.user_locales: dict[str, str | None] = {}
 
     def user_exists(self, name: str) -> bool:
         return name in self.users
@@ -175,6 +176,9 @@ class FakeLookups:
     def next_number(self, prefix: str) -> str:
         self.numbers += 1
         return f"{prefix}{self.numbers:07d}"
+
+    def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
+        return {name: self.user_locales.get(name) for name in names if name in self.users}
 
 
 class User:
