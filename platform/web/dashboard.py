@@ -14,7 +14,7 @@ from itsm.engine.reports.kpis import kpi_report, rating_field
 
 from .charts import bar_chart, format_number, histogram, horizontal_bars
 from .extension import current_engine
-from .i18n import said, text
+from .i18n import clock_label, said, text
 from .security import login_required, page_actor
 from .times import viewer_zone
 from .ui import has_kpis
@@ -93,8 +93,8 @@ def dashboard() -> Any:
         "backlog_age": histogram(gettext("Open tickets by age"), _age_labels(report["backlog"]["by_age"]),
                                  chart_id="backlog-age", **words),
         "sla": horizontal_bars(gettext("SLA compliance by clock and priority"), [
-            (f"{row['clock']} {row['priority']}", row["compliance_percent"]) for row in sla_rows], unit="%",
-            chart_id="sla", **words),
+            (f"{clock_label(row['clock'])} {row['priority']}", row["compliance_percent"]) for row in sla_rows],
+            unit="%", chart_id="sla", **words),
         "satisfaction": histogram(gettext("Satisfaction ratings"), report["satisfaction"]["distribution"],
                                   chart_id="satisfaction", **words),
         "channels": bar_chart(gettext("Tickets by channel"), {

@@ -58,7 +58,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.policies["ext.i18n.trimmed"] = True  # as babel.cfg extracts: whitespace inside trans blocks
     PoCatalogs(app, locale_selector=select_locale)
     app.register_blueprint(languages)
-    app.jinja_env.globals.update(html_lang=html_lang, other_languages=other_languages, word=word)
+    app.jinja_env.globals.update(html_lang=html_lang, other_languages=other_languages, word=word,
+                                 clock_label=clock_label)
     app.jinja_env.filters["text"] = text
 
 
@@ -67,6 +68,23 @@ def text(value: object) -> str:
     if isinstance(value, Text):
         return value.get(html_lang())
     return "" if value is None else str(value)
+
+
+def clock_label(clock_id: object) -> str:
+    """An SLA clock's label in the page's language (`response`: 响应时限 / Time to respond), found by its id in
+    the active pack's policies; the id as words when no clock has it (a clock a later version removed)."""
+    from .availability import DATABASE_ERRORS
+
+    name = str(clock_id)
+    try:
+        policies = current_engine().definitions.active().pack.sla_policies.values()
+    except (EngineError, *DATABASE_ERRORS):
+        policies = ()
+    for policy in policies:
+        for clock in policy.clocks:
+            if clock.id == name:
+                return text(clock.label)
+    return name.replace("_", " ")
 
 
 def word(key: object) -> str:

@@ -174,6 +174,9 @@ def test_the_demo_desk_is_chinese_from_the_portal_to_the_queue(db_url: str) -> N
     assert dispatched.status_code == 302
     dispatched_page = sam.get("/tickets/INC0000001")
     assert "已派单" in dispatched_page and "P2" in dispatched_page  # impact 中 x urgency 高
+    assert "响应时限" in dispatched_page and "解决时限" in dispatched_page  # the clocks by their labels
+    assert "Response" not in dispatched_page and "SLA 计时 <strong>response" not in dispatched_page
+    assert "解决时限" in sam.get("/queue")
     assert "网络组" in sam.get("/queue?team=network_ops")
 
     with engine_of(app).db.read() as session:
