@@ -18,7 +18,7 @@ from itsm.interpreter import model as m
 from itsm.interpreter.templates import MAX_BODY, MAX_OUTPUT, MAX_SUBJECT, is_template, renderer
 
 from ..errors import N_, ActionFailed, EngineError
-from .wording import say
+from .wording import say, spoken
 from .work import Work
 
 
@@ -128,12 +128,13 @@ def _outbox(work: Work, notification: m.NotificationSpec, where: str) -> None:
     `{{ timeline }}` and the cut notices in that language."""
     for language, recipients in recipients_by_language(work, notification, work.recipients(notification.to)):
         context = work.template_context(language)
+        words = spoken(language, work.pack.language)
         work.outbox.append({
             "created_at": work.now, "notification": notification.id, "channel": notification.channel,
             "recipients": recipients,
             "subject": render(notification.subject.get(language), context, where, MAX_SUBJECT,
-                              say("subject_cut", language)),
-            "body": render(notification.body.get(language), context, where, MAX_BODY, say("body_cut", language)),
+                              say("subject_cut", words)),
+            "body": render(notification.body.get(language), context, where, MAX_BODY, say("body_cut", words)),
             "url": notification.url, "status": "pending", "attempts": 0, "next_attempt_at": work.now,
             "sent_at": None, "last_error": None})
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from itsm.interpreter import model as m
 
 from .snapshot import HistoryEntry
-from .wording import say, say_moment, word_or
+from .wording import say, say_moment, spoken, word_or
 
 MAX_VALUE = 120  # characters of a field value shown in a timeline line
 MAX_COMMENT = 2000  # characters of a comment
@@ -29,8 +29,8 @@ QUIET_CHANGES = frozenset({"state"})  # shown by the transition itself
 
 def timeline_text(entries: Iterable[HistoryEntry], pack: m.PackSpec, process: m.ProcessSpec,
                   language: str | None = None) -> str:
-    """The entries (oldest first, as given) as lines in `language` (the pack's when None)."""
-    words = Wording(pack, process, language or pack.language)
+    """The entries (oldest first, as given) as lines in `language` (the pack's when None or not spoken)."""
+    words = Wording(pack, process, spoken(language, pack.language))
     zone = ZoneInfo(pack.timezone)
     lines = []
     for entry in entries:
@@ -73,7 +73,7 @@ class Wording:
             status = str(data.get("status"))
             return say("sla", language, clock=self.clock(str(data.get("clock"))),
                        status=word_or(f"status.{status}", language, status),
-                       breach=say("sla_breach", language) if data.get("breach") else "")
+                       breach=say("sla_breach", language) if data.get("breach") and status != "breached" else "")
         if kind == "escalation" and data.get("result") == "no next tier":
             return say("escalation_none", language, team=self.team(data.get("team")))
         if kind == "rename":

@@ -19,6 +19,7 @@ from itsm.interpreter.templates import BODY_CUT, SUBJECT_CUT
 from itsm.interpreter.texts import Text
 
 FALLBACK = "en"
+LANGUAGES = ("en", "zh-CN")  # the languages of the table below
 
 _TABLE: dict[str, tuple[str, str]] = {  # key: (en, zh-CN)
     # a timeline line: when, who, what
@@ -72,6 +73,18 @@ _TABLE: dict[str, tuple[str, str]] = {  # key: (en, zh-CN)
 
 WORDS: Mapping[str, Text] = MappingProxyType({
     key: Text((("en", en), ("zh-CN", zh)), FALLBACK) for key, (en, zh) in _TABLE.items()})
+
+
+def spoken(language: str | None, pack_language: str) -> str:
+    """The table's language for a reader of `language`: that one (zh and zh_CN read zh-CN), else the pack's,
+    else English, so that the engine's words and the pack's labels (which fall back to the pack's language
+    too) say one line in one language."""
+    for wanted in (language, pack_language):
+        primary = (wanted or "").strip().replace("_", "-").lower().split("-", 1)[0]
+        for tag in LANGUAGES:
+            if primary and tag.lower().split("-", 1)[0] == primary:
+                return tag
+    return FALLBACK
 
 
 def say(key: str, language: str | None, /, **values: Any) -> str:
