@@ -54,8 +54,9 @@ class Wording:
         kind, data, language = entry.kind, entry.data or {}, self.language
         if kind == "comment":  # a comment row says it; the comment event carries no text
             return say("comment", language, text=clip(entry.text, MAX_COMMENT)) if entry.text is not None else ""
-        if kind == "create":
-            return self.with_changes(say("created", language), entry.changes)
+        if kind == "create":  # the fields given; a flag left unset says nothing
+            changes = {name: change for name, change in (entry.changes or {}).items() if change[1] is not False}
+            return self.with_changes(say("created", language), changes)
         if kind == "transition":
             found = self.process.transition_by_id.get(entry.transition or "")
             what = say("transition", language, transition=self.label(found, entry.transition),
