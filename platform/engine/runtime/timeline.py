@@ -25,6 +25,7 @@ from .wording import say, say_moment, spoken, word_or
 MAX_VALUE = 120  # characters of a field value shown in a timeline line
 MAX_COMMENT = 2000  # characters of a comment
 QUIET_CHANGES = frozenset({"state"})  # shown by the transition itself
+COLUMNS = ("priority", "team", "assignee", "requester")  # the ticket's own columns a change may name
 
 
 def timeline_text(entries: Iterable[HistoryEntry], pack: m.PackSpec, process: m.ProcessSpec,
@@ -48,6 +49,7 @@ class Wording:
         self.pack = pack
         self.process = process
         self.form = pack.forms.get(process.form)
+        self.positions = {spec.id: at for at, spec in enumerate(self.form.fields if self.form is not None else ())}
         self.language = language
 
     def entry(self, entry: HistoryEntry) -> str:
@@ -87,12 +89,19 @@ class Wording:
 
     def with_changes(self, what: str, changes: Mapping[str, Any] | None) -> str:
         shown = [say("change", self.language, field=self.field(name), value=clip(self.value(name, new)))
-                 for name, (_, new) in (changes or {}).items()
+                 for name, (_, new) in sorted((changes or {}).items(), key=lambda item: self.order(item[0]))
                  if name not in QUIET_CHANGES and new not in (None, "", [])]
         if not shown:
             return what
         joined = say("changes_separator", self.language).join(shown)
         return say("with_changes", self.language, what=what, changes=joined)
+
+    def order(self, name: str) -> tuple[int, str]:
+        """Changes in the form's order, then the ticket's own columns: the same line whatever order the
+        database keeps a JSON object's keys in (PostgreSQL's jsonb sorts them its own way)."""
+        if name in self.positions:
+            return self.positions[name], ""
+        return len(self.positions) + (COLUMNS.index(name) if name in COLUMNS else len(COLUMNS)), name
 
     def label(self, spec: Any, fallback: str | None) -> str:
         text = spec.label.get(self.language) if spec is not None else ""

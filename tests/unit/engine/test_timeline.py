@@ -97,9 +97,9 @@ clocks:
 """
 
 HISTORY = [
-    HistoryEntry(AT, "rita", "create", changes={"summary": [None, "VPN  down\nagain"], "category": [None, "network"],
-                                                 "urgent": [None, True], "priority": [None, "P1"],
-                                                 "state": [None, "new"], "team": [None, "network_ops"]}),
+    HistoryEntry(AT, "rita", "create", changes={  # as jsonb keeps them: the line says them in the form's order
+        "team": [None, "network_ops"], "state": [None, "new"], "urgent": [None, True], "priority": [None, "P1"],
+        "summary": [None, "VPN  down\nagain"], "category": [None, "network"]}),
     HistoryEntry(AT, "rita", "routing", data={"reason": "routing", "team": "network_ops", "assignee": "nils"}),
     HistoryEntry(AT, "rita", "comment"),  # the comment event: its row below says it
     HistoryEntry(AT, "rita", "comment", text="Whole floor is offline"),
