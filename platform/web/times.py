@@ -9,7 +9,7 @@ daylight saving time, and read the same in every language. The API keeps ISO 860
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from flask_babel import gettext
 
 from itsm.engine import EngineError
 from itsm.engine.people.timezones import zone_for
+from itsm.engine.runtime.wording import zone_label
 
 from .extension import current_engine
 
@@ -54,17 +55,6 @@ def pack_timezone() -> str | None:
         return current_engine().definitions.active().pack.timezone
     except EngineError:
         return None
-
-
-def zone_label(moment: datetime) -> str:
-    """The offset of an aware instant as a label: `UTC`, `UTC+8`, `UTC-4`, `UTC+5:30`."""
-    offset = moment.utcoffset() or timedelta(0)
-    if not offset:
-        return "UTC"
-    minutes = int(abs(offset).total_seconds()) // 60
-    sign = "-" if offset < timedelta(0) else "+"
-    hours, rest = divmod(minutes, 60)
-    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
 def format_moment(moment: datetime, zone: ZoneInfo, short: bool = False) -> str:

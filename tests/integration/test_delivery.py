@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import threading
@@ -159,3 +160,62 @@ def test_a_mail_written_in_two_languages_reaches_each_requester_in_theirs(
     assert chinese.get_content().strip() == f"您的工单 {numbers['rita']} 已解决。"  # type: ignore[attr-defined]
     assert english["Subject"] == f"{numbers['ruth']} is resolved"
     assert english.get_content().strip() == f"We have resolved your incident {numbers['ruth']}."  # type: ignore[attr-defined]
+
+
+RESOLVED_WITH_TIMELINE = '''kind: notification
+id: resolved_notice
+to: [requester]
+channel: email
+subject: {zh-CN: "{{ ticket.number }} 已处理完成", en: "{{ ticket.number }} is resolved"}
+body:
+  zh-CN: |
+    处理经过：
+    {{ timeline }}
+  en: |
+    What happened:
+    {{ timeline }}
+'''
+
+
+def test_the_timeline_of_a_bilingual_mail_is_in_each_readers_language(engine: Engine, tmp_path: Path) -> None:
+    """The gov-desk pack with a resolution mail that quotes `{{ timeline }}`: rita reads Chinese, ruth English;
+    each queued body says the ticket's history with the pack's labels and the engine's words in hers."""
+    from itsm.engine.people.users import set_locale
+
+    pack = tmp_path / "gov-desk"
+    shutil.copytree(DEFINITIONS.parent / "examples" / "gov-desk", pack)
+    (pack / "notifications" / "resolved_notice.yaml").write_text(RESOLVED_WITH_TIMELINE, encoding="utf-8")
+    engine.definitions.publish_path(pack)
+    set_locale(engine.db, "rita", "zh-CN")
+    set_locale(engine.db, "ruth", "en")
+    sam, nils = engine.actor("sam"), engine.actor("nils")
+    numbers = {}
+    for name in ("rita", "ruth"):
+        numbers[name] = number = engine.create(engine.actor(name), "incident", {
+            "short_description": "政务外网无法访问", "description": "整层楼无法上网。"})["number"]
+        engine.comment(engine.actor(name), number, "三楼全部断网")
+        engine.comment(sam, number, "疑似交换机故障", internal=True)
+        engine.fire(sam, number, "classify", {"category": "network", "unit_level": "city", "impact": "unit",
+                                              "urgency": "high"})
+        engine.fire(nils, number, "start")
+        engine.fire(nils, number, "resolve", {"resolution_code": "fixed", "resolution_notes": "更换了交换机。"})
+    with engine.db.read() as session:
+        bodies = {tuple(row.recipients): row.body for row in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.notification == "resolved_notice"))}
+    chinese, english = bodies[("user:rita",)], bodies[("user:ruth",)]
+    assert chinese.startswith("处理经过：\n") and english.startswith("What happened:\n")
+    chinese_words = ("登记工单：", "问题概述为“政务外网无法访问”", "rita  备注：三楼全部断网", "分派给网络组",
+                     "受理派单（待受理 → 已派单）：", "故障类别为“网络故障”", "开始处理（已派单 → 处理中）",
+                     "SLA 响应时限：")
+    english_words = ("created: ", "Short description = 政务外网无法访问", "ruth  comment: 三楼全部断网",
+                     "Classify and dispatch (New -> Assigned): ", "Category = Network fault",
+                     "assigned to Network team", "Start work (Assigned -> In progress)", "SLA Time to respond: ")
+    for text, words in ((chinese, chinese_words), (english, english_words)):
+        for word in words:
+            assert word in text, (word, text)
+        lines = text.splitlines()[1:]
+        assert lines and all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d[ （(]+UTC\+8[)）]  ", line) for line in lines)
+        assert "疑似交换机故障" not in text  # internal comments stay out
+        assert "处理完成" not in text and "Resolve" not in text  # the change being made is not stored yet
+    assert "（UTC+8）" in chinese and "Start work" not in chinese and "->" not in chinese
+    assert "(UTC+8)" in english and "开始处理" not in english

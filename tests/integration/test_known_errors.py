@@ -164,9 +164,11 @@ def test_review_in_one_click_copies_the_timeline_and_links_both_ways(engine: Eng
     timeline = review["fields"]["timeline"]
     assert "Whole sales team is offline" in timeline and "Looking at the concentrator" in timeline
     assert "firmware" not in timeline  # internal comments stay out
-    assert "start (new -> in_progress)" in timeline and "resolve (in_progress -> resolved)" in timeline
+    # the pack's labels in its language (en), its time zone labelled by the offset
+    assert "Start work (New -> In progress)" in timeline and "Resolve (In progress -> Resolved)" in timeline
     lines = timeline.splitlines()
-    assert "created" in lines[0] and any("resolution_code = fixed" in line for line in lines)
+    assert "created" in lines[0] and any("Resolution code = Fixed" in line for line in lines)
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d \(UTC\+1\)  \w+  ", line) for line in lines)
     with engine.db.read() as session:
         ids = {n: i for n, i in session.execute(select(Link.kind, Link.source_id))}
         assert set(session.scalars(select(Link.kind))) == {"child", "parent"} and len(ids) == 2

@@ -27,9 +27,9 @@ from ..boundary import guarded
 from ..errors import N_, BadRequest, EngineError, NotFound
 from ..people.users import add_user
 from ..runtime.actors import SYSTEM
+from ..runtime.wording import say
 from .intake import MAX_KEY, create_keyed, map_fields, remember, render
 
-EMPTY_REPLY = "(the mail had no text)"
 MAX_COMMENT = 20_000  # characters of a reply kept as a comment (a forwarded log file is not a comment)
 # Lines that start the quoted original in replies: English, German and French mail clients, Outlook.
 _QUOTE_HEADERS = [re.compile(p, re.IGNORECASE) for p in (
@@ -179,7 +179,7 @@ def receive_mail(engine: Any, raw: bytes, intake_id: str | None = None) -> dict[
     context = {"mail": mail.context(), "sender": {"name": user.name, "email": user.email}}
     number = _reply_target(engine, pack, mail.subject, user.name)
     if number is not None:
-        text = str(render(intake, intake.reply_comment, context)).strip() or EMPTY_REPLY
+        text = str(render(intake, intake.reply_comment, context)).strip() or say("empty_reply", pack.language)
         if len(text) > MAX_COMMENT:
             text = text[: MAX_COMMENT - 1] + "…"
         engine.comment(engine.actor(user.name), number, text)

@@ -15,9 +15,10 @@ from typing import Any
 from jinja2 import TemplateError
 
 from itsm.interpreter import model as m
-from itsm.interpreter.templates import BODY_CUT, MAX_BODY, MAX_OUTPUT, MAX_SUBJECT, SUBJECT_CUT, is_template, renderer
+from itsm.interpreter.templates import MAX_BODY, MAX_OUTPUT, MAX_SUBJECT, is_template, renderer
 
 from ..errors import N_, ActionFailed, EngineError
+from .wording import say, spoken
 from .work import Work
 
 
@@ -90,7 +91,7 @@ def _run(work: Work, action: m.Action) -> None:
             user = work.pick_member(routing, current.escalates_to)[0] if routing is not None else None
             work.assign(current.escalates_to, user, reason="escalation")
     elif isinstance(action, m.NotifyAction):
-        _outbox(work, pack.notifications[action.notification], work.template_context(), action.where)
+        _outbox(work, pack.notifications[action.notification], action.where)
     elif isinstance(action, m.CommentAction):
         work.add_comment(render(action.text, work.template_context(), action.where), internal=False)
     elif isinstance(action, m.CreateAction):
@@ -120,16 +121,20 @@ def _assign(work: Work, action: m.AssignAction) -> None:
     work.assign(team if team is not None else work.ticket.team, user, reason="action")
 
 
-def _outbox(work: Work, notification: m.NotificationSpec, context: Mapping[str, Any], where: str) -> None:
+def _outbox(work: Work, notification: m.NotificationSpec, where: str) -> None:
     """Outbox rows (column values), written with the change's other rows. Rendered here, in the transaction,
     so the message says what the change did (docs/decisions.md, "Bounded templates"); a subject over 1 KiB or
-    a body over 64 KiB is cut and says so. One row per language the recipients read (SPEC 15)."""
+    a body over 64 KiB is cut and says so. One row per language the recipients read (SPEC 15), each with
+    `{{ timeline }}` and the cut notices in that language."""
     for language, recipients in recipients_by_language(work, notification, work.recipients(notification.to)):
+        context = work.template_context(language)
+        words = spoken(language, work.pack.language)
         work.outbox.append({
             "created_at": work.now, "notification": notification.id, "channel": notification.channel,
             "recipients": recipients,
-            "subject": render(notification.subject.get(language), context, where, MAX_SUBJECT, SUBJECT_CUT),
-            "body": render(notification.body.get(language), context, where, MAX_BODY, BODY_CUT),
+            "subject": render(notification.subject.get(language), context, where, MAX_SUBJECT,
+                              say("subject_cut", words)),
+            "body": render(notification.body.get(language), context, where, MAX_BODY, say("body_cut", words)),
             "url": notification.url, "status": "pending", "attempts": 0, "next_attempt_at": work.now,
             "sent_at": None, "last_error": None})
 

@@ -21,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -36,8 +35,8 @@ from ..errors import N_, StaleVersion
 from .apply import clock_json, clock_values
 from .plan import AdvanceCursor, Plan
 from .rules import Context, plan_sla, system_work
-from .store_lookups import snapshot
-from .timeline import timeline_text
+from .snapshot import HistoryEntry
+from .store_lookups import history, snapshot
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -195,8 +194,8 @@ class BatchLookups:
     def open_tickets(self, pool: Sequence[str]) -> Mapping[str, int]:
         return self.batch.loads(pool)
 
-    def timeline(self, ticket_id: int, zone: str) -> str:
-        return timeline_text(self.batch.session, ticket_id, ZoneInfo(zone))
+    def timeline(self, ticket_id: int) -> Sequence[HistoryEntry]:
+        return history(self.batch.session, ticket_id)
 
     def next_number(self, prefix: str) -> str:
         return numbering.next_number(self.batch.session, self.batch.db, prefix)

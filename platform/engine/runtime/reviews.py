@@ -5,8 +5,9 @@ The pack decides what "major" means and what the review holds: the operation fir
 review transition (the one whose actions `create` a ticket of the `review` process; `request_review` in the
 default pack: from `resolved`, guard "P1, P2 or declared major, and no review yet"). Templates of that
 transition can use `{{ timeline }}`: the incident's events and public comments as text, one line each, in
-the pack's time zone. The engine adds what YAML cannot say: a clear 409 for each reason the review cannot
-be opened, the review's assignee (whoever worked the incident), and a `review` event on the incident.
+the pack's language and time zone. The engine adds what YAML cannot say: a clear 409 for each reason the
+review cannot be opened, the review's assignee (whoever worked the incident), and a `review` event on the
+incident.
 """
 
 from __future__ import annotations

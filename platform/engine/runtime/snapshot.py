@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 
-Pause = tuple[str, str | None]  # (start, end or None), ISO 8601 as stored
+Pause = tuple[str, str | None]
+EMPTY: Mapping[str, Any] = MappingProxyType({})  # (start, end or None), ISO 8601 as stored
 
 
 class TicketRow(NamedTuple):
@@ -90,6 +92,21 @@ class TicketSnapshot:
     requester: UserFacts | None = None
 
 
+class HistoryEntry(NamedTuple):
+    """One line of a ticket's history as stored, for `{{ timeline }}`: an event (its kind and columns) or a
+    public comment (kind "comment" with its `text`; a comment *event* has no text and says nothing more)."""
+
+    at: datetime
+    actor: str
+    kind: str
+    transition: str | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    changes: Mapping[str, Any] = EMPTY
+    data: Mapping[str, Any] = EMPTY
+    text: str | None = None
+
+
 class Lookups(Protocol):
     """Facts beyond the snapshot; the adapter answers them from the store (tests from a fake)."""
 
@@ -103,8 +120,8 @@ class Lookups(Protocol):
         """Open tickets per member of `pool` (least_loaded)."""
         ...
 
-    def timeline(self, ticket_id: int, zone: str) -> str:
-        """The ticket's history as text (`{{ timeline }}`), shown in time zone `zone`."""
+    def timeline(self, ticket_id: int) -> Sequence[HistoryEntry]:
+        """The ticket's events and public comments, oldest first (`{{ timeline }}` says them: timeline.py)."""
         ...
 
     def next_number(self, prefix: str) -> str:

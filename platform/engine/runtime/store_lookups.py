@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from itsm.store import Database, clocks, numbering, routing, users
+from itsm.store import Database, clocks, numbering, routing, rows, users
 from itsm.store.clocks import CLOCKS
 from itsm.store.tickets import TICKETS
 
-from .snapshot import CLOCK_COLUMNS, TICKET_COLUMNS, ClockRow, TicketRow, TicketSnapshot, user_facts
-from .timeline import timeline_text
+from .snapshot import CLOCK_COLUMNS, TICKET_COLUMNS, ClockRow, HistoryEntry, TicketRow, TicketSnapshot, user_facts
 
 SYSTEM = "system"
 # Rows are read positionally (a row's values in table order, without a key look-up per column): the
@@ -38,14 +36,29 @@ class StoreLookups:
     def open_tickets(self, pool: Sequence[str]) -> Mapping[str, int]:
         return routing.open_tickets(self.session, pool)
 
-    def timeline(self, ticket_id: int, zone: str) -> str:
-        return timeline_text(self.session, ticket_id, ZoneInfo(zone))
+    def timeline(self, ticket_id: int) -> Sequence[HistoryEntry]:
+        return history(self.session, ticket_id)
 
     def next_number(self, prefix: str) -> str:
         return numbering.next_number(self.session, self.db, prefix)
 
     def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
         return users.locales_of(self.session, names)
+
+
+def history(session: Session, ticket_id: int) -> list[HistoryEntry]:
+    """A ticket's events and public comments as stored, oldest first (an event before a comment of the same
+    instant); internal comments stay out (`{{ timeline }}` goes to requesters and into review tickets)."""
+    found: list[tuple[Any, int, int, HistoryEntry]] = []
+    for event in rows.events_of(session, ticket_id):
+        found.append((event.at, 0, event.id, HistoryEntry(
+            event.at, event.actor, event.kind, event.transition, event.from_state, event.to_state,
+            event.changes or {}, event.data or {})))
+    for comment in rows.comments_of(session, ticket_id, public_only=True):
+        found.append((comment.at, 1, comment.id, HistoryEntry(comment.at, comment.author, "comment",
+                                                               text=comment.text)))
+    found.sort(key=lambda item: item[:3])
+    return [entry for *_, entry in found]
 
 
 def snapshot(session: Session, row: Sequence[Any], clock_rows: Sequence[Sequence[Any]] | None = None,

@@ -1,62 +1,158 @@
-"""`{{ timeline }}`: a ticket's history as text, one line per event and public comment (issue 7).
+"""`{{ timeline }}`: a ticket's history as text in one language, one line per event and public comment (issue 7).
 
-Lines look like `2026-03-09 10:55 CET  nils  start (assigned -> in_progress)`, in the pack's time zone.
-Internal comments stay out; comments come from the comment rows, which also hold those actions wrote.
+The store gives the entries as they are stored (`snapshot.HistoryEntry`: ids, raw values); this pure formatter
+says them in a language (SPEC 15) with the pack's labels (transitions, states, fields and their choices,
+teams, priority levels, SLA clocks) and the engine's own words (`wording.py`), at the pack's time zone:
+
+    2026-03-09 10:55 (UTC+1)  nils  Start work (New -> In progress)
+    2026-03-09 10:55（UTC+8）  nils  开始处理（待受理 → 处理中）
+
+An id the current pack no longer has (a transition a later version removed) is shown as it is stored.
+Internal comments never reach the formatter; comment events are said by the comment rows.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from collections.abc import Iterable, Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session
+from itsm.interpreter import model as m
 
-from itsm.store import rows
+from .snapshot import HistoryEntry
+from .wording import say, say_moment, spoken, word_or
 
 MAX_VALUE = 120  # characters of a field value shown in a timeline line
+MAX_COMMENT = 2000  # characters of a comment
 QUIET_CHANGES = frozenset({"state"})  # shown by the transition itself
+COLUMNS = ("priority", "team", "assignee", "requester")  # the ticket's own columns a change may name
 
 
-def timeline_text(session: Session, ticket_id: int, zone: tzinfo) -> str:
-    """Events and public comments, oldest first."""
-    entries: list[tuple[datetime, int, int, str, str]] = []
-    for event in rows.events_of(session, ticket_id):
-        line = _event_line(event)
-        if line:
-            entries.append((event.at, 0, event.id, event.actor, line))
-    for comment in rows.comments_of(session, ticket_id, public_only=True):
-        entries.append((comment.at, 1, comment.id, comment.author, f"comment: {_clip(comment.text, 2000)}"))
-    entries.sort(key=lambda entry: entry[:3])
-    return "\n".join(f"{at.astimezone(zone).strftime('%Y-%m-%d %H:%M %Z')}  {who}  {line}"
-                     for at, _, _, who, line in entries)
+def timeline_text(entries: Iterable[HistoryEntry], pack: m.PackSpec, process: m.ProcessSpec,
+                  language: str | None = None) -> str:
+    """The entries (oldest first, as given) as lines in `language` (the pack's when None or not spoken)."""
+    words = Wording(pack, process, spoken(language, pack.language))
+    zone = ZoneInfo(pack.timezone)
+    lines = []
+    for entry in entries:
+        what = words.entry(entry)
+        if what:
+            who = say("system", words.language) if entry.actor == "system" else entry.actor
+            lines.append(f"{say_moment(entry.at, zone, words.language)}  {who}  {what}")
+    return "\n".join(lines)
 
 
-def _event_line(event: Any) -> str:
-    data = event.data or {}
-    if event.kind == "create":
-        return _with_changes("created", event.changes)
-    if event.kind == "transition":
-        return _with_changes(f"{event.transition} ({event.from_state} -> {event.to_state})", event.changes)
-    if event.kind == "update":
-        return _with_changes("updated", event.changes)
-    if event.kind == "routing":
-        who = f", {data['assignee']}" if data.get("assignee") else ""
-        return f"assigned to {data.get('team') or 'no team'}{who} ({data.get('reason', 'routing')})"
-    if event.kind == "sla":
-        breach = ", breached" if data.get("breach") else ""
-        return f"SLA {data.get('clock')}: {data.get('status')}{breach}"
-    if event.kind == "comment":
-        return ""  # the comment row says it (and internal ones stay out)
-    details = ", ".join(f"{k} {_clip(v)}" for k, v in sorted(data.items()) if v not in (None, "", [], {}))
-    return f"{event.kind}: {details}" if details else event.kind
+class Wording:
+    """How one pack's process says its entries in one language."""
+
+    def __init__(self, pack: m.PackSpec, process: m.ProcessSpec, language: str):
+        self.pack = pack
+        self.process = process
+        self.form = pack.forms.get(process.form)
+        self.positions = {spec.id: at for at, spec in enumerate(self.form.fields if self.form is not None else ())}
+        self.language = language
+
+    def entry(self, entry: HistoryEntry) -> str:
+        kind, data, language = entry.kind, entry.data or {}, self.language
+        if kind == "comment":  # a comment row says it; the comment event carries no text
+            return say("comment", language, text=clip(entry.text, MAX_COMMENT)) if entry.text is not None else ""
+        if kind == "create":  # the fields given; a flag left unset says nothing
+            changes = {name: change for name, change in (entry.changes or {}).items() if change[1] is not False}
+            return self.with_changes(say("created", language), changes)
+        if kind == "transition":
+            found = self.process.transition_by_id.get(entry.transition or "")
+            what = say("transition", language, transition=self.label(found, entry.transition),
+                       source=self.state(entry.from_state), target=self.state(entry.to_state))
+            return self.with_changes(what, entry.changes)
+        if kind == "update":
+            return self.with_changes(say("updated", language), entry.changes)
+        if kind == "routing":
+            team = self.team(data.get("team")) if data.get("team") else say("no_team", language)
+            user = say("assigned_user", language, user=data["assignee"]) if data.get("assignee") else ""
+            reason = str(data.get("reason") or "routing")
+            return say("assigned", language, team=team, user=user,
+                       reason=word_or(f"reason.{reason}", language, reason))
+        if kind == "sla":
+            status = str(data.get("status"))
+            return say("sla", language, clock=self.clock(str(data.get("clock"))),
+                       status=word_or(f"status.{status}", language, status),
+                       breach=say("sla_breach", language) if data.get("breach") and status != "breached" else "")
+        if kind == "escalation" and data.get("result") == "no next tier":
+            return say("escalation_none", language, team=self.team(data.get("team")))
+        if kind == "rename":
+            return say("renamed", language, source=entry.from_state or "", target=self.state(entry.to_state))
+        details = say("list_separator", language).join(
+            say("detail", language, name=key, value=clip(value))
+            for key, value in sorted(data.items()) if value not in (None, "", [], {}))
+        name = word_or(f"kind.{kind}", language, kind)
+        return say("other", language, kind=name, details=details) if details else name
+
+    def with_changes(self, what: str, changes: Mapping[str, Any] | None) -> str:
+        shown = [say("change", self.language, field=self.field(name), value=clip(self.value(name, new)))
+                 for name, (_, new) in sorted((changes or {}).items(), key=lambda item: self.order(item[0]))
+                 if name not in QUIET_CHANGES and new not in (None, "", [])]
+        if not shown:
+            return what
+        joined = say("changes_separator", self.language).join(shown)
+        return say("with_changes", self.language, what=what, changes=joined)
+
+    def order(self, name: str) -> tuple[int, str]:
+        """Changes in the form's order, then the ticket's own columns: the same line whatever order the
+        database keeps a JSON object's keys in (PostgreSQL's jsonb sorts them its own way)."""
+        if name in self.positions:
+            return self.positions[name], ""
+        return len(self.positions) + (COLUMNS.index(name) if name in COLUMNS else len(COLUMNS)), name
+
+    def label(self, spec: Any, fallback: str | None) -> str:
+        text = spec.label.get(self.language) if spec is not None else ""
+        return text or (fallback or "")
+
+    def state(self, state_id: str | None) -> str:
+        return self.label(self.process.state_by_id.get(state_id or ""), state_id)
+
+    def team(self, team_id: Any) -> str:
+        team = self.pack.teams.get(str(team_id))
+        return (team.name.get(self.language) if team is not None else "") or str(team_id)
+
+    def clock(self, clock_id: str) -> str:
+        for policy in self.pack.sla_policies.values():
+            for clock in policy.clocks:
+                if clock.id == clock_id:
+                    return clock.label.get(self.language) or clock_id
+        return clock_id
+
+    def field(self, name: str) -> str:
+        spec = self.form.by_id.get(name) if self.form is not None else None
+        if spec is not None:
+            return spec.label.get(self.language) or name
+        return word_or(f"field.{name}", self.language, name)
+
+    def value(self, name: str, value: Any) -> str:
+        """A stored value as people read it: a choice by its label, a team by its name, a priority level by
+        its label, yes or no, a list joined."""
+        if isinstance(value, bool):
+            return say("yes" if value else "no", self.language)
+        if isinstance(value, list):
+            return say("list_separator", self.language).join(self.value(name, item) for item in value)
+        if name == "team":
+            return self.team(value)
+        if name == "priority":
+            return self.level(str(value))
+        spec = self.form.by_id.get(name) if self.form is not None else None
+        if spec is not None and spec.choices:
+            for choice in spec.choices:
+                if choice.value == value:
+                    return choice.label.get(self.language) or str(value)
+        return str(value)
+
+    def level(self, level_id: str) -> str:
+        matrix = self.pack.matrices.get(self.process.priority_matrix or "")
+        for level in matrix.levels if matrix is not None else ():
+            if level.id == level_id:
+                return level.label.get(self.language) or level_id
+        return level_id
 
 
-def _with_changes(what: str, changes: dict[str, Any] | None) -> str:
-    shown = [f"{name} = {_clip(new)}" for name, (_, new) in (changes or {}).items()
-             if name not in QUIET_CHANGES and new not in (None, "")]
-    return f"{what}: {'; '.join(shown)}" if shown else what
-
-
-def _clip(value: Any, limit: int = MAX_VALUE) -> str:
+def clip(value: Any, limit: int = MAX_VALUE) -> str:
     text = " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

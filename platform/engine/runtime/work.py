@@ -20,7 +20,8 @@ from .documents import document, document_fields
 from .fields import as_stored, check_values
 from .live import clock_names
 from .plan import AdvanceCursor, ClockChange, CreateLinked, Effect, LinkRow, Plan, TimerRow, changed_columns
-from .snapshot import TICKET_COLUMNS, ClockRow, Lookups, TicketRow, TicketSnapshot, UserFacts
+from .snapshot import TICKET_COLUMNS, ClockRow, HistoryEntry, Lookups, TicketRow, TicketSnapshot, UserFacts
+from .timeline import timeline_text
 from .views import expression_context, person, template_context
 
 MAX_LINKED_DEPTH = 5
@@ -28,16 +29,17 @@ _JSON_SCALARS = frozenset({str, int, float, bool})
 
 
 class Timeline:
-    """`{{ timeline }}` in templates: the ticket's history as text, asked for only when a template uses it."""
+    """`{{ timeline }}` in templates: the ticket's history as text in `language`, asked for only when a
+    template uses it; the entries are loaded once per change, whatever languages render them."""
 
-    def __init__(self, work: Work):
+    def __init__(self, work: Work, language: str | None = None):
         self.work = work
+        self.language = language or work.pack.language
         self._text: str | None = None
 
     def __str__(self) -> str:
         if self._text is None:
-            ticket_id = self.work.ticket.id
-            self._text = "" if ticket_id is None else self.work.lookups.timeline(ticket_id, self.work.pack.timezone)
+            self._text = timeline_text(self.work.history(), self.work.pack, self.work.process, self.language)
         return self._text
 
 
@@ -74,6 +76,7 @@ class Work:
         self.timers: tuple[TimerRow, ...] | None = None
         self.worked: dict[tuple[str, datetime], float] = {}  # working seconds from (calendar, instant) to now
         self.extra_template: dict[str, Any] = {}
+        self._history: tuple[HistoryEntry, ...] | None = None
 
     # -- the working ticket ------------------------------------------------------------------------
 
@@ -197,9 +200,18 @@ class Work:
             context["sla"] = clock_names(self.clocks, self.pack.calendars, self.now, self.worked)
         return context
 
-    def template_context(self) -> dict[str, Any]:
+    def template_context(self, language: str | None = None) -> dict[str, Any]:
+        """What templates read; `language` is the one the text is written in (a notification renders once per
+        language its readers read), else the pack's: `{{ timeline }}` speaks it."""
         return {**template_context(self.ticket, self.fields, self.requester_facts, self.actor),
-                "timeline": Timeline(self), **self.extra_template}
+                "timeline": Timeline(self, language), **self.extra_template}
+
+    def history(self) -> tuple[HistoryEntry, ...]:
+        """The stored ticket's events and public comments (none before it is stored), loaded once."""
+        if self._history is None:
+            ticket_id = self.ticket.id
+            self._history = () if ticket_id is None else tuple(self.lookups.timeline(ticket_id))
+        return self._history
 
     # -- the plan ----------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from itsm.engine.runtime.actors import Actor, actor_for, system_actor
 from itsm.engine.runtime.compiled import CompiledVersion, compile_version
 from itsm.engine.runtime.rules import Context, Request, plan
-from itsm.engine.runtime.snapshot import TicketSnapshot, UserFacts
+from itsm.engine.runtime.snapshot import HistoryEntry, TicketSnapshot, UserFacts
 from itsm.interpreter import load_pack
 
 MONDAY_9 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # 09:00 in Berlin, office hours
@@ -159,6 +159,7 @@ class FakeLookups:
         self.numbers = 0
         self.asked: list[str] = []
         self.user_locales: dict[str, str | None] = {}
+        self.histories: dict[int, list[HistoryEntry]] = {}  # ticket id -> its stored events and comments
 
     def user_exists(self, name: str) -> bool:
         return name in self.users
@@ -170,8 +171,9 @@ class FakeLookups:
     def open_tickets(self, pool: Sequence[str]) -> Mapping[str, int]:
         return {name: self.loads[name] for name in pool if name in self.loads}
 
-    def timeline(self, ticket_id: int, zone: str) -> str:
-        return f"history of {ticket_id} in {zone}"
+    def timeline(self, ticket_id: int) -> Sequence[HistoryEntry]:
+        self.asked.append(f"timeline {ticket_id}")
+        return self.histories.get(ticket_id, [])
 
     def next_number(self, prefix: str) -> str:
         self.numbers += 1

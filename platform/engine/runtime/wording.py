@@ -1,0 +1,118 @@
+"""The engine's own words in the texts it writes itself (SPEC 15): `{{ timeline }}`, notices it stores.
+
+Pages say their words through Flask-Babel's catalogs; the engine imports no web framework, so what it puts
+into stored text (a timeline line, a cut notification's notice, an empty mail reply) comes from this table,
+in zh-CN and en. A language the table lacks falls back to English, a tag matches as `Text.get` matches it
+(zh, zh_CN and zh-Hans-CN find zh-CN). Entries with `{name}` are formats; values are filled in as text and
+never read as formats themselves. Everything the pack names (states, transitions, fields, teams, clocks)
+comes from the pack's own labels, not from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, tzinfo
+from types import MappingProxyType
+from typing import Any
+
+from itsm.interpreter.templates import BODY_CUT, SUBJECT_CUT
+from itsm.interpreter.texts import Text
+
+FALLBACK = "en"
+LANGUAGES = ("en", "zh-CN")  # the languages of the table below
+
+_TABLE: dict[str, tuple[str, str]] = {  # key: (en, zh-CN)
+    # a timeline line: when, who, what
+    "moment": ("{time} ({zone})", "{time}（{zone}）"),
+    "system": ("system", "系统"),
+    "created": ("created", "登记工单"),
+    "updated": ("updated", "更新"),
+    "transition": ("{transition} ({source} -> {target})", "{transition}（{source} → {target}）"),
+    "with_changes": ("{what}: {changes}", "{what}：{changes}"),
+    "change": ("{field} = {value}", "{field}为“{value}”"),
+    "changes_separator": ("; ", "；"),
+    "list_separator": (", ", "、"),
+    "yes": ("yes", "是"),
+    "no": ("no", "否"),
+    "assigned": ("assigned to {team}{user} ({reason})", "分派给{team}{user}（{reason}）"),
+    "assigned_user": (", {user}", " / {user}"),
+    "no_team": ("no team", "无处理组"),
+    "comment": ("comment: {text}", "备注：{text}"),
+    "sla": ("SLA {clock}: {status}{breach}", "SLA {clock}：{status}{breach}"),
+    "sla_breach": (", breached", "，已超时"),
+    "escalation_none": ("escalation: no next tier ({team})", "升级：已无上一级处理组（{team}）"),
+    "renamed": ("state renamed ({source} -> {target})", "状态改名（{source} → {target}）"),
+    "other": ("{kind}: {details}", "{kind}：{details}"),
+    "detail": ("{name} {value}", "{name} {value}"),
+    # what the engine's event kinds, routing reasons and clock statuses are called
+    "kind.escalation": ("escalation", "升级"),
+    "kind.review": ("review", "复盘"),
+    "kind.link": ("link", "关联"),
+    "reason.routing": ("routing", "派单规则"),
+    "reason.escalation": ("escalation", "升级"),
+    "reason.action": ("action", "流程动作"),
+    "reason.review": ("review", "复盘"),
+    "reason.manual": ("manual", "人工分派"),
+    "status.not_started": ("not started", "未开始"),
+    "status.running": ("running", "计时中"),
+    "status.paused": ("paused", "已暂停"),
+    "status.met": ("met", "已达标"),
+    "status.breached": ("breached", "已超时"),
+    "status.cancelled": ("cancelled", "已取消"),
+    "status.stopped": ("stopped", "已停止"),
+    # the ticket's own columns, when a change names them
+    "field.priority": ("Priority", "优先级"),
+    "field.team": ("Team", "处理组"),
+    "field.assignee": ("Assignee", "处理人"),
+    "field.requester": ("Requester", "报障人"),
+    # notices the engine stores
+    "empty_reply": ("(the mail had no text)", "（邮件没有正文）"),
+    "subject_cut": (SUBJECT_CUT, "……"),
+    "body_cut": (BODY_CUT, "\n\n【以下内容已截断：消息超过 64 KiB】"),
+}
+
+WORDS: Mapping[str, Text] = MappingProxyType({
+    key: Text((("en", en), ("zh-CN", zh)), FALLBACK) for key, (en, zh) in _TABLE.items()})
+
+
+def spoken(language: str | None, pack_language: str) -> str:
+    """The table's language for a reader of `language`: that one (zh and zh_CN read zh-CN), else the pack's,
+    else English, so that the engine's words and the pack's labels (which fall back to the pack's language
+    too) say one line in one language."""
+    for wanted in (language, pack_language):
+        primary = (wanted or "").strip().replace("_", "-").lower().split("-", 1)[0]
+        for tag in LANGUAGES:
+            if primary and tag.lower().split("-", 1)[0] == primary:
+                return tag
+    return FALLBACK
+
+
+def say(key: str, language: str | None, /, **values: Any) -> str:
+    """The engine's word `key` in `language` (English when the table lacks it), `values` filled in."""
+    text = WORDS[key].get(language)
+    return text.format(**values) if values else text
+
+
+def word_or(key: str, language: str | None, default: str) -> str:
+    """`say(key)` for a key the table may not hold (an event kind a plugin made up): else `default`."""
+    return say(key, language) if key in WORDS else default
+
+
+def zone_label(moment: datetime) -> str:
+    """The offset of an aware instant as a label: `UTC`, `UTC+8`, `UTC-4`, `UTC+5:30` (docs/decisions.md,
+    "Times on the pages"): exact across daylight saving time and read the same in every language."""
+    offset = moment.utcoffset() or timedelta(0)
+    if not offset:
+        return "UTC"
+    minutes = int(abs(offset).total_seconds()) // 60
+    sign = "-" if offset < timedelta(0) else "+"
+    hours, rest = divmod(minutes, 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+def say_moment(moment: datetime, zone: tzinfo, language: str | None) -> str:
+    """`2026-03-09 10:55 (UTC+8)`, in Chinese `2026-03-09 10:55（UTC+8）`, as the pages show instants."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # the store's times are UTC
+    local = moment.astimezone(zone)
+    return say("moment", language, time=local.strftime("%Y-%m-%d %H:%M"), zone=zone_label(local))
