@@ -47,13 +47,15 @@ def update_clock(session: Session, ticket_id: int, clock: str, values: Mapping[s
                                  .values(dict(values)))
 
 
-def due_ticket_ids(session: Session, now: datetime, limit: int) -> list[int]:
-    """Tickets of up to `limit` clocks due before `now`, most overdue first; on PostgreSQL the clock rows
-    are locked, skipping those another worker holds (it takes the next ones)."""
+def due_ticket_ids(session: Session, now: datetime, limit: int) -> tuple[list[int], bool]:
+    """Tickets of up to `limit` clocks due before `now`, most overdue first, and whether `limit` clocks were
+    (more may be due: a ticket with two due clocks counts twice); on PostgreSQL the clock rows are locked,
+    skipping those another worker holds (it takes the next ones)."""
     due = select(CLOCKS.c.ticket_id).where(CLOCKS.c.next_timer_at < now).order_by(CLOCKS.c.next_timer_at).limit(limit)
     if is_postgres(session):
         due = due.with_for_update(skip_locked=True)
-    return list(dict.fromkeys(session.scalars(due).all()))
+    rows = session.scalars(due).all()
+    return list(dict.fromkeys(rows)), len(rows) >= limit
 
 
 def by_key_only(session: Session) -> None:

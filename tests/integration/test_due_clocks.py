@@ -233,3 +233,23 @@ def test_a_batch_whose_writes_fail_is_redone_ticket_by_ticket(db: Database, monk
         breaches = session.scalars(select(OutboxMessage.notification)
                                    .where(OutboxMessage.notification == "sla_breach")).all()
     assert len(breaches) == 3
+
+
+def test_one_sweep_clears_every_due_clock_when_tickets_have_two(db: Database) -> None:
+    """A batch takes clock rows, not tickets: a batch of 4 rows that are two tickets' two due clocks each is a
+    full batch, and the sweep goes on until no clock is due (it used to stop there, half done)."""
+    clock = Clock(MONDAY_9)
+    desk = Engine(db, clock=clock)
+    desk.definitions.publish_path(DEFINITIONS)
+    add_user(db, "rita")
+    for i in range(6):  # ten days apart: each ticket's two clocks come one after the other, by due time
+        desk.create(desk.actor("rita"), "incident", {**BASE, "short_description": f"Printer {i} jams"})
+        clock.now += timedelta(days=10)
+    with db.read() as session:
+        due = session.scalars(select(SlaClock.ticket_id).where(SlaClock.next_timer_at <= clock.now)
+                              .order_by(SlaClock.next_timer_at)).all()
+    assert len(due) == 12 and due[:4] == [due[0], due[0], due[2], due[2]]  # two tickets fill a batch of 4
+    result = sweep(desk, batch=4, deliver=False)
+    assert result.clocks == 6 and not result.full
+    with db.read() as session:
+        assert session.scalars(select(SlaClock.id).where(SlaClock.next_timer_at <= clock.now)).all() == []

@@ -49,6 +49,7 @@ class BatchResult:
     done: int = 0  # tickets whose due clocks were evaluated
     failed: int = 0
     own_transaction: list[int] = field(default_factory=list)  # ticket ids left to the per-ticket path
+    full: bool = False  # the batch took as many clocks as it could: more may be due
 
 
 def sweep_due_clocks(engine: Engine, batch: int, retry_after: timedelta) -> BatchResult:
@@ -57,7 +58,7 @@ def sweep_due_clocks(engine: Engine, batch: int, retry_after: timedelta) -> Batc
     with engine.db.write() as session:
         now = engine.clock()
         clocks.by_key_only(session)
-        ids = clocks.due_ticket_ids(session, now, batch)
+        ids, result.full = clocks.due_ticket_ids(session, now, batch)
         if not ids:
             return result
         rows = tickets.by_ids_locked(session, ids)  # a user writing a ticket: it waits for the next sweep

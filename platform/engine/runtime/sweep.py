@@ -41,10 +41,11 @@ class SweepResult:
     failed: int = 0
     delivered: int = 0  # outbox messages sent
     retried: int = 0  # outbox messages that failed this time (retried later, or given up)
+    full: bool = False  # a due query filled its batch: more may be due now
 
     def __add__(self, other: SweepResult) -> SweepResult:
         return SweepResult(self.clocks + other.clocks, self.timers + other.timers, self.skipped + other.skipped,
-                           self.failed + other.failed)
+                           self.failed + other.failed, full=self.full or other.full)
 
 
 def sweep_due(engine: Engine, batch: int = DEFAULT_BATCH, set_based: bool = True) -> SweepResult:
@@ -54,7 +55,8 @@ def sweep_due(engine: Engine, batch: int = DEFAULT_BATCH, set_based: bool = True
     while True:
         result = _sweep_clocks(engine, batch, set_based) + _sweep_timers(engine, batch)
         total = total + result
-        if result.clocks + result.timers + result.skipped + result.failed < batch:
+        if not result.full:  # neither due query filled its batch (counting tickets would stop early: a
+            total.full = False  # ticket with two due clocks takes two of a batch's clock rows)
             return total
 
 
@@ -70,7 +72,7 @@ def _sweep_clocks(engine: Engine, batch: int, set_based: bool = True) -> SweepRe
             raise  # no database to retry on: the caller backs off
         log.warning("set-based SLA batch failed; retrying it ticket by ticket", exc_info=True)
         return _clocks_one_by_one(engine, batch=batch)
-    result = SweepResult(clocks=done.done, failed=done.failed)
+    result = SweepResult(clocks=done.done, failed=done.failed, full=done.full)
     if done.own_transaction:
         result = result + _clocks_one_by_one(engine, ticket_ids=done.own_transaction)
     return result
@@ -83,7 +85,7 @@ def _clocks_one_by_one(engine: Engine, batch: int | None = None, ticket_ids: lis
     with engine.db.write() as session:
         now = engine.clock()
         if ticket_ids is None:
-            ticket_ids = clocks.due_ticket_ids(session, now, batch or DEFAULT_BATCH)
+            ticket_ids, result.full = clocks.due_ticket_ids(session, now, batch or DEFAULT_BATCH)
         rows = tickets.by_ids_locked(session, ticket_ids)
         clock_rows = clocks.of_tickets(session, [row.id for row in rows])
         requesters = users.all_named(session, {row.requester for row in rows})
@@ -109,6 +111,7 @@ def _sweep_timers(engine: Engine, batch: int) -> SweepResult:
     with engine.db.write() as session:
         now = engine.clock()
         due = timers.due(session, now, batch)  # on PostgreSQL another worker takes other timers
+        result.full = len(due) >= batch
         if not due:
             return result
         locked = {row.id: row for row in tickets.by_ids_locked(session, list(dict.fromkeys(
