@@ -6,13 +6,12 @@ tests/screenshots/ (git-ignored): zh-*.png, at a desktop width and a phone's."""
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
+from browsing import serving
 
 from itsm.engine.people.demo import DEMO_PASSWORD, ensure_demo_users
 from itsm.web import create_app, engine_of
@@ -32,12 +31,8 @@ def desk(tmp_path: Path, mermaid_js: Path) -> Iterator[str]:
     engine_of(app).db.upgrade()
     engine_of(app).definitions.publish_path(GOV_DESK)
     ensure_demo_users(engine_of(app).db)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(5)
+    with serving(app) as base:
+        yield base
 
 
 class Person:

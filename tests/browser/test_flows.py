@@ -5,13 +5,12 @@ browser sees them. Screenshots of the main pages go to tests/screenshots/ (git-i
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
+from browsing import serving
 
 from itsm.engine.people.users import add_user
 from itsm.web import create_app, engine_of
@@ -29,12 +28,8 @@ def server(tmp_path: Path, mermaid_js: Path) -> Iterator[str]:
     engine_of(app).definitions.publish_path(ROOT / "definitions")
     for name, flags in PEOPLE.items():
         add_user(engine_of(app).db, name, password=f"{name}-pw", **flags)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(5)
+    with serving(app) as base:
+        yield base
 
 
 class Person:

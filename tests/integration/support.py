@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 
 from itsm.engine import Engine
-from itsm.engine.people.users import add_user
+from itsm.engine.people.users import add_user, create_token
 from itsm.store import Database
 from itsm.web import create_app, engine_of
 
@@ -52,6 +52,16 @@ def deployed_app(config: Mapping[str, Any]) -> Flask:
     engine.db.upgrade()
     if config.get("PACK"):
         engine.definitions.publish_path(config["PACK"])
+    return app
+
+
+def api_app(db_url: str) -> Flask:
+    """The deployed app on the default pack with the demo users; their API tokens in `config["TOKENS"]`."""
+    app = deployed_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
+    db = engine_of(app).db
+    for name, flags in DEMO_USERS.items():
+        add_user(db, name, **flags)
+    app.config["TOKENS"] = {name: create_token(db, name) for name in DEMO_USERS}
     return app
 
 

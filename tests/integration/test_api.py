@@ -14,10 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
-from itsm.engine.people.users import add_user, create_token
-from itsm.web import engine_of
-
-from support import DEFINITIONS, DEMO_USERS, deployed_app
+from support import api_app
 
 LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "category": "hardware",
           "impact": "low", "urgency": "medium"}
@@ -25,12 +22,7 @@ LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "
 
 @pytest.fixture()
 def app(db_url: str) -> Flask:
-    app = deployed_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
-    db = engine_of(app).db
-    for name, flags in DEMO_USERS.items():
-        add_user(db, name, **flags)
-    app.config["TOKENS"] = {name: create_token(db, name) for name in DEMO_USERS}
-    return app
+    return api_app(db_url)
 
 
 class Api:

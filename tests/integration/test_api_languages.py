@@ -10,10 +10,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from itsm.engine.people.users import add_user, create_token, set_locale
+from itsm.engine.people.users import set_locale
 from itsm.web import create_app, engine_of
 
-from support import DEFINITIONS, DEMO_USERS, deployed_app
+from support import api_app
 
 LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "category": "hardware",
           "impact": "low", "urgency": "medium"}
@@ -24,12 +24,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 @pytest.fixture()
 def app(db_url: str) -> Flask:
-    app = deployed_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
-    db = engine_of(app).db
-    for name, flags in DEMO_USERS.items():
-        add_user(db, name, **flags)
-    app.config["TOKENS"] = {name: create_token(db, name) for name in DEMO_USERS}
-    return app
+    return api_app(db_url)
 
 
 class Api:

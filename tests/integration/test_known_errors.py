@@ -11,14 +11,14 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from itsm.engine import Conflict, Engine, Forbidden, ValidationFailed
-from itsm.engine.people.users import add_user, create_token
+from itsm.engine.people.users import add_user
 from itsm.engine.reports.known_errors import link, links, query_terms, suggest, suggest_for_ticket
 from itsm.engine.runtime.reviews import request_review
 from itsm.engine.runtime.search_index import reindex
 from itsm.store import Link, SearchDocument
 from itsm.web import engine_of
 
-from support import DEFINITIONS, DEMO_USERS, deployed_app
+from support import DEFINITIONS, api_app, deployed_app
 
 VPN = ("VPN disconnects every ten minutes", "The VPN client drops the tunnel after ten minutes on hotel Wi-Fi.",
        "Updated the VPN client to 5.2, which keeps the tunnel alive.")
@@ -207,12 +207,7 @@ def test_review_refused_when_not_resolved_not_major_or_not_service_desk(engine: 
 
 @pytest.fixture()
 def app(db_url: str) -> Flask:
-    app = deployed_app({"DATABASE_URL": db_url, "PACK": str(DEFINITIONS), "TESTING": True})
-    db = engine_of(app).db
-    for name, flags in DEMO_USERS.items():
-        add_user(db, name, **flags)
-    app.config["TOKENS"] = {name: create_token(db, name) for name in DEMO_USERS}
-    return app
+    return api_app(db_url)
 
 
 def call(app: Flask, method: str, path: str, who: str = "lars", **kwargs: Any) -> tuple[int, Any]:
