@@ -18,6 +18,8 @@ from .models import (
     IntakeKey,
     Link,
     LoginFailure,
+    Organization,
+    OrganizationDomain,
     OutboxMessage,
     RoutingCursor,
     SearchDocument,
@@ -29,5 +31,6 @@ from .models import (
 )
 
 __all__ = ["NOT_MIGRATED", "UNREACHABLE", "ApiToken", "Base", "Comment", "Database", "DefinitionsVersion", "Event",
-           "IntakeKey", "Link", "LoginFailure", "OutboxMessage", "RoutingCursor", "SearchDocument",
+           "IntakeKey", "Link", "LoginFailure", "Organization", "OrganizationDomain", "OutboxMessage", "RoutingCursor",
+           "SearchDocument",
            "Setting", "SlaClock", "Ticket", "Timer", "User", "default_url", "outage", "outage_line"]

@@ -96,10 +96,42 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     vip: Mapped[bool] = mapped_column(Boolean, default=False)
-    org: Mapped[str | None] = mapped_column(String(100), index=True)
+    org: Mapped[str | None] = mapped_column(String(100), index=True)  # an `organizations.id` (SPEC 14)
     timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name times are shown in; None: the pack's
     locale: Mapped[str | None] = mapped_column(String(16))  # the pages' language: "zh-CN", "en" (SPEC 15)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    full_name: Mapped[str | None] = mapped_column(String(200))  # as people call them: 王芳
+    org_contact: Mapped[bool] = mapped_column(Boolean, default=False)  # sees the tickets of the org's subtree
+    active: Mapped[bool] = mapped_column(Boolean, default=True)  # a disabled user cannot sign in (SPEC 14)
+
+
+class Organization(Base):
+    """A client unit in the hierarchy (province, city, county, unit: SPEC 14). `path` is the materialized
+    path of ids from the root, `/zhejiang/hangzhou/xihu/`: a subtree is every path with that prefix, and
+    the ancestors are read off it without a query."""
+
+    __tablename__ = "organizations"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent: Mapped[str | None] = mapped_column(String(100), index=True)
+    path: Mapped[str] = mapped_column(String(2000))
+    vip: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        # Prefix matches (`path LIKE '/zhejiang/%'`) through a B-tree: byte order on PostgreSQL.
+        Index("ix_organizations_path", "path", postgresql_ops={"path": "text_pattern_ops"}),
+    )
+
+
+class OrganizationDomain(Base):
+    """A mail domain of an organization: mail from an unknown sender at it may create a user there."""
+
+    __tablename__ = "organization_domains"
+    domain: Mapped[str] = mapped_column(String(253), primary_key=True)  # lower case
+    org: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
 
 
 class ApiToken(Base):
@@ -136,6 +168,7 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     state_entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    org: Mapped[str | None] = mapped_column(String(100))  # the requester's organization when it was reported
 
     __mapper_args__ = {"version_id_col": version}  # a stale write matches no row: optimistic concurrency
     __table_args__ = (
@@ -144,6 +177,7 @@ class Ticket(Base):
         Index("ix_tickets_assignee_open", "assignee", "is_open", "id"),
         Index("ix_tickets_requester", "requester", "id"),
         Index("ix_tickets_open_priority", "is_open", "priority", "id"),
+        Index("ix_tickets_org", "org", "id"),
     )
 
 

@@ -27,10 +27,10 @@ def exists(session: Session, name: str) -> bool:
 
 def add(session: Session, name: str, *, email: str | None = None, password_hash: str | None = None,
         is_admin: bool = False, vip: bool = False, org: str | None = None, timezone: str | None = None,
-        locale: str | None = None) -> User:
+        locale: str | None = None, full_name: str | None = None, org_contact: bool = False) -> User:
     """A new user row, added to the session (written at its next flush)."""
     user = User(name=name, email=email, is_admin=is_admin, vip=vip, org=org, timezone=timezone, locale=locale,
-                password_hash=password_hash)
+                password_hash=password_hash, full_name=full_name, org_contact=org_contact, active=True)
     session.add(user)
     return user
 

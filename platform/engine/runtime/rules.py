@@ -95,7 +95,7 @@ def draft(context: Context, actor: Actor, process: m.ProcessSpec, values: Mappin
     initial = process.state(process.initial)
     name = requester.name if requester is not None else actor.name
     ticket = TicketRow(None, "", process.id, initial.id, not initial.final, None, None, None, name, {}, 1, compiled.id,
-                       now, now, now, now if initial.final else None)
+                       now, now, now, now if initial.final else None, requester.org if requester is not None else None)
     work = Work(compiled.pack, compiled.id, actor, None, ticket, process, now, context.lookups, requester,
                 context.plugins, event="create", depth=context.depth)
     for spec in work.form.fields:

@@ -38,6 +38,7 @@ class TicketRow(NamedTuple):
     updated_at: datetime | None
     state_entered_at: datetime | None
     closed_at: datetime | None
+    org: str | None = None  # the requester's organization when the ticket was reported (SPEC 14)
 
 
 class ClockRow(NamedTuple):
