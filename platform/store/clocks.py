@@ -19,6 +19,7 @@ from .tickets import is_postgres
 CLOCKS = cast(Table, SlaClock.__table__)
 _OF_TICKET = select(CLOCKS).where(CLOCKS.c.ticket_id == bindparam("ticket_id"))
 _INSERT = insert(CLOCKS)
+_UPDATE = update(CLOCKS).where(CLOCKS.c.ticket_id == bindparam("_ticket"), CLOCKS.c.clock == bindparam("_clock"))
 
 
 def of_ticket(session: Session, ticket_id: int) -> list[Row[Any]]:
@@ -43,8 +44,7 @@ def insert_clocks(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 def update_clock(session: Session, ticket_id: int, clock: str, values: Mapping[str, Any]) -> None:
-    session.connection().execute(update(CLOCKS).where(CLOCKS.c.ticket_id == ticket_id, CLOCKS.c.clock == clock)
-                                 .values(dict(values)))
+    session.connection().execute(_UPDATE, {**values, "_ticket": ticket_id, "_clock": clock})
 
 
 def due_ticket_ids(session: Session, now: datetime, limit: int) -> tuple[list[int], bool]:

@@ -21,6 +21,10 @@ _BY_NUMBER = select(TICKETS).where(TICKETS.c.number == bindparam("number"))
 _BY_NUMBER_LOCKED = _BY_NUMBER.with_for_update()  # PostgreSQL: waits for the ticket's writer
 _BY_ID = select(TICKETS).where(TICKETS.c.id == bindparam("id"))
 _INSERT = insert(TICKETS).returning(TICKETS.c.id)
+# The columns to set come with the parameters (SQLAlchemy sets those it is given): one statement object,
+# built and keyed for the compiled cache once, instead of a statement per change.
+_UPDATE = (update(TICKETS).where(TICKETS.c.id == bindparam("_id"), TICKETS.c.version == bindparam("_version"))
+           .values(version=TICKETS.c.version + 1))
 SLA_FILTERS = ("breached", "at_risk", "running", "paused")
 
 
@@ -59,9 +63,8 @@ def insert_ticket(session: Session, values: Mapping[str, Any]) -> int:
 
 def update_ticket(session: Session, ticket_id: int, version: int, values: Mapping[str, Any]) -> bool:
     """Write `values` and bump the version if the row is still at `version`; False when it was not."""
-    statement = (update(TICKETS).where(TICKETS.c.id == ticket_id, TICKETS.c.version == version)
-                 .values({**values, "version": TICKETS.c.version + 1}))
-    return session.connection().execute(statement).rowcount == 1
+    parameters = {name: value for name, value in values.items() if name != "version"}
+    return session.connection().execute(_UPDATE, {**parameters, "_id": ticket_id, "_version": version}).rowcount == 1
 
 
 def fields_after(session: Session, last_id: int, limit: int) -> Sequence[Any]:

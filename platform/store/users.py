@@ -22,7 +22,7 @@ def by_name(session: Session, name: str) -> User | None:
 
 
 def exists(session: Session, name: str) -> bool:
-    return session.scalar(select(User.id).where(User.name == name)) is not None
+    return session.connection().execute(_ID_BY_NAME, {"name": name}).first() is not None
 
 
 def add(session: Session, name: str, *, email: str | None = None, password_hash: str | None = None,
@@ -101,6 +101,7 @@ def replace_password_hash(session: Session, user_id: int, old: str | None, new: 
 
 _USERS = cast(Table, User.__table__)
 _BY_NAME = select(_USERS).where(_USERS.c.name == bindparam("name"))
+_ID_BY_NAME = select(_USERS.c.id).where(_USERS.c.name == bindparam("name"))
 
 
 def named(session: Session, name: str) -> Any | None:
