@@ -121,7 +121,8 @@ def paths_of(session: Session, ids: Collection[str]) -> dict[str, str]:
     """The materialized paths of the organizations among `ids` that exist, by id."""
     if not ids:
         return {}
-    return dict(session.execute(select(Organization.id, Organization.path).where(Organization.id.in_(list(ids)))))
+    rows = session.execute(select(Organization.id, Organization.path).where(Organization.id.in_(list(ids))))
+    return {org_id: path for org_id, path in rows}
 
 
 def like_pattern(text: str) -> str:

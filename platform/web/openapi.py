@@ -65,6 +65,11 @@ KPI_PARAMETERS: list[dict[str, Any]] = [
     {"name": "process", "in": "query", "required": False, "schema": {"type": "string"}},
     {"name": "team", "in": "query", "required": False, "schema": {"type": "string"},
      "description": "The team holding the ticket now."},
+    {"name": "org", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "Tickets reported from this organization or any under it."},
+    {"name": "group_by", "in": "query", "required": False, "schema": {"enum": ["org"]},
+     "description": "org: also the figures of each organization directly under `org` (or of each root), "
+                    "each over its subtree, in `by_org`."},
     {"name": "format", "in": "query", "required": False, "schema": {"enum": ["json", "csv"], "default": "json"}},
 ]
 _COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
@@ -92,7 +97,22 @@ KPIS: dict[str, Any] = {"type": "object", "properties": {
     "satisfaction": {"type": "object", "properties": {"count": {"type": "integer"},
                                                       "average": {"type": ["number", "null"]},
                                                       "distribution": _COUNTS}},
-    "channels": _COUNTS}}
+    "channels": _COUNTS,
+    "org": {"type": ["string", "null"]}, "group_by": {"enum": ["org"]},
+    "by_org": {"type": "array", "items": {"type": "object", "properties": {
+        "org": {"type": ["string", "null"], "description": "null: tickets of no organization"},
+        "name": {"type": ["string", "null"]},
+        "own": {"type": "boolean", "description": "tickets reported from `org` itself, not from under it"},
+        "children": {"type": "integer", "description": "organizations directly under this one"},
+        "tickets": {"type": "object", "properties": {"created": {"type": "integer"}, "open": {"type": "integer"},
+                                                     "resolved": {"type": "integer"}}},
+        "time_to_acknowledge": _DURATION, "time_to_resolve": _DURATION,
+        "sla": {"type": "object", "additionalProperties": {"type": "object", "properties": {
+            "met": {"type": "integer"}, "breached": {"type": "integer"}, "running": {"type": "integer"},
+            "total": {"type": "integer"}, "compliance_percent": _RATE}}},
+        "reopen": {"type": "object"}, "first_contact_resolution": {"type": "object"},
+        "satisfaction": {"type": "object", "properties": {"count": {"type": "integer"},
+                                                          "average": {"type": ["number", "null"]}}}}}}}}
 
 
 BOOLEAN = {"type": "boolean"}
