@@ -136,6 +136,8 @@ def find(session: Session, *, text: str | None = None, parent: str | None = None
     """Organizations in the order of the tree (by path: a province, then its cities...), at most `limit` of
     them after the path `after`: those whose id or name contains `text` (regardless of case), directly
     under `parent` (or the roots), active or not."""
+    # byte order on both databases (PostgreSQL's collation would sort `/a_b/` and `/ab/` apart from the tree)
+    path = Organization.path.collate("C") if session.get_bind().dialect.name == "postgresql" else Organization.path
     query = select(Organization)
     if text:
         pattern = like_pattern(text.lower())
@@ -148,8 +150,8 @@ def find(session: Session, *, text: str | None = None, parent: str | None = None
     if active is not None:
         query = query.where(Organization.active.is_(active))
     if after is not None:
-        query = query.where(Organization.path > after)
-    return list(session.scalars(query.order_by(Organization.path).limit(limit)))
+        query = query.where(path > after)
+    return list(session.scalars(query.order_by(path).limit(limit)))
 
 
 def child_counts(session: Session, ids: Collection[str]) -> dict[str, int]:
