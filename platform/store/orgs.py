@@ -125,10 +125,14 @@ def paths_of(session: Session, ids: Collection[str]) -> dict[str, str]:
     return {org_id: path for org_id, path in rows}
 
 
-def like_pattern(text: str) -> str:
-    """`%text%` for a LIKE with escape character `\\`: what people type is matched literally."""
+def contains(column: Any, text: str, dialect: str) -> ColumnElement[bool]:
+    """`column` holds `text`, regardless of case (Latin letters; Chinese has none), `%` and `_` matched as
+    themselves. SQLite's LIKE ignores ASCII case already (no lower() on every row); PostgreSQL's ILIKE."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    pattern = f"%{escaped}%"
+    if dialect == "sqlite":
+        return column.like(pattern, escape="\\")
+    return column.ilike(pattern, escape="\\")
 
 
 def find(session: Session, *, text: str | None = None, parent: str | None = None, roots: bool = False,
@@ -136,13 +140,12 @@ def find(session: Session, *, text: str | None = None, parent: str | None = None
     """Organizations in the order of the tree (by path: a province, then its cities...), at most `limit` of
     them after the path `after`: those whose id or name contains `text` (regardless of case), directly
     under `parent` (or the roots), active or not."""
+    dialect = session.get_bind().dialect.name
     # byte order on both databases (PostgreSQL's collation would sort `/a_b/` and `/ab/` apart from the tree)
-    path = Organization.path.collate("C") if session.get_bind().dialect.name == "postgresql" else Organization.path
+    path = Organization.path.collate("C") if dialect == "postgresql" else Organization.path
     query = select(Organization)
     if text:
-        pattern = like_pattern(text.lower())
-        query = query.where(func.lower(Organization.id).like(pattern, escape="\\")
-                            | func.lower(Organization.name).like(pattern, escape="\\"))
+        query = query.where(contains(Organization.id, text, dialect) | contains(Organization.name, text, dialect))
     if roots:
         query = query.where(Organization.parent.is_(None))
     elif parent is not None:

@@ -31,7 +31,7 @@ class TicketScope:
     org_ids: Any = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        out: list[ColumnElement[bool]] = [Ticket.process.in_(self.processes)]
+        out: list[ColumnElement[bool]] = [self.process_column().in_(self.processes)]
         if self.start is not None:
             out.append(Ticket.created_at >= self.start)
         if self.end is not None:
@@ -41,6 +41,13 @@ class TicketScope:
         if self.org_ids is not None:
             out.append(Ticket.org.in_(self.org_ids))
         return out
+
+    def process_column(self) -> Any:
+        """The process column to compare. With an organization, its subtree's index (`tickets.org`) is what
+        narrows the tickets down: the process is then compared as an expression (`process || ''`), which
+        SQLite's planner, having no statistics, would otherwise prefer as an index, reading every ticket of
+        the process (a unit's report among 20,000 tickets: ~50 ms instead of ~280 ms)."""
+        return Ticket.process if self.org_ids is None else Ticket.process + ""
 
 
 # One ticket's facts from its event log: seconds from creation to the first acknowledging event and to the
@@ -119,7 +126,7 @@ def org_rating_counts(session: Session, scope: TicketScope, process: str,
     """(organization, rating, count) for the scope's tickets of `process` whose field `field` holds an integer."""
     value = Ticket.fields[field].as_integer()
     rows = _grouped(session, Ticket.org, value,
-                    where=[*scope.conditions(), Ticket.process == process, value.is_not(None)])
+                    where=[*scope.conditions(), scope.process_column() == process, value.is_not(None)])
     return [(org, rating, count) for org, rating, count in rows]
 
 
@@ -135,7 +142,7 @@ def backlog_counts(session: Session, scope: TicketScope, age_bounds: Sequence[tu
 def rating_counts(session: Session, scope: TicketScope, process: str, field: str) -> list[tuple[Any, int]]:
     """(rating, count) for the scope's tickets of `process` whose field `field` holds an integer."""
     value = Ticket.fields[field].as_integer()
-    rows = _grouped(session, value, where=[*scope.conditions(), Ticket.process == process, value.is_not(None)])
+    rows = _grouped(session, value, where=[*scope.conditions(), scope.process_column() == process, value.is_not(None)])
     return [(rating, count) for rating, count in rows]
 
 

@@ -10,12 +10,12 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import queries as q
 from .models import ApiToken, User
-from .orgs import like_pattern
+from .orgs import contains
 
 
 def by_name(session: Session, name: str) -> User | None:
@@ -34,10 +34,9 @@ def find(session: Session, *, text: str | None = None, org_ids: Any = None, acti
     flags given. A substring has no index to use: 100,000 users are scanned in tens of milliseconds."""
     query = select(User)
     if text:
-        pattern = like_pattern(text.lower())
-        query = query.where(func.lower(User.name).like(pattern, escape="\\")
-                            | func.lower(func.coalesce(User.full_name, "")).like(pattern, escape="\\")
-                            | func.lower(func.coalesce(User.email, "")).like(pattern, escape="\\"))
+        dialect = session.get_bind().dialect.name
+        columns = (User.name, User.full_name, User.email)
+        query = query.where(or_(*(contains(column, text, dialect) for column in columns)))
     if org_ids is not None:
         query = query.where(User.org.in_(org_ids))
     for column, wanted in ((User.active, active), (User.is_admin, admin), (User.org_contact, org_contact)):
