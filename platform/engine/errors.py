@@ -121,6 +121,12 @@ class Forbidden(EngineError):
     status, code = 403, "forbidden"
 
 
+class AccountDisabled(Forbidden):
+    """A disabled user signing in (SPEC 14): the right password, but no session."""
+
+    status, code = 403, "account_disabled"
+
+
 class NotFound(EngineError):
     status, code = 404, "not_found"
 

@@ -115,3 +115,103 @@ def move(session: Session, org_id: str, parent: str | None) -> None:
     session.execute(update(Organization).where(prefix_match(Organization.path, old, dialect))
                     .values(path=literal(new) + func.substr(Organization.path, len(old) + 1),
                             updated_at=utcnow()))
+
+
+def paths_of(session: Session, ids: Collection[str]) -> dict[str, str]:
+    """The materialized paths of the organizations among `ids` that exist, by id."""
+    if not ids:
+        return {}
+    rows = session.execute(select(Organization.id, Organization.path).where(Organization.id.in_(list(ids))))
+    return {org_id: path for org_id, path in rows}
+
+
+def contains(column: Any, text: str, dialect: str) -> ColumnElement[bool]:
+    """`column` holds `text`, regardless of case (Latin letters; Chinese has none), `%` and `_` matched as
+    themselves. SQLite's LIKE ignores ASCII case already (no lower() on every row); PostgreSQL's ILIKE."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    if dialect == "sqlite":
+        return column.like(pattern, escape="\\")
+    return column.ilike(pattern, escape="\\")
+
+
+def find(session: Session, *, text: str | None = None, parent: str | None = None, roots: bool = False,
+         active: bool | None = None, after: str | None = None, limit: int = 50) -> list[Organization]:
+    """Organizations in the order of the tree (by path: a province, then its cities...), at most `limit` of
+    them after the path `after`: those whose id or name contains `text` (regardless of case), directly
+    under `parent` (or the roots), active or not."""
+    dialect = session.get_bind().dialect.name
+    # byte order on both databases (PostgreSQL's collation would sort `/a_b/` and `/ab/` apart from the tree)
+    path = Organization.path.collate("C") if dialect == "postgresql" else Organization.path
+    query = select(Organization)
+    if text:
+        query = query.where(contains(Organization.id, text, dialect) | contains(Organization.name, text, dialect))
+    if roots:
+        query = query.where(Organization.parent.is_(None))
+    elif parent is not None:
+        query = query.where(Organization.parent == parent)
+    if active is not None:
+        query = query.where(Organization.active.is_(active))
+    if after is not None:
+        query = query.where(path > after)
+    return list(session.scalars(query.order_by(path).limit(limit)))
+
+
+def child_counts(session: Session, ids: Collection[str]) -> dict[str, int]:
+    """How many organizations sit directly under each of `ids` (those with none are left out)."""
+    if not ids:
+        return {}
+    rows = session.execute(select(Organization.parent, func.count()).where(Organization.parent.in_(list(ids)))
+                           .group_by(Organization.parent))
+    return {str(parent): count for parent, count in rows}
+
+
+def count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Organization)) or 0)
+
+
+def set_values(session: Session, org_id: str, values: dict[str, Any]) -> None:
+    """Set columns (`name`, `vip`, `active`) of `org_id`; `updated_at` follows."""
+    session.execute(update(Organization).where(Organization.id == org_id).values(**values, updated_at=utcnow()))
+
+
+def domain_owners(session: Session, domains: Collection[str]) -> dict[str, str]:
+    """The organization holding each of `domains` (lower case) that some organization holds."""
+    if not domains:
+        return {}
+    rows = session.execute(select(OrganizationDomain.domain, OrganizationDomain.org)
+                           .where(OrganizationDomain.domain.in_([d.lower() for d in domains])))
+    return {domain: org for domain, org in rows}
+
+
+def child_on_path(path: str, parent_path: str | None) -> str | None:
+    """The id of the organization directly under the one at `parent_path` (the root for None) whose subtree
+    holds the organization at `path`; "" when `path` is `parent_path` itself; None when it lies elsewhere."""
+    prefix = parent_path or "/"
+    if not path.startswith(prefix):
+        return None
+    return path[len(prefix):].split("/", 1)[0]
+
+
+def lock(session: Session, ids: Collection[str]) -> None:
+    """Hold the rows of `ids` until the transaction ends (PostgreSQL; SQLite has one writer already), in the
+    order of their ids, so two moves that each read the other's place wait rather than make a cycle."""
+    if ids:
+        session.execute(select(Organization.id).where(Organization.id.in_(sorted(ids)))
+                        .order_by(Organization.id).with_for_update())
+
+
+def longest_path_under(session: Session, path: str) -> int:
+    """The length of the longest path in the subtree at `path` (0 when there is none)."""
+    dialect = session.get_bind().dialect.name
+    return int(session.scalar(select(func.max(func.length(Organization.path)))
+                              .where(prefix_match(Organization.path, path, dialect))) or 0)
+
+
+def domain_rows(session: Session, ids: Collection[str]) -> list[tuple[str, str]]:
+    """(domain, organization) for every mail domain of the organizations among `ids`."""
+    if not ids:
+        return []
+    rows = session.execute(select(OrganizationDomain.domain, OrganizationDomain.org)
+                           .where(OrganizationDomain.org.in_(list(ids))))
+    return [(domain, org) for domain, org in rows]

@@ -21,28 +21,39 @@ from .models import Event, SlaClock, Ticket
 
 @dataclass(frozen=True)
 class TicketScope:
-    """The tickets of `processes` created in [start, end) (an open end: no bound), held by `team` if given."""
+    """The tickets of `processes` created in [start, end) (an open end: no bound), held by `team` if given,
+    reported from an organization among `org_ids` (a SELECT of ids: `orgs.subtree_ids`) if given."""
 
     processes: tuple[str, ...]
     start: datetime | None = None
     end: datetime | None = None
     team: str | None = None
+    org_ids: Any = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        out: list[ColumnElement[bool]] = [Ticket.process.in_(self.processes)]
+        out: list[ColumnElement[bool]] = [self.process_column().in_(self.processes)]
         if self.start is not None:
             out.append(Ticket.created_at >= self.start)
         if self.end is not None:
             out.append(Ticket.created_at < self.end)
         if self.team is not None:
             out.append(Ticket.team == self.team)
+        if self.org_ids is not None:
+            out.append(Ticket.org.in_(self.org_ids))
         return out
+
+    def process_column(self) -> Any:
+        """The process column to compare. With an organization, its subtree's index (`tickets.org`) is what
+        narrows the tickets down: the process is then compared as an expression (`process || ''`), which
+        SQLite's planner, having no statistics, would otherwise prefer as an index, reading every ticket of
+        the process (a unit's report among 20,000 tickets: ~50 ms instead of ~280 ms)."""
+        return Ticket.process if self.org_ids is None else Ticket.process + ""
 
 
 # One ticket's facts from its event log: seconds from creation to the first acknowledging event and to the
-# first resolving transition (None: none yet), whether it was reopened, whether it changed team. A plain
-# tuple: a report makes one per ticket.
-TicketTiming = tuple[float | None, float | None, bool, bool]
+# first resolving transition (None: none yet), whether it was reopened, whether it changed team; and the
+# organization it was reported from. A plain tuple: a report makes one per ticket.
+TicketTiming = tuple[float | None, float | None, bool, bool, str | None]
 
 
 class ClockCount(NamedTuple):
@@ -56,6 +67,7 @@ class ClockCount(NamedTuple):
     breached: bool
     clocks: int
     overdue: int
+    org: str | None = None  # the tickets' organization, when counted by organization
 
 
 def ticket_timings(session: Session, scope: TicketScope, *, acting_kinds: Collection[str], ignored_actor: str,
@@ -76,23 +88,46 @@ def ticket_timings(session: Session, scope: TicketScope, *, acting_kinds: Collec
     moved = and_(Event.kind != "create", Event.changes["team"].as_string().is_not(None))
     since = _seconds_since_creation(session.get_bind().dialect.name)
     query = (select(since(func.min(case((acknowledge, Event.at)))), since(func.min(case((resolve, Event.at)))),
-                    func.max(case((reopen, 1), else_=0)), func.max(case((moved, 1), else_=0)))
+                    func.max(case((reopen, 1), else_=0)), func.max(case((moved, 1), else_=0)), Ticket.org)
              .select_from(Ticket).join(Event, Event.ticket_id == Ticket.id).where(*scope.conditions())
-             .group_by(Ticket.id, Ticket.created_at))
-    return [(_seconds(ack), _seconds(res), bool(again), bool(other))
-            for ack, res, again, other in session.execute(query)]
+             .group_by(Ticket.id, Ticket.created_at, Ticket.org))
+    return [(_seconds(ack), _seconds(res), bool(again), bool(other), org)
+            for ack, res, again, other, org in session.execute(query)]
 
 
-def clock_counts(session: Session, scope: TicketScope, now: datetime,
-                 skip_phases: Collection[str] = ()) -> list[ClockCount]:
+def clock_counts(session: Session, scope: TicketScope, now: datetime, skip_phases: Collection[str] = (),
+                 by_org: bool = False) -> list[ClockCount]:
     """The scope's SLA clocks (but those in `skip_phases`) counted per name, ticket priority, phase, status
-    and breach flag, each count with how many of its clocks had a deadline before `now`."""
-    columns = (SlaClock.clock, Ticket.priority, SlaClock.phase, SlaClock.status, SlaClock.breached)
+    and breach flag (and the tickets' organization when `by_org`), each count with how many of its clocks had
+    a deadline before `now`."""
+    columns: list[Any] = [SlaClock.clock, Ticket.priority, SlaClock.phase, SlaClock.status, SlaClock.breached]
+    if by_org:
+        columns.append(Ticket.org)
     query = (select(*columns, func.count(), func.count(case((SlaClock.deadline < now, 1))))
              .select_from(Ticket).join(SlaClock, SlaClock.ticket_id == Ticket.id)
              .where(*scope.conditions(), SlaClock.phase.not_in(list(skip_phases))).group_by(*columns))
-    return [ClockCount(clock, priority, phase, status, bool(breached), clocks, overdue)
-            for clock, priority, phase, status, breached, clocks, overdue in session.execute(query)]
+    out = []
+    for row in session.execute(query):
+        values = tuple(row)
+        clock, priority, phase, status, breached = values[:5]
+        out.append(ClockCount(clock, priority, phase, status, bool(breached), values[-2], values[-1],
+                              values[5] if by_org else None))
+    return out
+
+
+def org_ticket_counts(session: Session, scope: TicketScope) -> list[tuple[str | None, bool, int]]:
+    """(organization, is_open, count) over the scope's tickets."""
+    return [(org, bool(is_open), count)
+            for org, is_open, count in _grouped(session, Ticket.org, Ticket.is_open, where=scope.conditions())]
+
+
+def org_rating_counts(session: Session, scope: TicketScope, process: str,
+                      field: str) -> list[tuple[str | None, Any, int]]:
+    """(organization, rating, count) for the scope's tickets of `process` whose field `field` holds an integer."""
+    value = Ticket.fields[field].as_integer()
+    rows = _grouped(session, Ticket.org, value,
+                    where=[*scope.conditions(), scope.process_column() == process, value.is_not(None)])
+    return [(org, rating, count) for org, rating, count in rows]
 
 
 def backlog_counts(session: Session, scope: TicketScope, age_bounds: Sequence[tuple[str, datetime]],
@@ -107,7 +142,7 @@ def backlog_counts(session: Session, scope: TicketScope, age_bounds: Sequence[tu
 def rating_counts(session: Session, scope: TicketScope, process: str, field: str) -> list[tuple[Any, int]]:
     """(rating, count) for the scope's tickets of `process` whose field `field` holds an integer."""
     value = Ticket.fields[field].as_integer()
-    rows = _grouped(session, value, where=[*scope.conditions(), Ticket.process == process, value.is_not(None)])
+    rows = _grouped(session, value, where=[*scope.conditions(), scope.process_column() == process, value.is_not(None)])
     return [(rating, count) for rating, count in rows]
 
 

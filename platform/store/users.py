@@ -10,11 +10,12 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import queries as q
 from .models import ApiToken, User
+from .orgs import contains
 
 
 def by_name(session: Session, name: str) -> User | None:
@@ -25,12 +26,53 @@ def exists(session: Session, name: str) -> bool:
     return session.connection().execute(_ID_BY_NAME, {"name": name}).first() is not None
 
 
+def find(session: Session, *, text: str | None = None, org_ids: Any = None, active: bool | None = None,
+         admin: bool | None = None, org_contact: bool | None = None, after: str | None = None,
+         limit: int = 50) -> list[User]:
+    """Users by name, at most `limit` after the name `after`: those whose name, full name or mail address
+    contains `text` (regardless of case), whose organization is in `org_ids` (a SELECT of ids), with the
+    flags given. A substring has no index to use: 100,000 users are scanned in tens of milliseconds."""
+    query = select(User)
+    if text:
+        dialect = session.get_bind().dialect.name
+        columns = (User.name, User.full_name, User.email)
+        query = query.where(or_(*(contains(column, text, dialect) for column in columns)))
+    if org_ids is not None:
+        query = query.where(User.org.in_(org_ids))
+    for column, wanted in ((User.active, active), (User.is_admin, admin), (User.org_contact, org_contact)):
+        if wanted is not None:
+            query = query.where(column.is_(wanted))
+    if after is not None:
+        query = query.where(User.name > after)
+    return list(session.scalars(query.order_by(User.name).limit(limit)))
+
+
+def set_values(session: Session, name: str, values: dict[str, Any]) -> bool:
+    """Set columns of user `name` (`email`, `full_name`, `org`, `is_admin`, `active`, `password_hash`...);
+    False when there is no such user."""
+    result = session.execute(update(User).where(User.name == name).values(**values))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def counts_by_org(session: Session, ids: Collection[str]) -> dict[str, int]:
+    """How many users belong directly to each of `ids` (those with none are left out)."""
+    if not ids:
+        return {}
+    rows = session.execute(select(User.org, func.count()).where(User.org.in_(list(ids))).group_by(User.org))
+    return {str(org): count for org, count in rows}
+
+
+def count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(User)) or 0)
+
+
 def add(session: Session, name: str, *, email: str | None = None, password_hash: str | None = None,
         is_admin: bool = False, vip: bool = False, org: str | None = None, timezone: str | None = None,
-        locale: str | None = None, full_name: str | None = None, org_contact: bool = False) -> User:
+        locale: str | None = None, full_name: str | None = None, org_contact: bool = False,
+        active: bool = True) -> User:
     """A new user row, added to the session (written at its next flush)."""
     user = User(name=name, email=email, is_admin=is_admin, vip=vip, org=org, timezone=timezone, locale=locale,
-                password_hash=password_hash, full_name=full_name, org_contact=org_contact, active=True)
+                password_hash=password_hash, full_name=full_name, org_contact=org_contact, active=active)
     session.add(user)
     return user
 

@@ -42,15 +42,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     install(app, Engine(Database(app.config["DATABASE_URL"])))  # no connection yet
 
     from . import admin, api, auth, availability, dashboard, editor, i18n, pages, preferences, security, times, ui
+    from . import admin_people as admin_people  # routes of the admin blueprint
+    from . import api_people as api_people  # routes of the api blueprint
 
     availability.init_app(app)  # first: its hook must run before any other reads the session
     i18n.init_app(app)
     times.init_app(app)
     security.init_app(app)
+    api_people.init_app(app)  # its routes join the api blueprint before that is registered
     api.init_app(app)
     auth.init_app(app)
     ui.init_app(app)
     admin.init_app(app)
+    admin_people.init_app(app)
     editor.init_app(app)
     dashboard.init_app(app)
     preferences.init_app(app)

@@ -8,7 +8,7 @@ from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
 
 from itsm.engine import Unauthorized
-from itsm.engine.errors import TooManyAttempts
+from itsm.engine.errors import AccountDisabled, TooManyAttempts
 from itsm.engine.people.users import authenticate
 
 from .extension import current_engine
@@ -40,6 +40,9 @@ def login() -> Any:
     except Unauthorized:
         return render_template("login.html", next=target, name=name,
                                error=gettext("Wrong user name or password.")), 401
+    except AccountDisabled:
+        return render_template("login.html", next=target, name=name,
+                               error=gettext("This account is disabled. Ask an administrator to enable it.")), 403
     log_in(user)
     return redirect(target)
 

@@ -10,6 +10,7 @@ from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 
 from itsm.engine import BadRequest
+from itsm.engine.people.orgs import lineage_of
 from itsm.engine.reports.kpis import kpi_report, rating_field
 
 from .charts import bar_chart, format_number, histogram, horizontal_bars
@@ -20,7 +21,7 @@ from .times import viewer_zone
 from .ui import has_kpis
 
 dashboard_pages = Blueprint("dashboard", __name__)
-FILTERS = ("from", "to", "process", "team")
+FILTERS = ("from", "to", "process", "team", "org")
 # The report's own keys as the page says them (pack values, such as a channel field's choices, stay as written)
 CHANNELS = {"portal": lazy_gettext("portal"), "api": lazy_gettext("API"), "email": lazy_gettext("email"),
             "monitoring": lazy_gettext("monitoring"), "internal": lazy_gettext("internal"),
@@ -73,14 +74,14 @@ def dashboard() -> Any:
     if not has_kpis(actor):  # a requester, or a member of teams that work no process
         return redirect(url_for("ui.portal"))
     engine = current_engine()
-    params: dict[str, Any] = {name: request.args[name] for name in FILTERS if request.args.get(name)}
+    params: dict[str, Any] = {name: request.args[name].strip() for name in FILTERS if request.args.get(name)}
     query = reader_days(params, viewer_zone())
     error = None
     try:
-        report = kpi_report(engine, actor, query)
+        report = kpi_report(engine, actor, {**query, "group_by": "org"})
     except BadRequest as exc:
         error, params, query = said(exc.message), {}, {}
-        report = kpi_report(engine, actor, {})
+        report = kpi_report(engine, actor, {"group_by": "org"})
     pack = engine.definitions.active().pack
     sla_rows = report["sla"]
     words = {"no_data": gettext("No data"), "missing": gettext("n/a")}
@@ -103,8 +104,25 @@ def dashboard() -> Any:
     rated = any(rating_field(pack.forms[pack.processes[p].form]) for p in report["processes"])
     if not rated:  # no form in view asks for a rating: no empty satisfaction tile and chart
         del charts["satisfaction"]
-    csv_url = url_for("api.kpis", format="csv", **query)
+    by_org = report["by_org"] if any(row["org"] for row in report["by_org"]) else []  # no tree: no breakdown
+    if by_org:
+        charts["by_org"] = horizontal_bars(gettext("Tickets by organization"), [
+            (_org_label(row), row["tickets"]["created"]) for row in by_org], chart_id="by-org", **words)
+    csv_query: dict[str, Any] = {**query, **({"group_by": "org"} if by_org else {})}
+    csv_url = url_for("api.kpis", format="csv", **csv_query)
+    here = {k: v for k, v in params.items() if k != "org"}
     return render_template("dashboard.html", report=report, charts=charts, params=params, error=error, rated=rated,
-                           hours=hours, number=number, csv_url=csv_url,
+                           hours=hours, number=number, csv_url=csv_url, by_org=by_org, here=here,
+                           lineage=lineage_of(engine.db, report["org"]) if report["org"] else [],
+                           org_label=_org_label, clock_ids=sorted({c for row in by_org for c in row["sla"]}),
                            teams=sorted(pack.teams.values(), key=lambda t: text(t.name)),
                            processes=list(pack.processes.values()))
+
+
+def _org_label(row: dict[str, Any]) -> str:
+    """A breakdown row as the page names it: the organization, its own tickets, or tickets of none."""
+    if row["org"] is None:
+        return gettext("No organization")
+    if row["own"]:
+        return gettext("%(name)s itself", name=row["name"] or row["org"])
+    return str(row["name"] or row["org"])

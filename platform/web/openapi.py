@@ -65,6 +65,11 @@ KPI_PARAMETERS: list[dict[str, Any]] = [
     {"name": "process", "in": "query", "required": False, "schema": {"type": "string"}},
     {"name": "team", "in": "query", "required": False, "schema": {"type": "string"},
      "description": "The team holding the ticket now."},
+    {"name": "org", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "Tickets reported from this organization or any under it."},
+    {"name": "group_by", "in": "query", "required": False, "schema": {"enum": ["org"]},
+     "description": "org: also the figures of each organization directly under `org` (or of each root), "
+                    "each over its subtree, in `by_org`."},
     {"name": "format", "in": "query", "required": False, "schema": {"enum": ["json", "csv"], "default": "json"}},
 ]
 _COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
@@ -92,7 +97,108 @@ KPIS: dict[str, Any] = {"type": "object", "properties": {
     "satisfaction": {"type": "object", "properties": {"count": {"type": "integer"},
                                                       "average": {"type": ["number", "null"]},
                                                       "distribution": _COUNTS}},
-    "channels": _COUNTS}}
+    "channels": _COUNTS,
+    "org": {"type": ["string", "null"]}, "group_by": {"enum": ["org"]},
+    "by_org": {"type": "array", "items": {"type": "object", "properties": {
+        "org": {"type": ["string", "null"], "description": "null: tickets of no organization"},
+        "name": {"type": ["string", "null"]},
+        "own": {"type": "boolean", "description": "tickets reported from `org` itself, not from under it"},
+        "children": {"type": "integer", "description": "organizations directly under this one"},
+        "tickets": {"type": "object", "properties": {"created": {"type": "integer"}, "open": {"type": "integer"},
+                                                     "resolved": {"type": "integer"}}},
+        "time_to_acknowledge": _DURATION, "time_to_resolve": _DURATION,
+        "sla": {"type": "object", "additionalProperties": {"type": "object", "properties": {
+            "met": {"type": "integer"}, "breached": {"type": "integer"}, "running": {"type": "integer"},
+            "total": {"type": "integer"}, "compliance_percent": _RATE}}},
+        "reopen": {"type": "object"}, "first_contact_resolution": {"type": "object"},
+        "satisfaction": {"type": "object", "properties": {"count": {"type": "integer"},
+                                                          "average": {"type": ["number", "null"]}}}}}}}}
+
+
+BOOLEAN = {"type": "boolean"}
+ORG_FIELDS: dict[str, Any] = {
+    "name": TEXT, "parent": {"type": "string", "description": "the parent organization's id; null: a root"},
+    "domains": {"type": "array", "items": {"type": "string"}, "description": "mail domains (hz.gov.cn)"},
+    "vip": BOOLEAN, "active": BOOLEAN}
+ORG = {"$ref": "#/components/schemas/Organization"}
+USER_FIELDS: dict[str, Any] = {
+    "email": TEXT, "full_name": TEXT, "org": {"type": "string", "description": "an organization id"},
+    "locale": {"type": "string", "examples": ["zh-CN"]}, "timezone": {"type": "string", "examples": ["Asia/Shanghai"]},
+    "vip": BOOLEAN, "admin": BOOLEAN, "org_contact": BOOLEAN, "active": BOOLEAN,
+    "password": {"type": "string", "description": "a new password (8 characters or more)"}}
+USER = {"$ref": "#/components/schemas/User"}
+PAGING: list[dict[str, Any]] = [
+    {"name": "limit", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "the next_cursor of the page before"}]
+FLAG = {"enum": ["true", "false", "1", "0"]}
+
+
+def _page_of(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": {"items": {"type": "array", "items": item},
+                                             "next_cursor": {"type": ["string", "null"]}}}
+
+
+def _people_schemas() -> dict[str, Any]:
+    nullable_text = {"type": ["string", "null"]}
+    return {
+        "Organization": {"type": "object", "properties": {
+            "id": TEXT, "name": TEXT, "parent": nullable_text,
+            "path": {"type": "array", "items": TEXT, "description": "ids from the root down to this one"},
+            "domains": {"type": "array", "items": TEXT}, "vip": BOOLEAN, "active": BOOLEAN,
+            "children": {"type": "integer"}, "users": {"type": "integer", "description": "direct members"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"}}},
+        "User": {"type": "object", "properties": {
+            "name": TEXT, "email": nullable_text, "full_name": nullable_text, "org": nullable_text,
+            "org_name": nullable_text, "locale": nullable_text, "timezone": nullable_text, "vip": BOOLEAN,
+            "admin": BOOLEAN, "org_contact": BOOLEAN, "active": BOOLEAN, "has_password": BOOLEAN,
+            "created_at": {"type": "string", "format": "date-time"}}},
+    }
+
+
+def _people_paths() -> dict[str, Any]:
+    org_id = {"name": "org_id", "in": "path", "required": True, "schema": {"type": "string"}, "example": "zhejiang"}
+    name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}, "example": "rita"}
+    query = [{"name": "q", "in": "query", "required": False, "schema": {"type": "string"}}]
+    return {
+        "/api/orgs": {
+            "get": {"summary": "Organizations (admins): q= in id or name, parent=ID its children (parent= empty: "
+                               "the roots), active=; in the order of the tree", "security": AUTH,
+                    "parameters": [*query, {"name": "parent", "in": "query", "required": False,
+                                            "schema": {"type": "string"}},
+                                   {"name": "active", "in": "query", "required": False, "schema": FLAG}, *PAGING],
+                    "responses": _responses(200, _page_of(ORG), 400, 401, 403)},
+            "post": {"summary": "Create an organization (admins)", "security": AUTH,
+                     "requestBody": _body({"id": TEXT, **ORG_FIELDS}, ["id", "name"]),
+                     "responses": _responses(201, ORG, 400, 401, 403, 409, 422)}},
+        "/api/orgs/{org_id}": {
+            "get": {"summary": "An organization (admins)", "parameters": [org_id], "security": AUTH,
+                    "responses": _responses(200, ORG, 401, 403, 404)},
+            "patch": {"summary": "Change an organization (admins): a new parent moves its subtree; cycles are "
+                                 "refused (422)", "parameters": [org_id], "security": AUTH,
+                      "requestBody": _body(ORG_FIELDS, []),
+                      "responses": _responses(200, ORG, 400, 401, 403, 404, 409, 422)}},
+        "/api/users": {
+            "get": {"summary": "Users (admins): q= in name, full name or mail address, org= its subtree's "
+                               "members, active=, admin=, org_contact=; by name", "security": AUTH,
+                    "parameters": [*query, {"name": "org", "in": "query", "required": False,
+                                            "schema": {"type": "string"}},
+                                   *({"name": n, "in": "query", "required": False, "schema": FLAG}
+                                     for n in ("active", "admin", "org_contact")), *PAGING],
+                    "responses": _responses(200, _page_of(USER), 400, 401, 403)},
+            "post": {"summary": "Create a user (admins)", "security": AUTH,
+                     "requestBody": _body({"name": TEXT, **USER_FIELDS}, ["name"]),
+                     "responses": _responses(201, USER, 400, 401, 403, 409, 422)}},
+        "/api/users/{name}": {
+            "get": {"summary": "A user (admins)", "parameters": [name], "security": AUTH,
+                    "responses": _responses(200, USER, 401, 403, 404)},
+            "patch": {"summary": "Change a user (admins): null clears a text; active=false disables them (no "
+                                 "sign-in, tokens refused); password sets a new one", "parameters": [name],
+                      "security": AUTH, "requestBody": _body(USER_FIELDS, []),
+                      "responses": _responses(200, USER, 400, 401, 403, 404, 409, 422)}},
+    }
 
 
 def openapi_document() -> dict[str, Any]:
@@ -155,9 +261,11 @@ def openapi_document() -> dict[str, Any]:
                     "changes": {"type": "object"}, "comment": {"type": ["string", "null"]},
                     "data": {"type": "object", "description": "what else the event recorded, by kind"},
                     "definitions_version": {"type": "string"}}},
+                **_people_schemas(),
             },
         },
         "paths": {
+            **_people_paths(),
             "/api/health": {"get": {"summary": "The database reachable, and the active definitions version",
                                     "responses": _responses(200, {"type": "object"}, 503)}},
             "/api/openapi.json": {"get": {"summary": "This document",

@@ -119,7 +119,9 @@ def page_actor() -> Actor | None:
         engine = current_engine()
         with engine.db.read() as db_session:
             user = stored_users.by_name(db_session, name)
-        if user is not None and hmac.compare_digest(password_stamp(user), str(session.get("stamp", ""))):
+        # a disabled user's session ends at their next request (SPEC 14), as a changed password's does
+        if (user is not None and user.active
+                and hmac.compare_digest(password_stamp(user), str(session.get("stamp", "")))):
             actor = actor_for(user, engine.definitions.active().pack)
             g.page_locale = user.locale  # the language of their pages (itsm.web.i18n)
             g.page_timezone = user.timezone  # the zone of the times they read (itsm.web.times)

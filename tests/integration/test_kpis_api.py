@@ -55,7 +55,7 @@ def test_kpis_json_for_agents_and_admins_with_api_and_monitoring_channels(client
         assert kpis["tickets"]["created"] == 3
         # the incident form's channel field wins (its default is portal); a review has none: the API recorded it
         assert kpis["channels"] == {"api": 1, "monitoring": 1, "portal": 1}
-        assert set(kpis) == {"period", "process", "processes", "team", "generated_at", "tickets",
+        assert set(kpis) == {"period", "process", "processes", "team", "org", "generated_at", "tickets",
                              "time_to_acknowledge", "time_to_resolve", "sla", "backlog", "reopen",
                              "first_contact_resolution", "satisfaction", "channels"}
     today = datetime.now(UTC).date()

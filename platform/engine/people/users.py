@@ -18,14 +18,14 @@ from itsm.store import Database, User
 from itsm.store import users as stored
 from itsm.store.models import utcnow
 
-from ..errors import N_, BadRequest, Conflict, NotFound, Unauthorized
+from ..errors import N_, AccountDisabled, BadRequest, Conflict, NotFound, Unauthorized
 from ..runtime.actors import SYSTEM, UserRecord
 from .login_throttle import FREE_FAILURES, check_not_locked, clear_failures, record_failure
 from .timezones import check_timezone
 
-__all__ = ["FREE_FAILURES", "PASSWORD_METHOD", "add_user", "authenticate", "check_email", "check_locale",
-           "check_timezone", "check_user_name", "create_token", "hash_password", "set_locale", "set_timezone",
-           "user_for_token", "verify_password"]
+__all__ = ["FREE_FAILURES", "PASSWORD_METHOD", "add_user", "authenticate", "check_active", "check_email",
+           "check_locale", "check_timezone", "check_user_name", "create_token", "hash_password", "is_mail_domain",
+           "set_locale", "set_timezone", "user_for_token", "verify_password"]
 
 # Werkzeug's default, written out so that a change of it is ours to make: a hash made with anything else
 # (older parameters, the format of releases before Werkzeug hashing) is rewritten at the next sign-in.
@@ -105,17 +105,27 @@ MAX_EMAIL, MAX_LOCAL_PART = 254, 64
 def check_email(email: str) -> None:
     """Raise BadRequest unless `email` is a plain mail address (name@example.org)."""
     local, at, domain = email.rpartition("@")
-    labels = domain.split(".")
     if (len(email) > MAX_EMAIL or not at or len(local) > MAX_LOCAL_PART or not _LOCAL_PART.fullmatch(local)
-            or len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
-            or not any(char.isalpha() for char in labels[-1])):
+            or not is_mail_domain(domain)):
         shown = f"'{email[:80]}'" if email.isprintable() else N_("(with a control character)")
         raise BadRequest(N_("e-mail address %(address)s is not valid: write it as name@example.org", address=shown))
 
 
+def is_mail_domain(domain: str) -> bool:
+    """A domain as mail addresses end (example.org, 浙江.gov.cn): at least two labels, the last with a letter."""
+    labels = domain.split(".")
+    return (len(domain) <= MAX_DOMAIN and len(labels) >= 2
+            and all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
+            and any(char.isalpha() for char in labels[-1]))
+
+
+MAX_DOMAIN = 253
+
+
 def add_user(db: Database, name: str, *, password: str | None = None, email: str | None = None,
              admin: bool = False, vip: bool = False, org: str | None = None, timezone: str | None = None,
-             locale: str | None = None) -> User:
+             locale: str | None = None, full_name: str | None = None, org_contact: bool = False,
+             active: bool = True) -> User:
     check_user_name(name)
     if email is not None:
         check_email(email)
@@ -126,7 +136,8 @@ def add_user(db: Database, name: str, *, password: str | None = None, email: str
         if stored.exists(session, name):
             raise Conflict(N_("user '%(name)s' exists already", name=name))
         return stored.add(session, name, email=email, is_admin=admin, vip=vip, org=org, timezone=timezone,
-                          locale=locale, password_hash=hash_password(password) if password else None)
+                          locale=locale, password_hash=hash_password(password) if password else None,
+                          full_name=full_name, org_contact=org_contact, active=active)
 
 
 LOCALE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*")
@@ -176,9 +187,18 @@ def authenticate(db: Database, name: str, password: str, now: datetime | None = 
         raise Unauthorized(N_("wrong user name or password"))
     if failures:
         clear_failures(db, name)
+    check_active(user)  # told only to who knows the password: a guesser learns nothing about the account
     if needs_rehash(user.password_hash):
         _rehash(db, user, password)
     return user
+
+
+def check_active(user: UserRecord) -> None:
+    """Raise AccountDisabled for a disabled user: every way of signing in (passwords, LDAP, OpenID Connect)
+    asks this before a session starts (SPEC 14)."""
+    if not getattr(user, "active", True):
+        raise AccountDisabled(N_("the account '%(user)s' is disabled: ask an administrator to enable it",
+                                 user=user.name))
 
 
 def _rehash(db: Database, user: User, password: str) -> None:
@@ -219,6 +239,8 @@ def user_for_token(db: Database, token: str) -> UserRecord:
         raise Unauthorized(N_("unknown or revoked API token"))
     if row.name is None:
         raise Unauthorized(N_("the token's user no longer exists"))
+    if not row.active:
+        raise Unauthorized(N_("the token's user is disabled"))
     if row.last_used_at is None or utcnow() - row.last_used_at > TOKEN_USE_PRECISION:
         with db.write() as session:
             stored.touch_token(session, digest, utcnow())

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from itsm.interpreter import model as m
+from itsm.store import orgs as stored_orgs
 from itsm.store import reports as stored
 from itsm.store.reports import ClockCount, TicketScope, TicketTiming
 
@@ -26,7 +27,8 @@ from ..runtime.engine import Engine
 if TYPE_CHECKING:
     from itsm.store.database import Session
 
-PARAMETERS = ("from", "to", "process", "team", "format")
+PARAMETERS = ("from", "to", "process", "team", "org", "group_by", "format")
+GROUPINGS = ("org",)  # `group_by=org`: one row per organization under `org` (or per root)
 AGE_BUCKETS: tuple[tuple[str, int | None], ...] = (("<1d", 1), ("1-3d", 3), ("3-7d", 7), ("7-30d", 30),
                                                     (">30d", None))
 AGENT_EVENTS = ("create", "transition", "update", "comment")  # what counts as an agent acting on a ticket
@@ -37,17 +39,20 @@ NONE = "none"  # the key of tickets without a team or priority
 
 @dataclass(frozen=True)
 class KpiScope:
-    """Which tickets the figures are about: created in [start, end), of these processes, held by `team`."""
+    """Which tickets the figures are about: created in [start, end), of these processes, held by `team`,
+    reported from `org`'s subtree; `group_by`: the figures also per organization under `org`."""
 
     processes: tuple[m.ProcessSpec, ...]
     start: datetime | None = None
     end: datetime | None = None
     team: str | None = None
     process: str | None = None  # the `process` filter as given (None: every process in `processes`)
+    org: str | None = None
+    group_by: str | None = None
 
-    def tickets(self) -> TicketScope:
-        """The same tickets, as the store selects them."""
-        return TicketScope(tuple(p.id for p in self.processes), self.start, self.end, self.team)
+    def tickets(self, org_ids: Any = None) -> TicketScope:
+        """The same tickets, as the store selects them (`org_ids`: the SELECT of `org`'s subtree)."""
+        return TicketScope(tuple(p.id for p in self.processes), self.start, self.end, self.team, org_ids)
 
 
 # -- which states mean what -------------------------------------------------------------------------------
@@ -114,7 +119,11 @@ def kpi_scope(pack: m.PackSpec, actor: Actor, params: Mapping[str, str]) -> KpiS
     end = parse_instant("to", params["to"], end=True) if params.get("to") else None
     if start is not None and end is not None and start >= end:
         raise BadRequest(N_("from must be before to"), [{"field": "to", "message": N_("not after from")}])
-    return KpiScope(visible, start, end, team, process_id)
+    group_by = params.get("group_by") or None
+    if group_by is not None and group_by not in GROUPINGS:
+        raise BadRequest(N_("group_by must be %(known)s", known=", ".join(GROUPINGS)),
+                         [{"field": "group_by", "message": N_("unknown grouping")}])
+    return KpiScope(visible, start, end, team, process_id, params.get("org") or None, group_by)
 
 
 def kpi_report(engine: Engine, actor: Actor, params: Mapping[str, str]) -> dict[str, Any]:
@@ -148,6 +157,7 @@ def kpi_rows(report: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
     rows.append(("satisfaction_average", "", satisfaction["average"]))
     rows.extend(("satisfaction", f"rating={key}", count) for key, count in satisfaction["distribution"].items())
     rows.extend(("tickets_by_channel", f"channel={key}", count) for key, count in report["channels"].items())
+    rows.extend(org_csv_rows(report.get("by_org", [])))
     return rows
 
 
@@ -155,18 +165,25 @@ def kpi_rows(report: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
 
 def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datetime) -> dict[str, Any]:
     """Every figure for the scope, as `GET /api/kpis` returns it."""
-    tickets = scope.tickets()
+    org_ids = None
+    if scope.org is not None:
+        if stored_orgs.by_id(session, scope.org) is None:
+            raise BadRequest(N_("no organization '%(org)s'", org=scope.org),
+                             [{"field": "org", "message": N_("unknown organization")}])
+        org_ids = stored_orgs.subtree_ids(session, scope.org)
+    tickets = scope.tickets(org_ids)
     created, still_open, backlog = _tickets_and_backlog(session, tickets, now)
     facts = _ticket_facts(session, scope, tickets)
-    acknowledged = [ack for ack, _, _, _ in facts if ack is not None]
-    resolved = [(seconds, reopened, moved) for _, seconds, reopened, moved in facts if seconds is not None]
+    acknowledged = [ack for ack, _, _, _, _ in facts if ack is not None]
+    resolved = [(seconds, reopened, moved) for _, seconds, reopened, moved, _ in facts if seconds is not None]
     reopened = sum(1 for _, again, _ in resolved if again)
     first_contact = sum(1 for _, again, moved in resolved if not again and not moved)
-    return {
+    report = {
         "period": {"from": _iso(scope.start), "to": _iso(scope.end), "applies_to": "created_at"},
         "process": scope.process,
         "processes": [p.id for p in scope.processes],
         "team": scope.team,
+        "org": scope.org,
         "generated_at": _iso(now),
         "tickets": {"created": created, "open": still_open, "resolved": len(resolved)},
         "time_to_acknowledge": _durations(acknowledged),
@@ -176,9 +193,13 @@ def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datet
         "reopen": {"resolved": len(resolved), "reopened": reopened, "rate_percent": _percent(reopened, len(resolved))},
         "first_contact_resolution": {"resolved": len(resolved), "first_contact": first_contact,
                                      "rate_percent": _percent(first_contact, len(resolved))},
-        "satisfaction": _satisfaction(session, pack, scope),
+        "satisfaction": _satisfaction(session, pack, scope, tickets),
         "channels": _channels(session, tickets),
     }
+    if scope.group_by == "org":
+        report["group_by"] = "org"
+        report["by_org"] = org_rows(session, pack, scope, tickets, facts, now)
+    return report
 
 
 def _ticket_facts(session: Session, scope: KpiScope, tickets: TicketScope) -> list[TicketTiming]:
@@ -241,13 +262,13 @@ def _tickets_and_backlog(session: Session, tickets: TicketScope,
                                  "by_priority": _sorted(by_priority), "by_age": by_age}
 
 
-def _satisfaction(session: Session, pack: m.PackSpec, scope: KpiScope) -> dict[str, Any]:
+def _satisfaction(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: TicketScope) -> dict[str, Any]:
     distribution = {str(r): 0 for r in RATINGS}
     for process in scope.processes:
         name = rating_field(pack.forms[process.form])
         if name is None:
             continue
-        for rating, count in stored.rating_counts(session, scope.tickets(), process.id, name):
+        for rating, count in stored.rating_counts(session, tickets, process.id, name):
             distribution[str(rating)] = distribution.get(str(rating), 0) + count
     count = sum(distribution.values())
     total = sum(int(r) * n for r, n in distribution.items())
@@ -277,3 +298,111 @@ def _percent(part: int, whole: int) -> float | None:
 
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+# -- by organization (SPEC 10 `group_by=org`) ----------------------------------------------------------------
+
+@dataclass
+class _OrgFigures:
+    """What one organization's row adds up while the scope's counts are read."""
+
+    created: int = 0
+    open: int = 0
+    acknowledged: list[float] = field(default_factory=list)
+    resolved: list[tuple[float, bool, bool]] = field(default_factory=list)
+    clocks: dict[str, dict[str, int]] = field(default_factory=dict)
+    ratings: dict[int, int] = field(default_factory=dict)
+
+
+def org_rows(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: TicketScope,
+             facts: list[TicketTiming], now: datetime) -> list[dict[str, Any]]:
+    """The figures of each organization directly under `scope.org` (each over its whole subtree), or of each
+    root without `org`: one row each, by name, even without tickets. Tickets reported from `org` itself come
+    first in a row marked `own`; tickets of no organization last, in a row whose `org` is null (only when
+    there are such tickets). The rows add up to the report's totals."""
+    parent_path = stored_orgs.paths_of(session, [scope.org]).get(scope.org) if scope.org else None
+    children = stored_orgs.children(session, scope.org)
+    below = stored_orgs.child_counts(session, [child.id for child in children])
+    counts = stored.org_ticket_counts(session, tickets)
+    clock_lines = stored.clock_counts(session, tickets, now, skip_phases=UNCOUNTED_CLOCKS, by_org=True)
+    ratings = [row for process in scope.processes if (name := rating_field(pack.forms[process.form]))
+               for row in stored.org_rating_counts(session, tickets, process.id, name)]
+    seen = {org for org, _, _ in counts} | {fact[4] for fact in facts} | {line.org for line in clock_lines}
+    paths = stored_orgs.paths_of(session, {org for org in seen | {row[0] for row in ratings} if org})
+
+    def group_of(org: str | None) -> str | None:
+        """The row a ticket of organization `org` counts in (None: no organization, or one unknown)."""
+        child = stored_orgs.child_on_path(paths[org], parent_path) if org in paths else None
+        return scope.org if child == "" else child or None
+
+    groups: dict[str | None, _OrgFigures] = {}
+
+    def figures(org: str | None) -> _OrgFigures:
+        return groups.setdefault(group_of(org), _OrgFigures())
+
+    for org, is_open, count in counts:
+        figures(org).created += count
+        figures(org).open += count if is_open else 0
+    for ack, seconds, reopened, moved, org in facts:
+        if ack is not None:
+            figures(org).acknowledged.append(ack)
+        if seconds is not None:
+            figures(org).resolved.append((seconds, reopened, moved))
+    clock_ids = sorted({line.clock for line in clock_lines})
+    for line in clock_lines:
+        tally = figures(line.org).clocks.setdefault(line.clock, {"met": 0, "breached": 0, "running": 0})
+        for outcome, clocks in clock_outcomes(line).items():
+            tally[outcome] += clocks
+    for org, rating, count in ratings:
+        tally_ratings = figures(org).ratings
+        tally_ratings[int(rating)] = tally_ratings.get(int(rating), 0) + count
+
+    def row(org: str | None, name: str | None, units: int, own: bool) -> dict[str, Any]:
+        return {"org": org, "name": name, "own": own, "children": units,
+                **_org_figures(groups.get(org if not own else scope.org) or _OrgFigures(), clock_ids)}
+
+    rows = []
+    if scope.org is not None and scope.org in groups:
+        rows.append(row(scope.org, stored_orgs.names_of(session, [scope.org]).get(scope.org), 0, True))
+    rows += [row(child.id, child.name, below.get(child.id, 0), False) for child in children]
+    if None in groups:
+        rows.append(row(None, None, 0, False))
+    return rows
+
+
+def _org_figures(found: _OrgFigures, clock_ids: list[str]) -> dict[str, Any]:
+    """One organization's figures, each computed as the report computes it for the whole scope."""
+    reopened = sum(1 for _, again, _ in found.resolved if again)
+    first_contact = sum(1 for _, again, moved in found.resolved if not again and not moved)
+    resolved = len(found.resolved)
+    rated = sum(found.ratings.values())
+    sla = {}
+    for clock in clock_ids:
+        counts = found.clocks.get(clock, {"met": 0, "breached": 0, "running": 0})
+        sla[clock] = {**counts, "total": sum(counts.values()),
+                      "compliance_percent": _percent(counts["met"], counts["met"] + counts["breached"])}
+    return {
+        "tickets": {"created": found.created, "open": found.open, "resolved": resolved},
+        "time_to_acknowledge": _durations(found.acknowledged),
+        "time_to_resolve": _durations(seconds for seconds, _, _ in found.resolved),
+        "sla": sla,
+        "reopen": {"resolved": resolved, "reopened": reopened, "rate_percent": _percent(reopened, resolved)},
+        "first_contact_resolution": {"resolved": resolved, "first_contact": first_contact,
+                                     "rate_percent": _percent(first_contact, resolved)},
+        "satisfaction": {"count": rated, "average": round(sum(r * n for r, n in found.ratings.items()) / rated, 3)
+                         if rated else None},
+    }
+
+
+def org_csv_rows(rows: list[dict[str, Any]]) -> list[tuple[str, str, Any]]:
+    """`group_by=org` rows as CSV rows: `org_tickets_created,org=hangzhou,12` (`org=zhejiang;own` for tickets of
+    `org` itself, `org=` for tickets of no organization; `org=ID;clock=response` for SLA figures)."""
+    out: list[tuple[str, str, Any]] = []
+    for row in rows:
+        dimension = f"org={row['org'] or ''}" + (";own" if row["own"] else "")
+        for figure in ("tickets", "time_to_acknowledge", "time_to_resolve", "reopen", "first_contact_resolution",
+                       "satisfaction"):
+            out.extend((f"org_{figure}_{name}", dimension, value) for name, value in row[figure].items())
+        for clock, counts in row["sla"].items():
+            out.extend((f"org_sla_{name}", f"{dimension};clock={clock}", value) for name, value in counts.items())
+    return out
