@@ -82,7 +82,8 @@ class NameInfo:
     """What the compiler knows about one name; `choices` lets it check literals compared with it."""
 
     choices: tuple[str, ...] | None = None
-    kind: str | None = None  # "number", "text" or "boolean" when known: literals of another kind are refused
+    kind: str | None = None  # "number", "text" or "boolean" when known: literals of another kind are refused;
+    #                          "list" (of ids): only `'x' in name` and `'x' not in name` compare it with a literal
 
 
 @dataclass(frozen=True)
@@ -406,6 +407,18 @@ class _Compiler:
             if info.kind == "text" and isinstance(given, int | float) and not isinstance(given, bool):
                 raise self.error(f"'{dotted}' holds text, not {given!r}: quote it ('{given}')", value)
 
+    def check_list(self, dotted: str, op: ast.cmpop, name_first: bool, literal: ast.expr) -> None:
+        """A list compared as if it were one value (`requester.orgs == 'zhejiang'`: always false)."""
+        if isinstance(op, ast.In | ast.NotIn) and not name_first:
+            return  # 'zhejiang' in requester.orgs: what a list is for
+        if not isinstance(literal, ast.Constant | ast.List) or (isinstance(literal, ast.Constant)
+                                                                 and literal.value is None):
+            return
+        value = literal.value if isinstance(literal, ast.Constant) and isinstance(literal.value, str) else "ID"
+        negated = isinstance(op, ast.NotEq | ast.NotIn)
+        raise self.error(f"'{dotted}' is a list: write '{value}' {'not in' if negated else 'in'} {dotted}",
+                         literal)
+
     def check_choices(self, a: ast.expr, op: ast.cmpop, b: ast.expr) -> None:
         if isinstance(op, ast.Lt | ast.LtE | ast.Gt | ast.GtE):
             for name_node, literal in ((a, b), (b, a)):
@@ -420,6 +433,9 @@ class _Compiler:
             dotted = _dotted(name_node)
             info = self.scope.names.get(dotted) if dotted else None
             if info is None:
+                continue
+            if info.kind == "list":
+                self.check_list(dotted or "", op, name_node is a, literal)
                 continue
             self.check_kind(dotted or "", info, literal)
             if info.choices is None:
