@@ -80,7 +80,7 @@ def _run_import(run: Any, file: Path, dry_run: bool) -> ImportSummary:
     from itsm.engine.people.import_files import ImportRefused
 
     try:
-        return run(_database(), file, source=str(file), dry_run=dry_run)  # type: ignore[no-any-return]
+        return run(_database(), file, source=str(file), dry_run=dry_run)
     except ImportRefused as refused:
         for line in refused.lines():
             click.echo(line, err=True)

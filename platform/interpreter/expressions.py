@@ -414,9 +414,10 @@ class _Compiler:
         if not isinstance(literal, ast.Constant | ast.List) or (isinstance(literal, ast.Constant)
                                                                  and literal.value is None):
             return
-        value = literal.value if isinstance(literal, ast.Constant) and isinstance(literal.value, str) else "ID"
-        negated = isinstance(op, ast.NotEq | ast.NotIn)
-        raise self.error(f"'{dotted}' is a list: write '{value}' {'not in' if negated else 'in'} {dotted}",
+        values = [item.value for item in (literal.elts if isinstance(literal, ast.List) else [literal])
+                  if isinstance(item, ast.Constant) and isinstance(item.value, str)][:3] or ["ID"]
+        test, join = (" not in ", " and ") if isinstance(op, ast.NotEq | ast.NotIn) else (" in ", " or ")
+        raise self.error(f"'{dotted}' is a list: write {join.join(f'{_quoted(v)}{test}{dotted}' for v in values)}",
                          literal)
 
     def check_choices(self, a: ast.expr, op: ast.cmpop, b: ast.expr) -> None:

@@ -13,7 +13,16 @@ from typing import Any
 
 from . import model as m
 from . import plugins as plugin_registry
-from .context import BUILTIN_NAMES, TWENTY_FOUR_SEVEN, Compilation, Doc, field_info, loose_process, make_scope, merge_name_maps
+from .context import (
+    BUILTIN_NAMES,
+    TWENTY_FOUR_SEVEN,
+    Compilation,
+    Doc,
+    field_info,
+    loose_process,
+    make_scope,
+    merge_name_maps,
+)
 from .errors import DefinitionError, PackError, Position, did_you_mean
 from .expressions import NameInfo, Scope
 from .forms import attach_conditions, compile_form

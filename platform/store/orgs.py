@@ -131,7 +131,7 @@ def lock_tree(session: Session) -> None:
         session.execute(text("LOCK TABLE organizations IN SHARE ROW EXCLUSIVE MODE"))
 
 
-def all_rows(session: Session) -> Sequence[Row[Any]]:
+def all_rows(session: Session) -> Sequence[Row[Any, Any, Any, Any, Any]]:
     """Every organization's id, name, parent, path and vip flag (11,000 are a few hundred kilobytes)."""
     return session.execute(select(ORGS.c.id, ORGS.c.name, ORGS.c.parent, ORGS.c.path, ORGS.c.vip)).all()
 
@@ -142,7 +142,7 @@ def all_ids(session: Session) -> set[str]:
 
 def all_domains(session: Session) -> dict[str, str]:
     """Every mail domain -> its organization's id."""
-    return dict(session.execute(select(DOMAINS.c.domain, DOMAINS.c.org)).tuples().all())
+    return {domain: org for domain, org in session.execute(select(DOMAINS.c.domain, DOMAINS.c.org))}
 
 
 def insert_many(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:

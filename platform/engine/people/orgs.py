@@ -162,12 +162,11 @@ def _rows(rows: Sequence[Row], result: OrgImport) -> dict[str, _Wanted]:
     wanted: dict[str, _Wanted] = {}
     for row in rows:
         before = len(result.problems)
-        org_id = _value(row, result, lambda: _org_id(text_value(row, "id")))
-        name = _value(row, result, lambda: check_org_name(text_value(row, "name")))
-        parent = _value(row, result, lambda: _org_id(text_value(row, "parent"), parent=True))
-        domains = _value(row, result, lambda: split_domains(row.values["domains"])) if "domains" in row.values \
-            else None
-        vip = _value(row, result, lambda: flag_value(row, "vip")) if "vip" in row.values else None
+        org_id = _value(row, result, _org_id, row, "id")
+        name = _value(row, result, _org_name, row)
+        parent = _value(row, result, _org_id, row, "parent")
+        domains = _value(row, result, split_domains, row.values["domains"]) if "domains" in row.values else None
+        vip = _value(row, result, flag_value, row, "vip") if "vip" in row.values else None
         if len(result.problems) > before:
             continue
         if org_id in wanted:
@@ -178,22 +177,28 @@ def _rows(rows: Sequence[Row], result: OrgImport) -> dict[str, _Wanted]:
     return wanted
 
 
-def _value(row: Row, result: OrgImport, read: Callable[[], Any]) -> Any:
-    """`read()`, or None after noting its problem on the row's line."""
+def _value(row: Row, result: OrgImport, read: Callable[..., Any], *args: Any) -> Any:
+    """`read(*args)`, or None after noting its problem on the row's line."""
     try:
-        return read()
+        return read(*args)
     except (BadRequest, BadValue) as exc:
         result.problem(row.line, exc.message)
         return None
 
 
-def _org_id(org_id: str | None, parent: bool = False) -> str | None:
+def _org_id(row: Row, column: str) -> str | None:
+    """The row's `id` (required) or `parent` (empty: a root)."""
+    org_id = text_value(row, column)
     if org_id is None:
-        if parent:
+        if column == "parent":
             return None
         raise BadRequest(N_("an organization needs an id"))
     check_org_id(org_id)
     return org_id
+
+
+def _org_name(row: Row) -> str:
+    return check_org_name(text_value(row, "name"))
 
 
 def _check_parents(wanted: Mapping[str, _Wanted], existing: Mapping[str, StoredOrg], result: OrgImport) -> None:
