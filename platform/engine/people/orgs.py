@@ -105,12 +105,15 @@ class OrgImport:
         self.problems.append(Problem(line, message))
 
 
+KEEP = "\0keep"  # a row without a `parent` (a JSON object that leaves it out): as stored, new ones roots
+
+
 @dataclass
 class _Wanted:
     line: int
     id: str
     name: str
-    parent: str | None
+    parent: str | None  # None: a root; KEEP: as stored
     vip: bool | None  # None: as stored (new: no)
     domains: list[str] | None  # None: as stored (new: none)
 
@@ -121,10 +124,13 @@ def plan_org_import(rows: Sequence[Row], existing: Mapping[str, StoredOrg], exis
     organization id): its writes, or its problems (then nothing is to be written)."""
     result = OrgImport()
     wanted = _rows(rows, result)
+    for listed in wanted.values():
+        if listed.parent == KEEP:
+            listed.parent = existing[listed.id].parent if listed.id in existing else None
     _check_parents(wanted, existing, result)
     _check_domains(wanted, existing_domains, result)
     parents = {org.id: org.parent for org in existing.values()}
-    parents.update({w.id: w.parent for w in wanted.values()})
+    parents.update({listed.id: listed.parent for listed in wanted.values()})
     paths = _check_tree(wanted, parents, result)
     if result.problems:
         return result
@@ -160,20 +166,22 @@ def plan_org_import(rows: Sequence[Row], existing: Mapping[str, StoredOrg], exis
 
 def _rows(rows: Sequence[Row], result: OrgImport) -> dict[str, _Wanted]:
     wanted: dict[str, _Wanted] = {}
+    lines: dict[str, int] = {}  # the line each id is first on, good row or not
     for row in rows:
         before = len(result.problems)
         org_id = _value(row, result, _org_id, row, "id")
         name = _value(row, result, _org_name, row)
-        parent = _value(row, result, _org_id, row, "parent")
+        parent = _value(row, result, _org_id, row, "parent") if "parent" in row.values else KEEP
         domains = _value(row, result, split_domains, row.values["domains"]) if "domains" in row.values else None
         vip = _value(row, result, flag_value, row, "vip") if "vip" in row.values else None
-        if len(result.problems) > before:
-            continue
-        if org_id in wanted:
+        if org_id in lines:
             result.problem(row.line, N_("organization '%(id)s' is on line %(line)s already", id=org_id,
-                                        line=wanted[org_id].line))
+                                        line=lines[org_id]))
             continue
-        wanted[org_id] = _Wanted(row.line, org_id, name, parent, vip, domains)
+        if org_id is not None:
+            lines[org_id] = row.line
+        if len(result.problems) == before:
+            wanted[org_id] = _Wanted(row.line, org_id, name, parent, vip, domains)
     return wanted
 
 

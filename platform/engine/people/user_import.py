@@ -50,17 +50,19 @@ def plan_user_import(rows: Sequence[Row], existing: Mapping[str, Any], org_ids: 
     """The import of `rows` over the stored users (`existing` by name: rows with `id` and the columns of
     `store.users.IMPORTED`) and organizations (`org_ids`): its writes, or its problems."""
     result = UserImport()
-    lines: dict[str, int] = {}
+    lines: dict[str, int] = {}  # the line each name is first on, good row or not
     for row in rows:
         values = _values(row, org_ids, result.problems)
+        name = row.values.get("name")
+        if isinstance(name, str) and name.strip() in lines:
+            result.problems.append(Problem(row.line, N_("user '%(name)s' is on line %(line)s already",
+                                                        name=name.strip(), line=lines[name.strip()])))
+            continue
+        if isinstance(name, str) and name.strip():
+            lines[name.strip()] = row.line
         if values is None:
             continue
         name = values.pop("name")
-        if name in lines:
-            result.problems.append(Problem(row.line, N_("user '%(name)s' is on line %(line)s already", name=name,
-                                                        line=lines[name])))
-            continue
-        lines[name] = row.line
         old = existing.get(name)
         org = values.get("org", old.org if old is not None else None)
         contact = values.get("org_contact", bool(old.org_contact) if old is not None else False)
