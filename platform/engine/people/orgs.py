@@ -9,6 +9,7 @@ transaction through `itsm.store.orgs` with bulk statements. Any problem in any r
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,10 +55,15 @@ def check_org_id(org_id: str) -> None:
 def check_org_name(name: str | None) -> str:
     if name is None or not name.strip():
         raise BadRequest(N_("an organization needs a name"))
-    if len(name) > MAX_NAME or not name.isprintable():
+    if len(name) > MAX_NAME or has_control_character(name):
         raise BadRequest(N_("organization name '%(name)s...' is longer than %(most)s characters or holds a "
                             "control character", name=name[:40], most=MAX_NAME))
     return name.strip()
+
+
+def has_control_character(text: str) -> bool:
+    """Tabs, line breaks and other control characters (a full-width space 　 in a name is fine)."""
+    return any(unicodedata.category(char) == "Cc" for char in text)
 
 
 def check_domain(domain: str) -> str:

@@ -120,7 +120,7 @@ MAX_FULL_NAME = 200  # the column's length
 
 def check_full_name(full_name: str) -> None:
     """A name as people call the user (王芳, Maria Rossi): printable, at most MAX_FULL_NAME characters."""
-    if len(full_name) > MAX_FULL_NAME or not full_name.isprintable():
+    if len(full_name) > MAX_FULL_NAME or any(unicodedata.category(char) == "Cc" for char in full_name):
         raise BadRequest(N_("full name '%(name)s...' is longer than %(most)s characters or holds a control "
                             "character", name=full_name[:40], most=MAX_FULL_NAME))
 

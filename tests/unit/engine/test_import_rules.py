@@ -228,6 +228,13 @@ USERS = {"wang": stored_user(1, "wang", email="wang@hz.gov.cn", org="xihu", full
 ORGS = set(TREE)
 
 
+def test_names_with_full_width_spaces_are_names() -> None:
+    orgs = plan_org_import(rows({"id": "xihu.czj", "name": "西湖区\u3000财政局\u00a0"}), {}, {}, NOW)
+    assert orgs.problems == [] and orgs.created[0]["name"] == "西湖区\u3000财政局"
+    users = plan_user_import(rows({"name": "wang", "full_name": "王\u3000芳"}), {}, ORGS, NOW)
+    assert users.problems == [] and users.created[0]["full_name"] == "王\u3000芳"
+
+
 def test_users_created_updated_and_left_alone() -> None:
     planned = plan_user_import(rows(
         {"name": "wang", "email": "wang@hz.gov.cn", "org": "xihu", "full_name": "王芳", "admin": "true"},
