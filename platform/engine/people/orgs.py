@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from itsm.store import Database
 from itsm.store import orgs as stored
 from itsm.store.models import utcnow
 
-from ..errors import N_, BadRequest, Text
+from ..errors import N_, BadRequest
 from .import_files import BadValue, ImportFile, ImportRefused, Problem, Row, flag_value, read_import, text_value
 
 ORG_COLUMNS = ("id", "name", "parent", "domains", "vip")
@@ -331,11 +331,5 @@ def org_rows(orgs: Mapping[str, Mapping[str, Any]]) -> ImportFile:
                        for org_id, attributes in orgs.items()])
 
 
-def org_ids(db: Database, ids: Iterable[str]) -> set[str]:
-    """Those of `ids` that are organizations."""
-    with db.read() as session:
-        return set(stored.named(session, list(ids)))
-
-
-__all__ = ["ImportSummary", "OrgImport", "StoredOrg", "Text", "apply_org_rows", "check_domain", "check_org_id",
-           "check_org_name", "import_orgs", "org_ids", "org_rows", "plan_org_import", "split_domains"]
+__all__ = ["ImportSummary", "OrgImport", "StoredOrg", "apply_org_rows", "check_domain", "check_org_id",
+           "check_org_name", "import_orgs", "org_rows", "plan_org_import", "split_domains"]
