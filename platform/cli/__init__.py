@@ -6,11 +6,11 @@ from __future__ import annotations
 from .common import main
 from .mail import mail_intake
 from .packs import diff, graph, init, schema, test_command, validate
-from .people import token, user
+from .people import org, token, user
 from .runtime import db, publish, rollback, serve, worker
 
-for command in (validate, graph, schema, test_command, diff, init, publish, rollback, db, worker, serve, user, token,
-                mail_intake):
+for command in (validate, graph, schema, test_command, diff, init, publish, rollback, db, worker, serve, user, org,
+                token, mail_intake):
     main.add_command(command)
 
 __all__ = ["main"]

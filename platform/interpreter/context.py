@@ -30,6 +30,29 @@ CLOCK_STATUSES = ("not_started", "running", "paused", "met", "breached", "cancel
 TWENTY_FOUR_SEVEN = "24x7"
 RESERVED_NAMES = frozenset({"state", "priority", "team", "assignee", "number", "process", "requester",
                             "actor", "sla", "event", "true", "false", "null", "ticket", "fields"})
+# The names every expression may read besides the form's fields and `sla.CLOCK.status|percent` (SPEC 5, 14),
+# with what they hold: the generic scope, `process_names` and the reference (docs/reference.md) read this.
+BUILTIN_NAMES: Mapping[str, str] = {
+    "state": "The ticket's state id.",
+    "priority": "Its priority level (from the priority matrix).",
+    "team": "The id of the team it is routed to.",
+    "assignee": "The assignee's user name.",
+    "number": "The ticket number.",
+    "process": "The process id.",
+    "channel": "How it was reported (the intake: email, alertmanager, ...; null from the API and the pages).",
+    "event": "The transition being fired, or create, update, comment.",
+    "requester.name": "The requester's user name.",
+    "requester.vip": "Whether the requester is a VIP.",
+    "requester.org": "The id of the requester's organization (null without one).",
+    "requester.orgs": "A list: the requester's organization and its ancestors, nearest first "
+                      "('zhejiang' in requester.orgs).",
+    "requester.org_name": "The name of the requester's organization.",
+    "requester.teams": "A list: the teams the requester is a member of.",
+    "requester.email": "The requester's mail address.",
+    "actor.name": "The user name of whoever makes the change (system for the worker).",
+    "actor.roles": "A list: the actor's roles.",
+    "actor.teams": "A list: the actor's teams.",
+}
 
 
 class Doc:

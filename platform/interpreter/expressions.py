@@ -82,7 +82,8 @@ class NameInfo:
     """What the compiler knows about one name; `choices` lets it check literals compared with it."""
 
     choices: tuple[str, ...] | None = None
-    kind: str | None = None  # "number", "text" or "boolean" when known: literals of another kind are refused
+    kind: str | None = None  # "number", "text" or "boolean" when known: literals of another kind are refused;
+    #                          "list" (of ids): only `'x' in name` and `'x' not in name` compare it with a literal
 
 
 @dataclass(frozen=True)
@@ -406,6 +407,19 @@ class _Compiler:
             if info.kind == "text" and isinstance(given, int | float) and not isinstance(given, bool):
                 raise self.error(f"'{dotted}' holds text, not {given!r}: quote it ('{given}')", value)
 
+    def check_list(self, dotted: str, op: ast.cmpop, name_first: bool, literal: ast.expr) -> None:
+        """A list compared as if it were one value (`requester.orgs == 'zhejiang'`: always false)."""
+        if isinstance(op, ast.In | ast.NotIn) and not name_first:
+            return  # 'zhejiang' in requester.orgs: what a list is for
+        if not isinstance(literal, ast.Constant | ast.List) or (isinstance(literal, ast.Constant)
+                                                                 and literal.value is None):
+            return
+        values = [item.value for item in (literal.elts if isinstance(literal, ast.List) else [literal])
+                  if isinstance(item, ast.Constant) and isinstance(item.value, str)][:3] or ["ID"]
+        test, join = (" not in ", " and ") if isinstance(op, ast.NotEq | ast.NotIn) else (" in ", " or ")
+        raise self.error(f"'{dotted}' is a list: write {join.join(f'{_quoted(v)}{test}{dotted}' for v in values)}",
+                         literal)
+
     def check_choices(self, a: ast.expr, op: ast.cmpop, b: ast.expr) -> None:
         if isinstance(op, ast.Lt | ast.LtE | ast.Gt | ast.GtE):
             for name_node, literal in ((a, b), (b, a)):
@@ -420,6 +434,9 @@ class _Compiler:
             dotted = _dotted(name_node)
             info = self.scope.names.get(dotted) if dotted else None
             if info is None:
+                continue
+            if info.kind == "list":
+                self.check_list(dotted or "", op, name_node is a, literal)
                 continue
             self.check_kind(dotted or "", info, literal)
             if info.choices is None:

@@ -13,7 +13,16 @@ from typing import Any
 
 from . import model as m
 from . import plugins as plugin_registry
-from .context import TWENTY_FOUR_SEVEN, Compilation, Doc, field_info, loose_process, make_scope, merge_name_maps
+from .context import (
+    BUILTIN_NAMES,
+    TWENTY_FOUR_SEVEN,
+    Compilation,
+    Doc,
+    field_info,
+    loose_process,
+    make_scope,
+    merge_name_maps,
+)
 from .errors import DefinitionError, PackError, Position, did_you_mean
 from .expressions import NameInfo, Scope
 from .forms import attach_conditions, compile_form
@@ -172,10 +181,8 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
             # a process whose form is broken or unknown has that error reported once, not once per field name
             return make_scope(merge_name_maps([names[p] for p in pids]), comp.plugin_functions,
                               any_field=any(forms_of[p] is None for p in pids))
-        generic: dict[str, NameInfo] = dict.fromkeys(
-            ("state", "priority", "team", "assignee", "number", "process", "channel", "requester.name",
-             "requester.vip", "requester.org", "requester.teams", "requester.email", "actor.name", "actor.roles",
-             "actor.teams", "event"), NameInfo())
+        generic: dict[str, NameInfo] = dict.fromkeys(BUILTIN_NAMES, NameInfo())
+        generic["requester.orgs"] = NameInfo(kind="list")
         for form in [fallback_form] if fallback_form else comp.forms.values():
             generic.update({f.id: field_info(f) for f in form.fields})
         return make_scope(generic, comp.plugin_functions,

@@ -407,6 +407,7 @@ class ScenarioSpec:
     description: str = ""
     start: datetime | None = None
     users: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)
+    orgs: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)  # id -> name, parent, vip
 
 
 @dataclass(frozen=True)

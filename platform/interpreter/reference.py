@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .context import BUILTIN_NAMES
 from .schema import DEFS, KINDS, SCHEMAS
 
 
@@ -56,6 +57,11 @@ def reference_markdown() -> str:
     out.append("## Shared definitions\n")
     for name in ("text", "expression", "duration", "roles"):
         out.append(f"- **{name}**: {DEFS[name]['description']}")
+    out.append("")
+    out.append("### Names in expressions\n")
+    out.append("Besides the fields of the process's form and `sla.CLOCK.status|percent` of its clocks:\n")
+    out.append("| name | holds |\n|---|---|")
+    out.extend(f"| `{name}` | {meaning} |" for name, meaning in BUILTIN_NAMES.items())
     out.append("")
     _table(DEFS["action"], "action", 3, out, set())
     return "\n".join(out).rstrip() + "\n"

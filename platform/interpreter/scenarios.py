@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from . import model as m
 from .context import Compilation, Doc, loose_process
 from .durations import DurationError, parse_duration
 from .errors import did_you_mean
+from .schema import MAX_ORG_ID, ORG_ID_PATTERN
 
 ACTIONS = ("create", "transition", "update", "comment")
 
@@ -73,5 +75,33 @@ def compile_scenario(doc: Doc, comp: Compilation, processes: dict[str, m.Process
             index=i + 1, where=doc.where(path), at=at, advance=advance, action=actions[0] if actions else None,
             data=m.frozen_map({k: v for k, v in raw.items() if k not in ("expect", "expect_error")}),
             expect=m.frozen_map(raw.get("expect", {})), expect_error=raw.get("expect_error")))
+    orgs = data.get("orgs", {})
+    check_orgs(doc, orgs)
+    for name, attributes in data.get("users", {}).items():
+        org = attributes.get("org")
+        if org is not None and org not in orgs and not re.fullmatch(ORG_ID_PATTERN, org):
+            doc.error(("users", name, "org"), f"'{org}' is not an organization id: lower-case letters a-z, digits "
+                                              f"and . _ - (declare it under orgs, or write it so)")
     return m.ScenarioSpec(doc.id, tuple(steps), data.get("description", ""), start,
-                          m.frozen_map({k: m.frozen_map(v) for k, v in data.get("users", {}).items()}))
+                          m.frozen_map({k: m.frozen_map(v) for k, v in data.get("users", {}).items()}),
+                          m.frozen_map({k: m.frozen_map(v) for k, v in orgs.items()}))
+
+
+def check_orgs(doc: Doc, orgs: dict[str, dict[str, str]]) -> None:
+    """Parents among the scenario's organizations, no organization its own ancestor (SPEC 14)."""
+    for org_id, attributes in orgs.items():
+        if len(org_id) > MAX_ORG_ID:
+            doc.error(("orgs", org_id), f"organization id '{org_id[:40]}...' is longer than {MAX_ORG_ID} "
+                                        f"characters", key=True)
+        parent = attributes.get("parent")
+        if parent is not None and parent not in orgs:
+            doc.error(("orgs", org_id, "parent"), f"unknown organization '{parent}'{did_you_mean(parent, orgs)}: "
+                                                  f"a parent is one of the scenario's orgs")
+            continue
+        seen = [org_id]
+        while parent is not None and parent in orgs and parent not in seen:
+            seen.append(parent)
+            parent = orgs[parent].get("parent")
+        if parent == org_id:
+            doc.error(("orgs", org_id, "parent"),
+                      f"organization '{org_id}' would be its own ancestor: {' -> '.join([*seen, org_id])}")

@@ -13,6 +13,8 @@ from .texts import LANGUAGE_PATTERN
 
 SCHEMA_BASE = "https://itsm-platform.org/schemas/format-1/"
 ID_PATTERN = "^[a-z][a-z0-9_]*$"
+ORG_ID_PATTERN = "^[a-z0-9][a-z0-9_.-]*$"  # organizations (SPEC 14): `zhejiang`, `330106`, `hz.xihu-01`
+MAX_ORG_ID = 100  # the column's length
 KINDS = ("pack", "form", "process", "priority_matrix", "calendar", "sla_policy", "team", "routing",
          "notification", "scenario", "intake")
 INTAKE_SOURCES = ("alertmanager", "json", "email")
@@ -321,10 +323,20 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
         "users": {"type": "object", "description": "User name -> attributes.",
                   "additionalProperties": _obj("User attributes.", {
                       "vip": {"type": "boolean", "description": "VIP requester."},
-                      "org": _str("Organization."),
+                      "org": _str("Organization id (one of `orgs`, or a root organization made for it)."),
+                      "org_contact": {"type": "boolean",
+                                      "description": "Contact of the organization (sees its subtree's tickets)."},
+                      "full_name": _str("Name as people call them."),
                       "email": _str("Mail address."),
                       "admin": {"type": "boolean", "description": "Administrator."},
                       "timezone": _str("Display time zone.")})},
+        "orgs": {"type": "object", "description": "Organization id -> attributes: the organizations the "
+                                                  "scenario's users belong to, parents in any order.",
+                 "propertyNames": {"pattern": ORG_ID_PATTERN},
+                 "additionalProperties": _obj("Organization attributes.", {
+                     "name": _str("Display name (default: the id)."),
+                     "parent": _str("Parent organization id (one of `orgs`)."),
+                     "vip": {"type": "boolean", "description": "A VIP organization."}})},
         "steps": _list("The steps, in order.", SCENARIO_STEP, minItems=1),
     }, required=("steps",)),
     "intake": _doc("intake", "Tickets from other tools and from mail: how a payload maps to a ticket.", {

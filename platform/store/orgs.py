@@ -10,13 +10,18 @@ plain values.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from typing import Any
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, delete, func, literal, select, update
+from sqlalchemy import ColumnElement, Row, Select, Table, delete, func, literal, select, text, update
 from sqlalchemy.orm import Session
 
+from . import bulk
 from .models import Organization, OrganizationDomain, utcnow
+
+ORGS = cast(Table, Organization.__table__)
+DOMAINS = cast(Table, OrganizationDomain.__table__)
+CHUNK = 5_000  # ids per IN (...): within SQLite's and PostgreSQL's limits on parameters
 
 
 def path_of(parent_path: str | None, org_id: str) -> str:
@@ -215,3 +220,45 @@ def domain_rows(session: Session, ids: Collection[str]) -> list[tuple[str, str]]
     rows = session.execute(select(OrganizationDomain.domain, OrganizationDomain.org)
                            .where(OrganizationDomain.org.in_(list(ids))))
     return [(domain, org) for domain, org in rows]
+# -- many at once: imports (`itsm org import`) ---------------------------------------------------------------
+
+def lock_tree(session: Session) -> None:
+    """Keep other writers of organizations waiting until this transaction ends, so a tree read and checked
+    for cycles is still the tree when written (SQLite's write transactions take the lock already)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE organizations IN SHARE ROW EXCLUSIVE MODE"))
+
+
+def all_rows(session: Session) -> Sequence[Row[Any, Any, Any, Any, Any]]:
+    """Every organization's id, name, parent, path and vip flag (11,000 are a few hundred kilobytes)."""
+    return session.execute(select(ORGS.c.id, ORGS.c.name, ORGS.c.parent, ORGS.c.path, ORGS.c.vip)).all()
+
+
+def all_ids(session: Session) -> set[str]:
+    return set(session.scalars(select(ORGS.c.id)))
+
+
+def all_domains(session: Session) -> dict[str, str]:
+    """Every mail domain -> its organization's id."""
+    return {domain: org for domain, org in session.execute(select(DOMAINS.c.domain, DOMAINS.c.org))}
+
+
+def insert_many(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """New organizations, each a mapping of every column (`bulk.insert_rows`)."""
+    return bulk.insert_rows(session.connection(), ORGS, rows)
+
+
+def update_many(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Organizations changed: each mapping holds `b_id` and the same columns to set (`bulk.update_rows`)."""
+    return bulk.update_rows(session.connection(), ORGS, ("id",), rows)
+
+
+def replace_domains(session: Session, domains: Mapping[str, Sequence[str]]) -> None:
+    """Each organization of `domains` gets exactly the (lower-case) domains listed for it; the caller has
+    made sure no domain ends up with two organizations."""
+    connection = session.connection()
+    ids = list(domains)
+    for start in range(0, len(ids), CHUNK):
+        connection.execute(delete(DOMAINS).where(DOMAINS.c.org.in_(ids[start:start + CHUNK])))
+    bulk.insert_rows(connection, DOMAINS, [{"domain": domain, "org": org_id}
+                                           for org_id, listed in domains.items() for domain in listed])

@@ -6,15 +6,16 @@ decisions (`itsm.engine.people.users`); these functions take plain values and re
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Row, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from . import bulk
 from . import queries as q
-from .models import ApiToken, User
+from .models import ApiToken, Organization, User
 from .orgs import contains
 
 
@@ -139,20 +140,48 @@ def replace_password_hash(session: Session, user_id: int, old: str | None, new: 
     return bool(getattr(result, "rowcount", 0))
 
 
+# -- many at once: imports (`itsm user import`) -------------------------------------------------------------
+
+IMPORTED = ("email", "org", "full_name", "locale", "vip", "is_admin", "org_contact")  # the columns a file sets
+
+
+def all_for_import(session: Session) -> dict[str, Row[Any]]:
+    """Every user's id and the columns an import may set, by name (100,000 users: a few megabytes)."""
+    table = cast(Table, User.__table__)
+    rows = session.execute(select(table.c.id, table.c.name, *(table.c[name] for name in IMPORTED)))
+    return {row.name: row for row in rows}
+
+
+def insert_many(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """New users, each a mapping of the same columns (`bulk.insert_rows`; no password: see the importer)."""
+    return bulk.insert_rows(session.connection(), cast(Table, User.__table__), rows)
+
+
+def update_many(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Users changed: each mapping holds `b_id` and the same columns to set (`bulk.update_rows`)."""
+    return bulk.update_rows(session.connection(), cast(Table, User.__table__), ("id",), rows)
+
+
 # -- users as the runtime reads them for tickets: plain rows, no ORM objects --------------------------------
 
 _USERS = cast(Table, User.__table__)
-_BY_NAME = select(_USERS).where(_USERS.c.name == bindparam("name"))
+_ORGS = cast(Table, Organization.__table__)
+# Every column of the user, and of their organization its name and materialized path (`org_name`,
+# `org_path`; None without one), from which `requester.orgs` is read without another query.
+_WITH_ORG = (select(_USERS, _ORGS.c.name.label("org_name"), _ORGS.c.path.label("org_path"))
+             .select_from(_USERS.outerjoin(_ORGS, _ORGS.c.id == _USERS.c.org)))
+_BY_NAME = _WITH_ORG.where(_USERS.c.name == bindparam("name"))
 _ID_BY_NAME = select(_USERS.c.id).where(_USERS.c.name == bindparam("name"))
 
 
 def named(session: Session, name: str) -> Any | None:
-    """The user's row (attributes per column), or None."""
+    """The user's row (attributes per column, and `org_name`, `org_path`), or None."""
     return session.connection().execute(_BY_NAME, {"name": name}).first()
 
 
 def all_named(session: Session, names: Collection[str]) -> dict[str, Any]:
-    """The rows of the users among `names`, by name (one query)."""
+    """The rows of the users among `names` (as `named` gives them), by name (one query)."""
     if not names:
         return {}
-    return {row.name: row for row in session.connection().execute(select(_USERS).where(_USERS.c.name.in_(list(names))))}
+    rows = session.connection().execute(_WITH_ORG.where(_USERS.c.name.in_(list(names))))
+    return {row.name: row for row in rows}

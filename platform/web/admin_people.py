@@ -15,7 +15,7 @@ from flask_babel import gettext
 
 from itsm.engine import Conflict, EngineError, NotFound, ValidationFailed
 from itsm.engine.people.accounts import create_user, find_users, get_user, reset_password, update_user
-from itsm.engine.people.orgs import create_org, find_orgs, get_org, lineage_of, org_names, update_org
+from itsm.engine.people.org_admin import create_org, find_orgs, get_org, lineage_of, org_names, update_org
 
 from .admin import admin
 from .api_people import decode_cursor, encode_cursor

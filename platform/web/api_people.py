@@ -16,7 +16,7 @@ from flask import Flask, jsonify, request
 from itsm.engine import BadRequest
 from itsm.engine.errors import N_
 from itsm.engine.people.accounts import create_user, find_users, get_user, update_user
-from itsm.engine.people.orgs import create_org, find_orgs, get_org, update_org
+from itsm.engine.people.org_admin import create_org, find_orgs, get_org, update_org
 
 from .api import MAX_LIMIT, actor, admins_only, api, authenticated, request_body
 from .extension import current_engine

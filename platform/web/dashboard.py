@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 
 from itsm.engine import BadRequest
-from itsm.engine.people.orgs import lineage_of
+from itsm.engine.people.org_admin import lineage_of
 from itsm.engine.reports.kpis import kpi_report, rating_field
 
 from .charts import bar_chart, format_number, histogram, horizontal_bars

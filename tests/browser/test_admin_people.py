@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from browsing import serving
 
-from itsm.engine.people.orgs import create_org
+from itsm.engine.people.org_admin import create_org
 from itsm.engine.people.users import add_user
 from itsm.web import create_app, engine_of
 

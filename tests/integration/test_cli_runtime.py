@@ -32,7 +32,9 @@ def test_publish_user_token_and_rollback(cli_db: str) -> None:
     assert code == 0 and out.startswith("published version ")
     assert Database(cli_db).has_tables()  # the new embedded file got its schema
     assert run("publish", str(ROOT / "definitions"))[1].endswith("is already active\n")
-    assert run("user", "add", "rita", "--password", "pw", "--vip", "--org", "acme")[0] == 0
+    code, out = run("user", "add", "rita", "--password", "pw", "--vip", "--org", "acme")
+    assert code == 1 and "no organization 'acme'" in out  # organizations are records (SPEC 14)
+    assert run("user", "add", "rita", "--password", "pw", "--vip")[0] == 0
     code, out = run("user", "add", "rita")
     assert code == 1 and "exists already" in out
     code, token = run("token", "create", "rita")

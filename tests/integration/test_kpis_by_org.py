@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from itsm.engine import BadRequest, Engine
-from itsm.engine.people.orgs import create_org
+from itsm.engine.people.org_admin import create_org
 from itsm.engine.people.users import add_user, create_token
 from itsm.engine.reports.kpis import kpi_report, kpi_rows
 from itsm.store import Database

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from itsm.cli import main
 from itsm.engine.people.users import add_user, create_token
-from itsm.store import OutboxMessage
+from itsm.store import OutboxMessage, orgs
 from itsm.web import engine_of
 
 from support import deployed_app
@@ -32,6 +32,9 @@ BARE_USERS = {"nina": {}, "admin": {"admin": True}}
 def desk(db_url: str, pack: str, users: dict[str, dict[str, Any]]) -> Flask:
     app = deployed_app({"DATABASE_URL": db_url, "PACK": str(PACKS / pack), "TESTING": True})
     db = engine_of(app).db
+    with db.write() as session:  # the organizations the users name (SPEC 14: they exist before their people)
+        for org in sorted({flags["org"] for flags in users.values() if flags.get("org")}):
+            orgs.add(session, org, org.title())
     for name, flags in users.items():
         add_user(db, name, password=f"{name}-pw", **flags)
     app.config["TOKENS"] = {name: create_token(db, name) for name in users}

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from itsm.engine import Forbidden
-from itsm.engine.people.orgs import create_org
+from itsm.engine.people.org_admin import create_org
 from itsm.engine.people.users import add_user, authenticate, create_token
 from itsm.web import engine_of
 

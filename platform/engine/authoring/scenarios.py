@@ -21,6 +21,8 @@ from itsm.store import Database
 from itsm.store.schedule import next_due
 
 from ..errors import EngineError
+from ..people.import_files import ImportRefused
+from ..people.orgs import apply_org_rows, org_rows
 from ..people.users import add_user
 from ..runtime.actors import SYSTEM
 from ..runtime.engine import Engine
@@ -73,6 +75,17 @@ def scenario_users(pack: PackSpec, scenario: ScenarioSpec) -> dict[str, Mapping[
     return users
 
 
+def scenario_orgs(scenario: ScenarioSpec, users: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """The scenario's organizations, and a root organization for each other one a user names (scenarios
+    written before organizations were records name them freely)."""
+    orgs: dict[str, Mapping[str, Any]] = dict(scenario.orgs)
+    for attributes in users.values():
+        org = attributes.get("org")
+        if org and org not in orgs:
+            orgs[org] = {}
+    return orgs
+
+
 @contextmanager
 def throwaway_engine(pack: PackSpec, start: datetime) -> Iterator[tuple[Engine, ScenarioClock]]:
     with tempfile.TemporaryDirectory(prefix="itsm-scenario-") as folder:
@@ -93,10 +106,16 @@ def run_scenario(pack: PackSpec, scenario: ScenarioSpec) -> ScenarioResult:
     start = scenario.start or DEFAULT_START.replace(tzinfo=zone)
     result = ScenarioResult(scenario.id, len(scenario.steps))
     with throwaway_engine(pack, start) as (engine, clock):
-        for name, attributes in scenario_users(pack, scenario).items():
+        users = scenario_users(pack, scenario)
+        try:
+            apply_org_rows(engine.db, org_rows(scenario_orgs(scenario, users)), "orgs")
+        except ImportRefused as refused:  # checked when the pack loaded: only what the engine alone refuses
+            result.failures.extend(StepFailure(0, "orgs", problem.message) for problem in refused.problems)
+        for name, attributes in users.items() if not result.failures else ():
             try:
                 add_user(engine.db, name, email=attributes.get("email"), admin=bool(attributes.get("admin")),
-                         vip=bool(attributes.get("vip")), org=attributes.get("org"))
+                         vip=bool(attributes.get("vip")), org=attributes.get("org"),
+                         full_name=attributes.get("full_name"), org_contact=bool(attributes.get("org_contact")))
             except EngineError as exc:  # a name or address no user may have: the scenario cannot run
                 result.failures.append(StepFailure(0, "users", exc.message))
         if result.failures:

@@ -18,7 +18,7 @@ from itsm.store import orgs as stored_orgs
 from itsm.store import users as stored
 
 from ..errors import N_, BadRequest, Conflict, NotFound
-from .orgs import check_member_org, name_problem, refused
+from .org_admin import check_member_org, name_problem, refused
 from .timezones import check_timezone
 from .users import check_email, check_locale, check_user_name, hash_password
 

@@ -14,7 +14,9 @@ from typing import cast
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from itsm.interpreter.errors import did_you_mean
 from itsm.store import Database, User
+from itsm.store import orgs as stored_orgs
 from itsm.store import users as stored
 from itsm.store.models import utcnow
 
@@ -24,8 +26,8 @@ from .login_throttle import FREE_FAILURES, check_not_locked, clear_failures, rec
 from .timezones import check_timezone
 
 __all__ = ["FREE_FAILURES", "PASSWORD_METHOD", "add_user", "authenticate", "check_active", "check_email",
-           "check_locale", "check_timezone", "check_user_name", "create_token", "hash_password", "is_mail_domain",
-           "set_locale", "set_timezone", "user_for_token", "verify_password"]
+           "check_full_name", "check_locale", "check_timezone", "check_user_name", "create_token", "hash_password",
+           "is_mail_domain", "set_locale", "set_timezone", "user_for_token", "verify_password"]
 
 # Werkzeug's default, written out so that a change of it is ours to make: a hash made with anything else
 # (older parameters, the format of releases before Werkzeug hashing) is rewritten at the next sign-in.
@@ -122,20 +124,40 @@ def is_mail_domain(domain: str) -> bool:
 MAX_DOMAIN = 253
 
 
+MAX_FULL_NAME = 200  # the column's length
+
+
+def check_full_name(full_name: str) -> None:
+    """A name as people call the user (王芳, Maria Rossi): printable, at most MAX_FULL_NAME characters."""
+    if len(full_name) > MAX_FULL_NAME or any(unicodedata.category(char) == "Cc" for char in full_name):
+        raise BadRequest(N_("full name '%(name)s...' is longer than %(most)s characters or holds a control "
+                            "character", name=full_name[:40], most=MAX_FULL_NAME))
+
+
 def add_user(db: Database, name: str, *, password: str | None = None, email: str | None = None,
              admin: bool = False, vip: bool = False, org: str | None = None, timezone: str | None = None,
              locale: str | None = None, full_name: str | None = None, org_contact: bool = False,
              active: bool = True) -> User:
+    """A new user; `org` must be a stored organization (SPEC 14: `itsm org import` or the admin pages
+    create them), and an organization's contact (`org_contact`) needs one."""
     check_user_name(name)
     if email is not None:
         check_email(email)
     if locale is not None:
         locale = check_locale(locale)
     timezone = check_timezone(timezone) if timezone else None
+    full_name = (full_name.strip() or None) if full_name is not None else None
+    if full_name is not None:
+        check_full_name(full_name)
+    if org_contact and not org:
+        raise BadRequest(N_("an organization's contact needs an organization: give --org too"))
     with db.write() as session:
         if stored.exists(session, name):
             raise Conflict(N_("user '%(name)s' exists already", name=name))
-        return stored.add(session, name, email=email, is_admin=admin, vip=vip, org=org, timezone=timezone,
+        if org and stored_orgs.by_id(session, org) is None:
+            raise BadRequest(N_("no organization '%(org)s'%(hint)s (itsm org import creates organizations)",
+                                org=org, hint=did_you_mean(org, stored_orgs.all_ids(session))))
+        return stored.add(session, name, email=email, is_admin=admin, vip=vip, org=org or None, timezone=timezone,
                           locale=locale, password_hash=hash_password(password) if password else None,
                           full_name=full_name, org_contact=org_contact, active=active)
 

@@ -68,19 +68,33 @@ CLOCK_COLUMNS = ClockRow._fields
 
 
 class UserFacts(NamedTuple):
-    """What expressions and templates may read about a person (SPEC 5 `requester.*`)."""
+    """What expressions and templates may read about a person (SPEC 5 `requester.*`, SPEC 14): `orgs` is the
+    organization and its ancestors, nearest first; `org_name` the organization's display name."""
 
     name: str
     vip: bool = False
     org: str | None = None
     email: str | None = None
+    orgs: tuple[str, ...] = ()
+    org_name: str | None = None
+
+
+def org_lineage(org: str | None, path: str | None) -> tuple[str, ...]:
+    """The ids on a materialized path (`/zhejiang/hangzhou/` as `itsm.store.orgs` keeps it), nearest first;
+    an organization without a stored row (a name left from before organizations were records) is alone."""
+    if path and path.strip("/"):
+        return tuple(reversed(path.strip("/").split("/")))
+    return (org,) if org else ()
 
 
 def user_facts(user: Any) -> UserFacts | None:
-    """From anything with the users table's attributes (a row, a record, a mapped user), or None."""
+    """From anything with the users table's attributes (a row, a record, a mapped user), or None; the
+    organization's `org_name` and `org_path` when the row carries them (`store.users.named` joins them)."""
     if user is None:
         return None
-    return UserFacts(user.name, bool(user.vip), user.org, user.email)
+    path = getattr(user, "org_path", None)
+    return UserFacts(user.name, bool(user.vip), user.org, user.email, org_lineage(user.org, path),
+                     getattr(user, "org_name", None))
 
 
 @dataclass(frozen=True, slots=True)

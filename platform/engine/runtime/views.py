@@ -14,8 +14,11 @@ from .snapshot import TicketRow, UserFacts
 
 def person(name: str, user: UserFacts | None, pack: PackSpec) -> dict[str, Any]:
     teams = list(teams_of(pack, name))
-    return {"name": name, "vip": bool(user.vip) if user else False, "org": user.org if user else None,
-            "email": user.email if user else None, "teams": teams}
+    if user is None:
+        return {"name": name, "vip": False, "org": None, "orgs": [], "org_name": None, "email": None,
+                "teams": teams}
+    return {"name": name, "vip": bool(user.vip), "org": user.org, "orgs": list(user.orgs),
+            "org_name": user.org_name, "email": user.email, "teams": teams}
 
 
 PEOPLE_AND_CLOCKS = frozenset({"requester", "actor", "sla"})  # the names `ticket_context` leaves out
