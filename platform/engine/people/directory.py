@@ -15,6 +15,7 @@ from the environment (`ITSM_LDAP_*`, docs/sign-in.md); what is done with the per
 from __future__ import annotations
 
 import logging
+import math
 import re
 import ssl
 from collections.abc import Mapping
@@ -137,7 +138,8 @@ def _server(settings: DirectorySettings) -> Server:
 
 def _connection(settings: DirectorySettings, server: Server, dn: str | None, password: str | None) -> Connection:
     """An open connection (TLS started when configured), not yet bound."""
-    connection = Connection(server, user=dn, password=password, receive_timeout=settings.timeout,
+    # whole seconds: ldap3 packs the receive timeout as an integer (SO_RCVTIMEO)
+    connection = Connection(server, user=dn, password=password, receive_timeout=math.ceil(settings.timeout),
                             raise_exceptions=False, read_only=True, auto_referrals=False)
     connection.open()
     if settings.start_tls and not connection.start_tls():
