@@ -8,10 +8,12 @@ claims say who the person is (`person_from_claims`), handed to `identities.provi
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import N_, BadRequest
 from .identities import OIDC, ExternalPerson, SettingsError
@@ -35,6 +37,9 @@ class ProviderSettings:
         if not re.fullmatch(r"https?://\S+", self.issuer):
             raise SettingsError(f"ITSM_OIDC_ISSUER={self.issuer!r}: the provider's issuer URL, "
                                 "for example https://sso.example.gov/realms/gov")
+        if not _secure(self.issuer):
+            raise SettingsError(f"ITSM_OIDC_ISSUER={self.issuer!r}: the provider must be reached over https "
+                                "(plain http only on this machine: localhost, 127.0.0.1, ::1)")
         if not self.client_id:
             raise SettingsError("ITSM_OIDC_CLIENT_ID is missing: the client id this desk has at the provider")
         if "openid" not in self.scopes:
@@ -71,6 +76,20 @@ class ProviderSettings:
                    email_claim=text("MAIL_CLAIM", "email") or "email",
                    full_name_claim=text("FULL_NAME_CLAIM", "name") or "name", org_claim=text("ORG_CLAIM"),
                    timeout=timeout)
+
+
+def _secure(url: str) -> bool:
+    """https, or http to this machine (a provider beside the desk, the tests): client secrets, codes and ID
+    tokens travel on this connection."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname or "").is_loopback
+    except ValueError:
+        return False
 
 
 def person_from_claims(settings: ProviderSettings, claims: Mapping[str, Any]) -> ExternalPerson:
