@@ -28,13 +28,12 @@ from itsm.engine.people.identities import provision
 from itsm.engine.people.oidc import ProviderSettings, person_from_claims
 
 from .auth import login_page, refusal
-from .extension import current_engine
+from .extension import current_engine, current_provider, install_provider
 from .security import log_in, safe_next
 
 sso = Blueprint("sso", __name__)
 log = logging.getLogger("itsm.sign_in")
 
-CLIENT = "itsm.oidc"  # where init_app keeps the Authlib client
 NEXT = "sign_in_next"  # the session's note of the page to return to after the provider
 
 
@@ -44,20 +43,20 @@ def init_app(app: Flask) -> None:
     if settings is None:
         return
     oauth = OAuth(app)
-    app.extensions[CLIENT] = oauth.register(
+    install_provider(app, oauth.register(
         "provider", client_id=settings.client_id, client_secret=settings.client_secret,
         server_metadata_url=settings.discovery_url,
         client_kwargs={"scope": " ".join(settings.scopes), "code_challenge_method": "S256",
                        "default_timeout": settings.timeout,
                        # a public client (no secret) names itself in the token request; PKCE proves it
-                       **({} if settings.client_secret else {"token_endpoint_auth_method": "none"})})
+                       **({} if settings.client_secret else {"token_endpoint_auth_method": "none"})}))
 
 
 def _provider() -> tuple[ProviderSettings, FlaskOAuth2App]:
     settings: ProviderSettings | None = current_app.config.get("OIDC")
     if settings is None:
         abort(404)
-    return settings, current_app.extensions[CLIENT]
+    return settings, current_provider()
 
 
 @sso.get("/login/oidc")

@@ -43,6 +43,7 @@ class Provider:
     redirect_uris: tuple[str, ...]
     person: dict[str, Any] = field(default_factory=dict)
     fault: str | None = None
+    public_client: bool = False  # the client has no secret: it names itself, PKCE proves it
     requests: list[dict[str, str]] = field(default_factory=list)
     key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, parameters={"kid": "signing-1"}))
     url: str = ""
@@ -119,7 +120,7 @@ class Provider:
             client = request.authorization
             client_id, secret = ((client.username, client.password) if client and client.username
                                  else (form.get("client_id"), form.get("client_secret")))
-            if (client_id, secret) != (CLIENT_ID, CLIENT_SECRET):
+            if (client_id, secret) != (CLIENT_ID, None if self.public_client else CLIENT_SECRET):
                 return jsonify(error="invalid_client"), 401
             grant = self._grants.pop(form.get("code", ""), None)  # a code is good once
             verifier = form.get("code_verifier", "")

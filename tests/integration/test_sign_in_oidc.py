@@ -40,7 +40,7 @@ def running_provider() -> Iterator[Provider]:
 
 @pytest.fixture()
 def provider(running_provider: Provider) -> Provider:
-    running_provider.person, running_provider.fault = dict(WANGFANG), None
+    running_provider.person, running_provider.fault, running_provider.public_client = dict(WANGFANG), None, False
     running_provider.requests.clear()
     return running_provider
 
@@ -160,6 +160,13 @@ def test_a_local_account_is_not_claimed_by_the_provider_and_an_imported_user_is(
     assert through_provider(claimed, provider).status_code == 302 and signed_in_as(claimed) == "wangfang"
     wangfang = user(app, "wangfang")
     assert wangfang is not None and (wangfang.oidc_subject, wangfang.org) == (WANGFANG["sub"], "xihu")
+
+
+def test_a_public_client_without_a_secret_signs_in_with_pkce_alone(provider: Provider, db_url: str) -> None:
+    app = desk(db_url, settings(provider, client_secret=None))
+    provider.public_client = True
+    client = app.test_client()
+    assert through_provider(client, provider).status_code == 302 and signed_in_as(client) == "wangfang"
 
 
 def test_an_unverified_mail_address_is_not_taken(provider: Provider, db_url: str) -> None:
