@@ -49,7 +49,8 @@ def refusal(exc: Exception, next_path: str, name: str = "", provider: str | None
                    gettext("The directory cannot be reached at the moment: try again in a few minutes."))
         return login_page(next_path, name, message, 503)
     if isinstance(exc, (Conflict, BadRequest)) and not isinstance(exc, Unauthorized):
-        return login_page(next_path, name, gettext("Sign-in refused: %(reason)s", reason=said(exc.message)), 409)
+        return login_page(next_path, name, gettext("Sign-in refused: %(reason)s", reason=said(exc.message)),
+                          exc.status)
     return login_page(next_path, name, gettext("Wrong user name or password."), 401)
 
 

@@ -169,6 +169,15 @@ def test_a_public_client_without_a_secret_signs_in_with_pkce_alone(provider: Pro
     assert through_provider(client, provider).status_code == 302 and signed_in_as(client) == "wangfang"
 
 
+def test_a_provider_name_the_desk_cannot_use_is_a_message(provider: Provider, db_url: str) -> None:
+    app = desk(db_url, settings(provider))
+    provider.person.update(preferred_username="Wang Fang")
+    answer = through_provider(app.test_client(), provider, next_path="/")
+    assert answer.status_code == 400
+    assert "Sign-in refused: OpenID Connect gave a user name that cannot be used here" in answer.text
+    assert user(app, "Wang Fang") is None
+
+
 def test_an_unverified_mail_address_is_not_taken(provider: Provider, db_url: str) -> None:
     app = desk(db_url, settings(provider))
     provider.person.update(email_verified=False)

@@ -77,7 +77,7 @@ def _provision(db: Database, person: ExternalPerson) -> User:
         if user is None:
             _check_new_name(person)
             user = stored.add(session, person.name, email=email, full_name=full_name, org=org)
-            user.oidc_subject = person.subject
+            stored.update_profile(session, user, oidc_subject=person.subject)
             log.info("%s sign-in created user %r (organization %r)", person.method, person.name, org)
         else:
             stored.update_profile(session, user, email=email, full_name=full_name, org=org,
