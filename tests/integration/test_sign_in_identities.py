@@ -3,17 +3,21 @@ on SQLite and PostgreSQL, without a directory or a provider (their answers are t
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 
 import pytest
+from alembic import command
+from sqlalchemy import text
 
 from itsm.engine.errors import BadRequest, Conflict, Forbidden
 from itsm.engine.people.identities import LDAP, OIDC, ExternalPerson, provision
-from itsm.engine.people.users import add_user
+from itsm.engine.people.users import add_user, user_for_token
 from itsm.store import Database
 from itsm.store import orgs as stored_orgs
 from itsm.store import users as stored_users
+from itsm.store.migrate import alembic_config, upgrade
 
 
 @pytest.fixture()
@@ -87,3 +91,35 @@ def test_two_first_sign_ins_at_once_make_one_user(tree: Database) -> None:
     for thread in threads:
         thread.join()
     assert len(set(results)) == 1 and isinstance(results[0], int), results
+
+
+
+def test_the_migration_keeps_every_user_and_token_and_undoes_cleanly(db_url: str) -> None:
+    """0011 adds a column in place: SQLite's copy-and-rename would drop `users` and cascade to the tokens."""
+    db = Database(db_url)
+    token = "itsm_a-token-made-before-the-upgrade"
+    digest = hashlib.sha256(token.encode()).hexdigest()
+
+    def rows() -> tuple[int, int]:
+        with db.engine.connect() as connection:
+            return (connection.execute(text("SELECT count(*) FROM users")).scalar_one(),
+                    connection.execute(text("SELECT count(*) FROM api_tokens")).scalar_one())
+
+    try:
+        upgrade(db.engine, "0008")
+        with db.engine.begin() as connection:  # as a release at 0008 wrote them (its models had no oidc_subject)
+            connection.execute(text("INSERT INTO users (name, email, is_admin, vip, org_contact, active, "
+                                    "created_at) VALUES ('rita', 'rita@example.gov', false, false, false, true, "
+                                    "CURRENT_TIMESTAMP)"))
+            connection.execute(text("INSERT INTO api_tokens (user_id, token_hash, created_at) "
+                                    "SELECT id, :digest, CURRENT_TIMESTAMP FROM users"), {"digest": digest})
+        upgrade(db.engine, "head")
+        assert user_for_token(db, token).name == "rita"
+        provision(db, ExternalPerson("rita", OIDC, subject="sub-rita"))
+        command.downgrade(alembic_config(db.engine), "0008")
+        assert rows() == (1, 1)
+        upgrade(db.engine, "head")
+        assert rows() == (1, 1) and user_for_token(db, token).name == "rita"
+        assert provision(db, ExternalPerson("rita", OIDC, subject="sub-rita")).email == "rita@example.gov"
+    finally:
+        db.dispose()

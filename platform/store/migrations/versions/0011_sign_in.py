@@ -2,7 +2,10 @@
 
 `users.oidc_subject` is the `sub` claim of the user's ID tokens at the configured provider: the one claim
 OpenID Connect promises never to reassign, so a renamed account at the provider still signs in as the same
-user here, and nobody else can claim that user by taking its name there. Unique where set.
+user here, and nobody else can claim that user by taking its name there. Unique where set (a unique index).
+
+A plain ALTER TABLE on both databases, never SQLite's copy-and-rename of a batch operation: dropping the old
+`users` table with foreign keys on would cascade to `api_tokens` and delete every token.
 
 Revision ID: 0011_sign_in
 Revises: 0008
@@ -20,12 +23,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("oidc_subject", sa.String(length=255), nullable=True))
-        batch.create_unique_constraint("uq_users_oidc_subject", ["oidc_subject"])
+    op.add_column("users", sa.Column("oidc_subject", sa.String(length=255), nullable=True))
+    op.create_index("uq_users_oidc_subject", "users", ["oidc_subject"], unique=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_constraint("uq_users_oidc_subject", type_="unique")
-        batch.drop_column("oidc_subject")
+    op.drop_index("uq_users_oidc_subject", table_name="users")
+    op.drop_column("users", "oidc_subject")  # SQLite 3.35+ drops a column in place
