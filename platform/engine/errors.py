@@ -152,6 +152,12 @@ class DefinitionFailed(Conflict):
     code = "definition_failed"
 
 
+class Unavailable(EngineError):
+    """A service the request needs cannot be reached (the directory, the identity provider): try again later."""
+
+    status, code = 503, "unavailable"
+
+
 class ValidationFailed(EngineError):
     """Field validation: details are [{"field": ID, "message": TEXT}]."""
 

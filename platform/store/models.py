@@ -103,6 +103,10 @@ class User(Base):
     full_name: Mapped[str | None] = mapped_column(String(200))  # as people call them: 王芳
     org_contact: Mapped[bool] = mapped_column(Boolean, default=False)  # sees the tickets of the org's subtree
     active: Mapped[bool] = mapped_column(Boolean, default=True)  # a disabled user cannot sign in (SPEC 14)
+    # the `sub` of their OpenID Connect ID tokens: who they are at the provider, whatever their name there
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
+
+    __table_args__ = (Index("uq_users_oidc_subject", "oidc_subject", unique=True),)
 
 
 class Organization(Base):

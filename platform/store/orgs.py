@@ -54,6 +54,16 @@ def names_of(session: Session, ids: Collection[str]) -> dict[str, str]:
     return {org_id: name for org_id, name in rows}
 
 
+def ids_by_name(session: Session, names: Collection[str]) -> dict[str, list[str]]:
+    """name -> the ids of the organizations called that (names need not be unique: 办公室 is everywhere)."""
+    found: dict[str, list[str]] = {}
+    if names:
+        for org_id, name in session.execute(select(Organization.id, Organization.name)
+                                            .where(Organization.name.in_(list(names))).order_by(Organization.id)):
+            found.setdefault(name, []).append(org_id)
+    return found
+
+
 def children(session: Session, parent: str | None) -> list[Organization]:
     """The organizations directly under `parent` (the roots for None), by name."""
     condition = Organization.parent.is_(None) if parent is None else Organization.parent == parent

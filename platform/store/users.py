@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Row, Table, bindparam, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import bulk
@@ -21,6 +22,26 @@ from .orgs import contains
 
 def by_name(session: Session, name: str) -> User | None:
     return session.scalar(q.USER_BY_NAME, {"name": name})
+
+
+NameTaken = IntegrityError  # a user of that name (or OpenID subject) was added meanwhile by another request
+
+
+def by_oidc_subject(session: Session, subject: str) -> User | None:
+    """The user whose OpenID Connect identity is `subject` (the `sub` of their ID tokens), or None."""
+    return session.scalar(select(User).where(User.oidc_subject == subject))
+
+
+def update_profile(session: Session, user: User, *, email: str | None = None, full_name: str | None = None,
+                   org: str | None = None, oidc_subject: str | None = None) -> bool:
+    """Set those of the user's mail address, full name, organization and OpenID subject that are given (None
+    leaves one as it is); True when anything changed."""
+    changes = {column: value for column, value in (("email", email), ("full_name", full_name), ("org", org),
+                                                   ("oidc_subject", oidc_subject))
+               if value is not None and getattr(user, column) != value}
+    for column, value in changes.items():
+        setattr(user, column, value)
+    return bool(changes)
 
 
 def exists(session: Session, name: str) -> bool:

@@ -4,8 +4,9 @@
 several workers, each following the active definitions version through the database. Creating it connects to
 nothing (SPEC 8): migrating is `itsm db upgrade`, publishing `itsm publish`, and a worker that boots while the
 database is away serves 503s until it returns (`availability`). Blueprints: `api` (bearer tokens), `auth`
-(login), `ui` (portal, queue, ticket pages, forms), `admin`, `i18n` (the language switch; the pages speak
-zh-CN and en) and `preferences` (my settings: the time zone pages show times in, `times`).
+(login; `sso` for an OpenID Connect provider), `ui` (portal, queue, ticket pages, forms), `admin`, `i18n`
+(the language switch; the pages speak zh-CN and en) and `preferences` (my settings: the time zone pages show
+times in, `times`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 from flask import Flask
 
 from itsm.engine import Engine
+from itsm.engine.people.directory import DirectorySettings
+from itsm.engine.people.oidc import ProviderSettings
 from itsm.store import Database
 
 from .extension import engine_of, install
@@ -35,13 +38,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SECRET_KEY=os.environ.get("ITSM_SECRET_KEY"),  # unset: the installation's secret, read on first use
         PACK=os.environ.get("ITSM_PACK"),  # the folder the admin area republishes and the editor edits
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        # sign-in beyond local passwords (SPEC 14, docs/sign-in.md); a setting that cannot work stops the start
+        LDAP=DirectorySettings.from_environment(os.environ),
+        OIDC=ProviderSettings.from_environment(os.environ),
         **cookie_settings(),
     )
     if config:
         app.config.update(config)
     install(app, Engine(Database(app.config["DATABASE_URL"])))  # no connection yet
 
-    from . import admin, api, auth, availability, dashboard, editor, i18n, pages, preferences, security, times, ui
+    from . import admin, api, auth, availability, dashboard, editor, i18n, pages, preferences, security, sso, times, ui
     from . import admin_people as admin_people  # routes of the admin blueprint
     from . import api_people as api_people  # routes of the api blueprint
 
@@ -52,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api_people.init_app(app)  # its routes join the api blueprint before that is registered
     api.init_app(app)
     auth.init_app(app)
+    sso.init_app(app)
     ui.init_app(app)
     admin.init_app(app)
     admin_people.init_app(app)

@@ -6,7 +6,7 @@ never through `current_app.extensions` directly, so the key and the type live in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 ENGINE = "itsm"
 WATCHER = "itsm.watcher"
+PROVIDER = "itsm.oidc"  # the Authlib client of the OpenID Connect provider (`sso`), when one is configured
 
 
 def install(app: Flask, engine: Engine) -> None:
@@ -39,3 +40,12 @@ def install_watcher(app: Flask, watcher: PackWatcher) -> None:
 
 def current_watcher() -> PackWatcher | None:
     return cast("PackWatcher | None", current_app.extensions.get(WATCHER))
+
+
+def install_provider(app: Flask, client: object) -> None:
+    app.extensions[PROVIDER] = client
+
+
+def current_provider() -> Any:
+    """The OpenID Connect client (Authlib's `FlaskOAuth2App`) of this application, or None."""
+    return current_app.extensions.get(PROVIDER)
