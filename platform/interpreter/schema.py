@@ -13,6 +13,7 @@ from .texts import LANGUAGE_PATTERN
 
 SCHEMA_BASE = "https://itsm-platform.org/schemas/format-1/"
 ID_PATTERN = "^[a-z][a-z0-9_]*$"
+ORG_ID_PATTERN = "^[a-z0-9][a-z0-9_.-]*$"  # SPEC 14: organizations are database records with ids like these
 KINDS = ("pack", "form", "process", "priority_matrix", "calendar", "sla_policy", "team", "routing",
          "notification", "scenario", "intake")
 INTAKE_SOURCES = ("alertmanager", "json", "email")
@@ -290,6 +291,9 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
         "roles": _ref("roles", "Roles every member holds."),
         "escalates_to": _str("Team id that `escalate: next_tier` moves tickets to."),
         "email": _str("Team mailbox."),
+        "org_scope": _str("Organization id (SPEC 14): the team sees and is routed only the tickets of this "
+                          "organization and the organizations under it (a province or city desk).",
+                          pattern=ORG_ID_PATTERN),
         "members": _list("Members.", _obj("A member.", {
             "user": _str("User name."),
             "skills": _list("Skills.", {"type": "string"})}, required=("user",))),

@@ -29,6 +29,20 @@ def lineage(path: str) -> tuple[str, ...]:
     return tuple(reversed(path.strip("/").split("/"))) if path.strip("/") else ()
 
 
+def lineage_of(session: Session, org_id: str) -> tuple[str, ...]:
+    """`org_id` and its ancestors' ids, nearest first; () when there is no such organization."""
+    path = session.scalar(select(Organization.path).where(Organization.id == org_id))
+    return lineage(path) if path else ()
+
+
+def paths_of(session: Session, ids: Collection[str]) -> dict[str, str]:
+    """The materialized paths of the organizations with these ids, by id (missing ids are left out)."""
+    if not ids:
+        return {}
+    return dict(session.execute(select(Organization.id, Organization.path).where(Organization.id.in_(list(ids))))
+                .tuples())
+
+
 def by_id(session: Session, org_id: str) -> Organization | None:
     return session.get(Organization, org_id)
 

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from itsm.interpreter import model as m
 from itsm.store import reports as stored
 from itsm.store.reports import ClockCount, TicketScope, TicketTiming
+from itsm.store.visibility import Viewer
 
 from ..errors import N_, BadRequest, Forbidden
 from ..runtime.actors import SYSTEM, Actor, is_agent_for
 from ..runtime.engine import Engine
+from ..runtime.visibility import viewer_of
 
 if TYPE_CHECKING:
     from itsm.store.database import Session
@@ -37,17 +39,19 @@ NONE = "none"  # the key of tickets without a team or priority
 
 @dataclass(frozen=True)
 class KpiScope:
-    """Which tickets the figures are about: created in [start, end), of these processes, held by `team`."""
+    """Which tickets the figures are about: created in [start, end), of these processes, held by `team`,
+    that `viewer` may see (SPEC 14: a scoped team's agents count their organizations' tickets only)."""
 
     processes: tuple[m.ProcessSpec, ...]
     start: datetime | None = None
     end: datetime | None = None
     team: str | None = None
     process: str | None = None  # the `process` filter as given (None: every process in `processes`)
+    viewer: Viewer | None = None
 
     def tickets(self) -> TicketScope:
         """The same tickets, as the store selects them."""
-        return TicketScope(tuple(p.id for p in self.processes), self.start, self.end, self.team)
+        return TicketScope(tuple(p.id for p in self.processes), self.start, self.end, self.team, self.viewer)
 
 
 # -- which states mean what -------------------------------------------------------------------------------
@@ -122,6 +126,7 @@ def kpi_report(engine: Engine, actor: Actor, params: Mapping[str, str]) -> dict[
     pack = engine.definitions.active().pack
     scope = kpi_scope(pack, actor, params)
     with engine.db.read() as session:
+        scope = replace(scope, viewer=viewer_of(session, actor, pack))
         return compute_kpis(session, pack, scope, engine.clock())
 
 
