@@ -414,6 +414,7 @@ class ScenarioSpec:
     description: str = ""
     start: datetime | None = None
     users: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)
+    organizations: tuple[tuple[str, str, str | None], ...] = ()  # (id, name, parent), parents first
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from . import model as m
 from .context import Compilation, Doc, loose_process
@@ -74,4 +75,39 @@ def compile_scenario(doc: Doc, comp: Compilation, processes: dict[str, m.Process
             data=m.frozen_map({k: v for k, v in raw.items() if k not in ("expect", "expect_error")}),
             expect=m.frozen_map(raw.get("expect", {})), expect_error=raw.get("expect_error")))
     return m.ScenarioSpec(doc.id, tuple(steps), data.get("description", ""), start,
-                          m.frozen_map({k: m.frozen_map(v) for k, v in data.get("users", {}).items()}))
+                          m.frozen_map({k: m.frozen_map(v) for k, v in data.get("users", {}).items()}),
+                          _organizations(doc))
+
+
+def _organizations(doc: Doc) -> tuple[tuple[str, str, str | None], ...]:
+    """The scenario's organizations, parents before children; a parent or a user's organization that is not
+    declared, and cycles, are errors (when the scenario declares organizations at all)."""
+    declared: dict[str, dict[str, Any]] = doc.data.get("organizations") or {}
+    if not declared:
+        return ()
+    for org_id, raw in declared.items():
+        parent = raw.get("parent")
+        if parent is not None and parent not in declared:
+            doc.error(("organizations", org_id, "parent"), f"unknown organization '{parent}'"
+                                                           f"{did_you_mean(parent, declared)}")
+    for name, raw in (doc.data.get("users") or {}).items():
+        org = raw.get("org")
+        if org is not None and org not in declared:
+            doc.error(("users", name, "org"), f"unknown organization '{org}'{did_you_mean(org, declared)} "
+                                              f"(declare it under organizations)")
+    ordered: list[tuple[str, str, str | None]] = []
+    placed: set[str] = set()
+    for org_id in declared:
+        chain: list[str] = []
+        current: str | None = org_id
+        while current is not None and current in declared and current not in placed:
+            if current in chain:
+                doc.error(("organizations", org_id, "parent"),
+                          f"organization cycle: {' -> '.join([*chain[chain.index(current):], current])}")
+                return ()
+            chain.append(current)
+            current = declared[current].get("parent")
+        for item in reversed(chain):
+            placed.add(item)
+            ordered.append((item, declared[item].get("name") or item, declared[item].get("parent")))
+    return tuple(ordered)

@@ -325,10 +325,19 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
         "users": {"type": "object", "description": "User name -> attributes.",
                   "additionalProperties": _obj("User attributes.", {
                       "vip": {"type": "boolean", "description": "VIP requester."},
-                      "org": _str("Organization."),
+                      "org": _str("Organization id (one of `organizations`, when the scenario declares them)."),
+                      "org_contact": {"type": "boolean", "description": "Sees the tickets of the organization "
+                                                                        "and the organizations under it."},
                       "email": _str("Mail address."),
                       "admin": {"type": "boolean", "description": "Administrator."},
                       "timezone": _str("Display time zone.")})},
+        "organizations": {"type": "object", "description": "Organizations the scenario's database holds "
+                                                           "(SPEC 14), by id: a tree for `org_scope` and "
+                                                           "`org_contact` to work on.",
+                          "propertyNames": {"pattern": ORG_ID_PATTERN},
+                          "additionalProperties": _obj("An organization.", {
+                              "name": _str("Name (default: the id)."),
+                              "parent": _str("Id of the organization it belongs to (one of `organizations`).")})},
         "steps": _list("The steps, in order.", SCENARIO_STEP, minItems=1),
     }, required=("steps",)),
     "intake": _doc("intake", "Tickets from other tools and from mail: how a payload maps to a ticket.", {

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from itsm.interpreter.model import PackSpec, ScenarioSpec, ScenarioStep
 from itsm.interpreter.scenarios import parse_instant
-from itsm.store import Database
+from itsm.store import Database, orgs
 from itsm.store.schedule import next_due
 
 from ..errors import EngineError
@@ -93,10 +93,14 @@ def run_scenario(pack: PackSpec, scenario: ScenarioSpec) -> ScenarioResult:
     start = scenario.start or DEFAULT_START.replace(tzinfo=zone)
     result = ScenarioResult(scenario.id, len(scenario.steps))
     with throwaway_engine(pack, start) as (engine, clock):
+        with engine.db.write() as session:
+            for org_id, org_name, parent in scenario.organizations:  # parents first
+                orgs.add(session, org_id, org_name, parent=parent)
         for name, attributes in scenario_users(pack, scenario).items():
             try:
                 add_user(engine.db, name, email=attributes.get("email"), admin=bool(attributes.get("admin")),
-                         vip=bool(attributes.get("vip")), org=attributes.get("org"))
+                         vip=bool(attributes.get("vip")), org=attributes.get("org"),
+                         org_contact=bool(attributes.get("org_contact")))
             except EngineError as exc:  # a name or address no user may have: the scenario cannot run
                 result.failures.append(StepFailure(0, "users", exc.message))
         if result.failures:

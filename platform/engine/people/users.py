@@ -115,7 +115,7 @@ def check_email(email: str) -> None:
 
 def add_user(db: Database, name: str, *, password: str | None = None, email: str | None = None,
              admin: bool = False, vip: bool = False, org: str | None = None, timezone: str | None = None,
-             locale: str | None = None) -> User:
+             locale: str | None = None, org_contact: bool = False) -> User:
     check_user_name(name)
     if email is not None:
         check_email(email)
@@ -126,7 +126,8 @@ def add_user(db: Database, name: str, *, password: str | None = None, email: str
         if stored.exists(session, name):
             raise Conflict(N_("user '%(name)s' exists already", name=name))
         return stored.add(session, name, email=email, is_admin=admin, vip=vip, org=org, timezone=timezone,
-                          locale=locale, password_hash=hash_password(password) if password else None)
+                          locale=locale, password_hash=hash_password(password) if password else None,
+                          org_contact=org_contact)
 
 
 LOCALE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*")
