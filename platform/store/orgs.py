@@ -39,8 +39,8 @@ def paths_of(session: Session, ids: Collection[str]) -> dict[str, str]:
     """The materialized paths of the organizations with these ids, by id (missing ids are left out)."""
     if not ids:
         return {}
-    return dict(session.execute(select(Organization.id, Organization.path).where(Organization.id.in_(list(ids))))
-                .tuples())
+    rows = session.execute(select(Organization.id, Organization.path).where(Organization.id.in_(list(ids))))
+    return {org_id: path for org_id, path in rows}
 
 
 def by_id(session: Session, org_id: str) -> Organization | None:
