@@ -71,6 +71,16 @@ def fields_after(session: Session, last_id: int, limit: int) -> Sequence[Any]:
                            .order_by(Ticket.id).limit(limit)).all()
 
 
+def numbers_among(session: Session, numbers: Collection[str], where: ColumnElement[bool] | None) -> set[str]:
+    """Those of `numbers` that tickets meeting `where` (None: any ticket) have."""
+    if not numbers:
+        return set()
+    query = select(TICKETS.c.number).where(TICKETS.c.number.in_(list(numbers)))
+    if where is not None:
+        query = query.where(where)
+    return set(session.scalars(query))
+
+
 def sla_status_condition(status: str, now: datetime) -> ColumnElement[bool]:
     """Tickets with at least one clock in `status` (one of SLA_FILTERS), as the queue shows them now."""
     overdue = (SlaClock.phase == "running") & (SlaClock.deadline < now)
