@@ -26,14 +26,15 @@ def user() -> None:
 @click.option("--email", help="Mail address for notifications.")
 @click.option("--locale", help="Language of the pages: zh-CN or en (default: the browser's).")
 @click.option("--timezone", help="IANA time zone the pages show times in, e.g. Asia/Shanghai (default: the pack's).")
+@click.option("--org-contact", is_flag=True, help="Sees the tickets of the organization and of those under it.")
 @_engine_errors
 def user_add(name: str, admin: bool, vip: bool, org: str | None, password: str | None, email: str | None,
-             locale: str | None, timezone: str | None) -> None:
+             locale: str | None, timezone: str | None, org_contact: bool) -> None:
     """Create user NAME."""
     from itsm.engine.people.users import add_user
 
     add_user(_database(), name, password=password, email=email, admin=admin, vip=vip, org=org, locale=locale,
-             timezone=timezone)
+             timezone=timezone, org_contact=org_contact)
     click.echo(f"created user {name}{' (admin)' if admin else ''}")
 
 

@@ -14,7 +14,7 @@ from itsm.store import clocks, orgs, tickets, users
 from itsm.store.search import match_rows
 from itsm.store.search_text import query_words
 from itsm.store.tickets import SLA_FILTERS
-from itsm.store.visibility import subtree
+from itsm.store.visibility import in_subtree, subtree_of
 
 from ..errors import N_, BadRequest
 from .actors import Actor
@@ -68,7 +68,7 @@ def org_filter(session: Session, org: str | None) -> list[ColumnElement[bool]]:
     if path is None:
         raise BadRequest(N_("no organization '%(org)s'", org=org[:100]),
                          [{"field": "org", "message": N_("unknown organization")}])
-    return [subtree(path, session.get_bind().dialect.name)]
+    return [in_subtree(subtree_of(session, path), session.get_bind().dialect.name)]
 
 
 def _snapshots(session: Session, rows: list[Any]) -> list[TicketSnapshot]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from itsm.interpreter import model as m
 from itsm.store import orgs
 from itsm.store.search import notes_for_all
-from itsm.store.visibility import Viewer, sees, works_on
+from itsm.store.visibility import Viewer, sees, subtree_of, works_on
 
 from .access import grants
 from .actors import Actor
@@ -23,16 +23,16 @@ __all__ = ["Viewer", "notes_visible_to", "viewer_of", "visible_to"]
 
 def viewer_of(session: Session, actor: Actor, pack: m.PackSpec) -> Viewer | None:
     """The actor as the store's visibility condition sees it (None: sees everything). The organizations'
-    paths are read here, once per request; an `org_scope` naming no organization grants nothing."""
+    subtrees are read here, once per request; an `org_scope` naming no organization grants nothing."""
     if actor.is_admin or actor.is_system:
         return None
     given = grants(actor, pack)
     contact = actor.org if actor.org_contact else None
     wanted = {org for org, _ in given.scoped} | ({contact} if contact is not None else set())
-    paths = orgs.paths_of(session, wanted)
+    trees = {org: subtree_of(session, path) for org, path in orgs.paths_of(session, wanted).items()}
     return Viewer(actor.name, session.get_bind().dialect.name, tuple(actor.teams), given.processes,
-                  tuple((paths[org], processes) for org, processes in given.scoped if org in paths),
-                  paths.get(contact) if contact is not None else None)
+                  tuple((trees[org], processes) for org, processes in given.scoped if org in trees),
+                  trees.get(contact) if contact is not None else None)
 
 
 def visible_to(viewer: Viewer | None) -> ColumnElement[bool] | None:
