@@ -139,7 +139,7 @@ def seed(url: str, tickets: int, folder: Path) -> dict[str, Any]:
         busy = {row[0] for row in session.execute(text("SELECT requester FROM tickets GROUP BY requester "
                                                        "HAVING count(*) BETWEEN 2 AND 5"))}
     contact = next(name for name, org, is_contact in people if is_contact and counts.get(org or "", 0) >= 4)
-    requester = next(name for name, _ in requesters if name in busy)
+    requester = next(name for name, _, is_contact in people if name in busy and not is_contact)
     tokens = {name: create_token(db, name) for name in ("lars", "zoe", contact, requester)}
     return {"tokens": tokens, "contact": contact, "requester": requester, "city": "zh-c3", "county": "zh-c3-k4",
             "tickets": tickets}
