@@ -24,8 +24,10 @@ from flask.testing import FlaskClient
 
 from itsm.engine import Engine
 from itsm.engine.channels.mail import receive_mail
+from itsm.engine.people.demo import DEMO_ORGS, ensure_demo_users
 from itsm.engine.people.users import add_user, create_token
-from itsm.store import orgs
+from itsm.engine.runtime.definitions import missing_organizations
+from itsm.store import Database, orgs
 from itsm.web import engine_of
 
 from support import DEFINITIONS, deployed_app
@@ -277,6 +279,7 @@ def test_the_pages_apply_the_same_rule(desk: Desk) -> None:
     assert numbers_on(desk, hugo.get("/queue").text) == HANGZHOU
     assert numbers_on(desk, hugo.get("/queue?q=quokka").text) == HANGZHOU
     assert numbers_on(desk, hugo.get("/queue?org=hz-finance").text) == {"hz", "hzit"}
+    assert hugo.get("/queue?org=atlantis").status_code == 400
     assert hugo.get("/dashboard").status_code == 200
     una = signed_in(desk.app, "una")
     portal = una.get("/portal")
@@ -287,3 +290,26 @@ def test_the_pages_apply_the_same_rule(desk: Desk) -> None:
     hana = signed_in(desk.app, "hana")
     assert numbers_on(desk, hana.get("/portal?view=org").text) == {"hz"}  # not a contact: her own only
     assert "Hz-Finance" not in hana.get("/portal").text
+
+
+# -- the demo data ----------------------------------------------------------------------------------------------
+
+def test_the_demo_data_shows_a_city_desk_and_a_unit_contact(db: Database) -> None:
+    """`itsm serve --demo --pack examples/gov-desk`: the organization tree in Chinese, hana's report goes to
+    the Hangzhou city desk, rita's to the provincial desk, and rita's unit's contact sees it."""
+    engine = Engine(db)
+    first = engine.definitions.publish_path(DEFINITIONS.parent / "examples" / "gov-desk")
+    assert [line.split(": ", 3)[2] for line in first.warnings] == ["team/hangzhou_desk"]
+    ensure_demo_users(db, language="zh-CN")
+    with db.read() as session:
+        assert orgs.names_of(session, [org.id for org in DEMO_ORGS])["hangzhou"] == "杭州市"
+        assert orgs.lineage_of(session, "hz-education") == ("hz-education", "hangzhou", "zhejiang")
+    assert ensure_demo_users(db, language="zh-CN") == []  # a second start leaves everything as it is
+    hana = engine.create(engine.actor("hana"), "incident", {"short_description": "投影仪不亮"})
+    rita = engine.create(engine.actor("rita"), "incident", {"short_description": "财务系统登录缓慢"})
+    assert (hana["team"], hana["assignee"], rita["team"]) == ("hangzhou_desk", "hugo", "service_desk")
+    seen = {item["number"] for item in engine.list_tickets(engine.actor("una"), {})[0]}
+    assert seen == {rita["number"]}
+    assert {item["number"] for item in engine.list_tickets(engine.actor("hugo"), {})[0]} == {hana["number"]}
+    with db.read() as session:
+        assert missing_organizations(session, engine.definitions.active().pack) == ()
