@@ -29,6 +29,8 @@ def publish(pack: Path) -> None:
 
     result = Definitions(_database()).publish(spec, git_commit=git_commit_of(pack))
     click.echo(result.message)
+    for line in result.warnings:
+        click.echo(line, err=True)
     for move, count in result.renamed.items():
         click.echo(f"  renamed {move}: {count} ticket{'s' if count != 1 else ''}")
 
@@ -40,7 +42,10 @@ def rollback(version: str) -> None:
     """Re-activate an earlier definitions VERSION (a unique prefix of its id)."""
     from itsm.engine import Definitions
 
-    click.echo(Definitions(_database()).rollback(version).message)
+    result = Definitions(_database()).rollback(version)
+    click.echo(result.message)
+    for line in result.warnings:
+        click.echo(line, err=True)
 
 
 @click.group()
@@ -119,7 +124,8 @@ def worker(interval: float, batch: int, once: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--watch", is_flag=True, help="Republish the pack when its files change.")
-@click.option("--demo", is_flag=True, help="Create the demo users (password 'demo') if they do not exist.")
+@click.option("--demo", is_flag=True, help="Create the demo users (password 'demo') and organizations if they do "
+                                          "not exist.")
 @_engine_errors
 def serve(pack: Path, host: str, port: int, watch: bool, demo: bool) -> None:
     """Development server: migrates the database and publishes PACK, then serves the pages and the JSON API
@@ -137,7 +143,7 @@ def serve(pack: Path, host: str, port: int, watch: bool, demo: bool) -> None:
     app = create_app({"PACK": str(pack)})
     engine = engine_of(app)
     engine.db.ensure_schema()  # what create_app never does
-    engine.definitions.publish(spec, git_commit=git_commit_of(pack))
+    published = engine.definitions.publish(spec, git_commit=git_commit_of(pack))
     if watch:
         from itsm.engine.authoring.watch import PackWatcher
 
@@ -147,10 +153,12 @@ def serve(pack: Path, host: str, port: int, watch: bool, demo: bool) -> None:
     if demo:
         from itsm.engine.people.demo import DEMO_PASSWORD, DEMO_USERS, ensure_demo_users
 
-        ensure_demo_users(engine.db)
+        ensure_demo_users(engine.db, language=spec.language)
         click.echo(f"demo users (password '{DEMO_PASSWORD}'):")
         for user in DEMO_USERS:
             click.echo(f"  {user.name:<6} {user.role}")
+    for line in published.warnings if not demo else ():  # the demo data holds the demo packs' organizations
+        click.echo(line, err=True)
     click.echo(f"serving pack '{spec.id}' on http://{host}:{port}/ (sign in at /login; JSON API under /api)"
                f"{' (watching for changes)' if watch else ''} (Ctrl-C stops)")
     app.run(host=host, port=port, debug=False, use_reloader=False)

@@ -235,7 +235,7 @@ def _team(changes: list[Change], old: m.TeamSpec, new: m.TeamSpec) -> None:
         changes.append(Change("added", "team member", f"{new.id}.{user}"))
     for user in sorted(members_before - members_after):
         changes.append(Change("removed", "team member", f"{new.id}.{user}"))
-    for attr in ("tier", "escalates_to", "roles"):
+    for attr in ("tier", "escalates_to", "roles", "org_scope"):
         if getattr(old, attr) != getattr(new, attr):
             changes.append(Change("changed", f"team {attr}", new.id,
                                   f"{_text(getattr(old, attr))} -> {_text(getattr(new, attr))}"))

@@ -359,6 +359,13 @@ class TeamSpec:
     members: tuple[Member, ...] = ()
     description: Text = NO_TEXT
     email: str | None = None
+    org_scope: str | None = None  # SPEC 14: the team serves this organization's subtree only (None: all)
+    where: str = ""  # FILE:LINE:COL of `org_scope`, for the warning when no such organization exists
+
+    def serves(self, lineage: tuple[str, ...]) -> bool:
+        """Whether the team serves a ticket whose organization has this lineage (its id and its ancestors'):
+        an unscoped team serves every ticket, a scoped one those of its organization's subtree."""
+        return self.org_scope is None or self.org_scope in lineage
 
 
 @dataclass(frozen=True)

@@ -292,6 +292,9 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
         "roles": _ref("roles", "Roles every member holds."),
         "escalates_to": _str("Team id that `escalate: next_tier` moves tickets to."),
         "email": _str("Team mailbox."),
+        "org_scope": _str("Organization id (SPEC 14): the team sees and is routed only the tickets of this "
+                          "organization and the organizations under it (a province or city desk).",
+                          pattern=ORG_ID_PATTERN),
         "members": _list("Members.", _obj("A member.", {
             "user": _str("User name."),
             "skills": _list("Skills.", {"type": "string"})}, required=("user",))),

@@ -31,9 +31,10 @@ def compile_team(doc: Doc, comp: Compilation) -> m.TeamSpec:
     for i, role in enumerate(data.get("roles", [])):
         if role in BUILTIN_ROLES and role != "admin":
             doc.error(("roles", i), f"'{role}' is given by the ticket, not by a team")
+    scope = data.get("org_scope")
     return m.TeamSpec(doc.id, comp.text(doc, ("name",), doc.id.replace("_", " ").capitalize()), data.get("tier"),
                       tuple(data.get("roles", [])), escalates_to, tuple(members), comp.text(doc, ("description",)),
-                      data.get("email"))
+                      data.get("email"), scope, doc.where(("org_scope",)) if scope is not None else "")
 
 
 def check_escalation_cycles(comp: Compilation) -> None:
@@ -67,6 +68,12 @@ def compile_routing(doc: Doc, comp: Compilation, forms: list[m.FormSpec], scope:
     for i, raw in enumerate(raw_rules):
         path = ("rules", i)
         comp.check_ref(doc, (*path, "team"), "team", raw["team"])
+        team_doc = comp.of_kind("team").get(raw["team"])
+        scoped = team_doc.data.get("org_scope") if team_doc is not None else None
+        if raw.get("default") and scoped:
+            doc.error((*path, "team"), f"the default rule's team '{raw['team']}' serves only organization "
+                                       f"'{scoped}' (org_scope): the default rule takes every ticket no other rule "
+                                       f"takes, so name a team without org_scope")
         if raw.get("user") is not None:
             team = comp.of_kind("team").get(raw["team"])
             users = [member["user"] for member in team.data.get("members", [])] if team else []

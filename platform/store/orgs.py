@@ -34,6 +34,20 @@ def lineage(path: str) -> tuple[str, ...]:
     return tuple(reversed(path.strip("/").split("/"))) if path.strip("/") else ()
 
 
+def lineage_of(session: Session, org_id: str) -> tuple[str, ...]:
+    """`org_id` and its ancestors' ids, nearest first; () when there is no such organization."""
+    path = session.scalar(select(Organization.path).where(Organization.id == org_id))
+    return lineage(path) if path else ()
+
+
+def paths_of(session: Session, ids: Collection[str]) -> dict[str, str]:
+    """The materialized paths of the organizations with these ids, by id (missing ids are left out)."""
+    if not ids:
+        return {}
+    rows = session.execute(select(Organization.id, Organization.path).where(Organization.id.in_(list(ids))))
+    return {org_id: path for org_id, path in rows}
+
+
 def by_id(session: Session, org_id: str) -> Organization | None:
     return session.get(Organization, org_id)
 
@@ -130,14 +144,6 @@ def move(session: Session, org_id: str, parent: str | None) -> None:
     session.execute(update(Organization).where(prefix_match(Organization.path, old, dialect))
                     .values(path=literal(new) + func.substr(Organization.path, len(old) + 1),
                             updated_at=utcnow()))
-
-
-def paths_of(session: Session, ids: Collection[str]) -> dict[str, str]:
-    """The materialized paths of the organizations among `ids` that exist, by id."""
-    if not ids:
-        return {}
-    rows = session.execute(select(Organization.id, Organization.path).where(Organization.id.in_(list(ids))))
-    return {org_id: path for org_id, path in rows}
 
 
 def contains(column: Any, text: str, dialect: str) -> ColumnElement[bool]:

@@ -17,21 +17,26 @@ from sqlalchemy import ColumnElement, and_, case, extract, false, func, or_, sel
 from sqlalchemy.orm import Session
 
 from .models import Event, SlaClock, Ticket
+from .visibility import Viewer, sees
 
 
 @dataclass(frozen=True)
 class TicketScope:
     """The tickets of `processes` created in [start, end) (an open end: no bound), held by `team` if given,
-    reported from an organization among `org_ids` (a SELECT of ids: `orgs.subtree_ids`) if given."""
+    reported from an organization among `org_ids` (a SELECT of ids: `orgs.subtree_ids`) if given, that
+    `viewer` may see (None: every ticket; SPEC 14: a province desk's figures are its province's)."""
 
     processes: tuple[str, ...]
     start: datetime | None = None
     end: datetime | None = None
     team: str | None = None
     org_ids: Any = None
+    viewer: Viewer | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         out: list[ColumnElement[bool]] = [self.process_column().in_(self.processes)]
+        if self.viewer is not None:
+            out.append(sees(self.viewer))
         if self.start is not None:
             out.append(Ticket.created_at >= self.start)
         if self.end is not None:

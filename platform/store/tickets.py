@@ -11,10 +11,11 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from .models import SlaClock, Ticket
+from .visibility import Viewer, sees
 
 TICKETS = cast(Table, Ticket.__table__)
 _BY_NUMBER = select(TICKETS).where(TICKETS.c.number == bindparam("number"))
@@ -73,23 +74,14 @@ def fields_after(session: Session, last_id: int, limit: int) -> Sequence[Any]:
                            .order_by(Ticket.id).limit(limit)).all()
 
 
-def visible_condition(name: str, processes: Sequence[str], newest_first: bool = False) -> ColumnElement[bool]:
-    """SPEC 9 as a filter: own tickets, assigned ones, and every ticket of `processes`.
-
-    `newest_first`: for a page of the newest tickets with no other filter. An agent's processes hold most
-    tickets, so reading tickets newest first stops after a page; but SQLite, left alone, gathers every
-    match of the three terms through their indexes and sorts them all. The process term is then written so
-    that no index serves it (coalesce of a column that is never null), which keeps SQLite on the id order."""
-    process = func.coalesce(Ticket.process, "") if newest_first and processes else Ticket.process
-    return (Ticket.requester == name) | process.in_(processes) | (Ticket.assignee == name)
-
-
-def notes_condition(processes: Sequence[str], teams: Sequence[str]) -> ColumnElement[bool] | None:
-    """The tickets whose internal work notes a user reads as an agent: those of `processes`, and those
-    with one of `teams` (None: no ticket)."""
-    if not processes and not teams:
-        return None
-    return Ticket.process.in_(processes) | Ticket.team.in_(teams)
+def numbers_among(session: Session, numbers: Collection[str], where: ColumnElement[bool] | None) -> set[str]:
+    """Those of `numbers` that tickets meeting `where` (None: any ticket) have."""
+    if not numbers:
+        return set()
+    query = select(TICKETS.c.number).where(TICKETS.c.number.in_(list(numbers)))
+    if where is not None:
+        query = query.where(where)
+    return set(session.scalars(query))
 
 
 def sla_status_condition(status: str, now: datetime) -> ColumnElement[bool]:
@@ -105,25 +97,26 @@ def sla_status_condition(status: str, now: datetime) -> ColumnElement[bool]:
     return exists().where((SlaClock.ticket_id == Ticket.id) & condition)
 
 
-def page(session: Session, limit: int, equal: Mapping[str, str], viewer: tuple[str, Sequence[str]] | None,
-         sla: ColumnElement[bool] | None, before: int | None) -> list[Any]:
-    """Up to `limit` tickets, newest first: columns equal to `equal`, visible to `viewer` (a name and the
-    processes it sees every ticket of; None: everything), with a clock in a status (`sla`), with ids below
-    `before`. (A search, `q=`, is `search.match` over `page_conditions`.)"""
+def page(session: Session, limit: int, equal: Mapping[str, str], viewer: Viewer | None,
+         sla: ColumnElement[bool] | None, before: int | None,
+         where: Sequence[ColumnElement[bool]] = ()) -> list[Any]:
+    """Up to `limit` tickets, newest first: columns equal to `equal`, visible to `viewer` (None:
+    everything), with a clock in a status (`sla`), meeting `where`, with ids below `before`. (A search,
+    `q=`, is `search.match` over `page_conditions`.)"""
     query = select(TICKETS).order_by(TICKETS.c.id.desc()).limit(limit)
-    newest_first = not equal and session.get_bind().dialect.name == "sqlite"
-    query = query.where(*page_conditions(equal, viewer, sla, newest_first))
+    newest_first = not equal and not where and session.get_bind().dialect.name == "sqlite"
+    query = query.where(*page_conditions(equal, viewer, sla, newest_first), *where)
     if before is not None:
         query = query.where(TICKETS.c.id < before)
     return list(session.connection().execute(query))
 
 
-def page_conditions(equal: Mapping[str, str], viewer: tuple[str, Sequence[str]] | None,
+def page_conditions(equal: Mapping[str, str], viewer: Viewer | None,
                     sla: ColumnElement[bool] | None, newest_first: bool = False) -> list[ColumnElement[bool]]:
     """The queue's filters as conditions on tickets (`page`)."""
     out: list[ColumnElement[bool]] = [TICKETS.c[column] == value for column, value in equal.items()]
     if viewer is not None:
-        out.append(visible_condition(*viewer, newest_first=newest_first))
+        out.append(sees(viewer, newest_first=newest_first))
     if sla is not None:
         out.append(sla)
     return out

@@ -237,7 +237,7 @@ def create_ticket() -> Any:
 def list_tickets() -> Any:
     args = request.args
     unknown = [k for k in args if k not in ("process", "state", "priority", "team", "assignee", "requester", "q",
-                                              "sla", "limit", "cursor")]
+                                              "sla", "org", "limit", "cursor")]
     if unknown:
         raise BadRequest(N_("unknown query parameter '%(name)s'", name=unknown[0]),
                          [{"field": k, "message": N_("unknown parameter")} for k in unknown])

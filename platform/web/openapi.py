@@ -209,6 +209,9 @@ def openapi_document() -> dict[str, Any]:
                             "responses": _responses(200, TICKET, 400, 401, 403, 404, 409, 422)}}
     filters: list[dict[str, Any]] = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
                for n in ("process", "state", "priority", "team", "assignee", "requester", "q", "sla", "cursor")]
+    filters.append({"name": "org", "in": "query", "required": False, "schema": {"type": "string"},
+                    "description": "An organization id: the tickets of it and the organizations under it, of those "
+                                   "the caller may see (400 for an organization that does not exist)."})
     filters.append({"name": "limit", "in": "query", "required": False,
                     "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}})
     return {
@@ -290,6 +293,10 @@ def openapi_document() -> dict[str, Any]:
                              "type": "string", "description": "agents only: whom the ticket is for"}}, ["process"]),
                          "responses": _responses(201, TICKET, 400, 401, 403, 422)},
                 "get": {"summary": "Tickets the caller may see, newest first", "security": AUTH,
+                        "description": "What the caller may see (SPEC 9, 14): the tickets it reported or holds; an "
+                                       "agent's those of its processes, limited to its teams' organizations "
+                                       "(org_scope); an organization's contact also those of its organization "
+                                       "and the organizations under it; admins every ticket.",
                         "parameters": filters,
                         "responses": _responses(200, {"type": "object", "properties": {
                             "items": {"type": "array", "items": TICKET},

@@ -22,6 +22,7 @@ from itsm.engine.runtime.forms import Form
 from itsm.engine.runtime.queue import SLA_FILTERS
 from itsm.engine.runtime.reviews import request_review, review_transition
 from itsm.interpreter import model as m
+from itsm.store import orgs
 
 from .api import _decode_cursor, _encode_cursor, cursor_kind
 from .extension import current_engine
@@ -106,14 +107,25 @@ def home() -> Any:
 @ui.get("/portal")
 @login_required
 def portal() -> Any:
+    """The requester's tickets; for an organization's contact (SPEC 14) also, as a second view, the tickets
+    of its organization and the organizations under it (`view=org`)."""
     actor = _actor()
     cursor = _decode_cursor(request.args.get("cursor"))
-    items, next_id = current_engine().list_tickets(actor, {"requester": actor.name}, QUEUE_PAGE, cursor)
+    org_name = _org_name(actor.org) if actor.org_contact and actor.org else None
+    view = "org" if org_name is not None and request.args.get("view") == "org" else "mine"
+    filters = {"org": actor.org} if view == "org" else {"requester": actor.name}
+    items, next_id = current_engine().list_tickets(actor, filters, QUEUE_PAGE, cursor)
     return render_template("portal.html", items=items, next_cursor=_encode_cursor(next_id),
-                           processes=reportable(_pack()), pack=_pack(), zone=_zone())
+                           processes=reportable(_pack()), pack=_pack(), zone=_zone(), view=view, org_name=org_name)
 
 
-QUEUE_FILTERS = ("process", "state", "team", "priority", "sla", "assignee", "q")
+def _org_name(org: str) -> str | None:
+    """An organization's name, None when it does not exist (any more)."""
+    with current_engine().db.read() as session:
+        return orgs.names_of(session, [org]).get(org)
+
+
+QUEUE_FILTERS = ("process", "state", "team", "priority", "sla", "assignee", "org", "q")
 
 
 @ui.get("/queue")

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from itsm.cli import main
-from itsm.store import ApiToken, Database
+from itsm.store import ApiToken, Database, orgs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,8 @@ def test_publish_user_token_and_rollback(cli_db: str) -> None:
     code, out = run("publish", str(ROOT / "definitions"))
     assert code == 0 and out.startswith("published version ")
     assert Database(cli_db).has_tables()  # the new embedded file got its schema
-    assert run("publish", str(ROOT / "definitions"))[1].endswith("is already active\n")
+    version = out.split()[2]
+    assert run("publish", str(ROOT / "definitions"))[1].startswith(f"version {version} is already active\n")
     code, out = run("user", "add", "rita", "--password", "pw", "--vip", "--org", "acme")
     assert code == 1 and "no organization 'acme'" in out  # organizations are records (SPEC 14)
     assert run("user", "add", "rita", "--password", "pw", "--vip")[0] == 0
@@ -48,6 +49,21 @@ def test_publish_user_token_and_rollback(cli_db: str) -> None:
     assert run("rollback", "zzzz")[0] == 1
     code, out = run("rollback", minimal[:8])
     assert (code, out) == (0, f"rolled back to version {minimal}\n")
+
+
+def test_publishing_warns_about_an_org_scope_naming_no_organization(cli_db: str) -> None:
+    """Organizations are records, not pack documents: a team scoped to one the database lacks publishes
+    (the pack is valid) with a warning line at the `org_scope`, which goes once the organization exists."""
+    result = CliRunner().invoke(main, ["publish", str(ROOT / "examples" / "gov-desk")])
+    assert result.exit_code == 0 and result.stdout.startswith("published version ")
+    assert result.stderr == ("teams/service_desk.yaml:72:12: warning: team/hangzhou_desk: org_scope: no organization "
+                             "'hangzhou' in the database: the team sees and is routed no ticket until it exists "
+                             "(itsm org import)\n")
+    with Database(cli_db).write() as session:
+        orgs.add(session, "zhejiang", "浙江省")
+        orgs.add(session, "hangzhou", "杭州市", parent="zhejiang")
+    again = CliRunner().invoke(main, ["publish", str(ROOT / "examples" / "gov-desk")])
+    assert again.exit_code == 0 and again.stderr == "" and "is already active" in again.stdout
 
 
 def test_publishing_an_invalid_pack_exits_1_and_keeps_serving(cli_db: str) -> None:

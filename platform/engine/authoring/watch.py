@@ -51,6 +51,8 @@ class PackWatcher:
             return WatchResult(True, None, problems)
         result = self.definitions.publish(spec, git_commit=git_commit_of(self.pack))
         self.report(result.message)
+        for line in result.warnings:
+            self.report(line)
         return WatchResult(True, result.version, problems)
 
     def run(self, interval: float = 1.0, stop: threading.Event | None = None) -> None:  # pragma: no cover

@@ -3,7 +3,8 @@
 `suggest` ranks them by full-text relevance (bm25 on SQLite, ts_rank on PostgreSQL: `itsm.store.search`)
 for the intake form; `suggest_for_ticket` does the same for a ticket's own text on its page; `link` records
 the one-click "this is a known error of ..." link. Suggestions are limited to what the actor may see
-(SPEC 9): a requester is only reminded of their own earlier tickets, never shown other people's.
+(SPEC 9, 14): a requester is only reminded of their own earlier tickets (and an organization's contact of
+its organization's), never shown other people's; a province desk only its province's.
 
 What search sees of a ticket (its document) is `runtime.search_index`'s business.
 """
@@ -26,10 +27,10 @@ from ..runtime.actors import Actor
 from ..runtime.apply import perform
 from ..runtime.documents import document, title_of
 from ..runtime.plan import LinkRow
-from ..runtime.queue import notes_visible_to, visible_to
 from ..runtime.reviews import REVIEW_PROCESS
 from ..runtime.rules import plan_note, working
 from ..runtime.store_lookups import snapshot
+from ..runtime.visibility import notes_visible_to, viewer_of, visible_to
 
 if TYPE_CHECKING:
     from ..runtime.engine import Engine
@@ -61,7 +62,8 @@ def suggest(engine: Engine, actor: Actor, text: str, *, process: str | None = No
         return []
     found = knowledge(process, exclude)
     with engine.db.read() as session:
-        matches = match_knowledge(session, terms, found, limit, visible_to(actor, pack), notes_visible_to(actor, pack))
+        viewer = viewer_of(session, actor, pack)
+        matches = match_knowledge(session, terms, found, limit, visible_to(viewer), notes_visible_to(viewer))
         return [_suggestion(pack, match, terms) for match in matches]
 
 
@@ -120,7 +122,8 @@ def links(engine: Engine, actor: Actor, number: str) -> list[dict[str, Any]]:
         pack = work.pack
         assert work.ticket.id is not None
         return [{"kind": kind, **_summary(pack, ticket)}
-                for kind, ticket in stored_links.links_from(session, work.ticket.id, visible_to(actor, pack))]
+                for kind, ticket in stored_links.links_from(session, work.ticket.id,
+                                                            visible_to(viewer_of(session, actor, pack)))]
 
 
 def _suggestion(pack: m.PackSpec, found: Match, terms: list[str]) -> dict[str, Any]:

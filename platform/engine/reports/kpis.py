@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +19,12 @@ from itsm.interpreter import model as m
 from itsm.store import orgs as stored_orgs
 from itsm.store import reports as stored
 from itsm.store.reports import ClockCount, TicketScope, TicketTiming
+from itsm.store.visibility import Viewer
 
 from ..errors import N_, BadRequest, Forbidden
 from ..runtime.actors import SYSTEM, Actor, is_agent_for
 from ..runtime.engine import Engine
+from ..runtime.visibility import viewer_of
 
 if TYPE_CHECKING:
     from itsm.store.database import Session
@@ -40,7 +42,8 @@ NONE = "none"  # the key of tickets without a team or priority
 @dataclass(frozen=True)
 class KpiScope:
     """Which tickets the figures are about: created in [start, end), of these processes, held by `team`,
-    reported from `org`'s subtree; `group_by`: the figures also per organization under `org`."""
+    reported from `org`'s subtree, that `viewer` may see (SPEC 14: a scoped team's agents count their
+    organizations' tickets only); `group_by`: the figures also per organization under `org`."""
 
     processes: tuple[m.ProcessSpec, ...]
     start: datetime | None = None
@@ -49,10 +52,12 @@ class KpiScope:
     process: str | None = None  # the `process` filter as given (None: every process in `processes`)
     org: str | None = None
     group_by: str | None = None
+    viewer: Viewer | None = None
 
     def tickets(self, org_ids: Any = None) -> TicketScope:
         """The same tickets, as the store selects them (`org_ids`: the SELECT of `org`'s subtree)."""
-        return TicketScope(tuple(p.id for p in self.processes), self.start, self.end, self.team, org_ids)
+        return TicketScope(tuple(p.id for p in self.processes), self.start, self.end, self.team, org_ids,
+                           self.viewer)
 
 
 # -- which states mean what -------------------------------------------------------------------------------
@@ -131,6 +136,7 @@ def kpi_report(engine: Engine, actor: Actor, params: Mapping[str, str]) -> dict[
     pack = engine.definitions.active().pack
     scope = kpi_scope(pack, actor, params)
     with engine.db.read() as session:
+        scope = replace(scope, viewer=viewer_of(session, actor, pack))
         return compute_kpis(session, pack, scope, engine.clock())
 
 

@@ -83,13 +83,16 @@ def _run(work: Work, action: m.Action) -> None:
         else:
             _assign(work, action)
     elif isinstance(action, m.EscalateAction):
-        current = pack.teams.get(work.ticket.team or "")
-        if current is None or current.escalates_to is None:
-            work.note_event("escalation", {"result": "no next tier", "team": work.ticket.team})
+        target, skipped = next_tier(work)
+        if target is None:
+            work.note_event("escalation", {"result": "no next tier", "team": work.ticket.team,
+                                           **({"skipped": skipped} if skipped else {})})
         else:
             routing = pack.routings.get(work.process.routing or "")
-            user = work.pick_member(routing, current.escalates_to)[0] if routing is not None else None
-            work.assign(current.escalates_to, user, reason="escalation")
+            user = work.pick_member(routing, target)[0] if routing is not None else None
+            work.assign(target, user, reason="escalation")
+            if skipped and work.notes and work.notes[-1][0] == "routing":
+                work.notes[-1][1]["skipped"] = skipped
     elif isinstance(action, m.NotifyAction):
         _outbox(work, pack.notifications[action.notification], action.where)
     elif isinstance(action, m.CommentAction):
@@ -105,6 +108,23 @@ def _run(work: Work, action: m.Action) -> None:
         plugin_action(PluginContext(work, action.args), dict(action.args))
 
 
+def next_tier(work: Work) -> tuple[str | None, list[str]]:
+    """The team `escalate: next_tier` hands the ticket to: the first team up the current team's `escalates_to`
+    chain that serves the ticket's organization (SPEC 14: a scoped tier that does not is passed over), and
+    the tiers passed over. (None, ...): no such team; the ticket stays."""
+    skipped: list[str] = []
+    current = work.pack.teams.get(work.ticket.team or "")
+    seen = {current.id} if current is not None else set()
+    while current is not None and current.escalates_to is not None and current.escalates_to not in seen:
+        target = current.escalates_to
+        if work.serves(target):
+            return target, skipped
+        skipped.append(target)
+        seen.add(target)
+        current = work.pack.teams.get(target)
+    return None, skipped
+
+
 def _assign(work: Work, action: m.AssignAction) -> None:
     """`assign: {team, user}`; templated values come from the ticket (a field of type user, `actor.name`)."""
     team, user = action.team, action.user
@@ -118,6 +138,15 @@ def _assign(work: Work, action: m.AssignAction) -> None:
             user = work.ticket.assignee
         elif user is not None and not work.lookups.user_exists(user):
             raise ActionFailed(N_("assign at %(where)s: no user named '%(user)s'", where=action.where, user=user))
+    if team is not None and team != work.ticket.team and not work.serves(team):
+        scope = work.pack.teams[team].org_scope
+        if work.ticket.org is None:
+            raise ActionFailed(N_("assign at %(where)s: team '%(team)s' serves only organization '%(scope)s' and "
+                                  "the organizations under it; this ticket has no organization",
+                                  where=action.where, team=team, scope=scope))
+        raise ActionFailed(N_("assign at %(where)s: team '%(team)s' serves only organization '%(scope)s' and the "
+                              "organizations under it, not '%(org)s'", where=action.where, team=team, scope=scope,
+                              org=work.ticket.org))
     work.assign(team if team is not None else work.ticket.team, user, reason="action")
 
 

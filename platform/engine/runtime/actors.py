@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from itsm.interpreter.model import AssignAction, PackSpec, ProcessSpec, per_spec
+from itsm.interpreter.model import AssignAction, PackSpec, ProcessSpec, TeamSpec, per_spec
 
 TICKET_ROLES = frozenset({"requester", "assignee", "team"})
 SYSTEM = "system"
@@ -22,6 +22,7 @@ class Actor:
     org: str | None = None
     email: str | None = None
     extra: dict[str, object] = field(default_factory=dict, compare=False)
+    org_contact: bool = False  # sees the tickets of its organization's subtree (SPEC 14)
 
     def roles_on(self, ticket_requester: str, ticket_assignee: str | None, ticket_team: str | None) -> frozenset[str]:
         roles = set(self.roles)
@@ -76,6 +77,8 @@ class UserRecord(Protocol):
     def vip(self) -> bool: ...
     @property
     def org(self) -> str | None: ...
+    @property
+    def org_contact(self) -> bool: ...
 
 
 def actor_for(user: UserRecord, pack: PackSpec) -> Actor:
@@ -84,20 +87,30 @@ def actor_for(user: UserRecord, pack: PackSpec) -> Actor:
     if user.is_admin:
         roles.add("admin")
     return Actor(user.name, frozenset(roles), teams, bool(user.is_admin), vip=bool(user.vip), org=user.org,
-                 email=user.email)
+                 email=user.email, org_contact=bool(getattr(user, "org_contact", False)))
 
 
 def is_agent_for(actor: Actor, process: ProcessSpec, pack: PackSpec) -> bool:
-    """SPEC 9: agents see the tickets of the processes they hold a role in. A team member holds a role in
-    a process when one of its transitions asks for one of the member's team roles, or for `team` or
-    `assignee` (which any team member can come to hold as tickets move between teams), or when the
-    process hands tickets to one of the member's teams (`handling_teams`: a pack whose transitions name
-    no roles still has teams that work its tickets)."""
+    """SPEC 9: agents see the tickets of the processes they hold a role in (of their teams' organizations,
+    SPEC 14: `team_works_on` per team). A team member holds a role in a process when one of its
+    transitions asks for one of the member's team roles, or for `team` or `assignee` (which any team member
+    can come to hold as tickets move between teams), or when the process hands tickets to one of the
+    member's teams (`handling_teams`: a pack whose transitions name no roles still has teams that work its
+    tickets)."""
     if not actor.teams:
         return False
     wanted = _wanted_roles(process)
     return (bool(wanted & (actor.roles - {"admin"})) or bool(wanted & {"team", "assignee"})
             or not handling_teams(pack).get(process.id, frozenset()).isdisjoint(actor.teams))
+
+
+def team_works_on(team: TeamSpec, process: ProcessSpec, pack: PackSpec) -> bool:
+    """`is_agent_for` for the members of one team: the process asks for one of the team's roles, or for
+    `team` or `assignee`, or hands tickets to the team. An actor is an agent of a process when one of its
+    teams works on it; a team's `org_scope` limits which of the process's tickets that covers."""
+    wanted = _wanted_roles(process)
+    return (bool(wanted & (set(team.roles) - {"admin"})) or bool(wanted & {"team", "assignee"})
+            or team.id in handling_teams(pack).get(process.id, frozenset()))
 
 
 @per_spec
@@ -125,6 +138,13 @@ def handling_teams(pack: PackSpec) -> dict[str, frozenset[str]]:
                 todo.append(team.escalates_to)
         out[process.id] = frozenset(teams)
     return out
+
+
+@per_spec
+def team_processes(pack: PackSpec) -> dict[str, tuple[str, ...]]:
+    """Per team, the processes it works on (`team_works_on`), in the pack's order."""
+    return {team.id: tuple(p.id for p in pack.processes.values() if team_works_on(team, p, pack))
+            for team in pack.teams.values()}
 
 
 def agent_processes(actor: Actor, pack: PackSpec) -> list[str]:

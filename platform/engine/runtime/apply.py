@@ -76,7 +76,7 @@ def perform(session: Session, db: Database, context: Context, plan: Plan) -> App
         if not isinstance(effect, CreateLinked):
             continue
         request = Request("create", system_actor(), plan.at, process=effect.process, values=effect.values,
-                          requester=effect.requester, channel="internal")
+                          requester=effect.requester, channel="internal", org=effect.org)
         child = create(session, db, replace(context, depth=context.depth + 1), request)
         assert parent.id is not None and child.snapshot.ticket.id is not None
         rows.link(session, parent.id, child.snapshot.ticket.id, effect.link, plan.at)

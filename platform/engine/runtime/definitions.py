@@ -17,7 +17,7 @@ from typing import Any
 
 from itsm.interpreter.loader import compile_documents, load_pack
 from itsm.interpreter.model import PackSpec
-from itsm.store import Database, DefinitionsVersion, versions
+from itsm.store import Database, DefinitionsVersion, orgs, versions
 from itsm.store.models import utcnow
 
 from ..errors import N_, NotFound, PublishRefused, joined
@@ -32,6 +32,18 @@ class PublishResult:
     activated: bool
     renamed: dict[str, int]  # "process:old->new" -> tickets moved
     message: str
+    warnings: tuple[str, ...] = ()  # FILE:LINE:COL: warning: lines about what the database lacks
+
+
+def missing_organizations(session: Any, pack: PackSpec) -> tuple[str, ...]:
+    """A warning line per team whose `org_scope` names no organization in the database (organizations are
+    records, not pack documents: the pack is valid, but the team serves nobody until the organization is
+    created)."""
+    scoped = [team for team in pack.teams.values() if team.org_scope is not None]
+    known = orgs.paths_of(session, {team.org_scope for team in scoped if team.org_scope is not None})
+    return tuple(f"{team.where}: warning: team/{team.id}: org_scope: no organization '{team.org_scope}' in the "
+                 f"database: the team sees and is routed no ticket until it exists (itsm org import)"
+                 for team in sorted(scoped, key=lambda t: t.id) if team.org_scope not in known)
 
 
 class Definitions:
@@ -93,17 +105,19 @@ class Definitions:
         with self.db.write() as session:
             versions.serialize(session)
             current = versions.active(session)
+            warnings = missing_organizations(session, pack)
             if current is not None and current.id == pack.digest:
                 current.git_commit = current.git_commit or git_commit  # now committed: say which commit
                 return PublishResult(pack.digest, False, {}, N_("version %(version)s is already active",
-                                                                version=pack.digest[:12]))
+                                                                version=pack.digest[:12]), warnings)
             renamed = self._check_and_rename(session, pack, actor or "system")
             row = versions.stored(session, pack.digest, pack.id, list(pack.source), git_commit, actor)
             versions.activate(session, row)
             self._recheck_clocks(session, current, pack)
         self._cache.setdefault(pack.digest, compile_version(pack.digest, pack))
         self._active = None
-        return PublishResult(pack.digest, True, renamed, N_("published version %(version)s", version=pack.digest[:12]))
+        return PublishResult(pack.digest, True, renamed, N_("published version %(version)s", version=pack.digest[:12]),
+                             warnings)
 
     def rollback(self, version_id: str, actor: str | None = None) -> PublishResult:
         """Re-activate an earlier version (a unique prefix of its id is enough)."""
@@ -119,12 +133,14 @@ class Definitions:
                 return PublishResult(row.id, False, {}, N_("version %(version)s is already active",
                                                            version=row.id[:12]))
             pack = compile_documents(row.source)
+            warnings = missing_organizations(session, pack)
             renamed = self._check_and_rename(session, pack, actor or "system")
             current = versions.active(session)
             versions.activate(session, row)
             self._recheck_clocks(session, current, pack)
         self._active = None
-        return PublishResult(row.id, True, renamed, N_("rolled back to version %(version)s", version=row.id[:12]))
+        return PublishResult(row.id, True, renamed, N_("rolled back to version %(version)s", version=row.id[:12]),
+                             warnings)
 
     def _recheck_clocks(self, session: Any, previous: DefinitionsVersion | None, pack: PackSpec) -> None:
         """SPEC 7: open clocks keep their elapsed time and take their targets from the new version. When its

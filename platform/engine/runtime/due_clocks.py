@@ -36,7 +36,7 @@ from .apply import clock_json, clock_values
 from .plan import AdvanceCursor, Plan
 from .rules import Context, plan_sla, system_work
 from .snapshot import HistoryEntry
-from .store_lookups import history, snapshot
+from .store_lookups import history, lineage_cached, snapshot
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -185,6 +185,7 @@ class BatchLookups:
 
     def __init__(self, batch: ClockBatch) -> None:
         self.batch = batch
+        self._lineages: dict[str, tuple[str, ...]] = {}
 
     def user_exists(self, name: str) -> bool:
         return users.exists(self.batch.session, name)
@@ -203,6 +204,9 @@ class BatchLookups:
 
     def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
         return users.locales_of(self.batch.session, names)
+
+    def org_lineage(self, org: str) -> Sequence[str]:
+        return lineage_cached(self.batch.session, self._lineages, org)
 
 
 

@@ -32,6 +32,7 @@ from .queue import list_page
 from .rules import Context, Request, draft, plan, working
 from .snapshot import TicketSnapshot, user_facts
 from .store_lookups import StoreLookups, snapshot
+from .visibility import viewer_of, visible_to
 from .work import Work
 
 Clock = Callable[[], datetime]
@@ -72,17 +73,23 @@ class Engine:
     @guarded
     def events(self, actor: Actor, number: str) -> list[dict[str, Any]]:
         """The ticket's event log, oldest first; requesters do not see internal comments, nor the links to
-        tickets they may not see (`AGENT_EVENTS`)."""
+        other tickets (`AGENT_EVENTS`); agents see the links to the tickets they may see (a province desk's
+        agent is not told the number of another province's ticket linked to one of its own)."""
         with self.db.read() as session:
             work = self.open(session, actor, number)
             assert work.ticket.id is not None
             agent = is_agent(work)
             zone = ZoneInfo(work.pack.timezone)
+            found = [r for r in rows.events_of(session, work.ticket.id) if agent or not (
+                r.kind in AGENT_EVENTS or r.kind == "comment" and (r.data or {}).get("internal"))]
+            others = {other for r in found if r.kind in AGENT_EVENTS and (other := _other_ticket(r.data))}
+            hidden = others - tickets.numbers_among(session, others, visible_to(viewer_of(session, actor, work.pack))
+                                                    ) if others else set()
             return [{"at": r.at.astimezone(zone).isoformat(), "actor": r.actor, "kind": r.kind,
                      "transition": r.transition, "from": r.from_state, "to": r.to_state, "changes": r.changes,
                      "comment": r.comment, "data": _shown_in(r.data, zone),
-                     "definitions_version": r.definitions_version} for r in rows.events_of(session, work.ticket.id)
-                    if agent or not (r.kind in AGENT_EVENTS or r.kind == "comment" and (r.data or {}).get("internal"))]
+                     "definitions_version": r.definitions_version} for r in found
+                    if not (hidden and r.kind in AGENT_EVENTS and _other_ticket(r.data) in hidden)]
 
     @guarded
     def list_tickets(self, actor: Actor, filters: Mapping[str, str | None], limit: int = 50,
@@ -202,6 +209,12 @@ class Engine:
     def show(self, context: Context, ticket: TicketSnapshot, actor: Actor) -> dict[str, Any]:
         now = self.clock()
         return view(working(context, ticket, actor, now), now)
+
+
+def _other_ticket(data: dict[str, Any] | None) -> str | None:
+    """The number of the other ticket a link or review event names."""
+    value = (data or {}).get("to") or (data or {}).get("review")
+    return value if isinstance(value, str) else None
 
 
 def _shown_in(data: dict[str, Any] | None, zone: ZoneInfo) -> dict[str, Any] | None:

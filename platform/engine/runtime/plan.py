@@ -26,12 +26,15 @@ class AdvanceCursor:
 
 @dataclass(frozen=True, slots=True)
 class CreateLinked:
-    """A `create` action: open a ticket of `process` with `values` for `requester`, linked as `link`."""
+    """A `create` action: open a ticket of `process` with `values` for `requester`, linked as `link`; the new
+    ticket belongs to `org`, its parent's organization (SPEC 14: whoever sees the parent's organization's
+    tickets sees it)."""
 
     process: str
     values: Mapping[str, Any]
     link: str
     requester: str
+    org: str | None = None
 
 
 Effect = AdvanceCursor | CreateLinked

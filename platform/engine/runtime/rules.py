@@ -45,6 +45,7 @@ class Request:
     version: int | None = None  # fire, update: the version the actor saw
     requester: str | None = None  # create: on behalf of (defaults to the actor)
     channel: str | None = None  # create: how the ticket reached us
+    org: str | None = None  # create: the ticket's organization when not its requester's (a linked ticket's parent's)
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,8 @@ def plan_create(context: Context, request: Request, requester_user: UserFacts | 
     raise_if(check_values(form, values))
     facts = requester_user if requester != SYSTEM else None
     work = draft(context, actor, process, values, facts or UserFacts(requester), request.now)
+    if request.org is not None:
+        work.set(org=request.org)
     work.requester_user = facts
     work.changes = {name: [None, value] for name, value in work.fields.items() if value is not None}
     work.recompute_priority()

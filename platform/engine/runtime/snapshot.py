@@ -3,7 +3,8 @@
 A `TicketSnapshot` is one ticket as loaded (its columns, its clocks' states, its requester's facts); the
 core never sees a database row, a session or an ORM object. The few facts the rules need beyond one ticket
 (does a user exist, where a round-robin stands, who holds how many open tickets, a ticket's history for
-`{{ timeline }}`, the next number of a prefix) go through `Lookups`, which the adapter implements.
+`{{ timeline }}`, the next number of a prefix, the ancestors of an organization) go through `Lookups`,
+which the adapter implements.
 """
 
 from __future__ import annotations
@@ -145,4 +146,9 @@ class Lookups(Protocol):
 
     def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
         """name -> the user's language (`locale`), for a notification written in several (SPEC 15)."""
+        ...
+
+    def org_lineage(self, org: str) -> Sequence[str]:
+        """The organization `org` and its ancestors, nearest first (empty: no such organization): whether a
+        team with `org_scope` serves a ticket of `org`, and sees it (SPEC 14)."""
         ...

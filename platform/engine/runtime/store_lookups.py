@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from itsm.store import Database, clocks, numbering, routing, rows, users
+from itsm.store import Database, clocks, numbering, orgs, routing, rows, users
 from itsm.store.clocks import CLOCKS
 from itsm.store.tickets import TICKETS
 
@@ -26,6 +26,7 @@ class StoreLookups:
     def __init__(self, session: Session, db: Database):
         self.session = session
         self.db = db
+        self._lineages: dict[str, tuple[str, ...]] = {}
 
     def user_exists(self, name: str) -> bool:
         return users.exists(self.session, name)
@@ -44,6 +45,16 @@ class StoreLookups:
 
     def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
         return users.locales_of(self.session, names)
+
+    def org_lineage(self, org: str) -> Sequence[str]:
+        return lineage_cached(self.session, self._lineages, org)
+
+
+def lineage_cached(session: Session, cache: dict[str, tuple[str, ...]], org: str) -> tuple[str, ...]:
+    """`orgs.lineage_of`, asked once per organization in one transaction (a page of tickets shares a few)."""
+    if org not in cache:
+        cache[org] = orgs.lineage_of(session, org)
+    return cache[org]
 
 
 def history(session: Session, ticket_id: int) -> list[HistoryEntry]:

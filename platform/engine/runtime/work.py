@@ -77,6 +77,7 @@ class Work:
         self.worked: dict[tuple[str, datetime], float] = {}  # working seconds from (calendar, instant) to now
         self.extra_template: dict[str, Any] = {}
         self._history: tuple[HistoryEntry, ...] | None = None
+        self._lineage: tuple[str | None, tuple[str, ...]] | None = None  # (org, its lineage), asked once
 
     # -- the working ticket ------------------------------------------------------------------------
 
@@ -126,11 +127,24 @@ class Work:
             self.set(team=team, assignee=user)
             self.notes.append(("routing", {"reason": reason, "team": team, "assignee": user}))
 
+    def org_lineage(self) -> tuple[str, ...]:
+        """The ticket's organization and its ancestors, nearest first (SPEC 14; empty without one)."""
+        org = self.ticket.org
+        if self._lineage is None or self._lineage[0] != org:
+            self._lineage = (org, tuple(self.lookups.org_lineage(org)) if org else ())
+        return self._lineage[1]
+
+    def serves(self, team_id: str) -> bool:
+        """Whether team `team_id` serves this ticket: no `org_scope`, or the ticket's organization lies in the
+        scope's subtree (an unknown team: nothing to refuse here, the caller checks it exists)."""
+        team = self.pack.teams.get(team_id)
+        return team is None or team.org_scope is None or team.serves(self.org_lineage())
+
     def route(self) -> None:
         if self.process.routing is None:
             return
         routing = self.pack.routings[self.process.routing]
-        decision = route(routing, self.context())
+        decision = route(routing, self.context(), serves=self.serves)
         user, how = decision.user, "rule"
         if user is None:
             user, how = self.pick_member(routing, decision.team)
@@ -169,7 +183,7 @@ class Work:
             raise Conflict(N_("linked tickets nest deeper than %(depth)s: check the create actions",
                                depth=MAX_LINKED_DEPTH))
         requester = "system" if self.actor.is_system else self.actor.name  # not the customer: a review is internal
-        self.effects.append(CreateLinked(process_id, dict(values), link, requester))
+        self.effects.append(CreateLinked(process_id, dict(values), link, requester, self.ticket.org))
 
     def recipients(self, targets: tuple[str, ...]) -> list[str]:
         """Resolve roles to people now (the ticket may move on before delivery); keep teams and addresses."""

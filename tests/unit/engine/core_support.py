@@ -160,6 +160,7 @@ class FakeLookups:
         self.asked: list[str] = []
         self.user_locales: dict[str, str | None] = {}
         self.histories: dict[int, list[HistoryEntry]] = {}  # ticket id -> its stored events and comments
+        self.parents: dict[str, str | None] = {}  # organization id -> its parent's (None: a root)
 
     def user_exists(self, name: str) -> bool:
         return name in self.users
@@ -181,6 +182,15 @@ class FakeLookups:
 
     def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
         return {name: self.user_locales.get(name) for name in names if name in self.users}
+
+    def org_lineage(self, org: str) -> Sequence[str]:
+        self.asked.append(f"lineage {org}")
+        out: list[str] = []
+        current: str | None = org
+        while current is not None and current in self.parents and current not in out:
+            out.append(current)
+            current = self.parents[current]
+        return out
 
 
 class User:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from itsm.interpreter import load_pack
-from itsm.interpreter.model import Member, RoutingRule, RoutingSpec, TeamSpec
+from itsm.interpreter.model import Expression, Member, PackSpec, RoutingRule, RoutingSpec, TeamSpec
 from itsm.routing import candidates, choose, route
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -16,17 +17,44 @@ TEAM = TeamSpec("desk", "Desk", "L1", ("agent",), None,
 
 
 @pytest.fixture(scope="module")
-def routing() -> RoutingSpec:
-    return load_pack(ROOT / "definitions").routings["incident_routing"]
+def pack() -> PackSpec:
+    return load_pack(ROOT / "definitions")
 
 
-def test_first_match_wins_and_the_default_catches_the_rest(routing: RoutingSpec) -> None:
-    assert route(routing, {"category": "network", "channel": "portal"}).team == "network_ops"
-    assert route(routing, {"service": "erp"}).rule.id == "business_apps"
-    vip = route(routing, {"requester": {"vip": True}})
+@pytest.fixture(scope="module")
+def routing(pack: PackSpec) -> RoutingSpec:
+    return pack.routings["incident_routing"]
+
+
+def test_first_match_wins_and_the_default_catches_the_rest(pack: PackSpec, routing: RoutingSpec) -> None:
+    def serves(team: str) -> bool:  # a ticket without an organization: the scoped city desk serves it not
+        return pack.teams[team].serves(())
+
+    assert route(routing, {"category": "network", "channel": "portal"}, serves).team == "network_ops"
+    assert route(routing, {"service": "erp"}, serves).rule.id == "business_apps"
+    vip = route(routing, {"requester": {"vip": True}}, serves)
     assert (vip.team, vip.user, vip.rule.id) == ("service_desk", "sam", "vip")
-    fallback = route(routing, {"category": "hardware", "requester": {"vip": False}})
+    fallback = route(routing, {"category": "hardware", "requester": {"vip": False}}, serves)
     assert fallback.rule.default and fallback.team == "service_desk"
+
+
+def test_a_rule_whose_team_does_not_serve_the_ticket_does_not_match(pack: PackSpec, routing: RoutingSpec) -> None:
+    """SPEC 14: the city desk's rule (`when: true`) takes what the specialist rules leave, for Hangzhou's
+    organizations only; any other ticket falls through to the next rules, the default last."""
+    def serving(*lineage: str) -> Callable[[str], bool]:
+        return lambda team: pack.teams[team].serves(lineage)
+
+    hangzhou = serving("hz-finance", "hangzhou", "zhejiang")
+    assert route(routing, {"requester": {"vip": True}}, hangzhou).rule.id == "city_desk"
+    assert route(routing, {"category": "network"}, hangzhou).team == "network_ops"  # earlier rules first
+    assert route(routing, {"requester": {"vip": True}}, serving("nb-finance", "ningbo", "zhejiang")).rule.id == "vip"
+    assert route(routing, {}, serving("zhejiang")).rule.default  # the parent is not in the subtree
+    assert route(routing, {}, serving()).rule.default  # no organization
+    always = Expression("true", frozenset(), _run=lambda context: True)
+    spec = RoutingSpec("r", (RoutingRule("city", "a", always), RoutingRule("desk", "b", always),
+                             RoutingRule("desk", "z", default=True)), "manual")
+    assert route(spec, {}, lambda team: team != "city").rule.id == "b"
+    assert route(spec, {}).rule.id == "a"  # no serves: every team serves every ticket
 
 
 def test_manual_assigns_nobody() -> None:
