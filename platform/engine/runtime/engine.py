@@ -8,6 +8,7 @@ between calls but the compiled definitions and the installed plugin actions.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from itsm.interpreter import model as m
 from itsm.interpreter import plugins as plugin_registry
 from itsm.store import Database, rows, tickets, users
+from itsm.store.files import FileStore, default_folder
 from itsm.store.models import utcnow
 
 from ..boundary import guarded
@@ -27,10 +29,11 @@ from .actors import Actor, actor_for, system_actor
 from .apply import create, perform
 from .compiled import CompiledVersion
 from .definitions import Definitions
+from .file_types import UploadPolicy
 from .forms import Form, create_form, transition_form
 from .queue import list_page
 from .rules import Context, Request, draft, plan, working
-from .snapshot import TicketSnapshot, user_facts
+from .snapshot import TicketSnapshot, is_internal, user_facts
 from .store_lookups import StoreLookups, snapshot
 from .work import Work
 
@@ -39,10 +42,18 @@ AGENT_EVENTS = frozenset({"link", "review"})  # they name tickets a requester ma
 
 
 class Engine:
-    def __init__(self, db: Database, definitions: Definitions | None = None, clock: Clock = utcnow):
+    """`files`: the attachments folder (`ITSM_ATTACHMENTS_DIR`, else beside an SQLite file, else in the working
+    directory: `store.files`); `uploads`: what an attachment may be (`ITSM_ATTACHMENT_MAX_BYTES`,
+    `ITSM_ATTACHMENT_TYPES`: `file_types`). Neither touches anything until a file comes."""
+
+    def __init__(self, db: Database, definitions: Definitions | None = None, clock: Clock = utcnow,
+                 files: FileStore | None = None, uploads: UploadPolicy | None = None):
         self.db = db
         self.definitions = definitions or Definitions(db)
         self.clock = clock
+        self.files = files or FileStore(default_folder(db.url))
+        self.uploads = uploads or UploadPolicy.configured(os.environ.get("ITSM_ATTACHMENT_MAX_BYTES"),
+                                                          os.environ.get("ITSM_ATTACHMENT_TYPES"))
         self._plugin_actions: dict[str, dict[str, Any]] = {}
 
     # -- actors ------------------------------------------------------------------------------------
@@ -71,8 +82,8 @@ class Engine:
 
     @guarded
     def events(self, actor: Actor, number: str) -> list[dict[str, Any]]:
-        """The ticket's event log, oldest first; requesters do not see internal comments, nor the links to
-        tickets they may not see (`AGENT_EVENTS`)."""
+        """The ticket's event log, oldest first; requesters do not see internal comments and attachments, nor
+        the links to tickets they may not see (`AGENT_EVENTS`)."""
         with self.db.read() as session:
             work = self.open(session, actor, number)
             assert work.ticket.id is not None
@@ -82,7 +93,7 @@ class Engine:
                      "transition": r.transition, "from": r.from_state, "to": r.to_state, "changes": r.changes,
                      "comment": r.comment, "data": _shown_in(r.data, zone),
                      "definitions_version": r.definitions_version} for r in rows.events_of(session, work.ticket.id)
-                    if agent or not (r.kind in AGENT_EVENTS or r.kind == "comment" and (r.data or {}).get("internal"))]
+                    if agent or not hidden_from_requesters(r.kind, r.data)]
 
     @guarded
     def list_tickets(self, actor: Actor, filters: Mapping[str, str | None], limit: int = 50,
@@ -202,6 +213,11 @@ class Engine:
     def show(self, context: Context, ticket: TicketSnapshot, actor: Actor) -> dict[str, Any]:
         now = self.clock()
         return view(working(context, ticket, actor, now), now)
+
+
+def hidden_from_requesters(kind: str, data: dict[str, Any] | None) -> bool:
+    """Events requesters do not see: links and reviews, internal comments and attachments."""
+    return kind in AGENT_EVENTS or is_internal(kind, data)
 
 
 def _shown_in(data: dict[str, Any] | None, zone: ZoneInfo) -> dict[str, Any] | None:
