@@ -115,9 +115,9 @@ def check_visible(engine: Engine, actor: Actor, number: str) -> None:
 
 @guarded
 def attach(engine: Engine, actor: Actor, number: str, uploads: Sequence[Upload], *, internal: bool = False,
-           comment: str | None = None) -> list[dict[str, Any]]:
+           comment: str | None = None, skip_known: bool = False) -> list[dict[str, Any]]:
     """Add the received files to ticket `number` (after a public `comment`, when given), in one transaction:
-    the attachments as `shown`."""
+    the attachments as `shown` (`skip_known`: see `add_to`)."""
     with engine.db.write() as session:
         context = engine.context(session)
         snapshot = engine.load(session, actor, number, for_update=True, context=context)
@@ -126,7 +126,7 @@ def attach(engine: Engine, actor: Actor, number: str, uploads: Sequence[Upload],
             raise Forbidden(N_("only agents add internal attachments"))
         if comment:
             snapshot = perform(session, engine.db, context, plan_comment(work, comment, False)).snapshot
-        return add_to(session, engine, context, snapshot, actor, uploads, internal=internal)
+        return add_to(session, engine, context, snapshot, actor, uploads, internal=internal, skip_known=skip_known)
 
 
 @guarded
@@ -161,7 +161,7 @@ def add_to(session: Session, engine: Engine, context: Context, ticket: TicketSna
         data = {"id": row.id, "name": row.name, "size": row.size, "content_type": row.content_type,
                 "sha256": row.sha256, "internal": internal}
         perform(session, engine.db, context, plan_note(working(context, ticket, actor, now), ADDED, data))
-        added.append(shown(row, ZoneInfo(context.compiled.pack.timezone)))
+        added.append(shown(row, ticket.ticket.number, ZoneInfo(context.compiled.pack.timezone)))
     return added
 
 
@@ -172,7 +172,8 @@ def attachments_of(engine: Engine, actor: Actor, number: str) -> list[dict[str, 
         work = engine.open(session, actor, number)
         assert work.ticket.id is not None
         zone = ZoneInfo(work.pack.timezone)
-        return [shown(row, zone) for row in stored.of_ticket(session, work.ticket.id, public_only=not is_agent(work))]
+        return [shown(row, number, zone)
+                for row in stored.of_ticket(session, work.ticket.id, public_only=not is_agent(work))]
 
 
 @guarded
@@ -207,13 +208,15 @@ def remove(engine: Engine, actor: Actor, attachment_id: int) -> dict[str, Any]:
         stored.lock_digest(session, row.sha256)  # an upload of the same bytes waits until this one is done
         if not stored.digest_in_use(session, row.sha256):
             engine.files.delete(row.sha256)
-        return shown(row, ZoneInfo(context.compiled.pack.timezone))
+        return shown(row, number, ZoneInfo(context.compiled.pack.timezone))
 
 
 def _visible(session: Session, engine: Engine, actor: Actor, attachment_id: int) -> tuple[Attachment, str]:
     """The attachment and its ticket's number, if `actor` may see it (404 otherwise, whether or not it exists)."""
-    found = stored.with_ticket_number(session, attachment_id)
     missing = NotFound(N_("no attachment %(id)s", id=attachment_id))
+    if not 0 < attachment_id < 2**63:  # what a bigint holds
+        raise missing
+    found = stored.with_ticket_number(session, attachment_id)
     if found is None:
         raise missing
     row, number = found
@@ -226,10 +229,10 @@ def _visible(session: Session, engine: Engine, actor: Actor, attachment_id: int)
     return row, number
 
 
-def shown(row: Attachment, zone: ZoneInfo) -> dict[str, Any]:
+def shown(row: Attachment, number: str, zone: ZoneInfo) -> dict[str, Any]:
     """An attachment as the API lists it (SPEC 10's keys first), times in the pack's zone."""
     return {"id": row.id, "name": row.name, "size": row.size, "content_type": row.content_type, "sha256": row.sha256,
-            "internal": row.internal, "uploaded_by": row.uploaded_by,
+            "ticket": number, "internal": row.internal, "uploaded_by": row.uploaded_by,
             "uploaded_at": row.uploaded_at.astimezone(zone).isoformat(),
             "removed_at": row.removed_at.astimezone(zone).isoformat() if row.removed_at else None,
             "removed_by": row.removed_by}

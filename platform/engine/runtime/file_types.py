@@ -105,15 +105,15 @@ class Nameless(BadRequest):
 
 @dataclass(frozen=True)
 class UploadPolicy:
-    """What a ticket accepts: at most `max_bytes` per file, of the types `extensions` allows."""
+    """What a ticket accepts: at most `max_bytes` per file, of the types whose extensions are `allowed`."""
 
     max_bytes: int = DEFAULT_MAX_BYTES
-    extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
+    allowed: tuple[str, ...] = DEFAULT_EXTENSIONS  # extensions
     types: Mapping[str, FileType] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "types", MappingProxyType(
-            {ext: KNOWN_TYPES.get(ext, FileType(OCTET_STREAM)) for ext in self.extensions}))
+            {ext: KNOWN_TYPES.get(ext, FileType(OCTET_STREAM)) for ext in self.allowed}))
 
     @classmethod
     def configured(cls, max_bytes: str | int | None = None, extensions: str | None = None) -> UploadPolicy:
@@ -131,7 +131,7 @@ class UploadPolicy:
     @property
     def accept(self) -> str:
         """The file input's `accept` attribute: .png,.jpg,..."""
-        return ",".join(f".{ext}" for ext in self.extensions)
+        return ",".join(f".{ext}" for ext in self.allowed)
 
 
 def parse_size(value: str | int) -> int:
@@ -189,7 +189,7 @@ def file_type(name: str, policy: UploadPolicy) -> FileType:
     extension = extension_of(name)
     found = policy.types.get(extension)
     if found is None:
-        allowed = ", ".join(policy.extensions)
+        allowed = ", ".join(policy.allowed)
         if not extension:
             raise UnsupportedType(N_("'%(name)s' has no file type extension: send one of %(allowed)s",
                                      name=name, allowed=allowed),
