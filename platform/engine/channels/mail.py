@@ -123,7 +123,8 @@ def _files_of(message: Message) -> tuple[MailFile, ...]:
         name = part.get_filename()
         if kind == "message/rfc822" and part is not message:
             inner = part.get_payload()
-            forwarded = inner[0].as_bytes() if isinstance(inner, list) and inner and isinstance(inner[0], Message) else b""
+            inner = inner[0] if isinstance(inner, list) and inner else None
+            forwarded = inner.as_bytes() if isinstance(inner, Message) else b""
             found.append(MailFile(name or f"message-{len(found) + 1}.eml", forwarded))
             return
         if part.is_multipart():
