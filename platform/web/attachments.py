@@ -60,6 +60,7 @@ files = Blueprint("attachments", __name__)
 FIELD = "attachments"  # the file input of the pages' forms
 MAX_FILES = 5  # files one page form sends at a time
 FILE_CSP = "default-src 'none'; sandbox"  # a file opened in a tab runs nothing and reaches nothing
+FORM_ROOM = 1 << 20  # bytes of a request that takes files beyond the files themselves (fields, multipart framing)
 View = TypeVar("View", bound=Callable[..., Any])
 
 
@@ -82,8 +83,8 @@ def takes_files(count: int) -> Callable[[View], View]:
 
 
 class UploadRequest(Request):
-    """A request whose endpoint `takes_files` may be `count` files at the size limit plus the usual room for
-    the rest of the form; every other request keeps MAX_CONTENT_LENGTH."""
+    """A request whose endpoint `takes_files` may be `count` files at the size limit plus FORM_ROOM for the
+    rest of the form; every other request keeps MAX_CONTENT_LENGTH."""
 
     @property
     def max_content_length(self) -> int | None:
@@ -91,7 +92,7 @@ class UploadRequest(Request):
             view = current_app.view_functions.get(self.url_rule.endpoint or "")
             count = getattr(view, "takes_files", 0)
             if count:
-                return count * current_engine().uploads.max_bytes + (current_app.config["MAX_CONTENT_LENGTH"] or 0)
+                return count * current_engine().uploads.max_bytes + FORM_ROOM
         return super().max_content_length
 
     @max_content_length.setter
