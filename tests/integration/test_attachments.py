@@ -19,7 +19,7 @@ from itsm.engine.people.users import add_user, create_token
 from itsm.web import engine_of
 from itsm.web.attachments import FORM_ROOM
 
-from support import DEFINITIONS, api_app, deployed_app
+from support import api_app, deployed_app
 
 ROOT = Path(__file__).resolve().parents[2]
 LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "category": "hardware",
