@@ -109,7 +109,7 @@ def allowed_text() -> str:
     policy = upload_policy()
     limit = size_text(policy.max_bytes)
     if policy.allowed == DEFAULT_EXTENSIONS:
-        return gettext("Screenshots and photos, PDF, Office and WPS documents, text and log files, zip archives; "
+        return gettext("Screenshots and photos, PDF, Office and WPS documents, text and log files, archives; "
                        "up to %(limit)s each.", limit=limit)
     return gettext("Files of type %(types)s; up to %(limit)s each.", types=", ".join(policy.allowed), limit=limit)
 

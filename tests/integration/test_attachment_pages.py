@@ -91,6 +91,13 @@ def test_a_requester_reports_with_a_screenshot_and_sees_it_listed(app: Flask) ->
     log = rita.get(f"/attachments/{second}?inline=1")  # anything but an image is a download, always
     assert log.headers["Content-Disposition"] == "attachment; filename=\"erp.log\"; filename*=UTF-8''erp.log"
     assert Person(app, "ruth").get(f"/attachments/{first}").status_code == 404  # an HTML 404, as for the ticket
+    fake = report(rita, (b"<html><script>alert(1)</script>", "photo.png")).location.rsplit("/", 1)[1]
+    page = rita.get(f"/tickets/{fake}").text
+    (fake_id,) = attachment_ids(page)
+    assert "?inline=1" not in page  # no thumbnail for what is not an image
+    shown = rita.get(f"/attachments/{fake_id}?inline=1")
+    assert shown.headers["Content-Type"] == "application/octet-stream"
+    assert shown.headers["Content-Disposition"].startswith("attachment;")
 
 
 def test_a_refused_file_keeps_the_report_and_says_why(app: Flask) -> None:

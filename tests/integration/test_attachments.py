@@ -127,7 +127,12 @@ def test_what_a_file_may_be(api: Api, app: Flask) -> None:
     refused = error(api.upload(number, b"MZ\x90\x00 a program", "setup.exe"), 415, "unsupported_media_type")
     assert refused["details"] == [{"field": "file", "message": "type not accepted"}]
     assert "png" in refused["message"] and "pdf" in refused["message"]  # it says what to send instead
-    error(api.upload(number, b"MZ\x90\x00 a program", "screenshot.png"), 415, "unsupported_media_type")
+    disguised = api.upload(number, b"MZ\x90\x00 a program", "screenshot.png").get_json()
+    assert disguised["content_type"] == "application/octet-stream"  # not what its name says: plain bytes
+    served = api("GET", f"/api/attachments/{disguised['id']}")
+    assert served.headers["Content-Type"] == "application/octet-stream" and served.data == b"MZ\x90\x00 a program"
+    binary = api.upload(number, bytes(range(256)) * 4, "switch.bin").get_json()
+    assert api("GET", f"/api/attachments/{binary['id']}").data == bytes(range(256)) * 4
     error(api.upload(number, b"<svg onload=alert(1)>", "drawing.svg"), 415, "unsupported_media_type")
     error(api.upload(number, b"no extension", "README"), 415, "unsupported_media_type")
     error(api.upload(number, b"", "empty.txt"), 422, "validation_failed")

@@ -75,12 +75,12 @@ def test_a_new_mail_and_a_reply_keep_their_files(desk: Engine) -> None:
                  (LOGO, "image", "png", None), (b"not a png", "image", "png", "fake.png"))
     assert receive_mail(desk, reply) == {"action": "commented", "number": number}
     kept = attachments_of(desk, rita, number)
-    assert [a["name"] for a in kept] == ["错误截图.png", "image-2.png", "trace.pdf"]  # the logo not again
-    text = desk.comments(rita, number)[-1]["text"]
-    assert text == ("The error is in the screenshot.\n\n"
-                    "Not kept from the mail: fake.png (content does not match its type).")
+    assert [(a["name"], a["content_type"]) for a in kept] == [
+        ("错误截图.png", "image/png"), ("image-2.png", "image/png"), ("trace.pdf", "application/pdf"),
+        ("fake.png", "application/octet-stream")]  # the logo not again; not a PNG: kept as bytes
+    assert desk.comments(rita, number)[-1]["text"] == "The error is in the screenshot."
     assert receive_mail(desk, reply) == {"action": "duplicate", "number": number}  # delivered twice: once
-    assert len(attachments_of(desk, rita, number)) == 3
+    assert len(attachments_of(desk, rita, number)) == 4
     assert list((desk.files.root / "tmp").iterdir()) == []
 
 

@@ -2,7 +2,8 @@
 
 A file is received first, outside any transaction (`receive`: its name cleaned, its type checked against the
 allow-list, its bytes streamed into the attachments folder's temporary area while their digest is computed,
-refused as soon as they pass the size limit, its first bytes checked against its format), so a slow sender
+refused as soon as they pass the size limit, its first bytes deciding whether it is kept as its format or as
+plain bytes: `file_types`), so a slow sender
 never holds the database. Then one write transaction records it (`attach`, `create_with`, or `add_to` inside
 a caller's transaction): the bytes put in place under their digest, a row in `attachments`, and an
 `attachment` event in the ticket's timeline. Whatever was received and not kept is dropped (`receiving`).
@@ -34,7 +35,7 @@ from ..errors import N_, Forbidden, Gone, NotFound
 from .access import is_agent
 from .actors import Actor
 from .apply import create, perform
-from .file_types import IMAGE_TYPES, FileType, check_content, clean_name, file_type, too_large
+from .file_types import IMAGE_TYPES, FileType, clean_name, file_type, stored_type, too_large
 from .rules import Context, Request, plan_comment, plan_note, working
 from .snapshot import TicketSnapshot
 
@@ -77,8 +78,7 @@ class Download:
 
 def receive(engine: Engine, name: str | None, source: BinaryIO) -> Upload:
     """Check and take in one file (see the module's docstring): 400 without a usable name, 415 for a type not
-    allowed or content that is not what the name says, 413 over the size limit, 422 when empty. Nothing stays
-    behind when it is refused."""
+    allowed, 413 over the size limit, 422 when empty. Nothing stays behind when it is refused."""
     policy = engine.uploads
     clean = clean_name(name)
     kind = file_type(clean, policy)
@@ -87,7 +87,7 @@ def receive(engine: Engine, name: str | None, source: BinaryIO) -> Upload:
     except FileTooLarge:
         raise too_large(clean, policy) from None
     try:
-        check_content(clean, kind, received.head)
+        kind = stored_type(clean, kind, received.head)
     except BaseException:
         engine.files.discard(received)
         raise

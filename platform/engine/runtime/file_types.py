@@ -1,15 +1,18 @@
 """Which files a ticket may get (issue 17): the allow-list of types, the size limit, clean names. Pure rules.
 
-A file's type is decided here from its name's extension, never from what the sender declares, and a format
-with a signature (PNG, JPEG, GIF, WebP, BMP, PDF, the Office and OpenDocument formats, OFD, ZIP) must start
-with it: a program renamed `screenshot.png` is refused. The content type a download is served with comes
-from this table, so nothing a sender says reaches a browser; an extension the installation allows that the
-table does not know is served as `application/octet-stream`. Only the raster images of the table are shown
-inline (as thumbnails); SVG and HTML, which can carry scripts, are never in the table.
+A file's type is decided here from its name's extension, never from what the sender declares: an extension
+not on the list is refused. The content type a file is kept and served with comes from this table, so
+nothing a sender says reaches a browser, and only when the file's first bytes are that format (PNG, JPEG, GIF,
+WebP, BMP, PDF, the Office and OpenDocument formats, OFD, the archives have signatures): a program renamed
+`screenshot.png` is kept as `application/octet-stream`, a download that is never shown. An extension the
+installation allows that the table does not know is `application/octet-stream` too. Only the raster images of
+the table whose bytes were checked are shown inline (as thumbnails); SVG and HTML, which can carry scripts,
+are never in the table.
 
 The default list suits a service desk: screenshots and photos, PDF and OFD documents, Office and WPS files,
-text and log files, forwarded mails and zip archives. `ITSM_ATTACHMENT_TYPES` (extensions, comma-separated)
-replaces it; `ITSM_ATTACHMENT_MAX_BYTES` (`20MiB`, `512KiB` or a number of bytes) sets the size limit.
+text and log files, forwarded mails, archives (zip, rar, 7z) and device dumps (bin). `ITSM_ATTACHMENT_TYPES`
+(extensions, comma-separated) replaces it; `ITSM_ATTACHMENT_MAX_BYTES` (`20MiB`, `512KiB` or a number of
+bytes) sets the size limit.
 """
 
 from __future__ import annotations
@@ -36,33 +39,29 @@ class FileType:
     content_type: str
     start: bytes = b""  # a pattern the file's first bytes match (empty: any content)
     image: bool = False  # a raster image a browser may show inline
-    what: str = ""  # how a refusal names the format
 
     def fits(self, head: bytes) -> bool:
         return not self.start or re.match(self.start, head, re.DOTALL) is not None
 
 
 KNOWN_TYPES: Mapping[str, FileType] = MappingProxyType({
-    "png": FileType("image/png", rb"\x89PNG\r\n\x1a\n", True, N_("PNG image")),
-    "jpg": FileType("image/jpeg", rb"\xff\xd8\xff", True, N_("JPEG image")),
-    "jpeg": FileType("image/jpeg", rb"\xff\xd8\xff", True, N_("JPEG image")),
-    "gif": FileType("image/gif", rb"GIF8[79]a", True, N_("GIF image")),
-    "webp": FileType("image/webp", rb"RIFF.{4}WEBP", True, N_("WebP image")),
-    "bmp": FileType("image/bmp", rb"BM", True, N_("BMP image")),
-    "pdf": FileType("application/pdf", rb"%PDF-", what=N_("PDF document")),
-    "ofd": FileType("application/ofd", _ZIP, what=N_("OFD document")),
-    "doc": FileType("application/msword", _OLE, what=N_("Word document")),
-    "docx": FileType("application/vnd.openxmlformats-officedocument.wordprocessingml.document", _ZIP,
-                     what=N_("Word document")),
-    "xls": FileType("application/vnd.ms-excel", _OLE, what=N_("Excel workbook")),
-    "xlsx": FileType("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", _ZIP,
-                     what=N_("Excel workbook")),
-    "ppt": FileType("application/vnd.ms-powerpoint", _OLE, what=N_("PowerPoint presentation")),
-    "pptx": FileType("application/vnd.openxmlformats-officedocument.presentationml.presentation", _ZIP,
-                     what=N_("PowerPoint presentation")),
-    "odt": FileType("application/vnd.oasis.opendocument.text", _ZIP, what=N_("OpenDocument text")),
-    "ods": FileType("application/vnd.oasis.opendocument.spreadsheet", _ZIP, what=N_("OpenDocument spreadsheet")),
-    "odp": FileType("application/vnd.oasis.opendocument.presentation", _ZIP, what=N_("OpenDocument presentation")),
+    "png": FileType("image/png", rb"\x89PNG\r\n\x1a\n", True),
+    "jpg": FileType("image/jpeg", rb"\xff\xd8\xff", True),
+    "jpeg": FileType("image/jpeg", rb"\xff\xd8\xff", True),
+    "gif": FileType("image/gif", rb"GIF8[79]a", True),
+    "webp": FileType("image/webp", rb"RIFF.{4}WEBP", True),
+    "bmp": FileType("image/bmp", rb"BM", True),
+    "pdf": FileType("application/pdf", rb"%PDF-"),
+    "ofd": FileType("application/ofd", _ZIP),
+    "doc": FileType("application/msword", _OLE),
+    "docx": FileType("application/vnd.openxmlformats-officedocument.wordprocessingml.document", _ZIP),
+    "xls": FileType("application/vnd.ms-excel", _OLE),
+    "xlsx": FileType("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", _ZIP),
+    "ppt": FileType("application/vnd.ms-powerpoint", _OLE),
+    "pptx": FileType("application/vnd.openxmlformats-officedocument.presentationml.presentation", _ZIP),
+    "odt": FileType("application/vnd.oasis.opendocument.text", _ZIP),
+    "ods": FileType("application/vnd.oasis.opendocument.spreadsheet", _ZIP),
+    "odp": FileType("application/vnd.oasis.opendocument.presentation", _ZIP),
     "wps": FileType(OCTET_STREAM),  # WPS Office: OLE or zip, depending on the version that wrote it
     "et": FileType(OCTET_STREAM),
     "dps": FileType(OCTET_STREAM),
@@ -71,7 +70,10 @@ KNOWN_TYPES: Mapping[str, FileType] = MappingProxyType({
     "csv": FileType("text/csv"),
     "json": FileType("application/json"),
     "eml": FileType("message/rfc822"),
-    "zip": FileType("application/zip", _ZIP, what=N_("zip archive")),
+    "zip": FileType("application/zip", _ZIP),
+    "rar": FileType("application/vnd.rar", rb"Rar!\x1a\x07"),
+    "7z": FileType("application/x-7z-compressed", rb"7z\xbc\xaf\x27\x1c"),
+    "bin": FileType(OCTET_STREAM),  # a device's configuration or memory dump
 })
 IMAGE_TYPES = frozenset(kind.content_type for kind in KNOWN_TYPES.values() if kind.image)
 DEFAULT_EXTENSIONS = tuple(KNOWN_TYPES)
@@ -87,12 +89,6 @@ class UnsupportedType(EngineError):
     """A file whose type is not on the allow-list."""
 
     status, code, reason = 415, "unsupported_media_type", "type"
-
-
-class ContentMismatch(UnsupportedType):
-    """A file whose content is not what its name says (a program called screenshot.png)."""
-
-    reason = "content"
 
 
 class EmptyFile(ValidationFailed):
@@ -200,14 +196,13 @@ def file_type(name: str, policy: UploadPolicy) -> FileType:
     return found
 
 
-def check_content(name: str, kind: FileType, head: bytes) -> None:
-    """The content starts as its format must (415 otherwise); an empty file is refused (422)."""
+def stored_type(name: str, kind: FileType, head: bytes) -> FileType:
+    """The type a file named `name` of the allowed `kind` is kept and served as, from its first bytes: `kind`
+    when they are its format, else `application/octet-stream` (see the module's docstring). An empty file is
+    refused (422)."""
     if not head:
         raise EmptyFile(N_("'%(name)s' is empty", name=name), [{"field": "file", "message": N_("empty file")}])
-    if not kind.fits(head):
-        raise ContentMismatch(N_("the content of '%(name)s' is not what its type says (%(format)s)", name=name,
-                                 format=kind.what),
-                              [{"field": "file", "message": N_("content does not match the file type")}])
+    return kind if kind.fits(head) else FileType(OCTET_STREAM)
 
 
 def too_large(name: str, policy: UploadPolicy) -> TooLarge:

@@ -73,7 +73,6 @@ _TABLE: dict[str, tuple[str, str]] = {  # key: (en, zh-CN)
     "mail_skipped_file": ("{name} ({reason})", "{name}（{reason}）"),
     "skip.too_large": ("larger than {limit}", "超过 {limit}"),
     "skip.type": ("type not accepted", "文件类型不在允许范围内"),
-    "skip.content": ("content does not match its type", "内容与文件类型不符"),
     "skip.empty": ("empty", "空文件"),
     "skip.name": ("no file name", "缺少文件名"),
     "skip.too_many": ("more than {most} attachments in one mail", "单封邮件附件超过 {most} 个"),

@@ -11,14 +11,13 @@ from itsm.engine.runtime.file_types import (
     IMAGE_TYPES,
     KNOWN_TYPES,
     MAX_NAME,
-    ContentMismatch,
     UnsupportedType,
     UploadPolicy,
-    check_content,
     clean_name,
     file_type,
     parse_size,
     size_text,
+    stored_type,
     too_large,
 )
 
@@ -39,24 +38,33 @@ POLICY = UploadPolicy()
     ("app.log", "错误".encode("gb18030"), "text/plain"),
     ("mail.eml", b"From: a@b", "message/rfc822"),
     ("empty.zip", b"PK\x05\x06", "application/zip"),
+    ("logs.rar", b"Rar!\x1a\x07\x01\x00", "application/vnd.rar"),
+    ("logs.7z", b"7z\xbc\xaf\x27\x1c\x00\x04", "application/x-7z-compressed"),
+    ("switch-config.bin", bytes(range(256)), "application/octet-stream"),
 ])
 def test_the_default_list_takes_what_a_service_desk_gets(name: str, head: bytes, content_type: str) -> None:
-    kind = file_type(name, POLICY)
-    check_content(name, kind, head)
+    kind = stored_type(name, file_type(name, POLICY), head)
     assert kind.content_type == content_type
     assert kind.image == (content_type in IMAGE_TYPES)
+
+
+@pytest.mark.parametrize(("name", "head"), [
+    ("screen.png", b"MZ\x90\x00"), ("pic.webp", b"RIFF\x10\x00\x00\x00AVI "), ("photo.jpg", b"<html><script>"),
+    ("report.pdf", b"<script>"), ("book.xlsx", b"\xd0\xcf\x11\xe0"), ("a.zip", b"MZ"),
+])
+def test_content_that_is_not_what_its_name_says_is_kept_as_plain_bytes(name: str, head: bytes) -> None:
+    kind = stored_type(name, file_type(name, POLICY), head)
+    assert kind.content_type == "application/octet-stream" and not kind.image  # a download, never shown
 
 
 @pytest.mark.parametrize(("name", "head", "error"), [
     ("setup.exe", b"MZ", UnsupportedType), ("page.html", b"<html>", UnsupportedType),
     ("drawing.svg", b"<svg>", UnsupportedType), ("README", b"text", UnsupportedType),
-    ("screen.png", b"MZ\x90\x00", ContentMismatch), ("pic.webp", b"RIFF\x10\x00\x00\x00AVI ", ContentMismatch),
-    ("report.pdf", b"<script>", ContentMismatch), ("book.xlsx", b"\xd0\xcf\x11\xe0", ContentMismatch),
     ("notes.txt", b"", ValidationFailed),
 ])
 def test_anything_else_is_refused_with_a_reason(name: str, head: bytes, error: type[Exception]) -> None:
     with pytest.raises(error) as raised:
-        check_content(name, file_type(name, POLICY), head)
+        stored_type(name, file_type(name, POLICY), head)
     assert raised.value.details[0]["field"] == "file"  # type: ignore[attr-defined]
 
 
@@ -67,10 +75,10 @@ def test_no_type_that_carries_scripts_is_known_and_only_raster_images_are_inline
 
 
 def test_the_installation_configures_the_list_and_the_limit() -> None:
-    policy = UploadPolicy.configured("512KiB", " .PNG, pdf ,7z,png ")
-    assert policy.max_bytes == 512 * 1024 and policy.allowed == ("png", "pdf", "7z")
-    assert policy.types["7z"].content_type == "application/octet-stream"  # allowed, served as bytes
-    assert policy.accept == ".png,.pdf,.7z"
+    policy = UploadPolicy.configured("512KiB", " .PNG, pdf ,dwg,png ")
+    assert policy.max_bytes == 512 * 1024 and policy.allowed == ("png", "pdf", "dwg")
+    assert policy.types["dwg"].content_type == "application/octet-stream"  # allowed, served as bytes
+    assert policy.accept == ".png,.pdf,.dwg"
     with pytest.raises(UnsupportedType):
         file_type("a.jpg", policy)
     assert UploadPolicy.configured(None, "") == UploadPolicy() and POLICY.max_bytes == DEFAULT_MAX_BYTES == 20 << 20
