@@ -148,10 +148,11 @@ def add_to(session: Session, engine: Engine, context: Context, ticket: TicketSna
     event by `actor`. `skip_known`: a file the ticket has already is left out (the logo in every reply)."""
     assert ticket.ticket.id is not None
     now = engine.clock()
+    for digest in sorted({upload.sha256 for upload in uploads}):  # in one order: two uploads never deadlock
+        stored.lock_digest(session, digest)  # a removal of the same bytes waits (store.attachments)
     added = []
     for upload in uploads:
         received = upload.received
-        stored.lock_digest(session, received.sha256)  # a removal of the same bytes waits (store.attachments)
         if skip_known and stored.ticket_has(session, ticket.ticket.id, received.sha256):
             continue
         engine.files.keep(received)
