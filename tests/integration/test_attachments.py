@@ -279,3 +279,21 @@ def test_an_administrator_removes_a_file_with_an_event_and_it_is_gone(api: Api, 
     assert api("GET", f"/api/attachments/{elsewhere['id']}", "ruth").data == b"%PDF-1.4 report"
     again = api.upload(number, PNG, "again.png").get_json()  # the removed bytes, sent anew, are kept anew
     assert api("GET", f"/api/attachments/{again['id']}").data == PNG
+
+
+def test_the_same_bytes_sent_to_several_tickets_at_once_are_kept_once(app: Flask) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = Api(app)
+    numbers = [api.ticket() for _ in range(4)]
+    data = b"%PDF-1.7 the same manual for everybody" * 100
+
+    def send(number: str) -> Any:
+        return Api(app).upload(number, data, "manual.pdf").get_json()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(send, numbers))
+    assert {r["sha256"] for r in results} == {hashlib.sha256(data).hexdigest()} and len({r["id"] for r in results}) == 4
+    assert len(stored_files(engine_of(app).files.root)) == 1
+    for created in results:
+        assert api("GET", f"/api/attachments/{created['id']}").data == data
