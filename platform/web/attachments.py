@@ -37,6 +37,7 @@ from flask_babel import gettext, ngettext
 from werkzeug.datastructures import FileStorage
 
 from itsm.engine import EngineError
+from itsm.engine.errors import N_, Gone
 from itsm.engine.runtime.attachments import (
     Download,
     Upload,
@@ -217,7 +218,10 @@ def receive_all(chosen: list[FileStorage], uploads: list[Upload]) -> list[str]:
 def file_response(found: Download, inline: bool = False) -> Response:
     """The kept bytes of an attachment, safely (see the module's docstring); a browser that has them already
     asks again and gets a 304 (ETag: the digest), or the 404/410 of a file it may no longer read."""
-    response = send_file(found.path, mimetype=found.content_type, conditional=True, etag=found.sha256)
+    try:
+        response = send_file(found.path, mimetype=found.content_type, conditional=True, etag=found.sha256)
+    except FileNotFoundError:  # removed since it was looked up (an administrator, just now)
+        raise Gone(N_("the file of attachment %(id)s is no longer in the attachments folder", id=found.id)) from None
     kind = "inline" if inline and found.image else "attachment"
     response.headers["Content-Disposition"] = content_disposition(kind, found.name, found.id)
     response.headers["X-Content-Type-Options"] = "nosniff"
