@@ -3,10 +3,10 @@
 A file is received first, outside any transaction (`receive`: its name cleaned, its type checked against the
 allow-list, its bytes streamed into the attachments folder's temporary area while their digest is computed,
 refused as soon as they pass the size limit, its first bytes deciding whether it is kept as its format or as
-plain bytes: `file_types`), so a slow sender
-never holds the database. Then one write transaction records it (`attach`, `create_with`, or `add_to` inside
-a caller's transaction): the bytes put in place under their digest, a row in `attachments`, and an
-`attachment` event in the ticket's timeline. Whatever was received and not kept is dropped (`receiving`).
+plain bytes: `file_types`), so a slow sender never holds the database. Then one write transaction records it
+(`attach`, `create_with`, or `add_to` inside a caller's transaction): the bytes put in place under their
+digest, a row in `attachments`, and an `attachment` event in the ticket's timeline. Whatever was received and
+not kept is dropped (`receiving`).
 
 Visibility is the ticket's: whoever may see the ticket may read and add its attachments, and anyone else gets
 the ticket's 404. Internal attachments (agents only, like internal comments) are never shown to requesters,
@@ -107,8 +107,8 @@ def receiving(engine: Engine) -> Iterator[list[Upload]]:
 
 @guarded
 def check_visible(engine: Engine, actor: Actor, number: str) -> None:
-    """404 unless `actor` may see ticket `number`: asked before a file is read, so nobody streams files at
-    tickets they cannot see."""
+    """404 unless `actor` may see ticket `number`: asked before a file is copied into the folder, so nobody
+    fills it with files for tickets they cannot see."""
     with engine.db.read() as session:
         engine.load(session, actor, number)
 
