@@ -131,6 +131,12 @@ class NotFound(EngineError):
     status, code = 404, "not_found"
 
 
+class Gone(EngineError):
+    """It was there and was removed on purpose (an attachment an administrator removed)."""
+
+    status, code = 410, "gone"
+
+
 class Conflict(EngineError):
     """Not allowed in this state, guard false, stale version, a failing action."""
 

@@ -214,6 +214,26 @@ class Comment(Base):
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class Attachment(Base):
+    """A file of a ticket: its bytes are kept outside the database in a content-addressed folder
+    (`store.files`, by sha256), shared by every row with the same digest. A removed one keeps its row (who
+    removed it, when) for the audit; its bytes are no longer served."""
+
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))  # the file name as sent (cleaned), for the download
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(127))  # from the allow-list, never what the sender said
+    sha256: Mapped[str] = mapped_column(String(64))
+    internal: Mapped[bool] = mapped_column(Boolean, default=False)  # agents only, like internal comments
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_by: Mapped[str | None] = mapped_column(String(100))
+    __table_args__ = (Index("ix_attachments_ticket", "ticket_id", "id"), Index("ix_attachments_sha256", "sha256"))
+
+
 LINK_INVERSE = {"parent": "child", "child": "parent", "related": "related",  # a link as the other side sees it
                 "known_error": "known_error_of", "known_error_of": "known_error"}
 

@@ -4,9 +4,13 @@
 several workers, each following the active definitions version through the database. Creating it connects to
 nothing (SPEC 8): migrating is `itsm db upgrade`, publishing `itsm publish`, and a worker that boots while the
 database is away serves 503s until it returns (`availability`). Blueprints: `api` (bearer tokens), `auth`
-(login; `sso` for an OpenID Connect provider), `ui` (portal, queue, ticket pages, forms), `admin`, `i18n`
-(the language switch; the pages speak zh-CN and en) and `preferences` (my settings: the time zone pages show
-times in, `times`).
+(login; `sso` for an OpenID Connect provider), `ui` (portal, queue, ticket pages, forms), `attachments`
+(files of tickets: the API's and the pages'), `admin`, `i18n` (the language switch; the pages speak zh-CN and
+en) and `preferences` (my settings: the time zone pages show times in, `times`).
+
+Attachments are kept in `ATTACHMENTS_DIR` (`ITSM_ATTACHMENTS_DIR`; else beside an SQLite file, else in the
+working directory), at most `ATTACHMENT_MAX_BYTES` each (`ITSM_ATTACHMENT_MAX_BYTES`, default 20MiB), of the
+types `ATTACHMENT_TYPES` allows (`ITSM_ATTACHMENT_TYPES`, extensions: `itsm.engine.runtime.file_types`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from flask import Flask
 from itsm.engine import Engine
 from itsm.engine.people.directory import DirectorySettings
 from itsm.engine.people.oidc import ProviderSettings
+from itsm.engine.runtime.file_types import UploadPolicy
 from itsm.store import Database
+from itsm.store.files import FileStore, default_folder
 
 from .extension import engine_of, install
 from .security import cookie_settings
@@ -41,13 +47,34 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # sign-in beyond local passwords (SPEC 14, docs/sign-in.md); a setting that cannot work stops the start
         LDAP=DirectorySettings.from_environment(os.environ),
         OIDC=ProviderSettings.from_environment(os.environ),
+        ATTACHMENTS_DIR=os.environ.get("ITSM_ATTACHMENTS_DIR"),
+        ATTACHMENT_MAX_BYTES=os.environ.get("ITSM_ATTACHMENT_MAX_BYTES"),
+        ATTACHMENT_TYPES=os.environ.get("ITSM_ATTACHMENT_TYPES"),
         **cookie_settings(),
     )
     if config:
         app.config.update(config)
-    install(app, Engine(Database(app.config["DATABASE_URL"])))  # no connection yet
+    database = Database(app.config["DATABASE_URL"])  # no connection yet
+    files = FileStore(app.config["ATTACHMENTS_DIR"] or default_folder(database.url))  # no folder yet
+    uploads = UploadPolicy.configured(app.config["ATTACHMENT_MAX_BYTES"], app.config["ATTACHMENT_TYPES"])
+    install(app, Engine(database, files=files, uploads=uploads))
 
-    from . import admin, api, auth, availability, dashboard, editor, i18n, pages, preferences, security, sso, times, ui
+    from . import (
+        admin,
+        api,
+        attachments,
+        auth,
+        availability,
+        dashboard,
+        editor,
+        i18n,
+        pages,
+        preferences,
+        security,
+        sso,
+        times,
+        ui,
+    )
     from . import admin_people as admin_people  # routes of the admin blueprint
     from . import api_people as api_people  # routes of the api blueprint
 
@@ -60,6 +87,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     sso.init_app(app)
     ui.init_app(app)
+    attachments.init_app(app)
     admin.init_app(app)
     admin_people.init_app(app)
     editor.init_app(app)

@@ -21,6 +21,9 @@ def _responses(ok: int, schema: dict[str, Any] | None, *errors: int, text: bool 
     descriptions = {400: "Malformed request", 401: "Missing or unknown token", 403: "Role missing",
                     404: "Not found (or not visible to the caller)",
                     409: "Not allowed in this state, guard false, or stale version",
+                    410: "Removed by an administrator (or its bytes are gone)",
+                    413: "Larger than the size limit per file (20 MiB unless configured)",
+                    415: "A file type that is not on the allow-list, or content that is not what its name says",
                     422: "Field validation failed: details list {field, message}",
                     503: "The database is unreachable or not migrated: try again after Retry-After seconds"}
     for status in errors:
@@ -201,6 +204,38 @@ def _people_paths() -> dict[str, Any]:
     }
 
 
+ATTACHMENT_KEYS = ("id", "name", "size", "content_type", "sha256")
+ATTACHMENT_ID = {"name": "attachment_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+ATTACHMENT_PATHS: dict[str, Any] = {
+    "/api/tickets/{number}/attachments": {
+        "post": {"summary": "Attach a file (multipart/form-data, field `file`); the same visibility as the ticket",
+                 "parameters": [NUMBER], "security": AUTH,
+                 "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                     "type": "object", "required": ["file"], "additionalProperties": False, "properties": {
+                         "file": {"type": "string", "format": "binary",
+                                  "description": "The file; its name (with its extension) decides its type"},
+                         "internal": {"type": "boolean", "default": False,
+                                      "description": "agents only: hidden from the requester"}}}}}},
+                 "responses": _responses(201, {"type": "object", "required": list(ATTACHMENT_KEYS), "properties": {
+                     "id": {"type": "integer"}, "name": {"type": "string"}, "size": {"type": "integer"},
+                     "content_type": {"type": "string"}, "sha256": {"type": "string"}}},
+                     400, 401, 403, 404, 413, 415, 422)},
+        "get": {"summary": "The ticket's attachments (not removed; internal ones for agents only), oldest first",
+                "parameters": [NUMBER], "security": AUTH,
+                "responses": _responses(200, {"type": "object", "properties": {
+                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Attachment"}}}}, 401, 404)}},
+    "/api/attachments/{attachment_id}": {
+        "get": {"summary": "The file's bytes, as a download (Content-Disposition: attachment, nosniff)",
+                "parameters": [ATTACHMENT_ID], "security": AUTH,
+                "responses": {**_responses(200, None, 401, 404, 410),
+                              "200": {"description": "The bytes", "content": {
+                                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}},
+        "delete": {"summary": "Remove an attachment (administrators): an event on the ticket; then 410",
+                   "parameters": [ATTACHMENT_ID], "security": AUTH,
+                   "responses": _responses(200, {"$ref": "#/components/schemas/Attachment"}, 401, 403, 404, 410)}},
+}
+
+
 def openapi_document() -> dict[str, Any]:
     ticket_ops = {"get": {"summary": "A ticket", "parameters": [NUMBER], "security": AUTH,
                           "responses": _responses(200, TICKET, 401, 404)},
@@ -257,6 +292,14 @@ def openapi_document() -> dict[str, Any]:
                 "Link": {"type": "object", "required": ["from", "to", "kind"], "properties": {
                     "from": {"type": "string"}, "to": {"type": "string"},
                     "kind": {"enum": ["known_error", "known_error_of", "related", "parent", "child"]}}},
+                "Attachment": {"type": "object", "required": list(ATTACHMENT_KEYS), "properties": {
+                    "id": {"type": "integer"}, "ticket": {"type": "string"}, "name": {"type": "string"},
+                    "size": {"type": "integer", "description": "bytes"},
+                    "content_type": {"type": "string", "description": "from the allow-list, by the name's extension"},
+                    "sha256": {"type": "string"}, "internal": {"type": "boolean"},
+                    "uploaded_by": {"type": "string"}, "uploaded_at": {"type": "string", "format": "date-time"},
+                    "removed_at": {"type": ["string", "null"], "format": "date-time"},
+                    "removed_by": {"type": ["string", "null"]}}},
                 "Event": {"type": "object", "required": list(EVENT_KEYS), "properties": {
                     "at": {"type": "string", "format": "date-time"}, "actor": {"type": "string"},
                     "kind": {"type": "string"}, "transition": {"type": ["string", "null"]},
@@ -372,5 +415,6 @@ def openapi_document() -> dict[str, Any]:
                 "post": {"summary": "Add a comment", "parameters": [NUMBER], "security": AUTH,
                          "requestBody": _body({"text": TEXT, "internal": {"type": "boolean"}}, ["text"]),
                          "responses": _responses(201, TICKET, 400, 401, 403, 404, 422)}},
+            **ATTACHMENT_PATHS,
         },
     }

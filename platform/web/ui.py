@@ -17,6 +17,7 @@ from flask_babel import gettext
 from itsm.engine import Actor, EngineError, ValidationFailed
 from itsm.engine.reports.known_errors import link, suggest, suggest_for_ticket
 from itsm.engine.runtime.actors import agent_processes
+from itsm.engine.runtime.attachments import attachments_of, create_with, receiving
 from itsm.engine.runtime.documents import document_fields, title_of
 from itsm.engine.runtime.forms import Form
 from itsm.engine.runtime.queue import SLA_FILTERS
@@ -25,6 +26,7 @@ from itsm.interpreter import model as m
 from itsm.store import orgs
 
 from .api import _decode_cursor, _encode_cursor, cursor_kind
+from .attachments import MAX_FILES, chosen_files, receive_all, takes_files
 from .extension import current_engine
 from .formdata import parse_form
 from .i18n import said, text
@@ -174,7 +176,7 @@ def ticket(number: str) -> Any:
     known = suggest_for_ticket(engine, actor, number) if not (state and state.cancels) else []
     return render_template("ticket.html", t=view, process=process, form=form, state=state, shown=shown,
                            events=events, transitions=transitions, pack=pack, zone=_zone(), agent=is_agent(actor),
-                           known_errors=known)
+                           known_errors=known, attachments=attachments_of(engine, actor, number))
 
 
 @ui.post("/tickets/<number>/links")
@@ -208,20 +210,29 @@ def comment(number: str) -> Any:
 
 @ui.route("/new/<process_id>", methods=["GET", "POST"])
 @login_required
+@takes_files(MAX_FILES)
 def new_ticket(process_id: str) -> Any:
+    """The create form; files chosen with it (a screenshot) are attached to the new ticket in its transaction."""
     actor = _actor()
     engine = current_engine()
     form = engine.form(actor, process=process_id)
     if request.method == "GET":
         return _render_form(form, {}, [])
     values, problems = _posted(form)
+    chosen = chosen_files()
     if not problems:
-        try:
-            created = engine.create(actor, process_id, values, channel="portal")
-            flash(gettext("%(number)s recorded. We will keep you posted here.", number=created["number"]), "success")
-            return redirect(url_for("ui.ticket", number=created["number"]))
-        except ValidationFailed as exc:
-            problems = exc.details or [{"field": "", "message": exc.message}]
+        with receiving(engine) as uploads:
+            problems = [{"field": "", "message": problem} for problem in receive_all(chosen, uploads)]
+            try:
+                if not problems:
+                    created = create_with(engine, actor, process_id, values, uploads, channel="portal")
+                    flash(gettext("%(number)s recorded. We will keep you posted here.", number=created["number"]),
+                          "success")
+                    return redirect(url_for("ui.ticket", number=created["number"]))
+            except ValidationFailed as exc:
+                problems = exc.details or [{"field": "", "message": exc.message}]
+    if chosen:  # a browser never fills in a file input again
+        problems.append({"field": "", "message": gettext("Choose your files again before you send the form.")})
     return _render_form(engine.form(actor, process=process_id, values=values), values, problems, 422)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from itsm.interpreter import model as m
@@ -25,9 +25,10 @@ from ..boundary import boundary, guarded
 from ..errors import N_, BadRequest, EngineError, NotFound
 from ..runtime.actions import coerce_rendered
 from ..runtime.actors import Actor, system_actor
-from ..runtime.apply import create
+from ..runtime.apply import create, perform
+from ..runtime.attachments import Upload, add_to
 from ..runtime.fields import check_values
-from ..runtime.rules import Request
+from ..runtime.rules import Request, plan_comment, working
 
 MAX_KEY = 200  # intake_keys.key; longer keys are hashed
 BUILTIN_NOTE = "Resolved by monitoring: the alert ended at {{ alert.endsAt or 'now' }}."
@@ -231,9 +232,11 @@ def open_ticket(engine: Any, source: str, key: str) -> tuple[str | None, str | N
 
 
 def create_keyed(engine: Any, intake: m.IntakeSpec, key: str, fields: dict[str, Any],
-                 requester: str, settled: frozenset[str] = frozenset()) -> tuple[str, bool]:
+                 requester: str, settled: frozenset[str] = frozenset(), *, uploader: Actor | None = None,
+                 uploads: Sequence[Upload] = (), note: str | None = None) -> tuple[str, bool]:
     """Open a ticket for `key` unless one is open and not in a `settled` state: (number, created). The ticket
-    and its key are written in one transaction (the key row locked), so concurrent repeats open one ticket."""
+    and its key are written in one transaction (the key row locked), so concurrent repeats open one ticket;
+    with it, the received files `uploads` attached by `uploader` and a `note` (a comment of the system's)."""
     for attempt in range(2):
         try:
             with engine.db.write() as session:
@@ -245,7 +248,14 @@ def create_keyed(engine: Any, intake: m.IntakeSpec, key: str, fields: dict[str, 
                 now = engine.clock()
                 request = Request("create", system_actor(), now, process=intake.process, values=fields,
                                   requester=requester, channel=INTAKE_CHANNELS[intake.source])
-                ticket = create(session, engine.db, engine.context(session), request).snapshot.ticket
+                context = engine.context(session)
+                created = create(session, engine.db, context, request).snapshot
+                if note:
+                    noted = plan_comment(working(context, created, system_actor(), now), note, False)
+                    created = perform(session, engine.db, context, noted).snapshot
+                if uploads:
+                    add_to(session, engine, context, created, uploader or system_actor(), uploads, skip_known=True)
+                ticket = created.ticket
                 if row is None:
                     stored.add(session, intake.id, key, ticket.id, now)
                 else:

@@ -4,12 +4,19 @@ Parsed with the standard library (`email`, policy=default), text/plain preferred
 original and the signature cut off. Senders are users matched by mail address; a Message-ID is recorded
 once (`intake_keys`, the intake's id as source), so a message delivered twice is not recorded twice.
 Which process and fields a mail maps to comes from the pack's intake with `source: email`.
+
+The mail's files (attachments, pasted screenshots, a forwarded mail) are kept on the ticket, new or replied
+to, in the same transaction, under the limits of every attachment (`runtime.attachments`): a part that is too
+large, of a type not allowed or not what its name says is left out with a note in the comment (in the pack's
+language), never failing the mail; a file the ticket has already (the logo of a signature) is not added again.
 """
 
 from __future__ import annotations
 
 import email
 import hashlib
+import io
+import mimetypes
 import re
 from dataclasses import dataclass
 from email import policy
@@ -27,15 +34,27 @@ from ..boundary import guarded
 from ..errors import N_, BadRequest, EngineError, NotFound
 from ..people.users import add_user
 from ..runtime.actors import SYSTEM
+from ..runtime.attachments import Upload, attach, receive, receiving
+from ..runtime.file_types import size_text
 from ..runtime.wording import say
 from .intake import MAX_KEY, create_keyed, map_fields, remember, render
 
 MAX_COMMENT = 20_000  # characters of a reply kept as a comment (a forwarded log file is not a comment)
+MAX_FILES = 20  # files kept from one mail
+SIGNATURES = frozenset({"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"})
 # Lines that start the quoted original in replies: English, German and French mail clients, Outlook.
 _QUOTE_HEADERS = [re.compile(p, re.IGNORECASE) for p in (
     r"^on .{1,200}wrote:$", r"^am .{1,200}schrieb .{0,200}:$", r"^le .{1,200}a écrit\s?:$",
     r"^-{2,}\s*(original message|ursprüngliche nachricht|message d'origine)\s*-{2,}$", r"^_{10,}$",
     r"^from:\s.+$")]
+
+
+@dataclass(frozen=True)
+class MailFile:
+    """A file a mail carries: its name (made up for a pasted image that has none) and its bytes."""
+
+    name: str
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -47,6 +66,7 @@ class InboundMail:
     body: str  # text without the quoted original and the signature
     to: tuple[str, ...]
     date: str
+    files: tuple[MailFile, ...] = ()
 
     def context(self) -> dict[str, Any]:
         return {"subject": self.subject, "body": self.body, "from": self.sender, "from_name": self.sender_name,
@@ -64,7 +84,8 @@ def parse_mail(raw: bytes) -> InboundMail:
     subject = " ".join(_storable(str(message.get("Subject", ""))).split())
     recipients = tuple(_storable(a) for _, a in getaddresses([str(v) for v in message.get_all("To", [])]) if a)
     return InboundMail(_storable(message_id), _storable(address.lower()), _storable(name or address), subject,
-                       strip_quoted(_storable(_text_of(message))), recipients, _storable(str(message.get("Date", ""))))
+                       strip_quoted(_storable(_text_of(message))), recipients, _storable(str(message.get("Date", ""))),
+                       _files_of(message))
 
 
 def _storable(text: str) -> str:
@@ -86,6 +107,43 @@ def _text_of(message: Message) -> str:
     if not isinstance(text, str):
         return ""
     return _html_to_text(text) if part.get_content_subtype() == "html" else text
+
+
+def _files_of(message: Message) -> tuple[MailFile, ...]:
+    """The mail's files: every part with a file name or sent as an attachment, and images without a name (a
+    screenshot pasted into the text); a forwarded mail as one `.eml` file. Not the body (nor its HTML
+    alternative) and not a signature."""
+    if not isinstance(message, EmailMessage):  # pragma: no cover - policy.default always gives EmailMessage
+        return ()
+    body = message.get_body(preferencelist=("plain", "html"))
+    found: list[MailFile] = []
+
+    def visit(part: Message) -> None:
+        kind = part.get_content_type()
+        name = part.get_filename()
+        if kind == "message/rfc822" and part is not message:
+            inner = part.get_payload()
+            inner = inner[0] if isinstance(inner, list) and inner else None
+            forwarded = inner.as_bytes() if isinstance(inner, Message) else b""
+            found.append(MailFile(name or f"message-{len(found) + 1}.eml", forwarded))
+            return
+        if part.is_multipart():
+            for sub in part.get_payload():
+                if isinstance(sub, Message):
+                    visit(sub)
+            return
+        if part is body or kind in SIGNATURES:
+            return
+        if name is None and part.get_content_disposition() != "attachment" and part.get_content_maintype() != "image":
+            return  # the HTML alternative of the text, a calendar invitation's data
+        payload = part.get_payload(decode=True)
+        extension = mimetypes.guess_extension(kind) or ""
+        stem = "image" if part.get_content_maintype() == "image" else "attachment"
+        found.append(MailFile(name or f"{stem}-{len(found) + 1}{extension}",
+                              payload if isinstance(payload, bytes) else b""))
+
+    visit(message)
+    return tuple(found)
 
 
 class _TextOfHtml(HTMLParser):
@@ -178,20 +236,46 @@ def receive_mail(engine: Any, raw: bytes, intake_id: str | None = None) -> dict[
                 "message": f"no user has the address {mail.sender} (itsm user add NAME --email ADDRESS)"}
     context = {"mail": mail.context(), "sender": {"name": user.name, "email": user.email}}
     number = _reply_target(engine, pack, mail.subject, user.name)
-    if number is not None:
-        text = str(render(intake, intake.reply_comment, context)).strip() or say("empty_reply", pack.language)
-        if len(text) > MAX_COMMENT:
-            text = text[: MAX_COMMENT - 1] + "…"
-        engine.comment(engine.actor(user.name), number, text)
-        remember(engine, intake.id, key, number)
-        return {"action": "commented", "number": number}
-    form = pack.forms[pack.processes[intake.process].form]
-    fields, dropped = map_fields(intake, form, context)
-    number, created = create_keyed(engine, intake, key, fields, requester=user.name)
+    sender = engine.actor(user.name)
+    with receiving(engine) as uploads:
+        note = _take_files(engine, mail.files, uploads, pack.language)
+        if number is not None:
+            text = str(render(intake, intake.reply_comment, context)).strip() or say("empty_reply", pack.language)
+            if len(text) > MAX_COMMENT:
+                text = text[: MAX_COMMENT - 1] + "…"
+            if uploads or note:
+                attach(engine, sender, number, uploads, comment=f"{text}\n\n{note}" if note else text, skip_known=True)
+            else:
+                engine.comment(sender, number, text)
+            remember(engine, intake.id, key, number)
+            return {"action": "commented", "number": number}
+        form = pack.forms[pack.processes[intake.process].form]
+        fields, dropped = map_fields(intake, form, context)
+        number, created = create_keyed(engine, intake, key, fields, requester=user.name, uploader=sender,
+                                       uploads=uploads, note=note)
     result: dict[str, Any] = {"action": "created" if created else "duplicate", "number": number}
     if dropped:
         result["dropped"] = dropped
     return result
+
+
+def _take_files(engine: Any, files: tuple[MailFile, ...], uploads: list[Upload], language: str) -> str | None:
+    """Receive the mail's files into `uploads`; the note on those left out, in `language` (None: none was)."""
+    skipped = []
+    limit = size_text(engine.uploads.max_bytes)
+    for index, part in enumerate(files):
+        if index >= MAX_FILES:
+            reason = say("skip.too_many", language, most=MAX_FILES)
+        else:
+            try:
+                uploads.append(receive(engine, part.name, io.BytesIO(part.data)))
+                continue
+            except EngineError as exc:
+                reason = say(f"skip.{getattr(exc, 'reason', 'type')}", language, limit=limit)
+        skipped.append(say("mail_skipped_file", language, name=part.name, reason=reason))
+    if not skipped:
+        return None
+    return say("mail_skipped", language, files=say("list_separator", language).join(skipped))
 
 
 def _keyed_ticket(engine: Any, source: str, key: str) -> str | None:

@@ -8,6 +8,7 @@ between calls but the compiled definitions and the installed plugin actions.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from itsm.interpreter import model as m
 from itsm.interpreter import plugins as plugin_registry
 from itsm.store import Database, rows, tickets, users
+from itsm.store.files import FileStore, default_folder
 from itsm.store.models import utcnow
 
 from ..boundary import guarded
@@ -27,10 +29,11 @@ from .actors import Actor, actor_for, system_actor
 from .apply import create, perform
 from .compiled import CompiledVersion
 from .definitions import Definitions
+from .file_types import UploadPolicy
 from .forms import Form, create_form, transition_form
 from .queue import list_page
 from .rules import Context, Request, draft, plan, working
-from .snapshot import TicketSnapshot, user_facts
+from .snapshot import TicketSnapshot, is_internal, user_facts
 from .store_lookups import StoreLookups, snapshot
 from .visibility import viewer_of, visible_to
 from .work import Work
@@ -40,10 +43,18 @@ AGENT_EVENTS = frozenset({"link", "review"})  # they name tickets a requester ma
 
 
 class Engine:
-    def __init__(self, db: Database, definitions: Definitions | None = None, clock: Clock = utcnow):
+    """`files`: the attachments folder (`ITSM_ATTACHMENTS_DIR`, else beside an SQLite file, else in the working
+    directory: `store.files`); `uploads`: what an attachment may be (`ITSM_ATTACHMENT_MAX_BYTES`,
+    `ITSM_ATTACHMENT_TYPES`: `file_types`). Neither touches anything until a file comes."""
+
+    def __init__(self, db: Database, definitions: Definitions | None = None, clock: Clock = utcnow,
+                 files: FileStore | None = None, uploads: UploadPolicy | None = None):
         self.db = db
         self.definitions = definitions or Definitions(db)
         self.clock = clock
+        self.files = files or FileStore(default_folder(db.url))
+        self.uploads = uploads or UploadPolicy.configured(os.environ.get("ITSM_ATTACHMENT_MAX_BYTES"),
+                                                          os.environ.get("ITSM_ATTACHMENT_TYPES"))
         self._plugin_actions: dict[str, dict[str, Any]] = {}
 
     # -- actors ------------------------------------------------------------------------------------
@@ -72,16 +83,16 @@ class Engine:
 
     @guarded
     def events(self, actor: Actor, number: str) -> list[dict[str, Any]]:
-        """The ticket's event log, oldest first; requesters do not see internal comments, nor the links to
-        other tickets (`AGENT_EVENTS`); agents see the links to the tickets they may see (a province desk's
-        agent is not told the number of another province's ticket linked to one of its own)."""
+        """The ticket's event log, oldest first; requesters do not see internal comments and attachments, nor
+        the links to other tickets (`AGENT_EVENTS`); agents see the links to the tickets they may see (a
+        province desk's agent is not told the number of another province's ticket linked to one of its own)."""
         with self.db.read() as session:
             work = self.open(session, actor, number)
             assert work.ticket.id is not None
             agent = is_agent(work)
             zone = ZoneInfo(work.pack.timezone)
-            found = [r for r in rows.events_of(session, work.ticket.id) if agent or not (
-                r.kind in AGENT_EVENTS or r.kind == "comment" and (r.data or {}).get("internal"))]
+            found = [r for r in rows.events_of(session, work.ticket.id)
+                     if agent or not hidden_from_requesters(r.kind, r.data)]
             others = {other for r in found if r.kind in AGENT_EVENTS and (other := _other_ticket(r.data))}
             hidden = others - tickets.numbers_among(session, others, visible_to(viewer_of(session, actor, work.pack))
                                                     ) if others else set()
@@ -215,6 +226,11 @@ def _other_ticket(data: dict[str, Any] | None) -> str | None:
     """The number of the other ticket a link or review event names."""
     value = (data or {}).get("to") or (data or {}).get("review")
     return value if isinstance(value, str) else None
+
+
+def hidden_from_requesters(kind: str, data: dict[str, Any] | None) -> bool:
+    """Events requesters do not see: links and reviews, internal comments and attachments."""
+    return kind in AGENT_EVENTS or is_internal(kind, data)
 
 
 def _shown_in(data: dict[str, Any] | None, zone: ZoneInfo) -> dict[str, Any] | None:

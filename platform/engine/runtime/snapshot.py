@@ -123,6 +123,14 @@ class HistoryEntry(NamedTuple):
     text: str | None = None
 
 
+INTERNAL_KINDS = frozenset({"comment", "attachment", "attachment_removed"})  # agents only when data.internal
+
+
+def is_internal(kind: str, data: Mapping[str, Any] | None) -> bool:
+    """An event about an internal comment or attachment: agents only (not in requesters' `{{ timeline }}`)."""
+    return kind in INTERNAL_KINDS and bool((data or {}).get("internal"))
+
+
 class Lookups(Protocol):
     """Facts beyond the snapshot; the adapter answers them from the store (tests from a fake)."""
 

@@ -11,7 +11,16 @@ from itsm.store import Database, clocks, numbering, orgs, routing, rows, users
 from itsm.store.clocks import CLOCKS
 from itsm.store.tickets import TICKETS
 
-from .snapshot import CLOCK_COLUMNS, TICKET_COLUMNS, ClockRow, HistoryEntry, TicketRow, TicketSnapshot, user_facts
+from .snapshot import (
+    CLOCK_COLUMNS,
+    TICKET_COLUMNS,
+    ClockRow,
+    HistoryEntry,
+    TicketRow,
+    TicketSnapshot,
+    is_internal,
+    user_facts,
+)
 
 SYSTEM = "system"
 # Rows are read positionally (a row's values in table order, without a key look-up per column): the
@@ -59,9 +68,12 @@ def lineage_cached(session: Session, cache: dict[str, tuple[str, ...]], org: str
 
 def history(session: Session, ticket_id: int) -> list[HistoryEntry]:
     """A ticket's events and public comments as stored, oldest first (an event before a comment of the same
-    instant); internal comments stay out (`{{ timeline }}` goes to requesters and into review tickets)."""
+    instant); internal comments and attachments stay out (`{{ timeline }}` goes to requesters and into review
+    tickets)."""
     found: list[tuple[Any, int, int, HistoryEntry]] = []
     for event in rows.events_of(session, ticket_id):
+        if is_internal(event.kind, event.data):
+            continue
         found.append((event.at, 0, event.id, HistoryEntry(
             event.at, event.actor, event.kind, event.transition, event.from_state, event.to_state,
             event.changes or {}, event.data or {})))

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from itsm.interpreter import model as m
 
+from .file_types import size_text
 from .snapshot import HistoryEntry
 from .wording import say, say_moment, spoken, word_or
 
@@ -79,6 +80,11 @@ class Wording:
                        breach=say("sla_breach", language) if data.get("breach") and status != "breached" else "")
         if kind == "escalation" and data.get("result") == "no next tier":
             return say("escalation_none", language, team=self.team(data.get("team")))
+        if kind == "attachment":
+            size = size_text(int(data.get("size") or 0))
+            return say("attachment", language, name=clip(data.get("name", "")), size=size)
+        if kind == "attachment_removed":
+            return say("attachment_removed", language, name=clip(data.get("name", "")))
         if kind == "rename":
             return say("renamed", language, source=entry.from_state or "", target=self.state(entry.to_state))
         details = say("list_separator", language).join(

@@ -43,6 +43,8 @@ _TABLE: dict[str, tuple[str, str]] = {  # key: (en, zh-CN)
     "escalation_none": ("escalation: no next tier ({team})", "升级：已无上一级处理组（{team}）"),
     "renamed": ("state renamed ({source} -> {target})", "状态改名（{source} → {target}）"),
     "other": ("{kind}: {details}", "{kind}：{details}"),
+    "attachment": ("attached {name} ({size})", "上传附件：{name}（{size}）"),
+    "attachment_removed": ("removed attachment {name}", "删除附件：{name}"),
     "detail": ("{name} {value}", "{name} {value}"),
     # what the engine's event kinds, routing reasons and clock statuses are called
     "kind.escalation": ("escalation", "升级"),
@@ -67,6 +69,13 @@ _TABLE: dict[str, tuple[str, str]] = {  # key: (en, zh-CN)
     "field.requester": ("Requester", "报障人"),
     # notices the engine stores
     "empty_reply": ("(the mail had no text)", "（邮件没有正文）"),
+    "mail_skipped": ("Not kept from the mail: {files}.", "邮件中的以下附件未保存：{files}。"),
+    "mail_skipped_file": ("{name} ({reason})", "{name}（{reason}）"),
+    "skip.too_large": ("larger than {limit}", "超过 {limit}"),
+    "skip.type": ("type not accepted", "文件类型不在允许范围内"),
+    "skip.empty": ("empty", "空文件"),
+    "skip.name": ("no file name", "缺少文件名"),
+    "skip.too_many": ("more than {most} attachments in one mail", "单封邮件附件超过 {most} 个"),
     "subject_cut": (SUBJECT_CUT, "……"),
     "body_cut": (BODY_CUT, "\n\n【以下内容已截断：消息超过 64 KiB】"),
 }

@@ -88,6 +88,25 @@
     });
   }
 
+  // Files too large (or too many) are said at once, not after a long upload; the server checks again.
+  function fileLimits(input) {
+    var note = document.createElement("p");
+    note.className = "error";
+    note.hidden = true;
+    note.setAttribute("role", "alert");
+    input.insertAdjacentElement("afterend", note);
+    input.addEventListener("change", function () {
+      var most = parseInt(input.dataset.maxBytes, 10), problems = [];
+      if (input.files.length > parseInt(input.dataset.maxFiles, 10)) problems.push(input.dataset.tooMany);
+      Array.prototype.forEach.call(input.files, function (file) {
+        if (file.size > most) problems.push(input.dataset.tooLarge.replace("{name}", file.name));
+      });
+      note.textContent = problems.join(" ");
+      note.hidden = problems.length === 0;
+      if (problems.length) input.value = "";
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     words = document.body.dataset;
     units = (words.countdownUnits || "d h m").split(" ");
@@ -95,5 +114,6 @@
     setInterval(tick, 30000);
     document.querySelectorAll("form[data-live]").forEach(live);
     document.querySelectorAll("form[data-suggest]").forEach(similar);
+    document.querySelectorAll("input[type=file][data-max-bytes]").forEach(fileLimits);
   });
 })();

@@ -225,3 +225,15 @@ def test_the_engines_stored_words_exist_in_both_languages() -> None:
     assert say("empty_reply", "zh-CN") == "（邮件没有正文）" and say("empty_reply", "en") == "(the mail had no text)"
     assert say("body_cut", "en") == BODY_CUT and say("body_cut", "zh-CN") != BODY_CUT
     assert say("moment", "zh-CN", time="2026-03-09 10:55", zone="UTC+8") == "2026-03-09 10:55（UTC+8）"
+
+
+def test_attachments_are_said_in_each_language(compiled: CompiledVersion) -> None:
+    entries = [HistoryEntry(AT, "rita", "attachment", data={"id": 1, "name": "错误 截图.png", "size": 348_160,
+                                                            "content_type": "image/png", "internal": False}),
+               HistoryEntry(AT, "admin", "attachment_removed", data={"id": 1, "name": "错误 截图.png"})]
+    assert lines(compiled, "en", entries).splitlines() == [
+        "2026-03-09 10:55 (UTC+8)  rita  attached 错误 截图.png (340 KB)",
+        "2026-03-09 10:55 (UTC+8)  admin  removed attachment 错误 截图.png"]
+    assert lines(compiled, "zh-CN", entries).splitlines() == [
+        "2026-03-09 10:55（UTC+8）  rita  上传附件：错误 截图.png（340 KB）",
+        "2026-03-09 10:55（UTC+8）  admin  删除附件：错误 截图.png"]

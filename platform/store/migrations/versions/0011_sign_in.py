@@ -8,7 +8,7 @@ A plain ALTER TABLE on both databases, never SQLite's copy-and-rename of a batch
 `users` table with foreign keys on would cascade to `api_tokens` and delete every token.
 
 Revision ID: 0011_sign_in
-Revises: 0008
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_sign_in"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
