@@ -9,14 +9,15 @@ engine's decision (`itsm.engine.reports.kpis`): it passes states, kinds and boun
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, case, extract, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from .models import Event, SlaClock, Ticket
+from . import orgs
+from .models import Event, Organization, SlaClock, Ticket
 from .visibility import Viewer, sees
 
 
@@ -32,6 +33,7 @@ class TicketScope:
     team: str | None = None
     org_ids: Any = None
     viewer: Viewer | None = None
+    org_index: bool = True  # whether the organizations' index should narrow the tickets down (`for_org`)
 
     def conditions(self) -> list[ColumnElement[bool]]:
         out: list[ColumnElement[bool]] = [self.process_column().in_(self.processes)]
@@ -44,15 +46,24 @@ class TicketScope:
         if self.team is not None:
             out.append(Ticket.team == self.team)
         if self.org_ids is not None:
-            out.append(Ticket.org.in_(self.org_ids))
+            out.append((Ticket.org if self.org_index else Ticket.org + "").in_(self.org_ids))
         return out
 
     def process_column(self) -> Any:
-        """The process column to compare. With an organization, its subtree's index (`tickets.org`) is what
-        narrows the tickets down: the process is then compared as an expression (`process || ''`), which
-        SQLite's planner, having no statistics, would otherwise prefer as an index, reading every ticket of
-        the process (a unit's report among 20,000 tickets: ~50 ms instead of ~280 ms)."""
-        return Ticket.process if self.org_ids is None else Ticket.process + ""
+        """The process column to compare: as an expression (`process || ''`) when the organization's index is
+        to narrow the tickets down, since SQLite's planner, having no statistics, would otherwise prefer the
+        process's index and read every ticket of the process."""
+        return Ticket.process + "" if self.org_ids is not None and self.org_index else Ticket.process
+
+
+def for_org(session: Session, scope: TicketScope, org_id: str) -> TicketScope:
+    """`scope` narrowed to the tickets reported from `org_id`'s subtree. A small subtree (a unit, a county)
+    is read through the index on `tickets.org` (a unit's report among 20,000 tickets: ~50 ms instead of
+    ~280 ms); a large one (a province: most of the desk) by reading the tickets in order, which costs half
+    of looking up each of its thousands of organizations in that index."""
+    ids = orgs.subtree_ids(session, org_id)
+    size = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+    return replace(scope, org_ids=ids, org_index=size * 10 <= orgs.count(session))
 
 
 # One ticket's facts from its event log: seconds from creation to the first acknowledging event and to the
@@ -72,7 +83,7 @@ class ClockCount(NamedTuple):
     breached: bool
     clocks: int
     overdue: int
-    org: str | None = None  # the tickets' organization, when counted by organization
+    org: str | None = None  # the breakdown's row (`org_clock_counts`)
 
 
 def ticket_timings(session: Session, scope: TicketScope, *, acting_kinds: Collection[str], ignored_actor: str,
@@ -100,39 +111,60 @@ def ticket_timings(session: Session, scope: TicketScope, *, acting_kinds: Collec
             for ack, res, again, other, org in session.execute(query)]
 
 
-def clock_counts(session: Session, scope: TicketScope, now: datetime, skip_phases: Collection[str] = (),
-                 by_org: bool = False) -> list[ClockCount]:
+def clock_counts(session: Session, scope: TicketScope, now: datetime,
+                 skip_phases: Collection[str] = ()) -> list[ClockCount]:
     """The scope's SLA clocks (but those in `skip_phases`) counted per name, ticket priority, phase, status
-    and breach flag (and the tickets' organization when `by_org`), each count with how many of its clocks had
-    a deadline before `now`."""
-    columns: list[Any] = [SlaClock.clock, Ticket.priority, SlaClock.phase, SlaClock.status, SlaClock.breached]
-    if by_org:
-        columns.append(Ticket.org)
+    and breach flag, each count with how many of its clocks had a deadline before `now`."""
+    columns = (SlaClock.clock, Ticket.priority, SlaClock.phase, SlaClock.status, SlaClock.breached)
     query = (select(*columns, func.count(), func.count(case((SlaClock.deadline < now, 1))))
              .select_from(Ticket).join(SlaClock, SlaClock.ticket_id == Ticket.id)
              .where(*scope.conditions(), SlaClock.phase.not_in(list(skip_phases))).group_by(*columns))
+    return [ClockCount(clock, priority, phase, status, bool(breached), clocks, overdue)
+            for clock, priority, phase, status, breached, clocks, overdue in session.execute(query)]
+
+
+def _by_child(session: Session, parent_path: str | None) -> tuple[Any, Any]:
+    """The row key of a breakdown under the organization at `parent_path` (`orgs.child_key` of the ticket's
+    organization: NULL for tickets of none) and the outer join that reads the organization's path."""
+    key = orgs.child_key(Organization.path, parent_path, session.get_bind().dialect.name)
+    return key, (Organization, Organization.id == Ticket.org)
+
+
+def org_ticket_counts(session: Session, scope: TicketScope,
+                      parent_path: str | None) -> list[tuple[str | None, bool, int]]:
+    """(child key, is_open, count) over the scope's tickets, by the organization directly under the one at
+    `parent_path` (a root for None) that holds the ticket's organization ("" for that organization itself)."""
+    key, join = _by_child(session, parent_path)
+    rows = _grouped(session, key, Ticket.is_open, where=scope.conditions(), join=join, outer=True)
+    return [(child, bool(is_open), count) for child, is_open, count in rows]
+
+
+def org_clock_counts(session: Session, scope: TicketScope, parent_path: str | None, now: datetime,
+                     skip_phases: Collection[str] = ()) -> list[ClockCount]:
+    """`clock_counts` by child key (in `org`; priorities together, `priority` None): a few rows per child,
+    where counting per organization would make a group of nearly every clock of 11,000 units."""
+    key, join = _by_child(session, parent_path)
+    columns = (SlaClock.clock, SlaClock.phase, SlaClock.status, SlaClock.breached)
+    inner = (select(key.label("child"), *columns, case((SlaClock.deadline < now, 1), else_=0).label("overdue"))
+             .select_from(Ticket).join(SlaClock, SlaClock.ticket_id == Ticket.id).outerjoin(*join)
+             .where(*scope.conditions(), SlaClock.phase.not_in(list(skip_phases)))).subquery()
+    keys = [inner.c.child, inner.c.clock, inner.c.phase, inner.c.status, inner.c.breached]
+    query = select(*keys, func.count(), func.sum(inner.c.overdue)).group_by(*keys)
     out = []
     for row in session.execute(query):
-        values = tuple(row)
-        clock, priority, phase, status, breached = values[:5]
-        out.append(ClockCount(clock, priority, phase, status, bool(breached), values[-2], values[-1],
-                              values[5] if by_org else None))
+        child, clock, phase, status, breached, clocks, overdue = tuple(row)
+        out.append(ClockCount(clock, None, phase, status, bool(breached), clocks, int(overdue or 0), child))
     return out
 
 
-def org_ticket_counts(session: Session, scope: TicketScope) -> list[tuple[str | None, bool, int]]:
-    """(organization, is_open, count) over the scope's tickets."""
-    return [(org, bool(is_open), count)
-            for org, is_open, count in _grouped(session, Ticket.org, Ticket.is_open, where=scope.conditions())]
-
-
-def org_rating_counts(session: Session, scope: TicketScope, process: str,
+def org_rating_counts(session: Session, scope: TicketScope, parent_path: str | None, process: str,
                       field: str) -> list[tuple[str | None, Any, int]]:
-    """(organization, rating, count) for the scope's tickets of `process` whose field `field` holds an integer."""
+    """(child key, rating, count) for the scope's tickets of `process` whose field `field` holds an integer."""
+    key, join = _by_child(session, parent_path)
     value = Ticket.fields[field].as_integer()
-    rows = _grouped(session, Ticket.org, value,
+    rows = _grouped(session, key, value, join=join, outer=True,
                     where=[*scope.conditions(), scope.process_column() == process, value.is_not(None)])
-    return [(org, rating, count) for org, rating, count in rows]
+    return [(child, rating, count) for child, rating, count in rows]
 
 
 def backlog_counts(session: Session, scope: TicketScope, age_bounds: Sequence[tuple[str, datetime]],
@@ -175,12 +207,12 @@ def _seconds(value: Any) -> float | None:
 
 
 def _grouped(session: Session, *columns: Any, where: list[ColumnElement[bool]],
-             join: Any = None) -> list[tuple[Any, ...]]:
+             join: Any = None, outer: bool = False) -> list[tuple[Any, ...]]:
     """Counts per value of `columns`, grouped on a subquery's columns (expressions with bound parameters
     cannot be repeated in PostgreSQL's GROUP BY)."""
     inner = select(*(c.label(f"k{i}") for i, c in enumerate(columns))).select_from(Ticket)
     if join is not None:
-        inner = inner.join(*join)
+        inner = inner.outerjoin(*join) if outer else inner.join(*join)
     inner = inner.where(*where)
     sub = inner.subquery()
     keys = [sub.c[f"k{i}"] for i in range(len(columns))]

@@ -247,7 +247,29 @@ def walk(app: Flask, pack: Path, headers: dict[str, str], check: Any) -> None:
     check(admin.get("/admin/"))  # two versions: the compare form
     check(admin.get(f"/admin/diff?old={first}&new={engine.definitions.active_id()}"))
     check(admin.get(f"/admin/diff?old={first}&new={first}"))
+    _walk_people(engine, admin, lars, check)
     check(rita.get("/no-such-page"), status=404)
+
+
+def _walk_people(engine: Any, admin: Browser, lars: Browser, check: Any) -> None:
+    """The people pages (issue 16) and the dashboard's breakdown by organization."""
+    from itsm.engine.people.orgs import create_org
+
+    create_org(engine.db, {"id": "zhejiang", "name": "Zhejiang"})
+    create_org(engine.db, {"id": "hangzhou", "name": "Hangzhou", "parent": "zhejiang"})
+    add_user(engine.db, "wang", org="hangzhou", org_contact=True, admin=True, vip=True)
+    engine.create(engine.actor("wang"), "incident", {"short_description": "Printer"})
+    for path in ("/admin/users", "/admin/users?q=nobody", "/admin/users?org=nowhere", "/admin/users/wang",
+                 "/admin/users/rita", "/admin/new-user", "/admin/orgs", "/admin/orgs?parent=zhejiang",
+                 "/admin/orgs?parent=hangzhou", "/admin/orgs?q=hang", "/admin/orgs?q=nothing", "/admin/orgs/hangzhou",
+                 "/admin/new-org"):
+        check(admin.get(path))
+    check(admin.post("/admin/new-user", {"name": "two words", "email": "x", "org": "nowhere", "password": "x"}),
+          status=422)
+    check(admin.post("/admin/new-org", {"id": "Bad", "name": "", "parent": "hangzhou", "domains": "x"}), status=422)
+    check(admin.post("/admin/users/wang/password", {"password": ""}))  # the generated password, shown once
+    check(lars.get("/dashboard?org=zhejiang"))
+    check(lars.get("/dashboard?org=hangzhou"))
 
 
 def test_every_page_speaks_chinese_to_a_browser_that_asks_for_it(app: Flask, pack: Path) -> None:

@@ -54,10 +54,10 @@ class KpiScope:
     group_by: str | None = None
     viewer: Viewer | None = None
 
-    def tickets(self, org_ids: Any = None) -> TicketScope:
-        """The same tickets, as the store selects them (`org_ids`: the SELECT of `org`'s subtree)."""
-        return TicketScope(tuple(p.id for p in self.processes), self.start, self.end, self.team, org_ids,
-                           self.viewer)
+    def tickets(self) -> TicketScope:
+        """The same tickets, as the store selects them (but `org`, which `stored.for_org` adds)."""
+        return TicketScope(tuple(p.id for p in self.processes), self.start, self.end, self.team,
+                           viewer=self.viewer)
 
 
 # -- which states mean what -------------------------------------------------------------------------------
@@ -171,13 +171,12 @@ def kpi_rows(report: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
 
 def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datetime) -> dict[str, Any]:
     """Every figure for the scope, as `GET /api/kpis` returns it."""
-    org_ids = None
+    tickets = scope.tickets()
     if scope.org is not None:
         if stored_orgs.by_id(session, scope.org) is None:
             raise BadRequest(N_("no organization '%(org)s'", org=scope.org),
                              [{"field": "org", "message": N_("unknown organization")}])
-        org_ids = stored_orgs.subtree_ids(session, scope.org)
-    tickets = scope.tickets(org_ids)
+        tickets = stored.for_org(session, tickets, scope.org)
     created, still_open, backlog = _tickets_and_backlog(session, tickets, now)
     facts = _ticket_facts(session, scope, tickets)
     acknowledged = [ack for ack, _, _, _, _ in facts if ack is not None]
@@ -329,39 +328,35 @@ def org_rows(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: Ticke
     parent_path = stored_orgs.paths_of(session, [scope.org]).get(scope.org) if scope.org else None
     children = stored_orgs.children(session, scope.org)
     below = stored_orgs.child_counts(session, [child.id for child in children])
-    counts = stored.org_ticket_counts(session, tickets)
-    clock_lines = stored.clock_counts(session, tickets, now, skip_phases=UNCOUNTED_CLOCKS, by_org=True)
-    ratings = [row for process in scope.processes if (name := rating_field(pack.forms[process.form]))
-               for row in stored.org_rating_counts(session, tickets, process.id, name)]
-    seen = {org for org, _, _ in counts} | {fact[4] for fact in facts} | {line.org for line in clock_lines}
-    paths = stored_orgs.paths_of(session, {org for org in seen | {row[0] for row in ratings} if org})
-
-    def group_of(org: str | None) -> str | None:
-        """The row a ticket of organization `org` counts in (None: no organization, or one unknown)."""
-        child = stored_orgs.child_on_path(paths[org], parent_path) if org in paths else None
-        return scope.org if child == "" else child or None
-
     groups: dict[str | None, _OrgFigures] = {}
 
-    def figures(org: str | None) -> _OrgFigures:
-        return groups.setdefault(group_of(org), _OrgFigures())
+    def figures(key: str | None) -> _OrgFigures:
+        """The row of a child key: a child's id, "" for `org` itself, None for no organization."""
+        return groups.setdefault(scope.org if key == "" else key or None, _OrgFigures())
 
-    for org, is_open, count in counts:
-        figures(org).created += count
-        figures(org).open += count if is_open else 0
+    for key, is_open, count in stored.org_ticket_counts(session, tickets, parent_path):
+        figures(key).created += count
+        figures(key).open += count if is_open else 0
+    paths = stored_orgs.paths_under(session, parent_path)  # the per-ticket facts name organizations
     for ack, seconds, reopened, moved, org in facts:
+        found = figures(stored_orgs.child_on_path(paths[org], parent_path) if org in paths else None)
         if ack is not None:
-            figures(org).acknowledged.append(ack)
+            found.acknowledged.append(ack)
         if seconds is not None:
-            figures(org).resolved.append((seconds, reopened, moved))
+            found.resolved.append((seconds, reopened, moved))
+    clock_lines = stored.org_clock_counts(session, tickets, parent_path, now, skip_phases=UNCOUNTED_CLOCKS)
     clock_ids = sorted({line.clock for line in clock_lines})
     for line in clock_lines:
         tally = figures(line.org).clocks.setdefault(line.clock, {"met": 0, "breached": 0, "running": 0})
         for outcome, clocks in clock_outcomes(line).items():
             tally[outcome] += clocks
-    for org, rating, count in ratings:
-        tally_ratings = figures(org).ratings
-        tally_ratings[int(rating)] = tally_ratings.get(int(rating), 0) + count
+    for process in scope.processes:
+        name = rating_field(pack.forms[process.form])
+        if name is None:
+            continue
+        for key, rating, count in stored.org_rating_counts(session, tickets, parent_path, process.id, name):
+            ratings = figures(key).ratings
+            ratings[int(rating)] = ratings.get(int(rating), 0) + count
 
     def row(org: str | None, name: str | None, units: int, own: bool) -> dict[str, Any]:
         return {"org": org, "name": name, "own": own, "children": units,
