@@ -27,10 +27,11 @@ from .models import (
     SlaClock,
     Ticket,
     Timer,
+    TriageModelRow,
     User,
 )
 
 __all__ = ["NOT_MIGRATED", "UNREACHABLE", "ApiToken", "Base", "Comment", "Database", "DefinitionsVersion", "Event",
            "IntakeKey", "Link", "LoginFailure", "Organization", "OrganizationDomain", "OutboxMessage", "RoutingCursor",
            "SearchDocument",
-           "Setting", "SlaClock", "Ticket", "Timer", "User", "default_url", "outage", "outage_line"]
+           "Setting", "SlaClock", "Ticket", "Timer", "TriageModelRow", "User", "default_url", "outage", "outage_line"]

@@ -41,3 +41,36 @@ def features(text: str) -> list[str]:
 def shown(feature: str) -> str:
     """A feature as people read it (`c:打印` -> `打印`)."""
     return feature[2:]
+
+
+def highlights(text: str, weights: dict[str, float], count: int) -> tuple[str, ...]:
+    """The pieces of `text` that the weighted features cover, as people read them: overlapping n-grams of one
+    Han run join into one piece (`财务`, `务系`, `系统` give `财务系统`), heaviest piece first, at most
+    `count`. A piece weighs what its features add up to."""
+    text = normalize(text)
+    covered = [False] * len(text)
+    starts: list[tuple[int, float]] = []
+    for feature, weight in weights.items():
+        piece = shown(feature)
+        if not piece:
+            continue
+        pattern = re.escape(piece) if feature.startswith("c:") else rf"(?<![^\W_]){re.escape(piece)}(?![^\W_])"
+        for found in re.finditer(pattern, text):
+            covered[found.start():found.end()] = [True] * (found.end() - found.start())
+            starts.append((found.start(), weight))
+            break  # the first occurrence says it; repeats weigh once
+    pieces: dict[str, float] = {}
+    i = 0
+    while i < len(text):
+        if not covered[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(text) and covered[j]:
+            j += 1
+        piece = text[i:j].strip()
+        weight = sum(w for at, w in starts if i <= at < j)
+        if piece:
+            pieces[piece] = pieces.get(piece, 0.0) + weight
+        i = j
+    return tuple(sorted(pieces, key=lambda p: -pieces[p])[:count])

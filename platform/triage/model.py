@@ -21,12 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from .features import features, shown
+from .features import features, highlights, shown
 
 FORMAT = 1  # of `to_bytes`; `from_bytes` refuses others
 MIN_EXAMPLES = 20  # labelled tickets below which a target is not learned (no suggestions rather than wrong ones)
 MAX_FEATURES = 100_000  # the most frequent features kept: bounds the model's size (about 2 bytes a class each)
-EXPLAIN = 5  # words that weighed most, shown with a suggestion
+EXPLAIN = 5  # pieces of text that weighed most, shown with a suggestion
+WEIGHED = 12  # features an explanation considers
 DEFAULT_C = 50.0  # inverse regularization; chosen on the labelled set (bench/triage_models.py, docs/triage.md)
 
 
@@ -100,38 +101,40 @@ class TriageModel:
         vector = self.vector(text)
         if target not in self.targets or not vector:
             return []
-        return self.suggest_vector(vector, target, minimum=minimum, limit=limit, explain=explain, allowed=allowed)
+        return self.suggest_vector(vector, target, minimum=minimum, limit=limit, explain=explain, allowed=allowed,
+                                   text=text)
 
     def suggest_vector(self, vector: Vector, target: str, *, minimum: float = 0.0, limit: int = 3,
-                       explain: int = EXPLAIN, allowed: Sequence[str] | None = None) -> list[Suggestion]:
+                       explain: int = EXPLAIN, allowed: Sequence[str] | None = None,
+                       text: str = "") -> list[Suggestion]:
         model = self.targets[target]
         p = self.probabilities(target, vector)
-        out = []
+        out: list[Suggestion] = []
         for k in np.argsort(-p, kind="stable"):
             value, confidence = model.classes[k], float(p[k])
             if confidence < minimum or len(out) >= limit:
                 break
             if allowed is not None and value not in allowed:
                 continue
-            out.append(Suggestion(value, round(confidence, 4), self.explain(vector, target, int(k), explain)))
+            out.append(Suggestion(value, round(confidence, 4), self.explain(vector, target, int(k), explain, text)))
         return out
 
-    def explain(self, vector: Vector, target: str, k: int, count: int = EXPLAIN) -> tuple[str, ...]:
-        """The features of the text that added most to class `k`'s score, as people read them; a feature
-        inside one already chosen (`打印` after `打印机`), or holding one, is left out as saying the same."""
+    def explain(self, vector: Vector, target: str, k: int, count: int = EXPLAIN, text: str = "") -> tuple[str, ...]:
+        """What weighed most for class `k`: the features of the text that added most to its score (the
+        strongest, down to a sixth of the strongest), as the pieces of `text` they cover (`highlights`),
+        or as the features themselves without a text."""
         if count <= 0 or not vector:
             return ()
         contribution = self.targets[target].coef[k, vector.index] * vector.value
-        terms = self.terms
-        chosen: list[str] = []
-        for j in np.argsort(-contribution, kind="stable"):
-            if contribution[j] <= 0 or len(chosen) >= count:
-                break
-            word = shown(terms[int(vector.index[j])])
-            if any(word in c or c in word for c in chosen):
-                continue
-            chosen.append(word)
-        return tuple(chosen)
+        order = np.argsort(-contribution, kind="stable")[:WEIGHED]
+        strongest = float(contribution[order[0]]) if order.size else 0.0
+        if strongest <= 0:
+            return ()
+        weights = {self.terms[int(vector.index[j])]: float(contribution[j]) for j in order
+                   if contribution[j] >= strongest / 6}
+        if text:
+            return highlights(text, weights, count)
+        return tuple(shown(f) for f in list(weights)[:count])
 
     # -- storing ------------------------------------------------------------------------------------
 
@@ -141,14 +144,16 @@ class TriageModel:
             "terms": np.frombuffer("\n".join(self.terms).encode(), dtype=np.uint8),
             "idf": self.idf.astype(np.float32),
         }
-        meta = {"format": FORMAT, "info": dict(self.info), "targets": []}
+        described: list[dict[str, Any]] = []
+        meta = {"format": FORMAT, "info": dict(self.info), "targets": described}
         for i, (name, target) in enumerate(self.targets.items()):
             arrays[f"coef_{i}"] = target.coef.astype(np.float16)
             arrays[f"intercept_{i}"] = target.intercept.astype(np.float32)
-            meta["targets"].append({"name": name, "classes": list(target.classes), "examples": target.examples})
+            described.append({"name": name, "classes": list(target.classes), "examples": target.examples})
         arrays["meta"] = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode(), dtype=np.uint8)
         out = io.BytesIO()
-        np.savez_compressed(out, **arrays)
+        save: Any = np.savez_compressed  # numbers and bytes only: no array here is of object type
+        save(out, **arrays)
         return out.getvalue()
 
     @classmethod
@@ -184,6 +189,21 @@ def similarity(a: Vector, b: Vector) -> float:
         return 0.0
     common, ia, ib = np.intersect1d(a.index, b.index, assume_unique=True, return_indices=True)
     return float(min(1.0, max(0.0, np.dot(a.value[ia], b.value[ib])))) if common.size else 0.0
+
+
+def plain_vector(text: str) -> dict[str, float]:
+    """A text's features with equal weights (log tf, l2-normalized, no idf): to compare texts without a model."""
+    counts = Counter(features(text))
+    weights = {f: 1.0 + math.log(c) for f, c in counts.items()}
+    norm = math.sqrt(sum(w * w for w in weights.values()))
+    return {f: w / norm for f, w in weights.items()} if norm else {}
+
+
+def plain_similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """Cosine similarity of two `plain_vector`s: 0 to 1."""
+    if len(a) > len(b):
+        a, b = b, a
+    return min(1.0, sum(w * b[f] for f, w in a.items() if f in b))
 
 
 def fit(texts: Sequence[str], labels: Mapping[str, Sequence[str | None]], *, c: float = DEFAULT_C,
