@@ -176,7 +176,7 @@ class TriageModel:
                         raise ValueError(f"triage model target {target['name']!r} has the wrong shape")
                     targets[str(target["name"])] = TargetModel(str(target["name"]), classes, coef, intercept,
                                                                int(target["examples"]))
-        except (OSError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except Exception as exc:  # a truncated, foreign or pickled file: never a crash of the server reading it
             raise ValueError(f"not a triage model: {exc}") from None
         if idf.shape != (len(terms),):
             raise ValueError("triage model idf has the wrong shape")

@@ -176,3 +176,36 @@ def test_cli_trains_and_evaluates(tmp_path: Any, monkeypatch: Any) -> None:
     assert "  category: top-1 " in result.output and "(majority class " in result.output
     result = runner.invoke(main, ["triage", "train", "--process", "review"])
     assert result.exit_code == 1 and "declares no triage" in result.output
+
+
+def test_training_and_suggestions_on_the_embedded_database_open_no_connection(tmp_path: Any, monkeypatch: Any) -> None:
+    """SPEC 16: no network access. With every way out of the machine blocked, an embedded desk trains its
+    model, answers a suggestion and applies a value at create."""
+    import socket
+
+    from itsm.engine import Engine as RealEngine
+    from itsm.engine.people.users import add_user
+    from itsm.store import Database
+
+    from support import DEFINITIONS
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"network access attempted: {args[:2]}")
+
+    for owner, name in ((socket.socket, "connect"), (socket.socket, "connect_ex"), (socket, "create_connection"),
+                        (socket, "getaddrinfo")):
+        monkeypatch.setattr(owner, name, refuse)
+    database = Database(f"sqlite:///{tmp_path / 'itsm.db'}")
+    database.upgrade()
+    engine = RealEngine(database)
+    engine.definitions.publish_path(DEFINITIONS)
+    add_user(database, "ruth")
+    add_user(database, "lars")
+    solved_history(engine, labelled_incidents()[:HISTORY], requester="ruth")
+    [result] = train(engine)
+    assert result.model_id is not None
+    answer = triage_text(engine, engine.actor("lars"), "incident", {"short_description": "打印机卡纸了"})
+    assert answer["team"][0]["value"] == "desktop_support" and answer["similar"]
+    created = engine.create(engine.actor("ruth"), "incident", {"short_description": "打印机卡纸",
+                                                              "description": "打印机卡纸了，纸卡在里面拿不出来"})
+    assert created["fields"]["category"] == "hardware"
