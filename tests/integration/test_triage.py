@@ -38,7 +38,8 @@ def _trained_app(db_url: str) -> Flask:
 def test_suggestions_from_the_desks_history_in_the_shape_of_spec_16(db_url: str) -> None:
     app = _trained_app(db_url)
     status, body = _call(app, "lars", "POST", "/api/triage", {
-        "process": "incident", "fields": {"short_description": "打印机卡纸了", "description": "三楼的打印机一直卡纸，打印不出来"}})
+        "process": "incident",
+        "fields": {"short_description": "打印机卡纸了", "description": "三楼的打印机一直卡纸，打印不出来"}})
     assert status == 200 and set(body) == {"fields", "team", "similar"}
     assert set(body["fields"]) == {"service", "category"}  # what the default pack's triage names
     category, team = body["fields"]["category"], body["team"]

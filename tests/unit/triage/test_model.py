@@ -103,7 +103,8 @@ def test_suggestions_are_ranked_filtered_and_explained(model: TriageModel) -> No
 
 def test_explanations_join_overlapping_grams_into_the_words_of_the_text() -> None:
     weights = {"c:财务": 2.0, "c:务系": 1.0, "c:系统": 1.5, "c:密码": 1.0, "w:erp": 0.5, "w:in": 3.0}
-    assert highlights("财务系统登录，密码错误 ERP login", weights, 5) == ("财务系统", "密码", "erp")  # not `in` of login
+    # `in` is a word of its own, not the start of `login`
+    assert highlights("财务系统登录，密码错误 ERP login", weights, 5) == ("财务系统", "密码", "erp")
     assert highlights("财务系统", weights, 1) == ("财务系统",)
 
 
