@@ -79,6 +79,10 @@ class Wording:
                        breach=say("sla_breach", language) if data.get("breach") and status != "breached" else "")
         if kind == "escalation" and data.get("result") == "no next tier":
             return say("escalation_none", language, team=self.team(data.get("team")))
+        if kind == "triage":  # values the triage model set at create (SPEC 16)
+            fields = data.get("fields") if isinstance(data.get("fields"), dict) else {}
+            changes = {name: [None, taken.get("value")] for name, taken in fields.items() if isinstance(taken, dict)}
+            return self.with_changes(say("triage", language, model=data.get("model", "?")), changes)
         if kind == "rename":
             return say("renamed", language, source=entry.from_state or "", target=self.state(entry.to_state))
         details = say("list_separator", language).join(
