@@ -80,7 +80,8 @@ class Wording:
         if kind == "escalation" and data.get("result") == "no next tier":
             return say("escalation_none", language, team=self.team(data.get("team")))
         if kind == "triage":  # values the triage model set at create (SPEC 16)
-            fields = data.get("fields") if isinstance(data.get("fields"), dict) else {}
+            found = data.get("fields")
+            fields: dict[str, Any] = found if isinstance(found, dict) else {}
             changes = {name: [None, taken.get("value")] for name, taken in fields.items() if isinstance(taken, dict)}
             return self.with_changes(say("triage", language, model=data.get("model", "?")), changes)
         if kind == "rename":
