@@ -28,6 +28,7 @@ MIN_EXAMPLES = 20  # labelled tickets below which a target is not learned (no su
 MAX_FEATURES = 100_000  # the most frequent features kept: bounds the model's size (about 2 bytes a class each)
 EXPLAIN = 5  # pieces of text that weighed most, shown with a suggestion
 WEIGHED = 12  # features an explanation considers
+KEY_TERMS = 10  # words a search for similar texts asks for
 DEFAULT_C = 50.0  # inverse regularization; chosen on the labelled set (bench/triage_models.py, docs/triage.md)
 
 
@@ -84,6 +85,21 @@ class TriageModel:
         value = tf * self.idf[index]
         norm = float(np.sqrt(np.dot(value, value)))
         return Vector(index, value / norm if norm else value)
+
+    def key_terms(self, text: str, count: int = KEY_TERMS) -> list[str]:
+        """The words that say most about `text`, as people write them: its Han bigrams and Latin words by their
+        tf-idf in the text times how much the model leans on them (the largest weight any target gives them),
+        so that a full-text search for similar texts asks for `打印`, `卡纸` and `vpn` rather than for every
+        pair of characters (`机用`, `着我`), whose long lists it would read for nothing."""
+        return key_terms(text, count, self.vocabulary, self.idf, self.leaning)
+
+    @functools.cached_property
+    def leaning(self) -> np.ndarray:
+        """Per feature, the largest absolute weight any class of any target gives it (0 without targets)."""
+        out = np.zeros(len(self.idf), dtype=np.float32)
+        for target in self.targets.values():
+            out = np.maximum(out, np.abs(target.coef).max(axis=0))
+        return out
 
     def probabilities(self, target: str, vector: Vector) -> np.ndarray:
         """The probability of each class of `target` for a text's vector (softmax of the linear scores)."""
@@ -189,6 +205,18 @@ def similarity(a: Vector, b: Vector) -> float:
         return 0.0
     common, ia, ib = np.intersect1d(a.index, b.index, assume_unique=True, return_indices=True)
     return float(min(1.0, max(0.0, np.dot(a.value[ia], b.value[ib])))) if common.size else 0.0
+
+
+def key_terms(text: str, count: int = 10, vocabulary: Mapping[str, int] | None = None,
+              idf: np.ndarray | None = None, leaning: np.ndarray | None = None) -> list[str]:
+    """`TriageModel.key_terms`; without a model, the first `count` distinct ones in the order of the text."""
+    counts = Counter(f for f in features(text) if f.startswith("w:") and " " not in f or (
+        f.startswith("c:") and len(f) == 4))
+    if vocabulary is None or idf is None or leaning is None or not len(idf):
+        return [shown(f) for f in list(counts)[:count]]
+    weight = {f: (1.0 + math.log(c)) * float(idf[i]) * (1.0 + float(leaning[i]))
+              for f, c in counts.items() if (i := vocabulary.get(f)) is not None}
+    return [shown(f) for f in sorted(weight, key=lambda f: -weight[f])[:count]]
 
 
 def plain_vector(text: str) -> dict[str, float]:

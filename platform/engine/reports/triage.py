@@ -26,7 +26,7 @@ from itsm.store import triage as stored
 from itsm.store.models import Ticket
 from itsm.store.search import match
 from itsm.triage import Suggestion, TriageModel, fit
-from itsm.triage.model import Vector, plain_similarity, plain_vector, similarity
+from itsm.triage.model import Vector, key_terms, plain_similarity, plain_vector, similarity
 
 from ..boundary import guarded
 from ..errors import N_, BadRequest
@@ -46,7 +46,8 @@ RETRAIN_GROWTH = 0.10  # the worker retrains when solved tickets grew by this sh
 RETRAIN_AT_LEAST = 100  # ... and by at least this many (docs/triage.md)
 HOLD_OUT = 5  # `evaluate`: every 5th solved ticket (by id) is held out, a fifth
 SIMILAR = 5
-CANDIDATES = 20  # full-text matches re-scored per group (solved, others) for `similar`
+CANDIDATES = 10  # full-text matches re-scored per group (solved, others) for `similar`
+COMPARED = 2_000  # characters of a candidate's text compared with the query's
 
 
 @dataclass
@@ -268,7 +269,9 @@ def similar(engine: Engine, actor: Actor, process: m.ProcessSpec, text: str, ser
             exclude: str | None = None, limit: int = SIMILAR, solved_only: bool = False) -> list[dict[str, Any]]:
     """Tickets of `process` like `text` that `actor` may see: solved ones first, then open ones (unless
     `solved_only`), each group by similarity; never a cancelled ticket, nor `exclude`."""
-    terms = query_terms(text[:MAX_TEXT])
+    reader = served.model if served is not None else None
+    text = text[:MAX_TEXT]
+    terms = query_terms(" ".join(reader.key_terms(text) if reader is not None else key_terms(text)))
     if not terms:
         return []
     pack = engine.definitions.active().pack
@@ -282,7 +285,6 @@ def similar(engine: Engine, actor: Actor, process: m.ProcessSpec, text: str, ser
         groups.append((False, unsolved))
     visible, notes = visible_to(actor, pack), notes_visible_to(actor, pack)
     form = pack.forms[process.form]
-    reader = served.model if served is not None else None
     query = _vector(reader, text)
     out: list[dict[str, Any]] = []
     with engine.db.read() as session:
@@ -294,7 +296,7 @@ def similar(engine: Engine, actor: Actor, process: m.ProcessSpec, text: str, ser
             scored = []
             for hit in found:
                 fields = hit.ticket.fields or {}
-                score = _similarity(query, _vector(reader, text_of(form, fields)))
+                score = _similarity(query, _vector(reader, text_of(form, fields)[:COMPARED]))
                 if score > 0:
                     scored.append((score, hit.ticket.id, {
                         "number": hit.ticket.number, "score": round(score, 3), "title": title_of(form, fields),
