@@ -15,7 +15,7 @@ import pytest
 
 from itsm.triage import MIN_EXAMPLES, TriageModel, features, fit, normalize
 from itsm.triage.features import highlights
-from itsm.triage.model import plain_similarity, plain_vector, similarity
+from itsm.triage.model import SAGA_EPOCHS, SAGA_TOL, plain_similarity, plain_vector, similarity
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "incidents_zh.jsonl"
 TARGETS = ("service", "category", "team")
@@ -81,7 +81,8 @@ def test_prediction_in_numpy_is_what_scikit_learn_computes() -> None:
     texts = [_text(r) for r in rows]
     ours = TriageModel.from_bytes(fit(texts, {"team": [r["team"] for r in rows]}, c=10).to_bytes())
     vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True, min_df=2, max_features=100_000)  # as fit does
-    theirs = LogisticRegression(C=10, max_iter=2000).fit(vectorizer.fit_transform(texts), [r["team"] for r in rows])
+    theirs = LogisticRegression(C=10, solver="saga", tol=SAGA_TOL, max_iter=SAGA_EPOCHS, random_state=0).fit(
+        vectorizer.fit_transform(texts), [r["team"] for r in rows])
     assert ours.targets["team"].classes == tuple(theirs.classes_)
     for text in [*texts[:20], "打印机卡纸了", "VPN keeps connecting", "完全没见过的字眼"]:
         expected = theirs.predict_proba(vectorizer.transform([text]))[0]
