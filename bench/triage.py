@@ -28,13 +28,14 @@ from typing import Any, cast
 
 from sqlalchemy import Table, text
 
-from databases import postgres_database, postgres_version, sqlite_database
 from itsm.engine.people.users import add_user, create_token
 from itsm.engine.reports.triage import train
 from itsm.store import Ticket
 from itsm.store.bulk import insert_rows
 from itsm.store.search import write_documents
 from itsm.web import create_app, engine_of
+
+from databases import postgres_database, postgres_version, sqlite_database
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "incidents_zh.jsonl"
@@ -87,7 +88,8 @@ def build(engine: Any, rows: list[dict[str, Any]], count: int, rng: random.Rando
             write_documents(session, [(t["id"], t["fields"]["short_description"], t["fields"]["description"])
                                       for t in tickets])
         if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT max(id) FROM tickets))"))
+            connection.execute(text("SELECT setval(pg_get_serial_sequence('tickets', 'id'), "
+                                    "(SELECT max(id) FROM tickets))"))
             connection.execute(text("ANALYZE"))
         else:
             connection.execute(text("ANALYZE"))

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import functools
 import io
-import warnings
 import json
 import math
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
