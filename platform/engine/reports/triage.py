@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from itsm.interpreter import model as m
 from itsm.store import triage as stored
 from itsm.store.models import Ticket
-from itsm.store.search import match
+from itsm.store.search import newest_matches
 from itsm.triage import Suggestion, TriageModel, fit
 from itsm.triage.model import Vector, key_terms, plain_similarity, plain_vector, similarity
 
@@ -32,7 +32,7 @@ from ..boundary import guarded
 from ..errors import N_, BadRequest
 from ..runtime.actors import Actor
 from ..runtime.documents import title_of
-from ..runtime.queue import notes_visible_to, visible_to
+from ..runtime.queue import visible_to
 from ..runtime.triage_models import MAX_TEXT, Served, suggestions, text_of
 from .known_errors import knowledge, query_terms
 
@@ -47,6 +47,7 @@ RETRAIN_AT_LEAST = 100  # ... and by at least this many (docs/triage.md)
 HOLD_OUT = 5  # `evaluate`: every 5th solved ticket (by id) is held out, a fifth
 SIMILAR = 5
 CANDIDATES = 10  # full-text matches re-scored per group (solved, others) for `similar`
+KEY_WORDS = (3, 2)  # `similar` asks for tickets holding the text's first three key words, then its first two
 COMPARED = 2_000  # characters of a candidate's text compared with the query's
 
 
@@ -268,11 +269,15 @@ def triage_ticket(engine: Engine, actor: Actor, number: str) -> dict[str, Any]:
 def similar(engine: Engine, actor: Actor, process: m.ProcessSpec, text: str, served: Served | None = None, *,
             exclude: str | None = None, limit: int = SIMILAR, solved_only: bool = False) -> list[dict[str, Any]]:
     """Tickets of `process` like `text` that `actor` may see: solved ones first, then open ones (unless
-    `solved_only`), each group by similarity; never a cancelled ticket, nor `exclude`."""
+    `solved_only`), each group by similarity; never a cancelled ticket, nor `exclude`.
+
+    Candidates are the newest tickets whose public text holds the text's three key words, or failing enough of
+    them its two (`key_terms`, `store.search.newest_matches`: reading the newest matches, not ranking them
+    all, so the cost stays flat as history grows), re-scored by the cosine of the two texts."""
     reader = served.model if served is not None else None
     text = text[:MAX_TEXT]
-    terms = query_terms(" ".join(reader.key_terms(text) if reader is not None else key_terms(text)))
-    if not terms:
+    keys = query_terms(" ".join(reader.key_terms(text) if reader is not None else key_terms(text)))
+    if not keys:
         return []
     pack = engine.definitions.active().pack
     solved = knowledge(process.id, exclude)
@@ -283,26 +288,34 @@ def similar(engine: Engine, actor: Actor, process: m.ProcessSpec, text: str, ser
         if exclude is not None:
             unsolved.append(Ticket.number != exclude)
         groups.append((False, unsolved))
-    visible, notes = visible_to(actor, pack), notes_visible_to(actor, pack)
+    visible = visible_to(actor, pack)
     form = pack.forms[process.form]
     query = _vector(reader, text)
     out: list[dict[str, Any]] = []
     with engine.db.read() as session:
         for is_solved, where in groups:
-            if len(out) >= limit:
+            wanted = limit - len(out)
+            if wanted <= 0:
                 break
-            found = match(session, terms, [*where, visible] if visible is not None else where, CANDIDATES,
-                          notes=notes)
+            conditions = [*where, visible] if visible is not None else where
+            found: dict[int, Ticket] = {}
+            for count in KEY_WORDS:
+                if len(keys) < count and count != KEY_WORDS[-1]:
+                    continue
+                for ticket in newest_matches(session, keys[:count], conditions, CANDIDATES):
+                    found.setdefault(ticket.id, ticket)
+                if len(found) >= wanted:
+                    break
             scored = []
-            for hit in found:
-                fields = hit.ticket.fields or {}
+            for ticket in found.values():
+                fields = ticket.fields or {}
                 score = _similarity(query, _vector(reader, text_of(form, fields)[:COMPARED]))
                 if score > 0:
-                    scored.append((score, hit.ticket.id, {
-                        "number": hit.ticket.number, "score": round(score, 3), "title": title_of(form, fields),
-                        "state": hit.ticket.state, "solved": is_solved}))
+                    scored.append((score, ticket.id, {
+                        "number": ticket.number, "score": round(score, 3), "title": title_of(form, fields),
+                        "state": ticket.state, "solved": is_solved}))
             scored.sort(key=lambda item: (-item[0], -item[1]))
-            out.extend(item for _, _, item in scored[:limit - len(out)])
+            out.extend(item for _, _, item in scored[:wanted])
     return out
 
 
