@@ -13,10 +13,39 @@ from dataclasses import dataclass
 from itsm.store import NOT_MIGRATED, UNREACHABLE, outage, outage_line
 
 from .channels.delivery import deliver_outbox
+from .reports.triage import retrain_due
 from .runtime.engine import Engine
 from .runtime.sweep import DEFAULT_BATCH, SweepResult, sweep_due
 
 log = logging.getLogger("itsm.worker")
+RETRAIN_CHECK = 600.0  # seconds between two looks at whether a triage model is due for retraining
+
+
+class Retrainer:
+    """Triage models retrained beside the sweeps (SPEC 16): every RETRAIN_CHECK seconds, in a thread of its
+    own, so that a training over many tickets never holds up due SLA timers; one training at a time."""
+
+    def __init__(self, engine: Engine, every: float = RETRAIN_CHECK):
+        self.engine, self.every = engine, every
+        self.last: float | None = None
+        self.thread: threading.Thread | None = None
+
+    def poke(self) -> None:
+        now = time.monotonic()
+        if (self.last is not None and now - self.last < self.every) or (self.thread and self.thread.is_alive()):
+            return
+        self.last = now
+        self.thread = threading.Thread(target=self._run, name="itsm-triage-training", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            retrain_due(self.engine)
+        except Exception as exc:  # the next look tries again; sweeps go on regardless
+            if outage(exc) is None:
+                log.exception("triage training failed")
+            else:
+                log.warning("triage training skipped: the database is away (%s)", outage_line(exc))
 
 
 def sweep(engine: Engine, batch: int | None = None, deliver: bool = True, set_based: bool = True) -> SweepResult:
@@ -48,11 +77,14 @@ class Backoff:
 
 
 def run_forever(engine: Engine, interval: float = 5.0, batch: int = DEFAULT_BATCH,
-                stop: threading.Event | None = None, backoff: Backoff | None = None) -> None:
+                stop: threading.Event | None = None, backoff: Backoff | None = None,
+                retrainer: Retrainer | None = None) -> None:
     """Sweep every `interval` seconds until `stop` is set. While the database is away (or not migrated yet)
-    the worker waits with exponential backoff and tries again, from the start as later (SPEC 8)."""
+    the worker waits with exponential backoff and tries again, from the start as later (SPEC 8). Triage
+    models are retrained as solved tickets accumulate (`Retrainer`)."""
     stop = stop or threading.Event()
     backoff = backoff or Backoff()
+    retrainer = retrainer or Retrainer(engine)
     while not stop.is_set():
         started = time.monotonic()
         try:
@@ -73,6 +105,7 @@ def run_forever(engine: Engine, interval: float = 5.0, batch: int = DEFAULT_BATC
                 log.info("database reachable again after %d failed tr%s", failures, "y" if failures == 1 else "ies")
             if result.clocks or result.timers or result.failed:
                 log.info("sweep: %s", result)
+            retrainer.poke()
         stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
 

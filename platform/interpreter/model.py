@@ -205,6 +205,24 @@ class SlaRule:
 
 
 @dataclass(frozen=True)
+class TriageSpec:
+    """Triage assistance of a process (SPEC 16): the choice fields (and whether the team) to suggest."""
+
+    fields: tuple[str, ...] = ()
+    team: bool = False
+    min_confidence: float = 0.5
+    apply: Mapping[str, float] = field(default_factory=lambda: EMPTY)  # field -> the probability to exceed
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """What the model learns: the fields, then `team` (TEAM_TARGET) when asked for."""
+        return (*self.fields, TEAM_TARGET) if self.team else self.fields
+
+
+TEAM_TARGET = "team"  # the triage target of the resolving team (a field cannot be called `team`)
+
+
+@dataclass(frozen=True)
 class ProcessSpec:
     id: str
     title: Text
@@ -218,6 +236,7 @@ class ProcessSpec:
     sla: tuple[SlaRule, ...] = ()
     routing: str | None = None
     renamed_states: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    triage: TriageSpec | None = None
     state_by_id: Mapping[str, StateSpec] = field(default_factory=lambda: EMPTY, compare=False, repr=False)
     transition_by_id: Mapping[str, TransitionSpec] = field(default_factory=lambda: EMPTY, compare=False, repr=False)
     transitions_by_source: Mapping[str, tuple[TransitionSpec, ...]] = field(

@@ -85,7 +85,7 @@ def compile_process(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope:
         initial=initial, states=tuple(states), transitions=tuple(transitions),
         description=comp.text(doc, ("description",)), number_prefix=data.get("number", doc.id[:3].upper()),
         priority_matrix=matrix, sla=_sla_rules(doc, comp, scope), routing=data.get("routing"),
-        renamed_states=m.frozen_map(renamed),
+        renamed_states=m.frozen_map(renamed), triage=_triage(doc, comp, form),
         state_by_id=m.frozen_map({s.id: s for s in states}),
         transition_by_id=m.frozen_map({t.id: t for t in transitions}),
         transitions_by_source=m.frozen_map({s.id: tuple(t for t in transitions if s.id in t.sources)
@@ -166,6 +166,41 @@ def _sources(doc: Doc, comp: Compilation, path: tuple[str | int, ...], raw: str 
         else:
             sources.append(state)
     return tuple(dict.fromkeys(sources))
+
+
+def _triage(doc: Doc, comp: Compilation, form: m.FormSpec | None) -> m.TriageSpec | None:
+    """`triage:` (SPEC 16): its fields must be choice fields of the form, each once; `apply` only names them."""
+    raw = doc.data.get("triage")
+    if raw is None:
+        return None
+    fields: list[str] = []
+    for i, field_id in enumerate(raw.get("fields", [])):
+        path = ("triage", "fields", i)
+        if field_id in fields:
+            doc.error(path, f"field '{field_id}' is listed twice")
+        elif form is not None and comp.field_ref(doc, path, form, field_id):
+            spec = form.field(field_id)
+            if spec.type != "choice":
+                doc.error(path, f"field '{field_id}' is a {spec.type} field: triage suggests values of choice "
+                                f"fields only")
+            else:
+                fields.append(field_id)
+    if not fields and not raw.get("team", False):
+        doc.error(("triage",), "nothing to suggest: name choice fields (fields: [category, ...]) or team: true")
+    apply: dict[str, float] = {}
+    for field_id, rule in raw.get("apply", {}).items():
+        if field_id in fields:
+            apply[field_id] = float(rule["above"])
+        elif field_id not in raw.get("fields", []):  # a field already reported above is not reported again
+            doc.error(("triage", "apply", field_id), f"'{field_id}' is not one of triage.fields "
+                                                     f"({', '.join(fields) or 'none'}): only suggested fields are "
+                                                     f"applied", key=True)
+    minimum = float(raw.get("min_confidence", 0.5))
+    for field_id, above in apply.items():
+        if above < minimum:
+            doc.warning(("triage", "apply", field_id, "above"),
+                        f"{above} is below min_confidence {minimum}: the value is set where no suggestion is shown")
+    return m.TriageSpec(tuple(fields), bool(raw.get("team", False)), minimum, m.frozen_map(apply))
 
 
 def _sla_rules(doc: Doc, comp: Compilation, scope: Scope) -> tuple[m.SlaRule, ...]:

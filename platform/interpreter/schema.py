@@ -165,6 +165,25 @@ CLOCK = _obj("An SLA clock.", {
     "on_breach": _ref("actions", "Actions when the deadline passes."),
 }, required=("id", "targets"))
 
+TRIAGE = _obj(
+    "Triage assistance (SPEC 16): which choice fields, and whether the team, are suggested from a ticket's text, "
+    "learned from the desk's own solved tickets (`itsm triage train`).", {
+        "fields": _list("Choice fields of the process's form to suggest values for.",
+                        {"type": "string", "pattern": ID_PATTERN}),
+        "team": {"type": "boolean", "description": "Suggest the team that resolves tickets like this one."},
+        "min_confidence": {"type": "number", "minimum": 0, "maximum": 1,
+                           "description": "Suggestions below this probability are not shown (default 0.5)."},
+        "apply": {"type": "object", "description": (
+            "Field id -> {above: P}: at create, an empty field is set to the model's best value when its "
+            "probability is above P, with an event of kind `triage` naming the model. Without it, suggestions "
+            "never change a ticket."),
+                  "propertyNames": {"pattern": ID_PATTERN},
+                  "additionalProperties": _obj("When the model's value is set by itself.", {
+                      "above": {"type": "number", "minimum": 0, "maximum": 1,
+                                "description": "The probability the best value must exceed."}},
+                      required=("above",))},
+    })
+
 SCENARIO_STEP = _obj("One step: move the clock, do at most one action, check the result.", {
     "at": _str("Move the clock to this instant (ISO 8601 with offset)."),
     "advance": _ref("duration", "Move the clock by this much wall-clock time."),
@@ -244,6 +263,7 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
         "transitions": _list("The transitions.", TRANSITION),
         "renamed_states": {"type": "object", "description": "old state id -> new state id.",
                            "additionalProperties": {"type": "string"}},
+        "triage": TRIAGE,
     }, required=("form", "initial", "states")),
     "priority_matrix": _doc("priority_matrix", "Priority from choice fields (impact x urgency).", {
         "inputs": _list("Choice fields of the form, outermost first.", {"type": "string"}, minItems=1),

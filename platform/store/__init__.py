@@ -29,10 +29,11 @@ from .models import (
     SlaClock,
     Ticket,
     Timer,
+    TriageModelRow,
     User,
 )
 
 __all__ = ["NOT_MIGRATED", "UNREACHABLE", "ApiToken", "Attachment", "Base", "Comment", "Database",
            "DefinitionsVersion", "Event", "IntakeKey", "Link", "LoginFailure", "Organization", "OrganizationDomain",
-           "OutboxMessage", "RoutingCursor", "SearchDocument", "Setting", "SlaClock", "Ticket", "Timer", "User",
-           "default_url", "outage", "outage_line"]
+           "OutboxMessage", "RoutingCursor", "SearchDocument", "Setting", "SlaClock", "Ticket", "Timer",
+           "TriageModelRow", "User", "default_url", "outage", "outage_line"]

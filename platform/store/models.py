@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -356,3 +357,22 @@ class LoginFailure(Base):
     failures: Mapped[int] = mapped_column(Integer)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TriageModelRow(Base):
+    """A triage model of one process (SPEC 16), learned under one definitions version: every host serves the
+    newest row of the process. `data` is `itsm.triage.TriageModel.to_bytes()`: plain arrays and JSON in an
+    `.npz` file, read without unpickling anything."""
+
+    __tablename__ = "triage_models"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    process: Mapped[str] = mapped_column(String(64))
+    definitions_version: Mapped[str] = mapped_column(String(64))
+    trained_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    trained_by: Mapped[str] = mapped_column(String(100))  # a user name, `system` (the CLI) or `worker`
+    tickets: Mapped[int] = mapped_column(Integer)  # solved tickets it learned from
+    eligible: Mapped[int] = mapped_column(Integer)  # solved tickets there were (the worker retrains on the growth)
+    targets: Mapped[list[str]] = mapped_column(JSONValue, default=list)  # fields (and `team`) it suggests
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)  # held-out accuracy, sizes, seconds
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    __table_args__ = (Index("ix_triage_models_process", "process", "id"),)

@@ -250,6 +250,25 @@ def tsquery(terms: Sequence[str], every: bool = False) -> Any:
     return result if result is not None else func.plainto_tsquery(config, "")
 
 
+def newest_matches(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[bool]], limit: int, *,
+                   every: bool = True) -> list[Ticket]:
+    """The newest tickets (by id) whose public text (title, body, public comments: never work notes) matches
+    `terms` (every one, if `every`) and `where`, unranked: for callers that score the candidates themselves
+    (similar tickets), so that the cost is that of reading the newest matches, not of ranking them all."""
+    if not terms or limit < 1:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        document: ColumnElement[Any] = literal_column(f"({PG_DOCUMENT})")
+        query = (select(Ticket).join(SearchDocument, SearchDocument.ticket_id == Ticket.id)
+                 .where(document.op("@@")(tsquery(terms, every))))
+    else:
+        expression = fts5_query(terms, every)
+        query = (select(Ticket).join(FTS, FTS.c.rowid == Ticket.id)
+                 .where(text(f"{FTS_TABLE} MATCH :public_query").bindparams(
+                     public_query=f"{PUBLIC_COLUMNS} : ({expression})")))
+    return list(session.scalars(query.where(*where).order_by(Ticket.id.desc()).limit(limit)))
+
+
 # -- known errors --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -434,3 +434,24 @@ def open_review(number: str) -> Any:
     from itsm.engine.runtime.reviews import request_review
 
     return jsonify(request_review(current_engine(), actor(), number)), 201
+
+
+# -- triage assistance (SPEC 16) ----------------------------------------------------------------------
+
+@api.post("/triage")
+@authenticated
+def triage_text() -> Any:
+    """Suggestions for what a person is typing: the pack's triage fields, the team, similar tickets."""
+    from itsm.engine.reports.triage import triage_text as suggest_triage
+
+    data = request_body()
+    return jsonify(suggest_triage(current_engine(), actor(), data["process"], data.get("fields") or {}))
+
+
+@api.get("/tickets/<number>/triage")
+@authenticated
+def ticket_triage(number: str) -> Any:
+    from itsm.engine.reports.triage import triage_ticket
+
+    _query(())
+    return jsonify(triage_ticket(current_engine(), actor(), number))

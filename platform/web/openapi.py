@@ -57,6 +57,19 @@ NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "
 AUTH: list[dict[str, list[str]]] = [{"bearer": []}]
 LIMIT = {"name": "limit", "in": "query", "required": False,
          "schema": {"type": "integer", "minimum": 1, "maximum": 20, "default": 5}}
+_RANKED = {"type": "array", "description": "best first; only values at the pack's min_confidence or above",
+           "items": {"type": "object", "required": ["value", "confidence"], "properties": {
+               "value": {"type": "string"}, "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+               "words": {"type": "array", "items": {"type": "string"},
+                         "description": "the pieces of the text that weighed most for this value"}}}}
+TRIAGE = {"type": "object", "required": ["fields", "team", "similar"], "properties": {
+    "fields": {"type": "object", "additionalProperties": _RANKED,
+               "description": "per field the process's triage names (SPEC 16); [] without a model or when unsure"},
+    "team": _RANKED,
+    "similar": {"type": "array", "description": "tickets the caller may see, solved ones first, then by score",
+                "items": {"type": "object", "required": ["number", "score", "title"], "properties": {
+                    "number": {"type": "string"}, "score": {"type": "number", "minimum": 0, "maximum": 1},
+                    "title": {"type": "string"}, "state": {"type": "string"}, "solved": {"type": "boolean"}}}}}}
 SUGGESTIONS = {"type": "object", "properties": {
     "items": {"type": "array", "items": {"$ref": "#/components/schemas/Suggestion"}}}}
 
@@ -381,6 +394,15 @@ def openapi_document() -> dict[str, Any]:
             "/api/tickets/{number}/suggestions": {"get": {
                 "summary": "Known errors matching the ticket's own text (without the ticket)", "security": AUTH,
                 "parameters": [NUMBER, LIMIT], "responses": _responses(200, SUGGESTIONS, 400, 401, 404)}},
+            "/api/triage": {"post": {
+                "summary": "Triage suggestions for text being typed: values of the process's triage fields and the "
+                           "team with confidences and the words that weighed most, and similar tickets",
+                "security": AUTH,
+                "requestBody": _body({"process": TEXT, "fields": OBJECT}, ["process"]),
+                "responses": _responses(200, TRIAGE, 400, 401)}},
+            "/api/tickets/{number}/triage": {"get": {
+                "summary": "Triage suggestions for a ticket's own text, and similar tickets (without it)",
+                "parameters": [NUMBER], "security": AUTH, "responses": _responses(200, TRIAGE, 400, 401, 404)}},
             "/api/tickets/{number}/links": {
                 "get": {"summary": "The ticket's links the caller may follow", "parameters": [NUMBER],
                         "security": AUTH, "responses": _responses(200, {"type": "object"}, 401, 404)},

@@ -15,7 +15,8 @@ from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_temp
 from flask_babel import gettext
 
 from itsm.engine import Actor, EngineError, ValidationFailed
-from itsm.engine.reports.known_errors import link, suggest, suggest_for_ticket
+from itsm.engine.reports.known_errors import link, suggest_for_ticket
+from itsm.engine.reports.triage import similar, triage_ticket
 from itsm.engine.runtime.actors import agent_processes
 from itsm.engine.runtime.attachments import attachments_of, create_with, receiving
 from itsm.engine.runtime.documents import document_fields, title_of
@@ -40,7 +41,7 @@ QUEUE_PAGE = 25
 def init_app(app: Flask) -> None:
     app.register_blueprint(ui)
     app.jinja_env.globals.update(is_agent=is_agent, has_kpis=has_kpis, ticket_title=ticket_title,
-                                 prose_fields=prose_fields)
+                                 prose_fields=prose_fields, choice_label=choice_label, team_name=team_name)
 
 
 def _pack() -> m.PackSpec:
@@ -81,6 +82,26 @@ def prose_fields(process: m.ProcessSpec) -> tuple[str, ...]:
     body fields (`known_errors.document_fields`), what search indexes."""
     title, body = document_fields(_pack().forms[process.form])
     return (title, *body) if title else body
+
+
+def choice_label(spec: m.FieldSpec, value: str) -> str:
+    """The label of a choice in the page's language (the value itself when the form no longer has it)."""
+    found = next((c for c in spec.choices if c.value == value), None)
+    return text(found.label) if found is not None else value
+
+
+def team_name(team_id: str | None) -> str:
+    team = _pack().teams.get(team_id or "")
+    return text(team.name) if team is not None else (team_id or "—")
+
+
+def _triage(actor: Actor, number: str) -> dict[str, Any] | None:
+    """Triage suggestions and similar tickets for a ticket's page or an agent's form (SPEC 16); a failure
+    leaves them out rather than the page."""
+    try:
+        return triage_ticket(current_engine(), actor, number)
+    except EngineError:
+        return None
 
 
 def reportable(pack: m.PackSpec) -> list[m.ProcessSpec]:
@@ -176,7 +197,8 @@ def ticket(number: str) -> Any:
     known = suggest_for_ticket(engine, actor, number) if not (state and state.cancels) else []
     return render_template("ticket.html", t=view, process=process, form=form, state=state, shown=shown,
                            events=events, transitions=transitions, pack=pack, zone=_zone(), agent=is_agent(actor),
-                           known_errors=known, attachments=attachments_of(engine, actor, number))
+                           known_errors=known, attachments=attachments_of(engine, actor, number),
+                           triage=_triage(actor, number))
 
 
 @ui.post("/tickets/<number>/links")
@@ -243,7 +265,10 @@ def transition(number: str, transition_id: str) -> Any:
     engine = current_engine()
     form = engine.form(actor, number=number, transition=transition_id)
     if request.method == "GET":
-        return _render_form(form, {}, [])
+        taken = _taken(form)  # a suggestion taken without JavaScript: ?category=hardware
+        if taken:
+            form = engine.form(actor, number=number, transition=transition_id, values=taken)
+        return _render_form(form, taken, [])
     values, problems = _posted(form, current=form.ticket["fields"] if form.ticket else None)
     comment_text = request.form.get("comment", "").strip() or None
     version = request.form.get("version", type=int)
@@ -297,14 +322,20 @@ def form_state() -> Any:
 @ui.post("/forms/suggestions")
 @login_required
 def form_suggestions() -> Any:
-    """Known errors for what is being typed into a create form (app.js asks; the person's visibility applies)."""
-    process_id = request.form.get("_process") or None
-    pack = _pack()
-    processes = [pack.processes[process_id]] if process_id in pack.processes else list(pack.processes.values())
-    names = dict.fromkeys(name for process in processes for name in prose_fields(process))
-    text = " ".join(request.form.get(name, "") for name in names)
-    items = suggest(current_engine(), _actor(), text[:4000], process=process_id, limit=5)
-    return jsonify([{"number": i["number"], "title": i["title"], "state": i["state"],
+    """Similar solved tickets for what is being typed into a create form (app.js asks, debounced): those the
+    person may see (SPEC 16), most similar first, with how similar and their state in the page's language."""
+    process = _pack().processes.get(request.form.get("_process") or "")
+    if process is None:
+        return jsonify([])
+    typed = "\n".join(request.form.get(name, "") for name in prose_fields(process))
+    engine = current_engine()
+    with engine.db.read() as session:
+        served = engine.triage.current(session, process.id)
+    items = similar(engine, _actor(), process, typed[:4000], served, solved_only=True)
+    states = process.state_by_id
+    return jsonify([{"number": i["number"], "title": i["title"],
+                     "state": text(states[i["state"]].label) if i["state"] in states else i["state"],
+                     "similarity": gettext("%(percent)s%% similar", percent=round(i["score"] * 100)),
                      "url": url_for("ui.ticket", number=i["number"])} for i in items])
 
 
@@ -312,6 +343,22 @@ def _posted(form: Form, current: dict[str, Any] | None = None) -> tuple[dict[str
     editable = [state.spec for state in form.fields if not state.readonly]
     lists = {key: request.form.getlist(key) for key in request.form}
     return parse_form(editable, request.form, lists, _zone(), current)
+
+
+def _suggested_fields(form: Form) -> tuple[str, ...]:
+    """The fields of a transition form the process's triage suggests values for (agents only)."""
+    triage = form.process.triage
+    if triage is None or form.ticket is None or not is_agent(_actor()):
+        return ()
+    offered = {state.spec.id for state in form.fields if not state.readonly}
+    return tuple(name for name in triage.fields if name in offered)
+
+
+def _taken(form: Form) -> dict[str, Any]:
+    """Values of suggested fields given in the query string (one click on a suggestion, without JavaScript)."""
+    specs = {state.spec.id: state.spec for state in form.fields}
+    return {name: value for name in _suggested_fields(form)
+            if (value := request.args.get(name)) and value in specs[name].choice_values}
 
 
 def _render_form(form: Form, values: dict[str, Any], problems: list[dict[str, str]], status: int = 200) -> Any:
@@ -325,6 +372,8 @@ def _render_form(form: Form, values: dict[str, Any], problems: list[dict[str, st
         else:
             general.append(said(problem["message"]))
     submitted = {**(form.ticket["fields"] if form.ticket else {}), **values}
+    suggested = _suggested_fields(form)
+    triage = _triage(_actor(), form.ticket["number"]) if suggested and form.ticket else None
     return render_template("form.html", form=form, values=submitted, errors=by_field, general=general,
                            pack=_pack(), zone=_zone(), posted=request.form if request.method == "POST" else None,
-                           comment=request.form.get("comment", "")), status
+                           comment=request.form.get("comment", ""), triage=triage, suggested=suggested), status

@@ -75,3 +75,40 @@ def wait_for(condition: Callable[[], Any], what: str, seconds: float = 120.0, po
             return value
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(poll)
+
+
+LABELLED = ROOT / "tests" / "data" / "incidents_zh.jsonl"
+
+
+def labelled_incidents() -> list[dict[str, Any]]:
+    """The labelled incident texts of tests/data (issue 19): title, description, service, category, team."""
+    import json
+
+    return [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def solved_history(engine: Engine, rows: list[dict[str, Any]], requester: str, prefix: str = "HIS") -> list[str]:
+    """Closed incidents of the labelled `rows` (their team and choices as agents left them), written straight
+    to the tables with their search documents, as bench/triage.py builds 100,000 of them: a desk's history
+    in a fraction of a second instead of three engine calls per ticket. Returns their numbers."""
+    from itsm.store import tickets
+    from itsm.store.search import write_documents
+
+    version = engine.definitions.active_id()
+    now = engine.clock()
+    numbers, documents = [], []
+    with engine.db.write() as session:
+        for i, row in enumerate(rows):
+            number = f"{prefix}{i:07d}"
+            fields = {"short_description": row["title"], "description": row["description"],
+                      "service": row["service"], "category": row["category"], "impact": "low", "urgency": "low",
+                      "resolution_code": "fixed", "resolution_notes": "Done."}
+            ticket_id = tickets.insert_ticket(session, {
+                "number": number, "process": "incident", "state": "closed", "is_open": False, "priority": "P5",
+                "team": row["team"], "assignee": None, "requester": requester, "fields": fields, "version": 4,
+                "definitions_version": version, "created_at": now, "updated_at": now, "state_entered_at": now,
+                "closed_at": now, "org": None})
+            numbers.append(number)
+            documents.append((ticket_id, row["title"], row["description"]))
+        write_documents(session, documents)
+    return numbers

@@ -32,9 +32,10 @@ from .definitions import Definitions
 from .file_types import UploadPolicy
 from .forms import Form, create_form, transition_form
 from .queue import list_page
-from .rules import Context, Request, draft, plan, working
+from .rules import Context, Request, draft, plan, plan_note, working
 from .snapshot import TicketSnapshot, is_internal, user_facts
 from .store_lookups import StoreLookups, snapshot
+from .triage_models import TriageModels, applied_note, to_apply
 from .visibility import viewer_of, visible_to
 from .work import Work
 
@@ -56,6 +57,7 @@ class Engine:
         self.uploads = uploads or UploadPolicy.configured(os.environ.get("ITSM_ATTACHMENT_MAX_BYTES"),
                                                           os.environ.get("ITSM_ATTACHMENT_TYPES"))
         self._plugin_actions: dict[str, dict[str, Any]] = {}
+        self.triage = TriageModels()  # the served triage model of each process (SPEC 16)
 
     # -- actors ------------------------------------------------------------------------------------
 
@@ -148,12 +150,25 @@ class Engine:
     @guarded
     def create(self, actor: Actor, process: str, fields: Mapping[str, Any] | None = None,
                requester: str | None = None, channel: str | None = None) -> dict[str, Any]:
-        """`channel` is how the ticket reached us (api, portal, monitoring...), kept on the create event."""
+        """`channel` is how the ticket reached us (api, portal, monitoring...), kept on the create event.
+        Fields the process's `triage.apply` names and the values leave empty are set by the triage model when
+        it is sure enough, and a `triage` event by `system` after the create names the model (SPEC 16)."""
         with self.db.write() as session:
             context = self.context(session)
-            request = Request("create", actor, self.clock(), process=process, values=dict(fields or {}),
+            values = dict(fields or {})
+            spec = context.compiled.pack.processes.get(process)
+            served = self.triage.current(session, process) if spec is not None and spec.triage is not None \
+                and spec.triage.apply else None
+            applied = to_apply(context.compiled.pack, spec, served, values) if spec is not None else {}
+            values.update({name: suggestion.value for name, suggestion in applied.items()})
+            request = Request("create", actor, self.clock(), process=process, values=values,
                               requester=requester, channel=channel)
-            return self.show(context, create(session, self.db, context, request).snapshot, actor)
+            made = create(session, self.db, context, request).snapshot
+            if applied and served is not None:
+                note = plan_note(working(context, made, system_actor(), self.clock()), "triage",
+                                 applied_note(served, applied))
+                made = perform(session, self.db, context, note).snapshot
+            return self.show(context, made, actor)
 
     @guarded
     def fire(self, actor: Actor, number: str, transition: str, fields: Mapping[str, Any] | None = None,

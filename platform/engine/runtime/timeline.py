@@ -85,6 +85,11 @@ class Wording:
             return say("attachment", language, name=clip(data.get("name", "")), size=size)
         if kind == "attachment_removed":
             return say("attachment_removed", language, name=clip(data.get("name", "")))
+        if kind == "triage":  # values the triage model set at create (SPEC 16)
+            found = data.get("fields")
+            fields: dict[str, Any] = found if isinstance(found, dict) else {}
+            changes = {name: [None, taken.get("value")] for name, taken in fields.items() if isinstance(taken, dict)}
+            return self.with_changes(say("triage", language, model=data.get("model", "?")), changes)
         if kind == "rename":
             return say("renamed", language, source=entry.from_state or "", target=self.state(entry.to_state))
         details = say("list_separator", language).join(

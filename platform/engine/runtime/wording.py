@@ -42,6 +42,7 @@ _TABLE: dict[str, tuple[str, str]] = {  # key: (en, zh-CN)
     "sla_breach": (", breached", "，已超时"),
     "escalation_none": ("escalation: no next tier ({team})", "升级：已无上一级处理组（{team}）"),
     "renamed": ("state renamed ({source} -> {target})", "状态改名（{source} → {target}）"),
+    "triage": ("set by triage model {model}", "由分派辅助模型 {model} 设置"),
     "other": ("{kind}: {details}", "{kind}：{details}"),
     "attachment": ("attached {name} ({size})", "上传附件：{name}（{size}）"),
     "attachment_removed": ("removed attachment {name}", "删除附件：{name}"),

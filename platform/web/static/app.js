@@ -76,6 +76,10 @@
           a.href = item.url; a.target = "_blank"; a.rel = "noopener";
           a.textContent = item.number + " · " + item.title;
           li.appendChild(a);
+          var more = document.createElement("span");
+          more.className = "muted";
+          more.textContent = " · " + item.state + " · " + item.similarity;  // in the page's language, from the server
+          li.appendChild(more);
           list.appendChild(li);
         });
         box.hidden = items.length === 0;
@@ -107,6 +111,20 @@
     });
   }
 
+  // One click on a triage suggestion takes it: the field's select gets the value (the link works without us).
+  function takeSuggestions(form) {
+    form.querySelectorAll("a.take[data-take]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        var select = form.querySelector('select[name="' + CSS.escape(link.dataset.take) + '"]');
+        if (!select) return;
+        event.preventDefault();
+        select.value = link.dataset.value;
+        select.dispatchEvent(new Event("change", {bubbles: true}));
+        select.focus();
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     words = document.body.dataset;
     units = (words.countdownUnits || "d h m").split(" ");
@@ -115,5 +133,6 @@
     document.querySelectorAll("form[data-live]").forEach(live);
     document.querySelectorAll("form[data-suggest]").forEach(similar);
     document.querySelectorAll("input[type=file][data-max-bytes]").forEach(fileLimits);
+    document.querySelectorAll("form.generated").forEach(takeSuggestions);
   });
 })();
