@@ -32,8 +32,8 @@ from ..boundary import guarded
 from ..errors import N_, BadRequest
 from ..runtime.actors import Actor
 from ..runtime.documents import title_of
-from ..runtime.visibility import viewer_of, visible_to
 from ..runtime.triage_models import MAX_TEXT, Served, suggestions, text_of
+from ..runtime.visibility import viewer_of, visible_to
 from .known_errors import knowledge, query_terms
 
 if TYPE_CHECKING:
