@@ -253,7 +253,7 @@ def walk(app: Flask, pack: Path, headers: dict[str, str], check: Any) -> None:
 
 def _walk_people(engine: Any, admin: Browser, lars: Browser, check: Any) -> None:
     """The people pages (issue 16) and the dashboard's breakdown by organization."""
-    from itsm.engine.people.orgs import create_org
+    from itsm.engine.people.org_admin import create_org
 
     create_org(engine.db, {"id": "zhejiang", "name": "Zhejiang"})
     create_org(engine.db, {"id": "hangzhou", "name": "Hangzhou", "parent": "zhejiang"})

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from itsm.engine.people.orgs import clean_domains, name_problem, org_id_problem
+from itsm.engine.people.org_admin import clean_domains, name_problem, org_id_problem
 from itsm.engine.people.users import is_mail_domain
 from itsm.store.orgs import child_on_path, lineage, path_of
 
