@@ -58,13 +58,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Columns dropped in place (SQLite 3.35+ and PostgreSQL): rebuilding `users` or `tickets` the batch way
+    # would cascade to API tokens, and SQLite refuses to drop a table other tables' rows refer to.
     op.drop_index("ix_tickets_org", table_name="tickets")
-    with op.batch_alter_table("tickets") as batch:
-        batch.drop_column("org")
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("active")
-        batch.drop_column("org_contact")
-        batch.drop_column("full_name")
+    op.execute("ALTER TABLE tickets DROP COLUMN org")
+    for column in ("active", "org_contact", "full_name"):
+        op.execute(f"ALTER TABLE users DROP COLUMN {column}")
     op.drop_index("ix_organization_domains_org", table_name="organization_domains")
     op.drop_table("organization_domains")
     op.drop_index("ix_organizations_path", table_name="organizations")
