@@ -2,7 +2,7 @@
 against hand-computed values, and every row of a breakdown against the reference path (the report of that
 organization alone).
 
-The tree:  浙江省 zhejiang ─┬─ 杭州市 hangzhou ─┬─ 西湖区 xihu      (xh: T1 resolved, rated 5; T2 open)
+The tree:  浙江省 zhejiang ─┬─ 杭州市 hz_city ─┬─ 西湖区 xihu      (xh: T1 resolved, rated 5; T2 open)
                             │                   └─ 滨江区 binjiang  (bj: T3 resolved, rated 3)
                             └─ 宁波市 ningbo                        (nb: T4 open)
            zhejiang itself: zj, T5 open;  江苏省 jiangsu: js, T6 open;  no organization: rita, T7 open.
@@ -32,8 +32,8 @@ from support import DEFINITIONS, Clock, demo_desk
 BERLIN = ZoneInfo("Europe/Berlin")
 LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "category": "hardware",
           "impact": "low", "urgency": "medium"}
-TREE = [("zhejiang", "浙江省", None), ("jiangsu", "江苏省", None), ("hangzhou", "杭州市", "zhejiang"),
-        ("ningbo", "宁波市", "zhejiang"), ("xihu", "西湖区", "hangzhou"), ("binjiang", "滨江区", "hangzhou")]
+TREE = [("zhejiang", "浙江省", None), ("jiangsu", "江苏省", None), ("hz_city", "杭州市", "zhejiang"),
+        ("ningbo", "宁波市", "zhejiang"), ("xihu", "西湖区", "hz_city"), ("binjiang", "滨江区", "hz_city")]
 PEOPLE = {"xh": "xihu", "bj": "binjiang", "nb": "ningbo", "zj": "zhejiang", "js": "jiangsu"}
 
 
@@ -87,7 +87,7 @@ def test_org_takes_the_subtree(desk: Engine) -> None:
     assert zhejiang["time_to_resolve"] == {"count": 2, "mean_seconds": 2400.0, "median_seconds": 2400.0}
     assert zhejiang["time_to_acknowledge"] == {"count": 2, "mean_seconds": 450.0, "median_seconds": 450.0}
     assert zhejiang["satisfaction"]["count"] == 2 and zhejiang["satisfaction"]["average"] == 4.0
-    assert kpis(desk, org="hangzhou")["tickets"] == {"created": 3, "open": 1, "resolved": 2}
+    assert kpis(desk, org="hz_city")["tickets"] == {"created": 3, "open": 1, "resolved": 2}
     assert kpis(desk, org="xihu")["time_to_resolve"]["mean_seconds"] == 3600.0
     assert kpis(desk, org="jiangsu")["tickets"] == {"created": 1, "open": 1, "resolved": 0}
     assert kpis(desk)["tickets"]["created"] == 7 and kpis(desk)["org"] is None
@@ -100,18 +100,18 @@ def test_group_by_org_gives_a_row_per_child_each_over_its_subtree(desk: Engine) 
     assert report["group_by"] == "org"
     by_org = rows(report)
     # zhejiang's own ticket first, then its cities by name (宁 U+5B81 before 杭 U+676D)
-    assert [row["org"] for row in report["by_org"]] == ["zhejiang", "ningbo", "hangzhou"]
+    assert [row["org"] for row in report["by_org"]] == ["zhejiang", "ningbo", "hz_city"]
     assert by_org["own:zhejiang"]["tickets"] == {"created": 1, "open": 1, "resolved": 0}
-    hangzhou = by_org["hangzhou"]
-    assert hangzhou["name"] == "杭州市" and hangzhou["children"] == 2 and not hangzhou["own"]
-    assert hangzhou["tickets"] == {"created": 3, "open": 1, "resolved": 2}
-    assert hangzhou["time_to_resolve"] == {"count": 2, "mean_seconds": 2400.0, "median_seconds": 2400.0}
-    assert hangzhou["satisfaction"] == {"count": 2, "average": 4.0}
-    assert hangzhou["reopen"] == {"resolved": 2, "reopened": 0, "rate_percent": 0.0}
+    hz_city = by_org["hz_city"]
+    assert hz_city["name"] == "杭州市" and hz_city["children"] == 2 and not hz_city["own"]
+    assert hz_city["tickets"] == {"created": 3, "open": 1, "resolved": 2}
+    assert hz_city["time_to_resolve"] == {"count": 2, "mean_seconds": 2400.0, "median_seconds": 2400.0}
+    assert hz_city["satisfaction"] == {"count": 2, "average": 4.0}
+    assert hz_city["reopen"] == {"resolved": 2, "reopened": 0, "rate_percent": 0.0}
     assert by_org["ningbo"]["tickets"] == {"created": 1, "open": 1, "resolved": 0} and by_org["ningbo"]["children"] == 0
     assert sum(row["tickets"]["created"] for row in report["by_org"]) == report["tickets"]["created"] == 5
-    units = rows(kpis(desk, org="hangzhou", group_by="org"))
-    assert set(units) == {"xihu", "binjiang"}  # no own row: no ticket was reported from hangzhou itself
+    units = rows(kpis(desk, org="hz_city", group_by="org"))
+    assert set(units) == {"xihu", "binjiang"}  # no own row: no ticket was reported from hz_city itself
     assert units["xihu"]["tickets"] == {"created": 2, "open": 1, "resolved": 1}
     assert units["binjiang"]["time_to_resolve"]["mean_seconds"] == 1200.0
     unit = kpis(desk, org="xihu", group_by="org")["by_org"]  # a unit with nothing under it: its own tickets
@@ -139,7 +139,7 @@ def _same_figures(row: dict[str, Any], alone: dict[str, Any]) -> None:
             assert counts[outcome] == sum(line[outcome] for line in lines), (clock, outcome)
 
 
-@pytest.mark.parametrize("parent", [None, "zhejiang", "hangzhou"])
+@pytest.mark.parametrize("parent", [None, "zhejiang", "hz_city"])
 def test_every_row_matches_the_report_of_its_organization_alone(desk: Engine, parent: str | None) -> None:
     params = {"org": parent} if parent else {}
     for row in kpis(desk, **params, group_by="org")["by_org"]:
@@ -167,11 +167,11 @@ def test_unknown_org_or_grouping_is_a_400(desk: Engine) -> None:
 
 def test_csv_rows_carry_the_breakdown(desk: Engine) -> None:
     csv_rows = kpi_rows(kpis(desk, org="zhejiang", group_by="org"))
-    assert ("org_tickets_created", "org=hangzhou", 3) in csv_rows
+    assert ("org_tickets_created", "org=hz_city", 3) in csv_rows
     assert ("org_tickets_created", "org=zhejiang;own", 1) in csv_rows
-    assert ("org_time_to_resolve_mean_seconds", "org=hangzhou", 2400.0) in csv_rows
-    assert ("org_satisfaction_average", "org=hangzhou", 4.0) in csv_rows
-    assert any(metric == "org_sla_total" and dimension.startswith("org=hangzhou;clock=")
+    assert ("org_time_to_resolve_mean_seconds", "org=hz_city", 2400.0) in csv_rows
+    assert ("org_satisfaction_average", "org=hz_city", 4.0) in csv_rows
+    assert any(metric == "org_sla_total" and dimension.startswith("org=hz_city;clock=")
                for metric, dimension, _ in csv_rows)
 
 
@@ -181,18 +181,18 @@ def test_the_api_answers_org_and_group_by_in_json_and_csv(db_url: str) -> None:
     engine.db.upgrade()
     engine.definitions.publish_path(DEFINITIONS)
     create_org(engine.db, {"id": "zhejiang", "name": "浙江省"})
-    create_org(engine.db, {"id": "hangzhou", "name": "杭州市", "parent": "zhejiang"})
-    for name, flags in {"xh": {"org": "hangzhou"}, "lars": {}, "admin": {"admin": True}}.items():
+    create_org(engine.db, {"id": "hz_city", "name": "杭州市", "parent": "zhejiang"})
+    for name, flags in {"xh": {"org": "hz_city"}, "lars": {}, "admin": {"admin": True}}.items():
         add_user(engine.db, name, **flags)
     engine.create(engine.actor("xh"), "incident", LAPTOP)
     client = app.test_client()
     headers = {"Authorization": f"Bearer {create_token(engine.db, 'lars')}"}
     report = client.get("/api/kpis?org=zhejiang&group_by=org", headers=headers)
     assert report.status_code == 200, report.text
-    assert [(row["org"], row["tickets"]["created"]) for row in report.get_json()["by_org"]] == [("hangzhou", 1)]
+    assert [(row["org"], row["tickets"]["created"]) for row in report.get_json()["by_org"]] == [("hz_city", 1)]
     download = client.get("/api/kpis?org=zhejiang&group_by=org&format=csv", headers=headers)
     lines = list(csv.reader(io.StringIO(download.get_data(as_text=True).lstrip("\ufeff"))))
-    assert ["org_tickets_created", "org=hangzhou", "1"] in lines
+    assert ["org_tickets_created", "org=hz_city", "1"] in lines
     for query, field in (("org=nowhere", "org"), ("group_by=team", "group_by")):
         refused = client.get(f"/api/kpis?{query}", headers=headers)
         assert refused.status_code == 400 and refused.get_json()["details"][0]["field"] == field
