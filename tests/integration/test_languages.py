@@ -172,6 +172,9 @@ def catalog_fragments() -> dict[str, list[str]]:
 
 
 FRAGMENTS = catalog_fragments()
+# Compiled once: there are more pieces than `re` caches, and a page has hundreds of segments.
+PATTERNS = [(msgid, piece, re.compile(rf"(?<![A-Za-z]){re.escape(piece)}(?![A-Za-z])"))
+            for msgid, pieces in FRAGMENTS.items() for piece in pieces]
 
 
 def untranslated(html: str, allowed: list[str]) -> list[str]:
@@ -181,10 +184,9 @@ def untranslated(html: str, allowed: list[str]) -> list[str]:
         for text in allowed:
             if text in segment:
                 segment = segment.replace(text, " ")
-        for msgid, pieces in FRAGMENTS.items():
-            for piece in pieces:
-                if re.search(rf"(?<![A-Za-z]){re.escape(piece)}(?![A-Za-z])", segment):
-                    found.append(f"{piece!r} (of {msgid!r}) in {segment!r}")
+        for msgid, piece, pattern in PATTERNS:
+            if pattern.search(segment):
+                found.append(f"{piece!r} (of {msgid!r}) in {segment!r}")
     return found
 
 
