@@ -258,9 +258,12 @@ def newest_matches(session: Session, terms: Sequence[str], where: Sequence[Colum
     if not terms or limit < 1:
         return []
     if session.get_bind().dialect.name == "postgresql":
+        # The matches first, through the GIN index, as a materialized set: left to itself the planner may walk
+        # the tickets newest first and compute every one's tsvector until ten match (seconds for rare words).
         document: ColumnElement[Any] = literal_column(f"({PG_DOCUMENT})")
-        query = (select(Ticket).join(SearchDocument, SearchDocument.ticket_id == Ticket.id)
-                 .where(document.op("@@")(tsquery(terms, every))))
+        hits = (select(SearchDocument.ticket_id).where(document.op("@@")(tsquery(terms, every)))
+                .cte("similar_hits").prefix_with("MATERIALIZED"))
+        query = select(Ticket).join(hits, hits.c.ticket_id == Ticket.id)
     else:
         expression = fts5_query(terms, every)
         query = (select(Ticket).join(FTS, FTS.c.rowid == Ticket.id)

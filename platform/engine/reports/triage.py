@@ -47,7 +47,7 @@ RETRAIN_AT_LEAST = 100  # ... and by at least this many (docs/triage.md)
 HOLD_OUT = 5  # `evaluate`: every 5th solved ticket (by id) is held out, a fifth
 SIMILAR = 5
 CANDIDATES = 10  # full-text matches re-scored per group (solved, others) for `similar`
-KEY_WORDS = (3, 2)  # `similar` asks for tickets holding the text's first three key words, then its first two
+KEY_WORDS = (3, 2, 1)  # `similar` asks for tickets holding the text's first three key words, then two, then one
 COMPARED = 2_000  # characters of a candidate's text compared with the query's
 
 
@@ -272,8 +272,8 @@ def similar(engine: Engine, actor: Actor, process: m.ProcessSpec, text: str, ser
     `solved_only`), each group by similarity; never a cancelled ticket, nor `exclude`.
 
     Candidates are the newest tickets whose public text holds the text's three key words, or failing enough of
-    them its two (`key_terms`, `store.search.newest_matches`: reading the newest matches, not ranking them
-    all, so the cost stays flat as history grows), re-scored by the cosine of the two texts."""
+    them its two, then its first (`key_terms`, `store.search.newest_matches`: reading the newest matches, not
+    ranking them all, so the cost stays flat as history grows), re-scored by the cosine of the two texts."""
     reader = served.model if served is not None else None
     text = text[:MAX_TEXT]
     keys = query_terms(" ".join(reader.key_terms(text) if reader is not None else key_terms(text)))
