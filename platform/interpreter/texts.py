@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 # A language tag as packs write them (BCP 47's common shape): en, zh-CN, zh-Hans-CN, pt-BR, es-419.
@@ -23,6 +24,7 @@ def is_language_tag(value: object) -> bool:
     return isinstance(value, str) and _TAG.match(value) is not None
 
 
+@lru_cache(maxsize=512)
 def _normal(tag: str) -> str:
     """zh_CN, ZH-cn and zh-CN are one tag (users' locales are written with either separator)."""
     return tag.strip().replace("_", "-").lower()

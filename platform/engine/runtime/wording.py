@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -85,6 +86,7 @@ WORDS: Mapping[str, Text] = MappingProxyType({
     key: Text((("en", en), ("zh-CN", zh)), FALLBACK) for key, (en, zh) in _TABLE.items()})
 
 
+@lru_cache(maxsize=256)
 def spoken(language: str | None, pack_language: str) -> str:
     """The table's language for a reader of `language`: that one (zh and zh_CN read zh-CN), else the pack's,
     else English, so that the engine's words and the pack's labels (which fall back to the pack's language
@@ -99,8 +101,15 @@ def spoken(language: str | None, pack_language: str) -> str:
 
 def say(key: str, language: str | None, /, **values: Any) -> str:
     """The engine's word `key` in `language` (English when the table lacks it), `values` filled in."""
-    text = WORDS[key].get(language)
-    return text.format(**values) if values else text
+    if values:
+        return WORDS[key].get(language).format(**values)
+    return _word(key, language)
+
+
+@lru_cache(maxsize=1024)
+def _word(key: str, language: str | None) -> str:
+    """A word without values, looked up once per language (the sweep asks for the cut notices per message)."""
+    return WORDS[key].get(language)
 
 
 def word_or(key: str, language: str | None, default: str) -> str:
