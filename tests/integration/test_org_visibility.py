@@ -186,6 +186,32 @@ def test_search_suggestions_and_org_filters_stay_inside_the_scope(desk: Desk) ->
     assert {desk.key(item["number"]) for item in mine} == {"nb"}
 
 
+def test_triage_similar_tickets_stay_inside_the_scope(desk: Desk) -> None:
+    """SPEC 16 through SPEC 14: the similar tickets of `POST /api/triage` and `GET /api/tickets/N/triage`
+    are only tickets the caller may see: a province desk never another province's, a city desk only its
+    city's, a unit's contact its unit's, a requester their own."""
+    resolve(desk, "js")
+    resolve(desk, "nb")
+    typed = {"process": "incident", "fields": {"short_description": "Toner quokka cartridge empty"}}
+    visible = {"zoe": ZHEJIANG, "hugo": HANGZHOU, "dana": set(REPORTS), "una": {"hz", "hzit"},
+               "rita": {"nb"}, "jack": {"js"}, "hana": {"hz"}}
+    solved = {"zoe": {"nb"}, "hugo": set(), "dana": {"js", "nb"}, "una": set(), "rita": {"nb"}, "jack": {"js"},
+              "hana": set()}
+    for who, sees in visible.items():
+        answer = desk.call(who, "/api/triage", "POST", json=typed)
+        assert answer.status_code == 200, (who, answer.text)
+        similar = answer.get_json()["similar"]
+        assert {desk.key(item["number"]) for item in similar} <= sees, who
+        assert {desk.key(item["number"]) for item in similar if item["solved"]} == solved[who], who
+    # a ticket's own triage: the province desk on a Hangzhou ticket finds Ningbo's solved one, not Jiangsu's
+    own = desk.call("zoe", f"/api/tickets/{desk.numbers['hz']}/triage")
+    assert own.status_code == 200
+    found = {desk.key(item["number"]) for item in own.get_json()["similar"]}
+    assert "js" not in found and "hz" not in found and found <= ZHEJIANG
+    assert desk.call("zoe", f"/api/tickets/{desk.numbers['js']}/triage").status_code == 404
+    assert desk.call("hugo", f"/api/tickets/{desk.numbers['nb']}/triage").status_code == 404
+
+
 def test_links_to_an_unseen_ticket_are_not_shown(desk: Desk) -> None:
     hz, js = desk.numbers["hz"], desk.numbers["js"]
     assert desk.call("admin", f"/api/tickets/{hz}/links", "POST", json={"to": js}).status_code == 201
