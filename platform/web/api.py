@@ -345,8 +345,13 @@ def kpis() -> Any:
     report = kpi_report(current_engine(), actor(), request.args)
     if kind == "json":
         return jsonify(report)
+    return kpi_csv(report, request.args)
+
+
+def kpi_csv(report: dict[str, Any], args: Any) -> Any:
+    """A KPI report as the `metric,dimension,value` download (the API's and the dashboard's button)."""
     rows = ((metric, text_cell(dimension), value) for metric, dimension, value in kpi_rows(report))
-    return csv_download(("metric", "dimension", "value"), rows, _csv_name(request.args))
+    return csv_download(("metric", "dimension", "value"), rows, _csv_name(args))
 
 
 def _csv_name(args: Any) -> str:
