@@ -237,6 +237,7 @@ class ProcessSpec:
     routing: str | None = None
     renamed_states: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     triage: TriageSpec | None = None
+    happy_path: tuple[str, ...] = ()  # as written (the diagram finds one when empty)
     state_by_id: Mapping[str, StateSpec] = field(default_factory=lambda: EMPTY, compare=False, repr=False)
     transition_by_id: Mapping[str, TransitionSpec] = field(default_factory=lambda: EMPTY, compare=False, repr=False)
     transitions_by_source: Mapping[str, tuple[TransitionSpec, ...]] = field(

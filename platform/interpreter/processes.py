@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from . import model as m
@@ -77,6 +78,8 @@ def compile_process(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope:
         if new not in state_ids:
             doc.error(("renamed_states", old), f"unknown state '{new}'{did_you_mean(new, state_ids)}")
     known = set(state_ids)
+    happy = tuple(data.get("happy_path", ()))
+    _check_happy_path(doc, happy, state_ids, finals, initial, transitions)
     if initial in known and _state_references_ok(data, known):
         # With a dangling reference, fix that first: reachability would only repeat it in other words.
         _check_reachability(doc, states, transitions, initial)
@@ -85,11 +88,30 @@ def compile_process(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope:
         initial=initial, states=tuple(states), transitions=tuple(transitions),
         description=comp.text(doc, ("description",)), number_prefix=data.get("number", doc.id[:3].upper()),
         priority_matrix=matrix, sla=_sla_rules(doc, comp, scope), routing=data.get("routing"),
-        renamed_states=m.frozen_map(renamed), triage=_triage(doc, comp, form),
+        renamed_states=m.frozen_map(renamed), triage=_triage(doc, comp, form), happy_path=happy,
         state_by_id=m.frozen_map({s.id: s for s in states}),
         transition_by_id=m.frozen_map({t.id: t for t in transitions}),
         transitions_by_source=m.frozen_map({s.id: tuple(t for t in transitions if s.id in t.sources)
                                             for s in states}))
+
+
+def _check_happy_path(doc: Doc, happy: tuple[str, ...], state_ids: list[str], finals: set[str], initial: str,
+                      transitions: list[m.TransitionSpec]) -> None:
+    """`happy_path` (drawn in the diagram) is a real way through: known states, from `initial` to a final
+    state, each step a transition of the process."""
+    for index, state in enumerate(happy):
+        if state not in state_ids:
+            doc.error(("happy_path", index), f"unknown state '{state}'{did_you_mean(state, state_ids)}")
+            return
+    if not happy:
+        return
+    if happy[0] != initial:
+        doc.error(("happy_path", 0), f"the happy path starts at the initial state '{initial}', not '{happy[0]}'")
+    if happy[-1] not in finals:
+        doc.error(("happy_path", len(happy) - 1), f"the happy path ends in a final state; '{happy[-1]}' is not final")
+    for index, (source, target) in enumerate(pairwise(happy), start=1):
+        if not any(source in t.sources and t.target == target for t in transitions):
+            doc.error(("happy_path", index), f"no transition goes from '{source}' to '{target}'")
 
 
 def _states(doc: Doc, comp: Compilation, form: m.FormSpec | None) -> list[m.StateSpec]:

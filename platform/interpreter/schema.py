@@ -263,6 +263,9 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
         "transitions": _list("The transitions.", TRANSITION),
         "renamed_states": {"type": "object", "description": "old state id -> new state id.",
                            "additionalProperties": {"type": "string"}},
+        "happy_path": _list("The usual way through, for the diagram: state ids from `initial` to a final state, "
+                            "each reached from the one before by a transition (default: the shortest way).",
+                            {"type": "string"}, minItems=2),
         "triage": TRIAGE,
     }, required=("form", "initial", "states")),
     "priority_matrix": _doc("priority_matrix", "Priority from choice fields (impact x urgency).", {

@@ -95,7 +95,7 @@ def test_the_cli_runs_the_scenarios_of_other_packs() -> None:
         assert "1 passed, 0 failed" in result.output
     graph = runner.invoke(main, ["graph", "work_order", "--pack", str(PACKS / "facilities")])
     assert graph.exit_code == 0
-    assert "fixed --> done: Accept [requester]" in graph.output
+    assert "fixed --> done: (2) Accept [requester]" in graph.output
 
 
 # -- a change process: a `title` field, a one-input matrix, no SLA, roles cab/implementer ------------------

@@ -181,7 +181,7 @@ def test_an_overlay_changes_one_language_of_a_label_and_may_change_the_packs_lan
 def test_the_diagram_in_a_language(tmp_path: Path) -> None:
     process = load_pack(write(tmp_path, pack_files())).processes["request"]
     chinese = mermaid(process, "zh-CN")
-    assert 'state "新建" as open' in chinese and "open --> done: 完成" in chinese and "%% 请求" not in chinese
+    assert 'state "新建" as open' in chinese and "open --> done: (1) 完成" in chinese and "%% 请求" not in chinese
     assert 'state "New" as open' in mermaid(process) and 'state "New" as open' in mermaid(process, "en")
 
 
