@@ -47,7 +47,7 @@ def test_the_incident_diagram_reads_at_a_glance(page, screenshots, pack: str, wo
     result = CliRunner().invoke(main, ["graph", "incident", "--pack", str(ROOT / pack)])
     assert result.exit_code == 0, result.output
     arrows = [line for line in result.output.splitlines() if "-->" in line]
-    assert len(arrows) <= 24  # 40 when every source of every transition had its own arrow
+    assert len(arrows) <= 22  # 33 when every source of every transition had its own arrow
     page.evaluate(RENDER, result.output)
     text = page.inner_text("body")
     for word in words:
