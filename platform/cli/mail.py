@@ -35,6 +35,9 @@ def mail_intake(host: str, port: int, path: Path | None, intake_id: str | None) 
         if result["action"] == "rejected":
             click.echo(f"rejected: {result['message']}", err=True)
             sys.exit(1)
+        if result["action"] == "ignored":
+            click.echo(f"ignored: {result['message']}")
+            return
         click.echo(f"{result['action']} {result['number']}")
         return
     from itsm.engine.channels.mail import email_intake

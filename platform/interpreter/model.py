@@ -413,6 +413,8 @@ class NotificationSpec:
     subject: Text = NO_TEXT  # templates, one per language when written so
     body: Text = NO_TEXT
     url: str | None = None
+    content_type: str | None = None  # webhooks: as written (None: worked out from the body)
+    headers: Mapping[str, str] = field(default_factory=lambda: EMPTY)  # webhooks: extra HTTP headers
 
 
 @dataclass(frozen=True)

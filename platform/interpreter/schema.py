@@ -342,6 +342,12 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
         "body": _text("Body template (Jinja, sandboxed); one per language when the "
                          "recipients read different ones."),
         "url": _str("Webhook URL."),
+        "content_type": _str("Webhook only: the Content-Type of the POST (default: application/json when the "
+                             "rendered body is JSON, else text/plain; charset=utf-8)."),
+        "headers": {"type": "object", "description": "Webhook only: extra HTTP headers (name -> value), such as "
+                                                     "an API key the receiver asks for.",
+                    "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9-]*$"},
+                    "additionalProperties": {"type": "string"}},
     }),
     "scenario": _doc("scenario", "A process test run by `itsm test`.", {
         "description": _str("What the scenario shows."),

@@ -10,6 +10,10 @@ from .errors import did_you_mean
 from .expressions import Scope
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*(\s*;\s*[\w.-]+=[\w.\"-]+)*$")
+# Headers a webhook's `headers:` may not set: the platform's own, and those HTTP itself decides.
+_OWN_HEADERS = frozenset({"content-type", "content-length", "host", "transfer-encoding", "connection",
+                          "x-itsm-signature", "x-itsm-delivery", "x-itsm-notification", "x-itsm-ticket"})
 
 
 def compile_team(doc: Doc, comp: Compilation) -> m.TeamSpec:
@@ -125,8 +129,23 @@ def compile_notification(doc: Doc, comp: Compilation) -> m.NotificationSpec:
     url = data.get("url")
     if url is not None and not url.startswith(("https://", "http://")):
         doc.error(("url",), f"invalid webhook url '{url}': use http:// or https://")
+    for key in ("content_type", "headers"):
+        if channel != "webhook" and key in data:
+            doc.error((key,), f"{key} belongs to webhook notifications", key=True)
+    content_type = data.get("content_type")
+    if content_type is not None and not _MEDIA_TYPE.match(content_type):
+        doc.error(("content_type",), f"invalid content type '{content_type}': write it as type/subtype, such as "
+                                     f"application/json or text/plain; charset=utf-8")
+    headers = data.get("headers", {})
+    for name, value in headers.items():
+        if name.lower() in _OWN_HEADERS:
+            doc.error(("headers", name), f"the header {name} is set by the platform (use content_type for the "
+                                         f"Content-Type)" if name.lower() == "content-type" else
+                      f"the header {name} is set by the platform", key=True)
+        elif "\n" in value or "\r" in value:
+            doc.error(("headers", name), "a header value is one line")
     for key in ("subject", "body"):
         if key in data:
             comp.template(doc, (key,))
     return m.NotificationSpec(doc.id, tuple(data.get("to", [])), channel, comp.text(doc, ("subject",)),
-                              comp.text(doc, ("body",)), url)
+                              comp.text(doc, ("body",)), url, content_type, m.frozen_map(dict(headers)))

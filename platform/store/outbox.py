@@ -78,3 +78,39 @@ def _set(session: Session, message_id: int, **values: object) -> None:
     if message is not None:
         for name, value in values.items():
             setattr(message, name, value)
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """A message that failed at least once: given up on (`failed`) or waiting for its next try."""
+
+    id: int
+    created_at: datetime
+    notification: str
+    channel: str
+    ticket_number: str | None
+    to: str  # the webhook's URL, or the recipients
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str
+
+
+def troubled(session: Session, limit: int = 100) -> list[Trouble]:
+    """The newest messages that failed, given up on or to be retried, with their tickets' numbers."""
+    rows = session.execute(
+        select(OutboxMessage, Ticket.number).outerjoin(Ticket, Ticket.id == OutboxMessage.ticket_id)
+        .where(OutboxMessage.status.in_(("failed", "pending", "sending")), OutboxMessage.last_error.is_not(None))
+        .order_by(OutboxMessage.id.desc()).limit(limit)).all()
+    return [Trouble(m.id, m.created_at, m.notification, m.channel, number,
+                    (m.url or "") if m.channel == "webhook" else ", ".join(m.recipients or []), m.status, m.attempts,
+                    m.next_attempt_at, m.last_error or "") for m, number in rows]
+
+
+def retry_now(session: Session, message_id: int, now: datetime) -> bool:
+    """A failed message sent again at the next delivery round, with its attempts counted afresh."""
+    message = session.get(OutboxMessage, message_id)
+    if message is None or message.status != "failed":
+        return False
+    message.status, message.attempts, message.next_attempt_at = "pending", 0, now
+    return True

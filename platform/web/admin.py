@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_
 from flask_babel import gettext, ngettext
 
 from itsm.engine import EngineError
+from itsm.engine.channels.delivery import retry_delivery, troubled_deliveries
 from itsm.interpreter.diff import diff_packs
 from itsm.interpreter.errors import PackError
 from itsm.interpreter.graph import mermaid
@@ -54,6 +55,23 @@ def index() -> Any:
     return render_template("admin.html", compiled=compiled, spec=compiled.pack, versions=versions, folder=folder,
                            problems=problems, checked=checked, watching=watcher is not None,
                            watch_problems=watch_problems)
+
+
+@admin.get("/deliveries")
+@admin_required
+def deliveries() -> Any:
+    """Messages the worker could not deliver: given up on, or waiting for their next try, with the error."""
+    return render_template("admin_deliveries.html", troubles=troubled_deliveries(current_engine()))
+
+
+@admin.post("/deliveries/<int:message_id>/retry")
+@admin_required
+def retry(message_id: int) -> Any:
+    if retry_delivery(current_engine(), message_id):
+        flash(gettext("Message %(id)s will be sent again by the worker.", id=message_id), "success")
+    else:
+        flash(gettext("Message %(id)s was not given up on: nothing to retry.", id=message_id), "error")
+    return redirect(url_for("admin.deliveries"))
 
 
 @admin.get("/processes/<process_id>")

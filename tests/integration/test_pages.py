@@ -551,3 +551,41 @@ def test_a_one_input_matrix_is_edited_in_the_web_editor_too(db_url: str, tmp_pat
         "-matrix: {major: high, minor: normal, standard: routine}",
         "+matrix: {major: high, minor: high, standard: routine}"]
     assert engine_of(app).definitions.active().pack.matrices["change_priority"].cells[("minor",)] == "high"
+
+
+# -- deliveries the worker could not make (issue 14) ----------------------------------------------------------
+
+def test_admins_see_undelivered_messages_and_send_a_given_up_one_again(app: Flask) -> None:
+    from datetime import UTC, datetime
+
+    from itsm.store import OutboxMessage
+
+    engine = engine_of(app)
+    number = engine.create(engine.actor("rita"), "incident", {"short_description": "Printer offline"})["number"]
+    now = datetime.now(UTC)
+    with engine.db.write() as session:
+        session.query(OutboxMessage).delete()
+        session.add(OutboxMessage(created_at=now, notification="sla_breach_chat", channel="webhook", recipients=[],
+                                  subject="", body="{}", url="https://hooks.example.invalid/robot", status="failed",
+                                  attempts=8, next_attempt_at=now, last_error="URLError: no such host"))
+        session.add(OutboxMessage(created_at=now, notification="assigned_notice", channel="email",
+                                  recipients=["user:lars"], subject="s", body="b", status="pending", attempts=2,
+                                  next_attempt_at=now, last_error="ConnectionRefusedError: [Errno 111]"))
+        session.add(OutboxMessage(created_at=now, notification="resolved_notice", channel="email",
+                                  recipients=["user:rita"], subject="s", body="b", status="sent", attempts=1,
+                                  next_attempt_at=now))
+    admin = Browser(app, "admin")
+    assert 'href="/admin/deliveries"' in admin.get("/admin/").text
+    page = admin.get("/admin/deliveries")
+    assert page.status_code == 200
+    assert "URLError: no such host" in page.text and "given up after 8 tries" in page.text
+    assert "ConnectionRefusedError" in page.text and "2 tries so far" in page.text
+    assert "resolved_notice" not in page.text  # delivered: not a problem
+    failed_id = re.search(r'/admin/deliveries/(\d+)/retry', page.text)
+    assert failed_id is not None and page.text.count("/retry") == 1  # only a given-up message is sent again
+    assert admin.post(f"/admin/deliveries/{failed_id.group(1)}/retry", {}).status_code == 302
+    with engine.db.read() as session:
+        row = session.get(OutboxMessage, int(failed_id.group(1)))
+        assert row is not None and (row.status, row.attempts) == ("pending", 0)
+    assert Browser(app, "lars").get("/admin/deliveries").status_code in (302, 403)
+    del number

@@ -8,6 +8,11 @@ exist). Failures retry with exponential backoff; after MAX_ATTEMPTS a message is
 Settings come from the environment: ITSM_SMTP_HOST (default 127.0.0.1), ITSM_SMTP_PORT (25),
 ITSM_SMTP_USER, ITSM_SMTP_PASSWORD, ITSM_SMTP_STARTTLS (1 to use it), ITSM_MAIL_FROM, and
 ITSM_WEBHOOK_SECRET (the HMAC-SHA256 key of the X-ITSM-Signature header).
+
+A webhook POSTs the rendered body exactly as written (SPEC 4), so that a chat tool's incoming webhook reads
+the JSON the pack wrote; what the platform adds goes into headers (X-ITSM-Delivery, -Notification, -Ticket,
+-Signature). Mail carries Date, a unique Message-ID, Auto-Submitted and In-Reply-To/References naming the
+ticket's thread (`thread_id`), which mail intake reads back to thread replies (channels/mail.py).
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ import os
 import smtplib
 import urllib.request
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from typing import TYPE_CHECKING
 
 from itsm.store import OutboxMessage
@@ -81,9 +87,9 @@ def _deliver_one(engine: Engine, message_id: int, result: DeliveryResult) -> Non
     error = None
     try:
         if message.channel == "webhook":
-            _post_webhook(message, number)
+            _post_webhook(engine, message, number)
         else:
-            _send_mail(message, addresses)
+            _send_mail(message, addresses, number)
     except Exception as exc:  # any failure of the far side: retry later
         error = f"{exc.__class__.__name__}: {exc}"
     with engine.db.write() as session:
@@ -124,13 +130,32 @@ def _addresses(engine: Engine, session: Session, recipients: list[str]) -> list[
     return list(dict.fromkeys(out))
 
 
-def _send_mail(message: OutboxMessage, addresses: list[str]) -> None:
+def mail_domain() -> str:
+    """The domain of ITSM_MAIL_FROM, for Message-IDs and thread ids (localhost when unset)."""
+    sender = os.environ.get("ITSM_MAIL_FROM", "itsm@localhost")
+    domain = sender.rsplit("@", 1)[-1].strip(" >") if "@" in sender else ""
+    return domain or "localhost"
+
+
+def thread_id(number: str, domain: str | None = None) -> str:
+    """The ticket's mail thread: every message about it answers this id, which a reply quotes back."""
+    return f"<{number}.ticket@{domain or mail_domain()}>"
+
+
+def _send_mail(message: OutboxMessage, addresses: list[str], number: str | None = None) -> None:
     if not addresses:
         return  # nobody with an address: nothing to send (not an error worth retrying)
+    domain = mail_domain()
     mail = EmailMessage()
     mail["From"] = os.environ.get("ITSM_MAIL_FROM", "itsm@localhost")
     mail["To"] = ", ".join(addresses)
     mail["Subject"] = " ".join(message.subject.split())  # a header is one line, whatever the fields hold
+    mail["Date"] = format_datetime(datetime.now(UTC))
+    mail["Message-ID"] = make_msgid(f"itsm.{message.id}.{number or 'none'}", domain)
+    mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: out-of-office replies are not sent back to it
+    if number:
+        mail["In-Reply-To"] = thread_id(number, domain)
+        mail["References"] = thread_id(number, domain)
     mail["X-ITSM-Notification"] = message.notification
     mail.set_content(message.body)
     host = os.environ.get("ITSM_SMTP_HOST", "127.0.0.1")
@@ -144,17 +169,45 @@ def _send_mail(message: OutboxMessage, addresses: list[str]) -> None:
         smtp.send_message(mail)
 
 
+def troubled_deliveries(engine: Engine, limit: int = 100) -> list[stored.Trouble]:
+    """For the admins' page: the newest messages that failed, given up on or waiting for a retry."""
+    with engine.db.read() as session:
+        return stored.troubled(session, limit)
+
+
+def retry_delivery(engine: Engine, message_id: int) -> bool:
+    """Send a message given up on again (an admin fixed the SMTP settings or the webhook's URL)."""
+    with engine.db.write() as session:
+        return stored.retry_now(session, message_id, engine.clock())
+
+
 def signature(payload: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
 
 
-def _post_webhook(message: OutboxMessage, number: str | None) -> None:
+def content_type_of(body: str) -> str:
+    """A webhook's Content-Type when the pack names none: JSON when the body is JSON (SPEC 4)."""
+    try:
+        json.loads(body)
+    except ValueError:
+        return "text/plain; charset=utf-8"
+    return "application/json"
+
+
+def _post_webhook(engine: Engine, message: OutboxMessage, number: str | None) -> None:
+    """POST the rendered body as written; the notification's content type and headers are read from the
+    active pack (a notification removed since the message was written gets the defaults)."""
     if not message.url:
         raise ValueError("webhook message without a url")
-    payload = json.dumps({"id": message.id, "notification": message.notification, "ticket": number,
-                          "subject": message.subject, "body": message.body}).encode()
-    headers = {"Content-Type": "application/json", "User-Agent": "itsm-platform",
-               "X-ITSM-Delivery": str(message.id)}
+    spec = engine.definitions.active().pack.notifications.get(message.notification)
+    payload = message.body.encode("utf-8")
+    headers = dict(spec.headers) if spec is not None else {}
+    headers.update({"Content-Type": (spec.content_type if spec is not None and spec.content_type else None)
+                    or content_type_of(message.body),
+                    "User-Agent": "itsm-platform", "X-ITSM-Delivery": str(message.id),
+                    "X-ITSM-Notification": message.notification})
+    if number:
+        headers["X-ITSM-Ticket"] = number
     secret = os.environ.get("ITSM_WEBHOOK_SECRET")
     if secret:
         headers["X-ITSM-Signature"] = signature(payload, secret)

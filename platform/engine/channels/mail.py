@@ -42,11 +42,15 @@ from .intake import MAX_KEY, create_keyed, map_fields, remember, render
 MAX_COMMENT = 20_000  # characters of a reply kept as a comment (a forwarded log file is not a comment)
 MAX_FILES = 20  # files kept from one mail
 SIGNATURES = frozenset({"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"})
-# Lines that start the quoted original in replies: English, German and French mail clients, Outlook.
+# Lines that start the quoted original in replies: English, German, French and Chinese mail clients (NetEase,
+# QQ/Foxmail, Tencent Exmail, Alibaba), Outlook in English, German and Chinese.
 _QUOTE_HEADERS = [re.compile(p, re.IGNORECASE) for p in (
     r"^on .{1,200}wrote:$", r"^am .{1,200}schrieb .{0,200}:$", r"^le .{1,200}a écrit\s?:$",
-    r"^-{2,}\s*(original message|ursprüngliche nachricht|message d'origine)\s*-{2,}$", r"^_{10,}$",
-    r"^from:\s.+$")]
+    r"^-{2,}\s*(original message|ursprüngliche nachricht|message d'origine|原始邮件|邮件原件|原邮件)\s*-{2,}$",
+    r"^_{10,}$", r"^(from|发件人)\s*[:：]\s*.+$", r"^在.{1,200}写道\s*[:：]$")]
+_OUTLOOK_SENT = re.compile(r"^(sent|date|gesendet|envoyé|发送时间|时间|日期)\s*[:：]", re.IGNORECASE)
+# What mail clients and servers put on replies no person wrote (RFC 3834 and the common non-standard ones).
+_AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Auto-Reply")
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ class InboundMail:
     to: tuple[str, ...]
     date: str
     files: tuple[MailFile, ...] = ()
+    references: tuple[str, ...] = ()  # the ids of In-Reply-To and References, which thread a reply
+    auto_reply: bool = False  # an out-of-office answer or another message no person wrote
 
     def context(self) -> dict[str, Any]:
         return {"subject": self.subject, "body": self.body, "from": self.sender, "from_name": self.sender_name,
@@ -83,9 +89,22 @@ def parse_mail(raw: bytes) -> InboundMail:
         message_id = "sha256:" + hashlib.sha256(raw).hexdigest()
     subject = " ".join(_storable(str(message.get("Subject", ""))).split())
     recipients = tuple(_storable(a) for _, a in getaddresses([str(v) for v in message.get_all("To", [])]) if a)
+    references = tuple(re.findall(r"<([^<>\s]{1,400})>", " ".join(
+        str(message.get(header, "")) for header in ("In-Reply-To", "References"))))
     return InboundMail(_storable(message_id), _storable(address.lower()), _storable(name or address), subject,
                        strip_quoted(_storable(_text_of(message))), recipients, _storable(str(message.get("Date", ""))),
-                       _files_of(message))
+                       _files_of(message), tuple(_storable(r) for r in references), is_auto_reply(message))
+
+
+def is_auto_reply(message: Message) -> bool:
+    """A message no person wrote (SPEC 4): `Auto-Submitted` other than `no` (RFC 3834), `X-Autoreply` and its
+    kin, or `Precedence: auto_reply`. Such a mail never becomes a comment nor a ticket."""
+    submitted = str(message.get("Auto-Submitted", "")).strip().lower()
+    if submitted and submitted.split(";", 1)[0].strip() != "no":
+        return True
+    if any(message.get(header) is not None for header in _AUTO_HEADERS):
+        return True
+    return str(message.get("Precedence", "")).strip().lower() == "auto_reply"
 
 
 def _storable(text: str) -> str:
@@ -191,13 +210,13 @@ def strip_quoted(text: str) -> str:
     for i, line in enumerate(lines):
         stripped = line.strip()
         two = f"{stripped} {lines[i + 1].strip()}" if i + 1 < len(lines) else stripped  # "On ...\n wrote:"
-        if line.rstrip("\n") == "-- " or any(p.match(stripped) or p.match(two) for p in _QUOTE_HEADERS[:3]):
+        if line.rstrip("\n") == "-- " or any(p.match(stripped) or p.match(two)
+                                               for p in (*_QUOTE_HEADERS[:3], _QUOTE_HEADERS[6])):
             break
         if any(p.match(stripped) for p in _QUOTE_HEADERS[3:5]):
             break
-        if _QUOTE_HEADERS[5].match(stripped) and any(
-                re.match(r"^(sent|date|gesendet|envoyé)\s*:", n.strip(), re.IGNORECASE) for n in lines[i + 1:i + 4]):
-            break  # Outlook: From: / Sent: / To: / Subject: above the original
+        if _QUOTE_HEADERS[5].match(stripped) and any(_OUTLOOK_SENT.match(n.strip()) for n in lines[i + 1:i + 4]):
+            break  # Outlook: From: / Sent: / To: / Subject: above the original (发件人: / 发送时间: in Chinese)
         if stripped.startswith(">"):
             continue
         kept.append(line.rstrip())
@@ -225,6 +244,9 @@ def receive_mail(engine: Any, raw: bytes, intake_id: str | None = None) -> dict[
     pack = engine.definitions.active().pack
     intake = email_intake(pack, intake_id)
     mail = parse_mail(raw)
+    if mail.auto_reply:  # an out-of-office answer to our own mail: recording it would answer it again
+        return {"action": "ignored", "number": None,
+                "message": "an automatic reply (Auto-Submitted, X-Autoreply): not recorded"}
     key = mail.message_id if len(mail.message_id) <= MAX_KEY else (
         "sha256:" + hashlib.sha256(mail.message_id.encode()).hexdigest())
     known = _keyed_ticket(engine, intake.id, key)
@@ -235,7 +257,7 @@ def receive_mail(engine: Any, raw: bytes, intake_id: str | None = None) -> dict[
         return {"action": "rejected", "number": None,
                 "message": f"no user has the address {mail.sender} (itsm user add NAME --email ADDRESS)"}
     context = {"mail": mail.context(), "sender": {"name": user.name, "email": user.email}}
-    number = _reply_target(engine, pack, mail.subject, user.name)
+    number = _reply_target(engine, pack, mail, user.name)
     sender = engine.actor(user.name)
     with receiving(engine) as uploads:
         note = _take_files(engine, mail.files, uploads, pack.language)
@@ -299,18 +321,24 @@ def _name_of(address: str) -> str:
     return (local or "mail_user")[:80]
 
 
-def _reply_target(engine: Any, pack: m.PackSpec, subject: str, user_name: str) -> str | None:
-    """The open ticket the subject names, if the sender may see it; None: the mail opens a new ticket."""
+def _reply_target(engine: Any, pack: m.PackSpec, mail: InboundMail, user_name: str) -> str | None:
+    """The open ticket the reply belongs to, if the sender may see it: the thread its In-Reply-To or
+    References name (our mails' Message-IDs and thread ids hold the number), else a number in the subject.
+    None: the mail opens a new ticket."""
     prefixes = sorted({p.number_prefix for p in pack.processes.values() if p.number_prefix}, key=len, reverse=True)
     if not prefixes:
         return None
-    pattern = re.compile(rf"(?<![A-Za-z0-9])((?:{'|'.join(map(re.escape, prefixes))})[0-9]{{7,}})(?![0-9])")
-    for number in pattern.findall(subject):
+    number = f"(?:{'|'.join(map(re.escape, prefixes))})[0-9]{{7,}}"
+    threaded = re.compile(rf"^(?:.*\.itsm\.[0-9]+\.({number})|({number})\.ticket)@")
+    candidates = [found.group(1) or found.group(2) for found in map(threaded.match, reversed(mail.references))
+                  if found is not None]
+    candidates += re.findall(rf"(?<![A-Za-z0-9])({number})(?![0-9])", mail.subject)
+    for candidate in dict.fromkeys(candidates):
         try:
-            view = engine.get(engine.actor(user_name), number)
+            view = engine.get(engine.actor(user_name), candidate)
         except EngineError:  # no such ticket, or not the sender's to see: do not reveal which
             continue
         process = pack.processes.get(view["process"])
         if process is not None and view["state"] not in process.final_states:
-            return str(number)
+            return str(candidate)
     return None
