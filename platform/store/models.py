@@ -196,6 +196,7 @@ class Ticket(Base):
         Index("ix_tickets_org", "org", "id"),
         Index("ix_tickets_urgency", "is_open", "sla_rank", "sla_due_at", "priority_rank", "id"),
         Index("ix_tickets_open_rank", "is_open", "priority_rank", "id"),
+        Index("ix_tickets_open_created", "is_open", "id"),
         Index("ix_tickets_open_updated", "is_open", "updated_at", "id"),
     )
 

@@ -53,8 +53,10 @@ def sla_summary(ticket: Mapping[str, Any], pack: m.PackSpec) -> dict[str, Any]:
     clocks = ticket.get("sla") or {}
     running = sorted(((c["deadline"], name) for name, c in clocks.items() if c.get("deadline")), key=lambda x: x[0])
     deadline, clock = running[0] if running else (None, None)
-    live = [(name, c) for name, c in clocks.items() if c["status"] in ("running", "paused")]
-    if any(c["breached"] or c["status"] == "breached" for _, c in live):
+    # a clock still counting (or paused): a breached one is shown `breached` until it stops
+    live = [(name, c) for name, c in clocks.items()
+            if c["status"] in ("running", "paused") or (c["status"] == "breached" and not c.get("stopped_at"))]
+    if any(c["breached"] for _, c in live):
         state = "breached"
     elif any(c["status"] == "running" and c.get("percent") is not None and c["percent"] >= _first_warning(pack, name)
              for name, c in live):

@@ -61,7 +61,8 @@ def test_an_agents_queue_reads_newest_first_without_sorting(desk: Engine) -> Non
 
 
 @pytest.mark.parametrize(("sort", "index"), [("urgency", "ix_tickets_urgency"), ("priority", "ix_tickets_open_rank"),
-                                             ("-updated", "ix_tickets_open_updated")])
+                                             ("-updated", "ix_tickets_open_updated"),
+                                             ("created", "ix_tickets_open_created")])
 def test_every_order_of_an_agents_queue_walks_its_index(desk: Engine, sort: str, index: str) -> None:
     plan = page_plan(desk, "lars", sort=sort)
     assert index in plan and "TEMP B-TREE" not in plan and "MULTI-INDEX OR" not in plan, plan

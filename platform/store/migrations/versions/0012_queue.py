@@ -4,8 +4,8 @@
 running deadline) and `tickets.priority_rank` (the priority's place in its matrix's levels) are written by
 every change from the ticket's clocks (`itsm.engine.runtime.urgency`); existing tickets get them here from
 their clock rows, and `priority_rank` from the priorities' text order (P1 < P2 ...) until the next `itsm
-publish` ranks the open tickets by their matrices' levels. Indexes: the urgency order, priority and updated,
-each behind `is_open` (the agents' queue hides closed tickets); newest first reads by id, as before.
+publish` ranks the open tickets by their matrices' levels. Indexes: the urgency order, priority, created (by id)
+and updated, each behind `is_open` (the agents' queue hides closed tickets).
 
 Revision ID: 0012_queue
 Revises: 0011_triage_models
@@ -26,6 +26,7 @@ depends_on = None
 INDEXES = {
     "ix_tickets_urgency": ["is_open", "sla_rank", "sla_due_at", "priority_rank", "id"],
     "ix_tickets_open_rank": ["is_open", "priority_rank", "id"],
+    "ix_tickets_open_created": ["is_open", "id"],
     "ix_tickets_open_updated": ["is_open", "updated_at", "id"],
 }
 
