@@ -32,10 +32,10 @@ INDEXES = {
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("tickets") as batch:
-        batch.add_column(sa.Column("sla_rank", sa.SmallInteger(), server_default="2", nullable=False))
-        batch.add_column(sa.Column("sla_due_at", itsm.store.models.UTCDateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("priority_rank", sa.SmallInteger(), server_default="999", nullable=False))
+    # plain ADD COLUMN (a constant default): SQLite keeps the table, no copy of every ticket
+    op.add_column("tickets", sa.Column("sla_rank", sa.SmallInteger(), server_default="2", nullable=False))
+    op.add_column("tickets", sa.Column("sla_due_at", itsm.store.models.UTCDateTime(timezone=True), nullable=True))
+    op.add_column("tickets", sa.Column("priority_rank", sa.SmallInteger(), server_default="999", nullable=False))
     tickets = sa.table("tickets", sa.column("id"), sa.column("is_open"), sa.column("priority"),
                        sa.column("sla_rank"), sa.column("sla_due_at"), sa.column("priority_rank"))
     clocks = sa.table("sla_clocks", sa.column("ticket_id"), sa.column("phase"), sa.column("deadline"),
@@ -61,7 +61,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in INDEXES:
         op.drop_index(name, table_name="tickets")
-    with op.batch_alter_table("tickets") as batch:
-        batch.drop_column("priority_rank")
-        batch.drop_column("sla_due_at")
-        batch.drop_column("sla_rank")
+    for column in ("priority_rank", "sla_due_at", "sla_rank"):  # ALTER TABLE DROP COLUMN (SQLite 3.35+)
+        op.drop_column("tickets", column)
