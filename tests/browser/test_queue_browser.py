@@ -87,7 +87,7 @@ def test_an_agent_works_the_queue_most_urgent_first(browser: Any, desk: tuple[st
     first = rows.nth(0)
     assert "risk-breached" in (first.get_attribute("class") or "")
     mark = first.locator(".risk-mark.breached")
-    assert mark.is_visible() and "⛔" in mark.inner_text()
+    assert mark.is_visible() and "✖" in mark.inner_text()
     assert ("已超时" if language == "zh-CN" else "Breached") in mark.inner_text()  # a word, not only a colour
     total = lars.locator(".queue-total").inner_text()
     assert ("6 个工单" if language == "zh-CN" else "6 tickets") in total
@@ -98,7 +98,7 @@ def test_an_agent_works_the_queue_most_urgent_first(browser: Any, desk: tuple[st
     chosen = [numbers[key] for key in ("P2", "P3", "P4", "P4b", "P5")]
     for number in chosen:
         lars.check(f"table.queue tr[data-number='{number}'] input[name=number]")
-    assert lars.locator("[data-selected-count]").inner_text().startswith("5")
+    assert "5" in lars.locator("[data-selected-count]").inner_text()
     lars.select_option("#bulk-assign", "user:sam")
     lars.click("button[name=action][value=assign]")
     lars.wait_for_load_state()
@@ -123,7 +123,7 @@ def test_an_agent_works_the_queue_most_urgent_first(browser: Any, desk: tuple[st
     banner = lars.locator("#sla-banner")
     box = banner.bounding_box()
     assert box is not None and box["y"] + box["height"] <= DESKTOP["height"]  # above the fold
-    assert "⛔" in banner.inner_text()
+    assert "✖" in banner.inner_text()
     picker = lars.locator("#assign-to option").all_inner_texts()
     assert any("sam" in option and ("件处理中" in option if language == "zh-CN" else "open" in option)
                for option in picker), picker

@@ -75,7 +75,7 @@ def test_views_pages_and_marks(app: Flask, clock: Clock) -> None:
     first = lars.get("/queue").text
     shown = ROWS.findall(first)
     assert len(shown) == 25 and shown[0] == urgent
-    assert 'class="risk-breached"' in first and "⛔</span> Breached" in first
+    assert 'class="risk-breached"' in first and "✖</span> Breached" in first
     assert "28 tickets" in first and "Page 1 of 2" in first and "most urgent first" in first
     assert 'aria-current="page">Open tickets' in first
     next_url = html.unescape(re.search(r'rel="next" href="([^"]+)"', first).group(1))
@@ -84,7 +84,7 @@ def test_views_pages_and_marks(app: Flask, clock: Clock) -> None:
     back = html.unescape(re.search(r'rel="prev" href="([^"]+)"', second).group(1))
     assert ROWS.findall(lars.get(back).text) == shown
     breached = lars.get("/queue?sla=breached").text
-    assert ROWS.findall(breached) == [urgent] and 'aria-current="page"><span aria-hidden="true">⛔ </span>Breached' \
+    assert ROWS.findall(breached) == [urgent] and 'aria-current="page"><span aria-hidden="true">✖ </span>Breached' \
         in breached
     by_number = ROWS.findall(lars.get("/queue?sort=created").text)
     assert by_number == sorted(by_number) and by_number[0] == calm[0]
