@@ -127,6 +127,9 @@ def test_ticket_page_sla_banner_and_assignment(app: Flask, clock: Clock) -> None
     clock.advance(minutes=25)  # 75% of the P2's 30-minute response
     sweep(engine, deliver=False)
     lars = Browser(app, "lars")
+    queue = lars.get("/queue").text
+    assert 'class="risk-at_risk"' in queue and "⚠</span> At risk" in queue
+    assert ROWS.findall(lars.get("/queue?sla=at_risk").text) == [number]
     page = lars.get(f"/tickets/{number}").text
     head = page[:page.index('class="columns"')]  # above the details, the timeline and the side column
     assert 'id="sla-banner"' in head and "SLA at risk" in head and "Next deadline:" in head
