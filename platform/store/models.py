@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -65,6 +66,9 @@ def _sqlite_text(value: datetime | None) -> str | None:
 
 JSONValue = JSON().with_variant(JSONB(), "postgresql")
 BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only
+
+
+NO_PRIORITY_RANK = 999  # the `priority_rank` of a ticket without a priority (or one no matrix lists): last
 
 
 def utcnow() -> datetime:
@@ -174,6 +178,13 @@ class Ticket(Base):
     state_entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     org: Mapped[str | None] = mapped_column(String(100))  # the requester's organization when it was reported
+    # The queue's urgency (docs/decisions.md, "The queue's urgency order"), kept by every change from its
+    # clocks so that the order is one index walk: 0 breached (a running or paused clock), 1 a running
+    # deadline ahead, 2 neither; the nearest running deadline; the priority's place in its matrix's levels.
+    sla_rank: Mapped[int] = mapped_column(SmallInteger, default=2, server_default="2")
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    priority_rank: Mapped[int] = mapped_column(SmallInteger, default=NO_PRIORITY_RANK,
+                                               server_default=str(NO_PRIORITY_RANK))
 
     __mapper_args__ = {"version_id_col": version}  # a stale write matches no row: optimistic concurrency
     __table_args__ = (
@@ -183,6 +194,10 @@ class Ticket(Base):
         Index("ix_tickets_requester", "requester", "id"),
         Index("ix_tickets_open_priority", "is_open", "priority", "id"),
         Index("ix_tickets_org", "org", "id"),
+        Index("ix_tickets_urgency", "is_open", "sla_rank", "sla_due_at", "priority_rank", "id"),
+        Index("ix_tickets_open_rank", "is_open", "priority_rank", "id"),
+        Index("ix_tickets_open_created", "is_open", "id"),
+        Index("ix_tickets_open_updated", "is_open", "updated_at", "id"),
     )
 
 

@@ -148,6 +148,15 @@ def match_rows(session: Session, terms: Sequence[str], where: Sequence[ColumnEle
     return [] if query is None else list(session.connection().execute(query))
 
 
+def count_matches(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[bool]], *,
+                  notes: ColumnElement[bool] | None = None, number: str | None = None) -> int:
+    """How many tickets `match_rows` would find with every word required and no limit (`count=true`)."""
+    query = _ranked(session, select(TICKETS.c.id), terms, where, 2**31 - 1, True, notes, number, 0, scored=False)
+    if query is None:
+        return 0
+    return int(session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0)
+
+
 def _ranked(session: Session, what: Select[Any], terms: Sequence[str], where: Sequence[ColumnElement[bool]],
             limit: int, every: bool, notes: ColumnElement[bool] | None, number: str | None,
             offset: int, scored: bool = True) -> Select[Any] | None:

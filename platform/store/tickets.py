@@ -11,10 +11,25 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, exists, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from .models import SlaClock, Ticket
+from .models import NO_PRIORITY_RANK, SlaClock, Ticket
 from .visibility import Viewer, sees
 
 TICKETS = cast(Table, Ticket.__table__)
@@ -97,18 +112,70 @@ def sla_status_condition(status: str, now: datetime) -> ColumnElement[bool]:
     return exists().where((SlaClock.ticket_id == Ticket.id) & condition)
 
 
+# The queue's orders (SPEC 10 `sort=`): the columns of each key, descending or not, the ticket id last so
+# that the key is unique and a page continues after the last row's key (keyset pagination). `sla_due_at`
+# is null exactly when `sla_rank` is 2, so the order is the same on SQLite (nulls first) and PostgreSQL.
+# Tickets are numbered and given ids as they are created: `created` orders by id.
+SORT_KEYS: dict[str, tuple[tuple[str, bool], ...]] = {
+    "urgency": (("sla_rank", False), ("sla_due_at", False), ("priority_rank", False), ("id", False)),
+    "priority": (("priority_rank", False), ("id", False)),
+    "-created": (("id", True),),
+    "created": (("id", False),),
+    "-updated": (("updated_at", True), ("id", True)),
+}
+
+
 def page(session: Session, limit: int, equal: Mapping[str, str], viewer: Viewer | None,
-         sla: ColumnElement[bool] | None, before: int | None,
-         where: Sequence[ColumnElement[bool]] = ()) -> list[Any]:
-    """Up to `limit` tickets, newest first: columns equal to `equal`, visible to `viewer` (None:
-    everything), with a clock in a status (`sla`), meeting `where`, with ids below `before`. (A search,
-    `q=`, is `search.match` over `page_conditions`.)"""
-    query = select(TICKETS).order_by(TICKETS.c.id.desc()).limit(limit)
+         sla: ColumnElement[bool] | None, after: Sequence[Any] | None,
+         where: Sequence[ColumnElement[bool]] = (), sort: str = "-created", backwards: bool = False,
+         open_only: bool = False) -> list[Any]:
+    """Up to `limit` tickets in the order `sort` (a key of SORT_KEYS): columns equal to `equal`, visible to
+    `viewer` (None: everything), with a clock in a status (`sla`), meeting `where`, after the key `after`
+    (the `sort_key` of the previous page's last row); `backwards`: the rows just before `after` instead,
+    nearest first (the caller turns them round); `open_only`: no ticket in a final state (the first column of
+    the orders' indexes). (A search, `q=`, is `search.match` over `page_conditions`.)"""
+    keys = tuple((name, down != backwards) for name, down in SORT_KEYS[sort])
+    query = select(TICKETS).order_by(*(TICKETS.c[name].desc() if down else TICKETS.c[name] for name, down in keys))
     newest_first = not equal and not where and session.get_bind().dialect.name == "sqlite"
-    query = query.where(*page_conditions(equal, viewer, sla, newest_first), *where)
-    if before is not None:
-        query = query.where(TICKETS.c.id < before)
+    query = query.where(*page_conditions(equal, viewer, sla, newest_first), *where).limit(limit)
+    if open_only:
+        query = query.where(TICKETS.c.is_open)
+    if after is not None:
+        query = query.where(after_key(keys, after))
     return list(session.connection().execute(query))
+
+
+def sort_key(sort: str, row: Any) -> tuple[Any, ...]:
+    """The values of `row` that order it under `sort` (a page's cursor)."""
+    return tuple(getattr(row, name) for name, _ in SORT_KEYS[sort])
+
+
+def after_key(keys: Sequence[tuple[str, bool]], values: Sequence[Any]) -> ColumnElement[bool]:
+    """The rows after `values` in the order `keys`: (a > x) or (a = x and b > y) or ... A null value
+    (`sla_due_at` of the calm tickets, where every row has it null) has no row beyond it, only equals."""
+    terms: list[ColumnElement[bool]] = []
+    prefix: list[ColumnElement[bool]] = []
+    for (name, down), value in zip(keys, values, strict=True):
+        column = TICKETS.c[name]
+        if value is not None:
+            terms.append(and_(*prefix, column < value if down else column > value))
+            prefix.append(column == value)
+        else:
+            prefix.append(column.is_(None))
+    return or_(*terms)
+
+
+def rank_priorities(session: Session, process: str, ranks: Mapping[str, int]) -> None:
+    """The open tickets of `process` take `priority_rank` from `ranks` (a level missing: ranked last)."""
+    rank = case(*((TICKETS.c.priority == level, value) for level, value in ranks.items()),
+                else_=NO_PRIORITY_RANK) if ranks else literal(NO_PRIORITY_RANK)
+    session.execute(update(TICKETS).where(TICKETS.c.process == process, TICKETS.c.is_open.is_(True),
+                                          TICKETS.c.priority_rank != rank).values(priority_rank=rank))
+
+
+def count(session: Session, conditions: Sequence[ColumnElement[bool]]) -> int:
+    """How many tickets meet `conditions` (the queue's `count=true`)."""
+    return int(session.scalar(select(func.count()).select_from(TICKETS).where(*conditions)) or 0)
 
 
 def page_conditions(equal: Mapping[str, str], viewer: Viewer | None,

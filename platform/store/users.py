@@ -10,14 +10,14 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import bulk
 from . import queries as q
 from .models import ApiToken, Organization, User
-from .orgs import contains
+from .orgs import contains, prefix_match
 
 
 def by_name(session: Session, name: str) -> User | None:
@@ -206,3 +206,20 @@ def all_named(session: Session, names: Collection[str]) -> dict[str, Any]:
         return {}
     rows = session.connection().execute(_WITH_ORG.where(_USERS.c.name.in_(list(names))))
     return {row.name: row for row in rows}
+
+
+def directory(session: Session, text: str, subtrees: Sequence[str] | None, limit: int) -> list[Any]:
+    """Active users (name, full name, mail, organization id and name) whose name, full name, mail address or
+    organization's name contains `text`, or whose organization is `text`; `subtrees`: only those of the
+    organizations under these materialized paths (None: anyone); by name, at most `limit`."""
+    dialect = session.get_bind().dialect.name
+    matches = [contains(column, text, dialect) for column in (User.name, User.full_name, User.email)]
+    named = select(Organization.id).where(contains(Organization.name, text, dialect))
+    matches += [User.org.in_(named), User.org == text]
+    query = (select(User.name, User.full_name, User.email, User.org, Organization.name.label("org_name"))
+             .outerjoin(Organization, Organization.id == User.org)
+             .where(User.active.is_(True), or_(*matches)))
+    if subtrees is not None:
+        under = or_(*(prefix_match(Organization.path, path, dialect) for path in subtrees)) if subtrees else false()
+        query = query.where(User.org.in_(select(Organization.id).where(under)))
+    return list(session.execute(query.order_by(User.name).limit(limit)).all())

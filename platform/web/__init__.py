@@ -77,6 +77,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     from . import admin_people as admin_people  # routes of the admin blueprint
     from . import api_people as api_people  # routes of the api blueprint
+    from . import queue_page as queue_page  # routes of the ui blueprint
 
     availability.init_app(app)  # first: its hook must run before any other reads the session
     i18n.init_app(app)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import wraps
@@ -22,8 +23,10 @@ from itsm.engine.errors import N_
 from itsm.engine.people.users import user_for_token
 from itsm.engine.reports.kpis import kpi_report, kpi_rows
 from itsm.engine.runtime.actors import actor_for
+from itsm.engine.runtime.queue import default_sort
 from itsm.interpreter.forms import form_json_schema
 from itsm.interpreter.graph import mermaid
+from itsm.store.tickets import SORT_KEYS
 
 from .availability import is_page_request
 from .bodies import declared_body
@@ -232,12 +235,15 @@ def create_ticket() -> Any:
     return jsonify(ticket), 201
 
 
+QUEUE_QUERY = ("process", "state", "priority", "team", "assignee", "requester", "q", "sla", "org", "sort",
+               "include_closed", "unassigned", "count", "limit", "cursor")
+
+
 @api.get("/tickets")
 @authenticated
 def list_tickets() -> Any:
     args = request.args
-    unknown = [k for k in args if k not in ("process", "state", "priority", "team", "assignee", "requester", "q",
-                                              "sla", "org", "limit", "cursor")]
+    unknown = [k for k in args if k not in QUEUE_QUERY]
     if unknown:
         raise BadRequest(N_("unknown query parameter '%(name)s'", name=unknown[0]),
                          [{"field": k, "message": N_("unknown parameter")} for k in unknown])
@@ -249,16 +255,56 @@ def list_tickets() -> Any:
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(N_("limit must be between 1 and %(most)s", most=MAX_LIMIT),
                          [{"field": "limit", "message": N_("between 1 and %(most)s", most=MAX_LIMIT)}])
-    kind = cursor_kind(args)
-    cursor = _decode_cursor(args.get("cursor"), kind)
-    items, next_id = current_engine().list_tickets(actor(), args, limit, cursor)
-    return jsonify({"items": items, "next_cursor": _encode_cursor(next_id, kind)})
+    count = (args.get("count") or "false").strip().lower()
+    if count not in ("true", "false"):
+        raise BadRequest(N_("%(name)s must be true or false", name="count"),
+                         [{"field": "count", "message": N_("true or false")}])
+    kind = cursor_kind(args, actor())
+    found = current_engine().queue_page(actor(), args, limit, decode_queue_cursor(args.get("cursor"), kind),
+                                        count=count == "true")
+    body: dict[str, Any] = {"items": found.items, "next_cursor": encode_queue_cursor(found.next_cursor, kind)}
+    if found.total is not None:
+        body["total"] = found.total
+    return jsonify(body)
 
 
-def cursor_kind(args: Any) -> str:
-    """What a queue cursor counts: the id to continue below (`id`), or for a ranked search (`q`) the rows
-    already shown (`at`)."""
-    return "at" if (args.get("q") or "").strip() else "id"
+def cursor_kind(args: Any, caller: Actor) -> str:
+    """What a queue cursor holds: for a ranked search (`q`) the rows already shown (`at`); for the newest
+    first the id to continue below (`id`); for any other order its name (the last row's sort key follows)."""
+    if (args.get("q") or "").strip():
+        return "at"
+    sort = args.get("sort") or default_sort(caller)
+    return "id" if sort == "-created" else sort
+
+
+def encode_queue_cursor(value: Any, kind: str) -> str | None:
+    """An opaque cursor: `at:N`, `id:N`, or the sort's name and its key as JSON (instants in ISO 8601)."""
+    if value is None:
+        return None
+    if kind in ("at", "id"):
+        return _encode_cursor(int(value[0] if isinstance(value, tuple) else value), kind)
+    key = [v.isoformat() if isinstance(v, datetime) else v for v in value]
+    return base64.urlsafe_b64encode(f"{kind}:{json.dumps(key, separators=(',', ':'))}".encode()).decode()
+
+
+def decode_queue_cursor(text: str | None, kind: str) -> Any:
+    """A cursor this API gave for this order (400 otherwise): an int (`at`), or the sort key as a tuple."""
+    if not text:
+        return None
+    if kind == "at":
+        return _decode_cursor(text, "at")
+    if kind == "id":
+        return (_decode_cursor(text, "id"),)
+    try:
+        found, _, value = base64.urlsafe_b64decode(text.encode()).decode().partition(":")
+        keys = SORT_KEYS.get(kind)
+        values = json.loads(value)
+        if found != kind or keys is None or not isinstance(values, list) or len(values) != len(keys):
+            raise ValueError
+        return tuple(_key_value(name, item) for (name, _), item in zip(keys, values, strict=True))
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise BadRequest(N_("invalid cursor: pass the next_cursor of the previous page unchanged"),
+                         [{"field": "cursor", "message": N_("not a cursor this API gave")}]) from None
 
 
 def _encode_cursor(ticket_id: int | None, kind: str = "id") -> str | None:
@@ -277,6 +323,20 @@ def _decode_cursor(text: str | None, expected: str = "id") -> int | None:
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise BadRequest(N_("invalid cursor: pass the next_cursor of the previous page unchanged"),
                          [{"field": "cursor", "message": N_("not a cursor this API gave")}]) from None
+
+
+def _key_value(column: str, value: Any) -> Any:
+    """One value of a sort key as the column holds it: an aware instant, or an integer."""
+    if value is None and column == "sla_due_at":
+        return None
+    if column.endswith("_at"):
+        instant = datetime.fromisoformat(value)
+        if instant.tzinfo is None:
+            raise ValueError
+        return instant
+    if type(value) is not int or not -2**63 < value < 2**63:
+        raise ValueError
+    return value
 
 
 @api.get("/tickets/<number>")
@@ -302,6 +362,37 @@ def fire_transition(number: str, transition: str) -> Any:
     version = None if data.get("version") is None else int(data["version"])  # JSON may write 2 as 2.0
     ticket = current_engine().fire(actor(), number, transition, data.get("fields") or {}, data.get("comment"), version)
     return jsonify(ticket)
+
+
+@api.post("/tickets/bulk")
+@authenticated
+def bulk_tickets() -> Any:
+    """One action on many tickets, each in its own transaction: every ticket's outcome (issue 17)."""
+    from itsm.engine.runtime.bulk_actions import bulk
+
+    data = request_body()
+    return jsonify(bulk(current_engine(), actor(), data["numbers"], data["action"], data, describe=error_body))
+
+
+@api.post("/tickets/<number>/assign")
+@authenticated
+def assign_ticket(number: str) -> Any:
+    """Give the ticket to a team or a person (`assignee: "me"`: the caller)."""
+    data = request_body()
+    user = data.get("assignee")
+    user = actor().name if user == "me" else user
+    version = None if data.get("version") is None else int(data["version"])
+    return jsonify(current_engine().assign(actor(), number, data.get("team") or None, user or None, version))
+
+
+@api.get("/tickets/<number>/candidates")
+@authenticated
+def assignee_candidates(number: str) -> Any:
+    """Who the ticket may be given to, with their team and open tickets (the assignee picker)."""
+    from itsm.engine.people.lookup import assignee_candidates as candidates
+
+    _query(())
+    return jsonify({"items": candidates(current_engine(), actor(), number)})
 
 
 @api.get("/tickets/<number>/events")

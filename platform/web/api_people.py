@@ -13,9 +13,10 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from itsm.engine import BadRequest
+from itsm.engine import BadRequest, Forbidden
 from itsm.engine.errors import N_
 from itsm.engine.people.accounts import create_user, find_users, get_user, update_user
+from itsm.engine.people.lookup import MAX_PEOPLE, find_people
 from itsm.engine.people.org_admin import create_org, find_orgs, get_org, update_org
 
 from .api import MAX_LIMIT, actor, admins_only, api, authenticated, request_body
@@ -119,9 +120,17 @@ def edit_org(org_id: str) -> Any:
 
 @api.get("/users")
 @authenticated
-@admins_only
 def list_users() -> Any:
-    """`q` in the name, full name or mail address; `org` its subtree's members; by name."""
+    """Admins: `q` in the name, full name or mail address; `org` its subtree's members; by name. Agents: the
+    people they may record tickets for, `q` in the name, full name, mail or organization (`limit` at most
+    20; name, full name, mail and organization only: `directory.find_people`)."""
+    if not actor().is_admin:
+        if not (actor().teams or actor().is_system):
+            raise Forbidden(N_("only administrators manage users and organizations"))
+        args = query(("q", "limit"))
+        limit = min(page_size(args), MAX_PEOPLE)
+        return jsonify({"items": find_people(current_engine(), actor(), args.get("q") or "", limit),
+                        "next_cursor": None})
     args = query(USER_QUERY)
     found = find_users(current_engine().db, text=args.get("q"), org=args.get("org") or None,
                        active=flag(args, "active"), admin=flag(args, "admin"), org_contact=flag(args, "org_contact"),

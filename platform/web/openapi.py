@@ -198,7 +198,9 @@ def _people_paths() -> dict[str, Any]:
                       "responses": _responses(200, ORG, 400, 401, 403, 404, 409, 422)}},
         "/api/users": {
             "get": {"summary": "Users (admins): q= in name, full name or mail address, org= its subtree's "
-                               "members, active=, admin=, org_contact=; by name", "security": AUTH,
+                               "members, active=, admin=, org_contact=; by name. Agents: only q= (also in the "
+                               "organization's name) and limit= (at most 20), the people they may record "
+                               "tickets for (name, full_name, email, org, org_name)", "security": AUTH,
                     "parameters": [*query, {"name": "org", "in": "query", "required": False,
                                             "schema": {"type": "string"}},
                                    *({"name": n, "in": "query", "required": False, "schema": FLAG}
@@ -215,6 +217,23 @@ def _people_paths() -> dict[str, Any]:
                       "security": AUTH, "requestBody": _body(USER_FIELDS, []),
                       "responses": _responses(200, USER, 400, 401, 403, 404, 409, 422)}},
     }
+
+
+QUEUE_NOTES = {
+    "assignee": "A user name; me: the caller; none: nobody (unassigned).",
+    "team": "A team id; mine: the caller's teams.",
+    "sla": "breached, at_risk (a warning fired), running or paused: a clock of the ticket is.",
+    "cursor": "The next_cursor of the page before (for the same sort).",
+}
+BULK = {"type": "object", "required": ["results", "succeeded", "failed"], "properties": {
+    "succeeded": {"type": "integer"}, "failed": {"type": "integer"},
+    "results": {"type": "array", "items": {"type": "object", "required": ["number", "ok"], "properties": {
+        "number": {"type": "string"}, "ok": {"type": "boolean"},
+        "state": {"type": "string"}, "team": {"type": ["string", "null"]},
+        "assignee": {"type": ["string", "null"]}, "version": {"type": "integer"},
+        "status": {"type": "integer", "description": "failed: the HTTP status this ticket alone would get"},
+        "error": {"type": "string"}, "message": {"type": "string"},
+        "details": {"type": "array", "items": {"type": "object"}}}}}}}
 
 
 ATTACHMENT_KEYS = ("id", "name", "size", "content_type", "sha256")
@@ -262,6 +281,23 @@ def openapi_document() -> dict[str, Any]:
                                    "the caller may see (400 for an organization that does not exist)."})
     filters.append({"name": "limit", "in": "query", "required": False,
                     "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}})
+    for found in filters:
+        if found["name"] in QUEUE_NOTES:
+            found["description"] = QUEUE_NOTES[found["name"]]
+    filters += [
+        {"name": "sort", "in": "query", "required": False,
+         "schema": {"enum": ["urgency", "-created", "created", "-updated", "priority"]},
+         "description": "urgency (the default for agents: breached first, then the nearest running SLA deadline, "
+                        "then priority, then the oldest), -created (newest first: the default for requesters), "
+                        "created, -updated, priority (most urgent level first, then the oldest). Ignored with q "
+                        "(best match first). Every order pages with next_cursor."},
+        {"name": "include_closed", "in": "query", "required": False, "schema": {"enum": ["true", "false"]},
+         "description": "Tickets in a final state too. Default: false for agents, true for requesters and "
+                        "whenever state= is given."},
+        {"name": "unassigned", "in": "query", "required": False, "schema": {"enum": ["true", "false"]},
+         "description": "true: tickets nobody holds (the same as assignee=none)."},
+        {"name": "count", "in": "query", "required": False, "schema": {"enum": ["true", "false"]},
+         "description": "true: the answer also gives `total`, how many tickets match."}]
     return {
         "openapi": "3.1.0",
         "info": {"title": "ITSM platform API", "version": "1",
@@ -348,7 +384,8 @@ def openapi_document() -> dict[str, Any]:
                          "requestBody": _body({"process": TEXT, "fields": OBJECT, "requester": {
                              "type": "string", "description": "agents only: whom the ticket is for"}}, ["process"]),
                          "responses": _responses(201, TICKET, 400, 401, 403, 422)},
-                "get": {"summary": "Tickets the caller may see, newest first", "security": AUTH,
+                "get": {"summary": "Tickets the caller may see: most urgent first for agents, newest first for "
+                                   "requesters (sort=)", "security": AUTH,
                         "description": "What the caller may see (SPEC 9, 14): the tickets it reported or holds; an "
                                        "agent's those of its processes, limited to its teams' organizations "
                                        "(org_scope); an organization's contact also those of its organization "
@@ -356,7 +393,38 @@ def openapi_document() -> dict[str, Any]:
                         "parameters": filters,
                         "responses": _responses(200, {"type": "object", "properties": {
                             "items": {"type": "array", "items": TICKET},
-                            "next_cursor": {"type": ["string", "null"]}}}, 400, 401)}},
+                            "next_cursor": {"type": ["string", "null"]},
+                            "total": {"type": "integer", "description": "with count=true"}}}, 400, 401)}},
+            "/api/tickets/bulk": {"post": {
+                "summary": "One action on many tickets, each in its own transaction: a failure on one leaves the "
+                           "others done; every ticket's outcome is listed",
+                "security": AUTH,
+                "requestBody": _body({
+                    "numbers": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                                "description": "ticket numbers, at most 200"},
+                    "action": {"enum": ["assign", "transition", "comment"]},
+                    "team": {"type": "string", "description": "assign: the team"},
+                    "assignee": {"type": "string", "description": "assign: the person"},
+                    "transition": {"type": "string", "description": "transition: its id"},
+                    "fields": {"type": "object", "description": "transition: the values of its form"},
+                    "comment": {"type": "string", "description": "transition: a comment with it"},
+                    "text": {"type": "string", "description": "comment: the text"},
+                    "internal": {"type": "boolean", "description": "comment: a work note (agents)"}},
+                    ["numbers", "action"]),
+                "responses": _responses(200, BULK, 400, 401)}},
+            "/api/tickets/{number}/assign": {"post": {
+                "summary": "Give the ticket to a team (nobody in it in particular) or a person (\"me\": the caller; "
+                           "the team stays when the person is in it)", "parameters": [NUMBER], "security": AUTH,
+                "requestBody": _body({"team": TEXT, "assignee": TEXT, "version": VERSION}, []),
+                "responses": _responses(200, TICKET, 400, 401, 403, 404, 409, 422)}},
+            "/api/tickets/{number}/candidates": {"get": {
+                "summary": "Who the ticket may be given to: the members of the teams that serve it, with their team "
+                           "and open tickets (its own team first, then the least loaded)", "parameters": [NUMBER],
+                "security": AUTH, "responses": _responses(200, {"type": "object", "properties": {
+                    "items": {"type": "array", "items": {"type": "object", "required": ["user", "team", "load"],
+                                                         "properties": {
+                        "user": TEXT, "team": TEXT, "load": {"type": "integer"},
+                        "skills": {"type": "array", "items": TEXT}, "same_team": BOOLEAN}}}}}, 400, 401, 404)}},
             "/api/tickets/{number}": ticket_ops,
             "/api/tickets/{number}/transitions/{transition}": {"post": {
                 "summary": "Fire a transition", "security": AUTH,

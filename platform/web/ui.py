@@ -15,18 +15,18 @@ from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_temp
 from flask_babel import gettext
 
 from itsm.engine import Actor, EngineError, ValidationFailed
+from itsm.engine.people.lookup import assignee_candidates
 from itsm.engine.reports.known_errors import link, suggest_for_ticket
 from itsm.engine.reports.triage import similar, triage_ticket
 from itsm.engine.runtime.actors import agent_processes
 from itsm.engine.runtime.attachments import attachments_of, create_with, receiving
 from itsm.engine.runtime.documents import document_fields, title_of
 from itsm.engine.runtime.forms import Form
-from itsm.engine.runtime.queue import SLA_FILTERS
 from itsm.engine.runtime.reviews import request_review, review_transition
 from itsm.interpreter import model as m
 from itsm.store import orgs
 
-from .api import _decode_cursor, _encode_cursor, cursor_kind
+from .api import decode_queue_cursor, encode_queue_cursor
 from .attachments import MAX_FILES, chosen_files, receive_all, takes_files
 from .extension import current_engine
 from .formdata import parse_form
@@ -39,8 +39,11 @@ QUEUE_PAGE = 25
 
 
 def init_app(app: Flask) -> None:
+    from .queue_page import sla_summary
+
     app.register_blueprint(ui)
-    app.jinja_env.globals.update(is_agent=is_agent, has_kpis=has_kpis, ticket_title=ticket_title,
+    app.jinja_env.globals.update(sla_summary=lambda ticket: sla_summary(ticket, _pack()),
+                                 is_agent=is_agent, has_kpis=has_kpis, ticket_title=ticket_title,
                                  prose_fields=prose_fields, choice_label=choice_label, team_name=team_name)
 
 
@@ -133,12 +136,14 @@ def portal() -> Any:
     """The requester's tickets; for an organization's contact (SPEC 14) also, as a second view, the tickets
     of its organization and the organizations under it (`view=org`)."""
     actor = _actor()
-    cursor = _decode_cursor(request.args.get("cursor"))
+    cursor = decode_queue_cursor(request.args.get("cursor"), "id")
     org_name = _org_name(actor.org) if actor.org_contact and actor.org else None
     view = "org" if org_name is not None and request.args.get("view") == "org" else "mine"
+    # the requester's own tickets, closed ones too, newest first (whatever an agent's queue defaults to)
     filters = {"org": actor.org} if view == "org" else {"requester": actor.name}
+    filters.update(sort="-created", include_closed="true")
     items, next_id = current_engine().list_tickets(actor, filters, QUEUE_PAGE, cursor)
-    return render_template("portal.html", items=items, next_cursor=_encode_cursor(next_id),
+    return render_template("portal.html", items=items, next_cursor=encode_queue_cursor(next_id, "id"),
                            processes=reportable(_pack()), pack=_pack(), zone=_zone(), view=view, org_name=org_name)
 
 
@@ -146,35 +151,6 @@ def _org_name(org: str) -> str | None:
     """An organization's name, None when it does not exist (any more)."""
     with current_engine().db.read() as session:
         return orgs.names_of(session, [org]).get(org)
-
-
-QUEUE_FILTERS = ("process", "state", "team", "priority", "sla", "assignee", "org", "q")
-
-
-@ui.get("/queue")
-@login_required
-def queue() -> Any:
-    actor = _actor()
-    if not is_agent(actor):
-        return redirect(url_for("ui.portal"))
-    filters = {name: request.args.get(name, "").strip() for name in QUEUE_FILTERS}
-    if filters["assignee"] == "me":
-        filters["assignee"] = actor.name
-    if filters["sla"] and filters["sla"] not in SLA_FILTERS:
-        filters["sla"] = ""
-    kind = cursor_kind(filters)
-    cursor = _decode_cursor(request.args.get("cursor"), kind)
-    items, next_id = current_engine().list_tickets(actor, filters, QUEUE_PAGE, cursor)
-    pack = _pack()
-    states = sorted({(s.id, text(s.label)) for p in pack.processes.values() for s in p.states})
-    priorities = sorted({level for mx in pack.matrices.values() for level in mx.level_ids})
-    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "cursor" and v}
-    next_url = url_for("ui.queue", **args, cursor=_encode_cursor(next_id, kind)) if next_id else None
-    return render_template("queue.html", items=items, filters=filters, states=states, priorities=priorities,
-                           teams=sorted(pack.teams.values(), key=lambda t: text(t.name)), sla_filters=SLA_FILTERS,
-                           next_url=next_url,
-                           first_url=url_for("ui.queue", **args) if cursor else None, pack=pack, zone=_zone(),
-                           me=request.args.get("assignee") == "me")
 
 
 # -- the ticket page ----------------------------------------------------------------------------------
@@ -195,10 +171,18 @@ def ticket(number: str) -> Any:
              if spec.id not in hidden and view["fields"].get(spec.id) not in (None, "", [])]
     transitions = [process.transition(t) for t in view["transitions"]]
     known = suggest_for_ticket(engine, actor, number) if not (state and state.cancels) else []
+    agent = is_agent(actor)
+    works_on = agent and engine.works_on(actor, number)
+    candidates = assignee_candidates(engine, actor, number) if works_on and view_is_open(process, view) else []
     return render_template("ticket.html", t=view, process=process, form=form, state=state, shown=shown,
-                           events=events, transitions=transitions, pack=pack, zone=_zone(), agent=is_agent(actor),
+                           events=events, transitions=transitions, pack=pack, zone=_zone(), agent=agent,
                            known_errors=known, attachments=attachments_of(engine, actor, number),
-                           triage=_triage(actor, number))
+                           triage=_triage(actor, number), candidates=candidates, may_assign=bool(candidates))
+
+
+def view_is_open(process: m.ProcessSpec, view: Mapping[str, Any]) -> bool:
+    state = process.state_by_id.get(view["state"])
+    return state is not None and not state.final
 
 
 @ui.post("/tickets/<number>/links")
@@ -247,7 +231,9 @@ def new_ticket(process_id: str) -> Any:
             problems = [{"field": "", "message": problem} for problem in receive_all(chosen, uploads)]
             try:
                 if not problems:
-                    created = create_with(engine, actor, process_id, values, uploads, channel="portal")
+                    requester = request.form.get("_requester", "").strip() or None
+                    created = create_with(engine, actor, process_id, values, uploads, channel="portal",
+                                          requester=requester)
                     flash(gettext("%(number)s recorded. We will keep you posted here.", number=created["number"]),
                           "success")
                     return redirect(url_for("ui.ticket", number=created["number"]))
@@ -374,6 +360,8 @@ def _render_form(form: Form, values: dict[str, Any], problems: list[dict[str, st
     submitted = {**(form.ticket["fields"] if form.ticket else {}), **values}
     suggested = _suggested_fields(form)
     triage = _triage(_actor(), form.ticket["number"]) if suggested and form.ticket else None
+    picker = form.transition is None and is_agent(_actor())
     return render_template("form.html", form=form, values=submitted, errors=by_field, general=general,
                            pack=_pack(), zone=_zone(), posted=request.form if request.method == "POST" else None,
-                           comment=request.form.get("comment", ""), triage=triage, suggested=suggested), status
+                           comment=request.form.get("comment", ""), triage=triage, suggested=suggested,
+                           requester_picker=picker, requester=request.form.get("_requester", "")), status

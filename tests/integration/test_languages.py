@@ -172,8 +172,10 @@ def catalog_fragments() -> dict[str, list[str]]:
 
 
 FRAGMENTS = catalog_fragments()
-# Compiled once: there are more pieces than `re` caches, and a page has hundreds of segments.
-PATTERNS = [(msgid, piece, re.compile(rf"(?<![A-Za-z]){re.escape(piece)}(?![A-Za-z])"))
+# Compiled once: there are more pieces than `re` caches, and a page has hundreds of segments. A piece joined
+# to its neighbours by a hyphen or an underscore is part of a name, not prose ("of" in the pack's folder
+# /tmp/pytest-of-root/test_every_page_of_a_...).
+PATTERNS = [(msgid, piece, re.compile(rf"(?<![A-Za-z_-]){re.escape(piece)}(?![A-Za-z_-])"))
             for msgid, pieces in FRAGMENTS.items() for piece in pieces]
 
 

@@ -134,7 +134,7 @@ def test_a_change_process_through_the_api_and_the_pages(db_url: str) -> None:
     # pages: the ticket's title is its `title` field everywhere
     assert h1(pete.page(f"/tickets/{number}")) == "Upgrade the core switch"
     assert "Upgrade the core switch" in pete.page("/portal")
-    assert "Upgrade the core switch" in cora.page("/queue")
+    assert "Upgrade the core switch" in cora.page("/queue?include_closed=true")  # closed: hidden by default
     form = pete.page("/new/change")
     assert 'data-suggest-fields="title rationale approver_note rollback_plan"' in form
     created = pete.post("/new/change", {"title": "Rotate the TLS certificates", "risk": "standard"})

@@ -1,6 +1,7 @@
 """The queue's query plans on SQLite: an agent's newest tickets are read newest first and the scan stops
-after the page, instead of gathering every visible ticket and sorting them all; filters and requesters
-keep their indexes (docs/decisions.md, "The API overhead benchmark")."""
+after the page, instead of gathering every visible ticket and sorting them all; the urgency order (the
+agents' default) and the others walk their indexes the same way; filters and requesters keep their indexes
+(docs/decisions.md, "The API overhead benchmark", "The agents' queue")."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def page_plan(desk: Engine, who: str, **filters: str) -> str:
     captured: list[tuple[str, Any]] = []
 
     def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        if statement.startswith("SELECT tickets.id") and "ORDER BY tickets.id DESC" in statement:
+        if statement.startswith("SELECT tickets.id") and "ORDER BY tickets." in statement:
             captured.append((statement, parameters))
 
     event.listen(desk.db.engine, "before_cursor_execute", keep)
@@ -54,11 +55,19 @@ def page_plan(desk: Engine, who: str, **filters: str) -> str:
 
 
 def test_an_agents_queue_reads_newest_first_without_sorting(desk: Engine) -> None:
-    plan = page_plan(desk, "lars")
+    plan = page_plan(desk, "lars", sort="-created")
     assert "TEMP B-TREE" not in plan and "MULTI-INDEX OR" not in plan, plan
-    assert desk.list_tickets(desk.actor("lars"), {}, limit=30)[0][0]["number"] == "INC0000030"
+    assert desk.list_tickets(desk.actor("lars"), {"sort": "-created"}, limit=30)[0][0]["number"] == "INC0000030"
+
+
+@pytest.mark.parametrize(("sort", "index"), [("urgency", "ix_tickets_urgency"), ("priority", "ix_tickets_open_rank"),
+                                             ("-updated", "ix_tickets_open_updated"),
+                                             ("created", "ix_tickets_open_created")])
+def test_every_order_of_an_agents_queue_walks_its_index(desk: Engine, sort: str, index: str) -> None:
+    plan = page_plan(desk, "lars", sort=sort)
+    assert index in plan and "TEMP B-TREE" not in plan and "MULTI-INDEX OR" not in plan, plan
 
 
 def test_filters_and_requesters_keep_their_indexes(desk: Engine) -> None:
-    assert "ix_tickets_process_state" in page_plan(desk, "lars", state="new")
+    assert "ix_tickets_process_state" in page_plan(desk, "lars", state="new", sort="-created")
     assert "ix_tickets_requester" in page_plan(desk, "rita")

@@ -131,12 +131,14 @@ def attach(engine: Engine, actor: Actor, number: str, uploads: Sequence[Upload],
 
 @guarded
 def create_with(engine: Engine, actor: Actor, process: str, fields: dict[str, Any], uploads: Sequence[Upload],
-                channel: str | None = None) -> dict[str, Any]:
+                channel: str | None = None, requester: str | None = None) -> dict[str, Any]:
     """A new ticket of `process` with the received files attached, in one transaction: the ticket as `actor`
-    sees it (a report from the portal with its screenshot)."""
+    sees it (a report from the portal with its screenshot). `requester`: an agent records it on behalf of
+    that user (a phone call)."""
     with engine.db.write() as session:
         context = engine.context(session)
-        request = Request("create", actor, engine.clock(), process=process, values=dict(fields), channel=channel)
+        request = Request("create", actor, engine.clock(), process=process, values=dict(fields), channel=channel,
+                          requester=requester or None)
         created = create(session, engine.db, context, request).snapshot
         add_to(session, engine, context, created, actor, uploads)
         return engine.show(context, created, actor)

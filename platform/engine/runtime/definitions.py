@@ -17,11 +17,12 @@ from typing import Any
 
 from itsm.interpreter.loader import compile_documents, load_pack
 from itsm.interpreter.model import PackSpec
-from itsm.store import Database, DefinitionsVersion, orgs, versions
+from itsm.store import Database, DefinitionsVersion, orgs, tickets, versions
 from itsm.store.models import utcnow
 
 from ..errors import N_, NotFound, PublishRefused, joined
 from .compiled import CompiledVersion, compile_version
+from .urgency import priority_ranks
 
 MAX_CACHED_VERSIONS = 8
 
@@ -114,6 +115,7 @@ class Definitions:
             row = versions.stored(session, pack.digest, pack.id, list(pack.source), git_commit, actor)
             versions.activate(session, row)
             self._recheck_clocks(session, current, pack)
+            self._rank_priorities(session, current, pack)
         self._cache.setdefault(pack.digest, compile_version(pack.digest, pack))
         self._active = None
         return PublishResult(pack.digest, True, renamed, N_("published version %(version)s", version=pack.digest[:12]),
@@ -138,6 +140,7 @@ class Definitions:
             current = versions.active(session)
             versions.activate(session, row)
             self._recheck_clocks(session, current, pack)
+            self._rank_priorities(session, current, pack)
         self._active = None
         return PublishResult(row.id, True, renamed, N_("rolled back to version %(version)s", version=row.id[:12]),
                              warnings)
@@ -154,6 +157,17 @@ class Definitions:
                 and {p: s.sla for p, s in old.processes.items()} == {p: s.sla for p, s in pack.processes.items()}):
             return
         versions.open_clocks_due_now(session)
+
+    def _rank_priorities(self, session: Any, previous: DefinitionsVersion | None, pack: PackSpec) -> None:
+        """The open tickets' `priority_rank` (the queue's urgency order) follows the new version's levels:
+        written again when their order changed (the first version ranks whatever tickets there are)."""
+        if previous is not None:
+            cached = self._cache.get(previous.id)
+            old = cached.pack if cached is not None else compile_documents(previous.source)
+            if all(priority_ranks(old, p) == priority_ranks(pack, p) for p in pack.processes.values()):
+                return
+        for process in pack.processes.values():
+            tickets.rank_priorities(session, process.id, priority_ranks(pack, process))
 
     @staticmethod
     def _check_and_rename(session: Any, pack: PackSpec, actor: str) -> dict[str, int]:

@@ -31,8 +31,8 @@ from .compiled import CompiledVersion
 from .definitions import Definitions
 from .file_types import UploadPolicy
 from .forms import Form, create_form, transition_form
-from .queue import list_page
-from .rules import Context, Request, draft, plan, plan_note, working
+from .queue import QueuePage, list_page
+from .rules import Context, Request, draft, plan, plan_assign, plan_note, working
 from .snapshot import TicketSnapshot, is_internal, user_facts
 from .store_lookups import StoreLookups, snapshot
 from .triage_models import TriageModels, applied_note, to_apply
@@ -84,6 +84,12 @@ class Engine:
             return available(self.open(session, actor, number))
 
     @guarded
+    def works_on(self, actor: Actor, number: str) -> bool:
+        """Whether the actor works on this ticket as an agent (may assign it, reads its work notes)."""
+        with self.db.read() as session:
+            return is_agent(self.open(session, actor, number))
+
+    @guarded
     def events(self, actor: Actor, number: str) -> list[dict[str, Any]]:
         """The ticket's event log, oldest first; requesters do not see internal comments and attachments, nor
         the links to other tickets (`AGENT_EVENTS`); agents see the links to the tickets they may see (a
@@ -106,17 +112,25 @@ class Engine:
 
     @guarded
     def list_tickets(self, actor: Actor, filters: Mapping[str, str | None], limit: int = 50,
-                     cursor: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
-        """Tickets this actor may see, newest first, keyset-paginated by id, or best first for a search
-        (`q`, paginated by position): (items, next cursor)."""
+                     cursor: Any = None) -> tuple[list[dict[str, Any]], Any]:
+        """Tickets this actor may see in the order `sort` asks (`queue.list_page`), keyset-paginated, or best
+        first for a search (`q`, paginated by position): (items, next cursor)."""
+        found = self.queue_page(actor, filters, limit, cursor)
+        return found.items, found.next_cursor
+
+    @guarded
+    def queue_page(self, actor: Actor, filters: Mapping[str, str | None], limit: int = 50, cursor: Any = None,
+                   count: bool = False, before: Any = None) -> QueuePage:
+        """A page of the queue as the API and the pages show it: the tickets as views, the cursors of the
+        next and previous pages, the total when `count`."""
         with self.db.read() as session:
             compiled = self.definitions.active()
-            page, more = list_page(session, compiled.pack, actor, filters, limit, cursor, self.clock())
-            context = self.context(session, compiled)
             now = self.clock()
-            items = [view(working(context, ticket, actor, now), now) for ticket in page
+            found = list_page(session, compiled.pack, actor, filters, limit, cursor, now, count=count, before=before)
+            context = self.context(session, compiled)
+            items = [view(working(context, ticket, actor, now), now) for ticket in found.items
                      if ticket.ticket.process in compiled.pack.processes]
-            return items, more
+            return found._replace(items=items)
 
     @guarded
     def form(self, actor: Actor, *, process: str | None = None, number: str | None = None,
@@ -187,6 +201,17 @@ class Engine:
         if not text or not text.strip():  # before looking the ticket up
             raise ValidationFailed(N_("a comment needs text"), [{"field": "text", "message": N_("empty comment")}])
         return self.change(actor, number, Request("comment", actor, self.clock(), comment=text, internal=internal))
+
+    @guarded
+    def assign(self, actor: Actor, number: str, team: str | None = None, user: str | None = None,
+               version: int | None = None) -> dict[str, Any]:
+        """An agent gives the ticket to a team or a person (`rules.plan_assign`)."""
+        with self.db.write() as session:
+            context = self.context(session)
+            before = self.load(session, actor, number, for_update=True, context=context)
+            planned = plan_assign(working(context, before, actor, self.clock()), team, user, version)
+            after = perform(session, self.db, context, planned).snapshot if planned is not None else before
+            return self.show(context, after, actor)
 
     def change(self, actor: Actor, number: str, request: Request) -> dict[str, Any]:
         """One request on one ticket, locked for the transaction: load, plan, write, show."""

@@ -221,6 +221,45 @@ def plan_sla(work: Work) -> Plan:
     return work.plan("sla")
 
 
+def plan_assign(work: Work, team: str | None, user: str | None, version: int | None = None) -> Plan | None:
+    """An agent gives the ticket to a team (nobody in it in particular) or to a person (the team stays when
+    the person is in it, else becomes the person's first team that serves the ticket); a `routing` event
+    with reason `manual` records it. None: it was there already."""
+    if not is_agent(work):
+        raise Forbidden(N_("only agents of this ticket assign it"))
+    check_version(work, version)
+    ticket = work.ticket
+    if not ticket.is_open:
+        raise Conflict(N_("%(number)s is %(state)s: a closed ticket cannot be assigned", number=ticket.number,
+                          state=ticket.state))
+    if not team and not user:
+        raise ValidationFailed(N_("name a team or a person to assign the ticket to"),
+                               [{"field": "team", "message": N_("a team or a person is required")}])
+    teams = work.pack.teams
+    if team and team not in teams:
+        raise ValidationFailed(N_("no team '%(team)s'", team=team), [{"field": "team", "message": N_("unknown team")}])
+    if team and not work.serves(team):
+        raise ValidationFailed(N_("team '%(team)s' does not serve this ticket's organization", team=team),
+                               [{"field": "team", "message": N_("does not serve this organization")}])
+    if user:
+        if not work.lookups.user_exists(user):
+            raise ValidationFailed(N_("no user '%(user)s'", user=user),
+                                   [{"field": "assignee", "message": N_("unknown user")}])
+        homes = [t.id for t in teams.values() if any(member.user == user for member in t.members) and work.serves(t.id)]
+        if team and team not in homes:
+            raise ValidationFailed(N_("%(user)s is not a member of team '%(team)s'", user=user, team=team),
+                                   [{"field": "assignee", "message": N_("not a member of that team")}])
+        if not homes:
+            raise ValidationFailed(N_("%(user)s is in no team that serves this ticket", user=user),
+                                   [{"field": "assignee", "message": N_("in no team that serves this ticket")}])
+        team = team or (ticket.team if ticket.team in homes else homes[0])
+    if (team, user or None) == (ticket.team, ticket.assignee):
+        return None
+    work.event = "update"
+    return plan_note(work, "routing", {"reason": "manual", "team": team, "assignee": user or None},
+                     assign=(team, user or None))
+
+
 def plan_note(work: Work, kind: str, data: dict[str, Any], links: tuple[LinkRow, ...] = (),
               assign: tuple[str | None, str | None] | None = None) -> Plan:
     """An event of `kind` with `data` (a link, a review opened), optionally with links to write or an

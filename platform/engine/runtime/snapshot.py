@@ -40,6 +40,9 @@ class TicketRow(NamedTuple):
     state_entered_at: datetime | None
     closed_at: datetime | None
     org: str | None = None  # the requester's organization when the ticket was reported (SPEC 14)
+    sla_rank: int = 2  # the queue's urgency, from the clocks and the priority (`urgency.py`)
+    sla_due_at: datetime | None = None
+    priority_rank: int = 999
 
 
 class ClockRow(NamedTuple):

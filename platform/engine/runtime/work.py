@@ -22,6 +22,7 @@ from .live import clock_names
 from .plan import AdvanceCursor, ClockChange, CreateLinked, Effect, LinkRow, Plan, TimerRow, changed_columns
 from .snapshot import TICKET_COLUMNS, ClockRow, HistoryEntry, Lookups, TicketRow, TicketSnapshot, UserFacts
 from .timeline import timeline_text
+from .urgency import urgency_columns
 from .views import expression_context, person, template_context
 
 MAX_LINKED_DEPTH = 5
@@ -237,6 +238,7 @@ class Work:
             self.set(fields=dict(self.fields))
         if self.ticket.updated_at != self.now and (self.changes or new):
             self.set(updated_at=self.now)
+        self.set(**urgency_columns(self.pack, self.process, self.ticket.priority, self.clocks.values(), self.now))
         changed: tuple[str, ...]
         if new:
             changed = TICKET_COLUMNS[1:]

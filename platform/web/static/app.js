@@ -125,6 +125,67 @@
     });
   }
 
+  // The queue's bulk bar: a count of the selected rows, "select all", and the step offered only when every
+  // selected ticket takes it: otherwise a note names those that cannot and the button waits (the server
+  // checks again, for pages without this script).
+  function bulkBar(form) {
+    var boxes = form.querySelectorAll('input[type=checkbox][name="number"]');
+    var all = form.querySelector("input[data-select-all]"), count = form.querySelector("[data-selected-count]");
+    var select = form.querySelector('select[name="transition"]'), note = form.querySelector("[data-bulk-note]");
+    var apply = form.querySelector('button[name="action"][value="transition"]');
+    function offers(box, transition) {
+      return (box.closest("tr").dataset.transitions || "").split(" ").indexOf(transition) >= 0;
+    }
+    function update() {
+      var chosen = Array.prototype.filter.call(boxes, function (b) { return b.checked; });
+      if (count) count.textContent = count.dataset.template.replace("{count}", chosen.length);
+      if (!select) return;
+      Array.prototype.forEach.call(select.options, function (option) {
+        if (!option.value) return;
+        var everywhere = chosen.every(function (b) { return offers(b, option.value); });
+        option.classList.toggle("partial", chosen.length > 0 && !everywhere);
+      });
+      var cannot = select.value ? chosen.filter(function (b) { return !offers(b, select.value); })
+        .map(function (b) { return b.closest("tr").dataset.number; }) : [];
+      if (note) {
+        note.hidden = cannot.length === 0;
+        note.textContent = cannot.length ? note.dataset.template.replace("{transition}",
+          select.options[select.selectedIndex].text).replace("{numbers}", cannot.join(", ")) : "";
+      }
+      if (apply) apply.disabled = cannot.length > 0;
+    }
+    boxes.forEach(function (b) { b.addEventListener("change", update); });
+    if (select) select.addEventListener("change", update);
+    if (all) all.addEventListener("change", function () {
+      boxes.forEach(function (b) { b.checked = all.checked; });
+      update();
+    });
+    update();
+  }
+
+  // The agent's create form: the requester found by name, mail or organization while typing.
+  function requesterLookup(input) {
+    var list = document.getElementById(input.getAttribute("list")), timer = null;
+    function ask() {
+      var q = input.value.trim();
+      if (q.length < 2) return;
+      fetch(input.dataset.lookup + "?q=" + encodeURIComponent(q), {credentials: "same-origin",
+        headers: {"Accept": "application/json"}})
+        .then(function (r) { return r.ok ? r.json() : []; })
+        .then(function (people) {
+          list.textContent = "";
+          people.forEach(function (person) {
+            var option = document.createElement("option");
+            option.value = person.name;
+            option.label = person.label;
+            option.textContent = person.label;
+            list.appendChild(option);
+          });
+        }).catch(function () {});
+    }
+    input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(ask, 250); });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     words = document.body.dataset;
     units = (words.countdownUnits || "d h m").split(" ");
@@ -134,5 +195,7 @@
     document.querySelectorAll("form[data-suggest]").forEach(similar);
     document.querySelectorAll("input[type=file][data-max-bytes]").forEach(fileLimits);
     document.querySelectorAll("form.generated").forEach(takeSuggestions);
+    document.querySelectorAll("form.bulk").forEach(bulkBar);
+    document.querySelectorAll("input[data-lookup]").forEach(requesterLookup);
   });
 })();

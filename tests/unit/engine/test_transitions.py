@@ -37,7 +37,7 @@ def working(context: Context) -> TicketSnapshot:
 
 
 CORE = ("access", "actions", "actors", "clocks", "compiled", "documents", "fields", "forms", "live", "machines",
-        "plan", "rules", "snapshot", "views", "work")
+        "plan", "rules", "snapshot", "urgency", "views", "work")
 
 
 def test_the_core_imports_no_database() -> None:
