@@ -471,6 +471,17 @@ class IntakeSpec:
 
 
 @dataclass(frozen=True)
+class NamedUser:
+    """A user name a pack refers to (a member, a routing rule's user, `user:NAME`, an assignment): users live
+    in the database, so publishing warns about each one it lacks (SPEC 4 team and routing)."""
+
+    name: str
+    where: str  # FILE:LINE:COL
+    subject: str  # team/desk
+    path: str  # members[0].user
+
+
+@dataclass(frozen=True)
 class PackSpec:
     """A validated pack: everything the runtime needs, immutable."""
 
@@ -495,6 +506,8 @@ class PackSpec:
     intakes: Mapping[str, IntakeSpec] = field(default_factory=lambda: EMPTY)
     source: tuple[Mapping[str, Any], ...] = field(default=(), compare=False, repr=False)  # merged documents
     warnings: tuple[DefinitionError, ...] = ()
+    renamed_teams: Mapping[str, str] = field(default_factory=lambda: EMPTY)  # removed team -> its open tickets' team
+    named_users: tuple[NamedUser, ...] = field(default=(), compare=False, repr=False)
 
     def summary(self) -> dict[str, int]:
         return {
