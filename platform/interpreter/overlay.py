@@ -133,9 +133,11 @@ def merge_nodes(base: Node, over: Node, subject: str, pack: MergedPack,
                         f"cannot remove '{ident}': the base has no such item"))
                 continue
             item, anchor = _position_of(item, merged, subject, (*path, index), problems)
+            if anchor is False:
+                continue  # placed wrongly: reported, and left out rather than put somewhere it was not meant
             merged[ident] = (merge_nodes(merged[ident], item, subject, pack, problems, (*path, ident))
                              if ident in merged else item)
-            if anchor is not None:
+            if isinstance(anchor, tuple):
                 merged = _placed(merged, ident, *anchor)
         result = Node(list(merged.values()), over.pos, base.key_pos)
         return result
@@ -148,9 +150,10 @@ POSITION_KEYS = ("before", "after")
 
 
 def _position_of(item: Node, merged: dict[str, Node], subject: str, path: tuple[str | int, ...],
-                 problems: list[DefinitionError]) -> tuple[Node, tuple[str, str] | None]:
+                 problems: list[DefinitionError]) -> tuple[Node, tuple[str, str] | None | bool]:
     """The item without its `before:`/`after:` (overlay words, not part of the kind's language) and where it
-    goes: (before|after, id of another item of the list), or None to keep its place (new items: last)."""
+    goes: (before|after, id of another item of the list), None to keep its place (new items: last), or
+    False when the place is wrong (reported)."""
     given = [k for k in POSITION_KEYS if k in item.value]
     if not given:
         return item, None
@@ -159,7 +162,7 @@ def _position_of(item: Node, merged: dict[str, Node], subject: str, path: tuple[
         problems.append(DefinitionError(item.value["after"].key_pos or item.pos, subject,
                                         format_path((*path, "after")),
                                         "an item goes either before or after another one, not both"))
-        return stripped, None
+        return stripped, False
     word = given[0]
     target = item.value[word]
     ident = _item_id(item)
@@ -170,7 +173,7 @@ def _position_of(item: Node, merged: dict[str, Node], subject: str, path: tuple[
         reason = ("an item cannot be placed relative to itself" if target.value == ident else
                   f"no item '{target.value}' to place '{ident}' {word}{hint}{listed}")
         problems.append(DefinitionError(target.pos, subject, format_path((*path, word)), reason))
-        return stripped, None
+        return stripped, False
     return stripped, (word, target.value)
 
 

@@ -81,10 +81,10 @@ def rename_state(session: Session, process: str, old: str, new: str, at: datetim
                     .execution_options(synchronize_session=False))
 
 
-def open_per_team(session: Session) -> Sequence[Any]:
-    """(team, open tickets) for every team holding open tickets."""
-    return session.execute(select(Ticket.team, func.count()).where(Ticket.is_open, Ticket.team.is_not(None))
-                           .group_by(Ticket.team)).all()
+def open_per_place(session: Session) -> Sequence[Any]:
+    """(process, state, team, open tickets) for every such combination holding open tickets."""
+    return session.execute(select(Ticket.process, Ticket.state, Ticket.team, func.count()).where(Ticket.is_open)
+                           .group_by(Ticket.process, Ticket.state, Ticket.team)).all()
 
 
 def open_on_team(session: Session, team: str) -> Sequence[Any]:

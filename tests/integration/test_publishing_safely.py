@@ -12,13 +12,12 @@ from sqlalchemy import select
 from itsm.engine import Engine, PublishRefused, ValidationFailed, system_actor
 from itsm.engine.authoring.impact import open_tickets
 from itsm.engine.people.users import add_user
-from itsm.engine.runtime.actors import actor_for
+from itsm.engine.runtime.actors import Actor
 from itsm.engine.worker import sweep
 from itsm.interpreter import load_pack
 from itsm.interpreter.diff import diff_packs
 from itsm.store import Database
 from itsm.store.models import Timer
-from itsm.store.users import named
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin
 
@@ -115,9 +114,8 @@ def desk(db: Database, tmp_path: Path) -> Engine:
     return engine
 
 
-def agent(engine: Engine, name: str = "ann"):  # type: ignore[no-untyped-def]
-    with engine.db.read() as session:
-        return actor_for(named(session, name), engine.definitions.active().pack)
+def agent(engine: Engine, name: str = "ann") -> Actor:
+    return engine.actor(name)
 
 
 def open_request(engine: Engine, **fields: str) -> str:
@@ -187,6 +185,44 @@ def test_removing_a_team_with_open_tickets_is_refused_with_a_count(desk: Engine,
     assert all(desk.get(system_actor(), n)["team"] == "network" for n in network)
 
 
+OVERLAY = """\
+kind: pack
+id: client
+format: 1
+extends: ../v1
+{renamed}
+---
+kind: team
+id: network
+remove: true
+---
+kind: team
+id: infra
+roles: [agent]
+members: [{{user: nils}}]
+---
+kind: routing
+id: routes
+rules:
+  - {{id: network, team: infra}}
+"""
+
+
+def test_an_overlay_removing_a_team_is_refused_then_moves_its_tickets_with_renamed_teams(
+        desk: Engine, tmp_path: Path) -> None:
+    number = open_request(desk, category="network")
+    client = tmp_path / "client"
+    client.mkdir()
+    (client / "pack.yaml").write_text(OVERLAY.format(renamed=""), encoding="utf-8")
+    with pytest.raises(PublishRefused) as refused:
+        desk.definitions.publish_path(client)
+    assert refused.value.details == [{"team": "network", "open_tickets": 1}]
+    (client / "pack.yaml").write_text(OVERLAY.format(renamed="renamed_teams: {network: infra}"), encoding="utf-8")
+    assert desk.definitions.publish_path(client).renamed == {"team:network->infra": 1}
+    assert (desk.get(system_actor(), number)["team"], desk.get(system_actor(), number)["assignee"]) == ("infra", "nils")
+    assert desk.get(system_actor(), open_request(desk, category="network"))["team"] == "infra"
+
+
 def test_renamed_teams_moves_the_open_tickets_with_an_event_and_diff_counts_them(desk: Engine,
                                                                                  tmp_path: Path) -> None:
     kept, dropped = open_request(desk, category="network"), open_request(desk, category="network")
@@ -254,7 +290,7 @@ def test_a_changed_after_or_calendar_moves_pending_timed_transitions(desk: Engin
     untouched = open_request(desk)  # still new: no timer, none planned
 
     desk.definitions.publish_path(pack(tmp_path / "v2", after="1bd"))
-    assert due_of(desk.db, number) == {"auto_close": datetime(2026, 3, 3, 8, 0, tzinfo=UTC)}  # Tuesday 09:00
+    assert due_of(desk.db, number) == {"auto_close": START + timedelta(hours=8)}  # Monday 17:00: a working day
     desk.definitions.publish_path(pack(tmp_path / "v3", after="2h", hours='"10:00-17:00"'))
     assert due_of(desk.db, number) == {"auto_close": START + timedelta(hours=3)}  # from the 10:00 opening
     desk.definitions.publish_path(pack(tmp_path / "v4", after="2h", hours='"10:00-17:00"',
@@ -281,12 +317,12 @@ def test_a_timed_transition_removed_by_a_publish_never_fires(desk: Engine, tmp_p
 
 def test_a_pack_naming_unknown_users_publishes_with_a_warning_per_user(desk: Engine, tmp_path: Path) -> None:
     result = desk.definitions.publish_path(pack(tmp_path / "v2", desk_extra=", {user: zoe}",
-                                                network_extra=", {user: yann}"))
+                                                network_members="{user: nils}, {user: yann}"))
     assert result.activated
     assert result.warnings == (
-        "pack.yaml:84:29: warning: team/desk: members[1].user: no user 'zoe' in the database: nothing is "
+        "pack.yaml:57:31: warning: team/desk: members[1].user: no user 'zoe' in the database: nothing is "
         "assigned to them until the user is created (itsm user add, itsm user import)",
-        "pack.yaml:89:30: warning: team/network: members[1].user: no user 'yann' in the database: nothing is "
+        "pack.yaml:62:32: warning: team/network: members[1].user: no user 'yann' in the database: nothing is "
         "assigned to them until the user is created (itsm user add, itsm user import)",
     )
     # round robin over desk [ann, zoe]: zoe does not exist, so every ticket goes to ann

@@ -209,36 +209,35 @@ class Definitions:
         """Refuse (with counts per state and per team) when open tickets would sit in a state or on a team the
         pack lacks; move those that `renamed_states` and `renamed_teams` map, each with an event under the new
         version (SPEC 7)."""
-        counts = versions.open_per_state(session)
         stranded: Counter[str] = Counter()
-        moves: list[tuple[str, str, str, int]] = []
-        for process_id, state, count in counts:
+        moves: Counter[tuple[str, str, str]] = Counter()
+        team_moves: dict[str, str] = {}
+        orphaned: Counter[str] = Counter()
+        for process_id, state, team, count in versions.open_per_place(session):
             process = pack.processes.get(process_id)
             if process is None:
                 stranded[f"{process_id} (process removed): {state}"] += count
-            elif state not in process.state_by_id:
+                continue  # each ticket is counted once: by its state first
+            if state not in process.state_by_id:
                 target = process.renamed_states.get(state)
                 if target is None:
                     stranded[f"{process_id}: {state}"] += count
-                else:
-                    moves.append((process_id, state, target, count))
-        team_moves: list[tuple[str, str]] = []
-        orphaned: Counter[str] = Counter()
-        for team, count in versions.open_per_team(session):
-            if team in pack.teams:
+                    continue
+                moves[(process_id, state, target)] += count
+            if team is None or team in pack.teams:
                 continue
             if team in pack.renamed_teams:
-                team_moves.append((team, pack.renamed_teams[team]))
+                team_moves[team] = pack.renamed_teams[team]
             else:
                 orphaned[team] += count
         if stranded or orphaned:
             raise _refusal(stranded, orphaned)
         renamed = {}
         now = utcnow()
-        for process_id, old, new, count in moves:
+        for (process_id, old, new), count in moves.items():
             versions.rename_state(session, process_id, old, new, now, actor, pack.digest)
             renamed[f"{process_id}:{old}->{new}"] = count
-        for old, new in team_moves:
+        for old, new in team_moves.items():
             members = {member.user for member in pack.teams[new].members}
             moved = [{"id": ticket_id, "old_team": old, "new_team": new, "old_assignee": assignee,
                       # an assignee who is not in the new team would hold a ticket their team cannot see
