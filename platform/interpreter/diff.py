@@ -117,7 +117,7 @@ def _process(changes: list[Change], old: m.ProcessSpec, new: m.ProcessSpec) -> N
             continue
         details = [f"{name}: {_text(getattr(was, attr))} -> {_text(getattr(transition, attr))}"
                    for name, attr in (("from", "sources"), ("to", "target"), ("roles", "roles"),
-                                      ("when", "guard"), ("fields", "fields"), ("after", "after"))
+                                      ("when", "guard"), ("fields", "written_fields"), ("after", "after"))
                    if _text(getattr(was, attr)) != _text(getattr(transition, attr))]
         if _actions(was.actions) != _actions(transition.actions):
             details.append("actions changed")

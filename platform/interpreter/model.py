@@ -189,9 +189,10 @@ class TransitionSpec:
     description: Text = NO_TEXT
     roles: tuple[str, ...] | None = None  # None: any authenticated user
     guard: Expression | None = None
-    fields: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()  # its form: the fields written, then those its target state flags required
     actions: tuple[Action, ...] = ()
     after: Duration | None = None  # timed: fired by the worker
+    written_fields: tuple[str, ...] = ()  # the `fields:` as written (what `itsm diff` compares)
 
     @property
     def timed(self) -> bool:

@@ -147,6 +147,9 @@ def merge_nodes(base: Node, over: Node, subject: str, pack: MergedPack,
 
 
 POSITION_KEYS = ("before", "after")
+# Lists whose items have a key of the language named like a position word: a transition's `after:` is the
+# delay of a timed transition, so a transition is placed with `before:` only.
+NATIVE_KEYS = {"transitions": ("after",)}
 
 
 def _position_of(item: Node, merged: dict[str, Node], subject: str, path: tuple[str | int, ...],
@@ -154,10 +157,12 @@ def _position_of(item: Node, merged: dict[str, Node], subject: str, path: tuple[
     """The item without its `before:`/`after:` (overlay words, not part of the kind's language) and where it
     goes: (before|after, id of another item of the list), None to keep its place (new items: last), or
     False when the place is wrong (reported)."""
-    given = [k for k in POSITION_KEYS if k in item.value]
+    native = NATIVE_KEYS.get(str(path[-2]), ()) if len(path) >= 2 else ()
+    words = [k for k in POSITION_KEYS if k not in native]
+    given = [k for k in words if k in item.value]
     if not given:
         return item, None
-    stripped = Node({k: v for k, v in item.value.items() if k not in POSITION_KEYS}, item.pos, item.key_pos)
+    stripped = Node({k: v for k, v in item.value.items() if k not in words}, item.pos, item.key_pos)
     if len(given) > 1:
         problems.append(DefinitionError(item.value["after"].key_pos or item.pos, subject,
                                         format_path((*path, "after")),

@@ -163,7 +163,8 @@ def _with_required_fields(transitions: list[m.TransitionSpec],
     """SPEC 4: a transition's form is its `fields:` plus every field its target state flags required, so a
     state can never require a field that no way into it offers."""
     required = {s.id: tuple(f for f, flag in s.fields.items() if flag.required) for s in states}
-    return [dataclasses.replace(t, fields=(*t.fields, *(f for f in required.get(t.target, ()) if f not in t.fields)))
+    return [dataclasses.replace(t, written_fields=t.fields,
+                                fields=(*t.fields, *(f for f in required.get(t.target, ()) if f not in t.fields)))
             for t in transitions]
 
 

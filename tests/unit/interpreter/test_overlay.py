@@ -222,3 +222,12 @@ def test_cells_the_overlay_writes_for_its_new_choice_make_the_pack_valid(tmp_pat
         "needs a level for it: write it in the overlay (kind: priority_matrix, id: prio; the matrix is at "
         "../base/pack.yaml:45:3)",
     ]
+
+
+def test_a_transitions_after_is_its_delay_so_a_transition_is_placed_with_before(tmp_path: Path) -> None:
+    client = client_of(tmp_path, {"processes/stale.yaml": (
+        "kind: process\nid: ticket\ntransitions:\n"
+        "  - {id: stale_close, before: close, from: resolved, to: closed, after: 2bd}\n")})
+    ticket = load_pack(client).processes["ticket"]
+    assert [t.id for t in ticket.transitions][-2:] == ["stale_close", "close"]
+    assert ticket.transition("stale_close").after is not None and ticket.transition("stale_close").after.text == "2bd"
