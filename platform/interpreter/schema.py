@@ -437,10 +437,10 @@ def _partial(node: Any) -> Any:
            if not (key == "required" and isinstance(value, list))}  # the keyword, not a property `required`
     properties = out.get("properties")
     if isinstance(properties, dict) and "id" in properties and "kind" not in properties:
-        out["properties"] = {
-            **properties, "remove": {"const": True, "description": "Delete this item."},
-            "before": {"type": "string", "description": "Place this item just before the item with this id."},
-            "after": {"type": "string", "description": "Place this item just after the item with this id."}}
+        places = {"before": {"type": "string", "description": "Place this item just before the item with this id."},
+                  "after": {"type": "string", "description": "Place this item just after the item with this id."}}
+        out["properties"] = {**{k: v for k, v in places.items() if k not in properties}, **properties,  # transitions:
+                             "remove": {"const": True, "description": "Delete this item."}}  # after is the delay
     return out
 
 
