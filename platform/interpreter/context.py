@@ -103,12 +103,14 @@ class Compilation:
     known_ids: dict[str, set[str]] = field(default_factory=dict)  # every id, valid shape or not
     broken: dict[str, dict[str, Any]] = field(default_factory=dict)  # kind -> id -> data failing its shape
     removed: Mapping[str, Position] = field(default_factory=dict)
+    layers: Mapping[str, int] = field(default_factory=dict)  # file -> overlay depth (base 0): `layer`
     forms: dict[str, m.FormSpec] = field(default_factory=dict)  # compiled so far
     plugin_actions: Mapping[str, Any] = field(default_factory=dict)  # action name -> callable
     plugin_functions: Mapping[str, Any] = field(default_factory=dict)  # expression function name -> callable
     stored: bool = False  # compiling a version published earlier (Doc.runtime_error)
     language: str = DEFAULT_LANGUAGE  # the pack's `language`: texts fall back to it
     languages: tuple[str, ...] = ()  # the pack's `languages`: a text per language should have each
+    named_users: list[m.NamedUser] = field(default_factory=list)  # users the pack names (publish warns)
 
     def of_kind(self, kind: str) -> dict[str, Doc]:
         return self.docs.get(kind, {})
@@ -126,6 +128,16 @@ class Compilation:
         doc.error(path, f"unknown {noun} '{ident}'{did_you_mean(str(ident), candidates)}"
                         f"{self.removal_note(ident)}")
         return False
+
+    def name_user(self, doc: Doc, path: Path, name: object) -> None:
+        """Remember a user name the pack uses: publishing warns when the database has no such user."""
+        if isinstance(name, str) and name:
+            self.named_users.append(m.NamedUser(name, doc.where(path), doc.subject, format_path(path)))
+
+    def layer(self, file: str) -> int:
+        """How far up the overlay chain `file` is (0: the first base): a value set in a higher layer than the
+        document it breaks is the overlay's change, and the error belongs at its line."""
+        return self.layers.get(file, 0)
 
     def removal_note(self, ident: object) -> str:
         pos = self.removed.get(str(ident))
@@ -249,6 +261,8 @@ class Compilation:
                     self.template(doc, (*path, "assign", key))
             if "team" in value and not is_template(value["team"]):
                 self.check_ref(doc, (*path, "assign", "team"), "team", value["team"])
+            if "user" in value and not is_template(value["user"]):
+                self.name_user(doc, (*path, "assign", "user"), value["user"])
             return m.AssignAction(team=value.get("team"), user=value.get("user"), where=where)
         if verb == "escalate":
             return m.EscalateAction(where)

@@ -20,6 +20,7 @@ class Change:
     process: str | None = None  # whose open tickets it touches ...
     states: tuple[str, ...] | None = None  # ... in these states (None: every open ticket of the process)
     filters: Mapping[str, str] = field(default_factory=dict)  # ... with these values (priority, fields)
+    team: str | None = None  # the open tickets on this team, whatever their process (a removed team)
 
     def line(self) -> str:
         detail = f": {self.detail}" if self.detail else ""
@@ -38,7 +39,13 @@ def diff_packs(old: m.PackSpec, new: m.PackSpec) -> list[Change]:
     _keyed(changes, "calendar", old.calendars, new.calendars, lambda a, b: _calendar(changes, a, b))
     _keyed(changes, "routing", old.routings, new.routings,
            lambda a, b: _routing(changes, a, b, _users(new, "routing", a.id)))
-    _keyed(changes, "team", old.teams, new.teams, lambda a, b: _team(changes, a, b))
+    for team_id in old.teams:
+        if team_id not in new.teams:  # its open tickets move (renamed_teams) or publishing refuses
+            target = new.renamed_teams.get(team_id)
+            changes.append(Change("removed", "team", team_id, f"renamed to {target}" if target else "",
+                                  team=team_id))
+    _keyed(changes, "team", {k: v for k, v in old.teams.items() if k in new.teams}, new.teams,
+           lambda a, b: _team(changes, a, b))
     _keyed(changes, "notification", old.notifications, new.notifications,
            lambda a, b: changes.append(Change("changed", "notification", a.id)) if a != b else None)
     _keyed(changes, "intake", old.intakes, new.intakes, lambda a, b: _intake(changes, a, b))
@@ -110,7 +117,7 @@ def _process(changes: list[Change], old: m.ProcessSpec, new: m.ProcessSpec) -> N
             continue
         details = [f"{name}: {_text(getattr(was, attr))} -> {_text(getattr(transition, attr))}"
                    for name, attr in (("from", "sources"), ("to", "target"), ("roles", "roles"),
-                                      ("when", "guard"), ("fields", "fields"), ("after", "after"))
+                                      ("when", "guard"), ("fields", "written_fields"), ("after", "after"))
                    if _text(getattr(was, attr)) != _text(getattr(transition, attr))]
         if _actions(was.actions) != _actions(transition.actions):
             details.append("actions changed")

@@ -74,7 +74,7 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def _check_merged(merged: MergedPack, problems: list[DefinitionError], stored: bool = False) -> m.PackSpec | None:
-    comp = Compilation(problems, removed=merged.removed, stored=stored)
+    comp = Compilation(problems, removed=merged.removed, layers=merged.layers, stored=stored)
     for source in merged.documents.values():
         kind, ident = source.kind, source.id
         if isinstance(kind, str) and isinstance(ident, str):
@@ -140,6 +140,7 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
     _languages(pack_doc, comp)
 
     teams = {doc_id: compile_team(doc, comp) for doc_id, doc in comp.of_kind("team").items()}
+    renamed_teams = _renamed_teams(pack_doc, comp)
     check_escalation_cycles(comp)
     calendars = {doc_id: compile_calendar(doc, comp, timezone) for doc_id, doc in comp.of_kind("calendar").items()}
     calendars[TWENTY_FOUR_SEVEN] = builtin_24x7(timezone)
@@ -242,7 +243,20 @@ def _compile(comp: Compilation, root: Path) -> m.PackSpec | None:
         forms=m.frozen_map(comp.forms), processes=m.frozen_map(processes), matrices=m.frozen_map(matrices),
         calendars=m.frozen_map(calendars), sla_policies=m.frozen_map(policies), teams=m.frozen_map(teams),
         routings=m.frozen_map(routings), notifications=m.frozen_map(notifications),
-        scenarios=m.frozen_map(scenarios), intakes=m.frozen_map(intakes))
+        scenarios=m.frozen_map(scenarios), intakes=m.frozen_map(intakes), renamed_teams=m.frozen_map(renamed_teams),
+        named_users=tuple(comp.named_users))
+
+
+def _renamed_teams(pack_doc: Doc, comp: Compilation) -> dict[str, str]:
+    """`renamed_teams` (SPEC 7): each old id is a team the pack no longer has, each new one a team it has."""
+    renamed: dict[str, str] = {}
+    for old, new in pack_doc.data.get("renamed_teams", {}).items():
+        path = ("renamed_teams", old)
+        if old in comp.ids("team"):
+            pack_doc.error(path, f"team '{old}' still exists: only removed teams are renamed", key=True)
+        elif comp.check_ref(pack_doc, path, "team", new):
+            renamed[old] = new
+    return renamed
 
 
 def _timed_calendar(data: dict[str, Any], comp: Compilation) -> str:

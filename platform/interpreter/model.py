@@ -189,9 +189,10 @@ class TransitionSpec:
     description: Text = NO_TEXT
     roles: tuple[str, ...] | None = None  # None: any authenticated user
     guard: Expression | None = None
-    fields: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()  # its form: the fields written, then those its target state flags required
     actions: tuple[Action, ...] = ()
     after: Duration | None = None  # timed: fired by the worker
+    written_fields: tuple[str, ...] = ()  # the `fields:` as written (what `itsm diff` compares)
 
     @property
     def timed(self) -> bool:
@@ -474,6 +475,17 @@ class IntakeSpec:
 
 
 @dataclass(frozen=True)
+class NamedUser:
+    """A user name a pack refers to (a member, a routing rule's user, `user:NAME`, an assignment): users live
+    in the database, so publishing warns about each one it lacks (SPEC 4 team and routing)."""
+
+    name: str
+    where: str  # FILE:LINE:COL
+    subject: str  # team/desk
+    path: str  # members[0].user
+
+
+@dataclass(frozen=True)
 class PackSpec:
     """A validated pack: everything the runtime needs, immutable."""
 
@@ -498,6 +510,8 @@ class PackSpec:
     intakes: Mapping[str, IntakeSpec] = field(default_factory=lambda: EMPTY)
     source: tuple[Mapping[str, Any], ...] = field(default=(), compare=False, repr=False)  # merged documents
     warnings: tuple[DefinitionError, ...] = ()
+    renamed_teams: Mapping[str, str] = field(default_factory=lambda: EMPTY)  # removed team -> its open tickets' team
+    named_users: tuple[NamedUser, ...] = field(default=(), compare=False, repr=False)
 
     def summary(self) -> dict[str, int]:
         return {

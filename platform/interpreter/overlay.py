@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DefinitionError, Position, format_path
+from .errors import DefinitionError, Position, did_you_mean, format_path
 from .source import Node, SourceDocument, read_pack_files
 
 MAX_CHAIN = 16
@@ -25,6 +25,7 @@ class MergedPack:
     documents: dict[tuple[str, str], SourceDocument] = field(default_factory=dict)
     chain: list[Path] = field(default_factory=list)  # the pack directories, base first
     removed: dict[str, Position] = field(default_factory=dict)  # removed id -> where it was removed
+    layers: dict[str, int] = field(default_factory=dict)  # file -> its pack's place in `chain` (base: 0)
 
 
 def load_merged(root: Path, problems: list[DefinitionError]) -> MergedPack:
@@ -46,6 +47,8 @@ def _load_into(pack: MergedPack, pack_dir: Path, top: Path, problems: list[Defin
     if base is not None:
         _load_into(pack, base, top, problems, [*stack, pack_dir])
     pack.chain.append(pack_dir)
+    for doc in documents:
+        pack.layers[doc.file] = len(pack.chain) - 1
 
     seen: dict[tuple[str, str], SourceDocument] = {}
     for extra in pack_docs[1:]:
@@ -61,7 +64,9 @@ def _load_into(pack: MergedPack, pack_dir: Path, top: Path, problems: list[Defin
             pack.documents[(f"?{len(pack.documents)}", str(id(doc)))] = doc
             continue
         key = (kind, ident)
-        if key in seen:
+        if key in seen and (base is None or kind == "pack"):
+            # In an overlay, several documents of one kind+id (one file per change request) merge onto the
+            # base in path order; within a base pack a second one is a mistake.
             first = seen[key]
             problems.append(DefinitionError(
                 _id_pos(doc), doc.subject, "id",
@@ -127,13 +132,69 @@ def merge_nodes(base: Node, over: Node, subject: str, pack: MergedPack,
                         remove.pos, subject, format_path((*path, index, "remove")),
                         f"cannot remove '{ident}': the base has no such item"))
                 continue
+            item, anchor = _position_of(item, merged, subject, (*path, index), problems)
+            if anchor is False:
+                continue  # placed wrongly: reported, and left out rather than put somewhere it was not meant
             merged[ident] = (merge_nodes(merged[ident], item, subject, pack, problems, (*path, ident))
                              if ident in merged else item)
+            if isinstance(anchor, tuple):
+                merged = _placed(merged, ident, *anchor)
         result = Node(list(merged.values()), over.pos, base.key_pos)
         return result
     replaced = copy.copy(over)
     replaced.key_pos = over.key_pos or base.key_pos
     return replaced
+
+
+POSITION_KEYS = ("before", "after")
+# Lists whose items have a key of the language named like a position word: a transition's `after:` is the
+# delay of a timed transition, so a transition is placed with `before:` only.
+NATIVE_KEYS = {"transitions": ("after",)}
+
+
+def _position_of(item: Node, merged: dict[str, Node], subject: str, path: tuple[str | int, ...],
+                 problems: list[DefinitionError]) -> tuple[Node, tuple[str, str] | None | bool]:
+    """The item without its `before:`/`after:` (overlay words, not part of the kind's language) and where it
+    goes: (before|after, id of another item of the list), None to keep its place (new items: last), or
+    False when the place is wrong (reported)."""
+    native = NATIVE_KEYS.get(str(path[-2]), ()) if len(path) >= 2 else ()
+    words = [k for k in POSITION_KEYS if k not in native]
+    given = [k for k in words if k in item.value]
+    if not given:
+        return item, None
+    stripped = Node({k: v for k, v in item.value.items() if k not in words}, item.pos, item.key_pos)
+    if len(given) > 1:
+        problems.append(DefinitionError(item.value["after"].key_pos or item.pos, subject,
+                                        format_path((*path, "after")),
+                                        "an item goes either before or after another one, not both"))
+        return stripped, False
+    word = given[0]
+    target = item.value[word]
+    ident = _item_id(item)
+    others = [k for k in merged if k != ident]
+    if not isinstance(target.value, str) or target.value not in others:
+        hint = did_you_mean(str(target.value), others)
+        listed = f" (the list holds: {', '.join(others)})" if not hint and others else ""
+        reason = ("an item cannot be placed relative to itself" if target.value == ident else
+                  f"no item '{target.value}' to place '{ident}' {word}{hint}{listed}")
+        problems.append(DefinitionError(target.pos, subject, format_path((*path, word)), reason))
+        return stripped, False
+    return stripped, (word, target.value)
+
+
+def _placed(items: dict[str, Node], ident: str, word: str, anchor: str) -> dict[str, Node]:
+    """`items` with `ident` moved just before or just after `anchor` (insertion order is list order)."""
+    node = items[ident]
+    out: dict[str, Node] = {}
+    for key, value in items.items():
+        if key == ident:
+            continue
+        if key == anchor and word == "before":
+            out[ident] = node
+        out[key] = value
+        if key == anchor and word == "after":
+            out[ident] = node
+    return out
 
 
 def _is_id_list(node: Node) -> bool:

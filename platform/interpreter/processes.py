@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from itertools import pairwise
 from typing import Any
 
@@ -64,7 +65,8 @@ def compile_process(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope:
     if initial not in state_ids:
         doc.error(("initial",), f"unknown state '{initial}'{did_you_mean(initial, state_ids)}"
                                 f"{comp.removal_note(initial)}")
-    transitions = _transitions(doc, comp, form, scope, state_ids, finals, business_calendar)
+    transitions = _with_required_fields(_transitions(doc, comp, form, scope, state_ids, finals, business_calendar),
+                                        states)
     matrix = (data.get("priority") or {}).get("matrix")
     if matrix is not None:
         comp.check_ref(doc, ("priority", "matrix"), "priority_matrix", matrix, "priority matrix")
@@ -128,6 +130,12 @@ def _states(doc: Doc, comp: Compilation, form: m.FormSpec | None) -> list[m.Stat
         for field_id, flag in raw.get("fields", {}).items():
             if form is not None and comp.field_ref(doc, (*path, "fields", field_id), form, field_id, key=True):
                 flags[field_id] = m.FieldFlags(**flag)
+                locked = [word for word in ("hidden", "readonly") if flag.get(word)]
+                if flag.get("required") and locked:
+                    said = "hidden" if locked[0] == "hidden" else "read-only"
+                    doc.error((*path, "fields", field_id, locked[0]),
+                              f"'{field_id}' is required in state '{raw['id']}' and {said} there: nobody could "
+                              f"fill it in, so no ticket could enter the state (drop one of the two)", key=True)
         states.append(m.StateSpec(
             id=raw["id"], label=comp.text(doc, (*path, "label"), raw["id"].replace("_", " ").capitalize()),
             description=comp.text(doc, (*path, "description")), final=raw.get("final", False),
@@ -170,6 +178,16 @@ def _transitions(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope: Sc
             actions=comp.actions(doc, (*path, "actions"), form) if "actions" in raw else (),
             after=after))
     return transitions
+
+
+def _with_required_fields(transitions: list[m.TransitionSpec],
+                          states: list[m.StateSpec]) -> list[m.TransitionSpec]:
+    """SPEC 4: a transition's form is its `fields:` plus every field its target state flags required, so a
+    state can never require a field that no way into it offers."""
+    required = {s.id: tuple(f for f, flag in s.fields.items() if flag.required) for s in states}
+    return [dataclasses.replace(t, written_fields=t.fields,
+                                fields=(*t.fields, *(f for f in required.get(t.target, ()) if f not in t.fields)))
+            for t in transitions]
 
 
 def _sources(doc: Doc, comp: Compilation, path: tuple[str | int, ...], raw: str | list[str],

@@ -237,6 +237,10 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
                            {"type": "string", "pattern": LANGUAGE_PATTERN}, minItems=1),
         "extends": _str("Base pack directory, relative to this one: this pack is an overlay."),
         "plugins": _list("Plugin names to enable.", {"type": "string"}),
+        "renamed_teams": {"type": "object", "description": (
+            "old team id -> new team id: publishing moves the open tickets of a team the pack no longer has to "
+            "the new one (each with an event) instead of refusing (SPEC 7)."),
+                          "propertyNames": {"pattern": ID_PATTERN}, "additionalProperties": {"type": "string"}},
     }, required=("format",)),
     "form": _doc("form", "Fields of a ticket; compiles to the JSON Schema the API validates with.", {
         "title": _text("Title shown to people."),
@@ -432,7 +436,8 @@ def editor_schema() -> dict[str, Any]:
 
 def _partial(node: Any) -> Any:
     """A schema for what an overlay may write (SPEC 3.1): nothing is required, since the base has it, and
-    every mapping with an `id` may be `{id: x, remove: true}`; unknown keys stay errors."""
+    every mapping with an `id` may be `{id: x, remove: true}` or say `before: ID` / `after: ID` (its place in
+    the list); unknown keys stay errors."""
     if isinstance(node, list):
         return [_partial(item) for item in node]
     if not isinstance(node, dict):
@@ -441,7 +446,10 @@ def _partial(node: Any) -> Any:
            if not (key == "required" and isinstance(value, list))}  # the keyword, not a property `required`
     properties = out.get("properties")
     if isinstance(properties, dict) and "id" in properties and "kind" not in properties:
-        out["properties"] = {**properties, "remove": {"const": True, "description": "Delete this item."}}
+        places = {"before": {"type": "string", "description": "Place this item just before the item with this id."},
+                  "after": {"type": "string", "description": "Place this item just after the item with this id."}}
+        out["properties"] = {**{k: v for k, v in places.items() if k not in properties}, **properties,  # transitions:
+                             "remove": {"const": True, "description": "Delete this item."}}  # after is the delay
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from typing import Any
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import model as m
 from .context import TWENTY_FOUR_SEVEN, Compilation, Doc
-from .errors import did_you_mean
+from .errors import Position, did_you_mean
 from .expressions import Scope
 
 _INTERVAL = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
@@ -46,7 +47,8 @@ def compile_matrix(doc: Doc, comp: Compilation, forms: list[m.FormSpec], scope: 
             elif choices[i] is None:
                 choices[i] = spec.choice_values
     cells: dict[tuple[str, ...], str] = {}
-    _walk_matrix(doc, ("matrix",), data["matrix"], inputs, choices, level_ids, (), cells)
+    walk = _MatrixWalk(doc, comp, forms, inputs, choices, level_ids, cells)
+    walk.check(("matrix",), data["matrix"], ())
     default = data.get("default", level_ids[-1] if level_ids else "")
     if "default" in data and default not in level_ids:
         doc.error(("default",), f"unknown level '{default}'{did_you_mean(str(default), level_ids)}")
@@ -61,34 +63,86 @@ def compile_matrix(doc: Doc, comp: Compilation, forms: list[m.FormSpec], scope: 
     return m.PriorityMatrix(doc.id, tuple(inputs), tuple(levels), m.frozen_map(cells), default, tuple(adjust))
 
 
-def _walk_matrix(doc: Doc, path: tuple[str | int, ...], node: Any, inputs: list[str],
-                 choices: list[tuple[str, ...] | None], levels: list[str], key: tuple[str, ...],
-                 cells: dict[tuple[str, ...], str]) -> None:
-    depth = len(key)
-    if depth == len(inputs):
-        if not isinstance(node, str) or node not in levels:
-            doc.error(path, f"unknown level '{node}'{did_you_mean(str(node), levels)}")
+@dataclass
+class _MatrixWalk:
+    """Checks the nested cells of a matrix against its inputs' choices and its levels."""
+
+    doc: Doc
+    comp: Compilation
+    forms: list[m.FormSpec]
+    inputs: list[str]
+    choices: list[tuple[str, ...] | None]
+    levels: list[str]
+    cells: dict[tuple[str, ...], str]
+
+    def check(self, path: tuple[str | int, ...], node: Any, key: tuple[str, ...]) -> None:
+        doc, inputs, levels = self.doc, self.inputs, self.levels
+        depth = len(key)
+        if depth == len(inputs):
+            if node is None:
+                doc.error(path, f"no level for {_cell(inputs, key)}: the cell is empty "
+                                f"(write one of {', '.join(levels)})")
+            elif not isinstance(node, str) or node not in levels:
+                doc.error(path, f"unknown level '{node}'{did_you_mean(str(node), levels)}")
+            else:
+                self.cells[key] = node
+            return
+        name = inputs[depth]
+        allowed = self.choices[depth]
+        if node is None:
+            shown = ", ".join(f"{v}: ..." for v in allowed or ())
+            doc.error(path, f"no levels for {_cell(inputs, key)}: the value is empty (write a mapping of "
+                            f"{name} values{f', {{{shown}}}' if shown else ''})", key=depth > 0)
+            return
+        if not isinstance(node, dict):
+            doc.error(path, f"expected a mapping of {name} values, got {node!r}")
+            return
+        for value, child in node.items():
+            if allowed is not None and value not in allowed:
+                doc.error((*path, value), f"'{value}' is not a choice of '{name}'{did_you_mean(value, allowed)}",
+                          key=True)
+                continue
+            self.check((*path, value), child, (*key, value))
+        if allowed is None:
+            return
+        for value in allowed:
+            if value not in node:
+                self._missing(path, depth, value, key)
+
+    def _missing(self, path: tuple[str | int, ...], depth: int, value: str, key: tuple[str, ...]) -> None:
+        """A cell the matrix lacks. When an overlay added the choice (a higher layer than the matrix's
+        values there), the error is at the overlay's line: the author can fix it there, not in the base."""
+        doc, inputs = self.doc, self.inputs
+        what = "level" if depth == len(inputs) - 1 else "levels"
+        message = f"incomplete matrix: no {what} for {_cell(inputs, (*key, value))}"
+        matrix_pos = doc.pos(path, key=depth > 0)
+        added = self._choice_pos(inputs[depth], value)
+        if added is not None and self.comp.layer(added.file) > self.comp.layer(matrix_pos.file):
+            doc.error(path, f"{message}: '{value}' is a choice of {inputs[depth]} this overlay adds here, so the "
+                            f"matrix needs {'a level' if what == 'level' else 'levels'} for it: write "
+                            f"{'it' if what == 'level' else 'them'} in the overlay (kind: priority_matrix, "
+                            f"id: {doc.id}; the matrix is at {matrix_pos})", pos=added)
         else:
-            cells[key] = node
-        return
-    name = inputs[depth]
-    if not isinstance(node, dict):
-        doc.error(path, f"expected a mapping of {name} values, got {node!r}")
-        return
-    allowed = choices[depth]
-    for value, child in node.items():
-        if allowed is not None and value not in allowed:
-            doc.error((*path, value), f"'{value}' is not a choice of '{name}'{did_you_mean(value, allowed)}",
-                      key=True)
-            continue
-        _walk_matrix(doc, (*path, value), child, inputs, choices, levels, (*key, value), cells)
-    if allowed is None:
-        return
-    for value in allowed:
-        if value not in node:
-            cell = ", ".join(f"{n}={v}" for n, v in zip(inputs, (*key, value), strict=False))
-            what = "level" if depth == len(inputs) - 1 else "levels"
-            doc.error(path, f"incomplete matrix: no {what} for {cell}", key=depth > 0)
+            doc.error(path, message, key=depth > 0)
+
+    def _choice_pos(self, field_id: str, value: str) -> Position | None:
+        """Where the choice `value` of `field_id` is written in the forms of the matrix's processes."""
+        for form in self.forms:
+            form_doc = self.comp.of_kind("form").get(form.id)
+            if form_doc is None:
+                continue
+            for i, raw in enumerate(form_doc.data.get("fields", [])):
+                if raw.get("id") != field_id:
+                    continue
+                for j, choice in enumerate(raw.get("choices") or []):
+                    written = choice if not isinstance(choice, dict) else choice.get("value")
+                    if written == value:
+                        return form_doc.pos(("fields", i, "choices", j))
+        return None
+
+
+def _cell(inputs: list[str], key: tuple[str, ...]) -> str:
+    return ", ".join(f"{n}={v}" for n, v in zip(inputs, key, strict=False))
 
 
 # -- calendars ------------------------------------------------------------------------------------
@@ -319,8 +373,13 @@ def _clock(doc: Doc, comp: Compilation, path: tuple[str | int, ...], raw: dict[s
     warn_at: list[float] = []
     for j, text in enumerate(raw.get("warn_at", [])):
         value = float(text[:-1])
-        if not 0 < value < 100:
-            doc.error((*path, "warn_at", j), f"'{text}' is not between 0% and 100%")
+        if value <= 0:
+            doc.error((*path, "warn_at", j), f"'{text}' would warn as soon as the clock starts: a warning "
+                                             f"threshold is more than 0% (e.g. 50%)")
+        elif value >= 100:
+            past = "is the deadline itself" if value == 100 else "is past the deadline"
+            doc.error((*path, "warn_at", j), f"'{text}' {past}: a warning threshold is less than 100% "
+                                             f"(what happens at the deadline goes in on_breach)")
         elif value / 100 in warn_at:
             doc.error((*path, "warn_at", j), f"duplicate threshold '{text}'")
         else:

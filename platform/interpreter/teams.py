@@ -31,7 +31,10 @@ def compile_team(doc: Doc, comp: Compilation) -> m.TeamSpec:
             doc.error(("members", i, "user"), f"user '{raw['user']}' is listed twice")
             continue
         seen.add(raw["user"])
+        comp.name_user(doc, ("members", i, "user"), raw["user"])
         members.append(m.Member(raw["user"], tuple(raw.get("skills", []))))
+    if isinstance(data.get("lead"), str):
+        comp.name_user(doc, ("lead",), data["lead"])
     for i, role in enumerate(data.get("roles", [])):
         if role in BUILTIN_ROLES and role != "admin":
             doc.error(("roles", i), f"'{role}' is given by the ticket, not by a team")
@@ -79,6 +82,7 @@ def compile_routing(doc: Doc, comp: Compilation, forms: list[m.FormSpec], scope:
                                        f"'{scoped}' (org_scope): the default rule takes every ticket no other rule "
                                        f"takes, so name a team without org_scope")
         if raw.get("user") is not None:
+            comp.name_user(doc, (*path, "user"), raw["user"])
             team = comp.of_kind("team").get(raw["team"])
             users = [member["user"] for member in team.data.get("members", [])] if team else []
             if team is not None and raw["user"] not in users:
@@ -114,6 +118,8 @@ def compile_notification(doc: Doc, comp: Compilation) -> m.NotificationSpec:
         elif target.startswith("user:"):
             if not target[5:]:
                 doc.error(path, "user: needs a user name, such as user:alice")
+            else:
+                comp.name_user(doc, path, target[5:])
         elif "@" in target:
             if not _EMAIL.match(target):
                 doc.error(path, f"invalid mail address '{target}'")

@@ -19,6 +19,12 @@ def count_open(session: Session, process: str, states: Collection[str] | None = 
     return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
+def count_open_on_team(session: Session, team: str) -> int:
+    """Open tickets on `team`, of any process."""
+    return int(session.scalar(select(func.count()).select_from(Ticket)
+                              .where(Ticket.is_open, Ticket.team == team)) or 0)
+
+
 def open_fields(session: Session, process: str, states: Collection[str] | None = None,
                 priority: str | None = None) -> Iterator[dict[str, Any]]:
     """The field values of the same tickets, one mapping per ticket (empty when it has none)."""

@@ -3,11 +3,11 @@ touches (states renamed, open clocks due again). The engine decides; these state
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, insert, literal, select, text, update
+from sqlalchemy import Table, and_, bindparam, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from .models import DefinitionsVersion, Event, JSONValue, SlaClock, Ticket, UTCDateTime, utcnow
@@ -79,6 +79,46 @@ def rename_state(session: Session, process: str, old: str, new: str, at: datetim
                literal(version)).where(moved)))
     session.execute(update(Ticket).where(moved).values(state=new, version=Ticket.version + 1)
                     .execution_options(synchronize_session=False))
+
+
+def open_per_place(session: Session) -> Sequence[Any]:
+    """(process, state, team, open tickets) for every such combination holding open tickets."""
+    return session.execute(select(Ticket.process, Ticket.state, Ticket.team, func.count()).where(Ticket.is_open)
+                           .group_by(Ticket.process, Ticket.state, Ticket.team)).all()
+
+
+def open_on_team(session: Session, team: str) -> Sequence[Any]:
+    """(id, assignee) of the open tickets on `team`."""
+    return session.execute(select(Ticket.id, Ticket.assignee).where(Ticket.is_open, Ticket.team == team)
+                           .order_by(Ticket.id)).all()
+
+
+_TICKETS = cast(Table, Ticket.__table__)
+_EVENTS = cast(Table, Event.__table__)
+_MOVE = (update(_TICKETS).where(_TICKETS.c.id == bindparam("moved_id"))
+         .values(team=bindparam("new_team"), assignee=bindparam("new_assignee"), version=_TICKETS.c.version + 1))
+
+
+def move_to_team(session: Session, moves: Sequence[Mapping[str, Any]], at: datetime, actor: str,
+                 version: str) -> None:
+    """Each of `moves` ({id, old_team, new_team, old_assignee, new_assignee}) goes to its new team and assignee,
+    with a `routing` event (reason renamed_teams) under `version`."""
+    if not moves:
+        return
+    connection = session.connection()
+    connection.execute(_MOVE, [{"moved_id": m["id"], "new_team": m["new_team"], "new_assignee": m["new_assignee"]}
+                               for m in moves])
+    events = []
+    for m in moves:
+        changes = {"team": [m["old_team"], m["new_team"]]}
+        if m["old_assignee"] != m["new_assignee"]:
+            changes["assignee"] = [m["old_assignee"], m["new_assignee"]]
+        events.append({"ticket_id": m["id"], "at": at, "actor": actor, "kind": "routing", "transition": None,
+                       "from_state": None, "to_state": None, "changes": changes, "comment": None,
+                       "data": {"reason": "renamed_teams", "team": m["new_team"], "assignee": m["new_assignee"],
+                                "from_team": m["old_team"]},
+                       "definitions_version": version})
+    connection.execute(insert(_EVENTS), events)
 
 
 def open_clocks_due_now(session: Session) -> None:

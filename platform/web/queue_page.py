@@ -46,6 +46,12 @@ def _actor() -> Any:
     return actor
 
 
+@ui.app_template_global("sla_summary")
+def sla_summary_of(ticket: Mapping[str, Any]) -> dict[str, Any]:
+    """`sla_summary` for templates, under the active pack."""
+    return sla_summary(ticket, current_engine().definitions.active().pack)
+
+
 def sla_summary(ticket: Mapping[str, Any], pack: m.PackSpec) -> dict[str, Any]:
     """How a ticket stands against its SLA, for the queue's row marks and the ticket page's banner: `state`
     breached (a running or paused clock past its target), at_risk (a running clock past its first warning,

@@ -39,11 +39,8 @@ QUEUE_PAGE = 25
 
 
 def init_app(app: Flask) -> None:
-    from .queue_page import sla_summary
-
-    app.register_blueprint(ui)
-    app.jinja_env.globals.update(sla_summary=lambda ticket: sla_summary(ticket, _pack()),
-                                 is_agent=is_agent, has_kpis=has_kpis, ticket_title=ticket_title,
+    app.register_blueprint(ui)  # queue_page's routes and its `sla_summary` global were added to it on import
+    app.jinja_env.globals.update(is_agent=is_agent, has_kpis=has_kpis, ticket_title=ticket_title,
                                  prose_fields=prose_fields, choice_label=choice_label, team_name=team_name)
 
 

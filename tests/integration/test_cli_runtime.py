@@ -56,13 +56,28 @@ def test_publishing_warns_about_an_org_scope_naming_no_organization(cli_db: str)
     (the pack is valid) with a warning line at the `org_scope`, which goes once the organization exists."""
     result = CliRunner().invoke(main, ["publish", str(ROOT / "examples" / "gov-desk")])
     assert result.exit_code == 0 and result.stdout.startswith("published version ")
-    assert result.stderr == ("teams/service_desk.yaml:72:12: warning: team/hangzhou_desk: org_scope: no organization "
-                             "'hangzhou' in the database: the team sees and is routed no ticket until it exists "
-                             "(itsm org import)\n")
+    about_orgs = [line for line in result.stderr.splitlines() if ": org_scope: " in line]  # users: their own test
+    assert about_orgs == ["teams/service_desk.yaml:72:12: warning: team/hangzhou_desk: org_scope: no organization "
+                          "'hangzhou' in the database: the team sees and is routed no ticket until it exists "
+                          "(itsm org import)"]
     with Database(cli_db).write() as session:
         orgs.add(session, "zhejiang", "浙江省")
         orgs.add(session, "hangzhou", "杭州市", parent="zhejiang")
     again = CliRunner().invoke(main, ["publish", str(ROOT / "examples" / "gov-desk")])
+    assert again.exit_code == 0 and ": org_scope: " not in again.stderr and "is already active" in again.stdout
+
+
+def test_publishing_warns_about_each_user_the_pack_names_who_does_not_exist(cli_db: str) -> None:
+    """SPEC 4: not an error; one `warning:` line per place, at the name, until the user is created."""
+    result = CliRunner().invoke(main, ["publish", str(ROOT / "tests" / "packs" / "valid" / "overlay_base")])
+    assert result.exit_code == 0 and result.stdout.startswith("published version ")
+    assert result.stderr.splitlines() == [
+        "pack.yaml:73:18: warning: team/desk: members[0].user: no user 'lars' in the database: nothing is assigned "
+        "to them until the user is created (itsm user add, itsm user import)",
+        "pack.yaml:79:18: warning: team/network: members[0].user: no user 'nils' in the database: nothing is "
+        "assigned to them until the user is created (itsm user add, itsm user import)"]
+    assert run("user", "add", "lars")[0] == 0 and run("user", "add", "nils")[0] == 0
+    again = CliRunner().invoke(main, ["publish", str(ROOT / "tests" / "packs" / "valid" / "overlay_base")])
     assert again.exit_code == 0 and again.stderr == "" and "is already active" in again.stdout
 
 

@@ -112,6 +112,9 @@ def test_schema_writes_one_schema_per_kind_that_editors_can_use(tmp_path: Path) 
     assert overlay.is_valid({"kind": "form", "id": "incident", "fields": [{"id": "location", "remove": True}]})
     assert not overlay.is_valid({"kind": "process", "id": "incident", "lable": "Incident"})
     assert not overlay.is_valid({"kind": "form", "id": "incident", "fields": [{"id": "x", "typ": "string"}]})
+    assert overlay.is_valid({"kind": "routing", "id": "r", "rules": [{"id": "access", "before": "vip", "team": "t"}]})
+    assert overlay.is_valid({"kind": "process", "id": "p", "transitions": [{"id": "t", "before": "x", "after": 3600}]})
+    assert not overlay.is_valid({"kind": "routing", "id": "r", "rules": [{"id": "access", "befor": "vip"}]})
 
 
 def _assert_every_property_is_described(schema: object, where: str) -> None:

@@ -8,7 +8,11 @@ from itsm.store import impact as stored
 
 
 def open_tickets(db: Database, change: Change) -> int | None:
-    """Open tickets of the change's process (in its states, with its values); None when it names none."""
+    """Open tickets of the change's process (in its states, with its values), or on its team; None when it
+    names neither."""
+    if change.team is not None:
+        with db.read() as session:
+            return stored.count_open_on_team(session, change.team)
     if change.process is None:
         return None
     if change.states is not None and not change.states:

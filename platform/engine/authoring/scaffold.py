@@ -56,15 +56,13 @@ CALENDAR = """#
 """
 
 ROUTING = """#
-# A routing rule. New rules are appended after the base's rules, and the default rule must stay last:
-# remove the base's default and add it again after yours.
+# A routing rule. New rules are appended after the base's rules unless they say `before: ID` or
+# `after: ID`, and the default rule must stay last: put yours before it (or before any other rule).
 # ---
 # kind: routing
 # id: {routing}
 # rules:
-#   - {{id: client_rule, when: "requester.vip", team: {team}}}
-#   - {{id: {default}, remove: true}}
-#   - {{id: client_default, default: true, team: {default_team}}}
+#   - {{id: client_rule, before: {default}, when: "requester.vip", team: {team}}}
 """
 
 SCENARIO = """\
@@ -109,8 +107,8 @@ def overlay_files(base: PackSpec, ident: str, extends: str) -> dict[str, str]:
         routing = base.routings.get(process.routing or "")
         team = next(iter(base.teams), "service_desk")
         default_rule = next((r for r in routing.rules if r.default), None) if routing else None
-        routing_text = ROUTING.format(routing=routing.id, team=team, default=default_rule.id,
-                                      default_team=default_rule.team) if routing and default_rule else ""
+        routing_text = (ROUTING.format(routing=routing.id, team=team, default=default_rule.id)
+                        if routing and default_rule else "")
         examples = EXAMPLES.format(**values, matrix=matrix_text,
                                    calendar=CALENDAR.format(calendar=calendar.id) if calendar else "",
                                    routing=routing_text)

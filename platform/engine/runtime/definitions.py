@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from itsm.interpreter.loader import compile_documents, load_pack
-from itsm.interpreter.model import PackSpec
-from itsm.store import Database, DefinitionsVersion, orgs, tickets, versions
+from itsm.interpreter.model import Calendar, Duration, PackSpec, ProcessSpec
+from itsm.sla import working_calendar
+from itsm.store import Database, DefinitionsVersion, orgs, tickets, timers, users, versions
 from itsm.store.models import utcnow
 
 from ..errors import N_, NotFound, PublishRefused, joined
+from .clocks import timed_calendar
 from .compiled import CompiledVersion, compile_version
 from .urgency import priority_ranks
 
@@ -31,7 +33,7 @@ MAX_CACHED_VERSIONS = 8
 class PublishResult:
     version: str
     activated: bool
-    renamed: dict[str, int]  # "process:old->new" -> tickets moved
+    renamed: dict[str, int]  # "process:old->new" (states) or "team:old->new" -> tickets moved
     message: str
     warnings: tuple[str, ...] = ()  # FILE:LINE:COL: warning: lines about what the database lacks
 
@@ -45,6 +47,15 @@ def missing_organizations(session: Any, pack: PackSpec) -> tuple[str, ...]:
     return tuple(f"{team.where}: warning: team/{team.id}: org_scope: no organization '{team.org_scope}' in the "
                  f"database: the team sees and is routed no ticket until it exists (itsm org import)"
                  for team in sorted(scoped, key=lambda t: t.id) if team.org_scope not in known)
+
+
+def missing_users(session: Any, pack: PackSpec) -> tuple[str, ...]:
+    """A warning line per place the pack names a user the database lacks (SPEC 4: not an error; routing
+    passes over such a member until the user exists)."""
+    known = users.existing_names(session, {named.name for named in pack.named_users})
+    return tuple(f"{named.where}: warning: {named.subject}: {named.path}: no user '{named.name}' in the database: "
+                 f"nothing is assigned to them until the user is created (itsm user add, itsm user import)"
+                 for named in pack.named_users if named.name not in known)
 
 
 class Definitions:
@@ -106,7 +117,7 @@ class Definitions:
         with self.db.write() as session:
             versions.serialize(session)
             current = versions.active(session)
-            warnings = missing_organizations(session, pack)
+            warnings = missing_organizations(session, pack) + missing_users(session, pack)
             if current is not None and current.id == pack.digest:
                 current.git_commit = current.git_commit or git_commit  # now committed: say which commit
                 return PublishResult(pack.digest, False, {}, N_("version %(version)s is already active",
@@ -114,8 +125,10 @@ class Definitions:
             renamed = self._check_and_rename(session, pack, actor or "system")
             row = versions.stored(session, pack.digest, pack.id, list(pack.source), git_commit, actor)
             versions.activate(session, row)
-            self._recheck_clocks(session, current, pack)
-            self._rank_priorities(session, current, pack)
+            old = self._pack_of(current)
+            self._recheck_clocks(session, old, pack)
+            self._replan_timers(session, old, pack)
+            self._rank_priorities(session, old, pack)
         self._cache.setdefault(pack.digest, compile_version(pack.digest, pack))
         self._active = None
         return PublishResult(pack.digest, True, renamed, N_("published version %(version)s", version=pack.digest[:12]),
@@ -135,71 +148,145 @@ class Definitions:
                 return PublishResult(row.id, False, {}, N_("version %(version)s is already active",
                                                            version=row.id[:12]))
             pack = compile_documents(row.source)
-            warnings = missing_organizations(session, pack)
+            warnings = missing_organizations(session, pack) + missing_users(session, pack)
             renamed = self._check_and_rename(session, pack, actor or "system")
             current = versions.active(session)
             versions.activate(session, row)
-            self._recheck_clocks(session, current, pack)
-            self._rank_priorities(session, current, pack)
+            old = self._pack_of(current)
+            self._recheck_clocks(session, old, pack)
+            self._replan_timers(session, old, pack)
+            self._rank_priorities(session, old, pack)
         self._active = None
         return PublishResult(row.id, True, renamed, N_("rolled back to version %(version)s", version=row.id[:12]),
                              warnings)
 
-    def _recheck_clocks(self, session: Any, previous: DefinitionsVersion | None, pack: PackSpec) -> None:
+    def _pack_of(self, version: DefinitionsVersion | None) -> PackSpec | None:
+        if version is None:
+            return None
+        cached = self._cache.get(version.id)
+        return cached.pack if cached is not None else compile_documents(version.source)
+
+    @staticmethod
+    def _recheck_clocks(session: Any, old: PackSpec | None, pack: PackSpec) -> None:
         """SPEC 7: open clocks keep their elapsed time and take their targets from the new version. When its
         SLA policies, calendars or policy rules differ, the running and paused clocks of open tickets are due
         at once (since their last step), so the worker re-evaluates them: new deadlines, warnings, breaches."""
-        if previous is None:
+        if old is None:
             return
-        cached = self._cache.get(previous.id)
-        old = cached.pack if cached is not None else compile_documents(previous.source)
         if (old.sla_policies == pack.sla_policies and old.calendars == pack.calendars
                 and {p: s.sla for p, s in old.processes.items()} == {p: s.sla for p, s in pack.processes.items()}):
             return
         versions.open_clocks_due_now(session)
 
-    def _rank_priorities(self, session: Any, previous: DefinitionsVersion | None, pack: PackSpec) -> None:
+    @staticmethod
+    def _rank_priorities(session: Any, old: PackSpec | None, pack: PackSpec) -> None:
         """The open tickets' `priority_rank` (the queue's urgency order) follows the new version's levels:
         written again when their order changed (the first version ranks whatever tickets there are)."""
-        if previous is not None:
-            cached = self._cache.get(previous.id)
-            old = cached.pack if cached is not None else compile_documents(previous.source)
+        if old is not None:
             if all(priority_ranks(old, p) == priority_ranks(pack, p) for p in pack.processes.values()):
                 return
         for process in pack.processes.values():
             tickets.rank_priorities(session, process.id, priority_ranks(pack, process))
 
     @staticmethod
+    def _replan_timers(session: Any, old: PackSpec | None, pack: PackSpec) -> None:
+        """SPEC 7: pending timed transitions are re-planned from the new version. Where the timed transitions
+        out of a state (or the calendar they count on) differ, the open tickets in that state get the new
+        version's timers, due `after` from when they entered it: a changed `after:` or calendar moves them, a
+        new one is planned, a removed one is dropped; a timer that already fired stays fired."""
+        if old is None:
+            return
+        for process_id, state, _count in versions.open_per_state(session):
+            process = pack.processes.get(process_id)
+            if process is None or state not in process.state_by_id:
+                continue
+            planned = timed_plan(pack, process, state)
+            before = old.processes.get(process_id)
+            was = timed_plan(old, before, state) if before is not None and state in before.state_by_id else None
+            if planned == was:
+                continue
+            waiting = timers.open_in_state(session, process_id, state)
+            ids = [ticket_id for ticket_id, _ in waiting]
+            fired = timers.fired_keys(session, ids) if planned is not None else set()
+            rows: list[dict[str, Any]] = []
+            if planned is not None:
+                calendar = working_calendar(planned[0])
+                for ticket_id, entered in waiting:
+                    rows.extend({"ticket_id": ticket_id, "kind": "transition", "key": key,
+                                 "due_at": calendar.deadline(entered, after)}
+                                for key, after in planned[1] if (ticket_id, key) not in fired)
+            timers.replan(session, ids, rows)
+
+    @staticmethod
     def _check_and_rename(session: Any, pack: PackSpec, actor: str) -> dict[str, int]:
-        """Refuse (with counts per state) when open tickets would sit in a state the pack lacks; move those
-        that `renamed_states` maps, each with a `rename` event under the new version (SPEC 7)."""
-        counts = versions.open_per_state(session)
+        """Refuse (with counts per state and per team) when open tickets would sit in a state or on a team the
+        pack lacks; move those that `renamed_states` and `renamed_teams` map, each with an event under the new
+        version (SPEC 7)."""
         stranded: Counter[str] = Counter()
-        moves: list[tuple[str, str, str, int]] = []
-        for process_id, state, count in counts:
+        moves: Counter[tuple[str, str, str]] = Counter()
+        team_moves: dict[str, str] = {}
+        orphaned: Counter[str] = Counter()
+        for process_id, state, team, count in versions.open_per_place(session):
             process = pack.processes.get(process_id)
             if process is None:
                 stranded[f"{process_id} (process removed): {state}"] += count
-            elif state not in process.state_by_id:
+                continue  # each ticket is counted once: by its state first
+            if state not in process.state_by_id:
                 target = process.renamed_states.get(state)
                 if target is None:
                     stranded[f"{process_id}: {state}"] += count
-                else:
-                    moves.append((process_id, state, target, count))
-        if stranded:
-            lines = [N_("%(where)s: %(count)s open ticket", where=where, count=n) if n == 1 else
-                     N_("%(where)s: %(count)s open tickets", where=where, count=n)
-                     for where, n in sorted(stranded.items())]
-            raise PublishRefused(N_("publishing would strand open tickets in states the new version lacks "
-                                    "(add them back, or map them in renamed_states): %(states)s",
-                                    states=joined(lines)),
-                                 [{"state": where, "open_tickets": n} for where, n in sorted(stranded.items())])
+                    continue
+                moves[(process_id, state, target)] += count
+            if team is None or team in pack.teams:
+                continue
+            if team in pack.renamed_teams:
+                team_moves[team] = pack.renamed_teams[team]
+            else:
+                orphaned[team] += count
+        if stranded or orphaned:
+            raise _refusal(stranded, orphaned)
         renamed = {}
         now = utcnow()
-        for process_id, old, new, count in moves:
+        for (process_id, old, new), count in moves.items():
             versions.rename_state(session, process_id, old, new, now, actor, pack.digest)
             renamed[f"{process_id}:{old}->{new}"] = count
+        for old, new in team_moves.items():
+            members = {member.user for member in pack.teams[new].members}
+            moved = [{"id": ticket_id, "old_team": old, "new_team": new, "old_assignee": assignee,
+                      # an assignee who is not in the new team would hold a ticket their team cannot see
+                      "new_assignee": assignee if assignee in members else None}
+                     for ticket_id, assignee in versions.open_on_team(session, old)]
+            versions.move_to_team(session, moved, now, actor, pack.digest)
+            renamed[f"team:{old}->{new}"] = len(moved)
         return renamed
+
+
+TimedPlan = tuple[Calendar, tuple[tuple[str, Duration], ...]]
+
+
+def timed_plan(pack: PackSpec, process: ProcessSpec, state: str) -> TimedPlan | None:
+    """The timed transitions out of `state` (id, after) and the calendar they count on; None when none."""
+    timed = tuple((t.id, t.after) for t in process.transitions_from(state) if t.after is not None)
+    return (pack.calendars[timed_calendar(pack, process)], timed) if timed else None
+
+
+def _refusal(states: Counter[str], teams: Counter[str]) -> PublishRefused:
+    def counted(where: str, n: int) -> str:
+        return (N_("%(where)s: %(count)s open ticket", where=where, count=n) if n == 1 else
+                N_("%(where)s: %(count)s open tickets", where=where, count=n))
+
+    parts = []
+    if states:
+        parts.append(N_("publishing would strand open tickets in states the new version lacks "
+                        "(add them back, or map them in renamed_states): %(states)s",
+                        states=joined([counted(where, n) for where, n in sorted(states.items())])))
+    if teams:
+        parts.append(N_("publishing would strand open tickets on teams the new version lacks "
+                        "(add them back, or map them in renamed_teams on the pack document): %(teams)s",
+                        teams=joined([counted(f"team {team}", n) for team, n in sorted(teams.items())])))
+    details = [{"state": where, "open_tickets": n} for where, n in sorted(states.items())]
+    details += [{"team": team, "open_tickets": n} for team, n in sorted(teams.items())]
+    return PublishRefused(parts[0] if len(parts) == 1 else joined(parts), details)
 
 
 def git_commit_of(path: Path) -> str | None:

@@ -186,9 +186,13 @@ class BatchLookups:
     def __init__(self, batch: ClockBatch) -> None:
         self.batch = batch
         self._lineages: dict[str, tuple[str, ...]] = {}
+        self._users: dict[str, bool] = {}  # escalations route to every member of a team
 
     def user_exists(self, name: str) -> bool:
-        return users.exists(self.batch.session, name)
+        found = self._users.get(name)
+        if found is None:
+            found = self._users[name] = users.exists(self.batch.session, name)
+        return found
 
     def cursor(self, routing_id: str, team: str) -> int:
         return self.batch.cursor((routing_id, team))

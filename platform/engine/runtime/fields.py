@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
 from itsm.interpreter.forms import form_json_schema
-from itsm.interpreter.model import FieldFlags, FormSpec, StateSpec, per_spec
+from itsm.interpreter.model import FieldFlags, FieldSpec, FormSpec, StateSpec, TransitionSpec, per_spec
 from itsm.interpreter.violations import JSON_WORDS, message
 
 from ..errors import N_, ValidationFailed, field_problems
@@ -65,18 +65,51 @@ def flags(state: StateSpec, field_id: str) -> FieldFlags:
     return state.fields.get(field_id, NO_FLAGS)
 
 
+def is_empty(value: Any) -> bool:
+    return value in (None, "", [])
+
+
+def is_required(spec: FieldSpec, state: StateSpec, context: Mapping[str, Any]) -> bool:
+    """Whether `state` requires the field for the event in `context` (the form, the state's flag, the rule)."""
+    return spec.required or flags(state, spec.id).required or (spec.required_when is not None
+                                                               and spec.required_when.test(context))
+
+
+def offered_fields(form: FormSpec, transition: TransitionSpec, target: StateSpec, stored: Mapping[str, Any],
+                   contexts: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """A transition's form (SPEC 4): its compiled `fields` (those written, then those the target state flags
+    required), every field whose `required_when` is true for this event (in any of `contexts`: the ticket as
+    stored, and as the submitted values make it), and every field the target requires that the ticket lacks
+    (a field made required after tickets were opened). So no rule can ask for a field nobody may give."""
+    offered = list(transition.fields)
+    for spec in form.fields:
+        if spec.id in offered:
+            continue
+        when = spec.required_when is not None and any(spec.required_when.test(c) for c in contexts)
+        lacking = (spec.required or flags(target, spec.id).required) and is_empty(stored.get(spec.id))
+        if when or lacking:
+            offered.append(spec.id)
+    return tuple(offered)
+
+
+def filling(form: FormSpec, state: StateSpec, stored: Mapping[str, Any], context: Mapping[str, Any]) -> frozenset[str]:
+    """The fields `state` requires that the ticket lacks: offered and writable here whatever a `hidden` or
+    `readonly` rule says, since a required field nobody may fill in would make the change impossible."""
+    return frozenset(spec.id for spec in form.fields
+                     if is_empty(stored.get(spec.id)) and is_required(spec, state, context))
+
+
 def check_state_rules(form: FormSpec, state: StateSpec, values: Mapping[str, Any], context: Mapping[str, Any],
-                      changed: set[str]) -> list[dict[str, str]]:
-    """Problems with the ticket's values in `state`: required fields missing, read-only or hidden ones changed."""
+                      changed: set[str], unlocked: frozenset[str] = frozenset()) -> list[dict[str, str]]:
+    """Problems with the ticket's values in `state`: required fields missing, read-only or hidden ones changed
+    (except those `unlocked`: required here and empty before, see `filling`)."""
     problems = []
     for spec in form.fields:
         flag = flags(state, spec.id)
-        missing = values.get(spec.id) in (None, "", [])
-        required = spec.required or flag.required or (spec.required_when is not None
-                                                      and spec.required_when.test(context))
-        if required and missing:
+        missing = is_empty(values.get(spec.id))
+        if missing and is_required(spec, state, context):
             problems.append({"field": spec.id, "message": N_("%(field)s is required", field=spec.label)})
-        if spec.id in changed:
+        if spec.id in changed and spec.id not in unlocked:
             if flag.hidden or (spec.visible_when is not None and not spec.visible_when.test(context)):
                 problems.append({"field": spec.id, "message": N_("%(field)s cannot be set here (hidden)",
                                                                     field=spec.label)})

@@ -1,10 +1,10 @@
 """Generated forms: which fields a create or transition form shows, and how, for one actor and one ticket.
 
-The flags come from the same rules the engine enforces when the form is submitted (`fields.py`): the
-target state's `fields:` flags, then the form's `required_when` / `visible_when` / `readonly_when`
-evaluated with `event` = the transition (or `create`) and `state` = the target state. The web layer renders
-them and asks again (`Engine.form`) when the person changes a value, so the browser never evaluates YAML
-expressions itself.
+The fields and flags come from the same rules the engine enforces when the form is submitted (`fields.py`):
+`offered_fields` (every field the target state requires is offered), the target state's `fields:` flags,
+then the form's `required_when` / `visible_when` / `readonly_when` evaluated with `event` = the transition
+(or `create`) and `state` = the target state. The web layer renders them and asks again (`Engine.form`)
+when the person changes a value, so the browser never evaluates YAML expressions itself.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from itsm.interpreter import model as m
 
 from ..errors import N_, Conflict, Forbidden, NotFound
 from .access import may_fire, view
-from .fields import check_values, flags
+from .fields import check_values, filling, flags, offered_fields
 from .work import Work
 
 
@@ -49,13 +49,16 @@ class Form:
 
 
 def field_states(form: m.FormSpec, state: m.StateSpec, field_ids: tuple[str, ...], values: Mapping[str, Any],
-                 context: Mapping[str, Any]) -> tuple[FieldState, ...]:
+                 context: Mapping[str, Any], unlocked: frozenset[str] = frozenset()) -> tuple[FieldState, ...]:
+    """`unlocked`: fields the state requires that the ticket lacks, shown and writable whatever hides them."""
     result = []
     for field_id in field_ids:
         spec = form.by_id[field_id]
         flag = flags(state, field_id)
-        visible = not flag.hidden and (spec.visible_when is None or spec.visible_when.test(context))
-        readonly = flag.readonly or (spec.readonly_when is not None and spec.readonly_when.test(context))
+        opened = field_id in unlocked
+        visible = opened or (not flag.hidden and (spec.visible_when is None or spec.visible_when.test(context)))
+        readonly = not opened and (flag.readonly or (spec.readonly_when is not None
+                                                     and spec.readonly_when.test(context)))
         required = spec.required or flag.required or (spec.required_when is not None
                                                       and spec.required_when.test(context))
         result.append(FieldState(spec, values.get(field_id), visible, required and visible and not readonly,
@@ -104,10 +107,17 @@ def transition_form(work: Work, transition_id: str, values: Mapping[str, Any], n
                           condition=condition) if condition else
                        N_("'%(transition)s' is not possible now", transition=transition.label))
     work.event = transition.id
-    work.fields.update({k: v for k, v in _well_typed(work.form, values).items() if k in transition.fields})
     target = process.state(transition.target)
-    states = field_states(work.form, target, transition.fields, work.fields, work.context(state=target.id))
-    return Form(process, transition, states, frozenset(transition.fields), shown)
+    stored = dict(work.fields)
+    before = work.context(state=target.id)
+    typed = _well_typed(work.form, values)
+    work.fields.update(typed)
+    after = work.context(state=target.id)
+    offered = offered_fields(work.form, transition, target, stored, (before, after))
+    work.fields = {**stored, **{k: v for k, v in typed.items() if k in offered}}
+    after = work.context(state=target.id)
+    states = field_states(work.form, target, offered, work.fields, after, filling(work.form, target, stored, after))
+    return Form(process, transition, states, frozenset(offered), shown)
 
 
 def _well_typed(form: m.FormSpec, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from .access import check_version, is_agent, may_fire
 from .actors import Actor, is_agent_for, system_actor
 from .clocks import schedule_timers, update_clocks
 from .compiled import CompiledVersion
-from .fields import as_stored, check_state_rules, check_values, raise_if
+from .fields import as_stored, check_state_rules, check_values, filling, offered_fields, raise_if
 from .plan import LinkRow, Plan
 from .snapshot import Lookups, TicketRow, TicketSnapshot, UserFacts
 from .work import Work
@@ -161,18 +161,23 @@ def plan_fire(context: Context, work: Work, transition_id: str, values: dict[str
         raise Conflict(N_("'%(transition)s' is not possible in state '%(state)s' (it starts from %(sources)s)",
                           transition=transition_id, state=source, sources=", ".join(transition.sources)))
     raise_if(check_values(work.form, values))
-    extra = [name for name in values if name not in transition.fields]
-    if extra:
+    target = process.state(transition.target)
+    stored = dict(work.fields)
+    before = work.context(state=target.id)
+    for name, value in values.items():
+        work.set_field(name, value, source="input")
+    after = work.context(state=target.id)
+    offered = offered_fields(work.form, transition, target, stored, (before, after))
+    extra = [name for name in values if name not in offered]
+    if extra:  # nothing is saved: the values set above go with the refused plan
         raise ValidationFailed(N_("fields outside the transition's form"),
                                [{"field": n, "message": N_("not a field of transition '%(transition)s'",
                                                            transition=transition_id)} for n in extra])
-    for name, value in values.items():
-        work.set_field(name, value, source="input")
     if transition.guard is not None and not transition.guard.test(work.context()):
         raise Conflict(N_("'%(transition)s' is not possible now: its condition '%(condition)s' is false",
                           transition=transition_id, condition=transition.guard.source))
-    target = process.state(transition.target)
-    raise_if(check_state_rules(work.form, target, work.fields, work.context(state=target.id), set(values)))
+    raise_if(check_state_rules(work.form, target, work.fields, after, set(values),
+                               filling(work.form, target, stored, after)))
     context.compiled.machines[process.id].fire(transition_id, work)  # exit, state change, enter, actions
     work.recompute_priority()
     schedule_timers(work)  # entering a state (even the same one again) restarts its timed transitions

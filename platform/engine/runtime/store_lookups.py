@@ -36,9 +36,13 @@ class StoreLookups:
         self.session = session
         self.db = db
         self._lineages: dict[str, tuple[str, ...]] = {}
+        self._users: dict[str, bool] = {}  # routing asks about every member of a team
 
     def user_exists(self, name: str) -> bool:
-        return users.exists(self.session, name)
+        found = self._users.get(name)
+        if found is None:
+            found = self._users[name] = users.exists(self.session, name)
+        return found
 
     def cursor(self, routing_id: str, team: str) -> int:
         return routing.cursor(self.session, routing_id, team)

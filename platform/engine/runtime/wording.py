@@ -57,6 +57,7 @@ _TABLE: dict[str, tuple[str, str]] = {  # key: (en, zh-CN)
     "reason.action": ("action", "流程动作"),
     "reason.review": ("review", "复盘"),
     "reason.manual": ("manual", "人工分派"),
+    "reason.renamed_teams": ("team renamed", "处理组改名"),
     "status.not_started": ("not started", "未开始"),
     "status.running": ("running", "计时中"),
     "status.paused": ("paused", "已暂停"),

@@ -7,6 +7,7 @@ It is internal to the core: it holds no session and does no I/O beyond the `Look
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -147,6 +148,8 @@ class Work:
         routing = self.pack.routings[self.process.routing]
         decision = route(routing, self.context(), serves=self.serves)
         user, how = decision.user, "rule"
+        if user is not None and not self.lookups.user_exists(user):
+            user = None  # a user the pack names but the database lacks (publish warned): the team's strategy
         if user is None:
             user, how = self.pick_member(routing, decision.team)
         before = (self.ticket.team, self.ticket.assignee)
@@ -160,6 +163,11 @@ class Work:
         team = self.pack.teams.get(team_id)
         if team is None or routing.assignment == "manual" or not team.members:
             return None, "manual"
+        # members the database lacks (publish warned about each) are passed over, never assigned
+        present = tuple(member for member in team.members if self.lookups.user_exists(member.user))
+        if not present:
+            return None, "manual"
+        team = dataclasses.replace(team, members=present) if len(present) < len(team.members) else team
         context = self.context()
         if routing.assignment == "round_robin":
             key = (routing.id, team.id)
