@@ -76,6 +76,7 @@ class Work:
         self.timers: tuple[TimerRow, ...] | None = None
         self.worked: dict[tuple[str, datetime], float] = {}  # working seconds from (calendar, instant) to now
         self.extra_template: dict[str, Any] = {}
+        self.extra_names: dict[str, Any] = {}  # names of the event being handled: `threshold`, `comment.*`, `clock`
         self._history: tuple[HistoryEntry, ...] | None = None
         self._lineage: tuple[str | None, tuple[str, ...]] | None = None  # (org, its lineage), asked once
 
@@ -197,6 +198,13 @@ class Work:
             elif target == "team":
                 if self.ticket.team:
                     out.append(f"team:{self.ticket.team}")
+            elif target == "team_lead":
+                team = self.pack.teams.get(self.ticket.team or "")
+                if team is not None and team.lead:
+                    out.append(f"user:{team.lead}")
+            elif target == "watchers":
+                if self.ticket.id is not None:
+                    out.extend(f"user:{name}" for name in self.lookups.watchers(self.ticket.id))
             elif target.startswith(("team:", "user:")) or "@" in target:
                 out.append(target)
             else:  # a team role: every team holding it
@@ -212,7 +220,14 @@ class Work:
             context["actor"]["roles"] = list(system_roles(self.pack))
         if self.clocks:
             context["sla"] = clock_names(self.clocks, self.pack.calendars, self.now, self.worked)
+        if self.extra_names:
+            context.update(self.extra_names)
         return context
+
+    def mark(self) -> tuple[Any, ...]:
+        """What SLA conditions and priorities read of the ticket, to tell whether actions changed it."""
+        ticket = self.ticket
+        return ticket.state, ticket.priority, ticket.team, ticket.assignee, dict(self.fields)
 
     def template_context(self, language: str | None = None) -> dict[str, Any]:
         """What templates read; `language` is the one the text is written in (a notification renders once per

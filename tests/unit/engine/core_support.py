@@ -161,6 +161,7 @@ class FakeLookups:
         self.user_locales: dict[str, str | None] = {}
         self.histories: dict[int, list[HistoryEntry]] = {}  # ticket id -> its stored events and comments
         self.parents: dict[str, str | None] = {}  # organization id -> its parent's (None: a root)
+        self.followers: dict[int, list[str]] = {}  # ticket id -> its watchers
 
     def user_exists(self, name: str) -> bool:
         return name in self.users
@@ -182,6 +183,10 @@ class FakeLookups:
 
     def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
         return {name: self.user_locales.get(name) for name in names if name in self.users}
+
+    def watchers(self, ticket_id: int) -> Sequence[str]:
+        self.asked.append(f"watchers {ticket_id}")
+        return self.followers.get(ticket_id, [])
 
     def org_lineage(self, org: str) -> Sequence[str]:
         self.asked.append(f"lineage {org}")
