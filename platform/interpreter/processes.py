@@ -179,7 +179,7 @@ def trigger_names(comp: Compilation, data: dict[str, Any], on: str) -> dict[str,
         clocks = tuple(clock["id"] for policy_id in policy_ids(data)
                        if (policy := comp.of_kind("sla_policy").get(policy_id)) is not None
                        for clock in policy.data["clocks"])
-        names = {"clock": NameInfo(tuple(dict.fromkeys(clocks)), "text")}
+        names = {"clock": NameInfo(tuple(dict.fromkeys(clocks)) or None, "text")}
         if on == "sla_warning":
             names["threshold"] = NameInfo(kind="number")
         return names
