@@ -57,7 +57,7 @@ def test_the_requester_and_agents_manage_watchers_who_may_see_the_ticket(app: Fl
     status, body = api("POST", f"/api/tickets/{number}/watchers", json={"user": "ruth"})
     assert status == 422 and body["details"][0]["field"] == "user" and "may not see" in body["message"]
     assert api("POST", f"/api/tickets/{number}/watchers", json={"user": "nobody"})[0] == 422
-    assert api("POST", f"/api/tickets/{number}/watchers", json={})[0] == 422
+    assert api("POST", f"/api/tickets/{number}/watchers", json={})[0] == 400
     assert api("GET", f"/api/tickets/{number}/watchers", "ruth")[0] == 404
     # an agent may add and remove; the requester's colleague (not an agent) may not add others
     assert api("POST", f"/api/tickets/{number}/watchers", "sam", json={"user": "dana"})[0] == 201
