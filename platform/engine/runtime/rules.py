@@ -213,6 +213,7 @@ def plan_comment(work: Work, text: str, internal: bool) -> Plan:
         raise ValidationFailed(N_("a comment needs text"), [{"field": "text", "message": N_("empty comment")}])
     if internal and not is_agent(work):
         raise Forbidden(N_("only agents write internal comments"))
+    work.event = "comment"
     work.add_comment(text, internal, author=work.actor.name)
     names, template = comment_facts(text, internal, work.actor.name)
     mark = work.mark()
