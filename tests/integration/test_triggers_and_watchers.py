@@ -131,7 +131,7 @@ def test_a_notification_that_was_not_queued_fails_the_step_and_says_what_was(tmp
     result = CliRunner().invoke(main, ["test", str(client), "-k", "wrong_notice"])
     assert result.exit_code == 1
     assert ("notified: expected 'created_notice' to lars to be queued in this step; queued: "
-            "created_notice to user:rita; assigned_notice to") in result.output
+            "assigned_notice to user:lars, team:service_desk; created_notice to user:rita") in result.output
 
 
 def test_an_unknown_notification_in_notified_is_a_load_error(tmp_path: Path) -> None:
