@@ -14,6 +14,7 @@ from test_api import Api
 from test_pages import Browser
 
 from itsm.cli import main
+from itsm.engine import Engine, EngineError
 from itsm.engine.people.users import add_user
 from itsm.store import Database, OutboxMessage
 from itsm.web import engine_of
@@ -147,3 +148,28 @@ def test_an_unknown_notification_in_notified_is_a_load_error(tmp_path: Path) -> 
     assert ("pack.yaml:11:25: error: scenario/typo: steps[0].expect.notified[0]: unknown notification "
             "'created_notise' (did you mean 'created_notice'?)") in result.output
 
+
+
+def test_a_trigger_that_fails_leaves_nothing_behind(db: Database, tmp_path: Path) -> None:
+    """The trigger's message is queued in the change's transaction: when a later action of the trigger fails,
+    the comment, its event and the message are all gone (SPEC 8, the outbox rule)."""
+    client = tmp_path / "client"
+    client.mkdir()
+    (client / "pack.yaml").write_text(
+        f"kind: pack\nid: client\nformat: 1\ntimezone: Europe/Berlin\nextends: {DEFINITIONS}\n---\n"
+        "kind: process\nid: incident\ntriggers:\n  - id: reply_notice\n    actions:\n"
+        "      - notify: reply_notice\n      - set: {impact: \"{{ 'huge' }}\"}\n")
+    engine = Engine(db)
+    engine.definitions.publish_path(client)
+    for name in ("rita", "lars"):
+        add_user(db, name)
+    number = engine.create(engine.actor("rita"), "incident", dict(LAPTOP))["number"]
+    events = len(engine.events(engine.actor("lars"), number))
+    with pytest.raises(EngineError) as refused:
+        engine.comment(engine.actor("lars"), number, "Try the other port.")
+    assert refused.value.status == 422
+    assert queued(db, "reply_notice") == []
+    assert engine.comments(engine.actor("lars"), number) == []
+    assert len(engine.events(engine.actor("lars"), number)) == events
+    engine.comment(engine.actor("rita"), number, "It works now.")  # her own comment: the trigger does not run
+    assert [c["text"] for c in engine.comments(engine.actor("lars"), number)] == ["It works now."]
