@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .models import Watcher
+from .models import User, Watcher
 
 
 def of_ticket(session: Session, ticket_id: int) -> list[str]:
     """The user names following the ticket, in the order they were added."""
     return list(session.scalars(select(Watcher.user).where(Watcher.ticket_id == ticket_id).order_by(Watcher.id)))
+
+
+def people_of(session: Session, ticket_id: int) -> list[Any]:
+    """The users table's rows of the enabled users following the ticket, in the order they were added."""
+    query = (select(User).join(Watcher, Watcher.user == User.name)
+             .where(Watcher.ticket_id == ticket_id, User.active.is_(True)).order_by(Watcher.id))
+    return list(session.scalars(query))
 
 
 def listing(session: Session, ticket_id: int) -> list[tuple[str, str, datetime]]:

@@ -205,8 +205,8 @@ class BatchLookups:
     def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
         return users.locales_of(self.batch.session, names)
 
-    def watchers(self, ticket_id: int) -> Sequence[str]:
-        return watchers.of_ticket(self.batch.session, ticket_id)
+    def watchers(self, ticket_id: int) -> Sequence[Any]:
+        return watchers.people_of(self.batch.session, ticket_id)
 
     def org_lineage(self, org: str) -> Sequence[str]:
         return lineage_cached(self.batch.session, self._lineages, org)

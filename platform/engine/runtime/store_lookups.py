@@ -55,8 +55,8 @@ class StoreLookups:
     def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
         return users.locales_of(self.session, names)
 
-    def watchers(self, ticket_id: int) -> Sequence[str]:
-        return watchers.of_ticket(self.session, ticket_id)
+    def watchers(self, ticket_id: int) -> Sequence[Any]:
+        return watchers.people_of(self.session, ticket_id)
 
     def org_lineage(self, org: str) -> Sequence[str]:
         return lineage_cached(self.session, self._lineages, org)

@@ -203,13 +203,23 @@ class Work:
                 if team is not None and team.lead:
                     out.append(f"user:{team.lead}")
             elif target == "watchers":
-                if self.ticket.id is not None:
-                    out.extend(f"user:{name}" for name in self.lookups.watchers(self.ticket.id))
+                out.extend(f"user:{name}" for name in self.watching())
             elif target.startswith(("team:", "user:")) or "@" in target:
                 out.append(target)
             else:  # a team role: every team holding it
                 out.extend(f"team:{t.id}" for t in self.pack.teams.values() if target in t.roles)
         return list(dict.fromkeys(out))
+
+    def watching(self) -> list[str]:
+        """The people following the ticket who may still see it (SPEC 9, 14: a watcher whose sight of it was
+        lost since, the ticket having moved to a team scoped to another organization, is not told about it)."""
+        if self.ticket.id is None:
+            return []
+        from .access import sees_ticket  # access reads the working copy: imported when first needed
+        from .actors import actor_for
+
+        return [person.name for person in self.lookups.watchers(self.ticket.id)
+                if sees_ticket(actor_for(person, self.pack), self.pack, self.ticket, self.org_lineage)]
 
     # -- contexts ----------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from core_support import FakeLookups, person
+from core_support import FakeLookups, User, person
 
 from itsm.engine.runtime import clocks
 from itsm.engine.runtime.compiled import CompiledVersion, compile_version
@@ -194,9 +194,13 @@ def test_transition_triggers_run_after_the_transition_and_reach_watchers_and_the
     ticket = stored(ask(context, stored(create(context)), "fire", transition="start"))
     assert sent(ask(context, ticket, "fire", transition="nudge")) == []
     made = ask(context, ticket, "fire", transition="finish")
-    assert sent(made) == [("watch", ["user:wendy", "user:bob", "user:lena"])]
+    # wendy may not see the ticket (not its requester, nor an agent): she is not told about it
+    assert sent(made) == [("watch", ["user:bob", "user:lena"])]
     assert [c["text"] for c in made.comments] == ["Finished T0000001"]
     assert made.ticket.state == "done"
+    lookups.people["wendy"] = User("wendy", is_admin=True)
+    assert sent(ask(context, ticket, "fire", transition="finish")) == [("watch", ["user:wendy", "user:bob",
+                                                                                  "user:lena"])]
 
 
 def test_threshold_scopes_warning_actions_and_triggers_to_one_threshold(context: Context) -> None:
