@@ -56,6 +56,15 @@ BUILTIN_NAMES: Mapping[str, str] = {
 }
 
 
+# Names only some actions know (SPEC 4): read elsewhere, the error says where they belong.
+EVENT_NAME_NOTES: Mapping[str, str] = {
+    "threshold": " (threshold is known to a clock's on_warning actions and to sla_warning triggers)",
+    "comment.public": " (comment.public is known to triggers on comment)",
+    "comment.author": " (comment.author is known to triggers on comment)",
+    "clock": " (clock is known to sla_warning and sla_breach triggers)",
+}
+
+
 class Doc:
     """One merged document with its positions: values are read from `data`, errors located on `node`."""
 
@@ -170,6 +179,7 @@ class Compilation:
             return compile_expression(str(raw), scope, where=str(node.pos))
         except ExpressionError as exc:
             notes = [self.removal_note(name) for name in self.removed if f"'{name}'" in exc.message]
+            notes += [note for name, note in EVENT_NAME_NOTES.items() if exc.message == f"unknown name '{name}'"]
             doc.error(path, exc.message + "".join(notes[:1]), pos=_offset(node, str(raw), exc.offset))
             return None
 
