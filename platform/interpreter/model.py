@@ -442,7 +442,7 @@ class ScenarioStep:
     where: str  # file:line:col of the step, for failure reports
     at: datetime | None = None
     advance: Duration | None = None
-    action: str | None = None  # create | transition | update | comment
+    action: str | None = None  # create | transition | update | comment | watch | unwatch
     data: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # the step's keys, as written
     expect: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     expect_error: int | None = None

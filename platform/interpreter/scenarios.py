@@ -12,7 +12,7 @@ from .durations import DurationError, parse_duration
 from .errors import did_you_mean
 from .schema import MAX_ORG_ID, ORG_ID_PATTERN
 
-ACTIONS = ("create", "transition", "update", "comment")
+ACTIONS = ("create", "transition", "update", "comment", "watch", "unwatch")
 NOTIFIED = ("notified", "not_notified")  # expect keys about the notifications a step queued
 
 
@@ -42,7 +42,7 @@ def compile_scenario(doc: Doc, comp: Compilation, processes: dict[str, m.Process
         path = ("steps", i)
         actions = [a for a in ACTIONS if a in raw and not (a == "comment" and "transition" in raw)]
         if len(actions) > 1:
-            doc.error(path, f"a step does at most one of create, transition, update, comment; "
+            doc.error(path, f"a step does at most one of {', '.join(ACTIONS)}; "
                             f"this one has {', '.join(actions)}")
         if "at" in raw and "advance" in raw:
             doc.error((*path, "advance"), "a step moves the clock with at or advance, not both", key=True)

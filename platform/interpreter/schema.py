@@ -211,6 +211,8 @@ SCENARIO_STEP = _obj("One step: move the clock, do at most one action, check the
     "comment": _str("A comment (alone: add a comment; with a transition: its comment)."),
     "internal": {"type": "boolean", "description": "The comment is internal."},
     "update": {"type": "object", "description": "Update these fields."},
+    "watch": _str("Add this user as a watcher of the ticket (as the acting user)."),
+    "unwatch": _str("Remove this user from the ticket's watchers."),
     "as": _str("Acting user (default: system, which holds every role)."),
     "ticket": {"type": "integer", "minimum": 1, "description": "The Nth ticket created (default: the last)."},
     "expect": {"type": "object", "description": (

@@ -69,7 +69,7 @@ def scenario_users(pack: PackSpec, scenario: ScenarioSpec) -> dict[str, Mapping[
     users.update({team.lead: {} for team in pack.teams.values() if team.lead and team.lead not in users})
     for step in scenario.steps:
         create = step.data.get("create") or {}
-        for name in (step.data.get("as"), create.get("as"), create.get("requester")):
+        for name in (step.data.get("as"), create.get("as"), create.get("requester"), step.data.get("watch")):
             if name and name != SYSTEM:
                 users.setdefault(name, {})
     users.update({name: attributes for name, attributes in scenario.users.items() if name != SYSTEM})
@@ -203,6 +203,8 @@ class _Runner:
             self.engine.update(actor, number, data["update"])
         elif "comment" in data:
             self.engine.comment(actor, number, data["comment"], bool(data.get("internal")))
+        elif "watch" in data or "unwatch" in data:
+            self.engine.watch(actor, number, data.get("watch") or data["unwatch"], follow="watch" in data)
         return number
 
     def ticket(self, index: int | None) -> str | None:
