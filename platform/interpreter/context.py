@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -52,6 +53,15 @@ BUILTIN_NAMES: Mapping[str, str] = {
     "actor.name": "The user name of whoever makes the change (system for the worker).",
     "actor.roles": "A list: the actor's roles.",
     "actor.teams": "A list: the actor's teams.",
+}
+
+
+# Names only some actions know (SPEC 4): read elsewhere, the error says where they belong.
+EVENT_NAME_NOTES: Mapping[str, str] = {
+    "threshold": " (threshold is known to a clock's on_warning actions and to sla_warning triggers)",
+    "comment.public": " (comment.public is known to triggers on comment)",
+    "comment.author": " (comment.author is known to triggers on comment)",
+    "clock": " (clock is known to sla_warning and sla_breach triggers)",
 }
 
 
@@ -181,8 +191,23 @@ class Compilation:
             return compile_expression(str(raw), scope, where=str(node.pos))
         except ExpressionError as exc:
             notes = [self.removal_note(name) for name in self.removed if f"'{name}'" in exc.message]
+            notes += [note for name, note in EVENT_NAME_NOTES.items() if exc.message == f"unknown name '{name}'"]
             doc.error(path, exc.message + "".join(notes[:1]), pos=_offset(node, str(raw), exc.offset))
             return None
+
+    def thresholds(self, doc: Doc, path: Path, expression: Expression | None, allowed: Sequence[float],
+                   clocks: str) -> None:
+        # `clocks` names what warns: "clock 'response'", "the clocks of this process"
+        """A number compared with `threshold` that is not one of the clock's `warn_at` percents would never
+        match: an error at the expression (`allowed` in percent, 50.0 for 50%)."""
+        if expression is None or "threshold" not in expression.names:
+            return
+        for number in numbers_compared(expression.source, "threshold"):
+            if not any(abs(number - value) < 1e-9 for value in allowed):
+                shown = ", ".join(f"{value:g}%" for value in allowed)
+                warns = f"{clocks} are {shown}" if shown else f"{clocks}: none (no warn_at)"
+                doc.error(path, f"unknown threshold {number:g}: {warns} (threshold is the percent just "
+                                f"crossed: threshold == 50 for warn_at 50%)")
 
     # -- durations ---------------------------------------------------------------------------------
 
@@ -221,20 +246,25 @@ class Compilation:
             note = "" if exact or not raw.rstrip("\n").count("\n") else f" (line {hazard.line} of the template)"
             doc.error(path, hazard.message + note, pos=pos)
 
-    def actions(self, doc: Doc, path: Path, form: m.FormSpec | None) -> tuple[m.Action, ...]:
-        """Compile an action list; `form` is the form of the tickets the actions run on (None: unknown)."""
+    def actions(self, doc: Doc, path: Path, form: m.FormSpec | None,
+                scope: Scope | None = None) -> tuple[m.Action, ...]:
+        """Compile an action list; `form` is the form of the tickets the actions run on (None: unknown);
+        `scope` the names an action's `when:` may read (SPEC 4: every action may carry one)."""
         raw = _value(doc.data, path)
         if not isinstance(raw, list):
             return ()
         compiled: list[m.Action] = []
         for index, item in enumerate(raw):
             action = self._action(doc, (*path, index), item, form)
+            if action is not None and "when" in item:
+                when = self.expression(doc, (*path, index, "when"), scope) if scope is not None else None
+                action = replace(action, when=when)
             if action is not None:
                 compiled.append(action)
         return tuple(compiled)
 
     def _action(self, doc: Doc, path: Path, item: dict[str, Any], form: m.FormSpec | None) -> m.Action | None:
-        keys = [k for k in item if k != "args"]
+        keys = [k for k in item if k not in ("args", "when")]
         where = doc.where(path)
         if len(keys) != 1:
             doc.error(path, f"an action has exactly one of set, assign, escalate, notify, comment, create, "
@@ -431,3 +461,26 @@ def merge_name_maps(maps: Sequence[Mapping[str, NameInfo]]) -> dict[str, NameInf
                 dict.fromkeys([*known.choices, *info.choices]))
             merged[name] = NameInfo(choices, known.kind if known.kind == info.kind else None)
     return merged
+
+
+def numbers_compared(source: str, name: str) -> list[float]:
+    """The number literals an expression compares `name` with (`threshold == 50`, `threshold in [50, 75]`),
+    read from its syntax tree (already compiled, so it parses; nothing is evaluated)."""
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError:
+        return []
+    found: list[float] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        for i, op in enumerate(node.ops):
+            if not isinstance(op, ast.Eq | ast.NotEq | ast.In | ast.NotIn):
+                continue
+            for a, b in ((operands[i], operands[i + 1]), (operands[i + 1], operands[i])):
+                if isinstance(a, ast.Name) and a.id == name:
+                    items = b.elts if isinstance(b, ast.List) else [b]
+                    found.extend(float(item.value) for item in items if isinstance(item, ast.Constant)
+                                 and isinstance(item.value, int | float) and not isinstance(item.value, bool))
+    return found

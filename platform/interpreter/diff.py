@@ -124,6 +124,7 @@ def _process(changes: list[Change], old: m.ProcessSpec, new: m.ProcessSpec) -> N
         if details:
             changes.append(Change("changed", "transition", f"{pid}.{transition.id}", "; ".join(details), pid,
                                   tuple(dict.fromkeys((*was.sources, *transition.sources)))))
+    _triggers(changes, old, new)
     for attr, label in (("priority_matrix", "priority matrix"), ("routing", "routing"), ("form", "form"),
                         ("initial", "initial state"), ("number_prefix", "number prefix")):
         if getattr(old, attr) != getattr(new, attr):
@@ -131,6 +132,28 @@ def _process(changes: list[Change], old: m.ProcessSpec, new: m.ProcessSpec) -> N
     if [r.policy for r in old.sla] != [r.policy for r in new.sla]:
         changes.append(Change("changed", "SLA policy of", pid, f"{[r.policy for r in old.sla]} -> "
                                                               f"{[r.policy for r in new.sla]}", pid))
+
+
+def _triggers(changes: list[Change], old: m.ProcessSpec, new: m.ProcessSpec) -> None:
+    """Triggers by id (else by position): added, removed, or what changed of one (future events only)."""
+    def keyed(process: m.ProcessSpec) -> dict[str, m.TriggerSpec]:
+        return {t.id or f"#{i + 1}": t for i, t in enumerate(process.triggers)}
+
+    before, after = keyed(old), keyed(new)
+    for key, trigger in after.items():
+        was = before.get(key)
+        if was is None:
+            changes.append(Change("added", "trigger", f"{new.id}.{key}", f"on {trigger.on}", new.id))
+            continue
+        details = [f"{name}: {_text(a)} -> {_text(b)}" for name, a, b in
+                   (("on", was.on, trigger.on), ("when", was.when, trigger.when)) if _text(a) != _text(b)]
+        if _actions(was.actions) != _actions(trigger.actions):
+            details.append("actions changed")
+        if details:
+            changes.append(Change("changed", "trigger", f"{new.id}.{key}", "; ".join(details), new.id))
+    for key in before:
+        if key not in after:
+            changes.append(Change("removed", "trigger", f"{new.id}.{key}", process=new.id))
 
 
 def _form(changes: list[Change], old: m.FormSpec, new: m.FormSpec, processes: list[str]) -> None:
@@ -242,7 +265,7 @@ def _team(changes: list[Change], old: m.TeamSpec, new: m.TeamSpec) -> None:
         changes.append(Change("added", "team member", f"{new.id}.{user}"))
     for user in sorted(members_before - members_after):
         changes.append(Change("removed", "team member", f"{new.id}.{user}"))
-    for attr in ("tier", "escalates_to", "roles", "org_scope"):
+    for attr in ("tier", "escalates_to", "roles", "org_scope", "lead"):
         if getattr(old, attr) != getattr(new, attr):
             changes.append(Change("changed", f"team {attr}", new.id,
                                   f"{_text(getattr(old, attr))} -> {_text(getattr(new, attr))}"))
@@ -253,6 +276,8 @@ def _actions(actions: tuple[m.Action, ...]) -> list[tuple[str, str]]:
     import dataclasses
 
     def plain(value: Any) -> Any:
+        if hasattr(value, "source"):  # an expression (`when:`): what it says, not where it was written
+            return value.source
         return dict(value) if isinstance(value, Mapping) else value
 
     return [(type(a).__name__, repr({f.name: plain(getattr(a, f.name)) for f in dataclasses.fields(a)

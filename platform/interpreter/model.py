@@ -112,6 +112,7 @@ class FieldFlags:
 class SetAction:
     values: Mapping[str, Any]  # field id -> value; strings may hold {{ }} templates
     where: str = ""
+    when: Expression | None = None  # SPEC 4: skipped when false
 
 
 @dataclass(frozen=True)
@@ -120,23 +121,27 @@ class AssignAction:
     team: str | None = None
     user: str | None = None
     where: str = ""
+    when: Expression | None = None  # SPEC 4: skipped when false
 
 
 @dataclass(frozen=True)
 class EscalateAction:
     where: str = ""
+    when: Expression | None = None  # SPEC 4: skipped when false
 
 
 @dataclass(frozen=True)
 class NotifyAction:
     notification: str
     where: str = ""
+    when: Expression | None = None  # SPEC 4: skipped when false
 
 
 @dataclass(frozen=True)
 class CommentAction:
     text: str
     where: str = ""
+    when: Expression | None = None  # SPEC 4: skipped when false
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,7 @@ class CreateAction:
     fields: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     link: str = "child"
     where: str = ""
+    when: Expression | None = None  # SPEC 4: skipped when false
 
 
 @dataclass(frozen=True)
@@ -152,9 +158,23 @@ class PluginAction:
     name: str
     args: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     where: str = ""
+    when: Expression | None = None  # SPEC 4: skipped when false
 
 
 Action = SetAction | AssignAction | EscalateAction | NotifyAction | CommentAction | CreateAction | PluginAction
+
+TRIGGER_EVENTS = ("create", "transition", "update", "comment", "sla_warning", "sla_breach")
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    """A process trigger (SPEC 4): on an event, when a condition holds, run actions after the event's own."""
+
+    on: str  # one of TRIGGER_EVENTS
+    actions: tuple[Action, ...]
+    when: Expression | None = None
+    id: str = ""
+    where: str = ""
 
 
 @dataclass(frozen=True)
@@ -239,6 +259,7 @@ class ProcessSpec:
     renamed_states: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     triage: TriageSpec | None = None
     happy_path: tuple[str, ...] = ()  # as written (the diagram finds one when empty)
+    triggers: tuple[TriggerSpec, ...] = ()
     state_by_id: Mapping[str, StateSpec] = field(default_factory=lambda: EMPTY, compare=False, repr=False)
     transition_by_id: Mapping[str, TransitionSpec] = field(default_factory=lambda: EMPTY, compare=False, repr=False)
     transitions_by_source: Mapping[str, tuple[TransitionSpec, ...]] = field(
@@ -382,6 +403,7 @@ class TeamSpec:
     email: str | None = None
     org_scope: str | None = None  # SPEC 14: the team serves this organization's subtree only (None: all)
     where: str = ""  # FILE:LINE:COL of `org_scope`, for the warning when no such organization exists
+    lead: str | None = None  # the team lead's user name (recipient `team_lead`)
 
     def serves(self, lineage: tuple[str, ...]) -> bool:
         """Whether the team serves a ticket whose organization has this lineage (its id and its ancestors'):
@@ -424,7 +446,7 @@ class ScenarioStep:
     where: str  # file:line:col of the step, for failure reports
     at: datetime | None = None
     advance: Duration | None = None
-    action: str | None = None  # create | transition | update | comment
+    action: str | None = None  # create | transition | update | comment | watch | unwatch
     data: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # the step's keys, as written
     expect: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     expect_error: int | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 from itertools import pairwise
 from typing import Any
 
@@ -58,7 +59,7 @@ def policy_ids(data: dict[str, Any]) -> list[str]:
 def compile_process(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope: Scope,
                     business_calendar: bool) -> m.ProcessSpec:
     data = doc.data
-    states = _states(doc, comp, form)
+    states = _states(doc, comp, form, scope)
     state_ids = [s.id for s in states]
     finals = {s.id for s in states if s.final}
     initial = data["initial"]
@@ -91,6 +92,7 @@ def compile_process(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope:
         description=comp.text(doc, ("description",)), number_prefix=data.get("number", doc.id[:3].upper()),
         priority_matrix=matrix, sla=_sla_rules(doc, comp, scope), routing=data.get("routing"),
         renamed_states=m.frozen_map(renamed), triage=_triage(doc, comp, form), happy_path=happy,
+        triggers=_triggers(doc, comp, form, scope),
         state_by_id=m.frozen_map({s.id: s for s in states}),
         transition_by_id=m.frozen_map({t.id: t for t in transitions}),
         transitions_by_source=m.frozen_map({s.id: tuple(t for t in transitions if s.id in t.sources)
@@ -116,7 +118,7 @@ def _check_happy_path(doc: Doc, happy: tuple[str, ...], state_ids: list[str], fi
             doc.error(("happy_path", index), f"no transition goes from '{source}' to '{target}'")
 
 
-def _states(doc: Doc, comp: Compilation, form: m.FormSpec | None) -> list[m.StateSpec]:
+def _states(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope: Scope) -> list[m.StateSpec]:
     states: list[m.StateSpec] = []
     first: dict[str, int] = {}
     for index, raw in enumerate(doc.data["states"]):
@@ -140,8 +142,8 @@ def _states(doc: Doc, comp: Compilation, form: m.FormSpec | None) -> list[m.Stat
             id=raw["id"], label=comp.text(doc, (*path, "label"), raw["id"].replace("_", " ").capitalize()),
             description=comp.text(doc, (*path, "description")), final=raw.get("final", False),
             fields=m.frozen_map(flags),
-            on_enter=comp.actions(doc, (*path, "on_enter"), form) if "on_enter" in raw else (),
-            on_exit=comp.actions(doc, (*path, "on_exit"), form) if "on_exit" in raw else ()))
+            on_enter=comp.actions(doc, (*path, "on_enter"), form, scope) if "on_enter" in raw else (),
+            on_exit=comp.actions(doc, (*path, "on_exit"), form, scope) if "on_exit" in raw else ()))
     return states
 
 
@@ -175,7 +177,7 @@ def _transitions(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope: Sc
             roles=tuple(roles) if roles is not None else None,
             guard=comp.expression(doc, (*path, "when"), scope) if "when" in raw else None,
             fields=tuple(raw.get("fields", [])),
-            actions=comp.actions(doc, (*path, "actions"), form) if "actions" in raw else (),
+            actions=comp.actions(doc, (*path, "actions"), form, scope) if "actions" in raw else (),
             after=after))
     return transitions
 
@@ -206,6 +208,80 @@ def _sources(doc: Doc, comp: Compilation, path: tuple[str | int, ...], raw: str 
         else:
             sources.append(state)
     return tuple(dict.fromkeys(sources))
+
+
+def trigger_names(comp: Compilation, data: dict[str, Any], on: str) -> dict[str, NameInfo]:
+    """The names a trigger on `on` may read beyond the ticket's (SPEC 4): `comment.public`, `comment.author`
+    on comments; `clock` (and `threshold`, the percent crossed, on warnings) on SLA events."""
+    if on == "comment":
+        return {"comment.public": NameInfo(kind="boolean"), "comment.author": NameInfo(kind="text")}
+    if on in ("sla_warning", "sla_breach"):
+        clocks = tuple(clock["id"] for policy_id in policy_ids(data)
+                       if (policy := comp.of_kind("sla_policy").get(policy_id)) is not None
+                       for clock in policy.data["clocks"])
+        names = {"clock": NameInfo(tuple(dict.fromkeys(clocks)) or None, "text")}
+        if on == "sla_warning":
+            names["threshold"] = NameInfo(kind="number")
+        return names
+    return {}
+
+
+EVENT_NAMES = {"comment.public": ("comment",), "comment.author": ("comment",),
+               "clock": ("sla_warning", "sla_breach"), "threshold": ("sla_warning",)}
+
+
+def _event_names_only(doc: Doc, path: tuple[str | int, ...], expression: Any, on: str) -> None:
+    """A name of another event (`comment.public` in a create trigger) would always be null: an error."""
+    if expression is None:
+        return
+    for name in sorted(expression.names):
+        events = EVENT_NAMES.get(name)
+        if events is not None and on not in events:
+            doc.error(path, f"'{name}' is only known to triggers on {' and '.join(events)}: "
+                            f"this trigger runs on {on}")
+
+
+def warn_percents(comp: Compilation, data: dict[str, Any]) -> list[float]:
+    """Every `warn_at` percent of the process's SLA policies (50.0 for 50%)."""
+    return sorted({float(text[:-1]) for policy_id in policy_ids(data)
+                   if (policy := comp.of_kind("sla_policy").get(policy_id)) is not None
+                   for clock in policy.data["clocks"] for text in clock.get("warn_at", [])})
+
+
+def _triggers(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope: Scope) -> tuple[m.TriggerSpec, ...]:
+    """`triggers:` (SPEC 4): each `on:` one event, its `when:` and its actions' `when:` over the ticket and
+    the names of that event (a name of another event is an error at the line)."""
+    triggers: list[m.TriggerSpec] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(doc.data.get("triggers", [])):
+        path = ("triggers", index)
+        ident = raw.get("id", "")
+        if ident and ident in seen:
+            doc.error((*path, "id"), f"duplicate trigger id '{ident}' (first at line "
+                                     f"{doc.pos(('triggers', seen[ident], 'id')).line})")
+            continue
+        if ident:
+            seen[ident] = index
+        on = raw["on"]
+        # compiled with the names of every event, so that one read on the wrong event says which it is for
+        names = {name: info for event in m.TRIGGER_EVENTS
+                 for name, info in trigger_names(comp, doc.data, event).items()}
+        every = replace(scope, names={**scope.names, **names})
+        when = comp.expression(doc, (*path, "when"), every) if "when" in raw else None
+        _event_names_only(doc, (*path, "when"), when, on)
+        actions = comp.actions(doc, (*path, "actions"), form, every)
+        for i, action in enumerate(actions if len(actions) == len(raw["actions"]) else ()):
+            _event_names_only(doc, (*path, "actions", i, "when"), action.when, on)
+        if on == "sla_warning":
+            allowed, clocks = warn_percents(comp, doc.data), "the thresholds of this process's clocks"
+            comp.thresholds(doc, (*path, "when"), when, allowed, clocks)
+            for i, action in enumerate(actions if len(actions) == len(raw["actions"]) else ()):
+                comp.thresholds(doc, (*path, "actions", i, "when"), action.when, allowed, clocks)
+        if on == "sla_warning" and not warn_percents(comp, doc.data):
+            doc.warning((*path, "on"), "no clock of this process's SLA policies has warn_at: this trigger "
+                                       "never runs")
+        triggers.append(m.TriggerSpec(on, actions, when, ident, doc.where(path)))
+    return tuple(triggers)
 
 
 def _triage(doc: Doc, comp: Compilation, form: m.FormSpec | None) -> m.TriageSpec | None:

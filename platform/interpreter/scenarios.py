@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from . import model as m
 from .context import Compilation, Doc, loose_process
@@ -11,7 +12,8 @@ from .durations import DurationError, parse_duration
 from .errors import did_you_mean
 from .schema import MAX_ORG_ID, ORG_ID_PATTERN
 
-ACTIONS = ("create", "transition", "update", "comment")
+ACTIONS = ("create", "transition", "update", "comment", "watch", "unwatch")
+NOTIFIED = ("notified", "not_notified")  # expect keys about the notifications a step queued
 
 
 def parse_instant(text: str) -> datetime | None:
@@ -40,7 +42,7 @@ def compile_scenario(doc: Doc, comp: Compilation, processes: dict[str, m.Process
         path = ("steps", i)
         actions = [a for a in ACTIONS if a in raw and not (a == "comment" and "transition" in raw)]
         if len(actions) > 1:
-            doc.error(path, f"a step does at most one of create, transition, update, comment; "
+            doc.error(path, f"a step does at most one of {', '.join(ACTIONS)}; "
                             f"this one has {', '.join(actions)}")
         if "at" in raw and "advance" in raw:
             doc.error((*path, "advance"), "a step moves the clock with at or advance, not both", key=True)
@@ -69,6 +71,9 @@ def compile_scenario(doc: Doc, comp: Compilation, processes: dict[str, m.Process
                                              f"{comp.removal_note(raw['transition'])}")
         if "ticket" in raw and raw["ticket"] > created:
             doc.error((*path, "ticket"), f"ticket {raw['ticket']} is not created yet ({created} so far)")
+        for key in NOTIFIED:
+            if key in raw.get("expect", {}):
+                check_notified(doc, comp, (*path, "expect", key), raw["expect"][key])
         if "expect" in raw and "expect_error" in raw:
             doc.error((*path, "expect_error"), "a step expects a result or an error, not both", key=True)
         steps.append(m.ScenarioStep(
@@ -85,6 +90,28 @@ def compile_scenario(doc: Doc, comp: Compilation, processes: dict[str, m.Process
     return m.ScenarioSpec(doc.id, tuple(steps), data.get("description", ""), start,
                           m.frozen_map({k: m.frozen_map(v) for k, v in data.get("users", {}).items()}),
                           m.frozen_map({k: m.frozen_map(v) for k, v in orgs.items()}))
+
+
+def check_notified(doc: Doc, comp: Compilation, path: tuple[str | int, ...], items: Any) -> None:
+    """`notified:` / `not_notified:` (SPEC 4): a list of notification ids, each maybe {id: ID, to: [NAME, ...]}."""
+    if not isinstance(items, list):
+        doc.error(path, "a list of notification ids, e.g. [created_notice] or [{id: created_notice, to: [carol]}]")
+        return
+    for i, item in enumerate(items):
+        ident = item.get("id") if isinstance(item, dict) else item
+        if isinstance(item, dict):
+            extra = sorted(set(item) - {"id", "to"})
+            if extra:
+                doc.error((*path, i, extra[0]), f"unknown key '{extra[0]}' (a notification is {{id: ID, to: "
+                                                f"[NAME, ...]}})", key=True)
+            to = item.get("to", [])
+            if not isinstance(to, list) or not all(isinstance(name, str) for name in to):
+                doc.error((*path, i, "to") if "to" in item else (*path, i),
+                          "to: a list of user names, team:ID or addresses")
+        if not isinstance(ident, str):
+            doc.error((*path, i), "a notification id, or {id: ID, to: [NAME, ...]}")
+            continue
+        comp.check_ref(doc, (*path, i, "id") if isinstance(item, dict) else (*path, i), "notification", ident)
 
 
 def check_orgs(doc: Doc, orgs: dict[str, dict[str, str]]) -> None:

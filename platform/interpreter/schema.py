@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .model import TRIGGER_EVENTS
 from .texts import LANGUAGE_PATTERN
 
 SCHEMA_BASE = "https://itsm-platform.org/schemas/format-1/"
@@ -88,6 +89,8 @@ DEFS: dict[str, Any] = {
             }, required=("process",)),
             "plugin": _str("Name of a plugin action (SPEC 12)."),
             "args": {"type": "object", "description": "Arguments of a plugin action."},
+            "when": _ref("expression", "Run the action only while this is true (skipped when false); in "
+                                       "`on_warning` actions `threshold` is the percent just crossed."),
         },
         minProperties=1,
     ),
@@ -165,6 +168,16 @@ CLOCK = _obj("An SLA clock.", {
     "on_breach": _ref("actions", "Actions when the deadline passes."),
 }, required=("id", "targets"))
 
+TRIGGER = _obj("A trigger: on an event, when a condition holds, run actions (after the event's own actions, "
+                "in the same transaction).", {
+    "id": _ref("id", "Trigger id (for overlays)."),
+    "on": _str("The event: create, transition (any transition; `event` names it), update (fields edited), "
+               "comment (a comment added; `comment.public` and `comment.author`), sla_warning (`clock`, "
+               "`threshold`), sla_breach (`clock`).", enum=list(TRIGGER_EVENTS)),
+    "when": _ref("expression", "Run only while this is true (over the ticket as it now is)."),
+    "actions": _ref("actions", "Actions run in order."),
+}, required=("on", "actions"))
+
 TRIAGE = _obj(
     "Triage assistance (SPEC 16): which choice fields, and whether the team, are suggested from a ticket's text, "
     "learned from the desk's own solved tickets (`itsm triage train`).", {
@@ -198,9 +211,14 @@ SCENARIO_STEP = _obj("One step: move the clock, do at most one action, check the
     "comment": _str("A comment (alone: add a comment; with a transition: its comment)."),
     "internal": {"type": "boolean", "description": "The comment is internal."},
     "update": {"type": "object", "description": "Update these fields."},
+    "watch": _str("Add this user as a watcher of the ticket (as the acting user)."),
+    "unwatch": _str("Remove this user from the ticket's watchers."),
     "as": _str("Acting user (default: system, which holds every role)."),
     "ticket": {"type": "integer", "minimum": 1, "description": "The Nth ticket created (default: the last)."},
-    "expect": {"type": "object", "description": "Dotted paths into the ticket -> expected values."},
+    "expect": {"type": "object", "description": (
+        "Dotted paths into the ticket -> expected values; `notified: [ID, ...]` and `not_notified: [...]`: "
+        "notifications queued (or not) during this step, each a notification id or {id: ID, to: [NAME, ...]} "
+        "(user names, team:ID or addresses among its recipients).")},
     "expect_error": {"type": "integer", "description": "The HTTP status the API would answer."},
 })
 
@@ -271,6 +289,8 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
                             "each reached from the one before by a transition (default: the shortest way).",
                             {"type": "string"}, minItems=2),
         "triage": TRIAGE,
+        "triggers": _list("Actions run on events: create, transition, update, comment, sla_warning, sla_breach.",
+                          TRIGGER),
     }, required=("form", "initial", "states")),
     "priority_matrix": _doc("priority_matrix", "Priority from choice fields (impact x urgency).", {
         "inputs": _list("Choice fields of the form, outermost first.", {"type": "string"}, minItems=1),
@@ -318,6 +338,7 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
         "tier": _str("Support tier.", enum=["L1", "L2", "L3"]),
         "roles": _ref("roles", "Roles every member holds."),
         "escalates_to": _str("Team id that `escalate: next_tier` moves tickets to."),
+        "lead": _str("User name of the team lead (the recipient `team_lead` of notifications)."),
         "email": _str("Team mailbox."),
         "org_scope": _str("Organization id (SPEC 14): the team sees and is routed only the tickets of this "
                           "organization and the organizations under it (a province or city desk).",
@@ -338,7 +359,9 @@ SCHEMAS: Mapping[str, dict[str, Any]] = {
         "skills": _str("Field id whose value members' skills are matched against."),
     }, required=("rules",)),
     "notification": _doc("notification", "A message sent through the outbox.", {
-        "to": _list("Recipients of an email: roles, team:ID, user:NAME or addresses.", {"type": "string"},
+        "to": _list("Recipients of an email: requester, assignee, team, team_lead (the lead of the ticket's "
+                    "team), watchers (people following the ticket), a team role, team:ID, user:NAME or addresses.",
+                    {"type": "string"},
                     minItems=1),
         "channel": _str("Delivery channel.", enum=["email", "webhook"]),
         "subject": _text("Subject template (Jinja, sandboxed); one per language "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cache
 from typing import Any
@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from . import model as m
 from .context import TWENTY_FOUR_SEVEN, Compilation, Doc
 from .errors import Position, did_you_mean
-from .expressions import Scope
+from .expressions import NameInfo, Scope
 
 _INTERVAL = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -389,6 +389,22 @@ def _clock(doc: Doc, comp: Compilation, path: tuple[str | int, ...], raw: dict[s
     return m.ClockSpec(
         id=raw["id"], label=comp.text(doc, (*path, "label"), raw["id"].replace("_", " ").capitalize()),
         targets=m.frozen_map(targets), calendars=m.frozen_map(calendars), warn_at=tuple(sorted(warn_at)),
-        on_warning=comp.actions(doc, (*path, "on_warning"), form) if "on_warning" in raw else (),
-        on_breach=comp.actions(doc, (*path, "on_breach"), form) if "on_breach" in raw else (),
+        on_warning=_warning_actions(doc, comp, path, raw, form, scope, warn_at),
+        on_breach=comp.actions(doc, (*path, "on_breach"), form, scope) if "on_breach" in raw else (),
         **conditions)
+
+
+def _warning_actions(doc: Doc, comp: Compilation, path: tuple[str | int, ...], raw: dict[str, Any],
+                     form: m.FormSpec | None, scope: Scope, warn_at: list[float]) -> tuple[m.Action, ...]:
+    """`on_warning` actions: their `when:` may read `threshold`, the percent just crossed (SPEC 4), and a
+    number compared with it must be one of the clock's `warn_at` (else the action would never run)."""
+    if "on_warning" not in raw:
+        return ()
+    own = replace(scope, names={**scope.names, "threshold": NameInfo(kind="number")})
+    actions = comp.actions(doc, (*path, "on_warning"), form, own)
+    if len(actions) == len(raw["on_warning"]):
+        percents = [round(value * 100, 4) for value in sorted(warn_at)]
+        for i, action in enumerate(actions):
+            comp.thresholds(doc, (*path, "on_warning", i, "when"), action.when, percents,
+                            f"the thresholds of clock '{raw['id']}'")
+    return tuple(actions)

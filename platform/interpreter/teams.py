@@ -14,6 +14,8 @@ _MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*(\s*;\s*[\w.-
 # Headers a webhook's `headers:` may not set: the platform's own, and those HTTP itself decides.
 _OWN_HEADERS = frozenset({"content-type", "content-length", "host", "transfer-encoding", "connection",
                           "x-itsm-signature", "x-itsm-delivery", "x-itsm-notification", "x-itsm-ticket"})
+# Recipients the ticket decides (SPEC 4 notification): its requester, assignee, team, the team's lead, watchers.
+TICKET_RECIPIENTS = ("requester", "assignee", "team", "team_lead", "watchers")
 
 
 def compile_team(doc: Doc, comp: Compilation) -> m.TeamSpec:
@@ -35,13 +37,16 @@ def compile_team(doc: Doc, comp: Compilation) -> m.TeamSpec:
         members.append(m.Member(raw["user"], tuple(raw.get("skills", []))))
     if isinstance(data.get("lead"), str):
         comp.name_user(doc, ("lead",), data["lead"])
+    if data.get("lead") == "system":
+        doc.error(("lead",), "'system' is the built-in actor, not a person who can lead a team")
     for i, role in enumerate(data.get("roles", [])):
         if role in BUILTIN_ROLES and role != "admin":
             doc.error(("roles", i), f"'{role}' is given by the ticket, not by a team")
     scope = data.get("org_scope")
     return m.TeamSpec(doc.id, comp.text(doc, ("name",), doc.id.replace("_", " ").capitalize()), data.get("tier"),
                       tuple(data.get("roles", [])), escalates_to, tuple(members), comp.text(doc, ("description",)),
-                      data.get("email"), scope, doc.where(("org_scope",)) if scope is not None else "")
+                      data.get("email"), scope, doc.where(("org_scope",)) if scope is not None else "",
+                      data.get("lead"))
 
 
 def check_escalation_cycles(comp: Compilation) -> None:
@@ -108,7 +113,7 @@ def compile_routing(doc: Doc, comp: Compilation, forms: list[m.FormSpec], scope:
 def compile_notification(doc: Doc, comp: Compilation) -> m.NotificationSpec:
     data = doc.data
     channel = data.get("channel", "email")
-    recipients = ["requester", "assignee", "team", *sorted(comp.roles)]
+    recipients = [*TICKET_RECIPIENTS, *sorted(comp.roles)]
     if channel == "email" and not data.get("to"):
         doc.error(("channel",) if "channel" in data else ("id",), "an email notification needs recipients (to)")
     for i, target in enumerate(data.get("to", [])):

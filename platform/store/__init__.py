@@ -31,9 +31,10 @@ from .models import (
     Timer,
     TriageModelRow,
     User,
+    Watcher,
 )
 
 __all__ = ["NOT_MIGRATED", "UNREACHABLE", "ApiToken", "Attachment", "Base", "Comment", "Database",
            "DefinitionsVersion", "Event", "IntakeKey", "Link", "LoginFailure", "Organization", "OrganizationDomain",
            "OutboxMessage", "RoutingCursor", "SearchDocument", "Setting", "SlaClock", "Ticket", "Timer",
-           "TriageModelRow", "User", "default_url", "outage", "outage_line"]
+           "TriageModelRow", "User", "Watcher", "default_url", "outage", "outage_line"]

@@ -264,6 +264,18 @@ class Link(Base):
     __table_args__ = (UniqueConstraint("source_id", "target_id", "kind"),)
 
 
+class Watcher(Base):
+    """A person following a ticket (SPEC 4 recipient `watchers`): one row per ticket and user name."""
+
+    __tablename__ = "watchers"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    user: Mapped[str] = mapped_column(String(100))
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("ticket_id", "user"),)
+
+
 class SearchDocument(Base):
     """The text of a ticket as full-text search sees it; the index over it is database-specific (search.py)."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .models import OutboxMessage, Ticket
@@ -114,3 +114,13 @@ def retry_now(session: Session, message_id: int, now: datetime) -> bool:
         return False
     message.status, message.attempts, message.next_attempt_at = "pending", 0, now
     return True
+def last_id(session: Session) -> int:
+    """The id of the newest message (0: none yet): what a scenario step queued comes after it."""
+    return int(session.scalar(select(func.max(OutboxMessage.id))) or 0)
+
+
+def queued_after(session: Session, message_id: int) -> list[tuple[str, list[str]]]:
+    """(notification, recipients) of the messages queued after `message_id`, oldest first."""
+    query = (select(OutboxMessage.notification, OutboxMessage.recipients).where(OutboxMessage.id > message_id)
+             .order_by(OutboxMessage.id))
+    return [(row.notification, list(row.recipients or [])) for row in session.execute(query)]

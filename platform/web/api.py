@@ -424,6 +424,24 @@ def add_comment(number: str) -> Any:
     return jsonify(current_engine().comment(actor(), number, data["text"], bool(data.get("internal")))), 201
 
 
+@api.get("/tickets/<number>/watchers")
+@authenticated
+def ticket_watchers(number: str) -> Any:
+    return jsonify({"items": current_engine().watchers(actor(), number)})
+
+
+@api.post("/tickets/<number>/watchers")
+@authenticated
+def add_watcher(number: str) -> Any:
+    return jsonify({"items": current_engine().watch(actor(), number, request_body()["user"])}), 201
+
+
+@api.delete("/tickets/<number>/watchers/<user>")
+@authenticated
+def remove_watcher(number: str, user: str) -> Any:
+    return jsonify({"items": current_engine().watch(actor(), number, user, follow=False)})
+
+
 # -- KPIs ---------------------------------------------------------------------------------------------
 
 @api.get("/kpis")

@@ -53,6 +53,9 @@ VERSION = {"type": "integer", "minimum": 1,
            "description": "The ticket's version as last read: another one answers 409 stale_version."}
 
 
+WATCHERS = {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {
+    "type": "object", "required": ["user", "added_by", "added_at"],
+    "properties": {"user": TEXT, "added_by": TEXT, "added_at": {"type": "string", "format": "date-time"}}}}}}
 NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}, "example": "INC0000001"}
 AUTH: list[dict[str, list[str]]] = [{"bearer": []}]
 LIMIT = {"name": "limit", "in": "query", "required": False,
@@ -505,6 +508,18 @@ def openapi_document() -> dict[str, Any]:
                 "post": {"summary": "Add a comment", "parameters": [NUMBER], "security": AUTH,
                          "requestBody": _body({"text": TEXT, "internal": {"type": "boolean"}}, ["text"]),
                          "responses": _responses(201, TICKET, 400, 401, 403, 404, 422)}},
+            "/api/tickets/{number}/watchers": {
+                "get": {"summary": "The people following the ticket (recipient `watchers` of notifications)",
+                        "parameters": [NUMBER], "security": AUTH, "responses": _responses(200, WATCHERS, 401, 404)},
+                "post": {"summary": "Add a watcher (agents and the requester; anyone who sees the ticket may add "
+                                    "themselves). 422 when the user may not see the ticket; idempotent",
+                         "parameters": [NUMBER], "security": AUTH, "requestBody": _body({"user": TEXT}, ["user"]),
+                         "responses": _responses(201, WATCHERS, 400, 401, 403, 404, 422)}},
+            "/api/tickets/{number}/watchers/{user}": {"delete": {
+                "summary": "Remove a watcher (agents and the requester; anyone may remove themselves); idempotent",
+                "parameters": [NUMBER, {"name": "user", "in": "path", "required": True, "schema": TEXT,
+                                        "example": "carol"}],
+                "security": AUTH, "responses": _responses(200, WATCHERS, 401, 403, 404)}},
             **ATTACHMENT_PATHS,
         },
     }

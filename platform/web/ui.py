@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from itsm.engine import Actor, EngineError, ValidationFailed
+from itsm.engine import Actor, EngineError, Forbidden, ValidationFailed
 from itsm.engine.people.lookup import assignee_candidates
 from itsm.engine.reports.known_errors import link, suggest_for_ticket
 from itsm.engine.reports.triage import similar, triage_ticket
@@ -41,7 +41,21 @@ QUEUE_PAGE = 25
 def init_app(app: Flask) -> None:
     app.register_blueprint(ui)  # queue_page's routes and its `sla_summary` global were added to it on import
     app.jinja_env.globals.update(is_agent=is_agent, has_kpis=has_kpis, ticket_title=ticket_title,
-                                 prose_fields=prose_fields, choice_label=choice_label, team_name=team_name)
+                                 prose_fields=prose_fields, choice_label=choice_label, team_name=team_name,
+                                 awaits_requester=awaits_requester)
+
+
+def awaits_requester(process: m.ProcessSpec | None, transitions: list[str]) -> bool:
+    """The portal's "your answer is needed": the reader may move the ticket on (answer, confirm, reopen), not
+    merely withdraw it (a transition into a state that ends it unresolved is always offered, and waits for
+    nobody): docs/decisions.md, "Your answer is needed"."""
+    if process is None:
+        return False
+    for transition_id in transitions:
+        transition = process.transition_by_id.get(transition_id)
+        if transition is not None and not process.state(transition.target).cancels:
+            return True
+    return False
 
 
 def _pack() -> m.PackSpec:
@@ -174,12 +188,29 @@ def ticket(number: str) -> Any:
     return render_template("ticket.html", t=view, process=process, form=form, state=state, shown=shown,
                            events=events, transitions=transitions, pack=pack, zone=_zone(), agent=agent,
                            known_errors=known, attachments=attachments_of(engine, actor, number),
-                           triage=_triage(actor, number), candidates=candidates, may_assign=bool(candidates))
+                           triage=_triage(actor, number), candidates=candidates, may_assign=bool(candidates),
+                           watchers=engine.watchers(actor, number),
+                           may_edit_watchers=is_agent(actor) or view["requester"] == actor.name)
 
 
 def view_is_open(process: m.ProcessSpec, view: Mapping[str, Any]) -> bool:
     state = process.state_by_id.get(view["state"])
     return state is not None and not state.final
+
+
+@ui.post("/tickets/<number>/watchers")
+@login_required
+def watchers(number: str) -> Any:
+    """Add a watcher (`user`), or remove one (`remove`): the ticket page's watchers card."""
+    removed = request.form.get("remove", "").strip()
+    user = removed or request.form.get("user", "").strip()
+    try:
+        current_engine().watch(_actor(), number, user, follow=not removed)
+        flash(gettext("%(user)s no longer follows this ticket.", user=user) if removed
+              else gettext("%(user)s now follows this ticket.", user=user), "success")
+    except (ValidationFailed, Forbidden) as exc:
+        flash(said(exc.message), "error")
+    return redirect(url_for("ui.ticket", number=number) + "#watchers")
 
 
 @ui.post("/tickets/<number>/links")

@@ -113,10 +113,12 @@ def test_notifications_are_mailed_to_the_people_they_name(engine: Engine, mailbo
     engine.fire(lars, number, "resolve", {"resolution_code": "fixed", "resolution_notes": "New disk"})
     result = sweep(engine)
     assert result.delivered >= 1
-    resolved = [m for m in mailbox.messages if "rita@example.invalid" in m[0]]
+    to_rita = [m for m in mailbox.messages if "rita@example.invalid" in m[0]]
+    resolved = [m for m in to_rita if "is resolved" in m[1]]
     assert len(resolved) == 1 and number in resolved[0][1]
+    assert len(to_rita) == 2  # and the number when it was recorded (trigger created_notice)
     sweep(engine)
-    assert len([m for m in mailbox.messages if "rita@example.invalid" in m[0]]) == 1  # never twice
+    assert len([m for m in mailbox.messages if "rita@example.invalid" in m[0]]) == 2  # never twice
 
 
 RESOLVED_ZH = '''kind: notification

@@ -39,7 +39,7 @@ def test_the_cli_validates_the_pack_and_its_scenarios_pass() -> None:
     assert "is valid" in validated.output and "warning" not in validated.output
     tested = runner.invoke(main, ["test", str(GOV_DESK)])
     assert tested.exit_code == 0, tested.output
-    assert "7 passed, 0 failed" in tested.output
+    assert "8 passed, 0 failed" in tested.output
 
 
 def test_the_teams_are_made_of_the_demo_users() -> None:

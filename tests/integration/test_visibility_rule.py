@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from itsm.engine.runtime.access import sees_ticket, works_on_ticket
 from itsm.engine.runtime.actors import Actor, actor_for
+from itsm.engine.runtime.sight import sees_ticket, works_on_ticket
 from itsm.engine.runtime.snapshot import TicketRow
 from itsm.engine.runtime.visibility import viewer_of
 from itsm.interpreter import load_pack

@@ -16,8 +16,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from itsm.interpreter.model import PackSpec, ScenarioSpec, ScenarioStep
-from itsm.interpreter.scenarios import parse_instant
-from itsm.store import Database
+from itsm.interpreter.scenarios import NOTIFIED, parse_instant
+from itsm.store import Database, outbox
 from itsm.store.schedule import next_due
 
 from ..errors import EngineError
@@ -66,9 +66,10 @@ def scenario_users(pack: PackSpec, scenario: ScenarioSpec) -> dict[str, Mapping[
     """Every user named anywhere: the scenario's own, team members, actors and requesters of its steps."""
     users: dict[str, Mapping[str, Any]] = {m.user: {} for team in pack.teams.values() for m in team.members
                                            if m.user != SYSTEM}
+    users.update({team.lead: {} for team in pack.teams.values() if team.lead and team.lead not in users})
     for step in scenario.steps:
         create = step.data.get("create") or {}
-        for name in (step.data.get("as"), create.get("as"), create.get("requester")):
+        for name in (step.data.get("as"), create.get("as"), create.get("requester"), step.data.get("watch")):
             if name and name != SYSTEM:
                 users.setdefault(name, {})
     users.update({name: attributes for name, attributes in scenario.users.items() if name != SYSTEM})
@@ -141,6 +142,8 @@ class _Runner:
         def fail(message: str) -> StepFailure:
             return StepFailure(step.index, step.where, message)
 
+        with self.engine.db.read() as session:
+            queued_before = outbox.last_id(session)
         if step.at is not None:
             if step.at < self.clock.now:
                 return fail(f"'at' goes back in time ({step.at.isoformat()} is before {self.clock.now.isoformat()})")
@@ -163,10 +166,19 @@ class _Runner:
             return fail(f"expected error {step.expect_error}, but the step succeeded")
         if not step.expect:
             return None
+        expect = {path: value for path, value in step.expect.items() if path not in NOTIFIED}
+        if any(path in step.expect for path in NOTIFIED):
+            with self.engine.db.read() as session:
+                queued = outbox.queued_after(session, queued_before)
+            problem = notified_problem(step.expect, queued)
+            if problem is not None:
+                return fail(problem)
+        if not expect:
+            return None
         if number is None:
             return fail("nothing to check: no ticket has been created yet")
         view = self.engine.get(self.engine.actor(SYSTEM), number)
-        for path, expected in step.expect.items():
+        for path, expected in expect.items():
             actual = lookup(view, str(path))
             if not matches(expected, actual):
                 return fail(f"{path}: expected {expected!r}, got {actual!r}")
@@ -191,6 +203,8 @@ class _Runner:
             self.engine.update(actor, number, data["update"])
         elif "comment" in data:
             self.engine.comment(actor, number, data["comment"], bool(data.get("internal")))
+        elif "watch" in data or "unwatch" in data:
+            self.engine.watch(actor, number, data.get("watch") or data["unwatch"], follow="watch" in data)
         return number
 
     def ticket(self, index: int | None) -> str | None:
@@ -212,6 +226,34 @@ class _Runner:
     def next_due(self) -> datetime | None:
         with self.engine.db.read() as session:
             return next_due(session)
+
+
+def notified_problem(expect: Mapping[str, Any], queued: list[tuple[str, list[str]]]) -> str | None:
+    """SPEC 4 `notified:` / `not_notified:`: each item a notification id, or {id, to: [names]} whose names
+    (user names, team:ID, addresses) must all be among one queued message's recipients."""
+    def found(item: Any) -> bool:
+        ident, names = (item.get("id"), item.get("to") or []) if isinstance(item, Mapping) else (item, [])
+        return any(notification == ident and all(f"user:{name}" in recipients or name in recipients
+                                                 for name in names)
+                   for notification, recipients in queued)
+
+    def said() -> str:
+        return "; ".join(f"{notification} to {', '.join(recipients) or 'nobody'}"
+                         for notification, recipients in queued) or "nothing"
+
+    for item in expect.get("notified") or []:
+        if not found(item):
+            return f"notified: expected {_item_text(item)} to be queued in this step; queued: {said()}"
+    for item in expect.get("not_notified") or []:
+        if found(item):
+            return f"not_notified: {_item_text(item)} was queued in this step; queued: {said()}"
+    return None
+
+
+def _item_text(item: Any) -> str:
+    if isinstance(item, Mapping):
+        return f"{item.get('id')!r} to {', '.join(map(str, item.get('to') or [])) or 'anyone'}"
+    return repr(item)
 
 
 def lookup(view: Mapping[str, Any], path: str) -> Any:

@@ -58,7 +58,11 @@ class PluginContext:
 
 
 def run_actions(work: Work, actions: tuple[m.Action, ...]) -> None:
+    """Run `actions` in order; one whose `when:` is false (on the ticket as the actions before left it) is
+    skipped (SPEC 4)."""
     for action in actions:
+        if action.when is not None and not action.when.test(work.context()):
+            continue
         try:
             _run(work, action)
         except EngineError:

@@ -7,6 +7,7 @@ Timed transitions (`after:`) are scheduled here too: both count on a calendar.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,11 @@ from itsm.sla import ClockState, Conditions, evaluate_clock, working_calendar
 from .actions import run_actions
 from .plan import TimerRow
 from .snapshot import ClockRow
+from .triggers import run_triggers
 from .work import Work
+
+log = logging.getLogger("itsm.engine")
+MAX_SETTLE_ROUNDS = 8  # rounds of clock evaluation one change may take before it is logged and left
 
 
 def select_policy(work: Work) -> m.SlaPolicy | None:
@@ -61,12 +66,45 @@ def update_clocks(work: Work) -> None:
                                     "deadline": _iso(update.state.deadline), "breach": update.breach,
                                     "warnings": [f"{w:.0%}" for w in update.warnings]})
         for threshold in update.warnings:
+            percent = round(threshold * 100, 4)
             work.extra_template["clock"] = clock_facts(clock, update.state, threshold)
+            work.extra_names["threshold"] = percent
             run_actions(work, clock.on_warning)
+            del work.extra_names["threshold"]
+            run_triggers(work, "sla_warning", {"clock": clock.id, "threshold": percent})
         if update.breach:
             work.extra_template["clock"] = clock_facts(clock, update.state, None)
             run_actions(work, clock.on_breach)
+            run_triggers(work, "sla_breach", {"clock": clock.id})
         work.extra_template.pop("clock", None)
+
+
+def settle(work: Work) -> None:
+    """The priority and the clocks after a change, again as long as the clocks' own warning and breach
+    actions (and the SLA triggers) change the ticket: a clock's conditions always see the ticket its
+    actions left (SPEC 6). Bounded: a pack whose actions keep changing what its clocks read is logged and
+    left as the last round made it (docs/decisions.md, "Clocks settle")."""
+    for round_ in range(MAX_SETTLE_ROUNDS):
+        if round_:  # the change itself recomputed it before; actions may have changed its inputs since
+            work.recompute_priority()
+        mark = work.mark()
+        update_clocks(work)
+        if work.mark() == mark:
+            return
+    log.warning("%s: the SLA clocks' actions still changed the ticket after %s rounds: check the on_warning, "
+                "on_breach and SLA trigger actions of policy '%s'", work.ticket.number or "a new ticket",
+                MAX_SETTLE_ROUNDS, getattr(select_policy(work), "id", None))
+
+
+def after_event(work: Work, on: str, names: dict[str, Any] | None = None,
+                template: dict[str, Any] | None = None) -> None:
+    """The end of every change (SPEC 4, 6): clocks settled, then the event's triggers, then the clocks
+    again when the triggers changed the ticket."""
+    settle(work)
+    mark = work.mark()
+    run_triggers(work, on, names, template)
+    if work.mark() != mark:
+        settle(work)
 
 
 def state_of(row: ClockRow) -> ClockState:

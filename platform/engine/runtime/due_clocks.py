@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from itsm.store import clocks, numbering, routing, tickets, users
+from itsm.store import clocks, numbering, routing, tickets, users, watchers
 from itsm.store.bulk import insert_rows, update_rows
 from itsm.store.clocks import CLOCKS
 from itsm.store.rows import COMMENTS, EVENTS, OUTBOX
@@ -208,6 +208,9 @@ class BatchLookups:
 
     def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
         return users.locales_of(self.batch.session, names)
+
+    def watchers(self, ticket_id: int) -> Sequence[Any]:
+        return watchers.people_of(self.batch.session, ticket_id)
 
     def org_lineage(self, org: str) -> Sequence[str]:
         return lineage_cached(self.batch.session, self._lineages, org)

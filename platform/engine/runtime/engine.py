@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 
 from itsm.interpreter import model as m
 from itsm.interpreter import plugins as plugin_registry
-from itsm.store import Database, rows, tickets, users
+from itsm.store import Database, rows, tickets, users, watchers
 from itsm.store.files import FileStore, default_folder
 from itsm.store.models import utcnow
 
 from ..boundary import guarded
-from ..errors import N_, NotFound, ValidationFailed
+from ..errors import N_, Forbidden, NotFound, ValidationFailed
 from .access import available, can_see, is_agent, view
 from .actors import Actor, actor_for, system_actor
 from .apply import create, perform
@@ -212,6 +212,54 @@ class Engine:
             planned = plan_assign(working(context, before, actor, self.clock()), team, user, version)
             after = perform(session, self.db, context, planned).snapshot if planned is not None else before
             return self.show(context, after, actor)
+    # -- watchers ----------------------------------------------------------------------------------
+
+    @guarded
+    def watchers(self, actor: Actor, number: str) -> list[dict[str, Any]]:
+        """The people following the ticket (recipient `watchers`), in the order they were added."""
+        with self.db.read() as session:
+            work = self.open(session, actor, number)
+            assert work.ticket.id is not None
+            zone = ZoneInfo(work.pack.timezone)
+            return [{"user": user, "added_by": added_by, "added_at": at.astimezone(zone).isoformat()}
+                    for user, added_by, at in watchers.listing(session, work.ticket.id)]
+
+    @guarded
+    def watch(self, actor: Actor, number: str, user: str, follow: bool = True) -> list[dict[str, Any]]:
+        """Add (`follow`) or remove `user` as a watcher: an agent of the ticket or its requester may, and
+        anyone who sees it may add or remove themselves. A watcher must be someone allowed to see the ticket
+        (422 otherwise: mail would tell them about a ticket they may not open). An event records the change."""
+        with self.db.write() as session:
+            context = self.context(session)
+            found = self.load(session, actor, number, for_update=True, context=context)
+            now = self.clock()
+            work = working(context, found, actor, now)
+            ticket_id = work.ticket.id
+            assert ticket_id is not None
+            if user != actor.name and not (is_agent(work) or actor.name == work.ticket.requester):
+                raise Forbidden(N_("only agents and the requester add or remove other watchers"))
+            if follow:
+                self._check_watcher(session, context, found, user)
+                changed = watchers.add(session, ticket_id, user, actor.name, now)
+            else:
+                changed = watchers.remove(session, ticket_id, user)
+            if changed:
+                note = plan_note(work, "watchers", {"added" if follow else "removed": user})
+                perform(session, self.db, context, note)
+        return self.watchers(actor, number)
+
+    def _check_watcher(self, session: Session, context: Context, found: TicketSnapshot, user: str) -> None:
+        problem = None
+        record = users.named(session, user) if user and user != "system" else None
+        if record is None:
+            problem = N_("no user '%(user)s'", user=user)
+        elif not record.active:
+            problem = N_("'%(user)s' is disabled", user=user)
+        elif not can_see(working(context, found, actor_for(record, context.compiled.pack), self.clock())):
+            problem = N_("'%(user)s' may not see %(number)s: a watcher must be someone allowed to see the ticket",
+                         user=user, number=found.ticket.number)
+        if problem is not None:
+            raise ValidationFailed(problem, [{"field": "user", "message": problem}])
 
     def change(self, actor: Actor, number: str, request: Request) -> dict[str, Any]:
         """One request on one ticket, locked for the transaction: load, plan, write, show."""

@@ -20,11 +20,12 @@ from itsm.interpreter import model as m
 from ..errors import N_, Conflict, Forbidden, NotFound, ValidationFailed
 from .access import check_version, is_agent, may_fire
 from .actors import Actor, is_agent_for, system_actor
-from .clocks import schedule_timers, update_clocks
+from .clocks import after_event, schedule_timers, settle
 from .compiled import CompiledVersion
 from .fields import as_stored, check_state_rules, check_values, filling, offered_fields, raise_if
 from .plan import LinkRow, Plan
 from .snapshot import Lookups, TicketRow, TicketSnapshot, UserFacts
+from .triggers import comment_facts, run_triggers
 from .work import Work
 
 SYSTEM = "system"
@@ -137,8 +138,8 @@ def plan_create(context: Context, request: Request, requester_user: UserFacts | 
     if process.routing is not None:
         work.route()
     context.compiled.machines[process.id].create(work)  # on_enter of the initial state
-    update_clocks(work)
     schedule_timers(work)
+    after_event(work, "create")
     return work.plan("create", to_state=initial.id, data={"channel": request.channel} if request.channel else None)
 
 
@@ -181,9 +182,11 @@ def plan_fire(context: Context, work: Work, transition_id: str, values: dict[str
     context.compiled.machines[process.id].fire(transition_id, work)  # exit, state change, enter, actions
     work.recompute_priority()
     schedule_timers(work)  # entering a state (even the same one again) restarts its timed transitions
-    update_clocks(work)
-    if comment:
+    template = None
+    if comment:  # part of the transition: it runs the transition's triggers, not the comment triggers
         work.add_comment(comment, internal=False, author=work.actor.name)
+        template = comment_facts(comment, False, work.actor.name)[1]  # `{{ comment.text }}` in their messages
+    after_event(work, "transition", template=template)
     return work.plan("transition", transition=transition_id, from_state=source, to_state=target.id, comment=comment)
 
 
@@ -206,7 +209,7 @@ def plan_update(work: Work, values: dict[str, Any], version: int | None = None) 
     work.recompute_priority()
     if not work.changes:
         return None
-    update_clocks(work)
+    after_event(work, "update")
     return work.plan("update")
 
 
@@ -215,14 +218,20 @@ def plan_comment(work: Work, text: str, internal: bool) -> Plan:
         raise ValidationFailed(N_("a comment needs text"), [{"field": "text", "message": N_("empty comment")}])
     if internal and not is_agent(work):
         raise Forbidden(N_("only agents write internal comments"))
+    work.event = "comment"
     work.add_comment(text, internal, author=work.actor.name)
+    names, template = comment_facts(text, internal, work.actor.name)
+    mark = work.mark()
+    run_triggers(work, "comment", names, template)
+    if work.mark() != mark:  # a trigger changed the ticket: its clocks see the change (SPEC 6)
+        settle(work)
     return work.plan("comment", comment=text, data={"internal": internal})
 
 
 def plan_sla(work: Work) -> Plan:
     """The worker's step of a ticket with due clocks: warnings, breaches and their actions."""
     work.event = "sla"
-    update_clocks(work)
+    settle(work)
     return work.plan("sla")
 
 

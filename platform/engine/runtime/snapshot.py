@@ -159,6 +159,11 @@ class Lookups(Protocol):
         """name -> the user's language (`locale`), for a notification written in several (SPEC 15)."""
         ...
 
+    def watchers(self, ticket_id: int) -> Sequence[Any]:
+        """The enabled users following the ticket (recipient `watchers`), in the order they were added: rows
+        with the users table's attributes (`actors.UserRecord`), so that the core checks they still see it."""
+        ...
+
     def org_lineage(self, org: str) -> Sequence[str]:
         """The organization `org` and its ancestors, nearest first (empty: no such organization): whether a
         team with `org_scope` serves a ticket of `org`, and sees it (SPEC 14)."""

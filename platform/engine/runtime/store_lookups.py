@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from itsm.store import Database, clocks, numbering, orgs, routing, rows, users
+from itsm.store import Database, clocks, numbering, orgs, routing, rows, users, watchers
 from itsm.store.clocks import CLOCKS
 from itsm.store.tickets import TICKETS
 
@@ -58,6 +58,9 @@ class StoreLookups:
 
     def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
         return users.locales_of(self.session, names)
+
+    def watchers(self, ticket_id: int) -> Sequence[Any]:
+        return watchers.people_of(self.session, ticket_id)
 
     def org_lineage(self, org: str) -> Sequence[str]:
         return lineage_cached(self.session, self._lineages, org)

@@ -129,13 +129,15 @@ def _sweep_timers(engine: Engine, batch: int) -> SweepResult:
             try:
                 found = current.get(ticket_id) or snapshot(session, row)
                 work = system_work(context, found, now)
+                # marked before the transition replaces the ticket's timers: the timer a timed self-loop
+                # plans again may get this row's id (SQLite reuses the highest rowid once it is deleted)
+                timers.mark(session, timer["id"], fired_at=now)
                 if timer_applies(work, timer["key"]):
                     current[ticket_id] = perform(session, engine.db, context,
                                                  plan_fire(context, work, timer["key"], {}, None)).snapshot
                     result.timers += 1
                 else:
                     result.skipped += 1
-                timers.mark(session, timer["id"], fired_at=now)
                 savepoint.commit()
             except Exception as exc:
                 savepoint.rollback()

@@ -90,6 +90,10 @@ class Wording:
             fields: dict[str, Any] = found if isinstance(found, dict) else {}
             changes = {name: [None, taken.get("value")] for name, taken in fields.items() if isinstance(taken, dict)}
             return self.with_changes(say("triage", language, model=data.get("model", "?")), changes)
+        if kind == "watchers":
+            if data.get("added"):
+                return say("watcher_added", language, user=str(data["added"]))
+            return say("watcher_removed", language, user=str(data.get("removed", "")))
         if kind == "rename":
             return say("renamed", language, source=entry.from_state or "", target=self.state(entry.to_state))
         details = say("list_separator", language).join(

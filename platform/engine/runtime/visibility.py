@@ -15,8 +15,8 @@ from itsm.store import orgs
 from itsm.store.search import notes_for_all
 from itsm.store.visibility import Viewer, sees, subtree_of, works_on
 
-from .access import grants
 from .actors import Actor
+from .sight import grants
 
 __all__ = ["Viewer", "notes_visible_to", "viewer_of", "visible_to"]
 

@@ -47,6 +47,8 @@ _TABLE: dict[str, tuple[str, str]] = {  # key: (en, zh-CN)
     "other": ("{kind}: {details}", "{kind}：{details}"),
     "attachment": ("attached {name} ({size})", "上传附件：{name}（{size}）"),
     "attachment_removed": ("removed attachment {name}", "删除附件：{name}"),
+    "watcher_added": ("{user} follows the ticket", "{user} 关注此工单"),
+    "watcher_removed": ("{user} no longer follows the ticket", "{user} 不再关注此工单"),
     "detail": ("{name} {value}", "{name} {value}"),
     # what the engine's event kinds, routing reasons and clock statuses are called
     "kind.escalation": ("escalation", "升级"),

@@ -16,11 +16,12 @@ from itsm.interpreter import model as m
 from itsm.routing import candidates, choose, route
 
 from ..errors import N_, Conflict, ValidationFailed
-from .actors import Actor, system_roles
+from .actors import Actor, actor_for, system_roles
 from .documents import document, document_fields
 from .fields import as_stored, check_values
 from .live import clock_names
 from .plan import AdvanceCursor, ClockChange, CreateLinked, Effect, LinkRow, Plan, TimerRow, changed_columns
+from .sight import sees_ticket
 from .snapshot import TICKET_COLUMNS, ClockRow, HistoryEntry, Lookups, TicketRow, TicketSnapshot, UserFacts
 from .timeline import timeline_text
 from .urgency import urgency_columns
@@ -78,6 +79,7 @@ class Work:
         self.timers: tuple[TimerRow, ...] | None = None
         self.worked: dict[tuple[str, datetime], float] = {}  # working seconds from (calendar, instant) to now
         self.extra_template: dict[str, Any] = {}
+        self.extra_names: dict[str, Any] = {}  # names of the event being handled: `threshold`, `comment.*`, `clock`
         self._history: tuple[HistoryEntry, ...] | None = None
         self._lineage: tuple[str | None, tuple[str, ...]] | None = None  # (org, its lineage), asked once
 
@@ -206,11 +208,26 @@ class Work:
             elif target == "team":
                 if self.ticket.team:
                     out.append(f"team:{self.ticket.team}")
+            elif target == "team_lead":
+                team = self.pack.teams.get(self.ticket.team or "")
+                if team is not None and team.lead:
+                    out.append(f"user:{team.lead}")
+            elif target == "watchers":
+                out.extend(f"user:{name}" for name in self.watching())
             elif target.startswith(("team:", "user:")) or "@" in target:
                 out.append(target)
             else:  # a team role: every team holding it
                 out.extend(f"team:{t.id}" for t in self.pack.teams.values() if target in t.roles)
         return list(dict.fromkeys(out))
+
+    def watching(self) -> list[str]:
+        """The people following the ticket who may still see it (SPEC 9, 14: a watcher whose sight of it was
+        lost since, the ticket having moved to a team scoped to another organization, is not told about it)."""
+        if self.ticket.id is None:
+            return []
+
+        return [person.name for person in self.lookups.watchers(self.ticket.id)
+                if sees_ticket(actor_for(person, self.pack), self.pack, self.ticket, self.org_lineage)]
 
     # -- contexts ----------------------------------------------------------------------------------
 
@@ -221,7 +238,14 @@ class Work:
             context["actor"]["roles"] = list(system_roles(self.pack))
         if self.clocks:
             context["sla"] = clock_names(self.clocks, self.pack.calendars, self.now, self.worked)
+        if self.extra_names:
+            context.update(self.extra_names)
         return context
+
+    def mark(self) -> tuple[Any, ...]:
+        """What SLA conditions and priorities read of the ticket, to tell whether actions changed it."""
+        ticket = self.ticket
+        return ticket.state, ticket.priority, ticket.team, ticket.assignee, dict(self.fields)
 
     def template_context(self, language: str | None = None) -> dict[str, Any]:
         """What templates read; `language` is the one the text is written in (a notification renders once per

@@ -161,6 +161,8 @@ class FakeLookups:
         self.user_locales: dict[str, str | None] = {}
         self.histories: dict[int, list[HistoryEntry]] = {}  # ticket id -> its stored events and comments
         self.parents: dict[str, str | None] = {}  # organization id -> its parent's (None: a root)
+        self.followers: dict[int, list[str]] = {}  # ticket id -> its watchers
+        self.people: dict[str, User] = {}  # users with attributes of their own (the others: plain users)
 
     def user_exists(self, name: str) -> bool:
         return name in self.users
@@ -183,6 +185,10 @@ class FakeLookups:
     def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
         return {name: self.user_locales.get(name) for name in names if name in self.users}
 
+    def watchers(self, ticket_id: int) -> Sequence[User]:
+        self.asked.append(f"watchers {ticket_id}")
+        return [self.people.get(name) or User(name) for name in self.followers.get(ticket_id, [])]
+
     def org_lineage(self, org: str) -> Sequence[str]:
         self.asked.append(f"lineage {org}")
         out: list[str] = []
@@ -194,8 +200,9 @@ class FakeLookups:
 
 
 class User:
-    def __init__(self, name: str, is_admin: bool = False) -> None:
-        self.name, self.email, self.is_admin, self.vip, self.org = name, f"{name}@example.com", is_admin, False, None
+    def __init__(self, name: str, is_admin: bool = False, org: str | None = None, org_contact: bool = False) -> None:
+        self.name, self.email, self.is_admin, self.vip, self.org = name, f"{name}@example.com", is_admin, False, org
+        self.org_contact = org_contact
 
 
 def person(compiled: CompiledVersion, name: str) -> Actor:

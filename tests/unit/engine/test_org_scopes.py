@@ -10,11 +10,12 @@ import pytest
 from core_support import MONDAY_9, FakeLookups
 
 from itsm.engine.errors import ActionFailed
-from itsm.engine.runtime.access import can_see, grants, is_agent
+from itsm.engine.runtime.access import can_see, is_agent
 from itsm.engine.runtime.actors import Actor, actor_for
 from itsm.engine.runtime.compiled import CompiledVersion, compile_version
 from itsm.engine.runtime.plan import CreateLinked, Plan
 from itsm.engine.runtime.rules import Context, Request, plan, working
+from itsm.engine.runtime.sight import grants
 from itsm.engine.runtime.snapshot import TicketSnapshot, UserFacts
 from itsm.interpreter import load_pack
 
