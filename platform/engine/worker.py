@@ -104,7 +104,7 @@ def run_forever(engine: Engine, interval: float = 5.0, batch: int = DEFAULT_BATC
             if failures:
                 log.info("database reachable again after %d failed tr%s", failures, "y" if failures == 1 else "ies")
             if result.clocks or result.timers or result.failed:
-                log.info("sweep: %s", result)
+                log.info("sweep: %s", result.summary())
             retrainer.poke()
         stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
