@@ -31,9 +31,9 @@ def list_page(session: Session, pack: m.PackSpec, actor: Actor, filters: Mapping
               cursor: int | None, now: datetime) -> tuple[list[TicketSnapshot], int | None]:
     """Up to `limit` tickets the actor may see, newest first, with their clocks and requesters, and the
     cursor of the next page (None: no more): the id to continue below, or with a search (`q`) the number
-    of tickets already shown. A search matches the number (a substring of it) and the full-text document
-    (SPEC 10, 15: the text fields and public comments, work notes where the actor may read them), every
-    word of it required, best first. `org`: the tickets of that organization's subtree (SPEC 10), of
+    of tickets already shown. A search matches the number (a substring of it, when it holds a digit) and
+    the full-text document (SPEC 10, 15: the text fields and public comments, work notes where the actor
+    may read them), every word of it required, best first. `org`: the tickets of that organization's subtree (SPEC 10), of
     those the actor may see (SPEC 14: `visibility`)."""
     equal = {column: value for column in EQUAL_FILTERS if (value := filters.get(column))}
     sla = filters.get("sla")
@@ -49,13 +49,21 @@ def list_page(session: Session, pack: m.PackSpec, actor: Actor, filters: Mapping
     condition = tickets.sla_status_condition(sla, now) if sla else None
     if text:  # ranked (the number first, then relevance); the cursor is how many rows came before
         rows = match_rows(session, query_words(text), [*tickets.page_conditions(equal, viewer, condition), *where],
-                          limit + 1, every=True, notes=notes_visible_to(viewer), number=text, offset=cursor or 0)
+                          limit + 1, every=True, notes=notes_visible_to(viewer), number=number_part(text),
+                          offset=cursor or 0)
         more = len(rows) > limit
         return _snapshots(session, rows[:limit]), ((cursor or 0) + limit if more else None)
     rows = tickets.page(session, limit + 1, equal, viewer, condition, cursor, where)
     more = len(rows) > limit
     rows = rows[:limit]
     return _snapshots(session, rows), (rows[-1].id if more and rows else None)
+
+
+def number_part(text: str) -> str | None:
+    """The search text as a piece of a ticket number, or None when it cannot be one: a number's letters
+    are its process's prefix, so text without a digit would only list every ticket of a process, and
+    finding it among all the numbers is a read of every ticket (no index serves a substring)."""
+    return text if any(ch.isdigit() for ch in text) else None
 
 
 def org_filter(session: Session, org: str | None) -> list[ColumnElement[bool]]:
