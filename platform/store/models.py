@@ -24,7 +24,6 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-
 OPEN_CLOCKS = "phase IN ('running', 'paused')"  # the clocks `ix_sla_clocks_open` holds
 
 

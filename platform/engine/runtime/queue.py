@@ -33,8 +33,8 @@ def list_page(session: Session, pack: m.PackSpec, actor: Actor, filters: Mapping
     cursor of the next page (None: no more): the id to continue below, or with a search (`q`) the number
     of tickets already shown. A search matches the number (a substring of it, when it holds a digit) and
     the full-text document (SPEC 10, 15: the text fields and public comments, work notes where the actor
-    may read them), every word of it required, best first. `org`: the tickets of that organization's subtree (SPEC 10), of
-    those the actor may see (SPEC 14: `visibility`)."""
+    may read them), every word of it required, best first. `org`: the tickets of that organization's
+    subtree (SPEC 10), of those the actor may see (SPEC 14: `visibility`)."""
     equal = {column: value for column in EQUAL_FILTERS if (value := filters.get(column))}
     sla = filters.get("sla")
     if sla and sla not in SLA_FILTERS:
