@@ -41,7 +41,7 @@ def desk(db: Database) -> tuple[Engine, Clock]:
     engine = demo_desk(db, clock)
     ensure_demo_orgs(db)
     for name, org, contact in (("una", "nb-finance", True), ("hana", "hz-education", False),
-                               ("rosa", "nb-finance", False)):
+                               ("rosa", "nb-finance", False), ("hugo", None, False)):
         add_user(db, name, org=org, org_contact=contact)
     system = engine.actor("system")
     for i in range(36):
