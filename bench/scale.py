@@ -91,7 +91,8 @@ IMPACTS, URGENCIES, LEVELS = ("wide", "unit", "person"), ("high", "medium", "low
 # -- the pack and the people --------------------------------------------------------------------------
 
 def agent_names(team: str) -> list[str]:
-    return [f"{team[:3]}{k:03d}" for k in range(AGENTS[team])]
+    initials = "".join(part[0] for part in team.split("_"))  # service_desk: sd000, sd001, ...
+    return [f"{initials}{k:03d}" for k in range(AGENTS[team])]
 
 
 def pack_with_agents(folder: Path) -> Path:
@@ -375,7 +376,7 @@ def build(base_url: str, schema: str, tickets: int, folder: Path) -> Desk:
         desk.facts["ticket"] = c.execute(text(
             "SELECT number FROM tickets WHERE team = 'service_desk' ORDER BY id DESC OFFSET 100 LIMIT 1")).scalar_one()
         desk.facts["agent"] = c.execute(text(
-            "SELECT assignee FROM tickets WHERE is_open AND assignee LIKE 'ser%' GROUP BY assignee "
+            "SELECT assignee FROM tickets WHERE is_open AND assignee LIKE 'sd%' GROUP BY assignee "
             "ORDER BY count(*) DESC LIMIT 1")).scalar_one()
         desk.facts["open"] = c.execute(text("SELECT count(*) FROM tickets WHERE is_open")).scalar_one()
         desk.facts["events"] = c.execute(text("SELECT count(*) FROM events")).scalar_one()
@@ -539,10 +540,10 @@ def sweep_1000(desk: Desk) -> dict[str, Any]:
         c.execute(text("UPDATE outbox SET status = 'sent' WHERE status <> 'sent'"))
     idle, _ = once()
     with db.engine.begin() as c:
-        c.execute(text(
-            "UPDATE sla_clocks SET next_timer_at = now() - interval '1 minute', deadline = now() - interval '1 minute' "
-            "WHERE id IN (SELECT id FROM sla_clocks WHERE phase = 'running' AND NOT breach_fired "
-            "ORDER BY id DESC LIMIT 1000)"))
+        c.execute(text(  # breaching now: their breach actions (escalation, notifications) run
+            "UPDATE sla_clocks SET next_timer_at = now() - interval '1 minute', deadline = now() - interval '1 minute', "
+            "breached = false, breach_fired = false, status = 'running' "
+            "WHERE id IN (SELECT id FROM sla_clocks WHERE phase = 'running' ORDER BY id DESC LIMIT 1000)"))
     busy, said = once()
     with db.engine.begin() as c:
         left = c.execute(text("SELECT count(*) FROM sla_clocks WHERE next_timer_at < now() - interval '30 seconds'"))
