@@ -271,13 +271,13 @@ def clone(db: Database, tickets: int, now: datetime) -> None:
             "SELECT :base + 1 + g AS new_id, t.id AS tpl_id, t.requester AS tpl_requester, r.name AS requester, "
             "  r.org AS org, (CAST(:first AS timestamptz) + g * :step * interval '1 second') - t.created_at AS shift "
             "FROM generate_series(0, :history - 1) g JOIN tpl_closed t ON t.k = g % :closed "
-            "JOIN req r ON r.i = (g * 7919) % :requesters "
+            "JOIN req r ON r.i = (g::bigint * 7919) % :requesters "
             "UNION ALL "
             "SELECT :base + 1 + g, t.id, t.requester, r.name, r.org, "
             "  least((CAST(:first AS timestamptz) + g * :step * interval '1 second') - t.created_at, "
             "        CAST(:now AS timestamptz) - CAST(:ended AS timestamptz) - interval '1 minute') "
             "FROM generate_series(:history, :tickets - 1) g JOIN tpl_open t ON t.k = g % :opened "
-            "JOIN req r ON r.i = (g * 7919) % :requesters"),
+            "JOIN req r ON r.i = (g::bigint * 7919) % :requesters"),
             {"base": base, "first": first, "step": step, "history": history, "closed": closed, "tickets": tickets,
              "opened": opened, "requesters": requesters, "now": now, "ended": ended})
         for table in TABLES:
