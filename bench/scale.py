@@ -354,10 +354,10 @@ def build(base_url: str, schema: str, tickets: int, folder: Path) -> Desk:
         c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         c.execute(text(f'CREATE SCHEMA "{schema}"'))
     admin.dispose()
-    url = f"{base_url}{'&' if '?' in base_url else '?'}options=-csearch_path%3D{schema}"
+    url = schema_url(base_url, schema)
     db = Database(url)
     db.upgrade()
-    units = people(db, folder)
+    people(db, folder)
     pack = pack_with_agents(folder)
     Engine(db).definitions.publish_path(pack)
     rng = random.Random(18)
@@ -366,6 +366,18 @@ def build(base_url: str, schema: str, tickets: int, folder: Path) -> Desk:
             "SELECT name FROM users WHERE name ~ '^u[0-9]+$' AND org IS NOT NULL ORDER BY name LIMIT 40"))]
     run_lifecycles(db, requesters, rng)
     clone(db, tickets, datetime.now(UTC))
+    db.dispose()
+    return describe(url, schema, tickets, pack)
+
+
+def schema_url(base_url: str, schema: str) -> str:
+    return f"{base_url}{'&' if '?' in base_url else '?'}options=-csearch_path%3D{schema}"
+
+
+def describe(url: str, schema: str, tickets: int, pack: Path) -> Desk:
+    """What the requests need from a built desk: a requester, a unit and its contact, a ticket, a busy
+    agent, the sizes; and the tokens of the people who send them."""
+    db = Database(url)
     desk = Desk(url, schema, tickets)
     with db.engine.begin() as c:
         requester = c.execute(text("SELECT requester FROM tickets ORDER BY id DESC LIMIT 1")).scalar_one()
@@ -381,7 +393,8 @@ def build(base_url: str, schema: str, tickets: int, folder: Path) -> Desk:
         desk.facts["open"] = c.execute(text("SELECT count(*) FROM tickets WHERE is_open")).scalar_one()
         desk.facts["events"] = c.execute(text("SELECT count(*) FROM events")).scalar_one()
         desk.facts["clocks"] = c.execute(text("SELECT count(*) FROM sla_clocks")).scalar_one()
-    desk.facts.update(unit=unit, city=unit.split(".")[0], units=len(units))
+        units = c.execute(text("SELECT count(*) FROM organizations")).scalar_one()
+    desk.facts.update(unit=unit, city=unit.split(".")[0], units=units)
     desk.names = {"agent": "lars", "requester": requester, "contact": contact, "admin": "admin"}
     desk.tokens = {who: create_token(db, name) for who, name in desk.names.items()}
     desk.facts["pack"] = str(pack)
@@ -541,8 +554,8 @@ def sweep_1000(desk: Desk) -> dict[str, Any]:
     idle, _ = once()
     with db.engine.begin() as c:
         c.execute(text(  # breaching now: their breach actions (escalation, notifications) run
-            "UPDATE sla_clocks SET next_timer_at = now() - interval '1 minute', deadline = now() - interval '1 minute', "
-            "breached = false, breach_fired = false, status = 'running' "
+            "UPDATE sla_clocks SET next_timer_at = now() - interval '1 minute', "
+            "deadline = now() - interval '1 minute', breached = false, breach_fired = false, status = 'running' "
             "WHERE id IN (SELECT id FROM sla_clocks WHERE phase = 'running' ORDER BY id DESC LIMIT 1000)"))
     busy, said = once()
     with db.engine.begin() as c:
@@ -591,6 +604,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--repeat", type=int, default=30, help="requests per measurement (KPIs: a tenth)")
     parser.add_argument("--keep", action="store_true", help="keep the schemas (itsm_scale_N) afterwards")
+    parser.add_argument("--reuse", action="store_true", help="measure the desks an earlier --keep left, unbuilt")
     parser.add_argument("--explain", action="store_true", help="print the plans of the large desk")
     args = parser.parse_args()
     print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
@@ -602,7 +616,10 @@ def main() -> None:
             folder.mkdir()
             schema = f"itsm_scale_{size}"
             started = time.perf_counter()
-            desk = build(args.database, schema, size, folder)
+            if args.reuse:  # the schema of an earlier run with --keep
+                desk = describe(schema_url(args.database, schema), schema, size, pack_with_agents(folder))
+            else:
+                desk = build(args.database, schema, size, folder)
             built = time.perf_counter() - started
             print(f"built {size:,} tickets in {built:.0f} s: {desk.facts['open']:,} open, {desk.facts['events']:,} "
                   f"events, {desk.facts['clocks']:,} clocks", flush=True)
