@@ -125,6 +125,7 @@ def clock_counts(session: Session, scope: TicketScope, now: datetime,
     """The scope's SLA clocks (but those in `skip_phases`) counted per name, ticket priority, phase, status
     and breach flag, each count with how many of its clocks had a deadline before `now`."""
     counted = and_(SlaClock.ticket_id == Ticket.id, SlaClock.phase.not_in(list(skip_phases)))
+    query: Any
     if session.get_bind().dialect.name == "postgresql":  # each ticket's clocks through their index (OFFSET 0:
         # not folded back into a join that reads every clock ever)
         own = (select(SlaClock.clock, SlaClock.phase, SlaClock.status, SlaClock.breached, SlaClock.deadline)
