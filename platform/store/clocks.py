@@ -56,10 +56,15 @@ def due_ticket_ids(session: Session, now: datetime, limit: int) -> tuple[list[in
            .where(CLOCKS.c.next_timer_at < now).group_by(CLOCKS.c.ticket_id).subquery("due"))
     query = select(TICKETS.c.id).join(due, due.c.ticket_id == TICKETS.c.id).order_by(due.c.due_at, TICKETS.c.id)
     query = query.limit(limit)
-    if is_postgres(session):
-        query = query.with_for_update(of=TICKETS, skip_locked=True)
-    ids = list(session.scalars(query).all())
-    return ids, len(ids) >= limit
+    if not is_postgres(session):
+        ids = list(session.scalars(query).all())
+        return ids, len(ids) >= limit
+    locked = list(session.scalars(query.with_for_update(of=TICKETS, skip_locked=True)).all())
+    # Read again now that they are ours: the due clocks were read before another worker released a ticket
+    # it had just swept (FOR UPDATE re-reads the ticket, not the clocks it was joined to).
+    still = set(session.scalars(select(CLOCKS.c.ticket_id).where(
+        CLOCKS.c.ticket_id.in_(locked), CLOCKS.c.next_timer_at < now))) if locked else set()
+    return [ticket_id for ticket_id in locked if ticket_id in still], len(locked) >= limit
 
 
 def by_key_only(session: Session) -> None:
