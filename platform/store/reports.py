@@ -106,7 +106,7 @@ def ticket_timings(session: Session, scope: TicketScope, *, acting_kinds: Collec
     since = _seconds_since_creation(dialect)
     facts = (func.min(case((acknowledge, Event.at))), func.min(case((resolve, Event.at))),
              func.max(case((reopen, 1), else_=0)), func.max(case((moved, 1), else_=0)))
-    if dialect == "postgresql":  # each ticket's events through their index: a join read every event ever
+    if _per_ticket(session, scope):  # each ticket's events through their index, not a hash of every event
         per_ticket = (select(*(fact.label(f"fact_{i}") for i, fact in enumerate(facts)), func.count().label("events"))
                       .where(Event.ticket_id == Ticket.id).lateral("per_ticket"))
         ack, res, again, other = (per_ticket.c[f"fact_{i}"] for i in range(4))
@@ -126,7 +126,7 @@ def clock_counts(session: Session, scope: TicketScope, now: datetime,
     and breach flag, each count with how many of its clocks had a deadline before `now`."""
     counted = and_(SlaClock.ticket_id == Ticket.id, SlaClock.phase.not_in(list(skip_phases)))
     query: Any
-    if session.get_bind().dialect.name == "postgresql":  # each ticket's clocks through their index (OFFSET 0:
+    if _per_ticket(session, scope):  # each ticket's clocks through their index (OFFSET 0:
         # not folded back into a join that reads every clock ever)
         own = (select(SlaClock.clock, SlaClock.phase, SlaClock.status, SlaClock.breached, SlaClock.deadline)
                .where(counted).offset(0).lateral("own_clocks"))
@@ -204,7 +204,7 @@ def rating_counts(session: Session, scope: TicketScope, process: str, field: str
 def channel_counts(session: Session, scope: TicketScope) -> list[tuple[str | None, str | None, int]]:
     """(the `channel` field, the channel its create event recorded, count) over the scope's tickets."""
     created = and_(Event.ticket_id == Ticket.id, Event.kind == "create")
-    if session.get_bind().dialect.name == "postgresql":  # each ticket's create event through the events' index
+    if _per_ticket(session, scope):  # each ticket's create event through the events' index
         # OFFSET 0 keeps the planner from folding it back into a join over every event
         recorded = (select(Event.data["channel"].as_string().label("channel")).where(created).offset(0)
                     .lateral("created"))
@@ -214,6 +214,13 @@ def channel_counts(session: Session, scope: TicketScope) -> list[tuple[str | Non
         rows = _grouped(session, Ticket.fields["channel"].as_string(), Event.data["channel"].as_string(),
                         where=scope.conditions(), join=(Event, created))
     return [(field_value, recorded, count) for field_value, recorded, count in rows]
+
+
+def _per_ticket(session: Session, scope: TicketScope) -> bool:
+    """Whether to read each ticket's events and clocks through their indexes (a LATERAL per ticket): on
+    PostgreSQL, for a period from a start. Its planner otherwise hashes every event and clock ever, which is
+    right for all time (measured on a million tickets: a month 3.8 s -> 1.9 s, all time 20 s -> 30 s)."""
+    return scope.start is not None and session.get_bind().dialect.name == "postgresql"
 
 
 def _per_process(states: Mapping[str, Any], condition: Callable[[Any], ColumnElement[bool]]) -> ColumnElement[bool]:
