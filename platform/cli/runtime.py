@@ -111,8 +111,7 @@ def worker(interval: float, batch: int, once: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if once:
         result = sweep(engine, batch)
-        click.echo(f"swept: {result.clocks} tickets with due clocks, {result.timers} timed transitions, "
-                   f"{result.skipped} timers no longer applicable, {result.failed} failed")
+        click.echo(f"swept: {result.summary()}")
         return
     click.echo(f"worker: sweeping every {interval:g} s (Ctrl-C stops)")
     run_forever(engine, interval, batch)

@@ -104,8 +104,7 @@ def run_forever(engine: Engine, interval: float = 5.0, batch: int = DEFAULT_BATC
             if failures:
                 log.info("database reachable again after %d failed tr%s", failures, "y" if failures == 1 else "ies")
             if result.clocks or result.timers or result.failed or result.delivered or result.retried:
-                log.info("sweep: %d tickets' clocks, %d timed transitions, %d failed; %d messages delivered, "
-                         "%d to retry", result.clocks, result.timers, result.failed, result.delivered, result.retried)
+                log.info("sweep: %s", result.summary())
             retrainer.poke()
         stop.wait(max(0.0, interval - (time.monotonic() - started)))
 

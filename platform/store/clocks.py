@@ -10,11 +10,11 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, insert, select, text, update
+from sqlalchemy import Row, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from .models import SlaClock
-from .tickets import is_postgres
+from .tickets import TICKETS, is_postgres
 
 CLOCKS = cast(Table, SlaClock.__table__)
 _OF_TICKET = select(CLOCKS).where(CLOCKS.c.ticket_id == bindparam("ticket_id"))
@@ -48,14 +48,23 @@ def update_clock(session: Session, ticket_id: int, clock: str, values: Mapping[s
 
 
 def due_ticket_ids(session: Session, now: datetime, limit: int) -> tuple[list[int], bool]:
-    """Tickets of up to `limit` clocks due before `now`, most overdue first, and whether `limit` clocks were
-    (more may be due: a ticket with two due clocks counts twice); on PostgreSQL the clock rows are locked,
-    skipping those another worker holds (it takes the next ones)."""
-    due = select(CLOCKS.c.ticket_id).where(CLOCKS.c.next_timer_at < now).order_by(CLOCKS.c.next_timer_at).limit(limit)
-    if is_postgres(session):
-        due = due.with_for_update(skip_locked=True)
-    rows = session.scalars(due).all()
-    return list(dict.fromkeys(rows)), len(rows) >= limit
+    """Up to `limit` tickets with a clock due before `now`, most overdue first, and whether `limit` were found
+    (more may be due). A batch counts tickets, not clock rows: a ticket's step evaluates all its clocks.
+    On PostgreSQL the tickets are locked, skipping those another worker (or a user's change) holds: that
+    worker takes the next ones."""
+    due = (select(CLOCKS.c.ticket_id, func.min(CLOCKS.c.next_timer_at).label("due_at"))
+           .where(CLOCKS.c.next_timer_at < now).group_by(CLOCKS.c.ticket_id).subquery("due"))
+    query = select(TICKETS.c.id).join(due, due.c.ticket_id == TICKETS.c.id).order_by(due.c.due_at, TICKETS.c.id)
+    query = query.limit(limit)
+    if not is_postgres(session):
+        ids = list(session.scalars(query).all())
+        return ids, len(ids) >= limit
+    locked = list(session.scalars(query.with_for_update(of=TICKETS, skip_locked=True)).all())
+    # Read again now that they are ours: the due clocks were read before another worker released a ticket
+    # it had just swept (FOR UPDATE re-reads the ticket, not the clocks it was joined to).
+    still = set(session.scalars(select(CLOCKS.c.ticket_id).where(
+        CLOCKS.c.ticket_id.in_(locked), CLOCKS.c.next_timer_at < now))) if locked else set()
+    return [ticket_id for ticket_id in locked if ticket_id in still], len(locked) >= limit
 
 
 def by_key_only(session: Session) -> None:

@@ -21,8 +21,11 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+OPEN_CLOCKS = "phase IN ('running', 'paused')"  # the clocks `ix_sla_clocks_open` holds
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -198,6 +201,7 @@ class Ticket(Base):
         Index("ix_tickets_open_rank", "is_open", "priority_rank", "id"),
         Index("ix_tickets_open_created", "is_open", "id"),
         Index("ix_tickets_open_updated", "is_open", "updated_at", "id"),
+        Index("ix_tickets_created_at", "created_at"),  # reports' periods (`reports.TicketScope`)
     )
 
 
@@ -332,7 +336,14 @@ class SlaClock(Base):
     breach_fired: Mapped[bool] = mapped_column(Boolean, default=False)
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pauses: Mapped[list[list[str | None]]] = mapped_column(JSONValue, default=list)  # [[start, end|null], ...]
-    __table_args__ = (UniqueConstraint("ticket_id", "clock"), Index("ix_sla_clocks_due", "next_timer_at"))
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "clock"),
+        Index("ix_sla_clocks_due", "next_timer_at"),
+        # The clocks that run or are paused (a few per open ticket, out of every clock ever): the queue's
+        # `sla=` filters read them from this index alone (`tickets.sla_status_condition`).
+        Index("ix_sla_clocks_open", "phase", "deadline", "breached", "warnings_fired", "ticket_id",
+              postgresql_where=sql_text(OPEN_CLOCKS), sqlite_where=sql_text(OPEN_CLOCKS)),
+    )
 
 
 class Timer(Base):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, case, extract, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, extract, false, func, or_, select, text, true
 from sqlalchemy.orm import Session
 
 from . import orgs
@@ -102,11 +102,20 @@ def ticket_timings(session: Session, scope: TicketScope, *, acting_kinds: Collec
         reopening, lambda states: and_(Event.from_state.in_(sorted(states[0])),
                                        Event.to_state.in_(sorted(states[1])))))
     moved = and_(Event.kind != "create", Event.changes["team"].as_string().is_not(None))
-    since = _seconds_since_creation(session.get_bind().dialect.name)
-    query = (select(since(func.min(case((acknowledge, Event.at)))), since(func.min(case((resolve, Event.at)))),
-                    func.max(case((reopen, 1), else_=0)), func.max(case((moved, 1), else_=0)), Ticket.org)
-             .select_from(Ticket).join(Event, Event.ticket_id == Ticket.id).where(*scope.conditions())
-             .group_by(Ticket.id, Ticket.created_at, Ticket.org))
+    dialect = session.get_bind().dialect.name
+    since = _seconds_since_creation(dialect)
+    facts = (func.min(case((acknowledge, Event.at))), func.min(case((resolve, Event.at))),
+             func.max(case((reopen, 1), else_=0)), func.max(case((moved, 1), else_=0)))
+    if _per_ticket(session, scope):  # each ticket's events through their index, not a hash of every event
+        per_ticket = (select(*(fact.label(f"fact_{i}") for i, fact in enumerate(facts)), func.count().label("events"))
+                      .where(Event.ticket_id == Ticket.id).lateral("per_ticket"))
+        ack, res, again, other = (per_ticket.c[f"fact_{i}"] for i in range(4))
+        query = (select(since(ack), since(res), again, other, Ticket.org).select_from(Ticket)
+                 .join(per_ticket, true()).where(*scope.conditions(), per_ticket.c.events > 0))
+    else:
+        query = (select(since(facts[0]), since(facts[1]), facts[2], facts[3], Ticket.org)
+                 .select_from(Ticket).join(Event, Event.ticket_id == Ticket.id).where(*scope.conditions())
+                 .group_by(Ticket.id, Ticket.created_at, Ticket.org))
     return [(_seconds(ack), _seconds(res), bool(again), bool(other), org)
             for ack, res, again, other, org in session.execute(query)]
 
@@ -115,10 +124,19 @@ def clock_counts(session: Session, scope: TicketScope, now: datetime,
                  skip_phases: Collection[str] = ()) -> list[ClockCount]:
     """The scope's SLA clocks (but those in `skip_phases`) counted per name, ticket priority, phase, status
     and breach flag, each count with how many of its clocks had a deadline before `now`."""
-    columns = (SlaClock.clock, Ticket.priority, SlaClock.phase, SlaClock.status, SlaClock.breached)
-    query = (select(*columns, func.count(), func.count(case((SlaClock.deadline < now, 1))))
-             .select_from(Ticket).join(SlaClock, SlaClock.ticket_id == Ticket.id)
-             .where(*scope.conditions(), SlaClock.phase.not_in(list(skip_phases))).group_by(*columns))
+    counted = and_(SlaClock.ticket_id == Ticket.id, SlaClock.phase.not_in(list(skip_phases)))
+    query: Any
+    if _per_ticket(session, scope):  # each ticket's clocks through their index (OFFSET 0:
+        # not folded back into a join that reads every clock ever)
+        own = (select(SlaClock.clock, SlaClock.phase, SlaClock.status, SlaClock.breached, SlaClock.deadline)
+               .where(counted).offset(0).lateral("own_clocks"))
+        columns: tuple[Any, ...] = (own.c.clock, Ticket.priority, own.c.phase, own.c.status, own.c.breached)
+        query = (select(*columns, func.count(), func.count(case((own.c.deadline < now, 1))))
+                 .select_from(Ticket).join(own, true()).where(*scope.conditions()).group_by(*columns))
+    else:
+        columns = (SlaClock.clock, Ticket.priority, SlaClock.phase, SlaClock.status, SlaClock.breached)
+        query = (select(*columns, func.count(), func.count(case((SlaClock.deadline < now, 1))))
+                 .select_from(Ticket).join(SlaClock, counted).where(*scope.conditions()).group_by(*columns))
     return [ClockCount(clock, priority, phase, status, bool(breached), clocks, overdue)
             for clock, priority, phase, status, breached, clocks, overdue in session.execute(query)]
 
@@ -185,9 +203,30 @@ def rating_counts(session: Session, scope: TicketScope, process: str, field: str
 
 def channel_counts(session: Session, scope: TicketScope) -> list[tuple[str | None, str | None, int]]:
     """(the `channel` field, the channel its create event recorded, count) over the scope's tickets."""
-    rows = _grouped(session, Ticket.fields["channel"].as_string(), Event.data["channel"].as_string(),
-                    where=scope.conditions(), join=(Event, and_(Event.ticket_id == Ticket.id, Event.kind == "create")))
+    created = and_(Event.ticket_id == Ticket.id, Event.kind == "create")
+    if _per_ticket(session, scope):  # each ticket's create event through the events' index
+        # OFFSET 0 keeps the planner from folding it back into a join over every event
+        recorded = (select(Event.data["channel"].as_string().label("channel")).where(created).offset(0)
+                    .lateral("created"))
+        rows = _grouped(session, Ticket.fields["channel"].as_string(), recorded.c.channel, where=scope.conditions(),
+                        join=(recorded, true()))
+    else:
+        rows = _grouped(session, Ticket.fields["channel"].as_string(), Event.data["channel"].as_string(),
+                        where=scope.conditions(), join=(Event, created))
     return [(field_value, recorded, count) for field_value, recorded, count in rows]
+
+
+def _per_ticket(session: Session, scope: TicketScope) -> bool:
+    """Whether to read each ticket's events and clocks through their indexes (a LATERAL per ticket): on
+    PostgreSQL, for a period holding under a tenth of the tickets. Its planner hashes every event and clock
+    ever, which is right when the period holds most tickets and wrong for a month of three years (measured
+    on a million tickets: a month 3.8 s -> 1.9 s per ticket; all time 20 s hashed, 30 s per ticket; a
+    month of a 50,000-ticket desk 1.2 s hashed, 2.7 s per ticket)."""
+    if scope.start is None or session.get_bind().dialect.name != "postgresql":
+        return False
+    total = session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'tickets'::regclass")) or 0
+    period = [Ticket.created_at >= scope.start] + ([Ticket.created_at < scope.end] if scope.end is not None else [])
+    return total > 0 and (session.scalar(select(func.count()).select_from(Ticket).where(*period)) or 0) * 10 < total
 
 
 def _per_process(states: Mapping[str, Any], condition: Callable[[Any], ColumnElement[bool]]) -> ColumnElement[bool]:

@@ -19,7 +19,6 @@ from itsm.engine.channels.delivery import retry_delivery, troubled_deliveries
 from itsm.interpreter.diff import diff_packs
 from itsm.interpreter.errors import PackError
 from itsm.interpreter.graph import mermaid
-from itsm.interpreter.loader import check_pack
 
 from .extension import current_engine, current_watcher
 from .i18n import html_lang, said
@@ -48,6 +47,8 @@ def index() -> Any:
     problems: list[Any] = []
     checked = False
     if folder is not None:
+        from itsm.interpreter.loader import check_pack
+
         _, problems = check_pack(folder)
         checked = True
     watcher = current_watcher()

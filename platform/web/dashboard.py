@@ -23,6 +23,7 @@ from .ui import has_kpis
 
 dashboard_pages = Blueprint("dashboard", __name__)
 FILTERS = ("from", "to", "process", "team", "org")
+DEFAULT_DAYS = 30  # the period the dashboard opens with: the last 30 days, today included (issue 18)
 # The report's own keys as the page says them (pack values, such as a channel field's choices, stay as written)
 CHANNELS = {"portal": lazy_gettext("portal"), "api": lazy_gettext("API"), "email": lazy_gettext("email"),
             "monitoring": lazy_gettext("monitoring"), "internal": lazy_gettext("internal"),
@@ -76,12 +77,16 @@ def dashboard() -> Any:
         return redirect(url_for("ui.portal"))
     engine = current_engine()
     params: dict[str, Any] = {name: request.args[name].strip() for name in FILTERS if request.args.get(name)}
-    query = reader_days(params, viewer_zone())
+    default_from = ""
+    if "from" not in request.args and "to" not in request.args:  # a recent window; an emptied field: all time
+        today = engine.clock().astimezone(viewer_zone()).date()
+        default_from = (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+    query = reader_days({**params, "from": default_from} if default_from else params, viewer_zone())
     error = None
     try:
         report = kpi_report(engine, actor, {**query, "group_by": "org"})
     except BadRequest as exc:
-        error, params, query = said(exc.message), {}, {}
+        error, params, query, default_from = said(exc.message), {}, {}, ""
         report = kpi_report(engine, actor, {"group_by": "org"})
     pack = engine.definitions.active().pack
     sla_rows = report["sla"]
@@ -120,6 +125,7 @@ def dashboard() -> Any:
     csv_url = url_for("dashboard.kpis_csv", **csv_query)
     here = {k: v for k, v in params.items() if k != "org"}
     return render_template("dashboard.html", report=report, charts=charts, params=params, error=error, rated=rated,
+                           default_from=default_from,
                            hours=hours, number=number, csv_url=csv_url, by_org=by_org, here=here,
                            lineage=lineage_of(engine.db, report["org"]) if report["org"] else [],
                            org_label=_org_label, clock_ids=sorted({c for row in by_org for c in row["sla"]}),

@@ -235,21 +235,54 @@ def test_a_batch_whose_writes_fail_is_redone_ticket_by_ticket(db: Database, monk
     assert len(breaches) == 3
 
 
-def test_one_sweep_clears_every_due_clock_when_tickets_have_two(db: Database) -> None:
-    """A batch takes clock rows, not tickets: a batch of 4 rows that are two tickets' two due clocks each is a
-    full batch, and the sweep goes on until no clock is due (it used to stop there, half done)."""
+def _tickets_with_two_due_clocks(db: Database, count: int) -> tuple[Engine, Clock]:
+    """`count` incidents created ten days apart, so that each one's two clocks (response, resolution) are
+    both overdue, one after the other by due time."""
     clock = Clock(MONDAY_9)
     desk = Engine(db, clock=clock)
     desk.definitions.publish_path(DEFINITIONS)
     add_user(db, "rita")
-    for i in range(6):  # ten days apart: each ticket's two clocks come one after the other, by due time
+    for i in range(count):
         desk.create(desk.actor("rita"), "incident", {**BASE, "short_description": f"Printer {i} jams"})
         clock.now += timedelta(days=10)
+    return desk, clock
+
+
+def test_one_sweep_clears_every_due_clock_when_tickets_have_two(db: Database) -> None:
+    """A batch takes tickets, not clock rows: 6 tickets with two due clocks each, batches of 4 tickets,
+    are two batches (4 and 2 tickets), and the sweep goes on until no clock is due (it used to stop after
+    the first batch, half done, when a batch counted clock rows)."""
+    desk, clock = _tickets_with_two_due_clocks(db, 6)
     with db.read() as session:
         due = session.scalars(select(SlaClock.ticket_id).where(SlaClock.next_timer_at <= clock.now)
                               .order_by(SlaClock.next_timer_at)).all()
-    assert len(due) == 12 and due[:4] == [due[0], due[0], due[2], due[2]]  # two tickets fill a batch of 4
+    assert len(due) == 12 and due[:4] == [due[0], due[0], due[2], due[2]]  # each ticket's two, in turn
     result = sweep(desk, batch=4, deliver=False)
-    assert result.clocks == 6 and not result.full
+    assert (result.clocks, result.due_clocks, result.batches, result.full) == (6, 12, 2, False)
     with db.read() as session:
         assert session.scalars(select(SlaClock.id).where(SlaClock.next_timer_at <= clock.now)).all() == []
+
+
+def test_worker_once_clears_every_due_clock_and_says_what_it_did(db_url: str, db: Database,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """`itsm worker --once` with tickets holding two due clocks each: one run fires every one of them
+    (both breaches of every ticket are in the outbox) and its line says how many clocks of how many tickets,
+    in how many batches."""
+    from click.testing import CliRunner
+
+    from itsm.cli import main
+
+    _tickets_with_two_due_clocks(db, 7)  # in March 2026: long overdue by the real clock the command runs on
+    monkeypatch.setenv("ITSM_DATABASE_URL", db_url)
+    monkeypatch.setenv("ITSM_SMTP_PORT", "1")  # nothing listens: messages wait for a retry
+    result = CliRunner().invoke(main, ["worker", "--once", "--batch", "3"])
+    assert result.exit_code == 0, result.output
+    line = result.output.splitlines()[-1]
+    assert line.startswith("swept: 14 due clocks of 7 tickets, 0 timed transitions, 0 timers no longer "
+                           "applicable, 0 failed, in 3 batches;"), line
+    with db.read() as session:
+        assert session.scalars(select(SlaClock.id).where(SlaClock.next_timer_at.is_not(None),
+                                                         SlaClock.breach_fired.is_(False))).all() == []
+        breaches = session.scalars(select(OutboxMessage.ticket_id)
+                                   .where(OutboxMessage.notification == "sla_breach")).all()
+    assert len(breaches) == 14 and len(set(breaches)) == 7

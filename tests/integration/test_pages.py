@@ -480,6 +480,28 @@ def test_the_dashboard_draws_the_kpis_for_agents_with_filters_and_a_csv_link(app
     assert Browser(app, "rita").get("/dashboard").location.endswith("/portal")
 
 
+def test_the_dashboard_opens_on_the_last_30_days_and_an_emptied_from_is_all_time(app: Flask) -> None:
+    """Issue 18: all time by default read a million tickets; the page opens on a recent window instead."""
+    import datetime
+    from zoneinfo import ZoneInfo
+
+    engine = engine_of(app)
+    start = engine.clock()
+    ticket = {"short_description": "Broken printer", "impact": "low", "urgency": "low"}
+    engine.clock = lambda: start - datetime.timedelta(days=45)
+    engine.create(engine.actor("rita"), "incident", ticket)
+    engine.clock = lambda: start
+    engine.create(engine.actor("rita"), "incident", ticket)
+    lars = Browser(app, "lars")
+    recent = lars.get("/dashboard").text
+    zone = ZoneInfo(engine.definitions.active().pack.timezone)  # lars has no zone of his own: the pack's
+    first_day = (start.astimezone(zone).date() - datetime.timedelta(days=29)).isoformat()
+    assert f'name="from" value="{first_day}"' in recent and "Tickets created from" in recent
+    assert '<p class="tile-value">1</p>' in recent and '<p class="tile-value">2</p>' not in recent
+    everything = lars.get("/dashboard?from=&to=").text
+    assert "Tickets created at any time" in everything and '<p class="tile-value">2</p>' in everything
+
+
 def test_a_broken_save_under_watch_shows_its_errors_on_the_admin_page(editable_app: tuple[Flask, Path]) -> None:
     from itsm.engine.authoring.watch import PackWatcher
     from itsm.web.extension import install_watcher

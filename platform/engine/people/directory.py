@@ -20,15 +20,13 @@ import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from ldap3 import BASE, NONE, SUBTREE, Connection, Server, Tls
-from ldap3.core.exceptions import LDAPCommunicationError, LDAPException, LDAPResponseTimeoutError, LDAPStartTLSError
-from ldap3.utils.conv import escape_filter_chars
-from ldap3.utils.dn import escape_rdn, parse_dn
+from typing import TYPE_CHECKING, Any
 
 from ..errors import N_, Unauthorized, Unavailable
 from .identities import LDAP, ExternalPerson, SettingsError
+
+if TYPE_CHECKING:  # ldap3 itself is imported at the first sign-in through it (a tenth of a second per process)
+    from ldap3 import Connection, Server
 
 log = logging.getLogger("itsm.sign_in")
 
@@ -118,6 +116,13 @@ def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
 def check_password(settings: DirectorySettings, name: str, password: str) -> ExternalPerson:
     """The person `name` is in the directory, if `password` is theirs. Unauthorized for a wrong name or
     password, Unavailable when the directory cannot be reached or does not answer in time."""
+    from ldap3.core.exceptions import (
+        LDAPCommunicationError,
+        LDAPException,
+        LDAPResponseTimeoutError,
+        LDAPStartTLSError,
+    )
+
     if not name or not password:
         raise Unauthorized(N_("wrong user name or password"))
     try:
@@ -132,12 +137,17 @@ def check_password(settings: DirectorySettings, name: str, password: str) -> Ext
 
 
 def _server(settings: DirectorySettings) -> Server:
+    from ldap3 import NONE, Server, Tls
+
     tls = Tls(validate=ssl.CERT_REQUIRED if settings.verify_tls else ssl.CERT_NONE, ca_certs_file=settings.ca_file)
     return Server(settings.url, connect_timeout=settings.timeout, tls=tls, get_info=NONE)
 
 
 def _connection(settings: DirectorySettings, server: Server, dn: str | None, password: str | None) -> Connection:
     """An open connection (TLS started when configured), not yet bound."""
+    from ldap3 import Connection
+    from ldap3.core.exceptions import LDAPStartTLSError
+
     # whole seconds: ldap3 packs the receive timeout as an integer (SO_RCVTIMEO)
     connection = Connection(server, user=dn, password=password, receive_timeout=math.ceil(settings.timeout),
                             raise_exceptions=False, read_only=True, auto_referrals=False)
@@ -149,6 +159,10 @@ def _connection(settings: DirectorySettings, server: Server, dn: str | None, pas
 
 
 def _find_and_bind(settings: DirectorySettings, name: str, password: str) -> tuple[str, dict[str, list[str]]]:
+    from ldap3 import BASE, SUBTREE
+    from ldap3.utils.conv import escape_filter_chars
+    from ldap3.utils.dn import escape_rdn
+
     server = _server(settings)
     if settings.bind_dn is not None:
         dn = settings.bind_dn.replace("{name}", escape_rdn(name))
@@ -220,6 +234,8 @@ def _organizations(settings: DirectorySettings, dn: str, attributes: dict[str, l
     if not attribute:
         return ()
     if attribute.startswith(DN_PART):
+        from ldap3.utils.dn import parse_dn
+
         wanted = attribute[len(DN_PART):].strip().lower()
         return tuple(unescape_dn_value(value) for key, value, _ in parse_dn(dn) if key.strip().lower() == wanted)
     return tuple(attributes.get(attribute.lower(), []))

@@ -19,7 +19,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -47,13 +47,14 @@ log = logging.getLogger("itsm.worker")
 @dataclass
 class BatchResult:
     done: int = 0  # tickets whose due clocks were evaluated
+    due_clocks: int = 0  # the clocks of those tickets that were due
     failed: int = 0
     own_transaction: list[int] = field(default_factory=list)  # ticket ids left to the per-ticket path
-    full: bool = False  # the batch took as many clocks as it could: more may be due
+    full: bool = False  # the batch took as many tickets as it could: more may be due
 
 
 def sweep_due_clocks(engine: Engine, batch: int, retry_after: timedelta) -> BatchResult:
-    """Claim up to `batch` due clocks, plan their tickets' SLA steps, write everything in one transaction."""
+    """Claim up to `batch` tickets with due clocks, plan their SLA steps, write everything in one transaction."""
     result = BatchResult()
     with engine.db.write() as session:
         now = engine.clock()
@@ -80,11 +81,17 @@ def sweep_due_clocks(engine: Engine, batch: int, retry_after: timedelta) -> Batc
                 continue
             work.keep(planned)
             result.done += 1
+            result.due_clocks += due_count(clock_rows.get(row.id, []), now)
         work.write()
         if failed:
             clocks.retry_later(session, failed, now, now + retry_after)
             result.failed = len(failed)
     return result
+
+
+def due_count(clock_rows: Sequence[Any], now: datetime) -> int:
+    """How many of a ticket's clock rows were due at `now` (what a sweep reports)."""
+    return sum(1 for row in clock_rows if row.next_timer_at is not None and row.next_timer_at < now)
 
 
 def bulk_writable(plan: Plan) -> bool:

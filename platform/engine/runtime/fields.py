@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
-
-from jsonschema import Draft202012Validator, FormatChecker
+from typing import TYPE_CHECKING, Any
 
 from itsm.interpreter.forms import form_json_schema
 from itsm.interpreter.model import FieldFlags, FieldSpec, FormSpec, StateSpec, TransitionSpec, per_spec
@@ -15,11 +13,16 @@ from itsm.interpreter.violations import JSON_WORDS, message
 
 from ..errors import N_, ValidationFailed, field_problems
 
+if TYPE_CHECKING:  # jsonschema is imported when a form's values are first checked (a twentieth of a second)
+    from jsonschema import Draft202012Validator, FormatChecker
+
 NO_FLAGS = FieldFlags()
 
 
 @per_spec
 def _field_validators(form: FormSpec) -> dict[str, Draft202012Validator]:
+    from jsonschema import Draft202012Validator
+
     schema = form_json_schema(form)
     checker = _format_checker()
     return {name: Draft202012Validator(sub, format_checker=checker) for name, sub in schema["properties"].items()}
@@ -31,6 +34,8 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]+")
 def _format_checker() -> FormatChecker:
     """jsonschema checks `uri` and `date-time` only when optional packages are installed; without them
     any text passed as a url or datetime field. Ours: a scheme and no spaces; ISO 8601 with an offset."""
+    from jsonschema import FormatChecker
+
     checker = FormatChecker()
     checker.checks("uri")(lambda value: not isinstance(value, str) or _URL.fullmatch(value) is not None)
     checker.checks("date-time", raises=ValueError)(

@@ -55,9 +55,9 @@ def list_page(session: Session, pack: m.PackSpec, actor: Actor, filters: Mapping
     """Up to `limit` tickets the actor may see in the order `sort` (SPEC 10: `urgency`, the default for
     agents, `-created` for requesters, `created`, `-updated`, `priority`), keyset-paginated: `cursor` is
     the sort key to continue after (`before`: to go back before), or with a search (`q`) the number of
-    tickets already shown. A search matches the number (a substring of it) and the full-text document
-    (SPEC 10, 15: the text fields and public comments, work notes where the actor may read them), every
-    word of it required, best first. `org`: the tickets of that organization's subtree (SPEC 10), of
+    tickets already shown. A search matches the number (a substring of it, when it holds a digit) and the
+    full-text document (SPEC 10, 15: the text fields and public comments, work notes where the actor may read
+    them), every word of it required, best first. `org`: the tickets of that organization's subtree (SPEC 10), of
     those the actor may see (SPEC 14: `visibility`). Views: `assignee=me`, `assignee=none` or
     `unassigned=true`, `team=mine` (the actor's teams). `include_closed` (default: false for agents'
     queues, true for requesters and whenever `state` is given)."""
@@ -92,9 +92,10 @@ def list_page(session: Session, pack: m.PackSpec, actor: Actor, filters: Mapping
         every = [*tickets.page_conditions(equal, viewer, condition), *where, *opened]
         offset = int(cursor or 0)
         words = query_words(text)
-        rows = match_rows(session, words, every, limit + 1, every=True, notes=notes_visible_to(viewer), number=text,
-                          offset=offset)
-        total = count_matches(session, words, every, notes=notes_visible_to(viewer), number=text) if count else None
+        rows = match_rows(session, words, every, limit + 1, every=True, notes=notes_visible_to(viewer),
+                          number=number_part(text), offset=offset)
+        total = count_matches(session, words, every, notes=notes_visible_to(viewer),
+                              number=number_part(text)) if count else None
         more = len(rows) > limit
         return QueuePage(_snapshots(session, rows[:limit]), offset + limit if more else None, None, total, "search")
     backwards = before is not None
@@ -121,6 +122,13 @@ def _flag(filters: Mapping[str, str | None], name: str, default: bool) -> bool:
         raise BadRequest(N_("%(name)s must be true or false", name=name),
                          [{"field": name, "message": N_("true or false")}])
     return value == "true"
+
+
+def number_part(text: str) -> str | None:
+    """The search text as a piece of a ticket number, or None when it cannot be one: a number's letters
+    are its process's prefix, so text without a digit would only list every ticket of a process, and
+    finding it among all the numbers is a read of every ticket (no index serves a substring)."""
+    return text if any(ch.isdigit() for ch in text) else None
 
 
 def org_filter(session: Session, org: str | None) -> list[ColumnElement[bool]]:

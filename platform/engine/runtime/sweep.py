@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from itsm.store import clocks, outage, tickets, timers, users
 
 from .apply import perform
-from .due_clocks import sweep_due_clocks
+from .due_clocks import due_count, sweep_due_clocks
 from .rules import plan_fire, plan_sla, system_work, timer_applies
 from .snapshot import TicketSnapshot
 from .store_lookups import snapshot
@@ -42,21 +42,34 @@ class SweepResult:
     delivered: int = 0  # outbox messages sent
     retried: int = 0  # outbox messages that failed this time (retried later, or given up)
     full: bool = False  # a due query filled its batch: more may be due now
+    due_clocks: int = 0  # clocks that were due, of the tickets evaluated
+    batches: int = 0  # transactions of due work (rounds of the sweep)
 
     def __add__(self, other: SweepResult) -> SweepResult:
         return SweepResult(self.clocks + other.clocks, self.timers + other.timers, self.skipped + other.skipped,
-                           self.failed + other.failed, full=self.full or other.full)
+                           self.failed + other.failed, self.delivered + other.delivered,
+                           self.retried + other.retried, self.full or other.full,
+                           self.due_clocks + other.due_clocks, self.batches + other.batches)
+
+    def summary(self) -> str:
+        """What the sweep did, in a line (`itsm worker --once`, the worker's log)."""
+        return (f"{self.due_clocks} due clocks of {self.clocks} tickets, {self.timers} timed transitions, "
+                f"{self.skipped} timers no longer applicable, {self.failed} failed, in {self.batches} "
+                f"batch{'es' if self.batches != 1 else ''}; {self.delivered} messages sent, "
+                f"{self.retried} to retry")
 
 
 def sweep_due(engine: Engine, batch: int = DEFAULT_BATCH, set_based: bool = True) -> SweepResult:
-    """Everything due now (clocks and timed transitions), in batches, until nothing is due. `set_based=False`
-    takes every ticket through the per-ticket path (the reference the set-based path is tested against)."""
+    """Everything due now (clocks and timed transitions), `batch` tickets (or timers) per transaction, until
+    nothing is due. `set_based=False` takes every ticket through the per-ticket path (the reference the
+    set-based path is tested against)."""
     total = SweepResult()
     while True:
         result = _sweep_clocks(engine, batch, set_based) + _sweep_timers(engine, batch)
         total = total + result
-        if not result.full:  # neither due query filled its batch (counting tickets would stop early: a
-            total.full = False  # ticket with two due clocks takes two of a batch's clock rows)
+        total.batches += 1
+        if not result.full:  # neither due query filled its batch
+            total.full = False
             return total
 
 
@@ -72,14 +85,14 @@ def _sweep_clocks(engine: Engine, batch: int, set_based: bool = True) -> SweepRe
             raise  # no database to retry on: the caller backs off
         log.warning("set-based SLA batch failed; retrying it ticket by ticket", exc_info=True)
         return _clocks_one_by_one(engine, batch=batch)
-    result = SweepResult(clocks=done.done, failed=done.failed, full=done.full)
+    result = SweepResult(clocks=done.done, failed=done.failed, full=done.full, due_clocks=done.due_clocks)
     if done.own_transaction:
         result = result + _clocks_one_by_one(engine, ticket_ids=done.own_transaction)
     return result
 
 
 def _clocks_one_by_one(engine: Engine, batch: int | None = None, ticket_ids: list[int] | None = None) -> SweepResult:
-    """The per-ticket path: the tickets of up to `batch` due clocks (or the given tickets), each planned by
+    """The per-ticket path: up to `batch` tickets with due clocks (or the given tickets), each planned by
     the core and written in a savepoint of its own, so one broken ticket never blocks the others."""
     result = SweepResult()
     with engine.db.write() as session:
@@ -98,6 +111,7 @@ def _clocks_one_by_one(engine: Engine, batch: int | None = None, ticket_ids: lis
                 perform(session, engine.db, context, plan_sla(system_work(context, found, now)))
                 savepoint.commit()
                 result.clocks += 1
+                result.due_clocks += due_count(clock_rows.get(row.id, []), now)
             except Exception as exc:
                 savepoint.rollback()
                 log.warning("SLA step of %s failed: %s", row.number, exc)

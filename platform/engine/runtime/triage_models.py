@@ -15,13 +15,15 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from itsm.interpreter import model as m
 from itsm.store import triage as stored
-from itsm.triage import Suggestion, TriageModel
+
+if TYPE_CHECKING:  # itsm.triage (numpy) is imported when a model is first read: an eighth of a second
+    from itsm.triage import Suggestion, TriageModel
 
 from .documents import document
 
@@ -66,6 +68,8 @@ class TriageModels:
             data = stored.data_of(session, newest)
             if row is None or data is None:
                 return None
+            from itsm.triage import TriageModel
+
             try:
                 model = TriageModel.from_bytes(data)
             except ValueError as exc:

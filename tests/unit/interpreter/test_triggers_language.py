@@ -26,7 +26,7 @@ def test_the_default_pack_keeps_its_requesters_informed_with_triggers() -> None:
     incident = pack.processes["incident"]
     assert [(t.id, t.on) for t in incident.triggers] == [
         ("created_notice", "create"), ("reply_notice", "comment"), ("waiting_notice", "transition"),
-        ("progress_update", "transition")]
+        ("resolve_children", "transition"), ("progress_update", "transition")]
     assert incident.triggers[1].when is not None and incident.triggers[1].when.names >= {"comment.public"}
     assert pack.teams["service_desk"].lead == "sam"
     assert incident.transition("progress_update").after is not None
@@ -36,7 +36,7 @@ def test_an_overlay_removes_a_trigger_by_id_and_diff_says_so() -> None:
     base = load_pack(ROOT / "definitions")
     client = load_pack(ROOT / "tests/packs/valid/recipes")
     assert [t.id for t in client.processes["incident"].triggers] == [
-        "created_notice", "reply_notice", "waiting_notice", "p1_chat", "lead_at_half"]
+        "created_notice", "reply_notice", "waiting_notice", "resolve_children", "p1_chat", "lead_at_half"]
     lines = [change.line() for change in diff_packs(base, client)]
     assert "removed trigger incident.progress_update" in lines
     assert "added trigger incident.lead_at_half: on sla_warning" in lines
