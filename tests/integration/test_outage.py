@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -165,6 +166,9 @@ def test_gunicorn_and_the_worker_ride_out_two_database_outages(postgres_url: str
         assert proxy.accepted >= 2  # both processes hold connections now
         proxy.down()
         second_due = resolved_long_ago(db)  # due while the worker cannot see it
+        # what a process keeps for a second (the active version's id: Definitions.poll_seconds) may still answer
+        # a page without the database; once it is older, every request asks the database, and gets a 503
+        time.sleep(1.5)
         all_unavailable()
         wait_for(lambda: worker_waits(waits_before + 1), "the worker to notice the second outage")
         assert state_of(db, second_due) == "resolved"

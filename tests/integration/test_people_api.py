@@ -149,9 +149,16 @@ def test_only_admins_manage_people(app: Flask) -> None:
                                ("GET", "/api/users", None), ("POST", "/api/users", {"name": "x"}),
                                ("GET", "/api/users/rita", None), ("PATCH", "/api/users/lars", {"admin": True})):
         for who in ("lars", "rita"):
+            if (method, path, who) == ("GET", "/api/users", "lars"):
+                continue  # an agent's look-up of requesters, below
             status, refused = call(app, method, path, who, json=body)
             assert status == 403 and refused["error"] == "forbidden", (method, path, who)
         assert call(app, method, path, None, json=body)[0] == 401
+    # an agent finds the people it may record a call for (issue 17): a few, with what a picker shows, no more
+    status, found = call(app, "GET", "/api/users?q=r", "lars")
+    assert status == 200 and len(found["items"]) <= 20
+    assert all(set(item) <= {"name", "full_name", "email", "org", "org_name"} for item in found["items"])
+    assert call(app, "GET", "/api/users?admin=true", "lars")[0] == 400  # the admins' filters are not theirs
     # the 403 comes before the body is read: a stranger learns nothing from the schema
     assert call(app, "POST", "/api/users", "lars", json={"zzz": 1})[0] == 403
     assert call(app, "GET", "/api/users/lars")[1]["admin"] is False
