@@ -176,7 +176,7 @@ class Engine:
             applied = to_apply(context.compiled.pack, spec, served, values) if spec is not None else {}
             values.update({name: suggestion.value for name, suggestion in applied.items()})
             request = Request("create", actor, self.clock(), process=process, values=values,
-                              requester=requester, channel=channel)
+                              requester=requester, channel=channel, suggested=frozenset(applied))
             made = create(session, self.db, context, request).snapshot
             if applied and served is not None:
                 note = plan_note(working(context, made, system_actor(), self.clock()), "triage",

@@ -19,10 +19,18 @@ from itsm.interpreter import model as m
 
 from ..errors import N_, Conflict, Forbidden, NotFound, ValidationFailed
 from .access import check_version, is_agent, may_fire
-from .actors import Actor, is_agent_for, system_actor
+from .actors import Actor, fills_agent_fields, is_agent_for, system_actor
 from .clocks import after_event, schedule_timers, settle
 from .compiled import CompiledVersion
-from .fields import as_stored, check_state_rules, check_values, filling, offered_fields, raise_if
+from .fields import (
+    agent_only_problems,
+    as_stored,
+    check_state_rules,
+    check_values,
+    filling,
+    offered_fields,
+    raise_if,
+)
 from .plan import LinkRow, Plan
 from .snapshot import Lookups, TicketRow, TicketSnapshot, UserFacts
 from .triggers import comment_facts, run_triggers
@@ -47,6 +55,7 @@ class Request:
     requester: str | None = None  # create: on behalf of (defaults to the actor)
     channel: str | None = None  # create: how the ticket reached us
     org: str | None = None  # create: the ticket's organization when not its requester's (a linked ticket's parent's)
+    suggested: frozenset[str] = frozenset()  # create: fields the triage model set (not the actor's own values)
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,8 @@ def plan_create(context: Context, request: Request, requester_user: UserFacts | 
     form = pack.forms[process.form]
     values = dict(request.values)
     raise_if(check_values(form, values))
+    if not fills_agent_fields(actor, process, pack):
+        raise_if(agent_only_problems(form, {k: v for k, v in values.items() if k not in request.suggested}))
     facts = requester_user if requester != SYSTEM else None
     work = draft(context, actor, process, values, facts or UserFacts(requester), request.now)
     if request.org is not None:
@@ -162,6 +173,8 @@ def plan_fire(context: Context, work: Work, transition_id: str, values: dict[str
         raise Conflict(N_("'%(transition)s' is not possible in state '%(state)s' (it starts from %(sources)s)",
                           transition=transition_id, state=source, sources=", ".join(transition.sources)))
     raise_if(check_values(work.form, values))
+    if not is_agent(work):
+        raise_if(agent_only_problems(work.form, values))
     target = process.state(transition.target)
     stored = dict(work.fields)
     before = work.context(state=target.id)
