@@ -32,6 +32,7 @@ from .fields import (
     raise_if,
 )
 from .plan import LinkRow, Plan
+from .rating_links import Links
 from .snapshot import Lookups, TicketRow, TicketSnapshot, UserFacts
 from .triggers import comment_facts, run_triggers
 from .work import Work
@@ -66,6 +67,7 @@ class Context:
     lookups: Lookups
     plugins: Mapping[str, Any] = field(default_factory=dict)
     depth: int = 0  # how deep in linked-ticket creation this change is
+    links: Links | None = None  # mail links (`{{ links }}`): None without ITSM_PUBLIC_URL
 
 
 def plan(context: Context, snapshot: TicketSnapshot | None, request: Request,
@@ -95,8 +97,10 @@ def working(context: Context, snapshot: TicketSnapshot, actor: Actor, now: datet
     process = compiled.pack.processes.get(ticket.process)
     if process is None:
         raise Conflict(N_("process '%(process)s' is not in the active definitions version", process=ticket.process))
-    return Work(compiled.pack, compiled.id, actor, snapshot, ticket, process, now, context.lookups,
+    work = Work(compiled.pack, compiled.id, actor, snapshot, ticket, process, now, context.lookups,
                 snapshot.requester, context.plugins, depth=context.depth)
+    work.mail_links = context.links
+    return work
 
 
 def draft(context: Context, actor: Actor, process: m.ProcessSpec, values: Mapping[str, Any],
@@ -109,6 +113,7 @@ def draft(context: Context, actor: Actor, process: m.ProcessSpec, values: Mappin
                        now, now, now, now if initial.final else None, requester.org if requester is not None else None)
     work = Work(compiled.pack, compiled.id, actor, None, ticket, process, now, context.lookups, requester,
                 context.plugins, event="create", depth=context.depth)
+    work.mail_links = context.links
     for spec in work.form.fields:
         if spec.default is not None:
             work.fields[spec.id] = spec.default
