@@ -141,7 +141,8 @@ def test_a_rating_link_opens_the_confirm_form_with_the_rating_for_its_requester(
 
     payload, _, signature = links[4].removeprefix("/rate/").partition(".")
     other_payload = links[5].removeprefix("/rate/").partition(".")[0]
-    for tampered in (f"/rate/{other_payload}.{signature}", f"/rate/{payload}.{signature[:-1]}{'B' if signature[-1] == 'A' else 'A'}", f"/rate/{payload}"):
+    flipped = signature[:-1] + ("B" if signature[-1] == "A" else "A")
+    for tampered in (f"/rate/{other_payload}.{signature}", f"/rate/{payload}.{flipped}", f"/rate/{payload}"):
         answer = rita.get(tampered)
         assert answer.status_code == 400 and "not valid" in answer.text
 

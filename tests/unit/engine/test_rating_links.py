@@ -22,7 +22,7 @@ def link(**changes: object) -> RatingLink:
     facts: dict[str, object] = {"number": "INC0000042", "user": "rita", "transition": "close", "field": "satisfaction",
                                 "value": 4, "expires": NOW + timedelta(days=14)}
     facts.update(changes)
-    return RatingLink(**facts)  # type: ignore[arg-type]
+    return RatingLink(**facts)
 
 
 def test_a_signed_link_reads_back_until_it_expires() -> None:
