@@ -268,7 +268,7 @@ class Compilation:
         where = doc.where(path)
         if len(keys) != 1:
             doc.error(path, f"an action has exactly one of set, assign, escalate, notify, comment, create, "
-                            f"plugin; this one has {', '.join(keys)}")
+                            f"cascade, plugin; this one has {', '.join(keys)}")
             return None
         (verb,) = keys
         value = item[verb]
@@ -315,6 +315,18 @@ class Compilation:
                                          target_form.field(field_id), fields[field_id])
                     self.template(doc, (*path, "create", "fields", field_id))
             return m.CreateAction(process, m.frozen_map(fields), value.get("link", "child"), where)
+        if verb == "cascade":
+            transition, fields = value["transition"], value.get("fields", {})
+            transitions = {str(t["id"]) for p in self.of_kind("process").values()
+                           for t in (p.data.get("transitions") or []) if isinstance(t, dict) and "id" in t}
+            if transition not in transitions:
+                doc.error((*path, "cascade", "transition"),
+                          f"unknown transition '{transition}'{did_you_mean(transition, sorted(transitions))}")
+            for field_id in fields:
+                self.template(doc, (*path, "cascade", "fields", field_id))
+            if "comment" in value:
+                self.template(doc, (*path, "cascade", "comment"))
+            return m.CascadeAction(transition, m.frozen_map(fields), value.get("comment"), where)
         if verb == "plugin":
             if value not in self.plugin_actions:
                 known = sorted(self.plugin_actions)

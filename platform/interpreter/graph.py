@@ -21,6 +21,7 @@ from .texts import Text, text_of
 
 _UNSAFE = re.compile(r"[^\w .,()/+、-]")
 WIDE = 3  # a transition from at least this many states into a final state is drawn once, from "any state"
+WIDER = 4  # ... and one from at least this many into any state
 _WORDS = {  # the diagram's own words (the rest are the pack's labels)
     "any": {"en": "any open state", "zh-CN": "任一未结束状态"},
     "but": {"en": "any open state but {states}", "zh-CN": "除{states}外任一未结束状态"},
@@ -98,10 +99,11 @@ def mermaid(process: ProcessSpec, language: str | None = None) -> str:
 
 
 def _is_wide(transition: TransitionSpec, states: Mapping[str, StateSpec], open_states: list[str]) -> bool:
-    """Drawn once from "any state": from WIDE or more states into a final one (cancel, withdraw)."""
+    """Drawn once from "any state": from WIDE or more states into a final one (cancel, withdraw), or from
+    WIDER or more into any (resolved with an outage)."""
     target = states.get(transition.target)
-    return (len(transition.sources) >= WIDE and target is not None and target.final
-            and all(source in open_states for source in transition.sources))
+    return (target is not None and all(source in open_states for source in transition.sources)
+            and (len(transition.sources) >= WIDER or (len(transition.sources) >= WIDE and target.final)))
 
 
 def happy_path(process: ProcessSpec) -> list[str]:

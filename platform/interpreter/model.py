@@ -159,6 +159,17 @@ class CreateAction:
 
 
 @dataclass(frozen=True)
+class CascadeAction:
+    """Fire `transition` on every child of the ticket whose state offers it (a mass outage's children)."""
+
+    transition: str
+    fields: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    comment: str | None = None
+    where: str = ""
+    when: Expression | None = None  # SPEC 4: skipped when false
+
+
+@dataclass(frozen=True)
 class PluginAction:
     name: str
     args: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
@@ -166,7 +177,8 @@ class PluginAction:
     when: Expression | None = None  # SPEC 4: skipped when false
 
 
-Action = SetAction | AssignAction | EscalateAction | NotifyAction | CommentAction | CreateAction | PluginAction
+Action = (SetAction | AssignAction | EscalateAction | NotifyAction | CommentAction | CreateAction | CascadeAction
+          | PluginAction)
 
 TRIGGER_EVENTS = ("create", "transition", "update", "comment", "sla_warning", "sla_breach")
 

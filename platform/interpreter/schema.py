@@ -87,6 +87,14 @@ DEFS: dict[str, Any] = {
                 "fields": {"type": "object", "description": "Field values; strings may use {{ }} templates."},
                 "link": _str("How the new ticket relates to this one.", enum=["parent", "child", "related"]),
             }, required=("process",)),
+            "cascade": _obj("Fire a transition on every child of this ticket (linked `child`) whose state "
+                            "offers it, as the system, in the same transaction: the children of an outage "
+                            "resolved with it.", {
+                "transition": _str("Transition id of the children's process."),
+                "fields": {"type": "object", "description": "Field values for the children's form; strings may "
+                                                             "use {{ }} templates of this (the parent) ticket."},
+                "comment": _str("A public comment on each child; may use {{ }} templates."),
+            }, required=("transition",)),
             "plugin": _str("Name of a plugin action (SPEC 12)."),
             "args": {"type": "object", "description": "Arguments of a plugin action."},
             "when": _ref("expression", "Run the action only while this is true (skipped when false); in "

@@ -535,7 +535,7 @@ def ticket_links(number: str) -> Any:
 @api.post("/tickets/<number>/links")
 @authenticated
 def add_link(number: str) -> Any:
-    from itsm.engine.reports.known_errors import KNOWN_ERROR, link
+    from itsm.engine.runtime.linking import KNOWN_ERROR, link
 
     data = request_body()
     result, created = link(current_engine(), actor(), number, data["to"], data.get("kind") or KNOWN_ERROR)

@@ -42,17 +42,21 @@ def format_number(value: Number, unit: str = "", missing: str = "n/a") -> str:
 
 
 def bar_chart(title: str, data: Data, *, unit: str = "", width: int = 480, height: int = 240,
-              chart_id: str | None = None, no_data: str = "No data", missing: str = "n/a") -> Markup:
-    """Vertical bars, one per label, each with its value above it and its label below."""
+              chart_id: str | None = None, no_data: str = "No data", missing: str = "n/a",
+              links: Mapping[str, str] | None = None) -> Markup:
+    """Vertical bars, one per label, each with its value above it and its label below; a label in `links`
+    makes its bar a link (the dashboard's drill-through to the queue)."""
     bars = _bars(data, unit, missing)
     if not bars:
         return _empty(title, width, chart_id, no_data)
-    return _columns(title, bars, unit, width, height, chart_id, fill=0.7, share=None)
+    return _columns(title, bars, unit, width, height, chart_id, fill=0.7, share=None, links=links)
 
 
 def horizontal_bars(title: str, data: Data, *, unit: str = "", width: int = 480, bar_height: int = 22,
-                    chart_id: str | None = None, no_data: str = "No data", missing: str = "n/a") -> Markup:
-    """One row per label: the label on the left, the bar, and the value at the bar's end."""
+                    chart_id: str | None = None, no_data: str = "No data", missing: str = "n/a",
+                    links: Mapping[str, str] | None = None) -> Markup:
+    """One row per label: the label on the left, the bar, and the value at the bar's end; a label in `links`
+    makes its row a link."""
     bars = _bars(data, unit, missing)
     if not bars:
         return _empty(title, width, chart_id, no_data)
@@ -67,9 +71,10 @@ def horizontal_bars(title: str, data: Data, *, unit: str = "", width: int = 480,
         y = gap + i * (bar_height + gap)
         middle = y + bar_height / 2 + FONT * 0.35
         size = bar.size * scale
-        parts.append(_text(label_width - 6, middle, _fit(bar.label, label_width), "chart-label", "end"))
-        parts.append(_rect(label_width, y, size, bar_height, bar))
-        parts.append(_text(label_width + size + 4, middle, bar.shown, "chart-value", "start"))
+        parts.append(_linked(links, bar, [
+            _text(label_width - 6, middle, _fit(bar.label, label_width), "chart-label", "end"),
+            _rect(label_width, y, size, bar_height, bar),
+            _text(label_width + size + 4, middle, bar.shown, "chart-value", "start")]))
     parts.append(_line(label_width, 0, label_width, height))
     return _svg(title, bars, unit, width, height, parts, chart_id)
 
@@ -85,7 +90,7 @@ def histogram(title: str, bins: Data, *, width: int = 480, height: int = 200,
 
 
 def _columns(title: str, bars: list[_Bar], unit: str, width: int, height: int, chart_id: str | None, *,
-             fill: float, share: float | None) -> Markup:
+             fill: float, share: float | None, links: Mapping[str, str] | None = None) -> Markup:
     """Vertical columns on a baseline, each `fill` of its slot wide, its value above (with its share of
     `share`, when given) and its label below."""
     top, bottom, side = FONT * 2, FONT * 2.5, 4
@@ -99,9 +104,10 @@ def _columns(title: str, bars: list[_Bar], unit: str, width: int, height: int, c
         y = top + plot - size
         centre = x + slot * fill / 2
         extra = f" ({100 * bar.size / share:.0f}%)" if share else ""
-        parts.append(_rect(x, y, slot * fill, size, bar, extra=extra))
-        parts.append(_text(centre, y - 4, bar.shown + extra, "chart-value", "middle"))
-        parts.append(_text(centre, height - bottom + FONT * 1.4, _fit(bar.label, slot), "chart-label", "middle"))
+        parts.append(_linked(links, bar, [
+            _rect(x, y, slot * fill, size, bar, extra=extra),
+            _text(centre, y - 4, bar.shown + extra, "chart-value", "middle"),
+            _text(centre, height - bottom + FONT * 1.4, _fit(bar.label, slot), "chart-label", "middle")]))
     parts.append(_line(side, top + plot, width - side, top + plot))
     return _svg(title, bars, unit, width, height, parts, chart_id)
 
@@ -109,6 +115,15 @@ def _columns(title: str, bars: list[_Bar], unit: str, width: int, height: int, c
 def _bars(data: Data, unit: str, missing: str) -> list[_Bar]:
     items: Iterable[tuple[str, Number]] = data.items() if isinstance(data, Mapping) else data
     return [_Bar(str(label), value, format_number(value, unit, missing)) for label, value in items]
+
+
+def _linked(links: Mapping[str, str] | None, bar: _Bar, parts: list[str]) -> str:
+    """A bar's shapes, inside a link when `links` has one for its label (keyboard-focusable, named)."""
+    url = (links or {}).get(bar.label)
+    if not url:
+        return "".join(parts)
+    return (f'<a class="chart-link" href="{escape(url)}" aria-label="{escape(f"{bar.label}: {bar.shown}")}">'
+            + "".join(parts) + "</a>")
 
 
 def _largest(bars: list[_Bar]) -> float:

@@ -86,12 +86,17 @@ def dashboard() -> Any:
     pack = engine.definitions.active().pack
     sla_rows = report["sla"]
     words = {"no_data": gettext("No data"), "missing": gettext("n/a")}
+    scope = {k: params[k] for k in ("process", "team", "org") if params.get(k)}  # the queue filtered the same way
+    team_label = {k: (text(pack.teams[k].name) if k in pack.teams else k) for k in report["backlog"]["by_team"]}
     charts = {
         "backlog_team": horizontal_bars(gettext("Open tickets by team"), {
-            (text(pack.teams[k].name) if k in pack.teams else k): v for k, v in report["backlog"]["by_team"].items()},
-            chart_id="backlog-team", **words),
+            team_label[k]: v for k, v in report["backlog"]["by_team"].items()},
+            chart_id="backlog-team", links={label: url_for("ui.queue", **{**scope, "team": k})
+                                            for k, label in team_label.items() if k in pack.teams}, **words),
         "backlog_priority": bar_chart(gettext("Open tickets by priority"), report["backlog"]["by_priority"],
-                                      chart_id="backlog-priority", **words),
+                                      chart_id="backlog-priority", links={
+                                          str(p): url_for("ui.queue", **scope, priority=p)
+                                          for p in report["backlog"]["by_priority"]}, **words),
         "backlog_age": histogram(gettext("Open tickets by age"), _age_labels(report["backlog"]["by_age"]),
                                  chart_id="backlog-age", **words),
         "sla": horizontal_bars(gettext("SLA compliance by clock and priority"), [
@@ -108,7 +113,9 @@ def dashboard() -> Any:
     by_org = report["by_org"] if any(row["org"] for row in report["by_org"]) else []  # no tree: no breakdown
     if by_org:
         charts["by_org"] = horizontal_bars(gettext("Tickets by organization"), [
-            (_org_label(row), row["tickets"]["created"]) for row in by_org], chart_id="by-org", **words)
+            (_org_label(row), row["tickets"]["created"]) for row in by_org], chart_id="by-org", links={
+                _org_label(row): url_for("ui.queue", **{**scope, "org": row["org"]})
+                for row in by_org if row["org"] and not row["own"]}, **words)
     csv_query: dict[str, Any] = {**query, **({"group_by": "org"} if by_org else {})}
     csv_url = url_for("dashboard.kpis_csv", **csv_query)
     here = {k: v for k, v in params.items() if k != "org"}

@@ -405,14 +405,16 @@ def openapi_document() -> dict[str, Any]:
                 "requestBody": _body({
                     "numbers": {"type": "array", "items": {"type": "string"}, "minItems": 1,
                                 "description": "ticket numbers, at most 200"},
-                    "action": {"enum": ["assign", "transition", "comment"]},
+                    "action": {"enum": ["assign", "transition", "comment", "link"]},
                     "team": {"type": "string", "description": "assign: the team"},
                     "assignee": {"type": "string", "description": "assign: the person"},
                     "transition": {"type": "string", "description": "transition: its id"},
                     "fields": {"type": "object", "description": "transition: the values of its form"},
                     "comment": {"type": "string", "description": "transition: a comment with it"},
                     "text": {"type": "string", "description": "comment: the text"},
-                    "internal": {"type": "boolean", "description": "comment: a work note (agents)"}},
+                    "internal": {"type": "boolean", "description": "comment: a work note (agents)"},
+                    "to": {"type": "string", "description": "link: the parent (an ongoing outage) each ticket "
+                                                            "becomes a child of"}},
                     ["numbers", "action"]),
                 "responses": _responses(200, BULK, 400, 401)}},
             "/api/tickets/{number}/assign": {"post": {

@@ -175,7 +175,8 @@ def _back(default: str) -> str:
 @ui.post("/queue/bulk")
 @login_required
 def queue_bulk() -> Any:
-    """The bulk bar: assign, transition or comment on the selected tickets, each in its own transaction. A
+    """The bulk bar: assign, transition, comment or link to an outage (each selected ticket becomes a child of
+    the outage's ticket, which resolves them with it) on the selected tickets, each in its own transaction. A
     transition is fired only when every selected ticket offers it; otherwise nothing is done and the message
     names the tickets that cannot take it."""
     actor = _actor()
@@ -210,6 +211,8 @@ def queue_bulk() -> Any:
     elif action == "comment":
         params["text"] = request.form.get("text", "")
         params["internal"] = request.form.get("internal") == "on"
+    elif action == "link":
+        params["to"] = request.form.get("to", "").strip().upper()
     try:
         outcome = bulk(current_engine(), actor, numbers, action, params, describe=error_body)
     except EngineError as exc:

@@ -16,12 +16,13 @@ from flask_babel import gettext
 
 from itsm.engine import Actor, EngineError, Forbidden, ValidationFailed
 from itsm.engine.people.lookup import assignee_candidates
-from itsm.engine.reports.known_errors import link, suggest_for_ticket
+from itsm.engine.reports.known_errors import links, suggest_for_ticket
 from itsm.engine.reports.triage import similar, triage_ticket
 from itsm.engine.runtime.actors import agent_processes
 from itsm.engine.runtime.attachments import attachments_of, create_with, receiving
 from itsm.engine.runtime.documents import document_fields, title_of
 from itsm.engine.runtime.forms import Form
+from itsm.engine.runtime.linking import link
 from itsm.engine.runtime.rating_links import LinkRefused
 from itsm.engine.runtime.reviews import request_review, review_transition
 from itsm.interpreter import model as m
@@ -191,7 +192,7 @@ def ticket(number: str) -> Any:
                            events=events, transitions=transitions, pack=pack, zone=_zone(), agent=agent,
                            known_errors=known, attachments=attachments_of(engine, actor, number),
                            triage=_triage(actor, number), candidates=candidates, may_assign=bool(candidates),
-                           watchers=engine.watchers(actor, number),
+                           watchers=engine.watchers(actor, number), linked=links(engine, actor, number),
                            may_edit_watchers=is_agent(actor) or view["requester"] == actor.name)
 
 

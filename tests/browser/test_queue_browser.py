@@ -144,3 +144,61 @@ def test_an_agent_works_the_queue_most_urgent_first(browser: Any, desk: tuple[st
     lars.wait_for_load_state()
     number = lars.url.rsplit("/", 1)[1]
     assert engine.get(engine.actor("wang"), number)["requester"] == "wang"  # she sees it
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201a5e2d2f50000000049454e44ae426082")
+
+
+def test_an_agent_links_three_incidents_to_an_outage_and_resolves_them_with_it(
+        browser: Any, desk: tuple[str, Engine, dict[str, str]], language: str, screenshots: Path,
+        tmp_path: Path) -> None:
+    """Issue 17: a screenshot attached to the outage, three incidents linked to it from the queue's bulk bar,
+    the outage resolved on its page; the children are resolved with it and their requesters' mail queued."""
+    from sqlalchemy import select
+
+    from itsm.store import OutboxMessage
+
+    base, engine, numbers = desk
+    outage = engine.create(engine.actor("lars"), "incident", {
+        "short_description": "Mail server down", "service": "workplace", "category": "hardware",
+        "impact": "high", "urgency": "high"})["number"]
+    children = [numbers[key] for key in ("P3", "P4", "P5")]
+    lars = signed_in(browser, base, "lars")
+    lars.goto(f"{base}/tickets/{outage}")
+    shot = tmp_path / "mail-error.png"
+    shot.write_bytes(PNG)
+    lars.set_input_files("#attach-files", str(shot))
+    lars.click("form.attach button[type=submit]")
+    lars.wait_for_load_state()
+    assert lars.locator("li.attachment a.name", has_text="mail-error.png").count() == 1
+    assert lars.locator("li.attachment img[alt='mail-error.png']").count() == 1  # an image shows as a thumbnail
+
+    lars.goto(f"{base}/queue")
+    for number in children:
+        lars.check(f"table.queue tr[data-number='{number}'] input[name=number]")
+    lars.fill("#bulk-outage", outage)
+    lars.click("button[name=action][value=link]")
+    lars.wait_for_load_state()
+    assert all(number in lars.locator(".flash.success").inner_text() for number in children)
+
+    lars.goto(f"{base}/tickets/{outage}")
+    card = lars.locator("#outage")
+    assert ("3 个关联事件" if language == "zh-CN" else "3 linked incidents") in card.inner_text()
+    assert all(number in card.inner_text() for number in children)
+    lars.screenshot(path=str(screenshots / f"outage-{language}.png"), full_page=True)
+    engine.fire(engine.actor("lars"), outage, "start", {"service": "workplace", "category": "hardware",
+                                                         "impact": "high", "urgency": "high"})
+    lars.goto(f"{base}/tickets/{outage}/transitions/resolve")
+    lars.select_option("#f-resolution_code", index=1)
+    lars.fill("#f-resolution_notes", "Mail server restarted")
+    lars.click("form.generated button[type=submit]")
+    lars.wait_for_load_state()
+    assert engine.get(engine.actor("lars"), outage)["state"] == "resolved"
+    for number in children:
+        child = engine.get(engine.actor("lars"), number)
+        assert child["state"] == "resolved" and child["fields"]["resolution_notes"] == "Mail server restarted"
+    with engine.db.read() as session:
+        told = session.scalars(select(OutboxMessage.recipients).where(
+            OutboxMessage.notification == "resolved_notice")).all()
+    assert sum(1 for recipients in told if "user:rita" in recipients) >= 3  # each child tells its requester

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from itsm.engine import Conflict, Engine, Forbidden, ValidationFailed
 from itsm.engine.people.users import add_user
-from itsm.engine.reports.known_errors import link, links, query_terms, suggest, suggest_for_ticket
+from itsm.engine.reports.known_errors import links, query_terms, suggest, suggest_for_ticket
+from itsm.engine.runtime.linking import link
 from itsm.engine.runtime.reviews import request_review
 from itsm.engine.runtime.search_index import reindex
 from itsm.store import Link, SearchDocument

@@ -470,6 +470,12 @@ def test_the_dashboard_draws_the_kpis_for_agents_with_filters_and_a_csv_link(app
     assert "attachment" in download.headers["Content-Disposition"]
     assert "metric,dimension,value" in download.text and "tickets_created,,3" in download.text
     assert Browser(app, "rita").get("/dashboard/kpis.csv").location.endswith("/portal")
+    # every bar of the backlog drills through to the queue, filtered the same way
+    assert 'class="chart-link" href="/queue?team=service_desk"' in page.text
+    assert re.search(r'class="chart-link" href="/queue\?priority=P\d"', page.text)
+    scoped = lars.get("/dashboard?process=incident")
+    assert 'href="/queue?process=incident&amp;team=service_desk"' in scoped.text
+    assert lars.get("/queue?team=service_desk").status_code == 200
     filtered = lars.get("/dashboard?from=2000-01-01&to=2000-01-31&team=network_ops")
     assert filtered.status_code == 200 and '<p class="tile-value">0</p>' in filtered.text
     bad = lars.get("/dashboard?from=yesterday")

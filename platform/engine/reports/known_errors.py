@@ -14,29 +14,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from itsm.interpreter import model as m
-from itsm.store import Ticket, rows, tickets
+from itsm.store import Ticket
 from itsm.store import links as stored_links
-from itsm.store.models import LINK_INVERSE
 from itsm.store.search import Knowledge, Match, match_knowledge
 from itsm.store.search_text import excerpt, query_words
 
 from ..boundary import guarded
-from ..errors import N_, BadRequest, Forbidden, ValidationFailed
-from ..runtime.access import can_see, is_agent
+from ..errors import N_, BadRequest
 from ..runtime.actors import Actor
-from ..runtime.apply import perform
 from ..runtime.documents import document, title_of
-from ..runtime.plan import LinkRow
+from ..runtime.linking import KNOWN_ERROR
 from ..runtime.reviews import REVIEW_PROCESS
-from ..runtime.rules import plan_note, working
-from ..runtime.store_lookups import snapshot
 from ..runtime.visibility import notes_visible_to, viewer_of, visible_to
 
 if TYPE_CHECKING:
     from ..runtime.engine import Engine
 
 MAX_SUGGESTIONS = 20
-KNOWN_ERROR = "known_error"
 
 
 def knowledge(process: str | None = None, exclude: str | None = None) -> Knowledge:
@@ -80,38 +74,6 @@ def suggest_for_ticket(engine: Engine, actor: Actor, number: str, *, limit: int 
     for item in items:
         item["linked"] = item["number"] in linked
     return items
-
-
-@guarded
-def link(engine: Engine, actor: Actor, number: str, to: str, kind: str = KNOWN_ERROR) -> tuple[dict[str, Any], bool]:
-    """Link `number` to `to` (both directions, `kind` from `number`'s side) unless that link exists:
-    (the link, whether it was created). Agents of the ticket only; both tickets get a `link` event."""
-    if kind not in LINK_INVERSE:
-        raise ValidationFailed(N_("unknown link kind '%(kind)s'", kind=kind),
-                               [{"field": "kind", "message": N_("must be one of %(kinds)s",
-                                                                kinds=", ".join(sorted(LINK_INVERSE)))}])
-    if to == number:
-        raise ValidationFailed(N_("a ticket cannot link to itself"),
-                               [{"field": "to", "message": N_("the ticket itself")}])
-    with engine.db.write() as session:
-        context = engine.context(session)
-        now = engine.clock()
-        mine = working(context, engine.load(session, actor, number, for_update=True, context=context), actor, now)
-        if not is_agent(mine):
-            raise Forbidden(N_("only agents link tickets"))
-        row = tickets.by_number(session, to)
-        other = working(context, snapshot(session, row), actor, now) if row is not None else None
-        if other is None or not can_see(other):
-            raise ValidationFailed(N_("no ticket %(number)s", number=to),
-                                   [{"field": "to", "message": N_("no ticket %(number)s", number=to)}])
-        result = {"from": number, "to": to, "kind": kind}
-        assert mine.ticket.id is not None and other.ticket.id is not None
-        if rows.link_exists(session, mine.ticket.id, other.ticket.id, kind):
-            return result, False
-        perform(session, engine.db, context, plan_note(mine, "link", {"to": to, "kind": kind},
-                                                       links=(LinkRow(other.ticket.id, kind),)))
-        perform(session, engine.db, context, plan_note(other, "link", {"to": number, "kind": LINK_INVERSE[kind]}))
-        return result, True
 
 
 @guarded

@@ -105,6 +105,11 @@ def _run(work: Work, action: m.Action) -> None:
         values = {k: render(v, work.template_context(), action.where) if isinstance(v, str) else v
                   for k, v in action.fields.items()}
         work.create_linked(action.process, values, action.link)
+    elif isinstance(action, m.CascadeAction):
+        context = work.template_context()
+        values = {k: render(v, context, action.where) if isinstance(v, str) else v for k, v in action.fields.items()}
+        comment = render(action.comment, context, action.where) if action.comment else None
+        work.cascade(action.transition, values, comment)
     elif isinstance(action, m.PluginAction):
         plugin_action: Callable[..., Any] | None = work.plugins.get(action.name)
         if plugin_action is None:

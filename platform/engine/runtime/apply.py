@@ -10,18 +10,20 @@ transaction rolls back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from itsm.store import Database, clocks, routing, rows, tickets, timers, users
+from itsm.store import Database, clocks, links, routing, rows, tickets, timers, users
 from itsm.store.search import add_comments, write_document
 
-from ..errors import N_, StaleVersion
+from ..errors import N_, ActionFailed, EngineError, StaleVersion
 from .actors import system_actor
-from .plan import AdvanceCursor, CreateLinked, Plan
-from .rules import Context, Request, plan_create
+from .plan import AdvanceCursor, CascadeLinked, CreateLinked, Plan
+from .rules import Context, Request, plan_create, plan_fire, working
 from .snapshot import CLOCK_COLUMNS, TicketSnapshot, user_facts
+from .store_lookups import snapshot
 
 
 @dataclass
@@ -69,10 +71,15 @@ def write(session: Session, plan: Plan) -> TicketSnapshot:
 
 
 def perform(session: Session, db: Database, context: Context, plan: Plan) -> Applied:
-    """Write the plan, then open the linked tickets its `create` actions asked for."""
+    """Write the plan, then open the linked tickets its `create` actions asked for and fire the transitions
+    its `cascade` actions asked of its children."""
     applied = Applied(write(session, plan))
     parent = applied.snapshot.ticket
     for effect in plan.effects:
+        if isinstance(effect, CascadeLinked):
+            assert parent.id is not None
+            _cascade(session, db, replace(context, depth=context.depth + 1), parent.id, effect, plan.at)
+            continue
         if not isinstance(effect, CreateLinked):
             continue
         request = Request("create", system_actor(), plan.at, process=effect.process, values=effect.values,
@@ -82,6 +89,31 @@ def perform(session: Session, db: Database, context: Context, plan: Plan) -> App
         rows.link(session, parent.id, child.snapshot.ticket.id, effect.link, plan.at)
         applied.created.extend([child.snapshot, *child.created])
     return applied
+
+
+def _cascade(session: Session, db: Database, context: Context, parent_id: int, effect: CascadeLinked,
+             at: datetime) -> None:
+    """Fire `effect.transition` on each child of ticket `parent_id` whose state offers it, as the system: a
+    child elsewhere (closed already, another process) is left as it is; a child that refuses (a field its form
+    requires) fails the whole change, naming the child, so that the parent is not resolved without it."""
+    actor = system_actor()
+    for number in sorted(links.target_numbers(session, parent_id, "child")):
+        row = tickets.by_number(session, number, lock=True)
+        if row is None:
+            continue
+        child = snapshot(session, row)
+        process = context.compiled.pack.processes.get(child.ticket.process)
+        transition = process.transition_by_id.get(effect.transition) if process is not None else None
+        if transition is None or child.ticket.state not in transition.sources:
+            continue
+        try:
+            planned = plan_fire(context, working(context, child, actor, at), effect.transition,
+                                dict(effect.values), effect.comment, None)
+        except EngineError as exc:
+            raise ActionFailed(N_("%(transition)s on the linked ticket %(number)s failed: %(error)s",
+                                  transition=effect.transition, number=number, error=exc.message)) from exc
+        if planned is not None:
+            perform(session, db, context, planned)
 
 
 def create(session: Session, db: Database, context: Context, request: Request) -> Applied:

@@ -9,18 +9,20 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import N_, BadRequest, EngineError
 from .actors import Actor
+from .linking import link
 
 if TYPE_CHECKING:
     from .engine import Engine
 
-ACTIONS = ("assign", "transition", "comment")
+ACTIONS = ("assign", "transition", "comment", "link")
 MAX_TICKETS = 200
 
 
 def bulk(engine: Engine, actor: Actor, numbers: Sequence[str], action: str, params: Mapping[str, Any],
          describe: Callable[[EngineError], dict[str, Any]] | None = None) -> dict[str, Any]:
     """`action` on each of `numbers` (duplicates once, in the order given): `assign` (`team`, `assignee`),
-    `transition` (`transition`, `fields`, `comment`) or `comment` (`text`, `internal`). Returns
+    `transition` (`transition`, `fields`, `comment`), `comment` (`text`, `internal`) or `link` (`to`: each
+    ticket becomes a child of that one, the ongoing outage). Returns
     `{results: [{number, ok, state, team, assignee, version} or {number, ok, status, error, message,
     details}], succeeded, failed}`; `describe` gives a failure's error body (default: in English)."""
     describe = describe or (lambda exc: exc.to_dict())
@@ -42,6 +44,9 @@ def bulk(engine: Engine, actor: Actor, numbers: Sequence[str], action: str, para
     if action == "assign" and not (params.get("team") or params.get("assignee")):
         raise BadRequest(N_("name a team or a person to assign the tickets to"),
                          [{"field": "team", "message": N_("a team or a person is required")}])
+    if action == "link" and not str(params.get("to") or "").strip():
+        raise BadRequest(N_("name the ticket to link them to"),
+                         [{"field": "to", "message": N_("required for action link")}])
     results = []
     for number in wanted:
         try:
@@ -61,6 +66,9 @@ def _one(engine: Engine, actor: Actor, number: str, action: str, params: Mapping
     if action == "transition":
         return engine.fire(actor, number, str(params["transition"]), dict(params.get("fields") or {}),
                            params.get("comment") or None)
+    if action == "link":
+        link(engine, actor, number, str(params["to"]).strip(), "parent")
+        return engine.get(actor, number)
     return engine.comment(actor, number, str(params["text"]), bool(params.get("internal")))
 
 

@@ -37,7 +37,17 @@ class CreateLinked:
     org: str | None = None
 
 
-Effect = AdvanceCursor | CreateLinked
+@dataclass(frozen=True, slots=True)
+class CascadeLinked:
+    """A `cascade` action: fire `transition` (with `values` and `comment`, rendered on the parent) on every
+    child of the ticket whose state offers it, as the system (a mass outage resolving its children)."""
+
+    transition: str
+    values: Mapping[str, Any]
+    comment: str | None = None
+
+
+Effect = AdvanceCursor | CreateLinked | CascadeLinked
 
 
 @dataclass(frozen=True, slots=True)

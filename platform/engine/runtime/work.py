@@ -20,7 +20,17 @@ from .actors import Actor, actor_for, system_roles
 from .documents import document, document_fields
 from .fields import as_stored, check_values
 from .live import clock_names
-from .plan import AdvanceCursor, ClockChange, CreateLinked, Effect, LinkRow, Plan, TimerRow, changed_columns
+from .plan import (
+    AdvanceCursor,
+    CascadeLinked,
+    ClockChange,
+    CreateLinked,
+    Effect,
+    LinkRow,
+    Plan,
+    TimerRow,
+    changed_columns,
+)
 from .rating_links import Links
 from .sight import sees_ticket
 from .snapshot import TICKET_COLUMNS, ClockRow, HistoryEntry, Lookups, TicketRow, TicketSnapshot, UserFacts
@@ -190,6 +200,13 @@ class Work:
 
     def note_event(self, kind: str, data: dict[str, Any]) -> None:
         self.notes.append((kind, data))
+
+    def cascade(self, transition: str, values: dict[str, Any], comment: str | None) -> None:
+        """Fire `transition` on the ticket's children once this change is written (`apply.perform`)."""
+        if self.depth >= MAX_LINKED_DEPTH:
+            raise Conflict(N_("linked tickets nest deeper than %(depth)s: check the cascade actions",
+                               depth=MAX_LINKED_DEPTH))
+        self.effects.append(CascadeLinked(transition, dict(values), comment))
 
     def create_linked(self, process_id: str, values: dict[str, Any], link: str) -> None:
         if self.depth >= MAX_LINKED_DEPTH:
