@@ -211,4 +211,6 @@ def _field_schema(spec: m.FieldSpec, language: str | None) -> dict[str, Any]:
         schema["pattern"] = spec.pattern
     if spec.default is not None:
         schema["default"] = spec.default
+    if spec.for_agents:  # an annotation for tools: a requester sending it gets a 422 (docs/decisions.md)
+        schema["x-audience"] = "agent"
     return schema

@@ -82,6 +82,10 @@ def test_the_api_refuses_agent_fields_from_a_requester_by_name_and_takes_them_fr
                         {"process": "incident", "fields": {**PRINTER, "work_notes": "x", "known_error": "KE1"}})
     assert status == 422 and sorted(d["field"] for d in body["details"]) == ["known_error", "work_notes"]
     assert "not by requesters" in body["details"][0]["message"]
+    schema = app.test_client().get("/api/forms/incident/schema",
+                                   headers={"Authorization": f"Bearer {app.config['TOKENS']['rita']}"}).get_json()
+    assert schema["properties"]["work_notes"]["x-audience"] == "agent"  # tools can tell before they send
+    assert "x-audience" not in schema["properties"]["short_description"]
     status, body = call(app, "POST", "/api/tickets", "rita", {"process": "incident",
                                                             "fields": {**PRINTER, "category": "hardware"}})
     assert status == 201, body
