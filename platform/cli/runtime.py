@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -139,7 +140,8 @@ def serve(pack: Path, host: str, port: int, watch: bool, demo: bool) -> None:
     if spec is None:
         click.echo(f"{pack}: not served: the pack is not valid", err=True)
         sys.exit(1)
-    app = create_app({"PACK": str(pack)})
+    # mail links point at this server unless ITSM_PUBLIC_URL says where people open the pages
+    app = create_app({"PACK": str(pack), "PUBLIC_URL": os.environ.get("ITSM_PUBLIC_URL") or f"http://{host}:{port}"})
     engine = engine_of(app)
     engine.db.ensure_schema()  # what create_app never does
     published = engine.definitions.publish(spec, git_commit=git_commit_of(pack))

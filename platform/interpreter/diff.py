@@ -168,7 +168,7 @@ def _form(changes: list[Change], old: m.FormSpec, new: m.FormSpec, processes: li
             continue
         details = [f"{attr}: {_text(getattr(before, attr))} -> {_text(getattr(spec, attr))}"
                    for attr in ("type", "required", "default", "min", "max", "max_length", "pattern",
-                                "visible_when", "required_when", "readonly_when")
+                                "visible_when", "required_when", "readonly_when", "audience")
                    if _text(getattr(before, attr)) != _text(getattr(spec, attr))]
         added = [c for c in spec.choice_values if c not in before.choice_values]
         removed = [c for c in before.choice_values if c not in spec.choice_values]

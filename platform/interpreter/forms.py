@@ -80,7 +80,10 @@ def _compile_field(doc: Doc, comp: Compilation, path: tuple[str | int, ...], raw
         id=raw["id"], type=kind, label=comp.text(doc, (*path, "label"), raw["id"].replace("_", " ").capitalize()),
         help=comp.text(doc, (*path, "help")), required=raw.get("required", False), default=raw.get("default"),
         min=low, max=high, min_length=raw.get("min_length"), max_length=raw.get("max_length"),
-        pattern=raw.get("pattern"), choices=tuple(choices))
+        pattern=raw.get("pattern"), choices=tuple(choices), audience=raw.get("audience", "everyone"))
+    if spec.for_agents and spec.required:
+        doc.error((*path, "required"), "a field only agents fill in cannot always be required: a requester could "
+                  "not report; require it in the states that need it (`states[].fields`) or with `required_when`")
     if spec.default is not None:
         problem = value_problem(spec, spec.default)
         if problem:
@@ -208,4 +211,6 @@ def _field_schema(spec: m.FieldSpec, language: str | None) -> dict[str, Any]:
         schema["pattern"] = spec.pattern
     if spec.default is not None:
         schema["default"] = spec.default
+    if spec.for_agents:  # an annotation for tools: a requester sending it gets a 422 (docs/decisions.md)
+        schema["x-audience"] = "agent"
     return schema

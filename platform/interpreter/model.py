@@ -82,6 +82,11 @@ class FieldSpec:
     visible_when: Expression | None = None
     required_when: Expression | None = None
     readonly_when: Expression | None = None
+    audience: str = "everyone"  # "agent": filled in by agents only, never on a requester's forms
+
+    @property
+    def for_agents(self) -> bool:
+        return self.audience == "agent"
 
     @property
     def choice_values(self) -> tuple[str, ...]:

@@ -125,6 +125,9 @@ FIELD = _obj("A form field.", {
     "visible_when": _ref("expression", "Shown only while this is true."),
     "required_when": _ref("expression", "Required while this is true."),
     "readonly_when": _ref("expression", "Read-only while this is true."),
+    "audience": _str("Who fills the field in: `everyone` (the default) or `agent` (never on a requester's forms, "
+                     "refused from a requester through the API; the value stays visible on the ticket).",
+                     enum=["everyone", "agent"]),
 }, required=("id", "type"))
 
 FLAGS = _obj("Per-state flags of one field.", {

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from .models import Setting
 
+SESSION_SECRET = "session_secret"  # the key web sessions (and one-click links, derived) are signed with
 _INSERT: dict[str, Callable[..., Any]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 

@@ -11,6 +11,8 @@ en) and `preferences` (my settings: the time zone pages show times in, `times`).
 Attachments are kept in `ATTACHMENTS_DIR` (`ITSM_ATTACHMENTS_DIR`; else beside an SQLite file, else in the
 working directory), at most `ATTACHMENT_MAX_BYTES` each (`ITSM_ATTACHMENT_MAX_BYTES`, default 20MiB), of the
 types `ATTACHMENT_TYPES` allows (`ITSM_ATTACHMENT_TYPES`, extensions: `itsm.engine.runtime.file_types`).
+Links in mail (`{{ links }}`: the ticket's page, one-click rating links) start with `PUBLIC_URL`
+(`ITSM_PUBLIC_URL`, e.g. https://desk.example.org); without it mail has no links.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         ATTACHMENTS_DIR=os.environ.get("ITSM_ATTACHMENTS_DIR"),
         ATTACHMENT_MAX_BYTES=os.environ.get("ITSM_ATTACHMENT_MAX_BYTES"),
         ATTACHMENT_TYPES=os.environ.get("ITSM_ATTACHMENT_TYPES"),
+        PUBLIC_URL=os.environ.get("ITSM_PUBLIC_URL"),  # where people open the pages: links in mail
         **cookie_settings(),
     )
     if config:
@@ -57,7 +60,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     database = Database(app.config["DATABASE_URL"])  # no connection yet
     files = FileStore(app.config["ATTACHMENTS_DIR"] or default_folder(database.url))  # no folder yet
     uploads = UploadPolicy.configured(app.config["ATTACHMENT_MAX_BYTES"], app.config["ATTACHMENT_TYPES"])
-    install(app, Engine(database, files=files, uploads=uploads))
+    install(app, Engine(database, files=files, uploads=uploads, public_url=app.config["PUBLIC_URL"],
+                        link_secret=app.config["SECRET_KEY"]))
 
     from . import (
         admin,

@@ -19,7 +19,7 @@ from .i18n import said
 
 TITLES = {400: lazy_gettext("Bad request"), 401: lazy_gettext("Please sign in"), 403: lazy_gettext("Not allowed"),
           404: lazy_gettext("Not found"), 405: lazy_gettext("Not possible here"), 409: lazy_gettext("Not possible now"),
-          413: lazy_gettext("Too large"), 422: lazy_gettext("Please check the form"),
+          410: lazy_gettext("Link expired"), 413: lazy_gettext("Too large"), 422: lazy_gettext("Please check the form"),
           429: lazy_gettext("Too many attempts")}
 # The pages' words for Werkzeug's own descriptions of these errors (a description given with abort() stays)
 DESCRIPTIONS = {

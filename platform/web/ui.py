@@ -23,8 +23,10 @@ from itsm.engine.runtime.attachments import attachments_of, create_with, receivi
 from itsm.engine.runtime.documents import document_fields, title_of
 from itsm.engine.runtime.forms import Form
 from itsm.engine.runtime.linking import link
+from itsm.engine.runtime.rating_links import LinkRefused
 from itsm.engine.runtime.reviews import request_review, review_transition
 from itsm.interpreter import model as m
+from itsm.interpreter.graph import happy_path
 from itsm.store import orgs
 
 from .api import decode_queue_cursor, encode_queue_cursor
@@ -181,7 +183,7 @@ def ticket(number: str) -> Any:
     hidden = {f for f, flag in (state.fields.items() if state else ()) if flag.hidden}
     shown = [(spec, view["fields"].get(spec.id)) for spec in form.fields
              if spec.id not in hidden and view["fields"].get(spec.id) not in (None, "", [])]
-    transitions = [process.transition(t) for t in view["transitions"]]
+    transitions = forward_first(process, view["state"], [process.transition(t) for t in view["transitions"]])
     known = suggest_for_ticket(engine, actor, number) if not (state and state.cancels) else []
     agent = is_agent(actor)
     works_on = agent and engine.works_on(actor, number)
@@ -192,6 +194,15 @@ def ticket(number: str) -> Any:
                            triage=_triage(actor, number), candidates=candidates, may_assign=bool(candidates),
                            watchers=engine.watchers(actor, number), linked=links(engine, actor, number),
                            may_edit_watchers=is_agent(actor) or view["requester"] == actor.name)
+
+
+def forward_first(process: m.ProcessSpec, state: str,
+                  transitions: list[m.TransitionSpec]) -> list[m.TransitionSpec]:
+    """The ticket page's steps with those that move the ticket on along its happy path first (the primary
+    button): "confirm and close" before "reopen" on a resolved ticket. Otherwise the process's order."""
+    path = list(process.happy_path) or happy_path(process)
+    ahead = set(path[path.index(state) + 1:]) if state in path else set()
+    return [t for t in transitions if t.target in ahead] + [t for t in transitions if t.target not in ahead]
 
 
 def view_is_open(process: m.ProcessSpec, view: Mapping[str, Any]) -> bool:
@@ -317,6 +328,27 @@ def transition(number: str, transition_id: str) -> Any:
     return _render_form(again, values, problems, 422 if problems and problems[0]["field"] else 409)
 
 
+@ui.get("/rate/<token>")
+@login_required
+def rate(token: str) -> Any:
+    """A one-click rating link from the resolved mail: the confirm form with the rating chosen, for the person
+    the link was sent to, once signed in. Nothing changes until they send the form."""
+    actor = _actor()
+    engine = current_engine()
+    try:
+        link = engine.rating_link(token)
+    except LinkRefused as exc:
+        if exc.reason == "expired" and exc.link is not None:
+            abort(410, gettext("This rating link has expired. Open %(number)s from your tickets to confirm or "
+                               "reopen it.", number=exc.link.number))
+        abort(400, gettext("This rating link is not valid. Open the ticket from your tickets instead."))
+    if link.user != actor.name:
+        abort(403, gettext("This rating link was sent to someone else. Sign in as the person who got the mail."))
+    values = {link.field: link.value}
+    form = engine.form(actor, number=link.number, transition=link.transition, values=values)
+    return _render_form(form, values, [])
+
+
 @ui.post("/forms/state")
 @login_required
 def form_state() -> Any:
@@ -390,7 +422,12 @@ def _render_form(form: Form, values: dict[str, Any], problems: list[dict[str, st
     suggested = _suggested_fields(form)
     triage = _triage(_actor(), form.ticket["number"]) if suggested and form.ticket else None
     picker = form.transition is None and is_agent(_actor())
+    # a requester's form with a text of its own (the feedback on a rating, why it is not solved) needs no
+    # second box for a comment: one form, the transition's fields (docs/decisions.md)
+    own_text = not is_agent(_actor()) and any(s.visible and not s.readonly and s.spec.type == "text"
+                                              for s in form.fields)
     return render_template("form.html", form=form, values=submitted, errors=by_field, general=general,
+                           comment_box=form.transition is not None and not own_text,
                            pack=_pack(), zone=_zone(), posted=request.form if request.method == "POST" else None,
                            comment=request.form.get("comment", ""), triage=triage, suggested=suggested,
                            requester_picker=picker, requester=request.form.get("_requester", "")), status

@@ -217,7 +217,9 @@ def test_a_requester_reports_through_the_generated_form_and_script_shows_as_text
     page = rita.get("/new/incident").text
     assert 'name="short_description"' in page and "required" in page
     assert 'name="channel"' not in page  # read-only for requesters (readonly_when): shown as text, never posted
-    assert 'name="resolution_code"' in page and re.search(r'data-field="resolution_code"\s+hidden', page)
+    assert 'name="resolution_code"' not in page  # `audience: agent`: never on a requester's form (issue 17)
+    agents = Browser(app, "lars").get("/new/incident").text  # an agent's: shown as a rule may need it
+    assert 'name="resolution_code"' in agents and re.search(r'data-field="resolution_code"\s+hidden', agents)
     missing = rita.post("/new/incident", {"short_description": ""})
     assert missing.status_code == 422 and "Short description is required" in missing.text
     number = rita.report(short_description="<script>alert('x')</script> VPN drops",
@@ -317,8 +319,9 @@ def test_field_rules_are_evaluated_by_the_server_while_a_form_is_filled_in(app: 
     assert vendor["vendor_reference"] == {"visible": True, "required": True, "readonly": False}
     assert lars.post("/forms/state", base, csrf=False).status_code == 400
     create = rita.post("/forms/state", {"_process": "incident", "channel": "monitoring"}).get_json()
-    assert create["monitoring_link"]["visible"] is False  # a requester cannot set the channel: it stays portal
-    assert create["channel"]["readonly"] is True
+    assert "monitoring_link" not in create and "channel" not in create  # agents' fields (issue 17)
+    desk = lars.post("/forms/state", {"_process": "incident", "channel": "monitoring"}).get_json()
+    assert desk["monitoring_link"]["visible"] is True and desk["channel"]["readonly"] is False
 
 
 # -- the queue ------------------------------------------------------------------------------------------

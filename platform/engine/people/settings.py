@@ -7,7 +7,7 @@ import secrets
 from itsm.store import Database
 from itsm.store import settings as stored
 
-SESSION_SECRET = "session_secret"
+SESSION_SECRET = stored.SESSION_SECRET
 
 
 def installation_secret(db: Database, key: str = SESSION_SECRET) -> str:

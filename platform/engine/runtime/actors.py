@@ -104,6 +104,13 @@ def is_agent_for(actor: Actor, process: ProcessSpec, pack: PackSpec) -> bool:
             or not handling_teams(pack).get(process.id, frozenset()).isdisjoint(actor.teams))
 
 
+def fills_agent_fields(actor: Actor, process: ProcessSpec, pack: PackSpec) -> bool:
+    """Whether a new ticket's form shows the actor the fields with `audience: agent`: the system, admins and
+    the agents of the process (those who may also record a ticket on someone's behalf). On a stored ticket
+    the rule is `access.is_agent`: the actor works on that ticket."""
+    return actor.is_system or actor.is_admin or is_agent_for(actor, process, pack)
+
+
 def team_works_on(team: TeamSpec, process: ProcessSpec, pack: PackSpec) -> bool:
     """`is_agent_for` for the members of one team: the process asks for one of the team's roles, or for
     `team` or `assignee`, or hands tickets to the team. An actor is an agent of a process when one of its

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from itsm.interpreter import model as m
 from itsm.interpreter import plugins as plugin_registry
 from itsm.store import Database, rows, tickets, users, watchers
+from itsm.store import settings as stored_settings
 from itsm.store.files import FileStore, default_folder
 from itsm.store.models import utcnow
 
@@ -32,6 +33,8 @@ from .definitions import Definitions
 from .file_types import UploadPolicy
 from .forms import Form, create_form, transition_form
 from .queue import QueuePage, list_page
+from .rating_links import LinkRefused, Links, RatingLink, link_key
+from .rating_links import read as read_link
 from .rules import Context, Request, draft, plan, plan_assign, plan_note, working
 from .snapshot import TicketSnapshot, is_internal, user_facts
 from .store_lookups import StoreLookups, snapshot
@@ -49,7 +52,8 @@ class Engine:
     `ITSM_ATTACHMENT_TYPES`: `file_types`). Neither touches anything until a file comes."""
 
     def __init__(self, db: Database, definitions: Definitions | None = None, clock: Clock = utcnow,
-                 files: FileStore | None = None, uploads: UploadPolicy | None = None):
+                 files: FileStore | None = None, uploads: UploadPolicy | None = None,
+                 public_url: str | None = None, link_secret: str | None = None):
         self.db = db
         self.definitions = definitions or Definitions(db)
         self.clock = clock
@@ -58,6 +62,11 @@ class Engine:
                                                           os.environ.get("ITSM_ATTACHMENT_TYPES"))
         self._plugin_actions: dict[str, dict[str, Any]] = {}
         self.triage = TriageModels()  # the served triage model of each process (SPEC 16)
+        # mail links (`{{ links }}`): the pages' address and the key signing one-click rating links, derived
+        # from ITSM_SECRET_KEY, else from the installation's session secret (the one the pages sign with)
+        self.public_url = (public_url or os.environ.get("ITSM_PUBLIC_URL") or "").strip().rstrip("/") or None
+        self._link_secret = link_secret or os.environ.get("ITSM_SECRET_KEY") or None
+        self._link_key: bytes | None = None
 
     # -- actors ------------------------------------------------------------------------------------
 
@@ -176,7 +185,7 @@ class Engine:
             applied = to_apply(context.compiled.pack, spec, served, values) if spec is not None else {}
             values.update({name: suggestion.value for name, suggestion in applied.items()})
             request = Request("create", actor, self.clock(), process=process, values=values,
-                              requester=requester, channel=channel)
+                              requester=requester, channel=channel, suggested=frozenset(applied))
             made = create(session, self.db, context, request).snapshot
             if applied and served is not None:
                 note = plan_note(working(context, made, system_actor(), self.clock()), "triage",
@@ -275,7 +284,30 @@ class Engine:
     def context(self, session: Session, compiled: CompiledVersion | None = None, depth: int = 0) -> Context:
         """What the core runs with in this transaction: the active version, look-ups, plugin actions."""
         compiled = compiled or self.definitions.active()
-        return Context(compiled, StoreLookups(session, self.db), self.plugin_actions(compiled.pack), depth)
+        return Context(compiled, StoreLookups(session, self.db), self.plugin_actions(compiled.pack), depth,
+                       self.mail_links(session))
+
+    def link_key(self, session: Session) -> bytes | None:
+        """The key of one-click links; None while the installation has no session secret yet (the first
+        page served creates it)."""
+        if self._link_key is None:
+            secret = self._link_secret or stored_settings.value(session, stored_settings.SESSION_SECRET)
+            self._link_key = link_key(secret) if secret else None
+        return self._link_key
+
+    def mail_links(self, session: Session) -> Links | None:
+        if self.public_url is None:
+            return None
+        key = self.link_key(session)
+        return Links(self.public_url, key) if key is not None else None
+
+    def rating_link(self, token: str) -> RatingLink:
+        """The facts of a one-click rating link (`rating_links.LinkRefused` when altered or expired)."""
+        with self.db.read() as session:
+            key = self.link_key(session)
+        if key is None:
+            raise LinkRefused("invalid")
+        return read_link(key, token, self.clock())
 
     def plugin_actions(self, pack: m.PackSpec) -> dict[str, Any]:
         key = ",".join(pack.plugins)

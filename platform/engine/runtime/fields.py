@@ -59,6 +59,14 @@ def check_values(form: FormSpec, values: Mapping[str, Any]) -> list[dict[str, st
     return problems
 
 
+def agent_only_problems(form: FormSpec, values: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Values a requester sent for fields with `audience: agent` (docs/decisions.md, "Fields only agents fill
+    in"): refused by name rather than dropped, so a tool learns at once that it sent something nobody reads."""
+    return [{"field": name, "message": N_("%(field)s is filled in by the service desk, not by requesters",
+                                         field=form.by_id[name].label)}
+            for name in values if name in form.by_id and form.by_id[name].for_agents]
+
+
 def as_stored(form: FormSpec, name: str, value: Any) -> Any:
     """A checked value as the ticket keeps it: JSON Schema takes 3.0 as an integer, the ticket shows 3."""
     if isinstance(value, float) and value.is_integer() and form.field(name).type in ("integer", "rating"):

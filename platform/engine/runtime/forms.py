@@ -17,7 +17,8 @@ from typing import Any
 from itsm.interpreter import model as m
 
 from ..errors import N_, Conflict, Forbidden, NotFound
-from .access import may_fire, view
+from .access import is_agent, may_fire, view
+from .actors import fills_agent_fields
 from .fields import check_values, filling, flags, offered_fields
 from .work import Work
 
@@ -80,7 +81,8 @@ def create_form(work: Work, values: Mapping[str, Any]) -> Form:
     work.recompute_priority()
     states = field_states(form, initial, tuple(f.id for f in form.fields), work.fields, work.context())
     hidden_here = {field_id for field_id, flag in initial.fields.items() if flag.hidden}
-    shown = tuple(s for s in states if s.spec.id not in hidden_here
+    agent = fills_agent_fields(work.actor, process, work.pack)
+    shown = tuple(s for s in states if s.spec.id not in hidden_here and (agent or not s.spec.for_agents)
                   and (s.visible or s.spec.visible_when is not None)  # may appear as values are typed
                   and (not s.readonly or s.value is not None))  # read-only with a value: shown as text
     later = {field_id for t in process.transitions for field_id in t.fields}
@@ -117,7 +119,9 @@ def transition_form(work: Work, transition_id: str, values: Mapping[str, Any], n
     work.fields = {**stored, **{k: v for k, v in typed.items() if k in offered}}
     after = work.context(state=target.id)
     states = field_states(work.form, target, offered, work.fields, after, filling(work.form, target, stored, after))
-    return Form(process, transition, states, frozenset(offered), shown)
+    if not is_agent(work):  # a requester's form: only what requesters fill in (`audience`)
+        states = tuple(s for s in states if not s.spec.for_agents)
+    return Form(process, transition, states, frozenset(s.spec.id for s in states), shown)
 
 
 def _well_typed(form: m.FormSpec, values: Mapping[str, Any]) -> dict[str, Any]:

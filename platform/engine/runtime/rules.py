@@ -19,11 +19,20 @@ from itsm.interpreter import model as m
 
 from ..errors import N_, Conflict, Forbidden, NotFound, ValidationFailed
 from .access import check_version, is_agent, may_fire
-from .actors import Actor, is_agent_for, system_actor
+from .actors import Actor, fills_agent_fields, is_agent_for, system_actor
 from .clocks import after_event, schedule_timers, settle
 from .compiled import CompiledVersion
-from .fields import as_stored, check_state_rules, check_values, filling, offered_fields, raise_if
+from .fields import (
+    agent_only_problems,
+    as_stored,
+    check_state_rules,
+    check_values,
+    filling,
+    offered_fields,
+    raise_if,
+)
 from .plan import LinkRow, Plan
+from .rating_links import Links
 from .snapshot import Lookups, TicketRow, TicketSnapshot, UserFacts
 from .triggers import comment_facts, run_triggers
 from .work import Work
@@ -47,6 +56,7 @@ class Request:
     requester: str | None = None  # create: on behalf of (defaults to the actor)
     channel: str | None = None  # create: how the ticket reached us
     org: str | None = None  # create: the ticket's organization when not its requester's (a linked ticket's parent's)
+    suggested: frozenset[str] = frozenset()  # create: fields the triage model set (not the actor's own values)
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ class Context:
     lookups: Lookups
     plugins: Mapping[str, Any] = field(default_factory=dict)
     depth: int = 0  # how deep in linked-ticket creation this change is
+    links: Links | None = None  # mail links (`{{ links }}`): None without ITSM_PUBLIC_URL
 
 
 def plan(context: Context, snapshot: TicketSnapshot | None, request: Request,
@@ -86,8 +97,10 @@ def working(context: Context, snapshot: TicketSnapshot, actor: Actor, now: datet
     process = compiled.pack.processes.get(ticket.process)
     if process is None:
         raise Conflict(N_("process '%(process)s' is not in the active definitions version", process=ticket.process))
-    return Work(compiled.pack, compiled.id, actor, snapshot, ticket, process, now, context.lookups,
+    work = Work(compiled.pack, compiled.id, actor, snapshot, ticket, process, now, context.lookups,
                 snapshot.requester, context.plugins, depth=context.depth)
+    work.mail_links = context.links
+    return work
 
 
 def draft(context: Context, actor: Actor, process: m.ProcessSpec, values: Mapping[str, Any],
@@ -100,6 +113,7 @@ def draft(context: Context, actor: Actor, process: m.ProcessSpec, values: Mappin
                        now, now, now, now if initial.final else None, requester.org if requester is not None else None)
     work = Work(compiled.pack, compiled.id, actor, None, ticket, process, now, context.lookups, requester,
                 context.plugins, event="create", depth=context.depth)
+    work.mail_links = context.links
     for spec in work.form.fields:
         if spec.default is not None:
             work.fields[spec.id] = spec.default
@@ -125,6 +139,8 @@ def plan_create(context: Context, request: Request, requester_user: UserFacts | 
     form = pack.forms[process.form]
     values = dict(request.values)
     raise_if(check_values(form, values))
+    if not fills_agent_fields(actor, process, pack):
+        raise_if(agent_only_problems(form, {k: v for k, v in values.items() if k not in request.suggested}))
     facts = requester_user if requester != SYSTEM else None
     work = draft(context, actor, process, values, facts or UserFacts(requester), request.now)
     if request.org is not None:
@@ -162,6 +178,8 @@ def plan_fire(context: Context, work: Work, transition_id: str, values: dict[str
         raise Conflict(N_("'%(transition)s' is not possible in state '%(state)s' (it starts from %(sources)s)",
                           transition=transition_id, state=source, sources=", ".join(transition.sources)))
     raise_if(check_values(work.form, values))
+    if not is_agent(work):
+        raise_if(agent_only_problems(work.form, values))
     target = process.state(transition.target)
     stored = dict(work.fields)
     before = work.context(state=target.id)

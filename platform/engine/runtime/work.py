@@ -31,6 +31,7 @@ from .plan import (
     TimerRow,
     changed_columns,
 )
+from .rating_links import Links
 from .sight import sees_ticket
 from .snapshot import TICKET_COLUMNS, ClockRow, HistoryEntry, Lookups, TicketRow, TicketSnapshot, UserFacts
 from .timeline import timeline_text
@@ -89,6 +90,7 @@ class Work:
         self.timers: tuple[TimerRow, ...] | None = None
         self.worked: dict[tuple[str, datetime], float] = {}  # working seconds from (calendar, instant) to now
         self.extra_template: dict[str, Any] = {}
+        self.mail_links: Links | None = None  # `{{ links }}` in templates: ITSM_PUBLIC_URL and the link key
         self.extra_names: dict[str, Any] = {}  # names of the event being handled: `threshold`, `comment.*`, `clock`
         self._history: tuple[HistoryEntry, ...] | None = None
         self._lineage: tuple[str | None, tuple[str, ...]] | None = None  # (org, its lineage), asked once
@@ -268,7 +270,15 @@ class Work:
         """What templates read; `language` is the one the text is written in (a notification renders once per
         language its readers read), else the pack's: `{{ timeline }}` speaks it."""
         return {**template_context(self.ticket, self.fields, self.requester_facts, self.actor),
-                "timeline": Timeline(self, language), **self.extra_template}
+                "timeline": Timeline(self, language), "links": self.links_for_mail(), **self.extra_template}
+
+    def links_for_mail(self) -> dict[str, Any]:
+        """`{{ links.ticket }}` (the ticket's page) and `{{ links.rate[N] }}` (the requester's signed one-click
+        rating links, while a rating transition is open to them); empty without ITSM_PUBLIC_URL."""
+        if self.mail_links is None:
+            return {"ticket": "", "rate": {}}
+        return self.mail_links.for_ticket(self.form, self.process, self.ticket.number, self.ticket.state,
+                                          self.ticket.requester, self.now)
 
     def history(self) -> tuple[HistoryEntry, ...]:
         """The stored ticket's events and public comments (none before it is stored), loaded once."""
