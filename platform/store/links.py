@@ -6,7 +6,9 @@ known_errors`); the rows of a new link are written by the runtime with the opera
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, select
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from .models import Link, Ticket
@@ -27,3 +29,19 @@ def links_from(session: Session, source_id: int,
     if visible is not None:
         query = query.where(visible)
     return [(kind, ticket) for kind, ticket in session.execute(query)]
+
+
+def open_parents(session: Session, process: str, since: datetime, visible: ColumnElement[bool] | None,
+                 limit: int = 10) -> list[tuple[Ticket, int]]:
+    """The open tickets of `process` created since `since` that are an outage already (they have children)
+    or may become one (the most urgent priority, `priority_rank` 0), newest first, with their number of
+    children; only those `visible` selects, if given."""
+    children = (select(func.count()).select_from(Link)
+                .where(Link.source_id == Ticket.id, Link.kind == "child").scalar_subquery())
+    query = (select(Ticket, children).where(Ticket.process == process, Ticket.is_open.is_(True),
+                                            Ticket.created_at >= since,
+                                            (Ticket.priority_rank == 0) | (children > 0))
+             .order_by(Ticket.id.desc()).limit(limit))
+    if visible is not None:
+        query = query.where(visible)
+    return [(ticket, int(count)) for ticket, count in session.execute(query)]

@@ -22,7 +22,7 @@ from itsm.engine.runtime.actors import agent_processes
 from itsm.engine.runtime.attachments import attachments_of, create_with, receiving
 from itsm.engine.runtime.documents import document_fields, title_of
 from itsm.engine.runtime.forms import Form
-from itsm.engine.runtime.linking import link
+from itsm.engine.runtime.linking import link, ongoing_outages
 from itsm.engine.runtime.rating_links import LinkRefused
 from itsm.engine.runtime.reviews import request_review, review_transition
 from itsm.interpreter import model as m
@@ -276,6 +276,7 @@ def new_ticket(process_id: str) -> Any:
                                           requester=requester)
                     flash(gettext("%(number)s recorded. We will keep you posted here.", number=created["number"]),
                           "success")
+                    _attach_to_outage(engine, actor, created["number"], request.form.get("_outage", "").strip())
                     return redirect(url_for("ui.ticket", number=created["number"]))
             except ValidationFailed as exc:
                 problems = exc.details or [{"field": "", "message": exc.message}]
@@ -408,6 +409,19 @@ def _taken(form: Form) -> dict[str, Any]:
             if (value := request.args.get(name)) and value in specs[name].choice_values}
 
 
+def _attach_to_outage(engine: Any, actor: Actor, number: str, outage: str) -> None:
+    """The create form's "part of an ongoing outage": the new ticket becomes a child of that one (the ticket
+    is kept when the link is refused, with the reason said)."""
+    if not outage:
+        return
+    try:
+        link(engine, actor, number, outage, "parent")
+        flash(gettext("%(number)s is part of the outage %(outage)s: it is resolved with it.", number=number,
+                      outage=outage), "success")
+    except EngineError as exc:
+        flash(said(exc.message), "error")
+
+
 def _render_form(form: Form, values: dict[str, Any], problems: list[dict[str, str]], status: int = 200) -> Any:
     by_field: dict[str, list[str]] = {}
     general = []
@@ -430,4 +444,6 @@ def _render_form(form: Form, values: dict[str, Any], problems: list[dict[str, st
                            comment_box=form.transition is not None and not own_text,
                            pack=_pack(), zone=_zone(), posted=request.form if request.method == "POST" else None,
                            comment=request.form.get("comment", ""), triage=triage, suggested=suggested,
-                           requester_picker=picker, requester=request.form.get("_requester", "")), status
+                           requester_picker=picker, requester=request.form.get("_requester", ""),
+                           outages=ongoing_outages(current_engine(), _actor(), form.process.id) if picker else [],
+                           outage=request.form.get("_outage", "")), status

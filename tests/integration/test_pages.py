@@ -620,3 +620,27 @@ def test_admins_see_undelivered_messages_and_send_a_given_up_one_again(app: Flas
         assert row is not None and (row.status, row.attempts) == ("pending", 0)
     assert Browser(app, "lars").get("/admin/deliveries").status_code in (302, 403)
     del number
+
+
+# -- attach to an ongoing outage at intake (issue 17) ---------------------------------------------------------
+
+def test_an_agent_recording_an_incident_attaches_it_to_an_ongoing_outage(app: Flask) -> None:
+    engine = engine_of(app)
+    outage = engine.create(engine.actor("lars"), "incident", {
+        "short_description": "Mail server down", "service": "workplace", "category": "hardware", "impact": "high",
+        "urgency": "high"})["number"]
+    calm = engine.create(engine.actor("rita"), "incident", {"short_description": "Mouse", "impact": "low",
+                                                            "urgency": "low"})["number"]
+    lars = Browser(app, "lars")
+    form = lars.get("/new/incident")
+    assert f'<option value="{outage}">' in form.text and f'<option value="{calm}">' not in form.text
+    created = lars.post("/new/incident", {"short_description": "No mail since 9", "_requester": "ruth",
+                                          "_outage": outage})
+    assert created.status_code == 302, created.text
+    number = created.location.rsplit("/", 1)[1]
+    from itsm.engine.reports.known_errors import links
+
+    assert [(item["kind"], item["number"]) for item in links(engine, engine.actor("lars"), number)] == [
+        ("parent", outage)]
+    assert "1 linked" in lars.get("/new/incident").text  # the outage now shows its child
+    assert 'name="_outage"' not in Browser(app, "rita").get("/new/incident").text  # requesters never link
