@@ -256,3 +256,17 @@ def _grouped(session: Session, *columns: Any, where: list[ColumnElement[bool]],
     sub = inner.subquery()
     keys = [sub.c[f"k{i}"] for i in range(len(columns))]
     return [tuple(row) for row in session.execute(select(*keys, func.count()).group_by(*keys))]
+
+
+def weekly_counts(session: Session, scope: TicketScope, offset_seconds: int) -> list[tuple[str, int]]:
+    """Tickets created per week over the scope: (the week's Monday as YYYY-MM-DD, count), oldest first. Weeks
+    are the desk's: creation times shifted by `offset_seconds` (the pack's time zone's offset from UTC) before
+    the day is taken."""
+    if session.get_bind().dialect.name == "sqlite":
+        monday: Any = func.date(func.datetime(Ticket.created_at, f"{offset_seconds:+d} seconds"), "weekday 0",
+                                "-6 days")
+    else:
+        shifted = Ticket.created_at + text(f"interval '{offset_seconds:d} seconds'")
+        monday = func.to_char(func.date_trunc("week", shifted), "YYYY-MM-DD")
+    rows = _grouped(session, monday, where=scope.conditions())
+    return sorted((str(week), int(count)) for week, count in rows if week is not None)

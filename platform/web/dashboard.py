@@ -109,6 +109,9 @@ def dashboard() -> Any:
             unit="%", chart_id="sla", **words),
         "satisfaction": histogram(gettext("Satisfaction ratings"), report["satisfaction"]["distribution"],
                                   chart_id="satisfaction", **words),
+        "weekly": bar_chart(gettext("Tickets created per week"), [
+            (_week_label(line["week"]), line["created"]) for line in report.get("by_week", [])],
+            chart_id="weekly", **words),
         "channels": bar_chart(gettext("Tickets by channel"), {
             str(CHANNELS.get(k, k)): v for k, v in report["channels"].items()}, chart_id="channels", **words),
     }
@@ -143,6 +146,12 @@ def kpis_csv() -> Any:
     if not has_kpis(actor):
         return redirect(url_for("ui.portal"))
     return kpi_csv(kpi_report(current_engine(), actor, request.args), request.args)
+
+
+def _week_label(monday: str) -> str:
+    """A week of the trend by its Monday, as the reader writes a day: 11-30, or 11月30日 in Chinese."""
+    day = date.fromisoformat(monday)
+    return gettext("%(month)s/%(day)s", month=day.month, day=day.day)
 
 
 def _org_label(row: dict[str, Any]) -> str:

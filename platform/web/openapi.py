@@ -117,6 +117,9 @@ KPIS: dict[str, Any] = {"type": "object", "properties": {
                                                       "average": {"type": ["number", "null"]},
                                                       "distribution": _COUNTS}},
     "channels": _COUNTS,
+    "by_week": {"type": "array", "description": "tickets created per week of the desk (Monday, pack time zone)",
+                "items": {"type": "object", "properties": {"week": {"type": "string", "format": "date"},
+                                                           "created": {"type": "integer"}}}},
     "org": {"type": ["string", "null"]}, "group_by": {"enum": ["org"]},
     "by_org": {"type": "array", "items": {"type": "object", "properties": {
         "org": {"type": ["string", "null"], "description": "null: tickets of no organization"},

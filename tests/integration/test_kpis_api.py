@@ -57,7 +57,7 @@ def test_kpis_json_for_agents_and_admins_with_api_and_monitoring_channels(client
         assert kpis["channels"] == {"api": 1, "monitoring": 1, "portal": 1}
         assert set(kpis) == {"period", "process", "processes", "team", "org", "generated_at", "tickets",
                              "time_to_acknowledge", "time_to_resolve", "sla", "backlog", "reopen",
-                             "first_contact_resolution", "satisfaction", "channels"}
+                             "first_contact_resolution", "satisfaction", "channels", "by_week"}
     today = datetime.now(UTC).date()
     period = f"from={today - timedelta(days=1)}&to={today + timedelta(days=1)}"
     kpis = call(client, f"/api/kpis?{period}&process=incident&team=service_desk").get_json()

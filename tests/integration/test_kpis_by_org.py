@@ -196,3 +196,24 @@ def test_the_api_answers_org_and_group_by_in_json_and_csv(db_url: str) -> None:
     for query, field in (("org=nowhere", "org"), ("group_by=team", "group_by")):
         refused = client.get(f"/api/kpis?{query}", headers=headers)
         assert refused.status_code == 400 and refused.get_json()["details"][0]["field"] == field
+
+
+def test_tickets_created_per_week_of_the_desk(db_url: str) -> None:
+    """The dashboard's trend (issue 17): weeks run Monday to Sunday in the pack's time zone, so a ticket of
+    Monday 07:00 in Shanghai (Sunday 23:00 UTC) counts in the week it was reported in."""
+    db = Database(db_url)
+    db.upgrade()
+    clock = Clock(datetime(2026, 11, 22, 23, 0, tzinfo=ZoneInfo('UTC')))  # Monday 23 Nov, 07:00 in Shanghai
+    engine = Engine(db, clock=clock)
+    engine.definitions.publish_path(DEFINITIONS.parent / "examples" / "gov-desk")
+    add_user(db, "wang")
+    add_user(db, "admin", admin=True)
+    utc = ZoneInfo("UTC")
+    for when in (datetime(2026, 11, 22, 23, 0, tzinfo=utc), datetime(2026, 11, 25, 3, 0, tzinfo=utc),
+                 datetime(2026, 11, 29, 15, 59, tzinfo=utc), datetime(2026, 11, 29, 16, 1, tzinfo=utc)):
+        clock.now = when
+        engine.create(engine.actor("wang"), "incident", {"short_description": "打印机卡纸"})
+    report = kpi_report(engine, engine.actor("admin"), {})
+    assert report["by_week"] == [{"week": "2026-11-23", "created": 3}, {"week": "2026-11-30", "created": 1}]
+    assert ("tickets_created_by_week", "week=2026-11-23", 3) in kpi_rows(report)
+    db.dispose()

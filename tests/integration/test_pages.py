@@ -461,7 +461,8 @@ def test_the_dashboard_draws_the_kpis_for_agents_with_filters_and_a_csv_link(app
     lars = Browser(app, "lars")
     page = lars.get("/dashboard")
     assert page.status_code == 200
-    assert page.text.count('role="img" class="chart') == 6 and "Open tickets by team" in page.text
+    assert page.text.count('role="img" class="chart') == 7 and "Open tickets by team" in page.text
+    assert "Tickets created per week" in page.text
     assert '<p class="tile-value">3</p>' in page.text  # created and open
     link = re.search(r'href="(/dashboard/kpis\.csv[^"]*)"', page.text)
     assert link is not None  # the button downloads with the session (the API takes bearer tokens only)

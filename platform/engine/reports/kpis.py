@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from itsm.interpreter import model as m
 from itsm.store import orgs as stored_orgs
@@ -163,6 +164,8 @@ def kpi_rows(report: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
     rows.append(("satisfaction_average", "", satisfaction["average"]))
     rows.extend(("satisfaction", f"rating={key}", count) for key, count in satisfaction["distribution"].items())
     rows.extend(("tickets_by_channel", f"channel={key}", count) for key, count in report["channels"].items())
+    rows.extend(("tickets_created_by_week", f"week={line['week']}", line["created"])
+                for line in report.get("by_week", []))
     rows.extend(org_csv_rows(report.get("by_org", [])))
     return rows
 
@@ -200,6 +203,7 @@ def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datet
                                      "rate_percent": _percent(first_contact, len(resolved))},
         "satisfaction": _satisfaction(session, pack, scope, tickets),
         "channels": _channels(session, tickets),
+        "by_week": _weekly(session, pack, tickets, now),
     }
     if scope.group_by == "org":
         report["group_by"] = "org"
@@ -278,6 +282,14 @@ def _satisfaction(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: 
     count = sum(distribution.values())
     total = sum(int(r) * n for r, n in distribution.items())
     return {"count": count, "average": round(total / count, 3) if count else None, "distribution": distribution}
+
+
+def _weekly(session: Session, pack: m.PackSpec, tickets: TicketScope, now: datetime) -> list[dict[str, Any]]:
+    """Tickets created per week of the desk (Monday to Sunday in the pack's time zone, at its offset of now),
+    the dashboard's trend."""
+    offset = now.astimezone(ZoneInfo(pack.timezone)).utcoffset()
+    seconds = int(offset.total_seconds()) if offset is not None else 0
+    return [{"week": week, "created": count} for week, count in stored.weekly_counts(session, tickets, seconds)]
 
 
 def _channels(session: Session, tickets: TicketScope) -> dict[str, int]:
