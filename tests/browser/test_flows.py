@@ -189,9 +189,9 @@ def test_the_dashboard_renders_its_charts_in_the_browser(browser: Any, server: s
     lars = Person(browser, server, "lars", screenshots)
     lars.page.click("nav a:has-text('Dashboard')")
     charts = lars.page.locator("svg.chart")
-    assert charts.count() == 6
+    assert charts.count() == 7  # six figures and the weekly trend
     assert lars.page.locator("svg.chart rect").count() > 0  # bars drawn
-    boxes = [charts.nth(i).bounding_box() for i in range(6)]
+    boxes = [charts.nth(i).bounding_box() for i in range(7)]
     assert all(b is not None and b["width"] > 200 for b in boxes)  # laid out, not collapsed
     assert max(b["height"] for b in boxes if b is not None) > 100
     assert "OPEN NOW\n\n2" in lars.page.inner_text(".tiles").upper()  # two reported, both open
