@@ -31,7 +31,7 @@ from support import DEFINITIONS, DEMO_USERS, deployed_app
 
 LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "category": "hardware",
           "impact": "low", "urgency": "medium"}
-READS_TICKETS = re.compile(r"\b(FROM|JOIN)\s+\"?(tickets|events|sla_clocks|search_documents)\b", re.IGNORECASE)
+READS_TICKETS = re.compile(r"\b(FROM|JOIN)\s+\"?(tickets|events|sla_clocks|ticket_search)\b", re.IGNORECASE)
 # requests that scan history and write nothing: answered from the replica
 REPLICA_API = [("GET", "/api/kpis", None), ("GET", "/api/kpis?format=csv", None),
                ("GET", "/api/tickets?q=laptop", None), ("GET", "/api/suggestions?text=laptop+does+not+boot", None),
