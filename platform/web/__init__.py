@@ -14,7 +14,7 @@ types `ATTACHMENT_TYPES` allows (`ITSM_ATTACHMENT_TYPES`, extensions: `itsm.engi
 Links in mail (`{{ links }}`: the ticket's page, one-click rating links) start with `PUBLIC_URL`
 (`ITSM_PUBLIC_URL`, e.g. https://desk.example.org); without it mail has no links.
 `REPLICA_DATABASE_URL` (`ITSM_REPLICA_DATABASE_URL`, optional): a streaming replica of the database that
-KPIs and search read (`extension.replica_engine`).
+search and the suggestions for typed text read (`extension.replica_engine`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keys in the order the engine gives them
     app.config.update(
         DATABASE_URL=os.environ.get("ITSM_DATABASE_URL"),
-        REPLICA_DATABASE_URL=os.environ.get("ITSM_REPLICA_DATABASE_URL"),  # reports and search read it
+        REPLICA_DATABASE_URL=os.environ.get("ITSM_REPLICA_DATABASE_URL"),  # search reads it
         SECRET_KEY=os.environ.get("ITSM_SECRET_KEY"),  # unset: the installation's secret, read on first use
         PACK=os.environ.get("ITSM_PACK"),  # the folder the admin area republishes and the editor edits
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,

@@ -5,10 +5,10 @@ never through `current_app.extensions` directly, so the key and the type live in
 
 Which database a request reads (issue 18) is decided here too. `current_engine()` reads and writes the
 primary. `replica_engine()` reads the read replica (`ITSM_REPLICA_DATABASE_URL`; the primary when unset):
-requests that scan history and write nothing use it, through `kpi_engine()` (the KPIs and the dashboard)
-and `search_engine()` (full-text search), or directly (known errors and similar tickets for text being
-typed). What a person expects to see right after their own write (a ticket, its suggestions, the plain
-queue, "my tickets") stays on the primary: a replica may be behind by the replication lag.
+requests that scan history and write nothing use it, through `search_engine()` (full-text search) or
+directly (known errors and similar tickets for text being typed). The KPIs choose in `kpi_engine()`. What
+a person expects to see right after their own write (a ticket, its suggestions, the plain queue, "my
+tickets") stays on the primary: a replica may be behind by the replication lag.
 """
 
 from __future__ import annotations
@@ -52,10 +52,11 @@ def replica_engine() -> Engine:
 
 
 def kpi_engine() -> Engine:
-    """The engine `/api/kpis`, its CSV and `/dashboard` compute KPIs with: the replica, because computing them
-    writes nothing. The one place to change when it does (KPIs that bring stored aggregates up to date before
-    answering must return `current_engine()` here)."""
-    return replica_engine()
+    """The engine `/api/kpis`, its CSV and `/dashboard` compute KPIs with: the primary, because a report first
+    folds the tickets changed since the last fold into the per-day sums (a write). Reports read the replica
+    when they do not need to write: should the worker alone keep the sums current, return `replica_engine()`
+    here (the figures are then as old as the last fold plus the replication lag)."""
+    return current_engine()
 
 
 def search_engine(filters: Mapping[str, Any]) -> Engine:

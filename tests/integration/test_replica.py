@@ -1,8 +1,9 @@
-"""Reports and search on a read replica (issue 18, `ITSM_REPLICA_DATABASE_URL`).
+"""Search on a read replica (issue 18, `ITSM_REPLICA_DATABASE_URL`).
 
 Which database a request reads is seen in the SQL each engine runs (SQLAlchemy's `before_cursor_execute`):
-KPIs, the dashboard, full-text search and suggestions for typed text read tickets on the replica only;
-creates, transitions, a ticket's page and the plain queue never touch it. On SQLite and PostgreSQL the
+full-text search and suggestions for typed text read tickets on the replica only; creates, transitions, a
+ticket's page, the plain queue and the KPIs (which fold changed tickets into their sums first: a write)
+never touch it. On SQLite and PostgreSQL the
 "replica" is a read-only engine on the same database (so a write sent to it fails, as on a standby); on
 PostgreSQL a real streaming replica is started too (`streaming_replica.py`: a primary and a `pg_basebackup -R`
 copy of their own, about 3 s to start; the whole test takes about 10 s).
@@ -24,7 +25,7 @@ from test_pages import Browser
 from itsm.engine.people.users import add_user, create_token
 from itsm.store import Database
 from itsm.web import create_app, engine_of
-from itsm.web.extension import current_engine, kpi_engine, replica_engine
+from itsm.web.extension import current_engine, replica_engine, search_engine
 
 from streaming_replica import StreamingPair, missing_binaries, streaming_pair, wait_for_replay
 from support import DEFINITIONS, DEMO_USERS, deployed_app
@@ -33,12 +34,13 @@ LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "
           "impact": "low", "urgency": "medium"}
 READS_TICKETS = re.compile(r"\b(FROM|JOIN)\s+\"?(tickets|events|sla_clocks|ticket_search)\b", re.IGNORECASE)
 # requests that scan history and write nothing: answered from the replica
-REPLICA_API = [("GET", "/api/kpis", None), ("GET", "/api/kpis?format=csv", None),
-               ("GET", "/api/tickets?q=laptop", None), ("GET", "/api/suggestions?text=laptop+does+not+boot", None),
+REPLICA_API = [("GET", "/api/tickets?q=laptop", None), ("GET", "/api/suggestions?text=laptop+does+not+boot", None),
                ("POST", "/api/suggestions", {"text": "laptop does not boot"}),
                ("POST", "/api/triage", {"process": "incident", "fields": {"short_description": "laptop broken"}})]
-REPLICA_PAGES = [("GET", "/dashboard", None), ("GET", "/dashboard/kpis.csv", None), ("GET", "/queue?q=laptop", None),
+REPLICA_PAGES = [("GET", "/queue?q=laptop", None),
                  ("POST", "/forms/suggestions", {"_process": "incident", "short_description": "laptop does not boot"})]
+# the KPIs bring their sums up to date before answering (`web.extension.kpi_engine`), and the plain queue
+PRIMARY_PAGES = ["/dashboard", "/dashboard/kpis.csv", "/queue"]
 
 
 class Statements:
@@ -104,6 +106,8 @@ def assert_writes_and_own_reads_on_the_primary(app: Flask, statements: Statement
     call(app, "GET", f"/api/tickets/{numbers[0]}")  # right after one's own write: the primary's answer
     call(app, "GET", "/api/tickets")  # the plain queue
     call(app, "GET", f"/api/tickets/{numbers[0]}/suggestions")
+    call(app, "GET", "/api/kpis")
+    call(app, "GET", "/api/kpis?format=csv")
     assert statements.ran["replica"] == [] and statements.reading_tickets("primary")
     return numbers
 
@@ -116,7 +120,7 @@ def app(db_url: str) -> Flask:
     return replica_app(db_url, db_url)
 
 
-def test_reports_and_search_read_the_replica_writes_and_own_reads_the_primary(app: Flask) -> None:
+def test_search_reads_the_replica_writes_reports_and_own_reads_the_primary(app: Flask) -> None:
     statements = Statements(app)
     assert_writes_and_own_reads_on_the_primary(app, statements)
     for method, path, body in REPLICA_API:
@@ -124,9 +128,10 @@ def test_reports_and_search_read_the_replica_writes_and_own_reads_the_primary(ap
         call(app, method, path, body)
         assert_read_on(statements, "replica", path)
     browser = Browser(app, "lars")
-    statements.clear()
-    assert browser.get("/queue").status_code == 200  # the plain queue page
-    assert_read_on(statements, "primary", "/queue")
+    for path in PRIMARY_PAGES:
+        statements.clear()
+        assert browser.get(path).status_code == 200
+        assert_read_on(statements, "primary", path)
     for method, path, data in REPLICA_PAGES:
         response = browser.get(path) if method == "GET" else browser.post(path, data or {})
         assert response.status_code == 200, (path, response.text[:500])
@@ -153,7 +158,7 @@ def test_the_replica_engine_refuses_writes(app: Flask, db_url: str) -> None:
 def test_without_a_replica_every_request_reads_the_primary(tmp_path: Any) -> None:
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'itsm.db'}", "REPLICA_DATABASE_URL": None})
     with app.app_context():
-        assert replica_engine() is current_engine() and kpi_engine() is current_engine()
+        assert replica_engine() is current_engine() and search_engine({"q": "vpn"}) is current_engine()
 
 
 # -- a real streaming replica (PostgreSQL) ----------------------------------------------------------------
@@ -169,7 +174,7 @@ def pair() -> Iterator[StreamingPair]:
         yield started
 
 
-def test_a_streaming_replica_answers_reports_and_search_as_the_primary_would(pair: StreamingPair) -> None:
+def test_a_streaming_replica_answers_search_as_the_primary_would(pair: StreamingPair) -> None:
     app = replica_app(pair.primary_url, pair.replica_url)
     primary_only = create_app({"DATABASE_URL": pair.primary_url, "TESTING": True})  # the same answers, read there
     primary_only.config["TOKENS"] = app.config["TOKENS"]
@@ -186,19 +191,10 @@ def test_a_streaming_replica_answers_reports_and_search_as_the_primary_would(pai
         statements.clear()
         answer = call(app, method, path, body)
         assert_read_on(statements, "replica", path)
-        assert comparable(answer) == comparable(call(primary_only, method, path, body)), path
+        assert answer.get_json() == call(primary_only, method, path, body).get_json(), path
     found = call(app, "GET", "/api/tickets?q=laptop").get_json()["items"]
     assert sorted(item["number"] for item in found) == sorted(numbers)  # every ticket replayed is searchable
-    assert call(app, "GET", "/api/kpis").get_json()["tickets"]["created"] == 3
     for application in (app, primary_only):
         with application.app_context():
             replica_engine().db.dispose()
             current_engine().db.dispose()
-
-
-def comparable(response: Any) -> Any:
-    """An answer without the instant it was computed at."""
-    if response.is_json:
-        body = response.get_json()
-        return {k: v for k, v in body.items() if k != "generated_at"} if isinstance(body, dict) else body
-    return [line for line in response.text.splitlines() if "generated_at" not in line]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from itsm.interpreter import model as m
+from itsm.store import kpi_facts
 from itsm.store import orgs as stored_orgs
 from itsm.store import reports as stored
 from itsm.store.reports import ClockCount, TicketScope, TicketTiming
@@ -38,6 +39,8 @@ AGENT_EVENTS = ("create", "transition", "update", "comment")  # what counts as a
 RATINGS = (1, 2, 3, 4, 5)
 UNCOUNTED_CLOCKS = ("not_started", "cancelled")  # phases of clocks that neither met nor breached a target
 NONE = "none"  # the key of tickets without a team or priority
+FOLD_WHEN_READ = 2000  # pending tickets a report folds into the sums itself (more: the worker's job)
+FOLD_BATCH = 1000  # tickets per fold transaction
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ def kpi_report(engine: Engine, actor: Actor, params: Mapping[str, str]) -> dict[
     """`GET /api/kpis`: the scope from the parameters, the figures from one read transaction."""
     pack = engine.definitions.active().pack
     scope = kpi_scope(pack, actor, params)
+    bring_up_to_date(engine, pack, engine.clock(), rebuild_when_read=True)
     with engine.db.read() as session:
         scope = replace(scope, viewer=viewer_of(session, actor, pack))
         return compute_kpis(session, pack, scope, engine.clock())
@@ -173,42 +177,154 @@ def kpi_rows(report: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
 # -- the figures ----------------------------------------------------------------------------------------------
 
 def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datetime) -> dict[str, Any]:
-    """Every figure for the scope, as `GET /api/kpis` returns it."""
+    """Every figure for the scope, as `GET /api/kpis` returns it: from the per-day sums when they can answer
+    (`answers_from_sums`), else from the tickets' events. Both give the same figures."""
     tickets = scope.tickets()
     if scope.org is not None:
         if stored_orgs.by_id(session, scope.org) is None:
             raise BadRequest(N_("no organization '%(org)s'", org=scope.org),
                              [{"field": "org", "message": N_("unknown organization")}])
         tickets = stored.for_org(session, tickets, scope.org)
-    created, still_open, backlog = _tickets_and_backlog(session, tickets, now)
-    facts = _ticket_facts(session, scope, tickets)
-    acknowledged = [ack for ack, _, _, _, _ in facts if ack is not None]
-    resolved = [(seconds, reopened, moved) for _, seconds, reopened, moved, _ in facts if seconds is not None]
-    reopened = sum(1 for _, again, _ in resolved if again)
-    first_contact = sum(1 for _, again, moved in resolved if not again and not moved)
-    report = {
+    report: dict[str, Any] = {
         "period": {"from": _iso(scope.start), "to": _iso(scope.end), "applies_to": "created_at"},
         "process": scope.process,
         "processes": [p.id for p in scope.processes],
         "team": scope.team,
         "org": scope.org,
         "generated_at": _iso(now),
-        "tickets": {"created": created, "open": still_open, "resolved": len(resolved)},
-        "time_to_acknowledge": _durations(acknowledged),
-        "time_to_resolve": _durations(seconds for seconds, _, _ in resolved),
-        "sla": _sla(session, tickets, now),
-        "backlog": backlog,
-        "reopen": {"resolved": len(resolved), "reopened": reopened, "rate_percent": _percent(reopened, len(resolved))},
-        "first_contact_resolution": {"resolved": len(resolved), "first_contact": first_contact,
-                                     "rate_percent": _percent(first_contact, len(resolved))},
-        "satisfaction": _satisfaction(session, pack, scope, tickets),
-        "channels": _channels(session, tickets),
-        "by_week": _weekly(session, pack, tickets, now),
     }
+    rules = fact_rules(pack, now)
+    if answers_from_sums(session, scope, rules):
+        report.update(_figures_from_sums(session, scope, tickets, rules, now))
+        facts = kpi_facts.timings_of(session, _fact_scope(scope, tickets)) if scope.group_by == "org" else []
+    else:
+        facts = _ticket_facts(session, scope, tickets)
+        report.update(_figures_from_events(session, pack, scope, tickets, facts, now))
     if scope.group_by == "org":
         report["group_by"] = "org"
         report["by_org"] = org_rows(session, pack, scope, tickets, facts, now)
     return report
+
+
+def _figures_from_events(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: TicketScope,
+                         facts: list[TicketTiming], now: datetime) -> dict[str, Any]:
+    """The figures read from every ticket of the scope, its events and its clocks."""
+    created, still_open, backlog = _tickets_and_backlog(session, tickets, now)
+    resolved = [(seconds, reopened, moved) for _, seconds, reopened, moved, _ in facts if seconds is not None]
+    reopened = sum(1 for _, again, _ in resolved if again)
+    first_contact = sum(1 for _, again, moved in resolved if not again and not moved)
+    offset = desk_offset(pack, now)
+    return {
+        "tickets": {"created": created, "open": still_open, "resolved": len(resolved)},
+        "time_to_acknowledge": _durations(ack for ack, _, _, _, _ in facts if ack is not None),
+        "time_to_resolve": _durations(seconds for seconds, _, _ in resolved),
+        "sla": _sla(stored.clock_counts(session, tickets, now, skip_phases=UNCOUNTED_CLOCKS)),
+        "backlog": backlog,
+        **_rates(len(resolved), reopened, first_contact),
+        "satisfaction": _satisfaction(_ratings(session, pack, scope, tickets)),
+        "channels": _channels(session, tickets),
+        "by_week": [{"week": week, "created": count}
+                    for week, count in stored.weekly_counts(session, tickets, offset)],
+    }
+
+
+def _figures_from_sums(session: Session, scope: KpiScope, tickets: TicketScope, rules: kpi_facts.Rules,
+                       now: datetime) -> dict[str, Any]:
+    """The figures from the per-day sums and per-ticket facts (`itsm.store.kpi_facts`), with what depends
+    on the instant of the report (open tickets by age, running clocks past their deadline) read live."""
+    found = kpi_facts.period_sums(session, _fact_scope(scope, tickets), rules)
+    sums = found.sums
+    _, still_open, backlog = _tickets_and_backlog(session, replace(tickets, open_only=True), now)
+    stopped: dict[tuple[str, str], dict[str, int]] = {}
+    for outcome in ("met", "breached"):
+        for (figure, key), count in sums.items():
+            if figure == f"sla_{outcome}":
+                clock, priority = kpi_facts.split_clock_key(key)
+                stopped.setdefault((clock, priority or NONE), {"met": 0, "breached": 0, "running": 0})[outcome] += count
+    weeks: dict[str, int] = {}
+    for day, count in sorted(found.created_per_day.items()):
+        if count:
+            monday = (day - timedelta(days=day.weekday())).isoformat()
+            weeks[monday] = weeks.get(monday, 0) + count
+    resolved = sums[("resolved", "")]
+    return {
+        "tickets": {"created": sums[("created", "")], "open": still_open, "resolved": resolved},
+        "time_to_acknowledge": durations_of(sums[("acknowledged", "")], sums[("ack_ms", "")], found.ack_middle_ms),
+        "time_to_resolve": durations_of(resolved, sums[("resolve_ms", "")], found.resolve_middle_ms),
+        "sla": _sla(stored.clock_counts(session, tickets, now, only_open=True), stopped),
+        "backlog": backlog,
+        **_rates(resolved, sums[("reopened", "")], sums[("first_contact", "")]),
+        "satisfaction": _satisfaction({key: count for (figure, key), count in sums.items() if figure == "rating"}),
+        "channels": dict(sorted((key, count) for (figure, key), count in sums.items() if figure == "channel")),
+        "by_week": [{"week": week, "created": count} for week, count in weeks.items()],
+    }
+
+
+def _fact_scope(scope: KpiScope, tickets: TicketScope) -> kpi_facts.FactScope:
+    return kpi_facts.FactScope(tickets.processes, scope.start, scope.end, scope.team)
+
+
+def _rates(resolved: int, reopened: int, first_contact: int) -> dict[str, Any]:
+    return {"reopen": {"resolved": resolved, "reopened": reopened, "rate_percent": _percent(reopened, resolved)},
+            "first_contact_resolution": {"resolved": resolved, "first_contact": first_contact,
+                                         "rate_percent": _percent(first_contact, resolved)}}
+
+
+# -- the per-day sums (issue 18) ----------------------------------------------------------------------------------
+
+def fact_rules(pack: m.PackSpec, now: datetime) -> kpi_facts.Rules:
+    """What a ticket's KPI facts are under the pack: the same decisions `_ticket_facts` hands the store."""
+    processes = list(pack.processes.values())
+    return kpi_facts.Rules(AGENT_EVENTS, SYSTEM, {p.id: resolution_states(p) for p in processes},
+                           {p.id: (resolution_states(p), work_states(p)) for p in processes},
+                           {p.id: rating_field(pack.forms[p.form]) for p in processes}, desk_offset(pack, now))
+
+
+def desk_offset(pack: m.PackSpec, now: datetime) -> int:
+    """The desk's standard offset from UTC in seconds (its days and weeks; summer time left out, so that a
+    ticket's day never changes with the season of the report)."""
+    local = now.astimezone(ZoneInfo(pack.timezone))
+    offset, summer = local.utcoffset(), local.dst()
+    return int(((offset or timedelta()) - (summer or timedelta())).total_seconds())
+
+
+def answers_from_sums(session: Session, scope: KpiScope, rules: kpi_facts.Rules) -> bool:
+    """Whether the sums can answer for the scope: they are kept per process, team and day, so not per
+    organization (`org`, a reader who sees only some organizations' tickets), and they must
+    be complete under today's rules (not being rebuilt after a new pack version). With `group_by=org`
+    the rows by organization read each ticket's facts instead of its events."""
+    if scope.org is not None:
+        return False
+    if scope.viewer is not None and not {p.id for p in scope.processes} <= set(scope.viewer.processes):
+        return False
+    return (kpi_facts.stored_fingerprint(session) == rules.fingerprint()
+            and kpi_facts.pending(session) <= FOLD_WHEN_READ)
+
+
+def bring_up_to_date(engine: Engine, pack: m.PackSpec, now: datetime, *, batches: int | None = None,
+                     rebuild_when_read: bool = False) -> int:
+    """Fold pending tickets into the sums, each batch its own transaction: all of them (`batches` None) or
+    that many batches. Under new rules the sums are rebuilt first, and only by the worker on a large desk
+    (`rebuild_when_read`: a report may rebuild the sums of up to FOLD_WHEN_READ tickets; beyond that it
+    reads the events, and leaves the sums alone if too many tickets wait). Returns the tickets folded."""
+    rules = fact_rules(pack, now)
+    with engine.db.write() as session:
+        kpi_facts.lock(session)
+        if kpi_facts.stored_fingerprint(session) != rules.fingerprint():
+            if rebuild_when_read and stored.ticket_count(session) > FOLD_WHEN_READ:
+                return 0
+            kpi_facts.rebuild(session, rules)
+        if rebuild_when_read and kpi_facts.pending(session) > FOLD_WHEN_READ:
+            return 0
+    folded, done = 0, 0
+    while batches is None or done < batches:
+        with engine.db.write() as session:
+            kpi_facts.lock(session)
+            count = kpi_facts.fold(session, rules, FOLD_BATCH)
+        folded, done = folded + count, done + 1
+        if count < FOLD_BATCH:
+            break
+    return folded
 
 
 def _ticket_facts(session: Session, scope: KpiScope, tickets: TicketScope) -> list[TicketTiming]:
@@ -222,11 +338,16 @@ def _ticket_facts(session: Session, scope: KpiScope, tickets: TicketScope) -> li
 
 
 def _durations(seconds: Iterable[float]) -> dict[str, Any]:
-    values = sorted(seconds)
-    if not values:
+    values = sorted(round(value * 1000) for value in seconds)
+    return durations_of(len(values), sum(values), statistics.median(values) if values else None)
+
+
+def durations_of(count: int, total_ms: int, middle_ms: float | None) -> dict[str, Any]:
+    """A duration's figures from its count, its sum and its median in milliseconds."""
+    if not count or middle_ms is None:
         return {"count": 0, "mean_seconds": None, "median_seconds": None}
-    return {"count": len(values), "mean_seconds": round(statistics.fmean(values), 3),
-            "median_seconds": round(statistics.median(values), 3)}
+    return {"count": count, "mean_seconds": round(total_ms / count / 1000, 3),
+            "median_seconds": round(middle_ms / 1000, 3)}
 
 
 def clock_outcomes(count: ClockCount) -> dict[str, int]:
@@ -239,10 +360,12 @@ def clock_outcomes(count: ClockCount) -> dict[str, int]:
     return {"met" if count.phase == "stopped" else "running": count.clocks}
 
 
-def _sla(session: Session, tickets: TicketScope, now: datetime) -> list[dict[str, Any]]:
-    """Met / breached / running clocks per clock and priority."""
-    table: dict[tuple[str, str], dict[str, int]] = {}
-    for line in stored.clock_counts(session, tickets, now, skip_phases=UNCOUNTED_CLOCKS):
+def _sla(lines: Iterable[ClockCount],
+         stopped: Mapping[tuple[str, str], dict[str, int]] | None = None) -> list[dict[str, Any]]:
+    """Met / breached / running clocks per clock and priority: the counted clock rows, and the stopped clocks
+    already counted (`stopped`, from the sums)."""
+    table = {key: dict(counts) for key, counts in (stopped or {}).items()}
+    for line in lines:
         counts = table.setdefault((line.clock, line.priority or NONE), {"met": 0, "breached": 0, "running": 0})
         for outcome, clocks in clock_outcomes(line).items():
             counts[outcome] += clocks
@@ -271,32 +394,32 @@ def _tickets_and_backlog(session: Session, tickets: TicketScope,
                                  "by_priority": _sorted(by_priority), "by_age": by_age}
 
 
-def _satisfaction(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: TicketScope) -> dict[str, Any]:
-    distribution = {str(r): 0 for r in RATINGS}
+def _ratings(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: TicketScope) -> dict[str, int]:
+    """How many tickets hold each rating, over the processes whose form has a rating field."""
+    out: dict[str, int] = {}
     for process in scope.processes:
         name = rating_field(pack.forms[process.form])
         if name is None:
             continue
         for rating, count in stored.rating_counts(session, tickets, process.id, name):
-            distribution[str(rating)] = distribution.get(str(rating), 0) + count
+            out[str(rating)] = out.get(str(rating), 0) + count
+    return out
+
+
+def _satisfaction(ratings: Mapping[str, int]) -> dict[str, Any]:
+    distribution = {str(r): 0 for r in RATINGS}
+    for rating, count in ratings.items():
+        distribution[rating] = distribution.get(rating, 0) + count
     count = sum(distribution.values())
     total = sum(int(r) * n for r, n in distribution.items())
     return {"count": count, "average": round(total / count, 3) if count else None, "distribution": distribution}
-
-
-def _weekly(session: Session, pack: m.PackSpec, tickets: TicketScope, now: datetime) -> list[dict[str, Any]]:
-    """Tickets created per week of the desk (Monday to Sunday in the pack's time zone, at its offset of now),
-    the dashboard's trend."""
-    offset = now.astimezone(ZoneInfo(pack.timezone)).utcoffset()
-    seconds = int(offset.total_seconds()) if offset is not None else 0
-    return [{"week": week, "created": count} for week, count in stored.weekly_counts(session, tickets, seconds)]
 
 
 def _channels(session: Session, tickets: TicketScope) -> dict[str, int]:
     """The ticket's `channel` field when its form has one, else the channel recorded on its create event."""
     out: dict[str, int] = {}
     for field_value, recorded, count in stored.channel_counts(session, tickets):
-        key = field_value or recorded or "unknown"
+        key = kpi_facts.channel_of(field_value, recorded)
         out[key] = out.get(key, 0) + count
     return dict(sorted(out.items()))
 
