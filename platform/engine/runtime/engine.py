@@ -73,7 +73,8 @@ class Engine:
         """This engine with its tickets read from `replica`, a read-only copy of its database (a streaming
         replica: `ITSM_REPLICA_DATABASE_URL`), for requests that scan history and write nothing. It shares
         the compiled definitions (which follow the primary), the plugin actions and the served triage
-        models; what it reads may be behind the primary by the replication lag."""
+        models; what it reads may be behind the primary by the replication lag. A copy made now: attributes
+        set on this engine later (a test's clock) are not the twin's."""
         twin = copy.copy(self)
         twin.db = replica
         return twin
