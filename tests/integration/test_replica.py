@@ -3,10 +3,10 @@
 Which database a request reads is seen in the SQL each engine runs (SQLAlchemy's `before_cursor_execute`):
 full-text search and suggestions for typed text read tickets on the replica only; creates, transitions, a
 ticket's page, the plain queue and the KPIs (which fold changed tickets into their sums first: a write)
-never touch it. On SQLite and PostgreSQL the
-"replica" is a read-only engine on the same database (so a write sent to it fails, as on a standby); on
-PostgreSQL a real streaming replica is started too (`streaming_replica.py`: a primary and a `pg_basebackup -R`
-copy of their own, about 3 s to start; the whole test takes about 10 s).
+never touch it. On SQLite and PostgreSQL the "replica" is a read-only engine on the same database (so a
+write sent to it fails, as on a standby); on PostgreSQL a real streaming replica is started too
+(`streaming_replica.py`: a primary and a `pg_basebackup -R` copy of their own, 3-8 s to start on this
+machine; that test took 5-11 s in all).
 """
 
 from __future__ import annotations
