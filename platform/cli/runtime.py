@@ -113,7 +113,7 @@ def worker(interval: float, batch: int, once: bool) -> None:
     if once:
         result = sweep(engine, batch)
         click.echo(f"swept: {result.summary()}")
-        click.echo(f"KPI sums: {fold_kpis(engine, batches=None)} changed tickets counted")
+        click.echo(f"KPI sums: {fold_kpis(engine)} changed tickets counted")
         return
     click.echo(f"worker: sweeping every {interval:g} s (Ctrl-C stops)")
     run_forever(engine, interval, batch)

@@ -21,7 +21,7 @@ from .runtime.sweep import DEFAULT_BATCH, SweepResult, sweep_due
 
 log = logging.getLogger("itsm.worker")
 RETRAIN_CHECK = 600.0  # seconds between two looks at whether a triage model is due for retraining
-KPI_BATCHES = 20  # batches of changed tickets a round folds into the KPI sums (a rebuild spreads over rounds)
+KPI_SECONDS = 5.0  # how long a round may fold changed tickets into the KPI sums (a rebuild spreads over rounds)
 
 
 class Retrainer:
@@ -61,14 +61,14 @@ def sweep(engine: Engine, batch: int | None = None, deliver: bool = True, set_ba
     return total
 
 
-def fold_kpis(engine: Engine, batches: int | None = KPI_BATCHES) -> int:
+def fold_kpis(engine: Engine, batches: int | None = None, seconds: float | None = None) -> int:
     """Fold the tickets changed since the last round into the KPI sums, or rebuild them under a new pack
-    version, `batches` batches at most (None: all): how many tickets (issue 18)."""
+    version: all of them, `batches` batches or for about `seconds`; how many tickets (issue 18)."""
     try:
         pack = engine.definitions.active().pack
     except NotFound:  # nothing published yet: no rules to count by
         return 0
-    return bring_up_to_date(engine, pack, engine.clock(), batches=batches)
+    return bring_up_to_date(engine, pack, engine.clock(), batches=batches, seconds=seconds)
 
 
 @dataclass
@@ -102,7 +102,7 @@ def run_forever(engine: Engine, interval: float = 5.0, batch: int = DEFAULT_BATC
         started = time.monotonic()
         try:
             result = sweep(engine, batch)
-            folded = fold_kpis(engine)
+            folded = fold_kpis(engine, seconds=KPI_SECONDS)
         except Exception as exc:
             reason = outage(exc)
             if reason is None:  # the worker outlives a bad sweep; the next one retries

@@ -287,11 +287,9 @@ def facts_of(session: Session, scope: FactScope) -> list[Fact]:
     return [Fact(*row) for row in session.execute(select(*_COLUMNS).where(*scope.fact_conditions()))]
 
 
-def timings_of(session: Session, scope: FactScope) -> list[TicketTiming]:
-    """The scope's tickets' timings as `reports.ticket_timings` gives them, from their facts."""
-    query = select(KpiFact.ack_ms, KpiFact.resolve_ms, KpiFact.reopened, KpiFact.moved, KpiFact.org)
-    return [(_seconds(ack), _seconds(resolve), bool(reopened), bool(moved), org)
-            for ack, resolve, reopened, moved, org in session.execute(query.where(*scope.fact_conditions()))]
+def timing_of(fact: Fact) -> TicketTiming:
+    """The ticket's timings as `reports.ticket_timings` gives them."""
+    return (_seconds(fact.ack_ms), _seconds(fact.resolve_ms), fact.reopened, fact.moved, fact.org)
 
 
 def _seconds(ms: int | None) -> float | None:

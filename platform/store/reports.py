@@ -207,14 +207,15 @@ def org_ticket_counts(session: Session, scope: TicketScope,
 
 
 def org_clock_counts(session: Session, scope: TicketScope, parent_path: str | None, now: datetime,
-                     skip_phases: Collection[str] = ()) -> list[ClockCount]:
+                     skip_phases: Collection[str] = (), only_open: bool = False) -> list[ClockCount]:
     """`clock_counts` by child key (in `org`; priorities together, `priority` None): a few rows per child,
     where counting per organization would make a group of nearly every clock of 11,000 units."""
     key, join = _by_child(session, parent_path)
     columns = (SlaClock.clock, SlaClock.phase, SlaClock.status, SlaClock.breached)
+    which = [text(f"sla_clocks.{OPEN_CLOCKS}")] if only_open else [SlaClock.phase.not_in(list(skip_phases))]
     inner = (select(key.label("child"), *columns, case((SlaClock.deadline < now, 1), else_=0).label("overdue"))
              .select_from(Ticket).join(SlaClock, SlaClock.ticket_id == Ticket.id).outerjoin(*join)
-             .where(*scope.conditions(), SlaClock.phase.not_in(list(skip_phases)))).subquery()
+             .where(*scope.conditions(), *which)).subquery()
     keys = [inner.c.child, inner.c.clock, inner.c.phase, inner.c.status, inner.c.breached]
     query = select(*keys, func.count(), func.sum(inner.c.overdue)).group_by(*keys)
     out = []

@@ -9,11 +9,14 @@ the store as states, kinds and bounds; docs/decisions.md defines every figure.
 
 from __future__ import annotations
 
+import functools
 import statistics
-from collections.abc import Iterable, Mapping
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from itsm.interpreter import model as m
@@ -196,13 +199,15 @@ def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datet
     rules = fact_rules(pack, now)
     if answers_from_sums(session, scope, rules):
         report.update(_figures_from_sums(session, scope, tickets, rules, now))
-        facts = kpi_facts.timings_of(session, _fact_scope(scope, tickets)) if scope.group_by == "org" else []
+        fact_rows = kpi_facts.facts_of(session, _fact_scope(scope, tickets)) if scope.group_by == "org" else []
+        facts = [kpi_facts.timing_of(fact) for fact in fact_rows]
     else:
+        fact_rows = None
         facts = _ticket_facts(session, scope, tickets)
         report.update(_figures_from_events(session, pack, scope, tickets, facts, now))
     if scope.group_by == "org":
         report["group_by"] = "org"
-        report["by_org"] = org_rows(session, pack, scope, tickets, facts, now)
+        report["by_org"] = org_rows(session, pack, scope, tickets, facts, now, fact_rows)
     return report
 
 
@@ -302,11 +307,12 @@ def answers_from_sums(session: Session, scope: KpiScope, rules: kpi_facts.Rules)
 
 
 def bring_up_to_date(engine: Engine, pack: m.PackSpec, now: datetime, *, batches: int | None = None,
-                     rebuild_when_read: bool = False) -> int:
-    """Fold pending tickets into the sums, each batch its own transaction: all of them (`batches` None) or
-    that many batches. Under new rules the sums are rebuilt first, and only by the worker on a large desk
-    (`rebuild_when_read`: a report may rebuild the sums of up to FOLD_WHEN_READ tickets; beyond that it
-    reads the events, and leaves the sums alone if too many tickets wait). Returns the tickets folded."""
+                     seconds: float | None = None, rebuild_when_read: bool = False) -> int:
+    """Fold pending tickets into the sums, each batch its own transaction: all of them, or `batches`
+    batches, or for about `seconds`. Under new rules the sums are rebuilt first, and only by the worker on a
+    large desk (`rebuild_when_read`: a report may rebuild the sums of up to FOLD_WHEN_READ tickets; beyond
+    that it reads the events, and leaves the sums alone if too many tickets wait). A rebuild folds in
+    batches ten times larger. Returns the tickets folded."""
     rules = fact_rules(pack, now)
     with engine.db.write() as session:
         kpi_facts.lock(session)
@@ -314,15 +320,18 @@ def bring_up_to_date(engine: Engine, pack: m.PackSpec, now: datetime, *, batches
             if rebuild_when_read and stored.ticket_count(session) > FOLD_WHEN_READ:
                 return 0
             kpi_facts.rebuild(session, rules)
-        if rebuild_when_read and kpi_facts.pending(session) > FOLD_WHEN_READ:
-            return 0
+        waiting = kpi_facts.pending(session)
+    if rebuild_when_read and waiting > FOLD_WHEN_READ:
+        return 0
+    size = FOLD_BATCH if waiting <= 10 * FOLD_BATCH else 10 * FOLD_BATCH
+    until = time.monotonic() + seconds if seconds is not None else None
     folded, done = 0, 0
-    while batches is None or done < batches:
+    while (batches is None or done < batches) and (until is None or time.monotonic() < until):
         with engine.db.write() as session:
             kpi_facts.lock(session)
-            count = kpi_facts.fold(session, rules, FOLD_BATCH)
+            count = kpi_facts.fold(session, rules, size)
         folded, done = folded + count, done + 1
-        if count < FOLD_BATCH:
+        if count < size:
             break
     return folded
 
@@ -455,43 +464,48 @@ class _OrgFigures:
 
 
 def org_rows(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: TicketScope,
-             facts: list[TicketTiming], now: datetime) -> list[dict[str, Any]]:
+             facts: list[TicketTiming], now: datetime,
+             fact_rows: list[kpi_facts.Fact] | None = None) -> list[dict[str, Any]]:
     """The figures of each organization directly under `scope.org` (each over its whole subtree), or of each
     root without `org`: one row each, by name, even without tickets. Tickets reported from `org` itself come
     first in a row marked `own`; tickets of no organization last, in a row whose `org` is null (only when
-    there are such tickets). The rows add up to the report's totals."""
+    there are such tickets). The rows add up to the report's totals. Counted from the tickets and their
+    clocks, or, given the tickets' KPI facts (`fact_rows`), from those and the open tickets' clocks."""
     parent_path = stored_orgs.paths_of(session, [scope.org]).get(scope.org) if scope.org else None
     children = stored_orgs.children(session, scope.org)
     below = stored_orgs.child_counts(session, [child.id for child in children])
     groups: dict[str | None, _OrgFigures] = {}
+    paths = stored_orgs.paths_under(session, parent_path)  # the per-ticket facts name organizations
 
     def figures(key: str | None) -> _OrgFigures:
         """The row of a child key: a child's id, "" for `org` itself, None for no organization."""
         return groups.setdefault(scope.org if key == "" else key or None, _OrgFigures())
 
-    for key, is_open, count in stored.org_ticket_counts(session, tickets, parent_path):
+    @functools.cache
+    def child_of(org: str | None) -> str | None:
+        return stored_orgs.child_on_path(paths[org], parent_path) if org in paths else None
+
+    if fact_rows is None:
+        counts = _org_counts(session, pack, scope, tickets, parent_path, now)
+    else:
+        counts = _org_counts_of_facts(session, tickets, parent_path, now, fact_rows, child_of)
+    for key, is_open, count in counts.tickets:
         figures(key).created += count
         figures(key).open += count if is_open else 0
-    paths = stored_orgs.paths_under(session, parent_path)  # the per-ticket facts name organizations
     for ack, seconds, reopened, moved, org in facts:
-        found = figures(stored_orgs.child_on_path(paths[org], parent_path) if org in paths else None)
+        found = figures(child_of(org))
         if ack is not None:
             found.acknowledged.append(ack)
         if seconds is not None:
             found.resolved.append((seconds, reopened, moved))
-    clock_lines = stored.org_clock_counts(session, tickets, parent_path, now, skip_phases=UNCOUNTED_CLOCKS)
-    clock_ids = sorted({line.clock for line in clock_lines})
-    for line in clock_lines:
+    clock_ids = sorted({line.clock for line in counts.clocks})
+    for line in counts.clocks:
         tally = figures(line.org).clocks.setdefault(line.clock, {"met": 0, "breached": 0, "running": 0})
         for outcome, clocks in clock_outcomes(line).items():
             tally[outcome] += clocks
-    for process in scope.processes:
-        name = rating_field(pack.forms[process.form])
-        if name is None:
-            continue
-        for key, rating, count in stored.org_rating_counts(session, tickets, parent_path, process.id, name):
-            ratings = figures(key).ratings
-            ratings[int(rating)] = ratings.get(int(rating), 0) + count
+    for key, rating, count in counts.ratings:
+        ratings = figures(key).ratings
+        ratings[int(rating)] = ratings.get(int(rating), 0) + count
 
     def row(org: str | None, name: str | None, units: int, own: bool) -> dict[str, Any]:
         return {"org": org, "name": name, "own": own, "children": units,
@@ -504,6 +518,56 @@ def org_rows(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: Ticke
     if None in groups:
         rows.append(row(None, None, 0, False))
     return rows
+
+
+class _OrgCounts(NamedTuple):
+    """What the rows by organization add up, each by child key: (key, is_open, tickets), the clock counts
+    (`ClockCount.org` the key), (key, rating, tickets)."""
+
+    tickets: list[tuple[str | None, bool, int]]
+    clocks: list[ClockCount]
+    ratings: list[tuple[str | None, Any, int]]
+
+
+def _org_counts(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: TicketScope,
+                parent_path: str | None, now: datetime) -> _OrgCounts:
+    """The counts from the scope's tickets and every clock of theirs."""
+    ratings = []
+    for process in scope.processes:
+        name = rating_field(pack.forms[process.form])
+        if name is not None:
+            ratings += stored.org_rating_counts(session, tickets, parent_path, process.id, name)
+    return _OrgCounts(stored.org_ticket_counts(session, tickets, parent_path),
+                      stored.org_clock_counts(session, tickets, parent_path, now, skip_phases=UNCOUNTED_CLOCKS),
+                      ratings)
+
+
+def _org_counts_of_facts(session: Session, tickets: TicketScope, parent_path: str | None, now: datetime,
+                         fact_rows: list[kpi_facts.Fact],
+                         child_of: Callable[[str | None], str | None]) -> _OrgCounts:
+    """The counts from the tickets' KPI facts (created, ratings, stopped clocks) and from the open tickets
+    and open clocks (what depends on now)."""
+    created: Counter[str | None] = Counter()
+    rated: Counter[tuple[str | None, int]] = Counter()
+    stopped: Counter[tuple[str | None, str, bool]] = Counter()
+    for fact in fact_rows:
+        key = child_of(fact.org)
+        created[key] += 1
+        if fact.rating is not None:
+            rated[(key, fact.rating)] += 1
+        for clocks, breached in ((fact.met, False), (fact.breached, True)):
+            for clock in clocks.split(",") if clocks else ():
+                stopped[(key, clock, breached)] += 1
+    still_open = replace(tickets, open_only=True)
+    opened: Counter[str | None] = Counter()
+    for key, _, count in stored.org_ticket_counts(session, still_open, parent_path):
+        opened[key or None] += count
+    ticket_counts = [(key, True, opened[key]) for key in opened]
+    ticket_counts += [(key, False, count - opened[key]) for key, count in created.items()]
+    clocks = [ClockCount(clock, None, "stopped", "breached" if breached else "met", breached, count, 0, key)
+              for (key, clock, breached), count in stopped.items()]
+    clocks += stored.org_clock_counts(session, tickets, parent_path, now, only_open=True)
+    return _OrgCounts(ticket_counts, clocks, [(key, rating, count) for (key, rating), count in rated.items()])
 
 
 def _org_figures(found: _OrgFigures, clock_ids: list[str]) -> dict[str, Any]:
