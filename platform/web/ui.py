@@ -31,7 +31,7 @@ from itsm.store import orgs
 
 from .api import decode_queue_cursor, encode_queue_cursor
 from .attachments import MAX_FILES, chosen_files, receive_all, takes_files
-from .extension import current_engine
+from .extension import current_engine, replica_engine
 from .formdata import parse_form
 from .i18n import said, text
 from .security import login_required, page_actor
@@ -376,7 +376,7 @@ def form_suggestions() -> Any:
     if process is None:
         return jsonify([])
     typed = "\n".join(request.form.get(name, "") for name in prose_fields(process))
-    engine = current_engine()
+    engine = replica_engine()
     with engine.db.read() as session:
         served = engine.triage.current(session, process.id)
     items = similar(engine, _actor(), process, typed[:4000], served, solved_only=True)
