@@ -11,7 +11,8 @@ from flask_babel import gettext, lazy_gettext
 
 from itsm.engine import BadRequest
 from itsm.engine.people.org_admin import lineage_of
-from itsm.engine.reports.kpis import kpi_report, rating_field
+from itsm.engine.reports.kpi_terms import rating_field
+from itsm.engine.reports.kpis import kpi_report
 
 from .api import kpi_csv
 from .charts import bar_chart, format_number, histogram, horizontal_bars

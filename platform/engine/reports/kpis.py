@@ -9,14 +9,11 @@ the store as states, kinds and bounds; docs/decisions.md defines every figure.
 
 from __future__ import annotations
 
-import functools
-import statistics
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from itsm.interpreter import model as m
@@ -24,12 +21,26 @@ from itsm.store import kpi_facts
 from itsm.store import orgs as stored_orgs
 from itsm.store import reports as stored
 from itsm.store.reports import ClockCount, TicketScope, TicketTiming
-from itsm.store.visibility import Viewer
 
 from ..errors import N_, BadRequest, Forbidden
 from ..runtime.actors import SYSTEM, Actor, is_agent_for
 from ..runtime.engine import Engine
 from ..runtime.visibility import viewer_of
+from .kpi_terms import (
+    AGENT_EVENTS,
+    NONE,
+    RATINGS,
+    UNCOUNTED_CLOCKS,
+    KpiScope,
+    clock_outcomes,
+    durations,
+    durations_of,
+    percent,
+    rating_field,
+    resolution_states,
+    work_states,
+)
+from .kpis_by_org import org_csv_rows, org_rows
 
 if TYPE_CHECKING:
     from itsm.store.database import Session
@@ -38,52 +49,8 @@ PARAMETERS = ("from", "to", "process", "team", "org", "group_by", "format")
 GROUPINGS = ("org",)  # `group_by=org`: one row per organization under `org` (or per root)
 AGE_BUCKETS: tuple[tuple[str, int | None], ...] = (("<1d", 1), ("1-3d", 3), ("3-7d", 7), ("7-30d", 30),
                                                     (">30d", None))
-AGENT_EVENTS = ("create", "transition", "update", "comment")  # what counts as an agent acting on a ticket
-RATINGS = (1, 2, 3, 4, 5)
-UNCOUNTED_CLOCKS = ("not_started", "cancelled")  # phases of clocks that neither met nor breached a target
-NONE = "none"  # the key of tickets without a team or priority
 FOLD_WHEN_READ = 2000  # pending tickets a report folds into the sums itself (more: the worker's job)
 FOLD_BATCH = 1000  # tickets per fold transaction
-
-
-@dataclass(frozen=True)
-class KpiScope:
-    """Which tickets the figures are about: created in [start, end), of these processes, held by `team`,
-    reported from `org`'s subtree, that `viewer` may see (SPEC 14: a scoped team's agents count their
-    organizations' tickets only); `group_by`: the figures also per organization under `org`."""
-
-    processes: tuple[m.ProcessSpec, ...]
-    start: datetime | None = None
-    end: datetime | None = None
-    team: str | None = None
-    process: str | None = None  # the `process` filter as given (None: every process in `processes`)
-    org: str | None = None
-    group_by: str | None = None
-    viewer: Viewer | None = None
-
-    def tickets(self) -> TicketScope:
-        """The same tickets, as the store selects them (but `org`, which `stored.for_org` adds)."""
-        return TicketScope(tuple(p.id for p in self.processes), self.start, self.end, self.team,
-                           viewer=self.viewer)
-
-
-# -- which states mean what -------------------------------------------------------------------------------
-
-def resolution_states(process: m.ProcessSpec) -> frozenset[str]:
-    """States that mean "resolved": one named `resolved`, and every final state except a cancel state
-    (`cancelled`, `withdrawn`, `rejected`...: `StateSpec.cancels`): incident -> resolved, closed; review ->
-    completed."""
-    return frozenset(s.id for s in process.states if s.id == "resolved" or (s.final and not s.cancels))
-
-
-def work_states(process: m.ProcessSpec) -> frozenset[str]:
-    """Open states that are not resolutions: entering one from a resolution is a reopen."""
-    return frozenset(s.id for s in process.states if not s.final) - resolution_states(process)
-
-
-def rating_field(form: m.FormSpec) -> str | None:
-    """The satisfaction rating of a form: its first field of type `rating` (`satisfaction` by default)."""
-    return next((f.id for f in form.fields if f.type == "rating"), None)
 
 
 # -- parameters and access ----------------------------------------------------------------------------------
@@ -221,8 +188,8 @@ def _figures_from_events(session: Session, pack: m.PackSpec, scope: KpiScope, ti
     offset = desk_offset(pack, now)
     return {
         "tickets": {"created": created, "open": still_open, "resolved": len(resolved)},
-        "time_to_acknowledge": _durations(ack for ack, _, _, _, _ in facts if ack is not None),
-        "time_to_resolve": _durations(seconds for seconds, _, _ in resolved),
+        "time_to_acknowledge": durations(ack for ack, _, _, _, _ in facts if ack is not None),
+        "time_to_resolve": durations(seconds for seconds, _, _ in resolved),
         "sla": _sla(stored.clock_counts(session, tickets, now, skip_phases=UNCOUNTED_CLOCKS)),
         "backlog": backlog,
         **_rates(len(resolved), reopened, first_contact),
@@ -270,9 +237,9 @@ def _fact_scope(scope: KpiScope, tickets: TicketScope) -> kpi_facts.FactScope:
 
 
 def _rates(resolved: int, reopened: int, first_contact: int) -> dict[str, Any]:
-    return {"reopen": {"resolved": resolved, "reopened": reopened, "rate_percent": _percent(reopened, resolved)},
+    return {"reopen": {"resolved": resolved, "reopened": reopened, "rate_percent": percent(reopened, resolved)},
             "first_contact_resolution": {"resolved": resolved, "first_contact": first_contact,
-                                         "rate_percent": _percent(first_contact, resolved)}}
+                                         "rate_percent": percent(first_contact, resolved)}}
 
 
 # -- the per-day sums (issue 18) ----------------------------------------------------------------------------------
@@ -346,29 +313,6 @@ def _ticket_facts(session: Session, scope: KpiScope, tickets: TicketScope) -> li
         reopening={p.id: (resolution_states(p), work_states(p)) for p in scope.processes})
 
 
-def _durations(seconds: Iterable[float]) -> dict[str, Any]:
-    values = sorted(round(value * 1000) for value in seconds)
-    return durations_of(len(values), sum(values), statistics.median(values) if values else None)
-
-
-def durations_of(count: int, total_ms: int, middle_ms: float | None) -> dict[str, Any]:
-    """A duration's figures from its count, its sum and its median in milliseconds."""
-    if not count or middle_ms is None:
-        return {"count": 0, "mean_seconds": None, "median_seconds": None}
-    return {"count": count, "mean_seconds": round(total_ms / count / 1000, 3),
-            "median_seconds": round(middle_ms / 1000, 3)}
-
-
-def clock_outcomes(count: ClockCount) -> dict[str, int]:
-    """How many of the counted clocks `breached`, `met` or are `running`: a running clock past its deadline
-    has breached even before the worker noticed (as the API shows it)."""
-    if count.breached or count.status == "breached":
-        return {"breached": count.clocks}
-    if count.phase == "running":
-        return {"breached": count.overdue, "running": count.clocks - count.overdue}
-    return {"met" if count.phase == "stopped" else "running": count.clocks}
-
-
 def _sla(lines: Iterable[ClockCount],
          stopped: Mapping[tuple[str, str], dict[str, int]] | None = None) -> list[dict[str, Any]]:
     """Met / breached / running clocks per clock and priority: the counted clock rows, and the stopped clocks
@@ -379,7 +323,7 @@ def _sla(lines: Iterable[ClockCount],
         for outcome, clocks in clock_outcomes(line).items():
             counts[outcome] += clocks
     return [{"clock": clock, "priority": priority, **counts, "total": sum(counts.values()),
-             "compliance_percent": _percent(counts["met"], counts["met"] + counts["breached"])}
+             "compliance_percent": percent(counts["met"], counts["met"] + counts["breached"])}
             for (clock, priority), counts in sorted(table.items(), key=lambda item: (item[0][0], _last(item[0][1])))]
 
 
@@ -441,168 +385,7 @@ def _last(key: str) -> tuple[bool, str]:
     return key == NONE, key
 
 
-def _percent(part: int, whole: int) -> float | None:
-    return round(100.0 * part / whole, 2) if whole else None
-
-
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
 
 
-# -- by organization (SPEC 10 `group_by=org`) ----------------------------------------------------------------
-
-@dataclass
-class _OrgFigures:
-    """What one organization's row adds up while the scope's counts are read."""
-
-    created: int = 0
-    open: int = 0
-    acknowledged: list[float] = field(default_factory=list)
-    resolved: list[tuple[float, bool, bool]] = field(default_factory=list)
-    clocks: dict[str, dict[str, int]] = field(default_factory=dict)
-    ratings: dict[int, int] = field(default_factory=dict)
-
-
-def org_rows(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: TicketScope,
-             facts: list[TicketTiming], now: datetime,
-             fact_rows: list[kpi_facts.Fact] | None = None) -> list[dict[str, Any]]:
-    """The figures of each organization directly under `scope.org` (each over its whole subtree), or of each
-    root without `org`: one row each, by name, even without tickets. Tickets reported from `org` itself come
-    first in a row marked `own`; tickets of no organization last, in a row whose `org` is null (only when
-    there are such tickets). The rows add up to the report's totals. Counted from the tickets and their
-    clocks, or, given the tickets' KPI facts (`fact_rows`), from those and the open tickets' clocks."""
-    parent_path = stored_orgs.paths_of(session, [scope.org]).get(scope.org) if scope.org else None
-    children = stored_orgs.children(session, scope.org)
-    below = stored_orgs.child_counts(session, [child.id for child in children])
-    groups: dict[str | None, _OrgFigures] = {}
-    paths = stored_orgs.paths_under(session, parent_path)  # the per-ticket facts name organizations
-
-    def figures(key: str | None) -> _OrgFigures:
-        """The row of a child key: a child's id, "" for `org` itself, None for no organization."""
-        return groups.setdefault(scope.org if key == "" else key or None, _OrgFigures())
-
-    @functools.cache
-    def child_of(org: str | None) -> str | None:
-        return stored_orgs.child_on_path(paths[org], parent_path) if org in paths else None
-
-    if fact_rows is None:
-        counts = _org_counts(session, pack, scope, tickets, parent_path, now)
-    else:
-        counts = _org_counts_of_facts(session, tickets, parent_path, now, fact_rows, child_of)
-    for key, is_open, count in counts.tickets:
-        figures(key).created += count
-        figures(key).open += count if is_open else 0
-    for ack, seconds, reopened, moved, org in facts:
-        found = figures(child_of(org))
-        if ack is not None:
-            found.acknowledged.append(ack)
-        if seconds is not None:
-            found.resolved.append((seconds, reopened, moved))
-    clock_ids = sorted({line.clock for line in counts.clocks})
-    for line in counts.clocks:
-        tally = figures(line.org).clocks.setdefault(line.clock, {"met": 0, "breached": 0, "running": 0})
-        for outcome, clocks in clock_outcomes(line).items():
-            tally[outcome] += clocks
-    for key, rating, count in counts.ratings:
-        ratings = figures(key).ratings
-        ratings[int(rating)] = ratings.get(int(rating), 0) + count
-
-    def row(org: str | None, name: str | None, units: int, own: bool) -> dict[str, Any]:
-        return {"org": org, "name": name, "own": own, "children": units,
-                **_org_figures(groups.get(org if not own else scope.org) or _OrgFigures(), clock_ids)}
-
-    rows = []
-    if scope.org is not None and scope.org in groups:
-        rows.append(row(scope.org, stored_orgs.names_of(session, [scope.org]).get(scope.org), 0, True))
-    rows += [row(child.id, child.name, below.get(child.id, 0), False) for child in children]
-    if None in groups:
-        rows.append(row(None, None, 0, False))
-    return rows
-
-
-class _OrgCounts(NamedTuple):
-    """What the rows by organization add up, each by child key: (key, is_open, tickets), the clock counts
-    (`ClockCount.org` the key), (key, rating, tickets)."""
-
-    tickets: list[tuple[str | None, bool, int]]
-    clocks: list[ClockCount]
-    ratings: list[tuple[str | None, Any, int]]
-
-
-def _org_counts(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: TicketScope,
-                parent_path: str | None, now: datetime) -> _OrgCounts:
-    """The counts from the scope's tickets and every clock of theirs."""
-    ratings = []
-    for process in scope.processes:
-        name = rating_field(pack.forms[process.form])
-        if name is not None:
-            ratings += stored.org_rating_counts(session, tickets, parent_path, process.id, name)
-    return _OrgCounts(stored.org_ticket_counts(session, tickets, parent_path),
-                      stored.org_clock_counts(session, tickets, parent_path, now, skip_phases=UNCOUNTED_CLOCKS),
-                      ratings)
-
-
-def _org_counts_of_facts(session: Session, tickets: TicketScope, parent_path: str | None, now: datetime,
-                         fact_rows: list[kpi_facts.Fact],
-                         child_of: Callable[[str | None], str | None]) -> _OrgCounts:
-    """The counts from the tickets' KPI facts (created, ratings, stopped clocks) and from the open tickets
-    and open clocks (what depends on now)."""
-    created: Counter[str | None] = Counter()
-    rated: Counter[tuple[str | None, int]] = Counter()
-    stopped: Counter[tuple[str | None, str, bool]] = Counter()
-    for fact in fact_rows:
-        key = child_of(fact.org)
-        created[key] += 1
-        if fact.rating is not None:
-            rated[(key, fact.rating)] += 1
-        for clocks, breached in ((fact.met, False), (fact.breached, True)):
-            for clock in clocks.split(",") if clocks else ():
-                stopped[(key, clock, breached)] += 1
-    still_open = replace(tickets, open_only=True)
-    opened: Counter[str | None] = Counter()
-    for key, _, count in stored.org_ticket_counts(session, still_open, parent_path):
-        opened[key or None] += count
-    ticket_counts = [(key, True, opened[key]) for key in opened]
-    ticket_counts += [(key, False, count - opened[key]) for key, count in created.items()]
-    clocks = [ClockCount(clock, None, "stopped", "breached" if breached else "met", breached, count, 0, key)
-              for (key, clock, breached), count in stopped.items()]
-    clocks += stored.org_clock_counts(session, tickets, parent_path, now, only_open=True)
-    return _OrgCounts(ticket_counts, clocks, [(key, rating, count) for (key, rating), count in rated.items()])
-
-
-def _org_figures(found: _OrgFigures, clock_ids: list[str]) -> dict[str, Any]:
-    """One organization's figures, each computed as the report computes it for the whole scope."""
-    reopened = sum(1 for _, again, _ in found.resolved if again)
-    first_contact = sum(1 for _, again, moved in found.resolved if not again and not moved)
-    resolved = len(found.resolved)
-    rated = sum(found.ratings.values())
-    sla = {}
-    for clock in clock_ids:
-        counts = found.clocks.get(clock, {"met": 0, "breached": 0, "running": 0})
-        sla[clock] = {**counts, "total": sum(counts.values()),
-                      "compliance_percent": _percent(counts["met"], counts["met"] + counts["breached"])}
-    return {
-        "tickets": {"created": found.created, "open": found.open, "resolved": resolved},
-        "time_to_acknowledge": _durations(found.acknowledged),
-        "time_to_resolve": _durations(seconds for seconds, _, _ in found.resolved),
-        "sla": sla,
-        "reopen": {"resolved": resolved, "reopened": reopened, "rate_percent": _percent(reopened, resolved)},
-        "first_contact_resolution": {"resolved": resolved, "first_contact": first_contact,
-                                     "rate_percent": _percent(first_contact, resolved)},
-        "satisfaction": {"count": rated, "average": round(sum(r * n for r, n in found.ratings.items()) / rated, 3)
-                         if rated else None},
-    }
-
-
-def org_csv_rows(rows: list[dict[str, Any]]) -> list[tuple[str, str, Any]]:
-    """`group_by=org` rows as CSV rows: `org_tickets_created,org=hangzhou,12` (`org=zhejiang;own` for tickets of
-    `org` itself, `org=` for tickets of no organization; `org=ID;clock=response` for SLA figures)."""
-    out: list[tuple[str, str, Any]] = []
-    for row in rows:
-        dimension = f"org={row['org'] or ''}" + (";own" if row["own"] else "")
-        for figure in ("tickets", "time_to_acknowledge", "time_to_resolve", "reopen", "first_contact_resolution",
-                       "satisfaction"):
-            out.extend((f"org_{figure}_{name}", dimension, value) for name, value in row[figure].items())
-        for clock, counts in row["sla"].items():
-            out.extend((f"org_sla_{name}", f"{dimension};clock={clock}", value) for name, value in counts.items())
-    return out
