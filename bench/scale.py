@@ -655,6 +655,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the schemas (itsm_scale_N) afterwards")
     parser.add_argument("--reuse", action="store_true", help="measure the desks an earlier --keep left, unbuilt")
     parser.add_argument("--explain", action="store_true", help="print the plans of the large desk")
+    parser.add_argument("--build-only", action="store_true",
+                        help="build the desks and keep them for a later --reuse (measure on a quiet machine)")
     args = parser.parse_args()
     print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
     report: dict[str, Any] = {"load_start": os.getloadavg(), "desks": {}}
@@ -675,6 +677,8 @@ def main() -> None:
                   f"events, {desk.facts['clocks']:,} clocks", flush=True)
             report["desks"][size] = {"build_seconds": built, "facts": desk.facts}
             desks.append(desk)
+        if args.build_only:
+            return
         figures = {}
         for desk in desks:
             figures[desk.tickets] = measure_desk(desk, args.repeat, Path(tmp))
