@@ -26,6 +26,7 @@ from sqlalchemy import (
     Select,
     Table,
     bindparam,
+    case,
     column,
     func,
     literal,
@@ -45,24 +46,28 @@ from .search_text import Part, index_text, query_units
 TICKETS = cast(Table, Ticket.__table__)
 FTS_TABLE = "ticket_search_fts"  # SQLite: the FTS5 table (and its shadow tables ticket_search_fts_*)
 FTS = table(FTS_TABLE, column("rowid"))
-GIN_INDEX = "ix_ticket_search_document"  # PostgreSQL: the expression index of the public text
-NOTES_INDEX = "ix_ticket_search_notes"  # PostgreSQL: the expression index of the work notes
+SEARCH = cast(Table, SearchDocument.__table__)
+GIN_INDEX = "ix_ticket_search_document"  # PostgreSQL: the GIN index of the public text's stored vector
+NOTES_INDEX = "ix_ticket_search_notes"  # PostgreSQL: the GIN index of the work notes' stored vector
+VECTORS = ("public_vector", "notes_vector")  # PostgreSQL: generated tsvector columns (migration 0016)
+PUBLIC_VECTOR: ColumnElement[Any] = literal_column("ticket_search.public_vector")
+NOTES_VECTOR: ColumnElement[Any] = literal_column("ticket_search.notes_vector")
+WINDOW = 1000  # the newest matches a search ranks; older ones follow, newest first (docs/scale.md)
 TS_CONFIG = "english"
 FTS_WEIGHTS = (2.0, 1.0, 0.5, 0.0)  # bm25 weights of title, body, comments, notes (notes never rank)
 PUBLIC_COLUMNS = "{title body comments}"  # an FTS5 column filter
-PG_DOCUMENT = ("setweight(to_tsvector('english'::regconfig, coalesce(ticket_search.title, '')), 'A') || "
-               "setweight(to_tsvector('english'::regconfig, coalesce(ticket_search.body, '')), 'B') || "
-               "setweight(to_tsvector('english'::regconfig, coalesce(ticket_search.comments, '')), 'C')")
-PG_NOTES = "to_tsvector('english'::regconfig, coalesce(ticket_search.notes, ''))"
 
 
 def is_search_index(name: str | None, type_: str) -> bool:
     """True for the database-specific index objects that the models cannot declare (FTS5's virtual and
-    shadow tables, the GIN expression indexes): schema comparisons skip exactly these."""
+    shadow tables, PostgreSQL's generated tsvector columns and their GIN indexes): schema comparisons skip
+    exactly these."""
     if name is None:
         return False
     if type_ == "table":
         return name == FTS_TABLE or name.startswith(FTS_TABLE + "_")
+    if type_ == "column":
+        return name in VECTORS
     return type_ == "index" and name in (GIN_INDEX, NOTES_INDEX)
 
 
@@ -151,36 +156,72 @@ def match_rows(session: Session, terms: Sequence[str], where: Sequence[ColumnEle
 def count_matches(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[bool]], *,
                   notes: ColumnElement[bool] | None = None, number: str | None = None) -> int:
     """How many tickets `match_rows` would find with every word required and no limit (`count=true`)."""
-    query = _ranked(session, select(TICKETS.c.id), terms, where, 2**31 - 1, True, notes, number, 0, scored=False)
-    if query is None:
+    if not terms and not number:
         return 0
-    return int(session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0)
+    query = tsquery(terms, True) if session.get_bind().dialect.name == "postgresql" and terms else None
+    found = _newest(session, terms, query, where, True, notes, number, None).subquery()
+    return int(session.scalar(select(func.count()).select_from(found)) or 0)
 
 
 def _ranked(session: Session, what: Select[Any], terms: Sequence[str], where: Sequence[ColumnElement[bool]],
             limit: int, every: bool, notes: ColumnElement[bool] | None, number: str | None,
             offset: int, scored: bool = True) -> Select[Any] | None:
+    """The page `offset`..`offset + limit` of the matches: the newest `WINDOW` best first (the number's
+    first), then the older ones newest first. Ranking only the newest matches keeps the cost of a page
+    that of reading `WINDOW` matches, however many the desk holds (a common word: one ticket in six)."""
     if (not terms and not number) or limit < 1:
         return None
     postgres = session.get_bind().dialect.name == "postgresql"
-    with_notes = notes is not None
-    hits = []
+    query = tsquery(terms, every) if postgres and terms else None
+    newest = _newest(session, terms, query, where, every, notes, number, WINDOW).cte("newest")
+    parts = [select(newest, literal(1).label("ranked"))]
+    if offset + limit > WINDOW:  # past the ranked window: the older matches, newest first
+        boundary = select(func.min(newest.c.id)).scalar_subquery()
+        older = _newest(session, terms, query, [*where, TICKETS.c.id < boundary], every, notes, number,
+                        offset + limit - WINDOW, "older_hits").subquery("older")
+        parts.append(select(older, literal(0).label("ranked")))
+    found = parts[0].subquery("found") if len(parts) == 1 else union_all(*parts).subquery("found")
+    ranked = found.c.ranked == 1
+    joined = what.join(found, found.c.id == Ticket.id)
+    score: ColumnElement[Any]
+    if query is not None:  # ranked here, for the window alone: ts_rank of the stored vector
+        rank = func.ts_rank(PUBLIC_VECTOR, query, 1)  # 1: divided by 1 + log(length)
+        joined = joined.outerjoin(SEARCH, SEARCH.c.ticket_id == Ticket.id)
+        score = case((ranked & (found.c.public == 1), rank), else_=literal(0.0, Float))
+    else:  # bm25, computed by the FTS5 query of each match
+        score = case((ranked, found.c.score), else_=literal(0.0, Float))
+    numbered = case((ranked, found.c.numbered), else_=0)
+    return ((joined.add_columns(score.label("score")) if scored else joined)
+            .order_by(found.c.ranked.desc(), numbered.desc(), score.desc(), Ticket.id.desc())
+            .offset(offset).limit(limit))
+
+
+def _newest(session: Session, terms: Sequence[str], query: Any, where: Sequence[ColumnElement[bool]], every: bool,
+            notes: ColumnElement[bool] | None, number: str | None, limit: int | None, name: str = "hits"
+            ) -> Select[Any]:
+    """The newest `limit` matches (every one if None) meeting `where`: (id, score, public, numbered).
+
+    Each source of hits (the public text, the notes where `notes` holds, the number) is its own query with
+    `where` and the limit inside, so PostgreSQL may read it either way: through the GIN index (a rare
+    word) or by walking the tickets newest first until `limit` match (a common word, or the open tickets
+    of an agent's queue), checking each one's stored vector."""
+    hits: list[Select[Any]] = []
     if terms:
-        hits += _hits_postgres(terms, every, with_notes) if postgres else _hits_sqlite(terms, every, with_notes)
+        hits += _hits_postgres(query, notes) if query is not None else _hits_sqlite(terms, every, notes)
     if number:
         escaped = number.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        hits.append(select(*_hits(Ticket.id, literal(0.0, Float), 1, numbered=1))
-                    .where(func.lower(Ticket.number).like(f"%{escaped}%", escape="\\")))
+        hits.append(select(*_hits(TICKETS.c.id, literal(0.0, Float), 1, numbered=1))
+                    .where(func.lower(TICKETS.c.number).like(f"%{escaped}%", escape="\\")))
+    hits = [hit.where(*where) for hit in hits]
+    if limit is not None:  # each source's newest first (SQLite wants a limited arm of a union in a subquery)
+        hits = [select(hit.order_by(TICKETS.c.id.desc()).limit(limit).subquery()) for hit in hits]
     found: Any = union_all(*hits)
     # SQLite would fold the hits into the grouping below, where bm25() cannot run: compute them first
-    found = found.subquery("hits") if postgres else found.cte("hits").prefix_with("MATERIALIZED")
-    best = (select(found.c.id, func.max(found.c.score).label("score"), func.max(found.c.public).label("public"),
-                   func.max(found.c.numbered).label("numbered")).group_by(found.c.id).subquery("best"))
-    seen = best.c.public == 1
-    if notes is not None:
-        seen = seen | notes
-    return ((what.add_columns(best.c.score) if scored else what).join(best, best.c.id == Ticket.id).where(seen, *where)
-            .order_by(best.c.numbered.desc(), best.c.score.desc(), Ticket.id.desc()).offset(offset).limit(limit))
+    postgres = session.get_bind().dialect.name == "postgresql"
+    found = found.subquery(name) if postgres else found.cte(name).prefix_with("MATERIALIZED")
+    best = select(found.c.id, func.max(found.c.score).label("score"), func.max(found.c.public).label("public"),
+                  func.max(found.c.numbered).label("numbered")).group_by(found.c.id)
+    return best if limit is None else best.order_by(found.c.id.desc()).limit(limit)
 
 
 def _hits(ids: Any, score: Any, public: int, numbered: int = 0) -> list[Any]:
@@ -189,16 +230,18 @@ def _hits(ids: Any, score: Any, public: int, numbered: int = 0) -> list[Any]:
             literal(numbered).label("numbered")]
 
 
-def _hits_sqlite(terms: Sequence[str], every: bool, with_notes: bool) -> list[Select[Any]]:
+def _hits_sqlite(terms: Sequence[str], every: bool, notes: ColumnElement[bool] | None) -> list[Select[Any]]:
     rank = literal_column(f"bm25({FTS_TABLE}, {', '.join(str(w) for w in FTS_WEIGHTS)})", Float)
     expression = fts5_query(terms, every)
-    public = (select(*_hits(FTS.c.rowid, -rank, 1)).select_from(FTS)
+    on_tickets = FTS.join(TICKETS, TICKETS.c.id == FTS.c.rowid)
+    public = (select(*_hits(TICKETS.c.id, -rank, 1)).select_from(on_tickets)
               .where(text(f"{FTS_TABLE} MATCH :public_query").bindparams(
                   public_query=f"{PUBLIC_COLUMNS} : ({expression})")))
-    if not with_notes:
+    if notes is None:
         return [public]
-    in_notes = (select(*_hits(FTS.c.rowid, literal(0.0, Float), 0)).select_from(FTS)
-                .where(text(f"{FTS_TABLE} MATCH :notes_query").bindparams(notes_query=f"notes : ({expression})")))
+    in_notes = (select(*_hits(TICKETS.c.id, literal(0.0, Float), 0)).select_from(on_tickets)
+                .where(text(f"{FTS_TABLE} MATCH :notes_query").bindparams(notes_query=f"notes : ({expression})"),
+                       notes))
     return [public, in_notes]
 
 
@@ -219,16 +262,15 @@ def fts5_query(terms: Sequence[str], every: bool = False) -> str:
     return (" AND " if every else " OR ").join(units)
 
 
-def _hits_postgres(terms: Sequence[str], every: bool, with_notes: bool) -> list[Select[Any]]:
-    query = tsquery(terms, every)
-    document: ColumnElement[Any] = literal_column(f"({PG_DOCUMENT})")  # verbatim, so the GIN index serves it
-    rank = func.ts_rank(document, query, 1)  # 1: divided by 1 + log(length)
-    public = select(*_hits(SearchDocument.ticket_id, rank, 1)).where(document.op("@@")(query))
-    if not with_notes:
+def _hits_postgres(query: Any, notes: ColumnElement[bool] | None) -> list[Select[Any]]:
+    """The public text's and (where `notes` holds) the work notes' hits, scored later (`_ranked`)."""
+    on_tickets = SEARCH.join(TICKETS, TICKETS.c.id == SEARCH.c.ticket_id)
+    public = (select(*_hits(TICKETS.c.id, literal(0.0, Float), 1)).select_from(on_tickets)
+              .where(PUBLIC_VECTOR.op("@@")(query)))
+    if notes is None:
         return [public]
-    notes_document: ColumnElement[Any] = literal_column(f"({PG_NOTES})")
-    in_notes = select(*_hits(SearchDocument.ticket_id, literal(0.0, Float), 0)).where(
-        notes_document.op("@@")(query))
+    in_notes = (select(*_hits(TICKETS.c.id, literal(0.0, Float), 0)).select_from(on_tickets)
+                .where(NOTES_VECTOR.op("@@")(query), notes))
     return [public, in_notes]
 
 
@@ -268,9 +310,8 @@ def newest_matches(session: Session, terms: Sequence[str], where: Sequence[Colum
         return []
     if session.get_bind().dialect.name == "postgresql":
         # The matches first, through the GIN index, as a materialized set: left to itself the planner may walk
-        # the tickets newest first and compute every one's tsvector until ten match (seconds for rare words).
-        document: ColumnElement[Any] = literal_column(f"({PG_DOCUMENT})")
-        hits = (select(SearchDocument.ticket_id).where(document.op("@@")(tsquery(terms, every)))
+        # the tickets newest first until ten match (a read of every ticket for rare words).
+        hits = (select(SearchDocument.ticket_id).where(PUBLIC_VECTOR.op("@@")(tsquery(terms, every)))
                 .cte("similar_hits").prefix_with("MATERIALIZED"))
         query = select(Ticket).join(hits, hits.c.ticket_id == Ticket.id)
     else:

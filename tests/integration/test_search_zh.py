@@ -92,6 +92,33 @@ def test_ranked_search_pages_by_position(engine: Engine) -> None:
     assert sorted(seen) == sorted(made)
 
 
+def test_a_search_ranks_its_newest_matches_then_lists_older_ones_newest_first(engine: Engine, monkeypatch: Any
+                                                                              ) -> None:
+    """Only the newest `WINDOW` matches are ranked (a page costs what the window costs, not every match of
+    a common word); the older matches follow, newest first, on the same pages, and count=true counts all."""
+    monkeypatch.setattr("itsm.store.search.WINDOW", 3)
+    oldest = incident(engine, "rita", "打印机卡纸", "打印机一直报错")  # the best match, but outside the window
+    older = incident(engine, "rita", "三楼设备问题", "打印机一直报错")
+    mid = incident(engine, "rita", "三楼设备问题", "打印机一直报错")
+    best = incident(engine, "rita", "打印机卡纸", "打印机一直报错")
+    newest = incident(engine, "rita", "三楼设备问题", "打印机一直报错")
+    incident(engine, "rita", "三楼设备问题", "电脑一直报错")  # no match
+    shown = queue(engine, "lars", "打印机")
+    assert shown[0] == best and set(shown[1:3]) == {newest, mid}  # the window, best first
+    assert shown[3:] == [older, oldest]  # then newest first
+    for limit in (1, 2, 4):  # pages by position give the same order, across the window's end too
+        seen: list[str] = []
+        cursor: int | None = None
+        while True:
+            items, cursor = engine.list_tickets(engine.actor("lars"), {"q": "打印机"}, limit, cursor)
+            seen += numbers(items)
+            if cursor is None:
+                break
+        assert seen == shown, limit
+    assert engine.queue_page(engine.actor("lars"), {"q": "打印机"}, 2, count=True).total == 5
+    assert queue(engine, "lars", best) == [best]  # the number matches too, first
+
+
 def test_requesters_find_neither_other_tickets_nor_work_notes(engine: Engine) -> None:
     ritas = incident(engine, "rita", "VPN连接失败", resolve=True)
     ruths = incident(engine, "ruth", "打印机损坏", resolve=True)
