@@ -15,7 +15,8 @@ text reaches the database only as bound values: each word quoted inside an FTS5 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any, cast
@@ -26,7 +27,6 @@ from sqlalchemy import (
     Select,
     Table,
     bindparam,
-    case,
     column,
     func,
     literal,
@@ -52,7 +52,8 @@ NOTES_INDEX = "ix_ticket_search_notes"  # PostgreSQL: the GIN index of the work 
 VECTORS = ("public_vector", "notes_vector")  # PostgreSQL: generated tsvector columns (migration 0016)
 PUBLIC_VECTOR: ColumnElement[Any] = literal_column("ticket_search.public_vector")
 NOTES_VECTOR: ColumnElement[Any] = literal_column("ticket_search.notes_vector")
-WINDOW = 1000  # the newest matches a search ranks; older ones follow, newest first (docs/scale.md)
+WINDOW = 500  # the newest matches a search ranks; older ones follow, newest first (docs/scale.md)
+SPAN = 8  # the newest SPAN * WINDOW tickets are searched first for the window, then SPAN times as many...
 TS_CONFIG = "english"
 FTS_WEIGHTS = (2.0, 1.0, 0.5, 0.0)  # bm25 weights of title, body, comments, notes (notes never rank)
 PUBLIC_COLUMNS = "{title body comments}"  # an FTS5 column filter
@@ -140,17 +141,21 @@ def match(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[
     (`search_text.word_parts`). The title, body fields and public comments match for every caller; work
     notes only for the tickets `notes` selects (None: for none), and they do not rank. `number`: tickets
     whose number contains it (case-insensitive) match too, first. Then by relevance, newest first among
-    equals; `offset` rows skipped (pages of a search)."""
-    query = _ranked(session, select(Ticket), terms, where, limit, every, notes, number, offset)
-    return [] if query is None else [Match(row[0], float(row[1])) for row in session.execute(query)]
+    equals, of the newest `WINDOW` matches; then the older ones newest first. `offset` rows skipped (pages
+    of a search)."""
+    page = _page(session, terms, where, limit, every, notes, number, offset)
+    found = {ticket.id: ticket for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(list(page))))}
+    return [Match(found[i], score) for i, score in page.items() if i in found]
 
 
 def match_rows(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[bool]], limit: int, *,
                every: bool = False, notes: ColumnElement[bool] | None = None, number: str | None = None,
                offset: int = 0) -> list[Any]:
     """`match`, as the tickets' rows (their columns in table order, as `tickets.page` gives them)."""
-    query = _ranked(session, select(*TICKETS.c), terms, where, limit, every, notes, number, offset, scored=False)
-    return [] if query is None else list(session.connection().execute(query))
+    page = _page(session, terms, where, limit, every, notes, number, offset)
+    rows = session.connection().execute(select(*TICKETS.c).where(TICKETS.c.id.in_(list(page))))
+    found = {row.id: row for row in rows}
+    return [found[i] for i in page if i in found]
 
 
 def count_matches(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[bool]], *,
@@ -163,83 +168,117 @@ def count_matches(session: Session, terms: Sequence[str], where: Sequence[Column
     return int(session.scalar(select(func.count()).select_from(found)) or 0)
 
 
-def _ranked(session: Session, what: Select[Any], terms: Sequence[str], where: Sequence[ColumnElement[bool]],
-            limit: int, every: bool, notes: ColumnElement[bool] | None, number: str | None,
-            offset: int, scored: bool = True) -> Select[Any] | None:
-    """The page `offset`..`offset + limit` of the matches: the newest `WINDOW` best first (the number's
-    first), then the older ones newest first. Ranking only the newest matches keeps the cost of a page
-    that of reading `WINDOW` matches, however many the desk holds (a common word: one ticket in six)."""
-    if (not terms and not number) or limit < 1:
-        return None
+@contextmanager
+def _serial(session: Session) -> Iterator[None]:
+    """PostgreSQL plans a search's statements without parallel workers: each reads a window of matches,
+    and starting workers (10-70 ms) would cost more than the reading."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    query = tsquery(terms, every) if postgres and terms else None
-    newest = _newest(session, terms, query, where, every, notes, number, WINDOW).cte("newest")
-    parts = [select(newest, literal(1).label("ranked"))]
-    if offset + limit > WINDOW:  # past the ranked window: the older matches, newest first
-        boundary = select(func.min(newest.c.id)).scalar_subquery()
-        older = _newest(session, terms, query, [*where, TICKETS.c.id < boundary], every, notes, number,
-                        offset + limit - WINDOW, "older_hits").subquery("older")
-        parts.append(select(older, literal(0).label("ranked")))
-    found = parts[0].subquery("found") if len(parts) == 1 else union_all(*parts).subquery("found")
-    ranked = found.c.ranked == 1
-    joined = what.join(found, found.c.id == Ticket.id)
-    score: ColumnElement[Any]
-    if query is not None:  # ranked here, for the window alone: ts_rank of the stored vector
-        rank = func.ts_rank(PUBLIC_VECTOR, query, 1)  # 1: divided by 1 + log(length)
-        joined = joined.outerjoin(SEARCH, SEARCH.c.ticket_id == Ticket.id)
-        score = case((ranked & (found.c.public == 1), rank), else_=literal(0.0, Float))
-    else:  # bm25, computed by the FTS5 query of each match
-        score = case((ranked, found.c.score), else_=literal(0.0, Float))
-    numbered = case((ranked, found.c.numbered), else_=0)
-    return ((joined.add_columns(score.label("score")) if scored else joined)
-            .order_by(found.c.ranked.desc(), numbered.desc(), score.desc(), Ticket.id.desc())
-            .offset(offset).limit(limit))
+    if postgres:
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    try:
+        yield
+    finally:
+        if postgres:
+            session.execute(text("SET LOCAL max_parallel_workers_per_gather TO DEFAULT"))
+
+
+def _page(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[bool]], limit: int, every: bool,
+          notes: ColumnElement[bool] | None, number: str | None, offset: int) -> dict[int, float]:
+    """The ids and scores of the page `offset`..`offset + limit` of the matches, in order: the newest
+    `WINDOW` best first (the number's matches first), then the older ones newest first. Ranking only the
+    newest matches keeps the cost of a page that of reading `WINDOW` matches, however many the desk holds
+    (a common word: one ticket in six)."""
+    if (not terms and not number) or limit < 1:
+        return {}
+    query = tsquery(terms, every) if session.get_bind().dialect.name == "postgresql" and terms else None
+    with _serial(session):
+        window = _window(session, terms, query, where, every, notes, number)
+        ranked = _best_first(window)
+        end = offset + limit
+        if end > WINDOW and len(window) >= WINDOW:  # past the ranked window: the older matches, newest first
+            older = [*where, TICKETS.c.id < min(row.id for row in window)]
+            ranked += [(row.id, 0.0) for row in session.execute(
+                _newest(session, terms, query, older, every, notes, number, end - WINDOW))]
+    return dict(ranked[offset:end])
+
+
+def _window(session: Session, terms: Sequence[str], query: Any, where: Sequence[ColumnElement[bool]], every: bool,
+            notes: ColumnElement[bool] | None, number: str | None) -> list[Any]:
+    """The newest `WINDOW` matches (`_newest` rows), read from a range of the newest tickets when it holds
+    enough of them.
+
+    The newest `SPAN` * `WINDOW` tickets are tried, then `SPAN` times as many, each try reading only its
+    range (the GIN index's matches intersected with a range of the primary key, or the range walked): a
+    common word fills the window in the first range, whatever the size of the desk. A word too rare for
+    both is read through the GIN index alone (its matches: then not many). Without a range, PostgreSQL
+    would read every match of a common word, or walk every ticket for a rare one, whichever it misjudged
+    cheaper (it underestimates the matches of a Chinese phrase, whose bigrams come together)."""
+    top = session.scalar(select(func.max(TICKETS.c.id)))
+    for span in (SPAN * WINDOW, SPAN * SPAN * WINDOW):
+        if top is None or top - span <= 0:
+            break
+        rows = session.execute(_newest(session, terms, query, where, every, notes, number, WINDOW,
+                                       floor=top - span)).all()
+        if len(rows) >= WINDOW:
+            return list(rows)
+    return list(session.execute(_newest(session, terms, query, where, every, notes, number, WINDOW)))
+
+
+def _best_first(window: list[Any]) -> list[tuple[int, float]]:
+    """The window's (id, score), the number's matches first, then by score, newest first among equals."""
+    ordered = sorted(window, key=lambda row: (-row.numbered, -row.score, -row.id))
+    return [(row.id, float(row.score)) for row in ordered]
 
 
 def _newest(session: Session, terms: Sequence[str], query: Any, where: Sequence[ColumnElement[bool]], every: bool,
-            notes: ColumnElement[bool] | None, number: str | None, limit: int | None, name: str = "hits"
-            ) -> Select[Any]:
-    """The newest `limit` matches (every one if None) meeting `where`: (id, score, public, numbered).
+            notes: ColumnElement[bool] | None, number: str | None, limit: int | None,
+            floor: int | None = None) -> Select[Any]:
+    """The newest `limit` matches (every one if None) meeting `where`, of ids above `floor` if given:
+    (id, score, numbered).
 
     Each source of hits (the public text, the notes where `notes` holds, the number) is its own query with
     `where` and the limit inside, so PostgreSQL may read it either way: through the GIN index (a rare
-    word) or by walking the tickets newest first until `limit` match (a common word, or the open tickets
-    of an agent's queue), checking each one's stored vector."""
+    word) or by walking the tickets newest first until `limit` match (a common word), checking each one's
+    stored vector."""
     hits: list[Select[Any]] = []
     if terms:
-        hits += _hits_postgres(query, notes) if query is not None else _hits_sqlite(terms, every, notes)
+        hits += (_hits_postgres(query, notes, floor, scored=limit is not None) if query is not None
+                 else _hits_sqlite(terms, every, notes, floor))
     if number:
         escaped = number.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        hits.append(select(*_hits(TICKETS.c.id, literal(0.0, Float), 1, numbered=1))
+        hits.append(select(*_hits(TICKETS.c.id, literal(0.0, Float), numbered=1))
                     .where(func.lower(TICKETS.c.number).like(f"%{escaped}%", escape="\\")))
     hits = [hit.where(*where) for hit in hits]
+    if floor is not None:
+        hits = [hit.where(TICKETS.c.id > floor) for hit in hits]
     if limit is not None:  # each source's newest first (SQLite wants a limited arm of a union in a subquery)
         hits = [select(hit.order_by(TICKETS.c.id.desc()).limit(limit).subquery()) for hit in hits]
     found: Any = union_all(*hits)
     # SQLite would fold the hits into the grouping below, where bm25() cannot run: compute them first
     postgres = session.get_bind().dialect.name == "postgresql"
-    found = found.subquery(name) if postgres else found.cte(name).prefix_with("MATERIALIZED")
-    best = select(found.c.id, func.max(found.c.score).label("score"), func.max(found.c.public).label("public"),
-                  func.max(found.c.numbered).label("numbered")).group_by(found.c.id)
+    found = found.subquery("hits") if postgres else found.cte("hits").prefix_with("MATERIALIZED")
+    best = (select(found.c.id, func.max(found.c.score).label("score"), func.max(found.c.numbered).label("numbered"))
+            .group_by(found.c.id))
     return best if limit is None else best.order_by(found.c.id.desc()).limit(limit)
 
 
-def _hits(ids: Any, score: Any, public: int, numbered: int = 0) -> list[Any]:
-    """The columns of one source of hits: ticket id, score, whether public text matched, whether the number."""
-    return [ids.label("id"), score.label("score"), literal(public).label("public"),
-            literal(numbered).label("numbered")]
+def _hits(ids: Any, score: Any, numbered: int = 0) -> list[Any]:
+    """The columns of one source of hits: ticket id, score, whether the number matched."""
+    return [ids.label("id"), score.label("score"), literal(numbered).label("numbered")]
 
 
-def _hits_sqlite(terms: Sequence[str], every: bool, notes: ColumnElement[bool] | None) -> list[Select[Any]]:
+def _hits_sqlite(terms: Sequence[str], every: bool, notes: ColumnElement[bool] | None,
+                 floor: int | None) -> list[Select[Any]]:
     rank = literal_column(f"bm25({FTS_TABLE}, {', '.join(str(w) for w in FTS_WEIGHTS)})", Float)
     expression = fts5_query(terms, every)
-    on_tickets = FTS.join(TICKETS, TICKETS.c.id == FTS.c.rowid)
-    public = (select(*_hits(TICKETS.c.id, -rank, 1)).select_from(on_tickets)
+    on = TICKETS.c.id == FTS.c.rowid
+    on_tickets = FTS.join(TICKETS, on if floor is None else on & (FTS.c.rowid > floor))
+    public = (select(*_hits(TICKETS.c.id, -rank)).select_from(on_tickets)
               .where(text(f"{FTS_TABLE} MATCH :public_query").bindparams(
                   public_query=f"{PUBLIC_COLUMNS} : ({expression})")))
     if notes is None:
         return [public]
-    in_notes = (select(*_hits(TICKETS.c.id, literal(0.0, Float), 0)).select_from(on_tickets)
+    in_notes = (select(*_hits(TICKETS.c.id, literal(0.0, Float))).select_from(on_tickets)
                 .where(text(f"{FTS_TABLE} MATCH :notes_query").bindparams(notes_query=f"notes : ({expression})"),
                        notes))
     return [public, in_notes]
@@ -262,14 +301,19 @@ def fts5_query(terms: Sequence[str], every: bool = False) -> str:
     return (" AND " if every else " OR ").join(units)
 
 
-def _hits_postgres(query: Any, notes: ColumnElement[bool] | None) -> list[Select[Any]]:
-    """The public text's and (where `notes` holds) the work notes' hits, scored later (`_ranked`)."""
-    on_tickets = SEARCH.join(TICKETS, TICKETS.c.id == SEARCH.c.ticket_id)
-    public = (select(*_hits(TICKETS.c.id, literal(0.0, Float), 1)).select_from(on_tickets)
+def _hits_postgres(query: Any, notes: ColumnElement[bool] | None, floor: int | None, scored: bool
+                   ) -> list[Select[Any]]:
+    """The public text's and (where `notes` holds) the work notes' hits; with a `floor`, the documents'
+    range too (PostgreSQL does not carry a range across a join's equality). `scored`: the public hits
+    ranked (ts_rank of the stored vector, computed for the matches read, not for every match)."""
+    on = TICKETS.c.id == SEARCH.c.ticket_id
+    on_tickets = SEARCH.join(TICKETS, on if floor is None else on & (SEARCH.c.ticket_id > floor))
+    rank = func.ts_rank(PUBLIC_VECTOR, query, 1) if scored else literal(0.0, Float)  # 1: / (1 + log(length))
+    public = (select(*_hits(TICKETS.c.id, rank)).select_from(on_tickets)
               .where(PUBLIC_VECTOR.op("@@")(query)))
     if notes is None:
         return [public]
-    in_notes = (select(*_hits(TICKETS.c.id, literal(0.0, Float), 0)).select_from(on_tickets)
+    in_notes = (select(*_hits(TICKETS.c.id, literal(0.0, Float))).select_from(on_tickets)
                 .where(NOTES_VECTOR.op("@@")(query), notes))
     return [public, in_notes]
 
