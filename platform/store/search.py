@@ -144,8 +144,13 @@ def match(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[
     equals, of the newest `WINDOW` matches; then the older ones newest first. `offset` rows skipped (pages
     of a search)."""
     page = _page(session, terms, where, limit, every, notes, number, offset)
-    found = {ticket.id: ticket for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(list(page))))}
+    found = _tickets(session, list(page))
     return [Match(found[i], score) for i, score in page.items() if i in found]
+
+
+def _tickets(session: Session, ids: list[int]) -> dict[int, Ticket]:
+    """The tickets of `ids` by id (a page or a window: the caller puts them in order)."""
+    return {ticket.id: ticket for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(ids)))} if ids else {}
 
 
 def match_rows(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[bool]], limit: int, *,
@@ -192,7 +197,7 @@ def _page(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[
         return {}
     query = tsquery(terms, every) if session.get_bind().dialect.name == "postgresql" and terms else None
     with _serial(session):
-        window = _window(session, terms, query, where, every, notes, number)
+        window = _window(session, terms, query, where, every, notes, number, WINDOW)
         ranked = _best_first(window)
         end = offset + limit
         if end > WINDOW and len(window) >= WINDOW:  # past the ranked window: the older matches, newest first
@@ -203,25 +208,25 @@ def _page(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[
 
 
 def _window(session: Session, terms: Sequence[str], query: Any, where: Sequence[ColumnElement[bool]], every: bool,
-            notes: ColumnElement[bool] | None, number: str | None) -> list[Any]:
-    """The newest `WINDOW` matches (`_newest` rows), read from a range of the newest tickets when it holds
-    enough of them.
+            notes: ColumnElement[bool] | None, number: str | None, size: int) -> list[Any]:
+    """The newest `size` matches (`_newest` rows, newest first), read from a range of the newest tickets
+    when it holds enough of them.
 
-    The newest `SPAN` * `WINDOW` tickets are tried, then `SPAN` times as many, each try reading only its
+    The newest `SPAN` * `size` tickets are tried, then `SPAN` times as many, each try reading only its
     range (the GIN index's matches intersected with a range of the primary key, or the range walked): a
     common word fills the window in the first range, whatever the size of the desk. A word too rare for
     both is read through the GIN index alone (its matches: then not many). Without a range, PostgreSQL
     would read every match of a common word, or walk every ticket for a rare one, whichever it misjudged
     cheaper (it underestimates the matches of a Chinese phrase, whose bigrams come together)."""
     top = session.scalar(select(func.max(TICKETS.c.id)))
-    for span in (SPAN * WINDOW, SPAN * SPAN * WINDOW):
+    for span in (SPAN * size, SPAN * SPAN * size):
         if top is None or top - span <= 0:
             break
-        rows = session.execute(_newest(session, terms, query, where, every, notes, number, WINDOW,
+        rows = session.execute(_newest(session, terms, query, where, every, notes, number, size,
                                        floor=top - span)).all()
-        if len(rows) >= WINDOW:
+        if len(rows) >= size:
             return list(rows)
-    return list(session.execute(_newest(session, terms, query, where, every, notes, number, WINDOW)))
+    return list(session.execute(_newest(session, terms, query, where, every, notes, number, size)))
 
 
 def _best_first(window: list[Any]) -> list[tuple[int, float]]:
@@ -349,21 +354,15 @@ def newest_matches(session: Session, terms: Sequence[str], where: Sequence[Colum
                    every: bool = True) -> list[Ticket]:
     """The newest tickets (by id) whose public text (title, body, public comments: never work notes) matches
     `terms` (every one, if `every`) and `where`, unranked: for callers that score the candidates themselves
-    (similar tickets), so that the cost is that of reading the newest matches, not of ranking them all."""
+    (similar tickets), so that the cost is that of reading the newest matches (`_window`), not of ranking
+    them all."""
     if not terms or limit < 1:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        # The matches first, through the GIN index, as a materialized set: left to itself the planner may walk
-        # the tickets newest first until ten match (a read of every ticket for rare words).
-        hits = (select(SearchDocument.ticket_id).where(PUBLIC_VECTOR.op("@@")(tsquery(terms, every)))
-                .cte("similar_hits").prefix_with("MATERIALIZED"))
-        query = select(Ticket).join(hits, hits.c.ticket_id == Ticket.id)
-    else:
-        expression = fts5_query(terms, every)
-        query = (select(Ticket).join(FTS, FTS.c.rowid == Ticket.id)
-                 .where(text(f"{FTS_TABLE} MATCH :public_query").bindparams(
-                     public_query=f"{PUBLIC_COLUMNS} : ({expression})")))
-    return list(session.scalars(query.where(*where).order_by(Ticket.id.desc()).limit(limit)))
+    query = tsquery(terms, every) if session.get_bind().dialect.name == "postgresql" else None
+    with _serial(session):
+        window = _window(session, terms, query, where, every, None, None, limit)
+    found = _tickets(session, [row.id for row in window])
+    return [found[row.id] for row in window if row.id in found]
 
 
 # -- known errors --------------------------------------------------------------------------------------
