@@ -158,6 +158,8 @@ def match_rows(session: Session, terms: Sequence[str], where: Sequence[ColumnEle
                offset: int = 0) -> list[Any]:
     """`match`, as the tickets' rows (their columns in table order, as `tickets.page` gives them)."""
     page = _page(session, terms, where, limit, every, notes, number, offset)
+    if not page:
+        return []
     rows = session.connection().execute(select(*TICKETS.c).where(TICKETS.c.id.in_(list(page))))
     found = {row.id: row for row in rows}
     return [found[i] for i in page if i in found]
