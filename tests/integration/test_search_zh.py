@@ -122,7 +122,8 @@ def test_a_search_ranks_its_newest_matches_then_lists_older_ones_newest_first(en
 def test_the_window_is_the_same_whether_found_in_a_range_of_the_newest_tickets_or_not(engine: Engine,
                                                                                      monkeypatch: Any) -> None:
     """The newest matches are first looked for among the newest SPAN * WINDOW tickets, then SPAN times as
-    many, then all: only a cost; the window, its order and the pages are the same as with no range."""
+    many, then all (PostgreSQL: through the GIN index alone when a word has fewer than FEW matches): only
+    a cost; the window and its order are the same either way."""
     monkeypatch.setattr("itsm.store.search.WINDOW", 2)
     texts = ["打印机卡纸了", "电脑蓝屏死机", "打印机 VPN 问题", "电脑蓝屏死机", "VPN 断开连接", "电脑蓝屏死机",
              "电脑蓝屏死机", "电脑蓝屏死机", "电脑蓝屏死机", "打印机报错了", "VPN 与打印机", "打印机坏了啊"]
@@ -130,10 +131,11 @@ def test_the_window_is_the_same_whether_found_in_a_range_of_the_newest_tickets_o
         incident(engine, "ruth" if i % 3 == 0 else "rita", title)
     for who, q in (("lars", "打印机"), ("lars", "VPN"), ("lars", "蓝屏"), ("rita", "打印机"), ("ruth", "打印机")):
         shown = {}
-        for span in (2, 1000):  # 2: ranges of 4 and 8 tickets tried first; 1000: none
-            monkeypatch.setattr("itsm.store.search.SPAN", span)
-            shown[span] = queue(engine, who, q)
-        assert shown[2] == shown[1000] and shown[2], (who, q)
+        for span, few in ((2, 2000), (1000, 2000), (1000, 1)):  # 2: ranges of 4 and 8 tickets tried first;
+            monkeypatch.setattr("itsm.store.search.SPAN", span)  # 1000: none; then PostgreSQL reads the GIN
+            monkeypatch.setattr("itsm.store.search.FEW", few)  # index's matches (few) or lets the planner (many)
+            shown[span, few] = queue(engine, who, q)
+        assert shown[2, 2000] == shown[1000, 2000] == shown[1000, 1] and shown[2, 2000], (who, q)
 
 
 def test_requesters_find_neither_other_tickets_nor_work_notes(engine: Engine) -> None:
