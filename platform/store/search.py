@@ -3,8 +3,10 @@
 A row holds four texts, each cut for the index by `search_text` (Han runs as bigrams; issue 15): `title`,
 `body` (the other text fields), `comments` (public comments) and `notes` (internal work notes). SQLite: an
 FTS5 table (`ticket_search_fts`, external content = `ticket_search`, Porter stemming, diacritics folded) that
-triggers keep in step; ranked with bm25. PostgreSQL: a GIN index on the weighted `english` tsvector of the
-public text (title weight A, body B, comments C) and another on the notes'; ranked with ts_rank. Notes never
+triggers keep in step; ranked with bm25. PostgreSQL: the weighted `english` tsvector of the public text
+(title weight A, body B, comments C) and the notes' stored in generated columns (`public_vector`,
+`notes_vector`, migration 0016), each with a GIN index; ranked with ts_rank. A search ranks only the newest
+`WINDOW` matches, found in ranges of the newest tickets first (`_window`; docs/scale.md). Notes never
 rank a ticket and match it only where the caller's `notes` condition holds (the engine's: who may read them),
 so a requester's search cannot find, nor be ordered by, text of a work note.
 
