@@ -625,7 +625,7 @@ def explain(desk: Desk) -> dict[str, str]:
 
     @event.listens_for(db.engine, "before_cursor_execute")
     def grab(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if "FROM tickets" in statement and "ORDER BY" in statement:
+        if ("FROM tickets" in statement or "ticket_search" in statement) and "ORDER BY" in statement:
             captured.append((statement, parameters))
 
     plans = {}
@@ -637,10 +637,13 @@ def explain(desk: Desk) -> dict[str, str]:
                                 ("q common en", "agent", {"q": QUERIES["q common en"]})):
         captured.clear()
         engine.list_tickets(engine.actor(desk.names[who]), filters, 25)
-        statement, parameters = captured[0]
-        with db.engine.connect() as c:
-            rows = c.exec_driver_sql("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + statement, parameters).all()
-        plans[label] = "\n".join(row[0] for row in rows)
+        searches = [one for one in captured if "ticket_search" in one[0]]  # a search's tries (store.search._window)
+        plan = []
+        for statement, parameters in searches if "q" in filters else captured[:1]:
+            with db.engine.connect() as c:
+                rows = c.exec_driver_sql("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + statement, parameters).all()
+            plan.append("\n".join(row[0] for row in rows))
+        plans[label] = "\n--\n".join(plan)
     db.dispose()
     return plans
 

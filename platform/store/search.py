@@ -3,8 +3,10 @@
 A row holds four texts, each cut for the index by `search_text` (Han runs as bigrams; issue 15): `title`,
 `body` (the other text fields), `comments` (public comments) and `notes` (internal work notes). SQLite: an
 FTS5 table (`ticket_search_fts`, external content = `ticket_search`, Porter stemming, diacritics folded) that
-triggers keep in step; ranked with bm25. PostgreSQL: a GIN index on the weighted `english` tsvector of the
-public text (title weight A, body B, comments C) and another on the notes'; ranked with ts_rank. Notes never
+triggers keep in step; ranked with bm25. PostgreSQL: the weighted `english` tsvector of the public text
+(title weight A, body B, comments C) and the notes' stored in generated columns (`public_vector`,
+`notes_vector`, migration 0016), each with a GIN index; ranked with ts_rank. A search ranks only the newest
+`WINDOW` matches, found in ranges of the newest tickets first (`_window`; docs/scale.md). Notes never
 rank a ticket and match it only where the caller's `notes` condition holds (the engine's: who may read them),
 so a requester's search cannot find, nor be ordered by, text of a work note.
 
@@ -15,7 +17,8 @@ text reaches the database only as bound values: each word quoted inside an FTS5 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any, cast
@@ -45,24 +48,30 @@ from .search_text import Part, index_text, query_units
 TICKETS = cast(Table, Ticket.__table__)
 FTS_TABLE = "ticket_search_fts"  # SQLite: the FTS5 table (and its shadow tables ticket_search_fts_*)
 FTS = table(FTS_TABLE, column("rowid"))
-GIN_INDEX = "ix_ticket_search_document"  # PostgreSQL: the expression index of the public text
-NOTES_INDEX = "ix_ticket_search_notes"  # PostgreSQL: the expression index of the work notes
+SEARCH = cast(Table, SearchDocument.__table__)
+GIN_INDEX = "ix_ticket_search_document"  # PostgreSQL: the GIN index of the public text's stored vector
+NOTES_INDEX = "ix_ticket_search_notes"  # PostgreSQL: the GIN index of the work notes' stored vector
+VECTORS = ("public_vector", "notes_vector")  # PostgreSQL: generated tsvector columns (migration 0016)
+PUBLIC_VECTOR: ColumnElement[Any] = literal_column("ticket_search.public_vector")
+NOTES_VECTOR: ColumnElement[Any] = literal_column("ticket_search.notes_vector")
+WINDOW = 500  # the newest matches a search ranks; older ones follow, newest first (docs/scale.md)
+FEW = 2000  # PostgreSQL: a word with fewer matches than this, not found among the newest tickets, is read whole
+SPAN = 8  # the newest SPAN * WINDOW tickets are searched first for the window, then SPAN times as many...
 TS_CONFIG = "english"
 FTS_WEIGHTS = (2.0, 1.0, 0.5, 0.0)  # bm25 weights of title, body, comments, notes (notes never rank)
 PUBLIC_COLUMNS = "{title body comments}"  # an FTS5 column filter
-PG_DOCUMENT = ("setweight(to_tsvector('english'::regconfig, coalesce(ticket_search.title, '')), 'A') || "
-               "setweight(to_tsvector('english'::regconfig, coalesce(ticket_search.body, '')), 'B') || "
-               "setweight(to_tsvector('english'::regconfig, coalesce(ticket_search.comments, '')), 'C')")
-PG_NOTES = "to_tsvector('english'::regconfig, coalesce(ticket_search.notes, ''))"
 
 
 def is_search_index(name: str | None, type_: str) -> bool:
     """True for the database-specific index objects that the models cannot declare (FTS5's virtual and
-    shadow tables, the GIN expression indexes): schema comparisons skip exactly these."""
+    shadow tables, PostgreSQL's generated tsvector columns and their GIN indexes): schema comparisons skip
+    exactly these."""
     if name is None:
         return False
     if type_ == "table":
         return name == FTS_TABLE or name.startswith(FTS_TABLE + "_")
+    if type_ == "column":
+        return name in VECTORS
     return type_ == "index" and name in (GIN_INDEX, NOTES_INDEX)
 
 
@@ -135,70 +144,175 @@ def match(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[
     (`search_text.word_parts`). The title, body fields and public comments match for every caller; work
     notes only for the tickets `notes` selects (None: for none), and they do not rank. `number`: tickets
     whose number contains it (case-insensitive) match too, first. Then by relevance, newest first among
-    equals; `offset` rows skipped (pages of a search)."""
-    query = _ranked(session, select(Ticket), terms, where, limit, every, notes, number, offset)
-    return [] if query is None else [Match(row[0], float(row[1])) for row in session.execute(query)]
+    equals, of the newest `WINDOW` matches; then the older ones newest first. `offset` rows skipped (pages
+    of a search)."""
+    page = _page(session, terms, where, limit, every, notes, number, offset)
+    found = _tickets(session, list(page))
+    return [Match(found[i], score) for i, score in page.items() if i in found]
+
+
+def _tickets(session: Session, ids: list[int]) -> dict[int, Ticket]:
+    """The tickets of `ids` by id (a page or a window: the caller puts them in order)."""
+    return {ticket.id: ticket for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(ids)))} if ids else {}
 
 
 def match_rows(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[bool]], limit: int, *,
                every: bool = False, notes: ColumnElement[bool] | None = None, number: str | None = None,
                offset: int = 0) -> list[Any]:
     """`match`, as the tickets' rows (their columns in table order, as `tickets.page` gives them)."""
-    query = _ranked(session, select(*TICKETS.c), terms, where, limit, every, notes, number, offset, scored=False)
-    return [] if query is None else list(session.connection().execute(query))
+    page = _page(session, terms, where, limit, every, notes, number, offset)
+    if not page:
+        return []
+    rows = session.connection().execute(select(*TICKETS.c).where(TICKETS.c.id.in_(list(page))))
+    found = {row.id: row for row in rows}
+    return [found[i] for i in page if i in found]
 
 
 def count_matches(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[bool]], *,
                   notes: ColumnElement[bool] | None = None, number: str | None = None) -> int:
     """How many tickets `match_rows` would find with every word required and no limit (`count=true`)."""
-    query = _ranked(session, select(TICKETS.c.id), terms, where, 2**31 - 1, True, notes, number, 0, scored=False)
-    if query is None:
+    if not terms and not number:
         return 0
-    return int(session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0)
+    query = tsquery(terms, True) if session.get_bind().dialect.name == "postgresql" and terms else None
+    found = _newest(session, terms, query, where, True, notes, number, None).subquery()
+    return int(session.scalar(select(func.count()).select_from(found)) or 0)
 
 
-def _ranked(session: Session, what: Select[Any], terms: Sequence[str], where: Sequence[ColumnElement[bool]],
-            limit: int, every: bool, notes: ColumnElement[bool] | None, number: str | None,
-            offset: int, scored: bool = True) -> Select[Any] | None:
-    if (not terms and not number) or limit < 1:
-        return None
+@contextmanager
+def _serial(session: Session) -> Iterator[None]:
+    """PostgreSQL plans a search's statements without parallel workers: each reads a window of matches,
+    and starting workers (10-70 ms) would cost more than the reading."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    with_notes = notes is not None
-    hits = []
+    if postgres:
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    try:
+        yield
+    finally:
+        if postgres:
+            session.execute(text("SET LOCAL max_parallel_workers_per_gather TO DEFAULT"))
+
+
+def _page(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[bool]], limit: int, every: bool,
+          notes: ColumnElement[bool] | None, number: str | None, offset: int) -> dict[int, float]:
+    """The ids and scores of the page `offset`..`offset + limit` of the matches, in order: the newest
+    `WINDOW` best first (the number's matches first), then the older ones newest first. Ranking only the
+    newest matches keeps the cost of a page that of reading `WINDOW` matches, however many the desk holds
+    (a common word: one ticket in six)."""
+    if (not terms and not number) or limit < 1:
+        return {}
+    query = tsquery(terms, every) if session.get_bind().dialect.name == "postgresql" and terms else None
+    with _serial(session):
+        window = _window(session, terms, query, where, every, notes, number, WINDOW)
+        ranked = _best_first(window)
+        end = offset + limit
+        if end > WINDOW and len(window) >= WINDOW:  # past the ranked window: the older matches, newest first
+            older = [*where, TICKETS.c.id < min(row.id for row in window)]
+            ranked += [(row.id, 0.0) for row in session.execute(
+                _newest(session, terms, query, older, every, notes, number, end - WINDOW))]
+    return dict(ranked[offset:end])
+
+
+def _window(session: Session, terms: Sequence[str], query: Any, where: Sequence[ColumnElement[bool]], every: bool,
+            notes: ColumnElement[bool] | None, number: str | None, size: int) -> list[Any]:
+    """The newest `size` matches (`_newest` rows, newest first), read from a range of the newest tickets
+    when it holds enough of them.
+
+    The newest `SPAN` * `size` tickets are tried, then `SPAN` times as many, each try reading only its
+    range (the GIN index's matches intersected with a range of the primary key, or the range walked): a
+    common word fills the window in the first range, whatever the size of the desk. A word too rare for
+    both is read through the GIN index alone (its matches: then not many). Without a range, PostgreSQL
+    would read every match of a common word, or walk every ticket for a rare one, whichever it misjudged
+    cheaper (it underestimates the matches of a Chinese phrase, whose bigrams come together)."""
+    top = session.scalar(select(func.max(TICKETS.c.id)))
+    for span in (SPAN * size, SPAN * SPAN * size):
+        if top is None or top - span <= 0:
+            break
+        rows = session.execute(_newest(session, terms, query, where, every, notes, number, size,
+                                       floor=top - span)).all()
+        if len(rows) >= size:
+            return list(rows)
+    sparse = query is not None and _few_matches(session, query, notes)
+    return list(session.execute(_newest(session, terms, query, where, every, notes, number, size, sparse=sparse)))
+
+
+def _few_matches(session: Session, query: Any, notes: ColumnElement[bool] | None) -> bool:
+    """Whether every vector a search reads (PostgreSQL) has fewer than `FEW` matches in all, counted
+    through its GIN index alone (plain scans off for the count: the planner, misjudging a prefix, would
+    otherwise scan the table until `FEW` match). Few: read them all (`_hits_postgres`). Many, though not
+    among the newest tickets: the request's conditions are narrow (a requester's own tickets), and
+    walking their index is the planner's better choice."""
+    vectors = [PUBLIC_VECTOR] if notes is None else [PUBLIC_VECTOR, NOTES_VECTOR]
+    settings = ("enable_seqscan", "enable_indexscan")
+    for setting in settings:
+        session.execute(text(f"SET LOCAL {setting} = off"))
+    try:
+        for vector in vectors:
+            sample = select(SEARCH.c.ticket_id).where(vector.op("@@")(query)).limit(FEW).subquery()
+            if (session.scalar(select(func.count()).select_from(sample)) or 0) >= FEW:
+                return False
+        return True
+    finally:
+        for setting in settings:
+            session.execute(text(f"SET LOCAL {setting} TO DEFAULT"))
+
+
+def _best_first(window: list[Any]) -> list[tuple[int, float]]:
+    """The window's (id, score), the number's matches first, then by score, newest first among equals."""
+    ordered = sorted(window, key=lambda row: (-row.numbered, -row.score, -row.id))
+    return [(row.id, float(row.score)) for row in ordered]
+
+
+def _newest(session: Session, terms: Sequence[str], query: Any, where: Sequence[ColumnElement[bool]], every: bool,
+            notes: ColumnElement[bool] | None, number: str | None, limit: int | None,
+            floor: int | None = None, sparse: bool = False) -> Select[Any]:
+    """The newest `limit` matches (every one if None) meeting `where`, of ids above `floor` if given:
+    (id, score, numbered).
+
+    Each source of hits (the public text, the notes where `notes` holds, the number) is its own query with
+    `where` and the limit inside, so PostgreSQL may read it either way: through the GIN index (a rare
+    word) or by walking the tickets newest first until `limit` match (a common word), checking each one's
+    stored vector."""
+    hits: list[Select[Any]] = []
     if terms:
-        hits += _hits_postgres(terms, every, with_notes) if postgres else _hits_sqlite(terms, every, with_notes)
+        hits += (_hits_postgres(query, notes, floor, limit is not None, sparse) if query is not None
+                 else _hits_sqlite(terms, every, notes, floor))
     if number:
         escaped = number.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        hits.append(select(*_hits(Ticket.id, literal(0.0, Float), 1, numbered=1))
-                    .where(func.lower(Ticket.number).like(f"%{escaped}%", escape="\\")))
+        hits.append(select(*_hits(TICKETS.c.id, literal(0.0, Float), numbered=1))
+                    .where(func.lower(TICKETS.c.number).like(f"%{escaped}%", escape="\\")))
+    hits = [hit.where(*where) for hit in hits]
+    if floor is not None:
+        hits = [hit.where(TICKETS.c.id > floor) for hit in hits]
+    if limit is not None:  # each source's newest first (SQLite wants a limited arm of a union in a subquery)
+        hits = [select(hit.order_by(TICKETS.c.id.desc()).limit(limit).subquery()) for hit in hits]
     found: Any = union_all(*hits)
     # SQLite would fold the hits into the grouping below, where bm25() cannot run: compute them first
+    postgres = session.get_bind().dialect.name == "postgresql"
     found = found.subquery("hits") if postgres else found.cte("hits").prefix_with("MATERIALIZED")
-    best = (select(found.c.id, func.max(found.c.score).label("score"), func.max(found.c.public).label("public"),
-                   func.max(found.c.numbered).label("numbered")).group_by(found.c.id).subquery("best"))
-    seen = best.c.public == 1
-    if notes is not None:
-        seen = seen | notes
-    return ((what.add_columns(best.c.score) if scored else what).join(best, best.c.id == Ticket.id).where(seen, *where)
-            .order_by(best.c.numbered.desc(), best.c.score.desc(), Ticket.id.desc()).offset(offset).limit(limit))
+    best = (select(found.c.id, func.max(found.c.score).label("score"), func.max(found.c.numbered).label("numbered"))
+            .group_by(found.c.id))
+    return best if limit is None else best.order_by(found.c.id.desc()).limit(limit)
 
 
-def _hits(ids: Any, score: Any, public: int, numbered: int = 0) -> list[Any]:
-    """The columns of one source of hits: ticket id, score, whether public text matched, whether the number."""
-    return [ids.label("id"), score.label("score"), literal(public).label("public"),
-            literal(numbered).label("numbered")]
+def _hits(ids: Any, score: Any, numbered: int = 0) -> list[Any]:
+    """The columns of one source of hits: ticket id, score, whether the number matched."""
+    return [ids.label("id"), score.label("score"), literal(numbered).label("numbered")]
 
 
-def _hits_sqlite(terms: Sequence[str], every: bool, with_notes: bool) -> list[Select[Any]]:
+def _hits_sqlite(terms: Sequence[str], every: bool, notes: ColumnElement[bool] | None,
+                 floor: int | None) -> list[Select[Any]]:
     rank = literal_column(f"bm25({FTS_TABLE}, {', '.join(str(w) for w in FTS_WEIGHTS)})", Float)
     expression = fts5_query(terms, every)
-    public = (select(*_hits(FTS.c.rowid, -rank, 1)).select_from(FTS)
+    on = TICKETS.c.id == FTS.c.rowid
+    on_tickets = FTS.join(TICKETS, on if floor is None else on & (FTS.c.rowid > floor))
+    public = (select(*_hits(TICKETS.c.id, -rank)).select_from(on_tickets)
               .where(text(f"{FTS_TABLE} MATCH :public_query").bindparams(
                   public_query=f"{PUBLIC_COLUMNS} : ({expression})")))
-    if not with_notes:
+    if notes is None:
         return [public]
-    in_notes = (select(*_hits(FTS.c.rowid, literal(0.0, Float), 0)).select_from(FTS)
-                .where(text(f"{FTS_TABLE} MATCH :notes_query").bindparams(notes_query=f"notes : ({expression})")))
+    in_notes = (select(*_hits(TICKETS.c.id, literal(0.0, Float))).select_from(on_tickets)
+                .where(text(f"{FTS_TABLE} MATCH :notes_query").bindparams(notes_query=f"notes : ({expression})"),
+                       notes))
     return [public, in_notes]
 
 
@@ -219,17 +333,31 @@ def fts5_query(terms: Sequence[str], every: bool = False) -> str:
     return (" AND " if every else " OR ").join(units)
 
 
-def _hits_postgres(terms: Sequence[str], every: bool, with_notes: bool) -> list[Select[Any]]:
-    query = tsquery(terms, every)
-    document: ColumnElement[Any] = literal_column(f"({PG_DOCUMENT})")  # verbatim, so the GIN index serves it
-    rank = func.ts_rank(document, query, 1)  # 1: divided by 1 + log(length)
-    public = select(*_hits(SearchDocument.ticket_id, rank, 1)).where(document.op("@@")(query))
-    if not with_notes:
+def _hits_postgres(query: Any, notes: ColumnElement[bool] | None, floor: int | None, scored: bool,
+                   sparse: bool = False) -> list[Select[Any]]:
+    """The public text's and (where `notes` holds) the work notes' hits; with a `floor`, the documents'
+    range too (PostgreSQL does not carry a range across a join's equality). `scored`: the public hits
+    ranked (ts_rank of the stored vector, computed for the matches read, not for every match).
+
+    `sparse` (a word with few matches in all: `_window`): each vector's matches are read first through its
+    GIN index, as a set: the planner misjudges how many documents a prefix (`'zyxel':*`) matches and
+    would otherwise walk every ticket for a rare word (1.3 s at 200,000 tickets against 0.1 ms)."""
+    on = TICKETS.c.id == SEARCH.c.ticket_id
+    rank = func.ts_rank(PUBLIC_VECTOR, query, 1) if scored else literal(0.0, Float)  # 1: / (1 + log(length))
+
+    def hits(vector: ColumnElement[Any], score: ColumnElement[Any], name: str) -> Select[Any]:
+        if not sparse:
+            in_range = SEARCH.join(TICKETS, on if floor is None else on & (SEARCH.c.ticket_id > floor))
+            return select(*_hits(TICKETS.c.id, score)).select_from(in_range).where(vector.op("@@")(query))
+        matched = (select(SEARCH.c.ticket_id, score.label("score")).where(vector.op("@@")(query))
+                   .cte(name).prefix_with("MATERIALIZED"))
+        return (select(*_hits(TICKETS.c.id, matched.c.score))
+                .select_from(matched.join(TICKETS, TICKETS.c.id == matched.c.ticket_id)))
+
+    public = hits(PUBLIC_VECTOR, rank, "public_matches")
+    if notes is None:
         return [public]
-    notes_document: ColumnElement[Any] = literal_column(f"({PG_NOTES})")
-    in_notes = select(*_hits(SearchDocument.ticket_id, literal(0.0, Float), 0)).where(
-        notes_document.op("@@")(query))
-    return [public, in_notes]
+    return [public, hits(NOTES_VECTOR, literal(0.0, Float), "notes_matches").where(notes)]
 
 
 def tsquery(terms: Sequence[str], every: bool = False) -> Any:
@@ -263,22 +391,15 @@ def newest_matches(session: Session, terms: Sequence[str], where: Sequence[Colum
                    every: bool = True) -> list[Ticket]:
     """The newest tickets (by id) whose public text (title, body, public comments: never work notes) matches
     `terms` (every one, if `every`) and `where`, unranked: for callers that score the candidates themselves
-    (similar tickets), so that the cost is that of reading the newest matches, not of ranking them all."""
+    (similar tickets), so that the cost is that of reading the newest matches (`_window`), not of ranking
+    them all."""
     if not terms or limit < 1:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        # The matches first, through the GIN index, as a materialized set: left to itself the planner may walk
-        # the tickets newest first and compute every one's tsvector until ten match (seconds for rare words).
-        document: ColumnElement[Any] = literal_column(f"({PG_DOCUMENT})")
-        hits = (select(SearchDocument.ticket_id).where(document.op("@@")(tsquery(terms, every)))
-                .cte("similar_hits").prefix_with("MATERIALIZED"))
-        query = select(Ticket).join(hits, hits.c.ticket_id == Ticket.id)
-    else:
-        expression = fts5_query(terms, every)
-        query = (select(Ticket).join(FTS, FTS.c.rowid == Ticket.id)
-                 .where(text(f"{FTS_TABLE} MATCH :public_query").bindparams(
-                     public_query=f"{PUBLIC_COLUMNS} : ({expression})")))
-    return list(session.scalars(query.where(*where).order_by(Ticket.id.desc()).limit(limit)))
+    query = tsquery(terms, every) if session.get_bind().dialect.name == "postgresql" else None
+    with _serial(session):
+        window = _window(session, terms, query, where, every, None, None, limit)
+    found = _tickets(session, [row.id for row in window])
+    return [found[row.id] for row in window if row.id in found]
 
 
 # -- known errors --------------------------------------------------------------------------------------

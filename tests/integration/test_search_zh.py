@@ -92,6 +92,52 @@ def test_ranked_search_pages_by_position(engine: Engine) -> None:
     assert sorted(seen) == sorted(made)
 
 
+def test_a_search_ranks_its_newest_matches_then_lists_older_ones_newest_first(engine: Engine, monkeypatch: Any
+                                                                              ) -> None:
+    """Only the newest `WINDOW` matches are ranked (a page costs what the window costs, not every match of
+    a common word); the older matches follow, newest first, on the same pages, and count=true counts all."""
+    monkeypatch.setattr("itsm.store.search.WINDOW", 3)
+    oldest = incident(engine, "rita", "打印机卡纸", "打印机一直报错")  # the best match, but outside the window
+    older = incident(engine, "rita", "三楼设备问题", "打印机一直报错")
+    mid = incident(engine, "rita", "三楼设备问题", "打印机一直报错")
+    best = incident(engine, "rita", "打印机卡纸", "打印机一直报错")
+    newest = incident(engine, "rita", "三楼设备问题", "打印机一直报错")
+    incident(engine, "rita", "三楼设备问题", "电脑一直报错")  # no match
+    shown = queue(engine, "lars", "打印机")
+    assert shown[0] == best and set(shown[1:3]) == {newest, mid}  # the window, best first
+    assert shown[3:] == [older, oldest]  # then newest first
+    for limit in (1, 2, 4):  # pages by position give the same order, across the window's end too
+        seen: list[str] = []
+        cursor: int | None = None
+        while True:
+            items, cursor = engine.list_tickets(engine.actor("lars"), {"q": "打印机"}, limit, cursor)
+            seen += numbers(items)
+            if cursor is None:
+                break
+        assert seen == shown, limit
+    assert engine.queue_page(engine.actor("lars"), {"q": "打印机"}, 2, count=True).total == 5
+    assert queue(engine, "lars", best) == [best]  # the number matches too, first
+
+
+def test_the_window_is_the_same_whether_found_in_a_range_of_the_newest_tickets_or_not(engine: Engine,
+                                                                                     monkeypatch: Any) -> None:
+    """The newest matches are first looked for among the newest SPAN * WINDOW tickets, then SPAN times as
+    many, then all (PostgreSQL: through the GIN index alone when a word has fewer than FEW matches): only
+    a cost; the window and its order are the same either way."""
+    monkeypatch.setattr("itsm.store.search.WINDOW", 2)
+    texts = ["打印机卡纸了", "电脑蓝屏死机", "打印机 VPN 问题", "电脑蓝屏死机", "VPN 断开连接", "电脑蓝屏死机",
+             "电脑蓝屏死机", "电脑蓝屏死机", "电脑蓝屏死机", "打印机报错了", "VPN 与打印机", "打印机坏了啊"]
+    for i, title in enumerate(texts):  # oldest first; ruth's every third
+        incident(engine, "ruth" if i % 3 == 0 else "rita", title)
+    for who, q in (("lars", "打印机"), ("lars", "VPN"), ("lars", "蓝屏"), ("rita", "打印机"), ("ruth", "打印机")):
+        shown = {}
+        for span, few in ((2, 2000), (1000, 2000), (1000, 1)):  # 2: ranges of 4 and 8 tickets tried first;
+            monkeypatch.setattr("itsm.store.search.SPAN", span)  # 1000: none; then PostgreSQL reads the GIN
+            monkeypatch.setattr("itsm.store.search.FEW", few)  # index's matches (few) or lets the planner (many)
+            shown[span, few] = queue(engine, who, q)
+        assert shown[2, 2000] == shown[1000, 2000] == shown[1000, 1] and shown[2, 2000], (who, q)
+
+
 def test_requesters_find_neither_other_tickets_nor_work_notes(engine: Engine) -> None:
     ritas = incident(engine, "rita", "VPN连接失败", resolve=True)
     ruths = incident(engine, "ruth", "打印机损坏", resolve=True)
