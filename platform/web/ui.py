@@ -12,17 +12,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 
 from itsm.engine import Actor, EngineError, Forbidden, ValidationFailed
 from itsm.engine.people.lookup import assignee_candidates
 from itsm.engine.reports.known_errors import links, suggest_for_ticket
+from itsm.engine.reports.outages import offered_outages
 from itsm.engine.reports.triage import similar, triage_ticket
 from itsm.engine.runtime.actors import agent_processes
 from itsm.engine.runtime.attachments import attachments_of, create_with, receiving
 from itsm.engine.runtime.documents import document_fields, title_of
 from itsm.engine.runtime.forms import Form
-from itsm.engine.runtime.linking import link, ongoing_outages
+from itsm.engine.runtime.linking import link
 from itsm.engine.runtime.rating_links import LinkRefused
 from itsm.engine.runtime.reviews import request_review, review_transition
 from itsm.interpreter import model as m
@@ -375,16 +376,30 @@ def form_suggestions() -> Any:
     process = _pack().processes.get(request.form.get("_process") or "")
     if process is None:
         return jsonify([])
-    typed = "\n".join(request.form.get(name, "") for name in prose_fields(process))
     engine = current_engine()
     with engine.db.read() as session:
         served = engine.triage.current(session, process.id)
-    items = similar(engine, _actor(), process, typed[:4000], served, solved_only=True)
+    items = similar(engine, _actor(), process, _typed(process), served, solved_only=True)
     states = process.state_by_id
     return jsonify([{"number": i["number"], "title": i["title"],
                      "state": text(states[i["state"]].label) if i["state"] in states else i["state"],
                      "similarity": gettext("%(percent)s%% similar", percent=round(i["score"] * 100)),
                      "url": url_for("ui.ticket", number=i["number"])} for i in items])
+
+
+@ui.post("/forms/outages")
+@login_required
+def form_outages() -> Any:
+    """The agent's create form: the ongoing outages, those like what is being typed first (app.js asks,
+    debounced, and regroups the picker)."""
+    process = _pack().processes.get(request.form.get("_process") or "")
+    found = _outages(process) if process is not None and is_agent(_actor()) else None
+    return jsonify(found or {"matching": [], "other": []})
+
+
+def _typed(process: m.ProcessSpec) -> str:
+    """What has been typed into a create form's prose fields (title and body), what similarity reads."""
+    return "\n".join(request.form.get(name, "") for name in prose_fields(process))[:4000]
 
 
 def _posted(form: Form, current: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[dict[str, str]]]:
@@ -422,6 +437,23 @@ def _attach_to_outage(engine: Any, actor: Actor, number: str, outage: str) -> No
         flash(said(exc.message), "error")
 
 
+def _outages(process: m.ProcessSpec) -> dict[str, list[dict[str, Any]]] | None:
+    """The report form's outage picker: ongoing outages, those like the text sent so far first (a form sent
+    back with a problem); None for someone who does not work the process."""
+    try:
+        found = offered_outages(current_engine(), _actor(), process.id, _typed(process))
+    except Forbidden:
+        return None
+    return {group: [{**o, "label": _outage_label(o)} for o in items] for group, items in found.items()}
+
+
+def _outage_label(outage: Mapping[str, Any]) -> str:
+    label = f"{outage['number']} {outage['title']}"
+    if outage["children"]:
+        label += " · " + ngettext("%(num)d linked", "%(num)d linked", outage["children"])
+    return label
+
+
 def _render_form(form: Form, values: dict[str, Any], problems: list[dict[str, str]], status: int = 200) -> Any:
     by_field: dict[str, list[str]] = {}
     general = []
@@ -445,5 +477,5 @@ def _render_form(form: Form, values: dict[str, Any], problems: list[dict[str, st
                            pack=_pack(), zone=_zone(), posted=request.form if request.method == "POST" else None,
                            comment=request.form.get("comment", ""), triage=triage, suggested=suggested,
                            requester_picker=picker, requester=request.form.get("_requester", ""),
-                           outages=ongoing_outages(current_engine(), _actor(), form.process.id) if picker else [],
+                           outages=_outages(form.process) if picker else None,
                            outage=request.form.get("_outage", "")), status
