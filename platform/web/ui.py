@@ -189,7 +189,9 @@ def ticket(number: str) -> Any:
     agent = is_agent(actor)
     works_on = agent and engine.works_on(actor, number)
     candidates = assignee_candidates(engine, actor, number) if works_on and view_is_open(process, view) else []
+    step = one_step(engine, actor, process, view, transitions) if not works_on else None
     return render_template("ticket.html", t=view, process=process, form=form, state=state, shown=shown,
+                           step=step, step_values=step.ticket["fields"] if step and step.ticket else {},
                            events=events, transitions=transitions, pack=pack, zone=_zone(), agent=agent,
                            known_errors=known, attachments=attachments_of(engine, actor, number),
                            triage=_triage(actor, number), candidates=candidates, may_assign=bool(candidates),
@@ -201,9 +203,26 @@ def forward_first(process: m.ProcessSpec, state: str,
                   transitions: list[m.TransitionSpec]) -> list[m.TransitionSpec]:
     """The ticket page's steps with those that move the ticket on along its happy path first (the primary
     button): "confirm and close" before "reopen" on a resolved ticket. Otherwise the process's order."""
-    path = list(process.happy_path) or happy_path(process)
-    ahead = set(path[path.index(state) + 1:]) if state in path else set()
+    ahead = _ahead(process, state)
     return [t for t in transitions if t.target in ahead] + [t for t in transitions if t.target not in ahead]
+
+
+def _ahead(process: m.ProcessSpec, state: str) -> set[str]:
+    """The states after `state` on the process's happy path."""
+    path = list(process.happy_path) or happy_path(process)
+    return set(path[path.index(state) + 1:]) if state in path else set()
+
+
+def one_step(engine: Any, actor: Actor, process: m.ProcessSpec, view: Mapping[str, Any],
+             transitions: list[m.TransitionSpec]) -> Form | None:
+    """The form of the step a requester is waiting to take, shown on the ticket page itself (one click:
+    "confirm and close" with the rating): the first step when it moves the ticket on along its happy path."""
+    if not transitions or transitions[0].target not in _ahead(process, view["state"]):
+        return None
+    try:
+        return engine.form(actor, number=view["number"], transition=transitions[0].id)
+    except EngineError:
+        return None
 
 
 def view_is_open(process: m.ProcessSpec, view: Mapping[str, Any]) -> bool:
