@@ -192,6 +192,7 @@ def ticket(number: str) -> Any:
     step = one_step(engine, actor, process, view, transitions) if not works_on else None
     return render_template("ticket.html", t=view, process=process, form=form, state=state, shown=shown,
                            step=step, step_values=step.ticket["fields"] if step and step.ticket else {},
+                           step_comment=step is not None and not has_own_text(step),
                            events=events, transitions=transitions, pack=pack, zone=_zone(), agent=agent,
                            known_errors=known, attachments=attachments_of(engine, actor, number),
                            triage=_triage(actor, number), candidates=candidates, may_assign=bool(candidates),
@@ -456,6 +457,13 @@ def _attach_to_outage(engine: Any, actor: Actor, number: str, outage: str) -> No
         flash(said(exc.message), "error")
 
 
+def has_own_text(form: Form) -> bool:
+    """A requester's transition form with a text of its own (the feedback on a rating, why it is not solved)
+    needs no second box for a comment: one form, the transition's fields (docs/decisions.md)."""
+    return not is_agent(_actor()) and any(s.visible and not s.readonly and s.spec.type == "text"
+                                          for s in form.fields)
+
+
 def _outages(process: m.ProcessSpec) -> dict[str, list[dict[str, Any]]] | None:
     """The report form's outage picker: ongoing outages, those like the text sent so far first (a form sent
     back with a problem); None for someone who does not work the process."""
@@ -487,12 +495,8 @@ def _render_form(form: Form, values: dict[str, Any], problems: list[dict[str, st
     suggested = _suggested_fields(form)
     triage = _triage(_actor(), form.ticket["number"]) if suggested and form.ticket else None
     picker = form.transition is None and is_agent(_actor())
-    # a requester's form with a text of its own (the feedback on a rating, why it is not solved) needs no
-    # second box for a comment: one form, the transition's fields (docs/decisions.md)
-    own_text = not is_agent(_actor()) and any(s.visible and not s.readonly and s.spec.type == "text"
-                                              for s in form.fields)
     return render_template("form.html", form=form, values=submitted, errors=by_field, general=general,
-                           comment_box=form.transition is not None and not own_text,
+                           comment_box=form.transition is not None and not has_own_text(form),
                            pack=_pack(), zone=_zone(), posted=request.form if request.method == "POST" else None,
                            comment=request.form.get("comment", ""), triage=triage, suggested=suggested,
                            requester_picker=picker, requester=request.form.get("_requester", ""),

@@ -1,13 +1,11 @@
 """People as agents look them up (issue 17): the requester picker of the agent's create form (a caller
-found by name, mail or organization) and the assignee picker of a ticket (each candidate's team and open
-tickets). Visibility follows the tickets' rule (SPEC 14): an agent whose teams all have an `org_scope`
+found by name, mail or organization), the assignee picker of a ticket (each candidate's team and open
+tickets) and the watchers card's picker (people who may see the ticket). Visibility follows the tickets' rule (SPEC 14): an agent whose teams all have an `org_scope`
 finds only the people of those subtrees; admins and agents of unscoped teams find everyone."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy.orm import Session
 
 from itsm.store import orgs, routing, tickets, users
 
@@ -19,6 +17,8 @@ from ..runtime.rules import working
 from ..runtime.visibility import viewer_of
 
 if TYPE_CHECKING:
+    from itsm.store.database import Session
+
     from ..runtime.engine import Engine
 
 MAX_PEOPLE = 20
