@@ -1,7 +1,8 @@
 """People as agents look them up (issue 17): the requester picker of the agent's create form (a caller
 found by name, mail or organization), the assignee picker of a ticket (each candidate's team and open
-tickets) and the watchers card's picker (people who may see the ticket). Visibility follows the tickets' rule (SPEC 14): an agent whose teams all have an `org_scope`
-finds only the people of those subtrees; admins and agents of unscoped teams find everyone."""
+tickets) and the watchers card's picker (people who may see the ticket). Visibility follows the tickets'
+rule (SPEC 14): an agent whose teams all have an `org_scope` finds only the people of those subtrees;
+admins and agents of unscoped teams find everyone."""
 
 from __future__ import annotations
 

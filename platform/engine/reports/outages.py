@@ -4,11 +4,11 @@ report form's "part of an ongoing outage").
 Candidates are the open tickets of the process from the last three days that are an outage already (they
 have children) or of the most urgent priority (`store.links.open_parents`), among those the agent may see.
 What the agent has typed ranks them the way similar tickets are found (`reports.triage.similar`): the
-full-text index (`store.search.match`, any word, public text only) says which candidates share words with
-it, and the cosine of the two texts (`triage.model.plain_similarity`, no model needed, Han characters alone
-left out) orders them; a candidate below MATCH_FLOOR shares only common words ("cannot", "无法") and is not
-a match. The others are
-still listed, newest first, as "other ongoing outages": the caller may know better than the words
+full-text index (`store.search.sharing_words`: `match`'s any-word query, public text only, asked of the
+candidates' rows alone) says which candidates share words with it, and the cosine of the two texts
+(`triage.model.plain_similarity`, no model needed, Han characters alone left out) orders them; a candidate
+below MATCH_FLOOR shares only common words ("cannot", "无法") and is not a match. The others are still
+listed, newest first, as "other ongoing outages": the caller may know better than the words
 (docs/decisions.md, "Outages offered at intake").
 """
 
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from itsm.interpreter import model as m
 from itsm.store import Ticket
 from itsm.store import links as stored_links
-from itsm.store.search import match
+from itsm.store.search import sharing_words
 from itsm.triage.model import plain_similarity, plain_vector
 
 from ..boundary import guarded
@@ -57,8 +57,7 @@ def offered_outages(engine: Engine, actor: Actor, process: str, text: str = "", 
     with engine.db.read() as session:
         found = stored_links.open_parents(session, process, engine.clock() - OUTAGE_WINDOW,
                                           visible_to(viewer_of(session, actor, pack)), limit)
-        ids = [ticket.id for ticket, _ in found]
-        sharing = {hit.ticket.id for hit in match(session, terms, [Ticket.id.in_(ids)], len(ids))} if ids else set()
+        sharing = sharing_words(session, terms, [ticket.id for ticket, _ in found])
     typed = plain_vector(text[:MAX_TEXT], characters=False) if sharing else {}
     matching: list[tuple[float, dict[str, Any]]] = []
     other: list[dict[str, Any]] = []
