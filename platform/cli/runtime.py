@@ -102,7 +102,7 @@ def worker(interval: float, batch: int, once: bool) -> None:
     import logging
 
     from itsm.engine import Engine
-    from itsm.engine.worker import run_forever, sweep
+    from itsm.engine.worker import fold_kpis, run_forever, sweep
     from itsm.store import Database
 
     database = Database()
@@ -113,6 +113,7 @@ def worker(interval: float, batch: int, once: bool) -> None:
     if once:
         result = sweep(engine, batch)
         click.echo(f"swept: {result.summary()}")
+        click.echo(f"KPI sums: {fold_kpis(engine)} changed tickets counted")
         return
     click.echo(f"worker: sweeping every {interval:g} s (Ctrl-C stops)")
     run_forever(engine, interval, batch)

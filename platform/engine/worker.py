@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from itsm.store import NOT_MIGRATED, UNREACHABLE, outage, outage_line
 
 from .channels.delivery import deliver_outbox
+from .errors import NotFound
+from .reports.kpis import bring_up_to_date
 from .reports.triage import retrain_due
 from .runtime.engine import Engine
 from .runtime.sweep import DEFAULT_BATCH, SweepResult, sweep_due
 
 log = logging.getLogger("itsm.worker")
 RETRAIN_CHECK = 600.0  # seconds between two looks at whether a triage model is due for retraining
+KPI_SECONDS = 5.0  # how long a round may fold changed tickets into the KPI sums (a rebuild spreads over rounds)
 
 
 class Retrainer:
@@ -58,6 +61,16 @@ def sweep(engine: Engine, batch: int | None = None, deliver: bool = True, set_ba
     return total
 
 
+def fold_kpis(engine: Engine, batches: int | None = None, seconds: float | None = None) -> int:
+    """Fold the tickets changed since the last round into the KPI sums, or rebuild them under a new pack
+    version: all of them, `batches` batches or for about `seconds`; how many tickets (issue 18)."""
+    try:
+        pack = engine.definitions.active().pack
+    except NotFound:  # nothing published yet: no rules to count by
+        return 0
+    return bring_up_to_date(engine, pack, engine.clock(), batches=batches, seconds=seconds)
+
+
 @dataclass
 class Backoff:
     """Exponential waits while the database is away: `first`, twice that, ... up to `cap` seconds."""
@@ -89,6 +102,7 @@ def run_forever(engine: Engine, interval: float = 5.0, batch: int = DEFAULT_BATC
         started = time.monotonic()
         try:
             result = sweep(engine, batch)
+            folded = fold_kpis(engine, seconds=KPI_SECONDS)
         except Exception as exc:
             reason = outage(exc)
             if reason is None:  # the worker outlives a bad sweep; the next one retries
@@ -105,6 +119,8 @@ def run_forever(engine: Engine, interval: float = 5.0, batch: int = DEFAULT_BATC
                 log.info("database reachable again after %d failed tr%s", failures, "y" if failures == 1 else "ies")
             if result.clocks or result.timers or result.failed or result.delivered or result.retried:
                 log.info("sweep: %s", result.summary())
+            if folded:
+                log.info("KPI sums: %d changed tickets counted", folded)
             retrainer.poke()
         stop.wait(max(0.0, interval - (time.monotonic() - started)))
 

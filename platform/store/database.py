@@ -4,6 +4,9 @@ SQLite: WAL, foreign keys, and `BEGIN IMMEDIATE` for write transactions, so conc
 the lock (busy timeout) instead of failing when a read lock cannot be upgraded. PostgreSQL: psycopg 3,
 READ COMMITTED; conflicts between writers are caught by the tickets' version column and row locks.
 Opening a Database connects to nothing: the first query does, so a process starts while the server is away.
+A `read_only` Database (the read replica, `ITSM_REPLICA_DATABASE_URL`) begins every PostgreSQL transaction
+READ ONLY and sets SQLite's `query_only`: a write sent to it fails at once, even when the URL names a
+server that would take it.
 """
 
 from __future__ import annotations
@@ -34,9 +37,10 @@ def default_url() -> str:
 
 
 class Database:
-    def __init__(self, url: str | None = None, **engine_options: Any):
+    def __init__(self, url: str | None = None, *, read_only: bool = False, **engine_options: Any):
         self.url = make_url(url or default_url())
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.read_only = read_only
         options: dict[str, Any] = {"future": True, "json_serializer": JSON_ENCODER.encode}
         if self.is_sqlite:
             options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
@@ -46,16 +50,20 @@ class Database:
             options.update(pool_size=10, max_overflow=20, pool_recycle=1800, pool_pre_ping=True)
             if "connect_timeout" not in self.url.query:
                 options["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
+            if read_only:  # psycopg sends BEGIN READ ONLY: no extra round trip
+                options["execution_options"] = {"postgresql_readonly": True}
         options.update(engine_options)
         self.engine: Engine = create_engine(self.url, **options)
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, read_only)
         self._writer = sessionmaker(self.engine.execution_options(itsm_write=True), expire_on_commit=False)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that commits when the block ends and rolls back on any exception."""
+        if self.read_only:
+            raise RuntimeError(f"{self.url.render_as_string()} is read-only (the read replica): write to the primary")
         with self._writer() as session, session.begin():
             yield session
 
@@ -138,7 +146,7 @@ def outage_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # transactions are begun below, not by the driver
@@ -147,6 +155,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -376,6 +377,59 @@ class RoutingCursor(Base):
     routing: Mapped[str] = mapped_column(String(64), primary_key=True)
     team: Mapped[str] = mapped_column(String(64), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class KpiFact(Base):
+    """One ticket's contribution to the KPIs (issue 18), as of its last change: what `GET /api/kpis` would
+    count for it, so that a period's figures are sums of these (and of `KpiDay`) instead of a pass over
+    every event. `itsm.store.kpi_facts` keeps it current; no foreign key, so that nothing here slows down or
+    blocks what happens to tickets."""
+
+    __tablename__ = "kpi_facts"
+    ticket_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    process: Mapped[str] = mapped_column(String(64))
+    team: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[str | None] = mapped_column(String(32))
+    org: Mapped[str | None] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(64))
+    rating: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    day: Mapped[date] = mapped_column(Date)  # the desk's day of `created_at` (`kpi_facts.Rules.offset_seconds`)
+    ack_ms: Mapped[int | None] = mapped_column(BigInteger)  # milliseconds from creation to acknowledgement
+    resolve_ms: Mapped[int | None] = mapped_column(BigInteger)  # ... to the first resolution
+    reopened: Mapped[bool] = mapped_column(Boolean, default=False)
+    moved: Mapped[bool] = mapped_column(Boolean, default=False)  # changed team after its creation
+    met: Mapped[str] = mapped_column(Text, default="")  # names of its stopped clocks that met their target
+    breached: Mapped[str] = mapped_column(Text, default="")  # ... and of those that breached it
+    __table_args__ = (
+        Index("ix_kpi_facts_created_at", "created_at"),
+        # A median walks one of these in order, counting the period's rows, and stops half way.
+        Index("ix_kpi_facts_ack", "ack_ms", "created_at", "process", "team",
+              postgresql_where=sql_text("ack_ms IS NOT NULL"), sqlite_where=sql_text("ack_ms IS NOT NULL")),
+        Index("ix_kpi_facts_resolve", "resolve_ms", "created_at", "process", "team",
+              postgresql_where=sql_text("resolve_ms IS NOT NULL"), sqlite_where=sql_text("resolve_ms IS NOT NULL")),
+    )
+
+
+class KpiDay(Base):
+    """The sum of one figure (`created`, `ack_ms`, `channel` per channel...) over the `KpiFact` rows of one
+    day, process and team: a year of KPIs reads a few hundred thousand of these at most, not its tickets."""
+
+    __tablename__ = "kpi_days"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    process: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team: Mapped[str] = mapped_column(String(64), primary_key=True)  # "" for tickets of no team
+    figure: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # "" for a figure without one
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class KpiPending(Base):
+    """Tickets changed since their `KpiFact` was written: database triggers on tickets, events and SLA clocks
+    add them (so no write path can forget to), `kpi_facts.fold` takes them."""
+
+    __tablename__ = "kpi_pending"
+    ticket_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
 
 class Setting(Base):

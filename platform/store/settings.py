@@ -25,3 +25,10 @@ def add_if_absent(session: Session, key: str, new_value: str) -> bool:
     statement = (_INSERT[session.get_bind().dialect.name](Setting).values(key=key, value=new_value)
                  .on_conflict_do_nothing(index_elements=["key"]).returning(Setting.key))
     return session.execute(statement).first() is not None
+
+
+def put(session: Session, key: str, new_value: str) -> None:
+    """Store `new_value` under `key`, replacing any value it had."""
+    statement = (_INSERT[session.get_bind().dialect.name](Setting).values(key=key, value=new_value)
+                 .on_conflict_do_update(index_elements=["key"], set_={"value": new_value}))
+    session.execute(statement)

@@ -13,6 +13,8 @@ working directory), at most `ATTACHMENT_MAX_BYTES` each (`ITSM_ATTACHMENT_MAX_BY
 types `ATTACHMENT_TYPES` allows (`ITSM_ATTACHMENT_TYPES`, extensions: `itsm.engine.runtime.file_types`).
 Links in mail (`{{ links }}`: the ticket's page, one-click rating links) start with `PUBLIC_URL`
 (`ITSM_PUBLIC_URL`, e.g. https://desk.example.org); without it mail has no links.
+`REPLICA_DATABASE_URL` (`ITSM_REPLICA_DATABASE_URL`, optional): a streaming replica of the database that
+search and the suggestions for typed text read (`extension.replica_engine`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keys in the order the engine gives them
     app.config.update(
         DATABASE_URL=os.environ.get("ITSM_DATABASE_URL"),
+        REPLICA_DATABASE_URL=os.environ.get("ITSM_REPLICA_DATABASE_URL"),  # search reads it
         SECRET_KEY=os.environ.get("ITSM_SECRET_KEY"),  # unset: the installation's secret, read on first use
         PACK=os.environ.get("ITSM_PACK"),  # the folder the admin area republishes and the editor edits
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
@@ -60,8 +63,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     database = Database(app.config["DATABASE_URL"])  # no connection yet
     files = FileStore(app.config["ATTACHMENTS_DIR"] or default_folder(database.url))  # no folder yet
     uploads = UploadPolicy.configured(app.config["ATTACHMENT_MAX_BYTES"], app.config["ATTACHMENT_TYPES"])
-    install(app, Engine(database, files=files, uploads=uploads, public_url=app.config["PUBLIC_URL"],
-                        link_secret=app.config["SECRET_KEY"]))
+    engine = Engine(database, files=files, uploads=uploads, public_url=app.config["PUBLIC_URL"],
+                    link_secret=app.config["SECRET_KEY"])
+    replica = app.config["REPLICA_DATABASE_URL"]
+    install(app, engine, engine.reading_from(Database(replica, read_only=True)) if replica else None)
 
     from . import (
         admin,

@@ -31,7 +31,7 @@ from itsm.store.tickets import SORT_KEYS
 from .availability import is_page_request
 from .bodies import declared_body
 from .exports import csv_download, text_cell
-from .extension import current_engine
+from .extension import current_engine, kpi_engine, replica_engine, search_engine
 from .i18n import error_body, html_lang
 from .openapi import openapi_document
 from .pages import engine_error_page, http_error_page
@@ -260,8 +260,8 @@ def list_tickets() -> Any:
         raise BadRequest(N_("%(name)s must be true or false", name="count"),
                          [{"field": "count", "message": N_("true or false")}])
     kind = cursor_kind(args, actor())
-    found = current_engine().queue_page(actor(), args, limit, decode_queue_cursor(args.get("cursor"), kind),
-                                        count=count == "true")
+    found = search_engine(args).queue_page(actor(), args, limit, decode_queue_cursor(args.get("cursor"), kind),
+                                           count=count == "true")
     body: dict[str, Any] = {"items": found.items, "next_cursor": encode_queue_cursor(found.next_cursor, kind)}
     if found.total is not None:
         body["total"] = found.total
@@ -451,7 +451,7 @@ def kpis() -> Any:
     kind = request.args.get("format", "json")
     if kind not in ("json", "csv"):
         raise BadRequest(N_("format must be json or csv"), [{"field": "format", "message": N_("json or csv")}])
-    report = kpi_report(current_engine(), actor(), request.args)
+    report = kpi_report(kpi_engine(), actor(), request.args)
     if kind == "json":
         return jsonify(report)
     return kpi_csv(report, request.args)
@@ -512,7 +512,7 @@ def suggestions() -> Any:
         if "text" not in args:
             raise BadRequest(N_("text is required: the description to find known errors for"))
         text, process, limit = args["text"], args.get("process") or None, _limit(args.get("limit"))
-    return jsonify({"items": suggest(current_engine(), actor(), text, process=process, limit=limit)})
+    return jsonify({"items": suggest(replica_engine(), actor(), text, process=process, limit=limit)})
 
 
 @api.route("/outages", methods=["GET", "POST"])
@@ -530,7 +530,7 @@ def outages() -> Any:
         if "process" not in args:
             raise BadRequest(N_("process is required: the process of the incident being recorded"))
         process, text = args["process"], args.get("text", "")
-    return jsonify(offered_outages(current_engine(), actor(), process, text))
+    return jsonify(offered_outages(replica_engine(), actor(), process, text))
 
 
 @api.get("/tickets/<number>/suggestions")
@@ -577,7 +577,7 @@ def triage_text() -> Any:
     from itsm.engine.reports.triage import triage_text as suggest_triage
 
     data = request_body()
-    return jsonify(suggest_triage(current_engine(), actor(), data["process"], data.get("fields") or {}))
+    return jsonify(suggest_triage(replica_engine(), actor(), data["process"], data.get("fields") or {}))
 
 
 @api.get("/tickets/<number>/triage")

@@ -11,11 +11,12 @@ from flask_babel import gettext, lazy_gettext
 
 from itsm.engine import BadRequest
 from itsm.engine.people.org_admin import lineage_of
-from itsm.engine.reports.kpis import kpi_report, rating_field
+from itsm.engine.reports.kpi_terms import rating_field
+from itsm.engine.reports.kpis import kpi_report
 
 from .api import kpi_csv
 from .charts import bar_chart, format_number, histogram, horizontal_bars
-from .extension import current_engine
+from .extension import kpi_engine
 from .i18n import clock_label, said, text
 from .security import login_required, page_actor
 from .times import viewer_zone
@@ -75,7 +76,7 @@ def dashboard() -> Any:
     assert actor is not None
     if not has_kpis(actor):  # a requester, or a member of teams that work no process
         return redirect(url_for("ui.portal"))
-    engine = current_engine()
+    engine = kpi_engine()
     params: dict[str, Any] = {name: request.args[name].strip() for name in FILTERS if request.args.get(name)}
     default_from = ""
     if "from" not in request.args and "to" not in request.args:  # a recent window; an emptied field: all time
@@ -145,7 +146,7 @@ def kpis_csv() -> Any:
     assert actor is not None
     if not has_kpis(actor):
         return redirect(url_for("ui.portal"))
-    return kpi_csv(kpi_report(current_engine(), actor, request.args), request.args)
+    return kpi_csv(kpi_report(kpi_engine(), actor, request.args), request.args)
 
 
 def _week_label(monday: str) -> str:

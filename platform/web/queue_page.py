@@ -24,7 +24,7 @@ from itsm.engine.runtime.queue import SLA_FILTERS, SORTS, default_sort
 from itsm.interpreter import model as m
 
 from .api import cursor_kind, decode_queue_cursor, encode_queue_cursor
-from .extension import current_engine
+from .extension import current_engine, search_engine
 from .i18n import error_body, said, text
 from .security import login_required, page_actor
 from .times import viewer_zone
@@ -129,7 +129,7 @@ def queue() -> Any:
     page = max(1, request.args.get("page", 1, type=int) or 1)
     cursor = decode_queue_cursor(request.args.get("cursor"), kind)
     before = None if searching else decode_queue_cursor(request.args.get("before"), kind)
-    found = current_engine().queue_page(actor, filters, QUEUE_PAGE, cursor, count=True, before=before)
+    found = search_engine(filters).queue_page(actor, filters, QUEUE_PAGE, cursor, count=True, before=before)
     total = found.total or 0
     pages = max(1, math.ceil(total / QUEUE_PAGE))
     page = min(page, pages)

@@ -32,7 +32,7 @@ from itsm.store import orgs
 
 from .api import decode_queue_cursor, encode_queue_cursor
 from .attachments import MAX_FILES, chosen_files, receive_all, takes_files
-from .extension import current_engine
+from .extension import current_engine, replica_engine
 from .formdata import parse_form
 from .i18n import said, text
 from .security import login_required, page_actor
@@ -396,7 +396,7 @@ def form_suggestions() -> Any:
     process = _pack().processes.get(request.form.get("_process") or "")
     if process is None:
         return jsonify([])
-    engine = current_engine()
+    engine = replica_engine()
     with engine.db.read() as session:
         served = engine.triage.current(session, process.id)
     items = similar(engine, _actor(), process, _typed(process), served, solved_only=True)
@@ -468,7 +468,7 @@ def _outages(process: m.ProcessSpec) -> dict[str, list[dict[str, Any]]] | None:
     """The report form's outage picker: ongoing outages, those like the text sent so far first (a form sent
     back with a problem); None for someone who does not work the process."""
     try:
-        found = offered_outages(current_engine(), _actor(), process.id, _typed(process))
+        found = offered_outages(replica_engine(), _actor(), process.id, _typed(process))
     except Forbidden:
         return None
     return {group: [{**o, "label": _outage_label(o)} for o in items] for group, items in found.items()}

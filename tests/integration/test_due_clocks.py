@@ -277,7 +277,8 @@ def test_worker_once_clears_every_due_clock_and_says_what_it_did(db_url: str, db
     monkeypatch.setenv("ITSM_SMTP_PORT", "1")  # nothing listens: messages wait for a retry
     result = CliRunner().invoke(main, ["worker", "--once", "--batch", "3"])
     assert result.exit_code == 0, result.output
-    line = result.output.splitlines()[-1]
+    *_, line, kpis = result.output.splitlines()
+    assert kpis == "KPI sums: 7 changed tickets counted"  # and folded into the KPI sums (issue 18)
     assert line.startswith("swept: 14 due clocks of 7 tickets, 0 timed transitions, 0 timers no longer "
                            "applicable, 0 failed, in 3 batches;"), line
     with db.read() as session:

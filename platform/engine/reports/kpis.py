@@ -9,23 +9,38 @@ the store as states, kinds and bounds; docs/decisions.md defines every figure.
 
 from __future__ import annotations
 
-import statistics
+import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from itsm.interpreter import model as m
+from itsm.store import kpi_facts
 from itsm.store import orgs as stored_orgs
 from itsm.store import reports as stored
 from itsm.store.reports import ClockCount, TicketScope, TicketTiming
-from itsm.store.visibility import Viewer
 
 from ..errors import N_, BadRequest, Forbidden
 from ..runtime.actors import SYSTEM, Actor, is_agent_for
 from ..runtime.engine import Engine
 from ..runtime.visibility import viewer_of
+from .kpi_terms import (
+    AGENT_EVENTS,
+    NONE,
+    RATINGS,
+    UNCOUNTED_CLOCKS,
+    KpiScope,
+    clock_outcomes,
+    durations,
+    durations_of,
+    percent,
+    rating_field,
+    resolution_states,
+    work_states,
+)
+from .kpis_by_org import org_csv_rows, org_rows
 
 if TYPE_CHECKING:
     from itsm.store.database import Session
@@ -34,50 +49,8 @@ PARAMETERS = ("from", "to", "process", "team", "org", "group_by", "format")
 GROUPINGS = ("org",)  # `group_by=org`: one row per organization under `org` (or per root)
 AGE_BUCKETS: tuple[tuple[str, int | None], ...] = (("<1d", 1), ("1-3d", 3), ("3-7d", 7), ("7-30d", 30),
                                                     (">30d", None))
-AGENT_EVENTS = ("create", "transition", "update", "comment")  # what counts as an agent acting on a ticket
-RATINGS = (1, 2, 3, 4, 5)
-UNCOUNTED_CLOCKS = ("not_started", "cancelled")  # phases of clocks that neither met nor breached a target
-NONE = "none"  # the key of tickets without a team or priority
-
-
-@dataclass(frozen=True)
-class KpiScope:
-    """Which tickets the figures are about: created in [start, end), of these processes, held by `team`,
-    reported from `org`'s subtree, that `viewer` may see (SPEC 14: a scoped team's agents count their
-    organizations' tickets only); `group_by`: the figures also per organization under `org`."""
-
-    processes: tuple[m.ProcessSpec, ...]
-    start: datetime | None = None
-    end: datetime | None = None
-    team: str | None = None
-    process: str | None = None  # the `process` filter as given (None: every process in `processes`)
-    org: str | None = None
-    group_by: str | None = None
-    viewer: Viewer | None = None
-
-    def tickets(self) -> TicketScope:
-        """The same tickets, as the store selects them (but `org`, which `stored.for_org` adds)."""
-        return TicketScope(tuple(p.id for p in self.processes), self.start, self.end, self.team,
-                           viewer=self.viewer)
-
-
-# -- which states mean what -------------------------------------------------------------------------------
-
-def resolution_states(process: m.ProcessSpec) -> frozenset[str]:
-    """States that mean "resolved": one named `resolved`, and every final state except a cancel state
-    (`cancelled`, `withdrawn`, `rejected`...: `StateSpec.cancels`): incident -> resolved, closed; review ->
-    completed."""
-    return frozenset(s.id for s in process.states if s.id == "resolved" or (s.final and not s.cancels))
-
-
-def work_states(process: m.ProcessSpec) -> frozenset[str]:
-    """Open states that are not resolutions: entering one from a resolution is a reopen."""
-    return frozenset(s.id for s in process.states if not s.final) - resolution_states(process)
-
-
-def rating_field(form: m.FormSpec) -> str | None:
-    """The satisfaction rating of a form: its first field of type `rating` (`satisfaction` by default)."""
-    return next((f.id for f in form.fields if f.type == "rating"), None)
+FOLD_WHEN_READ = 2000  # pending tickets a report folds into the sums itself (more: the worker's job)
+FOLD_BATCH = 1000  # tickets per fold transaction
 
 
 # -- parameters and access ----------------------------------------------------------------------------------
@@ -136,6 +109,7 @@ def kpi_report(engine: Engine, actor: Actor, params: Mapping[str, str]) -> dict[
     """`GET /api/kpis`: the scope from the parameters, the figures from one read transaction."""
     pack = engine.definitions.active().pack
     scope = kpi_scope(pack, actor, params)
+    bring_up_to_date(engine, pack, engine.clock(), rebuild_when_read=True)
     with engine.db.read() as session:
         scope = replace(scope, viewer=viewer_of(session, actor, pack))
         return compute_kpis(session, pack, scope, engine.clock())
@@ -173,42 +147,160 @@ def kpi_rows(report: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
 # -- the figures ----------------------------------------------------------------------------------------------
 
 def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datetime) -> dict[str, Any]:
-    """Every figure for the scope, as `GET /api/kpis` returns it."""
+    """Every figure for the scope, as `GET /api/kpis` returns it: from the per-day sums when they can answer
+    (`answers_from_sums`), else from the tickets' events. Both give the same figures."""
     tickets = scope.tickets()
     if scope.org is not None:
         if stored_orgs.by_id(session, scope.org) is None:
             raise BadRequest(N_("no organization '%(org)s'", org=scope.org),
                              [{"field": "org", "message": N_("unknown organization")}])
         tickets = stored.for_org(session, tickets, scope.org)
-    created, still_open, backlog = _tickets_and_backlog(session, tickets, now)
-    facts = _ticket_facts(session, scope, tickets)
-    acknowledged = [ack for ack, _, _, _, _ in facts if ack is not None]
-    resolved = [(seconds, reopened, moved) for _, seconds, reopened, moved, _ in facts if seconds is not None]
-    reopened = sum(1 for _, again, _ in resolved if again)
-    first_contact = sum(1 for _, again, moved in resolved if not again and not moved)
-    report = {
+    report: dict[str, Any] = {
         "period": {"from": _iso(scope.start), "to": _iso(scope.end), "applies_to": "created_at"},
         "process": scope.process,
         "processes": [p.id for p in scope.processes],
         "team": scope.team,
         "org": scope.org,
         "generated_at": _iso(now),
-        "tickets": {"created": created, "open": still_open, "resolved": len(resolved)},
-        "time_to_acknowledge": _durations(acknowledged),
-        "time_to_resolve": _durations(seconds for seconds, _, _ in resolved),
-        "sla": _sla(session, tickets, now),
-        "backlog": backlog,
-        "reopen": {"resolved": len(resolved), "reopened": reopened, "rate_percent": _percent(reopened, len(resolved))},
-        "first_contact_resolution": {"resolved": len(resolved), "first_contact": first_contact,
-                                     "rate_percent": _percent(first_contact, len(resolved))},
-        "satisfaction": _satisfaction(session, pack, scope, tickets),
-        "channels": _channels(session, tickets),
-        "by_week": _weekly(session, pack, tickets, now),
     }
+    rules = fact_rules(pack, now)
+    if answers_from_sums(session, scope, rules):
+        report.update(_figures_from_sums(session, scope, tickets, rules, now))
+        fact_rows = kpi_facts.facts_of(session, _fact_scope(scope, tickets)) if scope.group_by == "org" else []
+        facts = [kpi_facts.timing_of(fact) for fact in fact_rows]
+    else:
+        fact_rows = None
+        facts = _ticket_facts(session, scope, tickets)
+        report.update(_figures_from_events(session, pack, scope, tickets, facts, now))
     if scope.group_by == "org":
         report["group_by"] = "org"
-        report["by_org"] = org_rows(session, pack, scope, tickets, facts, now)
+        report["by_org"] = org_rows(session, pack, scope, tickets, facts, now, fact_rows)
     return report
+
+
+def _figures_from_events(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: TicketScope,
+                         facts: list[TicketTiming], now: datetime) -> dict[str, Any]:
+    """The figures read from every ticket of the scope, its events and its clocks."""
+    created, still_open, backlog = _tickets_and_backlog(session, tickets, now)
+    resolved = [(seconds, reopened, moved) for _, seconds, reopened, moved, _ in facts if seconds is not None]
+    reopened = sum(1 for _, again, _ in resolved if again)
+    first_contact = sum(1 for _, again, moved in resolved if not again and not moved)
+    offset = desk_offset(pack, now)
+    return {
+        "tickets": {"created": created, "open": still_open, "resolved": len(resolved)},
+        "time_to_acknowledge": durations(ack for ack, _, _, _, _ in facts if ack is not None),
+        "time_to_resolve": durations(seconds for seconds, _, _ in resolved),
+        "sla": _sla(stored.clock_counts(session, tickets, now, skip_phases=UNCOUNTED_CLOCKS)),
+        "backlog": backlog,
+        **_rates(len(resolved), reopened, first_contact),
+        "satisfaction": _satisfaction(_ratings(session, pack, scope, tickets)),
+        "channels": _channels(session, tickets),
+        "by_week": [{"week": week, "created": count}
+                    for week, count in stored.weekly_counts(session, tickets, offset)],
+    }
+
+
+def _figures_from_sums(session: Session, scope: KpiScope, tickets: TicketScope, rules: kpi_facts.Rules,
+                       now: datetime) -> dict[str, Any]:
+    """The figures from the per-day sums and per-ticket facts (`itsm.store.kpi_facts`), with what depends
+    on the instant of the report (open tickets by age, running clocks past their deadline) read live."""
+    found = kpi_facts.period_sums(session, _fact_scope(scope, tickets), rules)
+    sums = found.sums
+    _, still_open, backlog = _tickets_and_backlog(session, replace(tickets, open_only=True), now)
+    stopped: dict[tuple[str, str], dict[str, int]] = {}
+    for outcome in ("met", "breached"):
+        for (figure, key), count in sums.items():
+            if figure == f"sla_{outcome}":
+                clock, priority = kpi_facts.split_clock_key(key)
+                stopped.setdefault((clock, priority or NONE), {"met": 0, "breached": 0, "running": 0})[outcome] += count
+    weeks: dict[str, int] = {}
+    for day, count in sorted(found.created_per_day.items()):
+        if count:
+            monday = (day - timedelta(days=day.weekday())).isoformat()
+            weeks[monday] = weeks.get(monday, 0) + count
+    resolved = sums[("resolved", "")]
+    return {
+        "tickets": {"created": sums[("created", "")], "open": still_open, "resolved": resolved},
+        "time_to_acknowledge": durations_of(sums[("acknowledged", "")], sums[("ack_ms", "")], found.ack_middle_ms),
+        "time_to_resolve": durations_of(resolved, sums[("resolve_ms", "")], found.resolve_middle_ms),
+        "sla": _sla(stored.clock_counts(session, tickets, now, only_open=True), stopped),
+        "backlog": backlog,
+        **_rates(resolved, sums[("reopened", "")], sums[("first_contact", "")]),
+        "satisfaction": _satisfaction({key: count for (figure, key), count in sums.items() if figure == "rating"}),
+        "channels": dict(sorted((key, count) for (figure, key), count in sums.items() if figure == "channel")),
+        "by_week": [{"week": week, "created": count} for week, count in weeks.items()],
+    }
+
+
+def _fact_scope(scope: KpiScope, tickets: TicketScope) -> kpi_facts.FactScope:
+    return kpi_facts.FactScope(tickets.processes, scope.start, scope.end, scope.team)
+
+
+def _rates(resolved: int, reopened: int, first_contact: int) -> dict[str, Any]:
+    return {"reopen": {"resolved": resolved, "reopened": reopened, "rate_percent": percent(reopened, resolved)},
+            "first_contact_resolution": {"resolved": resolved, "first_contact": first_contact,
+                                         "rate_percent": percent(first_contact, resolved)}}
+
+
+# -- the per-day sums (issue 18) ----------------------------------------------------------------------------------
+
+def fact_rules(pack: m.PackSpec, now: datetime) -> kpi_facts.Rules:
+    """What a ticket's KPI facts are under the pack: the same decisions `_ticket_facts` hands the store."""
+    processes = list(pack.processes.values())
+    return kpi_facts.Rules(AGENT_EVENTS, SYSTEM, {p.id: resolution_states(p) for p in processes},
+                           {p.id: (resolution_states(p), work_states(p)) for p in processes},
+                           {p.id: rating_field(pack.forms[p.form]) for p in processes}, desk_offset(pack, now))
+
+
+def desk_offset(pack: m.PackSpec, now: datetime) -> int:
+    """The desk's standard offset from UTC in seconds (its days and weeks; summer time left out, so that a
+    ticket's day never changes with the season of the report)."""
+    local = now.astimezone(ZoneInfo(pack.timezone))
+    offset, summer = local.utcoffset(), local.dst()
+    return int(((offset or timedelta()) - (summer or timedelta())).total_seconds())
+
+
+def answers_from_sums(session: Session, scope: KpiScope, rules: kpi_facts.Rules) -> bool:
+    """Whether the sums can answer for the scope: they are kept per process, team and day, so not per
+    organization (`org`, a reader who sees only some organizations' tickets), and they must
+    be complete under today's rules (not being rebuilt after a new pack version). With `group_by=org`
+    the rows by organization read each ticket's facts instead of its events."""
+    if scope.org is not None:
+        return False
+    if scope.viewer is not None and not {p.id for p in scope.processes} <= set(scope.viewer.processes):
+        return False
+    return (kpi_facts.stored_fingerprint(session) == rules.fingerprint()
+            and kpi_facts.pending(session) <= FOLD_WHEN_READ)
+
+
+def bring_up_to_date(engine: Engine, pack: m.PackSpec, now: datetime, *, batches: int | None = None,
+                     seconds: float | None = None, rebuild_when_read: bool = False) -> int:
+    """Fold pending tickets into the sums, each batch its own transaction: all of them, or `batches`
+    batches, or for about `seconds`. Under new rules the sums are rebuilt first, and only by the worker on a
+    large desk (`rebuild_when_read`: a report may rebuild the sums of up to FOLD_WHEN_READ tickets; beyond
+    that it reads the events, and leaves the sums alone if too many tickets wait). A rebuild folds in
+    batches ten times larger. Returns the tickets folded."""
+    rules = fact_rules(pack, now)
+    with engine.db.write() as session:
+        kpi_facts.lock(session)
+        if kpi_facts.stored_fingerprint(session) != rules.fingerprint():
+            if rebuild_when_read and stored.ticket_count(session) > FOLD_WHEN_READ:
+                return 0
+            kpi_facts.rebuild(session, rules)
+        waiting = kpi_facts.pending(session)
+    if rebuild_when_read and waiting > FOLD_WHEN_READ:
+        return 0
+    size = FOLD_BATCH if waiting <= 10 * FOLD_BATCH else 10 * FOLD_BATCH
+    until = time.monotonic() + seconds if seconds is not None else None
+    folded, done = 0, 0
+    while (batches is None or done < batches) and (until is None or time.monotonic() < until):
+        with engine.db.write() as session:
+            kpi_facts.lock(session)
+            count = kpi_facts.fold(session, rules, size)
+        folded, done = folded + count, done + 1
+        if count < size:
+            break
+    return folded
 
 
 def _ticket_facts(session: Session, scope: KpiScope, tickets: TicketScope) -> list[TicketTiming]:
@@ -221,33 +313,17 @@ def _ticket_facts(session: Session, scope: KpiScope, tickets: TicketScope) -> li
         reopening={p.id: (resolution_states(p), work_states(p)) for p in scope.processes})
 
 
-def _durations(seconds: Iterable[float]) -> dict[str, Any]:
-    values = sorted(seconds)
-    if not values:
-        return {"count": 0, "mean_seconds": None, "median_seconds": None}
-    return {"count": len(values), "mean_seconds": round(statistics.fmean(values), 3),
-            "median_seconds": round(statistics.median(values), 3)}
-
-
-def clock_outcomes(count: ClockCount) -> dict[str, int]:
-    """How many of the counted clocks `breached`, `met` or are `running`: a running clock past its deadline
-    has breached even before the worker noticed (as the API shows it)."""
-    if count.breached or count.status == "breached":
-        return {"breached": count.clocks}
-    if count.phase == "running":
-        return {"breached": count.overdue, "running": count.clocks - count.overdue}
-    return {"met" if count.phase == "stopped" else "running": count.clocks}
-
-
-def _sla(session: Session, tickets: TicketScope, now: datetime) -> list[dict[str, Any]]:
-    """Met / breached / running clocks per clock and priority."""
-    table: dict[tuple[str, str], dict[str, int]] = {}
-    for line in stored.clock_counts(session, tickets, now, skip_phases=UNCOUNTED_CLOCKS):
+def _sla(lines: Iterable[ClockCount],
+         stopped: Mapping[tuple[str, str], dict[str, int]] | None = None) -> list[dict[str, Any]]:
+    """Met / breached / running clocks per clock and priority: the counted clock rows, and the stopped clocks
+    already counted (`stopped`, from the sums)."""
+    table = {key: dict(counts) for key, counts in (stopped or {}).items()}
+    for line in lines:
         counts = table.setdefault((line.clock, line.priority or NONE), {"met": 0, "breached": 0, "running": 0})
         for outcome, clocks in clock_outcomes(line).items():
             counts[outcome] += clocks
     return [{"clock": clock, "priority": priority, **counts, "total": sum(counts.values()),
-             "compliance_percent": _percent(counts["met"], counts["met"] + counts["breached"])}
+             "compliance_percent": percent(counts["met"], counts["met"] + counts["breached"])}
             for (clock, priority), counts in sorted(table.items(), key=lambda item: (item[0][0], _last(item[0][1])))]
 
 
@@ -271,32 +347,32 @@ def _tickets_and_backlog(session: Session, tickets: TicketScope,
                                  "by_priority": _sorted(by_priority), "by_age": by_age}
 
 
-def _satisfaction(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: TicketScope) -> dict[str, Any]:
-    distribution = {str(r): 0 for r in RATINGS}
+def _ratings(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: TicketScope) -> dict[str, int]:
+    """How many tickets hold each rating, over the processes whose form has a rating field."""
+    out: dict[str, int] = {}
     for process in scope.processes:
         name = rating_field(pack.forms[process.form])
         if name is None:
             continue
         for rating, count in stored.rating_counts(session, tickets, process.id, name):
-            distribution[str(rating)] = distribution.get(str(rating), 0) + count
+            out[str(rating)] = out.get(str(rating), 0) + count
+    return out
+
+
+def _satisfaction(ratings: Mapping[str, int]) -> dict[str, Any]:
+    distribution = {str(r): 0 for r in RATINGS}
+    for rating, count in ratings.items():
+        distribution[rating] = distribution.get(rating, 0) + count
     count = sum(distribution.values())
     total = sum(int(r) * n for r, n in distribution.items())
     return {"count": count, "average": round(total / count, 3) if count else None, "distribution": distribution}
-
-
-def _weekly(session: Session, pack: m.PackSpec, tickets: TicketScope, now: datetime) -> list[dict[str, Any]]:
-    """Tickets created per week of the desk (Monday to Sunday in the pack's time zone, at its offset of now),
-    the dashboard's trend."""
-    offset = now.astimezone(ZoneInfo(pack.timezone)).utcoffset()
-    seconds = int(offset.total_seconds()) if offset is not None else 0
-    return [{"week": week, "created": count} for week, count in stored.weekly_counts(session, tickets, seconds)]
 
 
 def _channels(session: Session, tickets: TicketScope) -> dict[str, int]:
     """The ticket's `channel` field when its form has one, else the channel recorded on its create event."""
     out: dict[str, int] = {}
     for field_value, recorded, count in stored.channel_counts(session, tickets):
-        key = field_value or recorded or "unknown"
+        key = kpi_facts.channel_of(field_value, recorded)
         out[key] = out.get(key, 0) + count
     return dict(sorted(out.items()))
 
@@ -309,113 +385,7 @@ def _last(key: str) -> tuple[bool, str]:
     return key == NONE, key
 
 
-def _percent(part: int, whole: int) -> float | None:
-    return round(100.0 * part / whole, 2) if whole else None
-
-
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
 
 
-# -- by organization (SPEC 10 `group_by=org`) ----------------------------------------------------------------
-
-@dataclass
-class _OrgFigures:
-    """What one organization's row adds up while the scope's counts are read."""
-
-    created: int = 0
-    open: int = 0
-    acknowledged: list[float] = field(default_factory=list)
-    resolved: list[tuple[float, bool, bool]] = field(default_factory=list)
-    clocks: dict[str, dict[str, int]] = field(default_factory=dict)
-    ratings: dict[int, int] = field(default_factory=dict)
-
-
-def org_rows(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: TicketScope,
-             facts: list[TicketTiming], now: datetime) -> list[dict[str, Any]]:
-    """The figures of each organization directly under `scope.org` (each over its whole subtree), or of each
-    root without `org`: one row each, by name, even without tickets. Tickets reported from `org` itself come
-    first in a row marked `own`; tickets of no organization last, in a row whose `org` is null (only when
-    there are such tickets). The rows add up to the report's totals."""
-    parent_path = stored_orgs.paths_of(session, [scope.org]).get(scope.org) if scope.org else None
-    children = stored_orgs.children(session, scope.org)
-    below = stored_orgs.child_counts(session, [child.id for child in children])
-    groups: dict[str | None, _OrgFigures] = {}
-
-    def figures(key: str | None) -> _OrgFigures:
-        """The row of a child key: a child's id, "" for `org` itself, None for no organization."""
-        return groups.setdefault(scope.org if key == "" else key or None, _OrgFigures())
-
-    for key, is_open, count in stored.org_ticket_counts(session, tickets, parent_path):
-        figures(key).created += count
-        figures(key).open += count if is_open else 0
-    paths = stored_orgs.paths_under(session, parent_path)  # the per-ticket facts name organizations
-    for ack, seconds, reopened, moved, org in facts:
-        found = figures(stored_orgs.child_on_path(paths[org], parent_path) if org in paths else None)
-        if ack is not None:
-            found.acknowledged.append(ack)
-        if seconds is not None:
-            found.resolved.append((seconds, reopened, moved))
-    clock_lines = stored.org_clock_counts(session, tickets, parent_path, now, skip_phases=UNCOUNTED_CLOCKS)
-    clock_ids = sorted({line.clock for line in clock_lines})
-    for line in clock_lines:
-        tally = figures(line.org).clocks.setdefault(line.clock, {"met": 0, "breached": 0, "running": 0})
-        for outcome, clocks in clock_outcomes(line).items():
-            tally[outcome] += clocks
-    for process in scope.processes:
-        name = rating_field(pack.forms[process.form])
-        if name is None:
-            continue
-        for key, rating, count in stored.org_rating_counts(session, tickets, parent_path, process.id, name):
-            ratings = figures(key).ratings
-            ratings[int(rating)] = ratings.get(int(rating), 0) + count
-
-    def row(org: str | None, name: str | None, units: int, own: bool) -> dict[str, Any]:
-        return {"org": org, "name": name, "own": own, "children": units,
-                **_org_figures(groups.get(org if not own else scope.org) or _OrgFigures(), clock_ids)}
-
-    rows = []
-    if scope.org is not None and scope.org in groups:
-        rows.append(row(scope.org, stored_orgs.names_of(session, [scope.org]).get(scope.org), 0, True))
-    rows += [row(child.id, child.name, below.get(child.id, 0), False) for child in children]
-    if None in groups:
-        rows.append(row(None, None, 0, False))
-    return rows
-
-
-def _org_figures(found: _OrgFigures, clock_ids: list[str]) -> dict[str, Any]:
-    """One organization's figures, each computed as the report computes it for the whole scope."""
-    reopened = sum(1 for _, again, _ in found.resolved if again)
-    first_contact = sum(1 for _, again, moved in found.resolved if not again and not moved)
-    resolved = len(found.resolved)
-    rated = sum(found.ratings.values())
-    sla = {}
-    for clock in clock_ids:
-        counts = found.clocks.get(clock, {"met": 0, "breached": 0, "running": 0})
-        sla[clock] = {**counts, "total": sum(counts.values()),
-                      "compliance_percent": _percent(counts["met"], counts["met"] + counts["breached"])}
-    return {
-        "tickets": {"created": found.created, "open": found.open, "resolved": resolved},
-        "time_to_acknowledge": _durations(found.acknowledged),
-        "time_to_resolve": _durations(seconds for seconds, _, _ in found.resolved),
-        "sla": sla,
-        "reopen": {"resolved": resolved, "reopened": reopened, "rate_percent": _percent(reopened, resolved)},
-        "first_contact_resolution": {"resolved": resolved, "first_contact": first_contact,
-                                     "rate_percent": _percent(first_contact, resolved)},
-        "satisfaction": {"count": rated, "average": round(sum(r * n for r, n in found.ratings.items()) / rated, 3)
-                         if rated else None},
-    }
-
-
-def org_csv_rows(rows: list[dict[str, Any]]) -> list[tuple[str, str, Any]]:
-    """`group_by=org` rows as CSV rows: `org_tickets_created,org=hangzhou,12` (`org=zhejiang;own` for tickets of
-    `org` itself, `org=` for tickets of no organization; `org=ID;clock=response` for SLA figures)."""
-    out: list[tuple[str, str, Any]] = []
-    for row in rows:
-        dimension = f"org={row['org'] or ''}" + (";own" if row["own"] else "")
-        for figure in ("tickets", "time_to_acknowledge", "time_to_resolve", "reopen", "first_contact_resolution",
-                       "satisfaction"):
-            out.extend((f"org_{figure}_{name}", dimension, value) for name, value in row[figure].items())
-        for clock, counts in row["sla"].items():
-            out.extend((f"org_sla_{name}", f"{dimension};clock={clock}", value) for name, value in counts.items())
-    return out

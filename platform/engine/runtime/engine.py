@@ -8,6 +8,7 @@ between calls but the compiled definitions and the installed plugin actions.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -67,6 +68,16 @@ class Engine:
         self.public_url = (public_url or os.environ.get("ITSM_PUBLIC_URL") or "").strip().rstrip("/") or None
         self._link_secret = link_secret or os.environ.get("ITSM_SECRET_KEY") or None
         self._link_key: bytes | None = None
+
+    def reading_from(self, replica: Database) -> Engine:
+        """This engine with its tickets read from `replica`, a read-only copy of its database (a streaming
+        replica: `ITSM_REPLICA_DATABASE_URL`), for requests that scan history and write nothing. It shares
+        the compiled definitions (which follow the primary), the plugin actions and the served triage
+        models; what it reads may be behind the primary by the replication lag. A copy made now: attributes
+        set on this engine later (a test's clock) are not the twin's."""
+        twin = copy.copy(self)
+        twin.db = replica
+        return twin
 
     # -- actors ------------------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from itsm.engine.errors import BadRequest
-from itsm.engine.reports.kpis import clock_outcomes, parse_instant
+from itsm.engine.reports.kpi_terms import clock_outcomes
+from itsm.engine.reports.kpis import parse_instant
 from itsm.store.reports import ClockCount
 
 

@@ -1,0 +1,358 @@
+"""What each ticket adds to the KPIs (`KpiFact`) and those contributions summed per day (`KpiDay`), kept
+current as tickets change, so that a month, a year or all time of figures costs about the same (issue 18).
+
+A ticket's facts are what the KPI report derives from its row, its event log and its stopped SLA clocks:
+milliseconds to acknowledge and to resolve, reopened or moved, its channel and rating, which stopped clocks
+met or breached their target. `contributions` turns them into (figure, key, amount) triples; a day's row
+of `KpiDay` is the sum of its tickets' triples, per process and team. What the figures mean (which states
+resolve, who acknowledges) is the engine's decision, handed here as `Rules`; a change of those rules (a
+new pack version) changes `Rules.fingerprint`, and the facts are rebuilt from the tickets.
+
+Triggers put every changed ticket in `kpi_pending` within the transaction that changed it (migration
+0016): no write path can forget to. `fold` takes pending tickets, computes their facts afresh and applies
+the difference to the day sums. The pending rows are deleted *before* the facts are read, so a change
+committed meanwhile leaves its ticket pending again rather than lost; on PostgreSQL an advisory lock keeps
+folds one at a time (two folds of one ticket would both subtract its old facts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple, cast
+
+from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from . import settings
+from .models import Event, KpiDay, KpiFact, KpiPending, SlaClock, Ticket
+from .reports import IdSet, TicketScope, TicketTiming, timings_by_ticket
+
+FINGERPRINT = "kpi_facts"  # the settings key of the rules the stored facts were computed under
+LAYOUT = 1  # bumped when what a fact holds changes: the facts are then rebuilt
+FOLD_LOCK = 0x6B7069  # PostgreSQL advisory lock of `fold` ("kpi")
+_UPSERT: dict[str, Callable[..., Any]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How the engine derives a ticket's facts: the arguments of `reports.ticket_timings`, the rating field of
+    each process's form, and the desk's offset from UTC in seconds (a ticket's day is the desk's)."""
+
+    acting_kinds: tuple[str, ...]
+    ignored_actor: str
+    resolving: Mapping[str, frozenset[str]]
+    reopening: Mapping[str, tuple[frozenset[str], frozenset[str]]]
+    rating_fields: Mapping[str, str | None]
+    offset_seconds: int
+
+    def fingerprint(self) -> str:
+        described = {
+            "layout": LAYOUT, "acting": sorted(self.acting_kinds), "ignored": self.ignored_actor,
+            "resolving": {p: sorted(s) for p, s in self.resolving.items()},
+            "reopening": {p: [sorted(s[0]), sorted(s[1])] for p, s in self.reopening.items()},
+            "ratings": dict(self.rating_fields), "offset": self.offset_seconds}
+        return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
+
+    def day_of(self, instant: datetime) -> date:
+        return (instant.astimezone(UTC) + timedelta(seconds=self.offset_seconds)).date()
+
+    def start_of(self, day: date) -> datetime:
+        """The instant the desk's `day` begins."""
+        return datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(seconds=self.offset_seconds)
+
+
+class Fact(NamedTuple):
+    """A `KpiFact` row."""
+
+    ticket_id: int
+    process: str
+    team: str | None
+    priority: str | None
+    org: str | None
+    channel: str
+    rating: int | None
+    created_at: datetime
+    day: date
+    ack_ms: int | None
+    resolve_ms: int | None
+    reopened: bool
+    moved: bool
+    met: str
+    breached: str
+
+
+Key = tuple[str, str]  # (figure, key)
+
+
+def contributions(fact: Fact) -> Iterable[tuple[str, str, int]]:
+    """What the ticket adds to the sums: (figure, key, amount)."""
+    yield "created", "", 1
+    if fact.ack_ms is not None:
+        yield "acknowledged", "", 1
+        yield "ack_ms", "", fact.ack_ms
+    if fact.resolve_ms is not None:
+        yield "resolved", "", 1
+        yield "resolve_ms", "", fact.resolve_ms
+        if fact.reopened:
+            yield "reopened", "", 1
+        elif not fact.moved:
+            yield "first_contact", "", 1
+    yield "channel", fact.channel, 1
+    if fact.rating is not None:
+        yield "rating", str(fact.rating), 1
+    for figure, clocks in (("sla_met", fact.met), ("sla_breached", fact.breached)):
+        for clock in clocks.split(",") if clocks else ():
+            yield figure, clock_key(clock, fact.priority), 1
+
+
+def clock_key(clock: str, priority: str | None) -> str:
+    return f"{clock}|{priority or ''}"
+
+
+def split_clock_key(key: str) -> tuple[str, str | None]:
+    clock, _, priority = key.partition("|")
+    return clock, priority or None
+
+
+# -- keeping them current --------------------------------------------------------------------------------------
+
+def stored_fingerprint(session: Session) -> str | None:
+    return settings.value(session, FINGERPRINT)
+
+
+def pending(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(KpiPending)) or 0
+
+
+def lock(session: Session) -> None:
+    """Wait for any other fold to end (PostgreSQL; SQLite has one writer at a time anyway)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FOLD_LOCK})
+
+
+def rebuild(session: Session, rules: Rules) -> int:
+    """Forget every fact and make every ticket pending, under `rules`: the number of tickets."""
+    for table in (KpiFact, KpiDay, KpiPending):
+        session.execute(delete(table))
+    session.execute(insert(KpiPending).from_select(["ticket_id"], select(Ticket.id)))
+    settings.put(session, FINGERPRINT, rules.fingerprint())
+    return pending(session)
+
+
+def fold(session: Session, rules: Rules, limit: int = 1000) -> int:
+    """Bring the facts of up to `limit` pending tickets up to date, and the day sums with them: how many."""
+    taken = (delete(KpiPending).where(KpiPending.ticket_id.in_(
+        select(KpiPending.ticket_id).order_by(KpiPending.ticket_id).limit(limit).scalar_subquery()))
+        .returning(KpiPending.ticket_id))
+    ids = sorted(session.scalars(taken))
+    if not ids:
+        return 0
+    among = IdSet.of(ids)  # a range holds tickets that were not pending too: their facts are recomputed
+    new = compute(session, among, rules)
+    old = [Fact(*row) for row in session.execute(select(*_COLUMNS).where(among.holds(KpiFact.ticket_id)))]
+    change: Counter[tuple[date, str, str, str, str]] = Counter()
+    for facts, sign in ((old, -1), (new, 1)):
+        for fact in facts:
+            for figure, key, amount in contributions(fact):
+                change[(fact.day, fact.process, fact.team or "", figure, key)] += sign * amount
+    session.execute(delete(KpiFact).where(among.holds(KpiFact.ticket_id)))
+    if new:
+        session.execute(insert(_FACTS), [fact._asdict() for fact in new])
+    _add_to_days(session, {key: amount for key, amount in change.items() if amount})
+    return len(ids)
+
+
+def _add_to_days(session: Session, change: Mapping[tuple[date, str, str, str, str], int]) -> None:
+    """Add the amounts to their day rows (in key order, as every fold does), and drop rows summing to 0."""
+    if not change:
+        return
+    statement = _UPSERT[session.get_bind().dialect.name](_DAYS)
+    statement = statement.on_conflict_do_update(
+        index_elements=["day", "process", "team", "figure", "key"],
+        set_={"amount": _DAYS.c.amount + statement.excluded.amount})
+    names = ("day", "process", "team", "figure", "key")
+    session.execute(statement, [{**dict(zip(names, key, strict=True)), "amount": amount}
+                                for key, amount in sorted(change.items())])
+    session.execute(delete(KpiDay).where(KpiDay.day.in_(sorted({key[0] for key in change})), KpiDay.amount == 0))
+
+
+def compute(session: Session, ids: IdSet, rules: Rules) -> list[Fact]:
+    """The facts of the tickets `ids` of the rules' processes, from their rows, events and clocks."""
+    scope = TicketScope(tuple(rules.resolving), ids=ids)
+    timings = dict(timings_by_ticket(session, scope, acting_kinds=rules.acting_kinds,
+                                     ignored_actor=rules.ignored_actor, resolving=rules.resolving,
+                                     reopening=rules.reopening))
+    recorded: dict[int, str | None] = {
+        ticket_id: channel for ticket_id, channel in session.execute(
+            select(Event.ticket_id, Event.data["channel"].as_string())
+            .where(ids.holds(Event.ticket_id), Event.kind == "create"))}
+    met: dict[int, list[str]] = {}
+    breached: dict[int, list[str]] = {}
+    for ticket_id, clock, status, was_breached in session.execute(
+            select(SlaClock.ticket_id, SlaClock.clock, SlaClock.status, SlaClock.breached)
+            .where(ids.holds(SlaClock.ticket_id), SlaClock.phase == "stopped").order_by(SlaClock.clock)):
+        (breached if was_breached or status == "breached" else met).setdefault(ticket_id, []).append(clock)
+    rated = sorted({name for name in rules.rating_fields.values() if name})  # just these values of the fields
+    out = []
+    for row in session.execute(select(Ticket.id, Ticket.process, Ticket.team, Ticket.priority, Ticket.org,
+                                      Ticket.created_at, Ticket.fields["channel"],
+                                      *(Ticket.fields[name] for name in rated)).where(ids.holds(Ticket.id))):
+        ticket_id, process, team, priority, org, created_at, channel, *ratings = tuple(row)
+        if ticket_id not in timings:
+            continue  # a process the pack no longer has: no report counts it
+        ack, resolve, reopened, moved, _ = timings[ticket_id]
+        field = rules.rating_fields.get(process)
+        out.append(Fact(ticket_id, process, team, priority, org,
+                        channel_of(_text(channel), recorded.get(ticket_id)),
+                        _rating(ratings[rated.index(field)]) if field else None, created_at,
+                        rules.day_of(created_at), _ms(ack), _ms(resolve), reopened, moved,
+                        ",".join(met.get(ticket_id, ())), ",".join(breached.get(ticket_id, ()))))
+    return out
+
+
+def channel_of(field_value: str | None, recorded: str | None) -> str:
+    """The ticket's `channel` field when its form has one, else the channel recorded on its create event."""
+    return field_value or recorded or "unknown"
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else value if isinstance(value, str) else json.dumps(value)
+
+
+def _rating(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds * 1000)
+
+
+_COLUMNS = tuple(getattr(KpiFact, name) for name in Fact._fields)
+_FACTS, _DAYS = cast(Table, KpiFact.__table__), cast(Table, KpiDay.__table__)  # Core: one multi-row INSERT
+
+
+# -- reading them ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FactScope:
+    """The tickets of `processes` created in [start, end), held by `team` if given."""
+
+    processes: tuple[str, ...]
+    start: datetime | None = None
+    end: datetime | None = None
+    team: str | None = None
+
+    def fact_conditions(self) -> list[Any]:
+        out: list[Any] = [KpiFact.process.in_(self.processes)]
+        if self.start is not None:
+            out.append(KpiFact.created_at >= self.start)
+        if self.end is not None:
+            out.append(KpiFact.created_at < self.end)
+        if self.team is not None:
+            out.append(KpiFact.team == self.team)
+        return out
+
+    def day_conditions(self, first: date | None, last: date | None) -> list[Any]:
+        out: list[Any] = [KpiDay.process.in_(self.processes)]
+        if first is not None:
+            out.append(KpiDay.day >= first)
+        if last is not None:
+            out.append(KpiDay.day <= last)
+        if self.team is not None:
+            out.append(KpiDay.team == self.team)
+        return out
+
+
+def day_sums(session: Session, scope: FactScope, first: date | None, last: date | None) -> Counter[Key]:
+    """The sums of the whole days `first` to `last` (None: no bound), per (figure, key)."""
+    query = (select(KpiDay.figure, KpiDay.key, func.sum(KpiDay.amount))
+             .where(*scope.day_conditions(first, last)).group_by(KpiDay.figure, KpiDay.key))
+    return Counter({(figure, key): int(amount) for figure, key, amount in session.execute(query)})
+
+
+def created_per_day(session: Session, scope: FactScope, first: date | None, last: date | None) -> Counter[date]:
+    query = (select(KpiDay.day, func.sum(KpiDay.amount))
+             .where(*scope.day_conditions(first, last), KpiDay.figure == "created").group_by(KpiDay.day))
+    return Counter({day: int(amount) for day, amount in session.execute(query)})
+
+
+def facts_of(session: Session, scope: FactScope) -> list[Fact]:
+    """The facts of the scope's tickets, one each (for part of a day)."""
+    return [Fact(*row) for row in session.execute(select(*_COLUMNS).where(*scope.fact_conditions()))]
+
+
+def timing_of(fact: Fact) -> TicketTiming:
+    """The ticket's timings as `reports.ticket_timings` gives them."""
+    return (_seconds(fact.ack_ms), _seconds(fact.resolve_ms), fact.reopened, fact.moved, fact.org)
+
+
+def _seconds(ms: int | None) -> float | None:
+    return None if ms is None else ms / 1000
+
+
+def middle(session: Session, scope: FactScope, figure: str, count: int) -> float | None:
+    """The median of `ack_ms` or `resolve_ms` (`figure`) over the scope's `count` tickets that have one:
+    read by walking its index in order to the middle."""
+    if count <= 0:
+        return None
+    column = KpiFact.ack_ms if figure == "ack_ms" else KpiFact.resolve_ms
+    values = [value for value in session.scalars(select(column).where(*scope.fact_conditions(), column.is_not(None))
+                                  .order_by(column).offset((count - 1) // 2).limit(2 - count % 2)) if value is not None]
+    return sum(values) / len(values) if values else None
+
+
+class PeriodSums(NamedTuple):
+    """A scope's figures: the sums per (figure, key), tickets created per desk day, the middle of each duration."""
+
+    sums: Counter[Key]
+    created_per_day: Counter[date]
+    ack_middle_ms: float | None
+    resolve_middle_ms: float | None
+
+
+def period_sums(session: Session, scope: FactScope, rules: Rules) -> PeriodSums:
+    """The scope's sums: its whole desk days from `KpiDay`, the parts of days at either end of the period from
+    their tickets' facts (a period from 10:00 holds that day's tickets from 10:00 on)."""
+    sums: Counter[Key] = Counter()
+    per_day: Counter[date] = Counter()
+    days, parts = whole_days(scope.start, scope.end, rules)
+    if days is not None:
+        sums.update(day_sums(session, scope, *days))
+        per_day.update(created_per_day(session, scope, *days))
+    for start, end in parts:
+        for fact in facts_of(session, FactScope(scope.processes, start, end, scope.team)):
+            per_day[fact.day] += 1
+            for figure, key, amount in contributions(fact):
+                sums[(figure, key)] += amount
+    return PeriodSums(sums, per_day, middle(session, scope, "ack_ms", sums[("acknowledged", "")]),
+                      middle(session, scope, "resolve_ms", sums[("resolved", "")]))
+
+
+Days = tuple[date | None, date | None]
+
+
+def whole_days(start: datetime | None, end: datetime | None,
+               rules: Rules) -> tuple[Days | None, list[tuple[datetime | None, datetime | None]]]:
+    """The desk days lying wholly in [start, end) (None: none; a None bound: unbounded), and the parts of
+    the period outside them."""
+    first = last = None
+    parts: list[tuple[datetime | None, datetime | None]] = []
+    if start is not None:
+        first = rules.day_of(start)
+        if rules.start_of(first) < start:
+            first += timedelta(days=1)
+    if end is not None:
+        last = rules.day_of(end) - timedelta(days=1)  # `end` itself is after the period
+    if first is not None and last is not None and first > last:
+        return None, [(start, end)]  # within a day or two partial ones
+    if first is not None and start is not None and rules.start_of(first) > start:
+        parts.append((start, rules.start_of(first)))
+    if last is not None and end is not None and rules.start_of(last + timedelta(days=1)) < end:
+        parts.append((rules.start_of(last + timedelta(days=1)), end))
+    return (first, last), parts

@@ -1,0 +1,199 @@
+"""KPIs from the per-day sums (issue 18) give the figures the events give, on SQLite and PostgreSQL.
+
+A seeded history of sixty incidents over four days (fixed at once, escalated and reopened, withdrawn,
+rated, recorded by phone, left open), its tickets created at all hours so that periods cut days in two.
+Every report is computed twice: from the sums (`kpi_facts`) and from the events (the sums switched off),
+and the two must be equal, before and after more changes, after a rebuild, and while the worker catches up.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from itsm.engine import Engine
+from itsm.engine.reports import kpis
+from itsm.engine.reports.kpis import bring_up_to_date, fact_rules, kpi_report, kpi_scope
+from itsm.engine.worker import fold_kpis
+from itsm.store import Database, kpi_facts
+from itsm.store.models import KpiDay, KpiFact, KpiPending
+
+from support import Clock, demo_desk
+
+BERLIN = ZoneInfo("Europe/Berlin")
+LAPTOP = {"short_description": "Laptop does not boot", "service": "workplace", "category": "hardware",
+          "impact": "low", "urgency": "medium"}
+RESOLVE = {"resolution_code": "fixed", "resolution_notes": "Done"}
+# What happens to an incident: (who, what, with) steps; "comment" is an internal note; "agent" is someone of
+# the team holding the ticket.
+SCRIPTS: tuple[tuple[tuple[str, str, dict[str, Any]], ...], ...] = (
+    (),
+    (("agent", "start", {}),),
+    (("agent", "start", {}), ("agent", "resolve", RESOLVE), ("rita", "close", {"satisfaction": 5})),
+    (("agent", "start", {}), ("agent", "resolve", RESOLVE), ("rita", "close", {"satisfaction": 2})),
+    (("agent", "comment", {}), ("agent", "start", {}), ("agent", "escalate", {"escalation_reason": "Board"}),
+     ("agent", "resolve", RESOLVE), ("rita", "reopen", {"reopen_reason": "Again"}), ("agent", "resolve", RESOLVE)),
+    (("agent", "start", {}), ("agent", "resolve", RESOLVE), ("rita", "reopen", {"reopen_reason": "No"})),
+    (("rita", "withdraw", {}),),
+)
+PERIODS: tuple[dict[str, str], ...] = (
+    {},
+    {"from": "2026-03-02", "to": "2026-03-03"},
+    {"from": "2026-03-03"},
+    {"to": "2026-03-03"},
+    {"from": "2026-03-02T10:15:00Z", "to": "2026-03-04T13:00:00+01:00"},
+    {"from": "2026-03-03T05:00:00+01:00", "to": "2026-03-03T18:00:00+01:00"},  # within a day
+    {"from": "2026-03-02T23:30:00+01:00", "to": "2026-03-03T00:30:00+01:00"},  # across midnight
+    {"from": "2026-03-02T23:00:00Z"},  # the desk's midnight (its standard offset)
+    {"from": "2026-03-01", "to": "2026-03-05", "team": "service_desk"},
+    {"team": "desktop_support"},
+    {"process": "incident", "from": "2026-03-03"},
+    {"process": "review"},
+    {"group_by": "org", "from": "2026-03-03"},  # the dashboard's table by organization
+)
+
+
+@pytest.fixture()
+def clock() -> Clock:
+    return Clock(datetime(2026, 3, 1, 21, 0, tzinfo=BERLIN))  # a Sunday evening
+
+
+@pytest.fixture()
+def desk(db: Database, clock: Clock) -> Engine:
+    engine = demo_desk(db, clock)
+    _history(engine, clock, random.Random(18), 60)
+    return engine
+
+
+def _history(desk: Engine, clock: Clock, rng: random.Random, count: int) -> None:
+    """`count` incidents, one every 7 minutes to 4 hours, each going through a script; the steps of the
+    open ones interleaved with the creations."""
+    rita, lars = desk.actor("rita"), desk.actor("lars")
+    running: list[tuple[str, list[tuple[str, str, dict[str, Any]]]]] = []
+    for _ in range(count):
+        clock.now += timedelta(minutes=rng.choice((7, 20, 45, 130, 240)))
+        if rng.random() < 0.2:
+            number = desk.create(lars, "incident", {**LAPTOP, "channel": "phone"}, requester="rita")["number"]
+        else:
+            number = desk.create(rita, "incident", {**LAPTOP, "urgency": rng.choice(("low", "medium"))})[
+                "number"]
+        running.append((number, list(rng.choice(SCRIPTS))))
+        for _ in range(rng.randint(0, 3)):
+            waiting = [item for item in running if item[1]]
+            if not waiting:
+                break
+            ticket, steps = rng.choice(waiting)
+            who, what, data = steps.pop(0)
+            clock.now += timedelta(minutes=rng.choice((1, 9, 33)))
+            if who == "agent":
+                team = desk.get(desk.actor("admin"), ticket)["team"]
+                who = desk.definitions.active().pack.teams[team].members[0].user
+            if what == "comment":
+                desk.comment(desk.actor(who), ticket, "Looking into it", internal=True)
+            else:
+                desk.fire(desk.actor(who), ticket, what, data)
+
+
+def both(desk: Engine, monkeypatch: pytest.MonkeyPatch, who: str = "admin",
+         **params: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report from the sums (checking that they did answer) and from the events."""
+    pack = desk.definitions.active().pack
+    actor = desk.actor(who)
+    from_sums = kpi_report(desk, actor, params)
+    with desk.db.read() as session:
+        scope = kpi_scope(pack, actor, params)
+        viewer = kpis.viewer_of(session, actor, pack)
+        assert kpis.answers_from_sums(session, kpis.replace(scope, viewer=viewer), fact_rules(pack, desk.clock()))
+    with monkeypatch.context() as patched:
+        patched.setattr(kpis, "answers_from_sums", lambda *_: False)
+        from_events = kpi_report(desk, actor, params)
+    return from_sums, from_events
+
+
+def test_the_sums_give_the_figures_of_the_events(desk: Engine, clock: Clock,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    clock.now = datetime(2026, 3, 5, 10, 0, tzinfo=BERLIN)
+    everything = None
+    for params in PERIODS:
+        from_sums, from_events = both(desk, monkeypatch, **params)
+        assert from_sums == from_events, params
+        if "group_by" in params:
+            assert sum(row["tickets"]["created"] for row in from_sums["by_org"]) == from_sums["tickets"]["created"]
+            assert any(row["time_to_acknowledge"]["count"] for row in from_sums["by_org"])
+        everything = everything or from_sums
+    assert everything is not None
+    # the history is the mixed one it should be
+    assert everything["tickets"]["created"] == 60 and everything["tickets"]["resolved"] > 10
+    assert everything["reopen"]["reopened"] > 0 and everything["first_contact_resolution"]["first_contact"] > 0
+    assert everything["satisfaction"]["count"] > 0 and everything["channels"].get("phone", 0) > 0
+    assert {line["clock"] for line in everything["sla"]} == {"response", "resolution"}
+    assert len(everything["by_week"]) == 2  # Monday 2 March and the week before
+
+
+def test_an_agent_of_the_processes_reads_the_sums(desk: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from_sums, from_events = both(desk, monkeypatch, "lars", **{"from": "2026-03-03"})
+    assert from_sums == from_events and from_sums["tickets"]["created"] > 0
+
+
+def test_changes_reach_the_sums_before_the_next_report(desk: Engine, clock: Clock,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    before, _ = both(desk, monkeypatch)
+    _history(desk, clock, random.Random(7), 15)  # more tickets, and steps on the old ones' scripts
+    with desk.db.read() as session:
+        assert kpi_facts.pending(session) > 0  # the triggers noted what changed
+    after, from_events = both(desk, monkeypatch)
+    assert after == from_events
+    assert after["tickets"]["created"] == before["tickets"]["created"] + 15
+    with desk.db.read() as session:
+        assert kpi_facts.pending(session) == 0
+
+
+def test_the_day_sums_are_the_sums_of_the_facts(desk: Engine) -> None:
+    kpi_report(desk, desk.actor("admin"), {})
+    with desk.db.read() as session:
+        facts = [kpi_facts.Fact(*row) for row in session.execute(select(*(
+            getattr(KpiFact, name) for name in kpi_facts.Fact._fields)))]
+        expected: Counter[tuple[Any, ...]] = Counter()
+        for fact in facts:
+            for figure, key, amount in kpi_facts.contributions(fact):
+                expected[(fact.day, fact.process, fact.team or "", figure, key)] += amount
+        stored = {(row.day, row.process, row.team, row.figure, row.key): row.amount
+                  for row in session.scalars(select(KpiDay))}
+    assert len(facts) == 60
+    assert stored == {key: amount for key, amount in expected.items() if amount}
+
+
+def test_new_rules_rebuild_the_sums(desk: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, _ = both(desk, monkeypatch)
+    monkeypatch.setattr(kpi_facts, "LAYOUT", kpi_facts.LAYOUT + 1)  # as a new pack version's rules would
+    again, from_events = both(desk, monkeypatch)
+    assert again == from_events and again["tickets"] == first["tickets"]
+    with desk.db.read() as session:
+        assert kpi_facts.stored_fingerprint(session) == fact_rules(desk.definitions.active().pack,
+                                                                   desk.clock()).fingerprint()
+
+
+def test_too_much_to_fold_reads_the_events_until_the_worker_caught_up(desk: Engine,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kpis, "FOLD_WHEN_READ", 10)
+    monkeypatch.setattr(kpis, "FOLD_BATCH", 7)
+    report = kpi_report(desk, desk.actor("admin"), {})  # 60 tickets never counted: the events answer
+    pack = desk.definitions.active().pack
+    with desk.db.read() as session:
+        assert kpi_facts.stored_fingerprint(session) is None  # not rebuilt by a report on a "large" desk
+    assert fold_kpis(desk, batches=2) == 14  # the worker's first round: the rebuild, then 2 batches of 7
+    with desk.db.read() as session:
+        assert kpi_facts.pending(session) == 60 - 14
+        assert not kpis.answers_from_sums(session, kpi_scope(pack, desk.actor("admin"), {}),
+                                          fact_rules(pack, desk.clock()))
+    assert bring_up_to_date(desk, pack, desk.clock()) == 60 - 14
+    with desk.db.read() as session:
+        assert session.scalar(select(KpiPending.ticket_id)) is None
+    from_sums, from_events = both(desk, monkeypatch)
+    assert from_sums == from_events == report | {"generated_at": from_sums["generated_at"]}
