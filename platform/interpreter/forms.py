@@ -212,5 +212,5 @@ def _field_schema(spec: m.FieldSpec, language: str | None) -> dict[str, Any]:
     if spec.default is not None:
         schema["default"] = spec.default
     if spec.for_agents:  # an annotation for tools: a requester sending it gets a 422 (docs/decisions.md)
-        schema["x-audience"] = "agent"
+        schema["x-audience"] = spec.audience
     return schema

@@ -82,10 +82,16 @@ class FieldSpec:
     visible_when: Expression | None = None
     required_when: Expression | None = None
     readonly_when: Expression | None = None
-    audience: str = "everyone"  # "agent": filled in by agents only, never on a requester's forms
+    audience: str = "everyone"  # who fills it in and who reads it: AUDIENCES
 
     @property
     def for_agents(self) -> bool:
+        """Filled in by agents only: never on a requester's forms, refused from requesters."""
+        return self.audience in ("agent", "answer")
+
+    @property
+    def desk_only(self) -> bool:
+        """Read by agents only too: never shown to requesters (pages, API, timeline)."""
         return self.audience == "agent"
 
     @property

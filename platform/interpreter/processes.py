@@ -172,9 +172,10 @@ def _transitions(doc: Doc, comp: Compilation, form: m.FormSpec | None, scope: Sc
             check_field_list(doc, (*path, "fields"), form, raw["fields"])
             if roles == ["requester"]:
                 for i, field_id in enumerate(raw["fields"]):
-                    if field_id in form.by_id and form.by_id[field_id].for_agents:
-                        doc.warning((*path, "fields", i), f"'{field_id}' has `audience: agent`: only requesters fire "
-                                    "this transition and their forms never show it")
+                    spec = form.by_id.get(field_id)
+                    if spec is not None and spec.for_agents:
+                        doc.warning((*path, "fields", i), f"'{field_id}' has `audience: {spec.audience}`: only "
+                                    "requesters fire this transition and their forms never show it")
         after = comp.duration(doc, (*path, "after"), business_calendar) if "after" in raw else None
         transitions.append(m.TransitionSpec(
             id=raw["id"], label=comp.text(doc, (*path, "label"), raw["id"].replace("_", " ").capitalize()),

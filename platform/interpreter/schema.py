@@ -125,9 +125,11 @@ FIELD = _obj("A form field.", {
     "visible_when": _ref("expression", "Shown only while this is true."),
     "required_when": _ref("expression", "Required while this is true."),
     "readonly_when": _ref("expression", "Read-only while this is true."),
-    "audience": _str("Who fills the field in: `everyone` (the default) or `agent` (never on a requester's forms, "
-                     "refused from a requester through the API; the value stays visible on the ticket).",
-                     enum=["everyone", "agent"]),
+    "audience": _str("Who fills the field in and who reads it: `everyone` (the default: requesters too), `agent` "
+                     "(the desk's own: never on a requester's forms, refused from a requester through the API, "
+                     "and never shown to requesters: page, API, timeline) or `answer` (the desk fills it in, "
+                     "the requester reads it: resolution notes).",
+                     enum=["everyone", "agent", "answer"]),
 }, required=("id", "type"))
 
 FLAGS = _obj("Per-state flags of one field.", {

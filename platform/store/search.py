@@ -402,6 +402,23 @@ def newest_matches(session: Session, terms: Sequence[str], where: Sequence[Colum
     return [found[row.id] for row in window if row.id in found]
 
 
+def sharing_words(session: Session, terms: Sequence[str], ids: Sequence[int]) -> set[int]:
+    """Which of the tickets `ids` have public text (title, body, public comments: never work notes) holding
+    any of `terms`, as `match` reads them: the same match asked of a few known tickets (the outages offered
+    at intake), through the tickets' own rows, so that it costs what they cost, not what the whole index holds
+    of a common word."""
+    if not terms or not ids:
+        return set()
+    if session.get_bind().dialect.name == "postgresql":
+        document: ColumnElement[Any] = literal_column(f"({PG_DOCUMENT})")
+        query = select(SearchDocument.ticket_id).where(SearchDocument.ticket_id.in_(ids),
+                                                       document.op("@@")(tsquery(terms)))
+    else:  # a rowid constraint with MATCH: FTS5 looks the words up for those rows only
+        query = (select(FTS.c.rowid).select_from(FTS).where(FTS.c.rowid.in_(ids), text(
+            f"{FTS_TABLE} MATCH :public_query").bindparams(public_query=f"{PUBLIC_COLUMNS} : ({fts5_query(terms)})")))
+    return {int(ticket_id) for ticket_id in session.scalars(query)}
+
+
 # -- known errors --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

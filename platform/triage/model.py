@@ -222,9 +222,11 @@ def key_terms(text: str, count: int = 10, vocabulary: Mapping[str, int] | None =
     return [shown(f) for f in sorted(weight, key=lambda f: -weight[f])[:count]]
 
 
-def plain_vector(text: str) -> dict[str, float]:
-    """A text's features with equal weights (log tf, l2-normalized, no idf): to compare texts without a model."""
-    counts = Counter(features(text))
+def plain_vector(text: str, characters: bool = True) -> dict[str, float]:
+    """A text's features with equal weights (log tf, l2-normalized, no idf): to compare texts without a model.
+    `characters=False` leaves single Han characters out: without idf, shared characters (`无`, `法`, `开`)
+    make any two short Chinese texts look alike (the outages offered at intake)."""
+    counts = Counter(f for f in features(text) if characters or not (f.startswith("c:") and len(f) == 3))
     weights = {f: 1.0 + math.log(c) for f, c in counts.items()}
     norm = math.sqrt(sum(w * w for w in weights.values()))
     return {f: w / norm for f, w in weights.items()} if norm else {}

@@ -515,6 +515,24 @@ def suggestions() -> Any:
     return jsonify({"items": suggest(replica_engine(), actor(), text, process=process, limit=limit)})
 
 
+@api.route("/outages", methods=["GET", "POST"])
+@authenticated
+def outages() -> Any:
+    """The ongoing outages an agent may attach a new incident to, those like its `text` first (issue 17); POST
+    for long descriptions, as /api/suggestions."""
+    from itsm.engine.reports.outages import offered_outages
+
+    if request.method == "POST":
+        data = request_body()
+        process, text = data["process"], data.get("text") or ""
+    else:
+        args = _query(("process", "text"))
+        if "process" not in args:
+            raise BadRequest(N_("process is required: the process of the incident being recorded"))
+        process, text = args["process"], args.get("text", "")
+    return jsonify(offered_outages(replica_engine(), actor(), process, text))
+
+
 @api.get("/tickets/<number>/suggestions")
 @authenticated
 def ticket_suggestions(number: str) -> Any:

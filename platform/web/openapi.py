@@ -65,6 +65,13 @@ _RANKED = {"type": "array", "description": "best first; only values at the pack'
                "value": {"type": "string"}, "confidence": {"type": "number", "minimum": 0, "maximum": 1},
                "words": {"type": "array", "items": {"type": "string"},
                          "description": "the pieces of the text that weighed most for this value"}}}}
+OUTAGE = {"type": "object", "required": ["number", "title", "priority", "children"], "properties": {
+    "number": {"type": "string"}, "title": {"type": "string"}, "priority": {"type": ["string", "null"]},
+    "children": {"type": "integer", "description": "incidents linked to it so far"},
+    "score": {"type": "number", "description": "matching only: similarity of the texts, 0..1"}}}
+OUTAGES = {"type": "object", "required": ["matching", "other"], "properties": {
+    "matching": {"type": "array", "items": OUTAGE, "description": "like the text, most similar first"},
+    "other": {"type": "array", "items": OUTAGE, "description": "the other ongoing outages, newest first"}}}
 TRIAGE = {"type": "object", "required": ["fields", "team", "similar"], "properties": {
     "fields": {"type": "object", "additionalProperties": _RANKED,
                "description": "per field the process's triage names (SPEC 16); [] without a model or when unsure"},
@@ -467,6 +474,18 @@ def openapi_document() -> dict[str, Any]:
                          "requestBody": _body({"text": TEXT, "process": TEXT,
                                                "limit": {"type": "integer", "minimum": 1, "maximum": 20}}, ["text"]),
                          "responses": _responses(200, SUGGESTIONS, 400, 401)}},
+            "/api/outages": {
+                "get": {"summary": "Agents of the process: its ongoing outages (open, of the last three days, with "
+                                   "children or of the most urgent priority), those like `text` first by similarity "
+                                   "(`matching`, with `score`), the rest newest first (`other`)", "security": AUTH,
+                        "parameters": [{"name": "process", "in": "query", "required": True,
+                                        "schema": {"type": "string"}},
+                                       {"name": "text", "in": "query", "required": False,
+                                        "schema": {"type": "string"}}],
+                        "responses": _responses(200, OUTAGES, 400, 401, 403)},
+                "post": {"summary": "The same for long texts, in a JSON body", "security": AUTH,
+                         "requestBody": _body({"process": TEXT, "text": TEXT}, ["process"]),
+                         "responses": _responses(200, OUTAGES, 400, 401, 403)}},
             "/api/tickets/{number}/suggestions": {"get": {
                 "summary": "Known errors matching the ticket's own text (without the ticket)", "security": AUTH,
                 "parameters": [NUMBER, LIMIT], "responses": _responses(200, SUGGESTIONS, 400, 401, 404)}},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +18,7 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from flask_babel import gettext, ngettext
 
 from itsm.engine import EngineError, ValidationFailed
-from itsm.engine.people.lookup import find_people
+from itsm.engine.people.lookup import find_people, watcher_candidates
 from itsm.engine.runtime.bulk_actions import bulk, common_transitions
 from itsm.engine.runtime.queue import SLA_FILTERS, SORTS, default_sort
 from itsm.interpreter import model as m
@@ -76,6 +77,22 @@ def sla_summary(ticket: Mapping[str, Any], pack: m.PackSpec) -> dict[str, Any]:
     else:
         state = "none"
     return {"state": state, "deadline": deadline, "clock": clock}
+
+
+@ui.app_template_global("expected_by")
+def expected_by(ticket: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What a requester is told of the SLA instead of its clocks (docs/decisions.md, "What a requester sees of
+    their ticket"): when the desk aims to be done (the latest deadline of its running clocks, normally the
+    resolution target) and whether that time has passed; or that the clocks wait (`paused`); None when no
+    clock counts any more."""
+    clocks = (ticket.get("sla") or {}).values()
+    running = [c for c in clocks if c.get("deadline")]
+    if running:
+        latest = max(running, key=lambda c: datetime.fromisoformat(c["deadline"]))
+        return {"deadline": latest["deadline"], "late": bool(latest["breached"]), "paused": False}
+    if any(c["status"] == "paused" for c in clocks):
+        return {"deadline": None, "late": False, "paused": True}
+    return None
 
 
 def _first_warning(pack: m.PackSpec, clock_id: str) -> float:
@@ -255,6 +272,14 @@ def assign(number: str) -> Any:
 def people() -> Any:
     """The requester picker's look-up (app.js asks while an agent types): name, full name, mail, organization."""
     found = find_people(current_engine(), _actor(), request.args.get("q", ""), limit=10)
+    return jsonify([{**person, "label": _person_label(person)} for person in found])
+
+
+@ui.get("/tickets/<number>/watcher-candidates")
+@login_required
+def watcher_people(number: str) -> Any:
+    """The watchers card's look-up (app.js asks while someone types): who may follow the ticket."""
+    found = watcher_candidates(current_engine(), _actor(), number, request.args.get("q", ""), limit=10)
     return jsonify([{**person, "label": _person_label(person)} for person in found])
 
 

@@ -12,17 +12,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 
 from itsm.engine import Actor, EngineError, Forbidden, ValidationFailed
 from itsm.engine.people.lookup import assignee_candidates
 from itsm.engine.reports.known_errors import links, suggest_for_ticket
+from itsm.engine.reports.outages import offered_outages
 from itsm.engine.reports.triage import similar, triage_ticket
 from itsm.engine.runtime.actors import agent_processes
 from itsm.engine.runtime.attachments import attachments_of, create_with, receiving
 from itsm.engine.runtime.documents import document_fields, title_of
 from itsm.engine.runtime.forms import Form
-from itsm.engine.runtime.linking import link, ongoing_outages
+from itsm.engine.runtime.linking import link
 from itsm.engine.runtime.rating_links import LinkRefused
 from itsm.engine.runtime.reviews import request_review, review_transition
 from itsm.interpreter import model as m
@@ -188,7 +189,10 @@ def ticket(number: str) -> Any:
     agent = is_agent(actor)
     works_on = agent and engine.works_on(actor, number)
     candidates = assignee_candidates(engine, actor, number) if works_on and view_is_open(process, view) else []
+    step = one_step(engine, actor, process, view, transitions) if not works_on else None
     return render_template("ticket.html", t=view, process=process, form=form, state=state, shown=shown,
+                           step=step, step_values=step.ticket["fields"] if step and step.ticket else {},
+                           step_comment=step is not None and not has_own_text(step),
                            events=events, transitions=transitions, pack=pack, zone=_zone(), agent=agent,
                            known_errors=known, attachments=attachments_of(engine, actor, number),
                            triage=_triage(actor, number), candidates=candidates, may_assign=bool(candidates),
@@ -200,9 +204,26 @@ def forward_first(process: m.ProcessSpec, state: str,
                   transitions: list[m.TransitionSpec]) -> list[m.TransitionSpec]:
     """The ticket page's steps with those that move the ticket on along its happy path first (the primary
     button): "confirm and close" before "reopen" on a resolved ticket. Otherwise the process's order."""
-    path = list(process.happy_path) or happy_path(process)
-    ahead = set(path[path.index(state) + 1:]) if state in path else set()
+    ahead = _ahead(process, state)
     return [t for t in transitions if t.target in ahead] + [t for t in transitions if t.target not in ahead]
+
+
+def _ahead(process: m.ProcessSpec, state: str) -> set[str]:
+    """The states after `state` on the process's happy path."""
+    path = list(process.happy_path) or happy_path(process)
+    return set(path[path.index(state) + 1:]) if state in path else set()
+
+
+def one_step(engine: Any, actor: Actor, process: m.ProcessSpec, view: Mapping[str, Any],
+             transitions: list[m.TransitionSpec]) -> Form | None:
+    """The form of the step a requester is waiting to take, shown on the ticket page itself (one click:
+    "confirm and close" with the rating): the first step when it moves the ticket on along its happy path."""
+    if not transitions or transitions[0].target not in _ahead(process, view["state"]):
+        return None
+    try:
+        return engine.form(actor, number=view["number"], transition=transitions[0].id)
+    except EngineError:
+        return None
 
 
 def view_is_open(process: m.ProcessSpec, view: Mapping[str, Any]) -> bool:
@@ -375,16 +396,30 @@ def form_suggestions() -> Any:
     process = _pack().processes.get(request.form.get("_process") or "")
     if process is None:
         return jsonify([])
-    typed = "\n".join(request.form.get(name, "") for name in prose_fields(process))
     engine = replica_engine()
     with engine.db.read() as session:
         served = engine.triage.current(session, process.id)
-    items = similar(engine, _actor(), process, typed[:4000], served, solved_only=True)
+    items = similar(engine, _actor(), process, _typed(process), served, solved_only=True)
     states = process.state_by_id
     return jsonify([{"number": i["number"], "title": i["title"],
                      "state": text(states[i["state"]].label) if i["state"] in states else i["state"],
                      "similarity": gettext("%(percent)s%% similar", percent=round(i["score"] * 100)),
                      "url": url_for("ui.ticket", number=i["number"])} for i in items])
+
+
+@ui.post("/forms/outages")
+@login_required
+def form_outages() -> Any:
+    """The agent's create form: the ongoing outages, those like what is being typed first (app.js asks,
+    debounced, and regroups the picker)."""
+    process = _pack().processes.get(request.form.get("_process") or "")
+    found = _outages(process) if process is not None and is_agent(_actor()) else None
+    return jsonify(found or {"matching": [], "other": []})
+
+
+def _typed(process: m.ProcessSpec) -> str:
+    """What has been typed into a create form's prose fields (title and body), what similarity reads."""
+    return "\n".join(request.form.get(name, "") for name in prose_fields(process))[:4000]
 
 
 def _posted(form: Form, current: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[dict[str, str]]]:
@@ -422,6 +457,30 @@ def _attach_to_outage(engine: Any, actor: Actor, number: str, outage: str) -> No
         flash(said(exc.message), "error")
 
 
+def has_own_text(form: Form) -> bool:
+    """A requester's transition form with a text of its own (the feedback on a rating, why it is not solved)
+    needs no second box for a comment: one form, the transition's fields (docs/decisions.md)."""
+    return not is_agent(_actor()) and any(s.visible and not s.readonly and s.spec.type == "text"
+                                          for s in form.fields)
+
+
+def _outages(process: m.ProcessSpec) -> dict[str, list[dict[str, Any]]] | None:
+    """The report form's outage picker: ongoing outages, those like the text sent so far first (a form sent
+    back with a problem); None for someone who does not work the process."""
+    try:
+        found = offered_outages(replica_engine(), _actor(), process.id, _typed(process))
+    except Forbidden:
+        return None
+    return {group: [{**o, "label": _outage_label(o)} for o in items] for group, items in found.items()}
+
+
+def _outage_label(outage: Mapping[str, Any]) -> str:
+    label = f"{outage['number']} {outage['title']}"
+    if outage["children"]:
+        label += " · " + ngettext("%(num)d linked", "%(num)d linked", outage["children"])
+    return label
+
+
 def _render_form(form: Form, values: dict[str, Any], problems: list[dict[str, str]], status: int = 200) -> Any:
     by_field: dict[str, list[str]] = {}
     general = []
@@ -436,14 +495,10 @@ def _render_form(form: Form, values: dict[str, Any], problems: list[dict[str, st
     suggested = _suggested_fields(form)
     triage = _triage(_actor(), form.ticket["number"]) if suggested and form.ticket else None
     picker = form.transition is None and is_agent(_actor())
-    # a requester's form with a text of its own (the feedback on a rating, why it is not solved) needs no
-    # second box for a comment: one form, the transition's fields (docs/decisions.md)
-    own_text = not is_agent(_actor()) and any(s.visible and not s.readonly and s.spec.type == "text"
-                                              for s in form.fields)
     return render_template("form.html", form=form, values=submitted, errors=by_field, general=general,
-                           comment_box=form.transition is not None and not own_text,
+                           comment_box=form.transition is not None and not has_own_text(form),
                            pack=_pack(), zone=_zone(), posted=request.form if request.method == "POST" else None,
                            comment=request.form.get("comment", ""), triage=triage, suggested=suggested,
                            requester_picker=picker, requester=request.form.get("_requester", ""),
-                           outages=ongoing_outages(current_engine(), _actor(), form.process.id) if picker else [],
+                           outages=_outages(form.process) if picker else None,
                            outage=request.form.get("_outage", "")), status

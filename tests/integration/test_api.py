@@ -254,7 +254,7 @@ def test_ticket_and_clock_representation(api: Api) -> None:
     status, listed = api("GET", "/api/tickets", "lars")
     assert status == 200 and set(listed) == {"items", "next_cursor"}
     assert all(set(item) == TICKET_KEYS for item in listed["items"])
-    status, events = api("GET", f"/api/tickets/{number}/events", "rita")
+    status, events = api("GET", f"/api/tickets/{number}/events", "lars")  # SLA events are the desk's
     assert set(events) == {"items"} and EVENT_KEYS <= set(events["items"][0])
     assert [e["kind"] for e in events["items"]][0] == "create" and all(BERLIN.match(e["at"]) for e in events["items"])
     deadlines = [e["data"]["deadline"] for e in events["items"] if e["kind"] == "sla" and e["data"]["deadline"]]

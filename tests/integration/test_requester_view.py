@@ -16,6 +16,7 @@ from test_pages import Browser
 
 from itsm.engine.people.users import add_user, create_token
 from itsm.engine.runtime.actors import system_actor
+from itsm.store import orgs, users
 from itsm.store.models import OutboxMessage, utcnow
 from itsm.web import engine_of
 
@@ -108,8 +109,16 @@ def test_a_resolved_ticket_offers_confirm_first_and_rates_on_one_form(app: Flask
     rita = Browser(app, "rita")
     number = resolved(app, rita)
     page = rita.get(f"/tickets/{number}").text
+    # the confirm step is on the ticket page itself: the rating, its comment, one primary button
+    step = re.search(r'<form class="generated one-step"[^>]*action="([^"]+)"(.*?)</form>', page, re.S)
+    assert step is not None and step.group(1) == f"/tickets/{number}/transitions/close"
+    assert 'name="satisfaction"' in step.group(2) and 'name="feedback"' in step.group(2)
+    assert re.findall(r'<button type="submit" class="primary">([^<]+)</button>', step.group(2)) == ["Confirm and close"]
+    assert 'name="comment"' not in step.group(2)
     buttons = re.findall(r'<a class="button( primary)?" href="/tickets/[^/]+/transitions/(\w+)"', page)
-    assert buttons == [(" primary", "close"), ("", "reopen")]
+    assert buttons == [("", "reopen")]  # reopening is the other way, a link, not primary
+    lars_page = Browser(app, "lars").get(f"/tickets/{number}").text
+    assert "one-step" not in lars_page  # an agent's page keeps the steps as links
     confirm = rita.get(f"/tickets/{number}/transitions/close").text
     assert 'name="satisfaction"' in confirm and 'name="feedback"' in confirm
     assert 'name="comment"' not in confirm  # the feedback is the comment: one form
@@ -178,3 +187,99 @@ def test_without_a_public_address_the_mail_has_no_links(db_url: str) -> None:
     with engine_of(app).db.read() as session:
         body = session.scalars(select(OutboxMessage).where(OutboxMessage.notification == "resolved_notice")).one().body
     assert number in body and "/rate/" not in body and "Click a rating" not in body
+
+
+# -- what a requester sees of their ticket ---------------------------------------------------------------
+
+SECRETS = {"work_notes": "Suspect the fuser, ordered one", "known_error": "KE0000042",
+           "configuration_item": "PRN-4711"}
+
+
+def test_a_requester_sees_neither_the_desks_fields_nor_its_sla_internals(app: Flask) -> None:
+    rita, lars = Browser(app, "rita"), Browser(app, "lars")
+    number = rita.report(**PRINTER)
+    engine = engine_of(app)
+    engine.fire(engine.actor("lars"), number, "start", {"category": "hardware"})
+    engine.update(engine.actor("lars"), number, SECRETS)
+    engine.comment(engine.actor("lars"), number, "Internal: the vendor owes us one", internal=True)
+
+    page = rita.get(f"/tickets/{number}").text
+    for secret in (*SECRETS.values(), "Work notes", "Known error", "Configuration item", "owes us one"):
+        assert secret not in page, secret
+    assert "Handled by: <strong>Service desk</strong>" in page  # who handles it: the team
+    assert "We aim to resolve it by" in page  # when, in words: no clocks, meters or breach banners
+    for internal in ('id="sla-banner"', "Service levels", "Time to respond", "<dt>Assignee<", "Assignee:"):
+        assert internal not in page, internal
+    theirs = lars.get(f"/tickets/{number}").text
+    assert all(secret in theirs for secret in SECRETS.values()) and 'id="sla-banner"' in theirs
+
+    status, body = call(app, "GET", f"/api/tickets/{number}", "rita", {})
+    assert status == 200 and not set(SECRETS) & set(body["fields"]) and body["fields"]["service"] == "workplace"
+    status, listed = call(app, "GET", "/api/tickets?requester=rita", "rita", {})
+    assert not set(SECRETS) & set(listed["items"][0]["fields"])
+    status, events = call(app, "GET", f"/api/tickets/{number}/events", "rita", {})
+    assert status == 200 and events["items"]
+    for event in events["items"]:
+        assert not set(SECRETS) & set(event["changes"] or {}) and "assignee" not in (event["changes"] or {})
+        assert event["kind"] not in ("sla", "triage", "update"), event  # the update changed only desk fields
+        if event["kind"] == "routing":
+            assert set(event["data"]) <= {"team"}
+    assert set(SECRETS) <= set(call(app, "GET", f"/api/tickets/{number}", "lars", {})[1]["fields"])
+    status, theirs_events = call(app, "GET", f"/api/tickets/{number}/events", "lars", {})
+    assert any(e["kind"] == "update" and "work_notes" in e["changes"] for e in theirs_events["items"])
+
+    engine.fire(engine.actor("lars"), number, "resolve", {"resolution_code": "fixed",
+                                                          "resolution_notes": "New drum unit."})
+    page = rita.get(f"/tickets/{number}").text
+    assert "New drum unit." in page and "Resolution notes" in page  # `audience: answer`: the desk's answer
+    assert "We aim to resolve" not in page  # the clocks stopped: nothing more to expect
+    status, body = call(app, "POST", f"/api/tickets/{number}/transitions/close", "rita",
+                        {"fields": {"satisfaction": 5}})
+    assert status == 200 and body["fields"]["resolution_notes"] == "New drum unit."
+    assert not set(SECRETS) & set(body["fields"])  # the answer to a change is the requester's view too
+
+
+def test_the_confirm_step_on_the_ticket_page_closes_in_one_click(app: Flask) -> None:
+    rita = Browser(app, "rita")
+    number = resolved(app, rita)
+    page = rita.get(f"/tickets/{number}").text
+    version = re.search(r'<form class="generated one-step".*?name="version" value="(\d+)"', page, re.S)
+    assert version is not None
+    done = rita.post(f"/tickets/{number}/transitions/close", {"_number": number, "_transition": "close",
+                                                             "version": version.group(1), "satisfaction": "5",
+                                                             "feedback": "Thanks"})
+    assert done.status_code == 302 and done.location.endswith(f"/tickets/{number}")
+    closed = engine_of(app).get(system_actor(), number)
+    assert closed["state"] == "closed" and closed["fields"]["satisfaction"] == 5
+    again = rita.get(f"/tickets/{number}").text
+    assert "one-step" not in again  # closed: nothing left to confirm
+
+
+def test_watchers_are_picked_among_people_who_may_see_the_ticket(app: Flask) -> None:
+    engine = engine_of(app)
+    with engine.db.write() as session:
+        orgs.add(session, "finance", "Finance Bureau")
+    for name, org, contact in (("una", "finance", True), ("otto", "finance", False), ("zoe", None, False)):
+        add_user(engine.db, name, password=f"{name}-pw", org=org, org_contact=contact, email=f"{name}@example.org")
+    with engine.db.write() as session:
+        users.set_values(session, "rita", {"org": "finance"})
+    rita = Browser(app, "rita")
+    number = rita.report(**PRINTER)
+
+    def found(who: Browser, text: str) -> list[str]:
+        answer = who.get(f"/tickets/{number}/watcher-candidates?q={text}")
+        assert answer.status_code == 200, answer.text
+        return [person["name"] for person in answer.get_json()]
+
+    assert found(rita, "example.org") == ["una"]  # her organization's, who may see it (otto may not, zoe is not)
+    assert found(rita, "Finance") == ["una"] and "Finance Bureau" in rita.get(
+        f"/tickets/{number}/watcher-candidates?q=una").get_json()[0]["label"]
+    assert found(rita, "lars") == []  # the desk is not hers to add
+    lars = Browser(app, "lars")
+    assert found(lars, "example.org") == ["una"]  # an agent finds anyone, but offered are only those who see it
+    assert Browser(app, "ruth").get(f"/tickets/{number}/watcher-candidates?q=una").status_code == 404
+    page = rita.get(f"/tickets/{number}").text
+    assert 'list="watcher-options"' in page and f'data-lookup="/tickets/{number}/watcher-candidates"' in page
+    added = rita.post(f"/tickets/{number}/watchers", {"user": "una"})
+    assert added.status_code == 302
+    assert [w["user"] for w in engine.watchers(system_actor(), number)] == ["una"]

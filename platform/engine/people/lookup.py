@@ -1,7 +1,8 @@
 """People as agents look them up (issue 17): the requester picker of the agent's create form (a caller
-found by name, mail or organization) and the assignee picker of a ticket (each candidate's team and open
-tickets). Visibility follows the tickets' rule (SPEC 14): an agent whose teams all have an `org_scope`
-finds only the people of those subtrees; admins and agents of unscoped teams find everyone."""
+found by name, mail or organization), the assignee picker of a ticket (each candidate's team and open
+tickets) and the watchers card's picker (people who may see the ticket). Visibility follows the tickets'
+rule (SPEC 14): an agent whose teams all have an `org_scope` finds only the people of those subtrees;
+admins and agents of unscoped teams find everyone."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ from typing import TYPE_CHECKING, Any
 from itsm.store import orgs, routing, tickets, users
 
 from ..errors import N_, Forbidden
-from ..runtime.actors import Actor
+from ..runtime.access import can_see
+from ..runtime.access import is_agent as works_on_it
+from ..runtime.actors import Actor, actor_for
+from ..runtime.rules import working
 from ..runtime.visibility import viewer_of
 
 if TYPE_CHECKING:
+    from itsm.store.database import Session
+
     from ..runtime.engine import Engine
 
 MAX_PEOPLE = 20
@@ -32,11 +38,51 @@ def find_people(engine: Engine, actor: Actor, text: str, limit: int = 10) -> lis
     if not text:
         return []
     with engine.db.read() as session:
-        viewer = viewer_of(session, actor, engine.definitions.active().pack)
-        subtrees = None if viewer is None or viewer.processes else [tree.path for tree, _ in viewer.scoped]
-        rows = users.directory(session, text, subtrees, max(1, min(limit, MAX_PEOPLE)))
-        return [{"name": r.name, "full_name": r.full_name, "email": r.email, "org": r.org, "org_name": r.org_name}
-                for r in rows]
+        rows = users.directory(session, text, _agents_reach(session, engine, actor), max(1, min(limit, MAX_PEOPLE)))
+        return [_person(r) for r in rows]
+
+
+def _agents_reach(session: Session, engine: Engine, actor: Actor) -> list[str] | None:
+    """The organizations' subtrees (materialized paths) whose people an agent finds: those of its scoped teams
+    when all of its teams are scoped, else everyone (None)."""
+    viewer = viewer_of(session, actor, engine.definitions.active().pack)
+    return None if viewer is None or viewer.processes else [tree.path for tree, _ in viewer.scoped]
+
+
+def _person(row: Any) -> dict[str, Any]:
+    return {"name": row.name, "full_name": row.full_name, "email": row.email, "org": row.org,
+            "org_name": row.org_name}
+
+
+def watcher_candidates(engine: Engine, actor: Actor, number: str, text: str, limit: int = 10
+                       ) -> list[dict[str, Any]]:
+    """The watchers card's picker (issue 17): people matching `text` as `find_people` finds them who may follow
+    ticket `number` (a watcher must see it), at most `limit`. The ticket's agents search whom they may record
+    tickets for; its requester the people of their own organization and those under it (docs/decisions.md,
+    "Watchers a requester adds"); anyone else nobody (they may only follow it themselves). 404 as the ticket."""
+    text = text.strip()[:100]
+    with engine.db.read() as session:
+        context = engine.context(session)
+        found = engine.load(session, actor, number, context=context)
+        now = engine.clock()
+        pack = context.compiled.pack
+        if works_on_it(working(context, found, actor, now)):
+            reach = _agents_reach(session, engine, actor)
+        elif actor.name == found.ticket.requester and actor.org:
+            reach = list(orgs.paths_of(session, [actor.org]).values())
+        else:
+            return []
+        if not text:
+            return []
+        out = []
+        for row in users.directory(session, text, reach, MAX_PEOPLE * 2):
+            record = users.named(session, row.name)
+            if record is not None and row.name != actor.name and \
+                    can_see(working(context, found, actor_for(record, pack), now)):
+                out.append(_person(row))
+                if len(out) >= max(1, min(limit, MAX_PEOPLE)):
+                    break
+        return out
 
 
 def assignee_candidates(engine: Engine, actor: Actor, number: str) -> list[dict[str, Any]]:

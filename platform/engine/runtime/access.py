@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from itsm.interpreter import model as m
+from itsm.interpreter.model import per_spec
 
 from ..errors import N_, StaleVersion
 from .live import clock_views
@@ -80,6 +81,38 @@ def check_version(work: Work, version: int | None) -> None:
 
 
 def view(work: Work, now: datetime) -> dict[str, Any]:
-    """The ticket as the API shows it, for this actor, at `now` (SPEC 8: in the pack's time zone)."""
+    """The ticket as the API shows it, for this actor, at `now` (SPEC 8: in the pack's time zone); a requester
+    never gets the values of the desk's own fields (`audience: agent`, `desk_only`)."""
     zone = ZoneInfo(work.pack.timezone)
-    return ticket_view(work.ticket, available(work), clock_views(work.clocks, work.pack.calendars, now, zone), zone)
+    shown = ticket_view(work.ticket, available(work), clock_views(work.clocks, work.pack.calendars, now, zone), zone)
+    hidden = desk_only(work.form)
+    if hidden and not is_agent(work):
+        shown["fields"] = {name: value for name, value in shown["fields"].items() if name not in hidden}
+    return shown
+
+
+@per_spec
+def desk_only(form: m.FormSpec) -> frozenset[str]:
+    """The fields of `form` that requesters never see (`audience: agent`)."""
+    return frozenset(spec.id for spec in form.fields if spec.desk_only)
+
+
+DESK_EVENTS = frozenset({"sla", "triage"})  # the desk's bookkeeping: SLA clocks, the triage model's choices
+DESK_COLUMNS = frozenset({"assignee"})  # requesters are told the team that handles their ticket, not the person
+
+
+def requester_event(event: dict[str, Any], hidden: frozenset[str]) -> dict[str, Any] | None:
+    """An event as a requester reads it (docs/decisions.md, "What a requester sees of their ticket"): without
+    the changes of the `hidden` fields (`desk_only`) and of the assignee, a routing event without its rule
+    and person; None for the desk's bookkeeping, and for an update that changed only what they do not see."""
+    if event["kind"] in DESK_EVENTS:
+        return None
+    changes = event.get("changes")
+    if changes:
+        changes = {name: change for name, change in changes.items() if name not in hidden and name not in DESK_COLUMNS}
+        if not changes and event["kind"] == "update":
+            return None
+    data = event.get("data")
+    if event["kind"] == "routing" and data:
+        data = {key: value for key, value in data.items() if key == "team"}
+    return {**event, "changes": changes, "data": data}

@@ -26,7 +26,7 @@ from itsm.store.models import utcnow
 
 from ..boundary import guarded
 from ..errors import N_, Forbidden, NotFound, ValidationFailed
-from .access import available, can_see, is_agent, view
+from .access import available, can_see, desk_only, is_agent, requester_event, view
 from .actors import Actor, actor_for, system_actor
 from .apply import create, perform
 from .compiled import CompiledVersion
@@ -112,7 +112,8 @@ class Engine:
     @guarded
     def events(self, actor: Actor, number: str) -> list[dict[str, Any]]:
         """The ticket's event log, oldest first; requesters do not see internal comments and attachments, nor
-        the links to other tickets (`AGENT_EVENTS`); agents see the links to the tickets they may see (a
+        the links to other tickets (`AGENT_EVENTS`), nor the desk's own fields and bookkeeping
+        (`access.requester_event`); agents see the links to the tickets they may see (a
         province desk's agent is not told the number of another province's ticket linked to one of its own)."""
         with self.db.read() as session:
             work = self.open(session, actor, number)
@@ -124,11 +125,15 @@ class Engine:
             others = {other for r in found if r.kind in AGENT_EVENTS and (other := _other_ticket(r.data))}
             hidden = others - tickets.numbers_among(session, others, visible_to(viewer_of(session, actor, work.pack))
                                                     ) if others else set()
-            return [{"at": r.at.astimezone(zone).isoformat(), "actor": r.actor, "kind": r.kind,
-                     "transition": r.transition, "from": r.from_state, "to": r.to_state, "changes": r.changes,
-                     "comment": r.comment, "data": _shown_in(r.data, zone),
-                     "definitions_version": r.definitions_version} for r in found
-                    if not (hidden and r.kind in AGENT_EVENTS and _other_ticket(r.data) in hidden)]
+            shown = [{"at": r.at.astimezone(zone).isoformat(), "actor": r.actor, "kind": r.kind,
+                      "transition": r.transition, "from": r.from_state, "to": r.to_state, "changes": r.changes,
+                      "comment": r.comment, "data": _shown_in(r.data, zone),
+                      "definitions_version": r.definitions_version} for r in found
+                     if not (hidden and r.kind in AGENT_EVENTS and _other_ticket(r.data) in hidden)]
+            if agent:
+                return shown
+            desk = desk_only(work.form)
+            return [event for e in shown if (event := requester_event(e, desk)) is not None]
 
     @guarded
     def list_tickets(self, actor: Actor, filters: Mapping[str, str | None], limit: int = 50,

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from itsm.store import links as stored_links
 from itsm.store import rows, tickets
 from itsm.store.models import LINK_INVERSE
 
@@ -15,11 +13,9 @@ from ..errors import N_, Forbidden, ValidationFailed
 from .access import can_see, is_agent
 from .actors import Actor
 from .apply import perform
-from .documents import title_of
 from .plan import LinkRow
 from .rules import plan_note, working
 from .store_lookups import snapshot
-from .visibility import viewer_of, visible_to
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -57,22 +53,3 @@ def link(engine: Engine, actor: Actor, number: str, to: str, kind: str = KNOWN_E
                                                        links=(LinkRow(other.ticket.id, kind),)))
         perform(session, engine.db, context, plan_note(other, "link", {"to": number, "kind": LINK_INVERSE[kind]}))
         return result, True
-
-
-OUTAGE_WINDOW = timedelta(hours=72)  # how recent an ongoing outage is to be offered at intake
-
-
-def ongoing_outages(engine: Engine, actor: Actor, process: str, limit: int = 10) -> list[dict[str, Any]]:
-    """What an agent recording an incident may attach it to (issue 17): open tickets of `process` from the
-    last three days that are an outage already (they have children) or of the most urgent priority, that the
-    agent sees; newest first, with their titles and numbers of children."""
-    pack = engine.definitions.active().pack
-    spec = pack.processes.get(process)
-    if spec is None:
-        return []
-    form = pack.forms[spec.form]
-    with engine.db.read() as session:
-        found = stored_links.open_parents(session, process, engine.clock() - OUTAGE_WINDOW,
-                                          visible_to(viewer_of(session, actor, pack)), limit)
-    return [{"number": ticket.number, "title": title_of(form, ticket.fields or {}), "priority": ticket.priority,
-             "children": children} for ticket, children in found]

@@ -92,6 +92,48 @@
     });
   }
 
+  // The agent's report form: the ongoing outages regrouped while the incident is described, those like the
+  // text first (the server ranks them); the agent's choice is kept.
+  function outages(form) {
+    var box = form.querySelector(".outage-picker[data-outages]"), timer = null;
+    if (!box) return;
+    var select = box.querySelector("select"), note = box.querySelector("#outage-match");
+    var fields = (form.dataset.suggestFields || "").split(" ").filter(Boolean);
+    var token = form.querySelector('input[name="csrf_token"]');
+    function fill(group, items) {
+      var holder = select.querySelector('optgroup[data-group="' + group + '"]');
+      holder.textContent = "";
+      items.forEach(function (item) {
+        var option = document.createElement("option");
+        option.value = item.number;
+        option.textContent = item.label;
+        holder.appendChild(option);
+      });
+      holder.hidden = items.length === 0;
+    }
+    function ask() {
+      fetch(box.dataset.outages, {
+        method: "POST", body: new URLSearchParams(new FormData(form)), credentials: "same-origin",
+        headers: {"X-CSRF-Token": token ? token.value : "", "Accept": "application/json"}
+      }).then(function (r) { return r.ok ? r.json() : null; }).then(function (found) {
+        if (!found) return;
+        var chosen = select.value;
+        fill("matching", found.matching);
+        fill("other", found.other);
+        select.value = chosen;
+        if (select.value !== chosen) select.value = "";
+        note.textContent = note.dataset.template.replace("{numbers}",
+          found.matching.map(function (item) { return item.number; }).join(", "));
+        note.hidden = found.matching.length === 0;
+      }).catch(function () {});
+    }
+    form.addEventListener("input", function (event) {
+      var name = event.target && event.target.name;
+      if (!name || fields.indexOf(name) < 0) return;
+      clearTimeout(timer); timer = setTimeout(ask, 400);
+    });
+  }
+
   // Files too large (or too many) are said at once, not after a long upload; the server checks again.
   function fileLimits(input) {
     var note = document.createElement("p");
@@ -193,6 +235,7 @@
     setInterval(tick, 30000);
     document.querySelectorAll("form[data-live]").forEach(live);
     document.querySelectorAll("form[data-suggest]").forEach(similar);
+    document.querySelectorAll("form[data-suggest]").forEach(outages);
     document.querySelectorAll("input[type=file][data-max-bytes]").forEach(fileLimits);
     document.querySelectorAll("form.generated").forEach(takeSuggestions);
     document.querySelectorAll("form.bulk").forEach(bulkBar);

@@ -160,3 +160,15 @@ def test_training_and_prediction_open_no_network_connection(monkeypatch: pytest.
     learned = fit([_text(r) for r in rows], {t: [r[t] for r in rows] for t in TARGETS})
     served = TriageModel.from_bytes(learned.to_bytes())
     assert served.suggest("打印机卡纸了", "team")
+
+
+def test_without_single_han_characters_shared_common_words_do_not_make_texts_alike() -> None:
+    """The outages offered at intake compare texts without a model: characters alone (`无`, `法`, `开`) made two
+    unrelated short Chinese texts look alike; their bigrams and words still tell the same outage."""
+    from itsm.triage.model import plain_similarity, plain_vector
+
+    outage, unlike, same = "单位门户网站首页无法打开", "电脑无法开机", "门户网站打不开了"
+    assert plain_similarity(plain_vector(outage), plain_vector(unlike)) > 0.15  # with characters: alike
+    assert plain_similarity(plain_vector(outage, False), plain_vector(unlike, False)) < 0.1
+    assert plain_similarity(plain_vector(outage, False), plain_vector(same, False)) > 0.25
+    assert plain_vector("Mail server down", False) == plain_vector("Mail server down")  # Latin text unchanged
