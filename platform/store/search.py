@@ -410,9 +410,8 @@ def sharing_words(session: Session, terms: Sequence[str], ids: Sequence[int]) ->
     if not terms or not ids:
         return set()
     if session.get_bind().dialect.name == "postgresql":
-        document: ColumnElement[Any] = literal_column(f"({PG_DOCUMENT})")
         query = select(SearchDocument.ticket_id).where(SearchDocument.ticket_id.in_(ids),
-                                                       document.op("@@")(tsquery(terms)))
+                                                       PUBLIC_VECTOR.op("@@")(tsquery(terms)))
     else:  # a rowid constraint with MATCH: FTS5 looks the words up for those rows only
         query = (select(FTS.c.rowid).select_from(FTS).where(FTS.c.rowid.in_(ids), text(
             f"{FTS_TABLE} MATCH :public_query").bindparams(public_query=f"{PUBLIC_COLUMNS} : ({fts5_query(terms)})")))
