@@ -63,7 +63,7 @@ def events_of_tickets(session: Session, ticket_ids: Sequence[int]) -> list[Row[A
     c = EVENTS.c
     return list(session.connection().execute(
         select(c.ticket_id, c.id, c.at, c.actor, c.kind, c.transition, c.from_state, c.to_state, c.changes, c.data)
-        .where(c.ticket_id.in_(list(ticket_ids))).order_by(c.ticket_id, c.id)))
+        .where(c.ticket_id.in_(list(ticket_ids))).order_by(c.ticket_id, c.id)).all())
 
 
 def public_comments_of_tickets(session: Session, ticket_ids: Sequence[int]) -> list[Row[Any]]:
@@ -73,7 +73,7 @@ def public_comments_of_tickets(session: Session, ticket_ids: Sequence[int]) -> l
     c = COMMENTS.c
     return list(session.connection().execute(
         select(c.ticket_id, c.id, c.at, c.author, c.text)
-        .where(c.ticket_id.in_(list(ticket_ids)), c.internal.is_(False)).order_by(c.ticket_id, c.id)))
+        .where(c.ticket_id.in_(list(ticket_ids)), c.internal.is_(False)).order_by(c.ticket_id, c.id)).all())
 
 
 def comment_texts(session: Session, ticket_ids: Sequence[int]) -> list[tuple[int, str, bool]]:
