@@ -158,6 +158,26 @@ def reset_sweep(db: Any, version: str, ticket_ids: list[int]) -> None:
         session.execute(delete(OutboxMessage))
 
 
+class StatementCount:
+    """SQL statements sent to `db` from now until `stop()` (a sweep's round trips: one per batch and table, not
+    one per ticket)."""
+
+    def __init__(self, db: Any) -> None:
+        from sqlalchemy import event
+
+        self.engine, self.count = db.engine, 0
+        event.listen(self.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_: Any) -> None:
+        self.count += 1
+
+    def stop(self) -> int:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._seen)
+        return self.count
+
+
 def sweep_section(args: argparse.Namespace) -> None:
     """Worker sweeps over a database holding `--open` open clocks of which `--due` are due (breaches):
     seeded once per backend, swept `--runs` times, the swept rows reset in between."""
@@ -210,16 +230,19 @@ def sweep_section(args: argparse.Namespace) -> None:
                     t0 = time.perf_counter()
                     due_ids = list(session.scalars(query))
                     timings.append(time.perf_counter() - t0)
+            statements = StatementCount(db)
             t0, cpu0 = time.perf_counter(), time.process_time()
             result = sweep(engine, batch=args.batch, deliver=False)  # the due clocks: breaches, events, outbox
             sweeps.append(time.perf_counter() - t0)
             cpu = time.process_time() - cpu0  # this process only (not the database server's)
+            swept_with = statements.stop()
             t0 = time.perf_counter()
             sent = deliver_outbox(engine)  # then one delivery round; no mail server here, so every send fails
             deliveries.append(time.perf_counter() - t0)
             print(f"  {backend} run {run + 1}: due query {statistics.median(timings) * 1000:.1f} ms for "
                   f"{len(due_ids):,} due of {args.open:,}; sweep of the due clocks {sweeps[-1]:.2f}s (worker CPU "
-                  f"{cpu:.2f}s) for {result.clocks:,} tickets ({result.clocks / sweeps[-1]:,.0f} tickets/s); "
+                  f"{cpu:.2f}s, {swept_with} SQL statements) for {result.clocks:,} tickets "
+                  f"({result.clocks / sweeps[-1]:,.0f} tickets/s); "
                   f"then one outbox delivery round {deliveries[-1]:.2f}s "
                   f"({sent.sent + sent.retried + sent.failed} messages, network-bound)")
             if run + 1 < args.runs:

@@ -33,6 +33,7 @@ class WorkingCalendar:
         self.zone = ZoneInfo(spec.timezone)
         self._days: dict[date, tuple[Span, ...]] = {}
         self._totals: dict[date, float] = {}
+        self._targets: dict[tuple[float, int], float] = {}  # (start, N) -> working seconds of Nbd from start
 
     # -- days ---------------------------------------------------------------------------------------
 
@@ -170,8 +171,15 @@ class WorkingCalendar:
     # -- datetimes at the edges ---------------------------------------------------------------------
 
     def business_days_seconds(self, ts: float, days: int) -> float:
-        """The working time of `Nbd` from `ts`: up to the same offset into the Nth following working day."""
-        return self.seconds_between(ts, self.add_business_days(ts, days))
+        """The working time of `Nbd` from `ts`: up to the same offset into the Nth following working day.
+        Remembered per (start, N): a clock's `bd` target is asked again at every step of the clock."""
+        key = (ts, days)
+        seconds = self._targets.get(key)
+        if seconds is None:
+            if len(self._targets) > 20_000:
+                self._targets.clear()
+            seconds = self._targets[key] = self.seconds_between(ts, self.add_business_days(ts, days))
+        return seconds
 
     def deadline(self, start: datetime, target: Duration) -> datetime:
         """The deadline of a target starting at `start` (a fresh clock). A `bd` target is turned into

@@ -71,8 +71,7 @@ def target_seconds(target: Duration, started_at: datetime, calendar: WorkingCale
     """Working seconds of a target: `bd` targets are measured from the clock's start (SPEC 6 Nbd)."""
     if not target.business_days:
         return float(target.seconds)
-    start = started_at.timestamp()
-    return calendar.seconds_between(start, calendar.add_business_days(start, target.business_days))
+    return calendar.business_days_seconds(started_at.timestamp(), target.business_days)
 
 
 def evaluate_clock(state: ClockState, conditions: Conditions, now: datetime, target: Duration | None,

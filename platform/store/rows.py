@@ -55,6 +55,27 @@ def comments_of(session: Session, ticket_id: int, public_only: bool = False) -> 
     return session.scalars(query).all()
 
 
+def events_of_tickets(session: Session, ticket_ids: Sequence[int]) -> Sequence[Any]:
+    """(ticket_id, id, at, actor, kind, transition, from_state, to_state, changes, data) of every event of
+    `ticket_ids`, by ticket and then oldest first: the histories of a batch of tickets in one statement."""
+    if not ticket_ids:
+        return []
+    c = EVENTS.c
+    return session.connection().execute(
+        select(c.ticket_id, c.id, c.at, c.actor, c.kind, c.transition, c.from_state, c.to_state, c.changes, c.data)
+        .where(c.ticket_id.in_(list(ticket_ids))).order_by(c.ticket_id, c.id)).all()
+
+
+def public_comments_of_tickets(session: Session, ticket_ids: Sequence[int]) -> Sequence[Any]:
+    """(ticket_id, id, at, author, text) of the public comments of `ticket_ids`, by ticket, oldest first."""
+    if not ticket_ids:
+        return []
+    c = COMMENTS.c
+    return session.connection().execute(
+        select(c.ticket_id, c.id, c.at, c.author, c.text)
+        .where(c.ticket_id.in_(list(ticket_ids)), c.internal.is_(False)).order_by(c.ticket_id, c.id)).all()
+
+
 def comment_texts(session: Session, ticket_ids: Sequence[int]) -> list[tuple[int, str, bool]]:
     """(ticket id, text, internal) of the comments of `ticket_ids`, by ticket and then oldest first."""
     if not ticket_ids:

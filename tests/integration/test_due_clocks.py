@@ -102,14 +102,16 @@ def reference_url(db_url: str, tmp_path: Path) -> Iterator[str]:
     admin.dispose()
 
 
-def _history(url: str, pack: Path, set_based: bool) -> tuple[dict[str, Any], list[SweepResult]]:
-    """Tickets in many situations, swept at three instants; then everything the database holds."""
+def _history(url: str, pack: Path, set_based: bool, users: dict[str, dict[str, Any]] | None = None,
+             talk: bool = False) -> tuple[dict[str, Any], list[SweepResult]]:
+    """Tickets in many situations, swept at three instants; then everything the database holds. `users`:
+    the demo users' flags (their locales); `talk`: public and internal comments on the tickets first."""
     db = Database(url)
     db.upgrade()
     clock = Clock(MONDAY_9)
     desk = Engine(db, clock=clock)
     desk.definitions.publish_path(pack)
-    for name, flags in DEMO_USERS.items():
+    for name, flags in (users or DEMO_USERS).items():
         add_user(db, name, **flags)
     system, rita, carol = desk.actor("system"), desk.actor("rita"), desk.actor("carol")
 
@@ -126,6 +128,10 @@ def _history(url: str, pack: Path, set_based: bool) -> tuple[dict[str, Any], lis
     held = create(rita, "Docking station missing")
     desk.fire(system, held, "start")
     desk.fire(system, held, "hold", {"hold_reason": "awaiting_vendor", "vendor_reference": "V-1"})  # paused
+    if talk:
+        for number in (started, held, "INC0000001"):
+            desk.comment(rita, number, f"Any news on {number}?")
+            desk.comment(desk.actor("lars"), number, f"Internal: vendor called about {number}", internal=True)
     results = []
     for minutes in (70, 100, 30):  # 10:10 (P1 breached), 11:50 (warnings, breaches), 12:20
         clock.now += timedelta(minutes=minutes)
@@ -159,11 +165,12 @@ def _history(url: str, pack: Path, set_based: bool) -> tuple[dict[str, Any], lis
     return state, results
 
 
-def _same_history(pack: Path, db_url: str, reference_url: str) -> tuple[dict[str, Any], list[SweepResult]]:
+def _same_history(pack: Path, db_url: str, reference_url: str, **options: Any) -> tuple[dict[str, Any],
+                                                                                     list[SweepResult]]:
     with _fallbacks() as taken:
-        fast, fast_results = _history(db_url, pack, set_based=True)
+        fast, fast_results = _history(db_url, pack, set_based=True, **options)
     assert not taken, taken  # the set-based writes went through: no batch was redone ticket by ticket
-    slow, slow_results = _history(reference_url, pack, set_based=False)
+    slow, slow_results = _history(reference_url, pack, set_based=False, **options)
     for table in fast:
         assert fast[table] == slow[table], table
     assert [(r.clocks, r.failed) for r in fast_results] == [(r.clocks, r.failed) for r in slow_results]
@@ -207,6 +214,73 @@ def test_set_based_sweep_matches_when_escalations_share_out_by_load(db_url: str,
     state, _ = _same_history(pack, db_url, reference_url)
     escalated = {t[5] for t in state["tickets"] if t[4] == "desktop_support"}
     assert escalated == {"dana", "ruth"}
+
+
+TIMELINE_OVERLAY = """kind: pack
+id: timeline_overlay
+format: 1
+timezone: Europe/Berlin
+extends: {base}
+---
+kind: notification
+id: sla_breach
+to: [assignee, team, "user:sam", "user:dana", "user:admin"]
+subject:
+  en: "SLA BREACHED: {{{{ clock.label }}}} of {{{{ ticket.number }}}}"
+  zh-CN: "SLA 超时：{{{{ ticket.number }}}}"
+body:
+  en: |
+    {{{{ ticket.number }}}} so far:
+    {{{{ timeline }}}}
+  zh-CN: |
+    {{{{ ticket.number }}}} 处理经过：
+    {{{{ timeline }}}}
+"""
+
+
+def test_set_based_sweep_matches_with_timelines_in_each_readers_language(db_url: str, reference_url: str,
+                                                                         tmp_path: Path) -> None:
+    """A batch reads its tickets' histories and its readers' languages once, for all of its tickets: the
+    breach mails quote each ticket's own timeline (its public comments, not the internal ones) in each
+    reader's language, exactly as the per-ticket path writes them."""
+    pack = tmp_path / "timelines"
+    pack.mkdir()
+    (pack / "pack.yaml").write_text(TIMELINE_OVERLAY.format(base=DEFINITIONS), encoding="utf-8")
+    users = {**DEMO_USERS, "sam": {"locale": "zh-CN"}, "dana": {"locale": "zh_CN"}, "admin": {"admin": True,
+                                                                                              "locale": "en"}}
+    state, results = _same_history(pack, db_url, reference_url, users=users, talk=True)
+    assert any(r.clocks >= 2 for r in results)  # batches of several tickets quoting their timelines
+    breaches = [o for o in state["outbox"] if o[2] == "sla_breach"]
+    chinese = [o for o in breaches if o[5].startswith("SLA 超时")]
+    english = [o for o in breaches if o[5].startswith("SLA BREACHED")]
+    assert chinese and english and len(chinese) + len(english) == len(breaches)
+    assert all("user:sam" in o[4] and "user:admin" not in o[4] for o in chinese)
+    assert all("user:admin" in o[4] and "user:sam" not in o[4] for o in english)
+    for number in {o[0] for o in breaches}:  # each ticket's messages quote its own history, and only its own
+        quoted = [o[6] for o in breaches if o[0] == number]
+        assert all(number in body and "Internal:" not in body for body in quoted)
+        assert all(f"Any news on {other}?" not in body for body in quoted for other in {o[0] for o in breaches}
+                   if other != number)
+    talked = [o[6] for o in breaches if "Any news on" in o[6]]
+    assert talked and any("备注：Any news on" in body for body in talked)  # a comment line in Chinese
+
+
+def test_a_batch_reads_the_same_histories_as_one_ticket_at_a_time(engine: Engine) -> None:
+    """`histories` (a batch's timelines in two statements) gives each ticket what `history` gives it."""
+    from itsm.engine.runtime.store_lookups import histories, history
+
+    rita, lars = engine.actor("rita"), engine.actor("lars")
+    numbers = [engine.create(rita, "incident", {**BASE, "short_description": f"Scanner {i} offline"})["number"]
+               for i in range(3)]
+    engine.fire(engine.actor("system"), numbers[1], "start")
+    engine.comment(rita, numbers[1], "Still offline")
+    engine.comment(lars, numbers[1], "Cable replaced", internal=True)
+    with engine.db.read() as session:
+        ids = list(session.scalars(select(Ticket.id).where(Ticket.number.in_(numbers)).order_by(Ticket.id)))
+        together = histories(session, [*ids, 999_999])
+        assert together == {**{ticket_id: history(session, ticket_id) for ticket_id in ids}, 999_999: []}
+    texts = [entry.text for entry in together[ids[1]] if entry.text is not None]  # comment rows, not events
+    assert texts == ["Still offline"] and len(together[ids[1]]) > len(together[ids[0]])
 
 
 def test_a_batch_whose_writes_fail_is_redone_ticket_by_ticket(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:

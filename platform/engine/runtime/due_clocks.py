@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,7 +36,7 @@ from .apply import clock_json, clock_values
 from .plan import AdvanceCursor, Plan
 from .rules import Context, plan_sla, system_work
 from .snapshot import HistoryEntry
-from .store_lookups import history, lineage_cached, snapshot
+from .store_lookups import histories, lineage_cached, snapshot
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -65,7 +65,7 @@ def sweep_due_clocks(engine: Engine, batch: int, retry_after: timedelta) -> Batc
         rows = tickets.by_ids_locked(session, ids)  # a user writing a ticket: it waits for the next sweep
         clock_rows = clocks.of_tickets(session, [row.id for row in rows])
         requesters = users.all_named(session, {row.requester for row in rows})
-        work = ClockBatch(engine, session)
+        work = ClockBatch(engine, session, [row.id for row in rows])
         failed: list[int] = []
         for row in rows:
             try:
@@ -102,10 +102,10 @@ def bulk_writable(plan: Plan) -> bool:
 class ClockBatch:
     """One batch: the look-ups its tickets share (member loads, round-robin cursors) and the rows to write."""
 
-    def __init__(self, engine: Engine, session: Session) -> None:
+    def __init__(self, engine: Engine, session: Session, ticket_ids: Sequence[int] = ()) -> None:
         self.session, self.db = session, engine.db
         compiled = engine.definitions.active()
-        self.context = Context(compiled, BatchLookups(self), engine.plugin_actions(compiled.pack))
+        self.context = Context(compiled, BatchLookups(self, ticket_ids), engine.plugin_actions(compiled.pack))
         self.events: list[dict[str, Any]] = []
         self.comments: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
@@ -188,18 +188,30 @@ class ClockBatch:
 
 
 class BatchLookups:
-    """The core's look-ups for a batch: loads and cursors as the tickets before in the batch left them."""
+    """The core's look-ups for a batch: loads and cursors as the tickets before in the batch left them; the
+    facts its tickets share (who exists, their languages, the tickets' histories) read once per batch, a set
+    at a time, since nothing the batch writes changes them before its one write."""
 
-    def __init__(self, batch: ClockBatch) -> None:
+    def __init__(self, batch: ClockBatch, ticket_ids: Sequence[int] = ()) -> None:
         self.batch = batch
+        self.ticket_ids = list(ticket_ids)  # the batch's tickets: their histories are read together
         self._lineages: dict[str, tuple[str, ...]] = {}
-        self._users: dict[str, bool] = {}  # escalations route to every member of a team
+        self._locales: dict[str, str | None] = {}  # users read so far: name -> locale
+        self._absent: set[str] = set()  # names read so far that are no user
+        self._histories: dict[int, list[HistoryEntry]] = {}
+
+    def _read_users(self, names: Iterable[str]) -> None:
+        missing = [name for name in dict.fromkeys(names) if name not in self._locales and name not in self._absent]
+        if missing:
+            found = users.locales_of(self.batch.session, missing)
+            self._locales.update(found)
+            self._absent.update(name for name in missing if name not in found)
 
     def user_exists(self, name: str) -> bool:
-        found = self._users.get(name)
-        if found is None:
-            found = self._users[name] = users.exists(self.batch.session, name)
-        return found
+        if name not in self._locales and name not in self._absent:  # escalations ask about a team's members
+            self._read_users([name, *(member.user for team in self.batch.context.compiled.pack.teams.values()
+                                      for member in team.members)])
+        return name in self._locales
 
     def cursor(self, routing_id: str, team: str) -> int:
         return self.batch.cursor((routing_id, team))
@@ -208,19 +220,20 @@ class BatchLookups:
         return self.batch.loads(pool)
 
     def timeline(self, ticket_id: int) -> Sequence[HistoryEntry]:
-        return history(self.batch.session, ticket_id)
+        if ticket_id not in self._histories:  # the first ticket to quote its history reads every ticket's
+            wanted = dict.fromkeys([ticket_id, *self.ticket_ids])
+            self._histories.update(histories(self.batch.session, [i for i in wanted if i not in self._histories]))
+        return self._histories[ticket_id]
 
     def next_number(self, prefix: str) -> str:
         return numbering.next_number(self.batch.session, self.batch.db, prefix)
 
     def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
-        return users.locales_of(self.batch.session, names)
+        self._read_users(names)
+        return {name: self._locales[name] for name in names if name in self._locales}
 
     def watchers(self, ticket_id: int) -> Sequence[Any]:
         return watchers.people_of(self.batch.session, ticket_id)
 
     def org_lineage(self, org: str) -> Sequence[str]:
         return lineage_cached(self.batch.session, self._lineages, org)
-
-
-

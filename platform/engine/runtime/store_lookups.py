@@ -77,18 +77,26 @@ def history(session: Session, ticket_id: int) -> list[HistoryEntry]:
     """A ticket's events and public comments as stored, oldest first (an event before a comment of the same
     instant); internal comments and attachments stay out (`{{ timeline }}` goes to requesters and into review
     tickets)."""
-    found: list[tuple[Any, int, int, HistoryEntry]] = []
-    for event in rows.events_of(session, ticket_id):
-        if is_internal(event.kind, event.data):
+    return histories(session, [ticket_id])[ticket_id]
+
+
+def histories(session: Session, ticket_ids: Sequence[int]) -> dict[int, list[HistoryEntry]]:
+    """`history` of each of `ticket_ids` (an empty list for a ticket without any), in two statements
+    whatever their number: a sweep's batch quotes the timelines of hundreds of tickets."""
+    found: dict[int, list[tuple[Any, int, int, HistoryEntry]]] = {ticket_id: [] for ticket_id in ticket_ids}
+    for ticket_id, event_id, at, actor, kind, transition, from_state, to_state, changes, data in (
+            rows.events_of_tickets(session, ticket_ids)):
+        if is_internal(kind, data):
             continue
-        found.append((event.at, 0, event.id, HistoryEntry(
-            event.at, event.actor, event.kind, event.transition, event.from_state, event.to_state,
-            event.changes or {}, event.data or {})))
-    for comment in rows.comments_of(session, ticket_id, public_only=True):
-        found.append((comment.at, 1, comment.id, HistoryEntry(comment.at, comment.author, "comment",
-                                                               text=comment.text)))
-    found.sort(key=lambda item: item[:3])
-    return [entry for *_, entry in found]
+        found[ticket_id].append((at, 0, event_id, HistoryEntry(
+            at, actor, kind, transition, from_state, to_state, changes or {}, data or {})))
+    for ticket_id, comment_id, at, author, text in rows.public_comments_of_tickets(session, ticket_ids):
+        found[ticket_id].append((at, 1, comment_id, HistoryEntry(at, author, "comment", text=text)))
+    out: dict[int, list[HistoryEntry]] = {}
+    for ticket_id, entries in found.items():
+        entries.sort(key=lambda item: item[:3])
+        out[ticket_id] = [entry for *_, entry in entries]
+    return out
 
 
 def snapshot(session: Session, row: Sequence[Any], clock_rows: Sequence[Sequence[Any]] | None = None,

@@ -105,13 +105,13 @@ def spoken(language: str | None, pack_language: str) -> str:
 def say(key: str, language: str | None, /, **values: Any) -> str:
     """The engine's word `key` in `language` (English when the table lacks it), `values` filled in."""
     if values:
-        return WORDS[key].get(language).format(**values)
+        return _word(key, language).format(**values)
     return _word(key, language)
 
 
 @lru_cache(maxsize=1024)
 def _word(key: str, language: str | None) -> str:
-    """A word without values, looked up once per language (the sweep asks for the cut notices per message)."""
+    """A word (or its format), looked up once per language: a sweep's timelines say tens of thousands."""
     return WORDS[key].get(language)
 
 

@@ -49,12 +49,9 @@ class Timeline:
     def __init__(self, work: Work, language: str | None = None):
         self.work = work
         self.language = language or work.pack.language
-        self._text: str | None = None
 
     def __str__(self) -> str:
-        if self._text is None:
-            self._text = timeline_text(self.work.history(), self.work.pack, self.work.process, self.language)
-        return self._text
+        return self.work.timeline(self.language)
 
 
 class Work:
@@ -93,6 +90,7 @@ class Work:
         self.mail_links: Links | None = None  # `{{ links }}` in templates: ITSM_PUBLIC_URL and the link key
         self.extra_names: dict[str, Any] = {}  # names of the event being handled: `threshold`, `comment.*`, `clock`
         self._history: tuple[HistoryEntry, ...] | None = None
+        self._timelines: dict[str, str] = {}  # language -> `{{ timeline }}`, said once per change
         self._lineage: tuple[str | None, tuple[str, ...]] | None = None  # (org, its lineage), asked once
 
     # -- the working ticket ------------------------------------------------------------------------
@@ -286,6 +284,14 @@ class Work:
             ticket_id = self.ticket.id
             self._history = () if ticket_id is None else tuple(self.lookups.timeline(ticket_id))
         return self._history
+
+    def timeline(self, language: str) -> str:
+        """The history as text in `language`: said once per change and language, however many messages
+        quote it (a ticket whose two clocks breach sends two)."""
+        text = self._timelines.get(language)
+        if text is None:
+            text = self._timelines[language] = timeline_text(self.history(), self.pack, self.process, language)
+        return text
 
     # -- the plan ----------------------------------------------------------------------------------
 
