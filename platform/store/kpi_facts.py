@@ -287,7 +287,26 @@ def facts_of(session: Session, scope: FactScope) -> list[Fact]:
     return [Fact(*row) for row in session.execute(select(*_COLUMNS).where(*scope.fact_conditions()))]
 
 
-def timing_of(fact: Fact) -> TicketTiming:
+class OrgFact(NamedTuple):
+    """What a row by organization reads of a ticket's facts."""
+
+    org: str | None
+    ack_ms: int | None
+    resolve_ms: int | None
+    reopened: bool
+    moved: bool
+    rating: int | None
+    met: str
+    breached: str
+
+
+def org_facts_of(session: Session, scope: FactScope) -> list[OrgFact]:
+    """The facts of the scope's tickets that the rows by organization add up, one each."""
+    query = select(*(getattr(KpiFact, name) for name in OrgFact._fields)).where(*scope.fact_conditions())
+    return [OrgFact(*row) for row in session.execute(query)]
+
+
+def timing_of(fact: OrgFact) -> TicketTiming:
     """The ticket's timings as `reports.ticket_timings` gives them."""
     return (_seconds(fact.ack_ms), _seconds(fact.resolve_ms), fact.reopened, fact.moved, fact.org)
 

@@ -166,7 +166,7 @@ def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datet
     rules = fact_rules(pack, now)
     if answers_from_sums(session, scope, rules):
         report.update(_figures_from_sums(session, scope, tickets, rules, now))
-        fact_rows = kpi_facts.facts_of(session, _fact_scope(scope, tickets)) if scope.group_by == "org" else []
+        fact_rows = kpi_facts.org_facts_of(session, _fact_scope(scope, tickets)) if scope.group_by == "org" else []
         facts = [kpi_facts.timing_of(fact) for fact in fact_rows]
     else:
         fact_rows = None

@@ -36,7 +36,7 @@ class _OrgFigures:
 
 def org_rows(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: TicketScope,
              facts: list[TicketTiming], now: datetime,
-             fact_rows: list[kpi_facts.Fact] | None = None) -> list[dict[str, Any]]:
+             fact_rows: list[kpi_facts.OrgFact] | None = None) -> list[dict[str, Any]]:
     """The figures of each organization directly under `scope.org` (each over its whole subtree), or of each
     root without `org`: one row each, by name, even without tickets. Tickets reported from `org` itself come
     first in a row marked `own`; tickets of no organization last, in a row whose `org` is null (only when
@@ -114,7 +114,7 @@ def _org_counts(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: Ti
 
 
 def _org_counts_of_facts(session: Session, tickets: TicketScope, parent_path: str | None, now: datetime,
-                         fact_rows: list[kpi_facts.Fact],
+                         fact_rows: list[kpi_facts.OrgFact],
                          child_of: Callable[[str | None], str | None]) -> _OrgCounts:
     """The counts from the tickets' KPI facts (created, ratings, stopped clocks) and from the open tickets
     and open clocks (what depends on now)."""
