@@ -5,7 +5,7 @@ A row holds four texts, each cut for the index by `search_text` (Han runs as big
 FTS5 table (`ticket_search_fts`, external content = `ticket_search`, Porter stemming, diacritics folded) that
 triggers keep in step; ranked with bm25. PostgreSQL: the weighted `english` tsvector of the public text
 (title weight A, body B, comments C) and the notes' stored in generated columns (`public_vector`,
-`notes_vector`, migration 0016), each with a GIN index; ranked with ts_rank. A search ranks only the newest
+`notes_vector`, migration 0017), each with a GIN index; ranked with ts_rank. A search ranks only the newest
 `WINDOW` matches, found in ranges of the newest tickets first (`_window`; docs/scale.md). Notes never
 rank a ticket and match it only where the caller's `notes` condition holds (the engine's: who may read them),
 so a requester's search cannot find, nor be ordered by, text of a work note.
@@ -51,7 +51,7 @@ FTS = table(FTS_TABLE, column("rowid"))
 SEARCH = cast(Table, SearchDocument.__table__)
 GIN_INDEX = "ix_ticket_search_document"  # PostgreSQL: the GIN index of the public text's stored vector
 NOTES_INDEX = "ix_ticket_search_notes"  # PostgreSQL: the GIN index of the work notes' stored vector
-VECTORS = ("public_vector", "notes_vector")  # PostgreSQL: generated tsvector columns (migration 0016)
+VECTORS = ("public_vector", "notes_vector")  # PostgreSQL: generated tsvector columns (migration 0017)
 PUBLIC_VECTOR: ColumnElement[Any] = literal_column("ticket_search.public_vector")
 NOTES_VECTOR: ColumnElement[Any] = literal_column("ticket_search.notes_vector")
 WINDOW = 500  # the newest matches a search ranks; older ones follow, newest first (docs/scale.md)
