@@ -25,9 +25,10 @@ def test_create_sets_number_priority_team_and_audits(engine: Engine) -> None:
     ticket = new_incident(engine)
     assert ticket["number"] == "INC0000001" and ticket["version"] == 1
     assert (ticket["state"], ticket["priority"], ticket["team"]) == ("new", "P4", "service_desk")
-    assert ticket["fields"]["channel"] == "portal"  # the form's default
+    assert "channel" not in ticket["fields"]  # an `audience: agent` field: not shown to the requester
+    assert engine.get(engine.actor("lars"), ticket["number"])["fields"]["channel"] == "portal"  # the default
     assert "withdraw" in ticket["transitions"] and "classify" not in ticket["transitions"]
-    events = engine.events(engine.actor("rita"), ticket["number"])
+    events = engine.events(engine.actor("lars"), ticket["number"])
     assert [e["kind"] for e in events] == ["create", "routing", "sla", "sla"]  # two clocks started
     assert events[1]["data"]["rule"] == "default" and events[1]["data"]["routing"] == "incident_routing"
     assert events[0]["changes"]["short_description"] == [None, "Laptop does not boot"]
