@@ -126,8 +126,13 @@ def stored_fingerprint(session: Session) -> str | None:
     return settings.value(session, FINGERPRINT)
 
 
-def pending(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(KpiPending)) or 0
+def pending(session: Session, up_to: int | None = None) -> int:
+    """How many tickets wait to be folded; counted no further than `up_to` + 1 if given (a report asks
+    whether there are few, and need not count a rebuild's million)."""
+    waiting = select(KpiPending.ticket_id)
+    if up_to is not None:
+        waiting = waiting.limit(up_to + 1)
+    return session.scalar(select(func.count()).select_from(waiting.subquery())) or 0
 
 
 def lock(session: Session) -> None:

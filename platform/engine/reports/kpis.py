@@ -270,7 +270,7 @@ def answers_from_sums(session: Session, scope: KpiScope, rules: kpi_facts.Rules)
     if scope.viewer is not None and not {p.id for p in scope.processes} <= set(scope.viewer.processes):
         return False
     return (kpi_facts.stored_fingerprint(session) == rules.fingerprint()
-            and kpi_facts.pending(session) <= FOLD_WHEN_READ)
+            and kpi_facts.pending(session, up_to=FOLD_WHEN_READ) <= FOLD_WHEN_READ)
 
 
 def bring_up_to_date(engine: Engine, pack: m.PackSpec, now: datetime, *, batches: int | None = None,
@@ -287,7 +287,7 @@ def bring_up_to_date(engine: Engine, pack: m.PackSpec, now: datetime, *, batches
             if rebuild_when_read and stored.ticket_count(session) > FOLD_WHEN_READ:
                 return 0
             kpi_facts.rebuild(session, rules)
-        waiting = kpi_facts.pending(session)
+        waiting = kpi_facts.pending(session, up_to=max(FOLD_WHEN_READ, 10 * FOLD_BATCH))  # enough to decide
     if rebuild_when_read and waiting > FOLD_WHEN_READ:
         return 0
     size = FOLD_BATCH if waiting <= 10 * FOLD_BATCH else 10 * FOLD_BATCH
