@@ -102,7 +102,7 @@ def worker(interval: float, batch: int, once: bool) -> None:
     import logging
 
     from itsm.engine import Engine
-    from itsm.engine.worker import fold_kpis, run_forever, sweep
+    from itsm.engine.worker import fold_kpis, run_forever, settle, sweep
     from itsm.store import Database
 
     database = Database()
@@ -110,6 +110,7 @@ def worker(interval: float, batch: int, once: bool) -> None:
         database.ensure_schema()
     engine = Engine(database)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settle(engine)
     if once:
         result = sweep(engine, batch)
         click.echo(f"swept: {result.summary()}")

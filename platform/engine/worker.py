@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -22,6 +23,10 @@ from .runtime.sweep import DEFAULT_BATCH, SweepResult, sweep_due
 log = logging.getLogger("itsm.worker")
 RETRAIN_CHECK = 600.0  # seconds between two looks at whether a triage model is due for retraining
 KPI_SECONDS = 5.0  # how long a round may fold changed tickets into the KPI sums (a rebuild spreads over rounds)
+# Allocations between two collections of young objects (CPython's default is 700). A batch keeps hundreds of
+# tickets' histories alive until it ends; at 700 the collector scanned them again and again: 0.6 of the
+# 1.7 s a sweep of 1,000 breaches took (docs/scale.md, "The sweep").
+YOUNG_COLLECTIONS_EVERY = 50_000
 
 
 class Retrainer:
@@ -49,6 +54,21 @@ class Retrainer:
                 log.exception("triage training failed")
             else:
                 log.warning("triage training skipped: the database is away (%s)", outage_line(exc))
+
+
+def settle(engine: Engine) -> None:
+    """Once the worker has started: the active definitions loaded, and what is loaded by then (modules, the
+    compiled pack) frozen out of the garbage collector's scans, which run less often (`YOUNG_COLLECTIONS_EVERY`).
+    For the worker's process only: it lives for long and allocates in batches."""
+    try:
+        engine.definitions.active()
+    except NotFound:  # nothing published yet: the first sweep that finds a pack loads it
+        pass
+    except Exception as exc:  # the database is away: the worker waits for it (`run_forever`)
+        if outage(exc) is None:
+            raise
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTIONS_EVERY, *gc.get_threshold()[1:])
 
 
 def sweep(engine: Engine, batch: int | None = None, deliver: bool = True, set_based: bool = True) -> SweepResult:

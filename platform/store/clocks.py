@@ -13,8 +13,9 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from .dialects import among, is_postgres
 from .models import SlaClock
-from .tickets import TICKETS, is_postgres
+from .tickets import TICKETS
 
 CLOCKS = cast(Table, SlaClock.__table__)
 _OF_TICKET = select(CLOCKS).where(CLOCKS.c.ticket_id == bindparam("ticket_id"))
@@ -32,7 +33,7 @@ def of_tickets(session: Session, ticket_ids: Collection[int]) -> dict[int, list[
     found: dict[int, list[Row[Any]]] = {}
     if not ticket_ids:
         return found
-    query = select(CLOCKS).where(CLOCKS.c.ticket_id.in_(list(ticket_ids)))
+    query = select(CLOCKS).where(among(session, CLOCKS.c.ticket_id, ticket_ids))
     for row in session.connection().execute(query).all():  # fetchall: a row at a time costs more
         found.setdefault(row.ticket_id, []).append(row)
     return found
@@ -63,7 +64,7 @@ def due_ticket_ids(session: Session, now: datetime, limit: int) -> tuple[list[in
     # Read again now that they are ours: the due clocks were read before another worker released a ticket
     # it had just swept (FOR UPDATE re-reads the ticket, not the clocks it was joined to).
     still = set(session.scalars(select(CLOCKS.c.ticket_id).where(
-        CLOCKS.c.ticket_id.in_(locked), CLOCKS.c.next_timer_at < now))) if locked else set()
+        among(session, CLOCKS.c.ticket_id, locked), CLOCKS.c.next_timer_at < now))) if locked else set()
     return [ticket_id for ticket_id in locked if ticket_id in still], len(locked) >= limit
 
 

@@ -8,8 +8,8 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from .dialects import is_postgres
 from .models import RoutingCursor, Ticket
-from .tickets import is_postgres
 
 _OPEN_PER_ASSIGNEE = (select(Ticket.assignee, func.count())
                       .where(Ticket.is_open, Ticket.assignee.in_(bindparam("pool", expanding=True)))

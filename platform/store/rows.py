@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, Text, func, insert, select
+from sqlalchemy import cast as cast_
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
+from .dialects import among, is_postgres
 from .models import LINK_INVERSE, Comment, Event, Link, OutboxMessage, Ticket
 
 EVENTS, COMMENTS = cast(Table, Event.__table__), cast(Table, Comment.__table__)
@@ -55,15 +60,39 @@ def comments_of(session: Session, ticket_id: int, public_only: bool = False) -> 
     return session.scalars(query).all()
 
 
-def events_of_tickets(session: Session, ticket_ids: Sequence[int]) -> Sequence[Any]:
+def events_of_tickets(session: Session, ticket_ids: Sequence[int]) -> list[tuple[Any, ...]]:
     """(ticket_id, id, at, actor, kind, transition, from_state, to_state, changes, data) of every event of
-    `ticket_ids`, by ticket and then oldest first: the histories of a batch of tickets in one statement."""
+    `ticket_ids`, by ticket and then oldest first: the histories of a batch of tickets in one statement.
+    The database hands each ticket's events over as one JSON array: one document to decode per ticket
+    instead of a row and two JSON values per event (a sweep's 800 timelines read 10,000 events)."""
     if not ticket_ids:
         return []
     c = EVENTS.c
-    return session.connection().execute(
-        select(c.ticket_id, c.id, c.at, c.actor, c.kind, c.transition, c.from_state, c.to_state, c.changes, c.data)
-        .where(c.ticket_id.in_(list(ticket_ids))).order_by(c.ticket_id, c.id)).all()
+    postgres = is_postgres(session)
+    if postgres:
+        events = func.json_agg(aggregate_order_by(func.json_build_array(*_EVENT_COLUMNS), c.id))
+    else:  # SQLite's JSON functions; the array is sorted here (SQLite 3.44 first orders inside an aggregate)
+        events = func.json_group_array(func.json_array(*_EVENT_COLUMNS[:-2], func.json(c.changes), func.json(c.data)))
+    query = (select(c.ticket_id, cast_(events, Text)).where(among(session, c.ticket_id, ticket_ids))
+             .group_by(c.ticket_id).order_by(c.ticket_id))
+    out: list[tuple[Any, ...]] = []
+    for ticket_id, document in session.connection().execute(query):
+        found = json.loads(document)
+        if not postgres:
+            found.sort(key=itemgetter(0))
+        out.extend((ticket_id, event_id, _instant(at), *rest) for event_id, at, *rest in found)
+    return out
+
+
+_EVENT_COLUMNS = tuple(EVENTS.c[name] for name in (
+    "id", "at", "actor", "kind", "transition", "from_state", "to_state", "changes", "data"))
+
+
+def _instant(text: str) -> datetime:
+    """An instant as the JSON of either database writes it (PostgreSQL with its offset; SQLite's stored text,
+    UTC without one), as the column type reads it: aware, in UTC."""
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def public_comments_of_tickets(session: Session, ticket_ids: Sequence[int]) -> Sequence[Any]:
@@ -73,7 +102,7 @@ def public_comments_of_tickets(session: Session, ticket_ids: Sequence[int]) -> S
     c = COMMENTS.c
     return session.connection().execute(
         select(c.ticket_id, c.id, c.at, c.author, c.text)
-        .where(c.ticket_id.in_(list(ticket_ids)), c.internal.is_(False)).order_by(c.ticket_id, c.id)).all()
+        .where(among(session, c.ticket_id, ticket_ids), c.internal.is_(False)).order_by(c.ticket_id, c.id)).all()
 
 
 def comment_texts(session: Session, ticket_ids: Sequence[int]) -> list[tuple[int, str, bool]]:
@@ -81,5 +110,5 @@ def comment_texts(session: Session, ticket_ids: Sequence[int]) -> list[tuple[int
     if not ticket_ids:
         return []
     query = (select(COMMENTS.c.ticket_id, COMMENTS.c.text, COMMENTS.c.internal)
-             .where(COMMENTS.c.ticket_id.in_(list(ticket_ids))).order_by(COMMENTS.c.ticket_id, COMMENTS.c.id))
+             .where(among(session, COMMENTS.c.ticket_id, ticket_ids)).order_by(COMMENTS.c.ticket_id, COMMENTS.c.id))
     return [(row[0], row[1], bool(row[2])) for row in session.connection().execute(query)]

@@ -13,7 +13,6 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
     Row,
     Table,
     and_,
@@ -30,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from .dialects import among, is_postgres
 from .models import NO_PRIORITY_RANK, SlaClock, Ticket
 from .visibility import Viewer, own_branches, sees
 
@@ -45,11 +45,6 @@ _UPDATE = (update(TICKETS).where(TICKETS.c.id == bindparam("_id"), TICKETS.c.ver
 SLA_FILTERS = ("breached", "at_risk", "running", "paused")
 
 
-def is_postgres(session: Session | Connection) -> bool:
-    bind = session.get_bind() if isinstance(session, Session) else session
-    return bind.dialect.name == "postgresql"
-
-
 def by_number(session: Session, number: str, lock: bool = False) -> Row[Any] | None:
     """The ticket's row (its columns in table order); `lock`: held until the transaction ends (PostgreSQL;
     SQLite has one writer at a time)."""
@@ -63,7 +58,7 @@ def by_id(session: Session, ticket_id: int) -> Row[Any] | None:
 
 def by_ids_locked(session: Session, ids: Collection[int]) -> list[Row[Any]]:
     """The tickets of `ids` by id; on PostgreSQL locked, skipping those another transaction holds."""
-    query = select(TICKETS).where(TICKETS.c.id.in_(list(ids))).order_by(TICKETS.c.id)
+    query = select(TICKETS).where(among(session, TICKETS.c.id, ids)).order_by(TICKETS.c.id)
     if is_postgres(session):
         query = query.with_for_update(skip_locked=True)
     return list(session.connection().execute(query).all())

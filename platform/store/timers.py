@@ -9,8 +9,8 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from .dialects import is_postgres
 from .models import Ticket, Timer
-from .tickets import is_postgres
 
 TIMERS = cast(Table, Timer.__table__)
 _CLEAR = delete(TIMERS).where(TIMERS.c.ticket_id == bindparam("of_ticket"), TIMERS.c.kind == "transition")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from . import bulk
 from . import queries as q
+from .dialects import among
 from .models import ApiToken, Organization, User
 from .orgs import contains, prefix_match
 
@@ -128,14 +129,14 @@ def first_with_email(session: Session, address: str) -> User | None:
 
 def emails_of(session: Session, names: Collection[str]) -> list[str]:
     """The mail addresses of the users named (those that have one), in no particular order."""
-    return [email for email in session.scalars(select(User.email).where(User.name.in_(list(names)))) if email]
+    return [email for email in session.scalars(select(User.email).where(among(session, User.name, names))) if email]
 
 
 def locales_of(session: Session, names: Collection[str]) -> dict[str, str | None]:
     """name -> the user's `locale` (None: not set), for the users among `names` that exist."""
     if not names:
         return {}
-    rows = session.execute(select(User.name, User.locale).where(User.name.in_(list(names))))
+    rows = session.execute(select(User.name, User.locale).where(among(session, User.name, names)))
     return {name: locale for name, locale in rows}
 
 
@@ -204,7 +205,7 @@ def all_named(session: Session, names: Collection[str]) -> dict[str, Any]:
     """The rows of the users among `names` (as `named` gives them), by name (one query)."""
     if not names:
         return {}
-    rows = session.connection().execute(_WITH_ORG.where(_USERS.c.name.in_(list(names))))
+    rows = session.connection().execute(_WITH_ORG.where(among(session, _USERS.c.name, names)))
     return {row.name: row for row in rows}
 
 
