@@ -289,7 +289,8 @@ def created_per_day(session: Session, scope: FactScope, first: date | None, last
 
 def facts_of(session: Session, scope: FactScope) -> list[Fact]:
     """The facts of the scope's tickets, one each (for part of a day)."""
-    return [Fact(*row) for row in session.execute(select(*_COLUMNS).where(*scope.fact_conditions()))]
+    rows = session.connection().execute(select(*_COLUMNS).where(*scope.fact_conditions()))  # plain rows: no ORM
+    return [Fact(*row) for row in rows]
 
 
 class OrgFact(NamedTuple):
@@ -306,18 +307,17 @@ class OrgFact(NamedTuple):
 
 
 def org_facts_of(session: Session, scope: FactScope) -> list[OrgFact]:
-    """The facts of the scope's tickets that the rows by organization add up, one each."""
+    """The facts of the scope's tickets that the rows by organization add up, one each (a month of the seed's
+    desk is 30,000: read on the connection, as plain rows, at a third of what the ORM's results cost)."""
     query = select(*(getattr(KpiFact, name) for name in OrgFact._fields)).where(*scope.fact_conditions())
-    return [OrgFact(*row) for row in session.execute(query)]
+    return [OrgFact(*row) for row in session.connection().execute(query)]
 
 
-def timing_of(fact: OrgFact) -> TicketTiming:
-    """The ticket's timings as `reports.ticket_timings` gives them."""
-    return (_seconds(fact.ack_ms), _seconds(fact.resolve_ms), fact.reopened, fact.moved, fact.org)
-
-
-def _seconds(ms: int | None) -> float | None:
-    return None if ms is None else ms / 1000
+def timings_of(facts: list[OrgFact]) -> list[TicketTiming]:
+    """The tickets' timings as `reports.ticket_timings` gives them (one loop without a call per fact: a
+    month of the seed's desk is 30,000)."""
+    return [(None if ack is None else ack / 1000, None if resolve is None else resolve / 1000, reopened, moved, org)
+            for org, ack, resolve, reopened, moved, *_ in facts]
 
 
 def middle(session: Session, scope: FactScope, figure: str, count: int) -> float | None:

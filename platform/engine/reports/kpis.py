@@ -167,7 +167,7 @@ def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datet
     if answers_from_sums(session, scope, rules):
         report.update(_figures_from_sums(session, scope, tickets, rules, now))
         fact_rows = kpi_facts.org_facts_of(session, _fact_scope(scope, tickets)) if scope.group_by == "org" else []
-        facts = [kpi_facts.timing_of(fact) for fact in fact_rows]
+        facts = kpi_facts.timings_of(fact_rows)
     else:
         fact_rows = None
         facts = _ticket_facts(session, scope, tickets)
