@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -15,6 +14,7 @@ from itsm.store import NOT_MIGRATED, UNREACHABLE, outage, outage_line
 
 from .channels.delivery import deliver_outbox
 from .errors import NotFound
+from .memory import settle_collector
 from .reports.kpis import bring_up_to_date
 from .reports.triage import retrain_due
 from .runtime.engine import Engine
@@ -23,10 +23,6 @@ from .runtime.sweep import DEFAULT_BATCH, SweepResult, sweep_due
 log = logging.getLogger("itsm.worker")
 RETRAIN_CHECK = 600.0  # seconds between two looks at whether a triage model is due for retraining
 KPI_SECONDS = 5.0  # how long a round may fold changed tickets into the KPI sums (a rebuild spreads over rounds)
-# Allocations between two collections of young objects (CPython's default is 700). A batch keeps hundreds of
-# tickets' histories alive until it ends; at 700 the collector scanned them again and again: 0.6 of the
-# 1.7 s a sweep of 1,000 breaches took (docs/scale.md, "The sweep").
-YOUNG_COLLECTIONS_EVERY = 50_000
 
 
 class Retrainer:
@@ -57,9 +53,8 @@ class Retrainer:
 
 
 def settle(engine: Engine) -> None:
-    """Once the worker has started: the active definitions loaded, and what is loaded by then (modules, the
-    compiled pack) frozen out of the garbage collector's scans, which run less often (`YOUNG_COLLECTIONS_EVERY`).
-    For the worker's process only: it lives for long and allocates in batches."""
+    """Once the worker has started: the active definitions compiled, then the garbage collector settled
+    (`memory.settle_collector`: what is loaded by then is never scanned again)."""
     try:
         engine.definitions.active()
     except NotFound:  # nothing published yet: the first sweep that finds a pack loads it
@@ -67,8 +62,7 @@ def settle(engine: Engine) -> None:
     except Exception as exc:  # the database is away: the worker waits for it (`run_forever`)
         if outage(exc) is None:
             raise
-    gc.freeze()
-    gc.set_threshold(YOUNG_COLLECTIONS_EVERY, *gc.get_threshold()[1:])
+    settle_collector()
 
 
 def sweep(engine: Engine, batch: int | None = None, deliver: bool = True, set_based: bool = True) -> SweepResult:

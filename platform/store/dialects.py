@@ -27,5 +27,5 @@ def among(bind: Session | Connection, column: Any, values: Iterable[Any]) -> Col
     """`column IN (values)`, as one array parameter on PostgreSQL."""
     listed = list(values)
     if is_postgres(bind):
-        return column == any_(bindparam(None, listed, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
-    return column.in_(listed)  # type: ignore[no-any-return]
+        return column == any_(bindparam(None, listed, type_=ARRAY(column.type)))
+    return column.in_(listed)

@@ -26,6 +26,7 @@ from typing import Any
 from flask import Flask
 
 from itsm.engine import Engine
+from itsm.engine.memory import settle_collector
 from itsm.engine.people.directory import DirectorySettings
 from itsm.engine.people.oidc import ProviderSettings
 from itsm.engine.runtime.file_types import UploadPolicy
@@ -104,4 +105,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     dashboard.init_app(app)
     preferences.init_app(app)
     pages.init_app(app)
+    # after the first request the process has imported and compiled what it serves with: from then on the
+    # garbage collector leaves that alone and runs less often (docs/scale.md)
+    app.teardown_request(lambda _error: settle_collector())
     return app
