@@ -30,7 +30,6 @@ def user() -> None:
 @click.option("--email", help="Mail address for notifications.")
 @click.option("--locale", help="Language of the pages: zh-CN or en (default: the browser's).")
 @click.option("--timezone", help="IANA time zone the pages show times in, e.g. Asia/Shanghai (default: the pack's).")
-@click.option("--org-contact", is_flag=True, help="Sees the tickets of the organization and of those under it.")
 @_engine_errors
 def user_add(name: str, admin: bool, vip: bool, org: str | None, org_contact: bool, full_name: str | None,
              password: str | None, email: str | None, locale: str | None, timezone: str | None) -> None:
