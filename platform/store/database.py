@@ -105,8 +105,10 @@ UNREACHABLE = "unreachable"
 NOT_MIGRATED = "not_migrated"
 # SQLSTATEs of a server that cannot serve now: connection exceptions (08), refused logins and a missing
 # database (28, 3D000: wrong settings, or a server still being set up), too many connections and other
-# shortages (53), shutdown, start-up and idle sessions cut by the server (57P0x)
-_UNREACHABLE_STATES = ("08", "28", "3D000", "53", "57P01", "57P02", "57P03", "57P05")
+# shortages (53), shutdown, start-up and idle sessions cut by the server (57P0x), and a statement a read
+# replica cancelled because replaying the primary's changes needed its rows (40001, "conflict with
+# recovery": the next try reads the replica as it is then; READ COMMITTED raises 40001 for nothing else)
+_UNREACHABLE_STATES = ("08", "28", "3D000", "53", "57P01", "57P02", "57P03", "57P05", "40001")
 _SQLITE_UNREACHABLE = ("SQLITE_CANTOPEN", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_FULL")
 
 

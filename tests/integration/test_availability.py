@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, select, text
@@ -310,6 +311,9 @@ def test_outage_tells_a_database_away_or_unmigrated_from_a_bug(db_url: str, tmp_
     assert outage(sa_exc.TimeoutError("QueuePool limit reached")) == UNREACHABLE
     assert outage(sqlite3.OperationalError("no such table: tickets")) == NOT_MIGRATED
     assert outage(ValueError("connection failed")) is None
+    # a read replica cancelled the statement while replaying the primary (docs/scale.md): try again later
+    cancelled = psycopg.errors.SerializationFailure("canceling statement due to conflict with recovery")
+    assert outage(cancelled) == UNREACHABLE
 
 
 # -- the development server still sets everything up ----------------------------------------------------------
