@@ -356,9 +356,9 @@ def test_https_webhooks_share_one_tls_context_that_still_verifies_the_server(eng
     process verifies like the one urllib built per request)."""
     import ssl
 
-    from ldap_server import _certificates
-
     from itsm.engine.channels import delivery
+
+    from ldap_server import _certificates
 
     _, cert, key = _certificates(tmp_path)
     Receiver.received, Receiver.failures = [], 0

@@ -40,6 +40,10 @@ from itsm.store import outbox as stored
 from itsm.store.users import emails_by_name
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from itsm.interpreter.model import TeamSpec
+
     from ..runtime.engine import Engine
 
 log = logging.getLogger("itsm.delivery")
@@ -97,10 +101,11 @@ RELEASED = "not tried: its claim had grown old"  # the outcome of a message left
 
 def _claim(engine: Engine, limit: int) -> list[_Claimed]:
     """Up to `limit` due messages claimed, with their tickets' numbers and their mails' addresses."""
+    teams = engine.definitions.active().pack.teams  # before the transaction: it may read the active version
     with engine.db.write() as session:
         now = engine.clock()
         found = stored.claim_due(session, now, now + CLAIM, limit)
-        wanted = {d.message.id: _recipients(engine, d.message.recipients) for d in found
+        wanted = {d.message.id: _recipients(teams, d.message.recipients) for d in found
                   if d.message.channel != "webhook"}
         emails = emails_by_name(session, {name for _, names in wanted.values() for name in names})
     group = []
@@ -159,17 +164,16 @@ def _record(engine: Engine, outcomes: list[tuple[int, str | None]], result: Deli
                 result.retried += 1
 
 
-def _recipients(engine: Engine, recipients: list[str]) -> tuple[list[str], set[str]]:
+def _recipients(teams: Mapping[str, TeamSpec], recipients: list[str]) -> tuple[list[str], set[str]]:
     """The addresses a mail goes to as they are (addresses, team mailboxes) and the users whose address it
     goes to: user:NAME -> that user; team:ID -> the team mailbox, else its members."""
-    pack = engine.definitions.active().pack
     names: set[str] = set()
     out: list[str] = []
     for recipient in recipients:
         if recipient.startswith("user:"):
             names.add(recipient[5:])
         elif recipient.startswith("team:"):
-            team = pack.teams.get(recipient[5:])
+            team = teams.get(recipient[5:])
             if team is not None and team.email:
                 out.append(team.email)
             elif team is not None:
