@@ -7,10 +7,11 @@ to give up are the engine's decisions (`itsm.engine.channels.delivery`).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from .models import OutboxMessage, Ticket
@@ -26,28 +27,33 @@ class Delivery:
     ticket_number: str | None
 
 
-def claim_next(session: Session, now: datetime, claim_until: datetime) -> int | None:
-    """Claim the message due longest ago (`next_attempt_at` at or before `now`): it becomes `sending` until
-    `claim_until`. Returns its id, None when nothing is due. PostgreSQL skips messages that another
-    sender's open transaction holds, so senders never wait on each other; SQLite has one writer anyway."""
+def claim_due(session: Session, now: datetime, claim_until: datetime, limit: int) -> list[Delivery]:
+    """Claim up to `limit` messages due (`next_attempt_at` at or before `now`), longest due first: they become
+    `sending` until `claim_until`. Returns them with their tickets' numbers. PostgreSQL skips messages that
+    another sender's open transaction holds, so senders never wait on each other nor take the same message;
+    SQLite has one writer anyway."""
     query = (select(OutboxMessage).where(OutboxMessage.status.in_(CLAIMABLE), OutboxMessage.next_attempt_at <= now)
-             .order_by(OutboxMessage.next_attempt_at).limit(1))
+             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    message = session.scalar(query)
-    if message is None:
-        return None
-    message.status, message.next_attempt_at = "sending", claim_until
-    return message.id
+    messages = list(session.scalars(query))
+    if not messages:
+        return []
+    session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([message.id for message in messages]))
+                    .values(status="sending", next_attempt_at=claim_until))  # the loaded messages follow
+    ticket_ids = {message.ticket_id for message in messages if message.ticket_id}
+    numbers = {ticket_id: number for ticket_id, number in session.execute(
+        select(Ticket.id, Ticket.number).where(Ticket.id.in_(ticket_ids)))} if ticket_ids else {}
+    return [Delivery(message, numbers.get(message.ticket_id) if message.ticket_id else None) for message in messages]
 
 
-def delivery(session: Session, message_id: int) -> Delivery | None:
-    """The message and its ticket's number; None when the message is gone."""
-    message = session.get(OutboxMessage, message_id)
-    if message is None:
-        return None
-    ticket = session.get(Ticket, message.ticket_id) if message.ticket_id else None
-    return Delivery(message, ticket.number if ticket is not None else None)
+def load(session: Session, message_ids: Collection[int]) -> dict[int, OutboxMessage]:
+    """The messages that still exist, read in one statement: while the caller holds them (the session keeps
+    only weak references), the outcome functions below find them in the session without a query each."""
+    if not message_ids:
+        return {}
+    query = select(OutboxMessage).where(OutboxMessage.id.in_(list(message_ids)))
+    return {message.id: message for message in session.scalars(query)}
 
 
 def count_attempt(session: Session, message_id: int) -> int | None:
@@ -73,8 +79,13 @@ def retry_at(session: Session, message_id: int, at: datetime, error: str) -> Non
     _set(session, message_id, status="pending", next_attempt_at=at, last_error=error)
 
 
+def release(session: Session, message_id: int, at: datetime) -> None:
+    """Claimed but not tried (its sender ran out of time): pending again, due at `at`, no attempt counted."""
+    _set(session, message_id, status="pending", next_attempt_at=at)
+
+
 def _set(session: Session, message_id: int, **values: object) -> None:
-    message = session.get(OutboxMessage, message_id)  # from the session's identity map after count_attempt
+    message = session.get(OutboxMessage, message_id)  # from the session's identity map after `load`
     if message is not None:
         for name, value in values.items():
             setattr(message, name, value)
@@ -114,6 +125,8 @@ def retry_now(session: Session, message_id: int, now: datetime) -> bool:
         return False
     message.status, message.attempts, message.next_attempt_at = "pending", 0, now
     return True
+
+
 def last_id(session: Session) -> int:
     """The id of the newest message (0: none yet): what a scenario step queued comes after it."""
     return int(session.scalar(select(func.max(OutboxMessage.id))) or 0)

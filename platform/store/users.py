@@ -127,9 +127,12 @@ def first_with_email(session: Session, address: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.email) == address).order_by(User.id).limit(1))
 
 
-def emails_of(session: Session, names: Collection[str]) -> list[str]:
-    """The mail addresses of the users named (those that have one), in no particular order."""
-    return [email for email in session.scalars(select(User.email).where(among(session, User.name, names))) if email]
+def emails_by_name(session: Session, names: Collection[str]) -> dict[str, str]:
+    """name -> mail address of the users named that have one, in no particular order."""
+    if not names:
+        return {}
+    rows = session.execute(select(User.name, User.email).where(among(session, User.name, names)))
+    return {name: email for name, email in rows if email}
 
 
 def locales_of(session: Session, names: Collection[str]) -> dict[str, str | None]:

@@ -220,3 +220,163 @@ def test_the_timeline_of_a_bilingual_mail_is_in_each_readers_language(engine: En
         assert "处理完成" not in text and "Resolve" not in text  # the change being made is not stored yet
     assert "（UTC+8）" in chinese and "Start work" not in chinese and "->" not in chinese
     assert "(UTC+8)" in english and "开始处理" not in english
+
+
+def _refused_url() -> str:
+    with socket.socket() as probe:  # a port nothing listens on: connecting is refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/hook"
+
+
+def _queue(engine: Engine, channel: str = "webhook", url: str | None = None, recipients: tuple[str, ...] = (),
+           attempts: int = 0) -> int:
+    with engine.db.write() as session:
+        message = OutboxMessage(created_at=engine.clock(), notification="sla_breach_chat", channel=channel,
+                                recipients=list(recipients), subject="Breach", body="INC breached", url=url,
+                                status="pending", attempts=attempts, next_attempt_at=engine.clock())
+        session.add(message)
+        session.flush()
+        return message.id
+
+
+def _outcomes(engine: Engine) -> dict[int, tuple[str, int, bool]]:
+    """id -> (status, attempts, whether an error is kept) of every message."""
+    with engine.db.read() as session:
+        return {m.id: (m.status, m.attempts, m.last_error is not None) for m in session.scalars(select(OutboxMessage))}
+
+
+def test_the_outcomes_of_claimed_groups_are_all_recorded_two_transactions_a_group(
+        engine: Engine, receiver: str, mailbox: Mailbox) -> None:
+    """12 due messages: a group of 10 and one of 2, each claimed (and read) in one transaction and its
+    outcomes written in another; sent, retried and given up on alike. (Commits are counted: a read of which
+    pack version is active, made at most once a second, may come on top.)"""
+    from sqlalchemy import event
+
+    from itsm.engine.channels.delivery import GROUP, MAX_ATTEMPTS, deliver_outbox
+
+    Receiver.failures = 0
+    with engine.db.write() as session:
+        session.execute(delete(OutboxMessage))
+    refused = _refused_url()
+    hooks = [_queue(engine, url=receiver) for _ in range(7)]
+    retried = _queue(engine, url=refused)
+    given_up = _queue(engine, url=refused, attempts=MAX_ATTEMPTS - 1)
+    nobody = _queue(engine, "email", recipients=("user:nobody-with-that-name",))
+    mails = [_queue(engine, "email", recipients=("user:rita", "team-lead@example.invalid")),
+             _queue(engine, "email", recipients=("user:ruth",))]
+    commits: list[str] = []
+    listener = lambda *_: commits.append("commit")  # noqa: E731
+    event.listen(engine.db.engine, "commit", listener)
+    try:
+        result = deliver_outbox(engine)
+    finally:
+        event.remove(engine.db.engine, "commit", listener)
+    assert GROUP == 10 and len(commits) == 4  # claim + outcomes, twice
+    assert (result.sent, result.retried, result.failed) == (10, 1, 1)
+    outcomes = _outcomes(engine)
+    assert all(outcomes[i] == ("sent", 1, False) for i in [*hooks, nobody, *mails])
+    assert outcomes[retried] == ("pending", 1, True)
+    assert outcomes[given_up] == ("failed", MAX_ATTEMPTS, True)
+    assert len(Receiver.received) == 7
+    assert sorted(sorted(to) for to, _ in mailbox.messages) == [["rita@example.invalid", "team-lead@example.invalid"],
+                                                                  ["ruth@example.invalid"]]
+
+
+def test_a_message_deleted_between_its_claim_and_its_outcome_is_skipped(
+        engine: Engine, receiver: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from itsm.engine.channels import delivery
+
+    Receiver.failures = 0
+    with engine.db.write() as session:
+        session.execute(delete(OutboxMessage))
+    first, doomed, last = (_queue(engine, url=receiver) for _ in range(3))
+    post = delivery._post_webhook
+
+    def post_and_delete(engine: Engine, message: OutboxMessage, number: str | None) -> None:
+        post(engine, message, number)
+        if message.id == first:  # while the group is out: an admin deletes a message of it
+            with engine.db.write() as session:
+                session.execute(delete(OutboxMessage).where(OutboxMessage.id == doomed))
+
+    monkeypatch.setattr(delivery, "_post_webhook", post_and_delete)
+    result = delivery.deliver_outbox(engine)
+    assert result.sent == 2  # the deleted message was sent (it was claimed) but has no row to record it in
+    assert _outcomes(engine) == {first: ("sent", 1, False), last: ("sent", 1, False)}
+
+
+class ConnectionBox(Mailbox):
+    """Accepts `per_connection` mails on a connection, then answers 421 (as servers that limit them do)."""
+
+    def __init__(self, per_connection: int) -> None:
+        super().__init__()
+        self.per_connection = per_connection
+        self.connections: list[object] = []
+        self.counts: list[int] = []
+
+    async def handle_MAIL(self, server: object, session: object, envelope: object, address: str,  # noqa: N802
+                          options: list[str]) -> str:
+        if session not in self.connections:
+            self.connections.append(session)
+            self.counts.append(0)
+        index = self.connections.index(session)
+        if self.counts[index] == self.per_connection:
+            return "421 4.7.0 Too many messages on this connection"
+        self.counts[index] += 1
+        envelope.mail_from = address  # type: ignore[attr-defined]
+        return "250 OK"
+
+
+def test_the_mails_of_a_round_share_a_connection_opened_again_when_the_server_drops_it(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from itsm.engine.channels.delivery import deliver_outbox
+
+    with engine.db.write() as session:
+        session.execute(delete(OutboxMessage))
+    box = ConnectionBox(per_connection=2)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("ITSM_SMTP_PORT", str(port))
+    try:
+        ids = [_queue(engine, "email", recipients=(f"person{i}@example.invalid",)) for i in range(5)]
+        result = deliver_outbox(engine)
+    finally:
+        controller.stop()
+    assert result.sent == 5
+    assert sorted(to[0] for to, _ in box.messages) == [f"person{i}@example.invalid" for i in range(5)]
+    assert box.counts == [2, 2, 1]  # three connections, not five
+    assert all(_outcomes(engine)[i] == ("sent", 1, False) for i in ids)
+
+
+def test_https_webhooks_share_one_tls_context_that_still_verifies_the_server(engine: Engine, tmp_path: Path) -> None:
+    """A server whose certificate no trusted CA signed is refused, every time (the context built once per
+    process verifies like the one urllib built per request)."""
+    import ssl
+
+    from itsm.engine.channels import delivery
+
+    from ldap_server import _certificates
+
+    _, cert, key = _certificates(tmp_path)
+    Receiver.received, Receiver.failures = [], 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with engine.db.write() as session:
+            session.execute(delete(OutboxMessage))
+        ids = [_queue(engine, url=f"https://127.0.0.1:{server.server_address[1]}/hook") for _ in range(2)]
+        result = delivery.deliver_outbox(engine)
+    finally:
+        server.shutdown()
+    assert result.retried == 2 and Receiver.received == []
+    with engine.db.read() as session:
+        errors = [session.get(OutboxMessage, i).last_error for i in ids]  # type: ignore[union-attr]
+    assert all(error and "CERTIFICATE_VERIFY_FAILED" in error for error in errors), errors
+    assert delivery._opener() is delivery._opener()

@@ -51,7 +51,8 @@ def test_users_by_address_prefix_and_token(db: Database) -> None:
         assert found is not None and found.name == "ann"  # the oldest, whatever the case of the address
         assert users.names_starting_with(session, "ann") == {"ann", "ann2"}
         assert users.existing_names(session, ["ann", "zoe", "bob"]) == {"ann", "bob"}
-        assert sorted(users.emails_of(session, ["ann", "bob", "zoe"])) == ["Ann@Example.org"]
+        assert users.emails_by_name(session, ["ann", "bob", "zoe"]) == {"ann": "Ann@Example.org"}
+        assert users.emails_by_name(session, []) == {}
         assert users.exists(session, "bob") and not users.exists(session, "zoe")
         row = users.token_with_user(session, "d" * 64)
         assert row is not None and row.name == "ann" and row.last_used_at is None
@@ -68,45 +69,64 @@ def _message(session: object, due: datetime) -> None:
                               next_attempt_at=due))
 
 
-def test_outbox_claims_the_longest_due_message_once(db: Database) -> None:
+def test_outbox_claims_the_longest_due_messages_once(db: Database) -> None:
     with db.write() as session:
         _message(session, T0 + timedelta(minutes=1))
         _message(session, T0)
+        _message(session, T0 + timedelta(minutes=2))
         _message(session, T0 + timedelta(hours=1))  # not due yet
     now = T0 + timedelta(minutes=5)
     with db.write() as session:
-        first = outbox.claim_next(session, now, now + timedelta(minutes=5))
-        second = outbox.claim_next(session, now, now + timedelta(minutes=5))
-        assert outbox.claim_next(session, now, now + timedelta(minutes=5)) is None
+        group = outbox.claim_due(session, now, now + timedelta(minutes=5), 2)
+        assert [d.message.created_at for d in group] == [T0, T0 + timedelta(minutes=1)]  # longest due first
+        assert [(d.message.status, d.ticket_number) for d in group] == [("sending", None)] * 2
+        rest = outbox.claim_due(session, now, now + timedelta(minutes=5), 10)
+        assert [d.message.created_at for d in rest] == [T0 + timedelta(minutes=2)]
+        assert outbox.claim_due(session, now, now + timedelta(minutes=5), 10) == []
+    first, second, third = (d.message.id for d in group + rest)
     with db.read() as session:
-        claimed = [session.get(OutboxMessage, first), session.get(OutboxMessage, second)]
-        assert [m.next_attempt_at for m in claimed if m] == [now + timedelta(minutes=5)] * 2
-        assert claimed[0] is not None and claimed[0].created_at == T0 and claimed[0].status == "sending"
-    assert first is not None and second is not None
+        claimed = [session.get(OutboxMessage, i) for i in (first, second, third)]
+        assert [(m.status, m.next_attempt_at) for m in claimed if m] == [("sending", now + timedelta(minutes=5))] * 3
     with db.write() as session:
+        held = outbox.load(session, [first, second, third, 10_000])
+        assert set(held) == {first, second, third}
         assert outbox.count_attempt(session, first) == 1
         outbox.retry_at(session, first, now + timedelta(minutes=1), "boom")
         assert outbox.count_attempt(session, second) == 1
         outbox.mark_sent(session, second, now)
+        outbox.release(session, third, now)  # not tried: due again, no attempt counted
         assert outbox.count_attempt(session, 10_000) is None
     later = now + timedelta(minutes=2)
-    with db.write() as session:  # the retry is due again; the sent message never is
-        assert outbox.claim_next(session, later, later + timedelta(minutes=5)) == first
-        found = outbox.delivery(session, second)
-        assert found is not None and found.message.status == "sent" and found.ticket_number is None
+    with db.write() as session:  # the retry and the released message are due again; the sent one never is
+        again = outbox.claim_due(session, later, later + timedelta(minutes=5), 10)
+        assert [(d.message.id, d.message.attempts) for d in again] == [(third, 0), (first, 1)]
+        sent = session.get(OutboxMessage, second)
+        assert sent is not None and sent.status == "sent" and sent.attempts == 1
 
 
-def test_outbox_claims_skip_a_message_another_sender_holds(db: Database) -> None:
+def test_outbox_claims_read_their_tickets_numbers(engine: Engine) -> None:
+    number = engine.create(engine.actor("rita"), "incident", LAPTOP)["number"]  # queues its notices
+    with engine.db.write() as session:
+        _message(session, utcnow())  # and one about no ticket
+    with engine.db.write() as session:
+        claimed = outbox.claim_due(session, utcnow(), utcnow() + timedelta(minutes=5), 50)
+    assert len(claimed) >= 2
+    assert {d.ticket_number for d in claimed} == {number, None}
+    assert all((d.ticket_number is None) == (d.message.ticket_id is None) for d in claimed)
+
+
+def test_outbox_claims_skip_messages_another_sender_holds(db: Database) -> None:
     if db.is_sqlite:
         pytest.skip("SQLite has one writer: a second claim waits for the first transaction")
     with db.write() as session:
-        _message(session, T0)
-        _message(session, T0 + timedelta(seconds=1))
+        for second in range(5):
+            _message(session, T0 + timedelta(seconds=second))
     now = T0 + timedelta(minutes=1)
     with db.write() as holder:
-        held = outbox.claim_next(holder, now, now + timedelta(minutes=5))
-        with db.write() as other:  # the first claim is not committed: its row stays locked
-            assert outbox.claim_next(other, now, now + timedelta(minutes=5)) not in (None, held)
+        held = {d.message.id for d in outbox.claim_due(holder, now, now + timedelta(minutes=5), 3)}
+        with db.write() as other:  # the first claim is not committed: its rows stay locked
+            taken = {d.message.id for d in outbox.claim_due(other, now, now + timedelta(minutes=5), 10)}
+    assert len(held) == 3 and len(taken) == 2 and not held & taken
 
 
 def test_intake_keys_point_at_tickets(engine: Engine) -> None:

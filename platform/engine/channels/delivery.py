@@ -1,9 +1,11 @@
 """Delivering the outbox (SPEC 8): mail over SMTP and signed webhooks, after commit, with retries.
 
-A message is claimed (status `sending`, claim expiring after CLAIM) in one short transaction, sent
-outside any transaction, then marked `sent`; a worker that dies mid-send leaves a claim that expires and
-the message is sent again (at least once, never for a change that rolled back: only committed rows
-exist). Failures retry with exponential backoff; after MAX_ATTEMPTS a message is `failed`.
+Messages are claimed a few at a time (status `sending`, claims expiring after CLAIM) in one short
+transaction, sent outside any transaction, then their outcomes recorded together (`sent`, a retry, `failed`);
+a worker that dies mid-send leaves claims that expire and those messages are sent again (at least once, never
+for a change that rolled back: only committed rows exist). Failures retry with exponential backoff; after
+MAX_ATTEMPTS a message is `failed`. The mails of a round share one SMTP connection; webhooks share one TLS
+context per process.
 
 Settings come from the environment: ITSM_SMTP_HOST (default 127.0.0.1), ITSM_SMTP_PORT (25),
 ITSM_SMTP_USER, ITSM_SMTP_PASSWORD, ITSM_SMTP_STARTTLS (1 to use it), ITSM_MAIL_FROM, and
@@ -17,12 +19,15 @@ ticket's thread (`thread_id`), which mail intake reads back to thread replies (c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import logging
 import os
 import smtplib
+import ssl
+import time
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,15 +37,19 @@ from typing import TYPE_CHECKING
 
 from itsm.store import OutboxMessage
 from itsm.store import outbox as stored
-from itsm.store.users import emails_of
+from itsm.store.users import emails_by_name
 
 if TYPE_CHECKING:
-    from itsm.store.database import Session
+    from collections.abc import Mapping
+
+    from itsm.interpreter.model import TeamSpec
 
     from ..runtime.engine import Engine
 
 log = logging.getLogger("itsm.delivery")
 CLAIM = timedelta(minutes=5)
+GROUP = 10  # messages claimed at once: GROUP sends of TIMEOUT each stay well under CLAIM
+SEND_WINDOW = (CLAIM / 2).total_seconds()  # no send starts later than this after its group's claim
 MAX_ATTEMPTS = 8
 BASE_DELAY = timedelta(seconds=30)
 MAX_DELAY = timedelta(hours=1)
@@ -60,74 +69,118 @@ def backoff(attempts: int) -> timedelta:
 
 
 def deliver_outbox(engine: Engine, batch: int = 50) -> DeliveryResult:
-    """Up to `batch` due messages, each claimed just before it is sent (a claim never waits behind
-    other slow sends, so it cannot expire before its own send is over)."""
+    """Up to `batch` due messages, GROUP at a time: a group is claimed and read in one transaction, sent one
+    message after the other outside any transaction (mails over one SMTP connection), and its outcomes are
+    recorded in one transaction. The next group is claimed only when the previous one is recorded, so a claim
+    waits for at most GROUP sends, never behind other slow sends, and cannot expire before its send is over."""
     result = DeliveryResult()
-    for _ in range(batch):
-        message_id = _claim_one(engine)
-        if message_id is None:
-            break
-        _deliver_one(engine, message_id, result)
+    mailer = Mailer()
+    try:
+        while batch > 0:
+            limit = min(GROUP, batch)
+            group = _claim(engine, limit)
+            outcomes = _send(engine, group, mailer)
+            _record(engine, outcomes, result)
+            batch -= len(group)
+            if len(group) < limit or any(error == RELEASED for _, error in outcomes):
+                break  # nothing more is due, or this round ran out of time
+    finally:
+        mailer.close()
     return result
 
 
-def _claim_one(engine: Engine) -> int | None:
+@dataclass(frozen=True)
+class _Claimed:
+    message: OutboxMessage
+    ticket_number: str | None
+    addresses: list[str]  # a mail's, resolved when it was claimed
+
+
+RELEASED = "not tried: its claim had grown old"  # the outcome of a message left to the next round
+
+
+def _claim(engine: Engine, limit: int) -> list[_Claimed]:
+    """Up to `limit` due messages claimed, with their tickets' numbers and their mails' addresses."""
+    teams = engine.definitions.active().pack.teams  # before the transaction: it may read the active version
     with engine.db.write() as session:
         now = engine.clock()
-        return stored.claim_next(session, now, now + CLAIM)
+        found = stored.claim_due(session, now, now + CLAIM, limit)
+        wanted = {d.message.id: _recipients(teams, d.message.recipients) for d in found
+                  if d.message.channel != "webhook"}
+        emails = emails_by_name(session, {name for _, names in wanted.values() for name in names})
+    group = []
+    for d in found:
+        addresses, names = wanted.get(d.message.id, ([], set()))
+        addresses = addresses + [email for name, email in emails.items() if name in names]
+        group.append(_Claimed(d.message, d.ticket_number, list(dict.fromkeys(addresses))))
+    return group
 
 
-def _deliver_one(engine: Engine, message_id: int, result: DeliveryResult) -> None:
-    with engine.db.read() as session:
-        found = stored.delivery(session, message_id)
-        if found is None:
-            return
-        message, number = found.message, found.ticket_number
-        addresses = _addresses(engine, session, message.recipients)
-    error = None
-    try:
-        if message.channel == "webhook":
-            _post_webhook(engine, message, number)
-        else:
-            _send_mail(message, addresses, number)
-    except Exception as exc:  # any failure of the far side: retry later
-        error = f"{exc.__class__.__name__}: {exc}"
+def _send(engine: Engine, group: list[_Claimed], mailer: Mailer) -> list[tuple[int, str | None]]:
+    """(message id, error: None when sent, RELEASED when not tried) for each message of the group, in order."""
+    claimed = time.monotonic()
+    outcomes: list[tuple[int, str | None]] = []
+    for item in group:
+        if time.monotonic() - claimed > SEND_WINDOW:  # slow far sides: leave the rest to the next round
+            outcomes.append((item.message.id, RELEASED))
+            continue
+        error = None
+        try:
+            if item.message.channel == "webhook":
+                _post_webhook(engine, item.message, item.ticket_number)
+            else:
+                mail = _mail(item.message, item.addresses, item.ticket_number)
+                if mail is not None:  # nobody with an address: nothing to send (not an error worth retrying)
+                    mailer.send(mail)
+        except Exception as exc:  # any failure of the far side: retry later
+            error = f"{exc.__class__.__name__}: {exc}"
+        outcomes.append((item.message.id, error))
+    return outcomes
+
+
+def _record(engine: Engine, outcomes: list[tuple[int, str | None]], result: DeliveryResult) -> None:
+    """Each message's outcome, one more attempt counted; a message deleted since its claim is skipped."""
+    if not outcomes:
+        return
     with engine.db.write() as session:
-        attempts = stored.count_attempt(session, message_id)
-        if attempts is None:
-            return
+        present = stored.load(session, [message_id for message_id, _ in outcomes])
         now = engine.clock()
-        if error is None:
-            stored.mark_sent(session, message_id, now)
-            result.sent += 1
-        elif attempts >= MAX_ATTEMPTS:
-            stored.mark_failed(session, message_id, error)
-            result.failed += 1
-            log.warning("giving up on outbox message %s after %s attempts: %s", message_id, attempts, error)
-        else:
-            stored.retry_at(session, message_id, now + backoff(attempts), error)
-            result.retried += 1
+        for message_id, error in outcomes:
+            if message_id not in present:
+                continue
+            if error == RELEASED:
+                stored.release(session, message_id, now)
+                continue
+            attempts = stored.count_attempt(session, message_id) or 0
+            if error is None:
+                stored.mark_sent(session, message_id, now)
+                result.sent += 1
+            elif attempts >= MAX_ATTEMPTS:
+                stored.mark_failed(session, message_id, error)
+                result.failed += 1
+                log.warning("giving up on outbox message %s after %s attempts: %s", message_id, attempts, error)
+            else:
+                stored.retry_at(session, message_id, now + backoff(attempts), error)
+                result.retried += 1
 
 
-def _addresses(engine: Engine, session: Session, recipients: list[str]) -> list[str]:
-    """user:NAME -> that user's address; team:ID -> the team mailbox, else its members'; addresses as-is."""
-    pack = engine.definitions.active().pack
+def _recipients(teams: Mapping[str, TeamSpec], recipients: list[str]) -> tuple[list[str], set[str]]:
+    """The addresses a mail goes to as they are (addresses, team mailboxes) and the users whose address it
+    goes to: user:NAME -> that user; team:ID -> the team mailbox, else its members."""
     names: set[str] = set()
     out: list[str] = []
     for recipient in recipients:
         if recipient.startswith("user:"):
             names.add(recipient[5:])
         elif recipient.startswith("team:"):
-            team = pack.teams.get(recipient[5:])
+            team = teams.get(recipient[5:])
             if team is not None and team.email:
                 out.append(team.email)
             elif team is not None:
                 names.update(m.user for m in team.members)
         elif "@" in recipient:
             out.append(recipient)
-    if names:
-        out.extend(emails_of(session, names))
-    return list(dict.fromkeys(out))
+    return out, names
 
 
 def mail_domain() -> str:
@@ -142,9 +195,10 @@ def thread_id(number: str, domain: str | None = None) -> str:
     return f"<{number}.ticket@{domain or mail_domain()}>"
 
 
-def _send_mail(message: OutboxMessage, addresses: list[str], number: str | None = None) -> None:
+def _mail(message: OutboxMessage, addresses: list[str], number: str | None = None) -> EmailMessage | None:
+    """The mail of a message (None: nobody to send it to)."""
     if not addresses:
-        return  # nobody with an address: nothing to send (not an error worth retrying)
+        return None
     domain = mail_domain()
     mail = EmailMessage()
     mail["From"] = os.environ.get("ITSM_MAIL_FROM", "itsm@localhost")
@@ -158,15 +212,65 @@ def _send_mail(message: OutboxMessage, addresses: list[str], number: str | None 
         mail["References"] = thread_id(number, domain)
     mail["X-ITSM-Notification"] = message.notification
     mail.set_content(message.body)
+    return mail
+
+
+class Mailer:
+    """One SMTP connection for the mails of a delivery round: opened for the first mail, closed at the end.
+    A failed send closes it (that message fails; the next mail opens a new connection). A connection that the
+    server dropped since the previous mail (closed, reset, 421) is opened anew for one more try."""
+
+    def __init__(self) -> None:
+        self.smtp: smtplib.SMTP | None = None
+
+    def send(self, mail: EmailMessage) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.send_message(mail)
+                return
+            except Exception as exc:
+                self.close()
+                if not _dropped(exc):
+                    raise
+        self.smtp = _connect()
+        try:
+            self.smtp.send_message(mail)
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        finally:
+            smtp.close()
+
+
+def _dropped(exc: Exception) -> bool:
+    """Whether a send failed because the server had closed the connection rather than for the mail."""
+    return (isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError)
+            or getattr(exc, "smtp_code", None) == 421)
+
+
+def _connect() -> smtplib.SMTP:
     host = os.environ.get("ITSM_SMTP_HOST", "127.0.0.1")
     port = int(os.environ.get("ITSM_SMTP_PORT", "25"))
-    with smtplib.SMTP(host, port, timeout=TIMEOUT) as smtp:
+    smtp = smtplib.SMTP(host, port, timeout=TIMEOUT)
+    try:
         if os.environ.get("ITSM_SMTP_STARTTLS") == "1":
             smtp.starttls()
         user = os.environ.get("ITSM_SMTP_USER")
         if user:
             smtp.login(user, os.environ.get("ITSM_SMTP_PASSWORD", ""))
-        smtp.send_message(mail)
+    except Exception:
+        smtp.close()
+        raise
+    return smtp
 
 
 def troubled_deliveries(engine: Engine, limit: int = 100) -> list[stored.Trouble]:
@@ -179,6 +283,15 @@ def retry_delivery(engine: Engine, message_id: int) -> bool:
     """Send a message given up on again (an admin fixed the SMTP settings or the webhook's URL)."""
     with engine.db.write() as session:
         return stored.retry_now(session, message_id, engine.clock())
+
+
+@functools.cache
+def _opener() -> urllib.request.OpenerDirector:
+    """urllib's default opener with one TLS context for the process: without it every HTTPS request builds
+    its own and reads the system's certificates again (~18 ms a webhook)."""
+    context = ssl._create_default_https_context()  # what http.client builds per request (verifying)
+    context.set_alpn_protocols(["http/1.1"])  # as http.client does for a context of its own
+    return urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
 
 
 def signature(payload: bytes, secret: str) -> str:
@@ -212,6 +325,6 @@ def _post_webhook(engine: Engine, message: OutboxMessage, number: str | None) ->
     if secret:
         headers["X-ITSM-Signature"] = signature(payload, secret)
     request = urllib.request.Request(message.url, data=payload, headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 - admin-configured URL
+    with _opener().open(request, timeout=TIMEOUT) as response:
         if not 200 <= response.status < 300:
             raise RuntimeError(f"HTTP {response.status}")
