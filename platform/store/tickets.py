@@ -175,9 +175,10 @@ def page(session: Session, limit: int, equal: Mapping[str, str], viewer: Viewer 
     each read through its own index, merged.
 
     `sla_test`: `sla` as a test of one ticket (`sla_status_test`), for a status many open tickets hold. An
-    open queue then first tests the first WALK pages of tickets in its order, one by one, and stops when
-    they hold a page; only when they do not is `sla` read as a set (every ticket with such a clock, sorted).
-    Exact either way: a ticket beyond the walked ones comes after all of them in the order. Left to choose,
+    open queue (`open_only`: its orders are index walks) first tests the first WALK pages of tickets in its
+    order, one by one, and stops when they hold a page; only when they do not is `sla` read as a set (every
+    ticket with such a clock, sorted). Exact either way: a ticket beyond the walked ones comes after all of
+    them in the order. Left to choose,
     PostgreSQL estimates how many tickets hold such a clock from every ticket ever, so the longer the
     history the fewer it expects and the more it prefers reading every one of them (6,000 breached
     tickets, 35 ms at a million tickets) to walking a page (0.3 ms); a walk that finds less than a page
