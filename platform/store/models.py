@@ -27,6 +27,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 OPEN_CLOCKS = "phase IN ('running', 'paused')"  # the clocks `ix_sla_clocks_open` holds
+# The open tickets, as each database's queries say it (a partial index serves only a query that implies
+# its condition, and SQLite sees that only in the very words: SQLAlchemy writes `is_open = 1` there).
+OPEN_TICKETS = {"postgresql": "is_open", "sqlite": "is_open = 1"}
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -197,6 +200,9 @@ class Ticket(Base):
         Index("ix_tickets_assignee_open", "assignee", "is_open", "id"),
         Index("ix_tickets_requester", "requester", "id"),
         Index("ix_tickets_open_priority", "is_open", "priority", "id"),
+        # An agent's queue filtered by priority in its default (urgency) order: the open tickets alone.
+        Index("ix_tickets_open_priority_urgency", "priority", "sla_rank", "sla_due_at", "priority_rank", "id",
+              postgresql_where=sql_text(OPEN_TICKETS["postgresql"]), sqlite_where=sql_text(OPEN_TICKETS["sqlite"])),
         Index("ix_tickets_org", "org", "id"),
         Index("ix_tickets_urgency", "is_open", "sla_rank", "sla_due_at", "priority_rank", "id"),
         Index("ix_tickets_open_rank", "is_open", "priority_rank", "id"),

@@ -74,6 +74,14 @@ def test_filters_and_requesters_keep_their_indexes(desk: Engine) -> None:
     assert "ix_tickets_requester" in page_plan(desk, "rita")
 
 
+def test_a_priority_filter_reads_the_open_tickets_of_that_priority_in_order(desk: Engine) -> None:
+    """`priority=` in the agents' default order walks the open tickets of that priority in that order and
+    stops after the page (issue 18: PostgreSQL read all 10,001 open P2 tickets and sorted them)."""
+    assert desk.list_tickets(desk.actor("lars"), {}, limit=1)[0][0]["priority"] == "P4"
+    plan = page_plan(desk, "lars", priority="P4")
+    assert "ix_tickets_open_priority_urgency" in plan and "TEMP B-TREE" not in plan, plan
+
+
 def statement_plan(desk: Engine, run: Any) -> str:
     """The plan SQLite chooses for the one statement `run(session)` sends."""
     captured: list[tuple[str, Any]] = []

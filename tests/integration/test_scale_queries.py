@@ -3,7 +3,8 @@
 - A requester's and a unit contact's page is the newest of each visibility branch merged
   (`visibility.own_branches`); the reference is one `sees` condition over every ticket.
 - The queue's `sla=` filters read the running and paused clocks (`ix_sla_clocks_open`); the reference is the
-  former EXISTS over every clock.
+  former EXISTS over every clock. An open queue filtered by `sla=breached` first walks its order testing
+  each ticket's clocks (`tickets.page`'s `sla_test`); the reference is the same page read as a set.
 
 Both on SQLite and PostgreSQL, over a desk where the people hold tickets as requesters, as assignees and
 as contacts, with clocks met, running, paused, warned and breached.
@@ -16,14 +17,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import exists, select
+from sqlalchemy import event, exists, select
 
 from itsm.engine import Engine
 from itsm.engine.people.demo import ensure_demo_orgs
 from itsm.engine.people.users import add_user
 from itsm.engine.worker import sweep
 from itsm.store import Database, SlaClock, Ticket, orgs, tickets
-from itsm.store.tickets import SLA_FILTERS, TICKETS
+from itsm.store.tickets import SLA_FILTERS, SORT_KEYS, TICKETS
 from itsm.store.visibility import Viewer, own_branches, sees, subtree_of
 
 from support import Clock, demo_desk
@@ -150,6 +151,80 @@ def test_sla_filters_read_the_open_clocks_and_find_what_the_scan_found(db: Datab
 def _rows_with(db: Database, status: str, now: datetime) -> list[Any]:
     with db.read() as session:
         return list(session.execute(select(TICKETS.c.number).where(_old_sla_condition(status, now))))
+
+
+AGENT = {"teams": ("service_desk",), "processes": ("incident",)}
+
+
+@pytest.mark.parametrize("sort", list(SORT_KEYS))
+def test_a_breached_queue_walked_in_order_gives_the_pages_of_the_set(db: Database, desk: tuple[Engine, Clock],
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      sort: str) -> None:
+    """Every page of an open queue filtered by `sla=breached`, forwards and backwards, is the page the set
+    form gives: when the first WALK pages in order hold a page (one statement) and when they do not (the
+    walk, then the set)."""
+    engine, clock = desk
+    now = clock.now
+    condition, test = tickets.sla_status_condition("breached", now), tickets.sla_status_test("breached", now)
+    assert test is not None and tickets.sla_status_test("at_risk", now) is None
+    statements: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    outcomes = set()
+    with db.read() as session:
+        dialect = session.get_bind().dialect.name
+        breached = set(session.scalars(select(TICKETS.c.id).where(condition, TICKETS.c.is_open)))
+        assert len(breached) >= 4 and session.scalar(select(TICKETS.c.id).where(TICKETS.c.is_open, ~condition))
+        for viewer in (None, Viewer("lars", dialect, **AGENT)):
+            for walk in (1, 3):
+                monkeypatch.setattr(tickets, "WALK", walk)
+                for limit in (1, 2, 4):
+                    key, seen = None, []
+                    for _ in range(40):
+                        expected = tickets.page(session, limit, {}, viewer, condition, key, sort=sort, open_only=True)
+                        statements.clear()
+                        found = tickets.page(session, limit, {}, viewer, condition, key, sort=sort, open_only=True,
+                                             sla_test=test)
+                        outcomes.add(len(statements))
+                        assert [row.id for row in found] == [row.id for row in expected]
+                        seen += [row.id for row in found]
+                        if key is not None:  # back from this page's start: the previous rows, nearest first
+                            back = tickets.page(session, limit, {}, viewer, condition, key, sort=sort,
+                                                backwards=True, open_only=True)
+                            assert [row.id for row in tickets.page(
+                                session, limit, {}, viewer, condition, key, sort=sort, backwards=True,
+                                open_only=True, sla_test=test)] == [row.id for row in back]
+                        if len(found) < limit:
+                            break
+                        key = tickets.sort_key(sort, found[-1])
+                    assert set(seen) == breached
+    assert outcomes == {1, 2}  # pages found by the walk alone, and walks that fell back to the set
+
+
+def test_the_walk_tests_each_ticket_it_reads(db: Database, desk: tuple[Engine, Clock]) -> None:
+    """The agent's `sla=breached` queue sends the walk first, and the database keeps the clocks' test a
+    test of each ticket read (through the clocks' (ticket_id, clock) key), not a join with every breached
+    clock: that is what lets the walk stop after a page."""
+    engine, clock = desk
+    captured: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        captured.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        engine.list_tickets(engine.actor("lars"), {"sla": "breached"}, 2)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    statement, parameters = next(one for one in captured if "FROM sla_clocks" in one[0])
+    postgres = db.url.get_backend_name() == "postgresql"
+    with db.engine.connect() as connection:
+        rows = connection.exec_driver_sql(("EXPLAIN " if postgres else "EXPLAIN QUERY PLAN ") + statement,
+                                          parameters).all()
+    plan = "\n".join(str(row[-1]) for row in rows)
+    if postgres:
+        assert "SubPlan" in plan and "Hash" not in plan and "sla_clocks_ticket_id_clock_key" in plan, plan
+    else:
+        assert "CORRELATED" in plan and "sqlite_autoindex_sla_clocks" in plan, plan
 
 
 def test_kpis_per_ticket_match_the_joins(db: Database, desk: tuple[Engine, Clock],

@@ -100,7 +100,8 @@ def list_page(session: Session, pack: m.PackSpec, actor: Actor, filters: Mapping
         return QueuePage(_snapshots(session, rows[:limit]), offset + limit if more else None, None, total, "search")
     backwards = before is not None
     rows = tickets.page(session, limit + 1, equal, viewer, condition, before if backwards else cursor, where, sort,
-                        backwards=backwards, open_only=open_only)
+                        backwards=backwards, open_only=open_only,
+                        sla_test=tickets.sla_status_test(sla, now) if sla else None)
     more = len(rows) > limit
     rows = rows[:limit]
     if backwards:
