@@ -295,11 +295,11 @@ def clone(db: Database, tickets: int, now: datetime) -> None:
         requester_of = "CASE WHEN {col} = m.tpl_requester THEN m.requester ELSE {col} END"
         c.execute(text(
             "INSERT INTO tickets (id, number, process, state, is_open, priority, team, assignee, requester, fields, "
-            "version, definitions_version, created_at, updated_at, state_entered_at, closed_at, org) "
+            "version, definitions_version, created_at, updated_at, state_entered_at, closed_at, org, priority_rank) "
             "SELECT m.new_id, regexp_replace(t.number, '[0-9]+$', '') || lpad(m.new_id::text, 7, '0'), t.process, "
             f"t.state, t.is_open, t.priority, t.team, {requester_of.format(col='t.assignee')}, m.requester, t.fields, "
             "t.version, t.definitions_version, t.created_at + m.shift, t.updated_at + m.shift, "
-            "t.state_entered_at + m.shift, t.closed_at + m.shift, m.org "
+            "t.state_entered_at + m.shift, t.closed_at + m.shift, m.org, t.priority_rank "
             "FROM clone_map m JOIN tpl_tickets t ON t.id = m.tpl_id"))
         c.execute(text(
             "INSERT INTO events (ticket_id, at, actor, kind, transition, from_state, to_state, changes, comment, data, "
@@ -320,6 +320,15 @@ def clone(db: Database, tickets: int, now: datetime) -> None:
             "CASE WHEN s.next_timer_at + m.shift >= :now THEN s.next_timer_at + m.shift "
             "     WHEN s.phase = 'running' AND s.deadline + m.shift >= :now THEN s.deadline + m.shift END, s.pauses "
             "FROM clone_map m JOIN tpl_sla_clocks s ON s.ticket_id = m.tpl_id"), {"now": now})
+        # the queue's urgency columns from the clocks as cloned (`engine.runtime.urgency`): breached first,
+        # then by the nearest running deadline; a ticket without open clocks keeps the defaults (2, none)
+        c.execute(text(
+            "UPDATE tickets t SET sla_rank = CASE WHEN o.breached THEN 0 WHEN o.due IS NOT NULL THEN 1 ELSE 2 END, "
+            "  sla_due_at = CASE WHEN o.due IS NOT NULL THEN o.due WHEN o.breached THEN coalesce(o.since, :now) END "
+            "FROM (SELECT ticket_id, min(deadline) FILTER (WHERE phase = 'running') AS due, "
+            "      bool_or(breached) AS breached, min(started_at) FILTER (WHERE breached) AS since "
+            "      FROM sla_clocks WHERE phase IN ('running', 'paused') AND ticket_id > :base GROUP BY ticket_id) o "
+            "WHERE t.id = o.ticket_id"), {"now": now, "base": base})
         c.execute(text(
             "INSERT INTO comments (ticket_id, at, author, text, internal) SELECT m.new_id, x.at + m.shift, "
             f"{requester_of.format(col='x.author')}, x.text, x.internal "
