@@ -8,7 +8,8 @@ engine's decision (`itsm.engine.reports.kpis`): it passes states, kinds and boun
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -110,7 +111,7 @@ class ClockCount(NamedTuple):
     breached: bool
     clocks: int
     overdue: int
-    org: str | None = None  # the breakdown's row (`org_clock_counts`)
+    org: str | None = None  # the breakdown's row (`org_clock_counts`), or the tickets' (`open_clocks_by_org`)
 
 
 def ticket_timings(session: Session, scope: TicketScope, *, acting_kinds: Collection[str], ignored_actor: str,
@@ -186,6 +187,33 @@ def clock_counts(session: Session, scope: TicketScope, now: datetime, skip_phase
             for clock, priority, phase, status, breached, clocks, overdue in session.execute(query)]
 
 
+def open_clocks_by_org(session: Session, scope: TicketScope, now: datetime) -> list[ClockCount]:
+    """`clock_counts(only_open=True)` with the organization of the clocks' tickets in `org` (the tickets' own,
+    not a breakdown's child key): one read of the open clocks for both the report's counts by priority and
+    its rows by organization (`ClockCount`s added up by `regroup`), where each read looks up every open
+    clock's ticket (9,000 at the seed's desk: about 80 ms each)."""
+    clocks, ticket = _open_clocks_and_their_tickets(session, scope, Ticket.priority, Ticket.org)
+    columns = (clocks.c.clock, ticket.c.priority, clocks.c.phase, clocks.c.status, clocks.c.breached, ticket.c.org)
+    query = (select(*columns, func.count(), func.count(case((clocks.c.deadline < now, 1))))
+             .select_from(clocks).join(ticket, ticket.c.id == clocks.c.ticket_id).group_by(*columns))
+    return [ClockCount(clock, priority, phase, status, bool(breached), count, overdue, org)
+            for clock, priority, phase, status, breached, org, count, overdue in session.execute(query)]
+
+
+def regroup(counts: Iterable[ClockCount], org_of: Callable[[str | None], str | None] | None = None,
+            by_priority: bool = True) -> list[ClockCount]:
+    """The counts added up again: each `org` replaced by `org_of(org)` (None without `org_of`), and the
+    priorities together (None) unless `by_priority`."""
+    total: Counter[tuple[str, str | None, str, str, bool, str | None]] = Counter()
+    overdue: Counter[tuple[str, str | None, str, str, bool, str | None]] = Counter()
+    for line in counts:
+        key = (line.clock, line.priority if by_priority else None, line.phase, line.status, line.breached,
+               org_of(line.org) if org_of is not None else None)
+        total[key] += line.clocks
+        overdue[key] += line.overdue
+    return [ClockCount(*key[:5], count, overdue[key], key[5]) for key, count in total.items()]
+
+
 def _open_clocks_and_their_tickets(session: Session, scope: TicketScope, *columns: Any) -> tuple[Any, Any]:
     """The running and paused clocks (through their partial index, whose literal condition the planner must
     see) and, to join on `id`, `columns` of their tickets in the scope. On PostgreSQL each clock's ticket is
@@ -224,21 +252,14 @@ def org_ticket_counts(session: Session, scope: TicketScope,
 
 
 def org_clock_counts(session: Session, scope: TicketScope, parent_path: str | None, now: datetime,
-                     skip_phases: Collection[str] = (), only_open: bool = False) -> list[ClockCount]:
+                     skip_phases: Collection[str] = ()) -> list[ClockCount]:
     """`clock_counts` by child key (in `org`; priorities together, `priority` None): a few rows per child,
     where counting per organization would make a group of nearly every clock of 11,000 units."""
     key, join = _by_child(session, parent_path)
-    if only_open:
-        clocks, ticket = _open_clocks_and_their_tickets(session, scope, Ticket.org)
-        inner = (select(key.label("child"), clocks.c.clock, clocks.c.phase, clocks.c.status, clocks.c.breached,
-                        case((clocks.c.deadline < now, 1), else_=0).label("overdue"))
-                 .select_from(clocks).join(ticket, ticket.c.id == clocks.c.ticket_id)
-                 .outerjoin(Organization, Organization.id == ticket.c.org)).subquery()
-    else:
-        columns = (SlaClock.clock, SlaClock.phase, SlaClock.status, SlaClock.breached)
-        inner = (select(key.label("child"), *columns, case((SlaClock.deadline < now, 1), else_=0).label("overdue"))
-                 .select_from(Ticket).join(SlaClock, SlaClock.ticket_id == Ticket.id).outerjoin(*join)
-                 .where(*scope.conditions(), SlaClock.phase.not_in(list(skip_phases)))).subquery()
+    columns = (SlaClock.clock, SlaClock.phase, SlaClock.status, SlaClock.breached)
+    inner = (select(key.label("child"), *columns, case((SlaClock.deadline < now, 1), else_=0).label("overdue"))
+             .select_from(Ticket).join(SlaClock, SlaClock.ticket_id == Ticket.id).outerjoin(*join)
+             .where(*scope.conditions(), SlaClock.phase.not_in(list(skip_phases)))).subquery()
     keys = [inner.c.child, inner.c.clock, inner.c.phase, inner.c.status, inner.c.breached]
     query = select(*keys, func.count(), func.sum(inner.c.overdue)).group_by(*keys)
     out = []

@@ -164,8 +164,11 @@ def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datet
         "generated_at": _iso(now),
     }
     rules = fact_rules(pack, now)
+    open_clocks = None
     if answers_from_sums(session, scope, rules):
-        report.update(_figures_from_sums(session, scope, tickets, rules, now))
+        if scope.group_by == "org":  # one read of the open clocks for the counts by priority and by organization
+            open_clocks = stored.open_clocks_by_org(session, tickets, now)
+        report.update(_figures_from_sums(session, scope, tickets, rules, now, open_clocks))
         fact_rows = kpi_facts.org_facts_of(session, _fact_scope(scope, tickets)) if scope.group_by == "org" else []
         facts = kpi_facts.timings_of(fact_rows)
     else:
@@ -174,7 +177,7 @@ def compute_kpis(session: Session, pack: m.PackSpec, scope: KpiScope, now: datet
         report.update(_figures_from_events(session, pack, scope, tickets, facts, now))
     if scope.group_by == "org":
         report["group_by"] = "org"
-        report["by_org"] = org_rows(session, pack, scope, tickets, facts, now, fact_rows)
+        report["by_org"] = org_rows(session, pack, scope, tickets, facts, now, fact_rows, open_clocks)
     return report
 
 
@@ -201,9 +204,10 @@ def _figures_from_events(session: Session, pack: m.PackSpec, scope: KpiScope, ti
 
 
 def _figures_from_sums(session: Session, scope: KpiScope, tickets: TicketScope, rules: kpi_facts.Rules,
-                       now: datetime) -> dict[str, Any]:
+                       now: datetime, open_clocks: list[stored.ClockCount] | None = None) -> dict[str, Any]:
     """The figures from the per-day sums and per-ticket facts (`itsm.store.kpi_facts`), with what depends
-    on the instant of the report (open tickets by age, running clocks past their deadline) read live."""
+    on the instant of the report (open tickets by age, running clocks past their deadline) read live (the
+    open clocks given as `stored.open_clocks_by_org` counted them, if given)."""
     found = kpi_facts.period_sums(session, _fact_scope(scope, tickets), rules)
     sums = found.sums
     _, still_open, backlog = _tickets_and_backlog(session, replace(tickets, open_only=True), now)
@@ -223,7 +227,8 @@ def _figures_from_sums(session: Session, scope: KpiScope, tickets: TicketScope, 
         "tickets": {"created": sums[("created", "")], "open": still_open, "resolved": resolved},
         "time_to_acknowledge": durations_of(sums[("acknowledged", "")], sums[("ack_ms", "")], found.ack_middle_ms),
         "time_to_resolve": durations_of(resolved, sums[("resolve_ms", "")], found.resolve_middle_ms),
-        "sla": _sla(stored.clock_counts(session, tickets, now, only_open=True), stopped),
+        "sla": _sla(stored.clock_counts(session, tickets, now, only_open=True) if open_clocks is None
+                    else stored.regroup(open_clocks), stopped),
         "backlog": backlog,
         **_rates(resolved, sums[("reopened", "")], sums[("first_contact", "")]),
         "satisfaction": _satisfaction({key: count for (figure, key), count in sums.items() if figure == "rating"}),

@@ -35,13 +35,14 @@ class _OrgFigures:
 
 
 def org_rows(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: TicketScope,
-             facts: list[TicketTiming], now: datetime,
-             fact_rows: list[kpi_facts.OrgFact] | None = None) -> list[dict[str, Any]]:
+             facts: list[TicketTiming], now: datetime, fact_rows: list[kpi_facts.OrgFact] | None = None,
+             open_clocks: list[ClockCount] | None = None) -> list[dict[str, Any]]:
     """The figures of each organization directly under `scope.org` (each over its whole subtree), or of each
     root without `org`: one row each, by name, even without tickets. Tickets reported from `org` itself come
     first in a row marked `own`; tickets of no organization last, in a row whose `org` is null (only when
     there are such tickets). The rows add up to the report's totals. Counted from the tickets and their
-    clocks, or, given the tickets' KPI facts (`fact_rows`), from those and the open tickets' clocks."""
+    clocks, or, given the tickets' KPI facts (`fact_rows`), from those and the open tickets' clocks
+    (`open_clocks`, as `stored.open_clocks_by_org` counts them)."""
     parent_path = stored_orgs.paths_of(session, [scope.org]).get(scope.org) if scope.org else None
     children = stored_orgs.children(session, scope.org)
     below = stored_orgs.child_counts(session, [child.id for child in children])
@@ -59,7 +60,8 @@ def org_rows(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: Ticke
     if fact_rows is None:
         counts = _org_counts(session, pack, scope, tickets, parent_path, now)
     else:
-        counts = _org_counts_of_facts(session, tickets, parent_path, now, fact_rows, child_of)
+        assert open_clocks is not None, "the rows from the facts count the open clocks read with them"
+        counts = _org_counts_of_facts(session, tickets, parent_path, fact_rows, child_of, open_clocks)
     for key, is_open, count in counts.tickets:
         figures(key).created += count
         figures(key).open += count if is_open else 0
@@ -113,9 +115,9 @@ def _org_counts(session: Session, pack: m.PackSpec, scope: KpiScope, tickets: Ti
                       ratings)
 
 
-def _org_counts_of_facts(session: Session, tickets: TicketScope, parent_path: str | None, now: datetime,
-                         fact_rows: list[kpi_facts.OrgFact],
-                         child_of: Callable[[str | None], str | None]) -> _OrgCounts:
+def _org_counts_of_facts(session: Session, tickets: TicketScope, parent_path: str | None,
+                         fact_rows: list[kpi_facts.OrgFact], child_of: Callable[[str | None], str | None],
+                         open_clocks: list[ClockCount]) -> _OrgCounts:
     """The counts from the tickets' KPI facts (created, ratings, stopped clocks) and from the open tickets
     and open clocks (what depends on now)."""
     created: Counter[str | None] = Counter()
@@ -137,7 +139,7 @@ def _org_counts_of_facts(session: Session, tickets: TicketScope, parent_path: st
     ticket_counts += [(key, False, count - opened[key]) for key, count in created.items()]
     clocks = [ClockCount(clock, None, "stopped", "breached" if breached else "met", breached, count, 0, key)
               for (key, clock, breached), count in stopped.items()]
-    clocks += stored.org_clock_counts(session, tickets, parent_path, now, only_open=True)
+    clocks += stored.regroup(open_clocks, child_of, by_priority=False)
     return _OrgCounts(ticket_counts, clocks, [(key, rating, count) for (key, rating), count in rated.items()])
 
 
