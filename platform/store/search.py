@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 
 from .models import SearchDocument, Ticket
 from .queries import APPEND_SEARCH_COMMENTS, REPLACE_SEARCH_DOCUMENT, WRITE_SEARCH_DOCUMENT
-from .search_stats import TS_CONFIG, expected_shares
+from .search_stats import COLUMNS, TS_CONFIG, expected_shares
 from .search_text import Part, index_text, query_units
 
 TICKETS = cast(Table, Ticket.__table__)
@@ -57,7 +57,7 @@ FTS = table(FTS_TABLE, column("rowid"))
 SEARCH = cast(Table, SearchDocument.__table__)
 GIN_INDEX = "ix_ticket_search_document"  # PostgreSQL: the GIN index of the public text's stored vector
 NOTES_INDEX = "ix_ticket_search_notes"  # PostgreSQL: the GIN index of the work notes' stored vector
-VECTORS = ("public_vector", "notes_vector")  # PostgreSQL: generated tsvector columns (migration 0017)
+VECTORS = COLUMNS  # PostgreSQL: generated tsvector columns (migration 0017), public_vector and notes_vector
 PUBLIC_VECTOR: ColumnElement[Any] = literal_column("ticket_search.public_vector")
 NOTES_VECTOR: ColumnElement[Any] = literal_column("ticket_search.notes_vector")
 VECTOR_COLUMNS = dict(zip(VECTORS, (PUBLIC_VECTOR, NOTES_VECTOR), strict=True))

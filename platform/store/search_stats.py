@@ -11,13 +11,18 @@ listed one, and only reading the index tells how rare (`search._read_few` does, 
 PostgreSQL's planner multiplies the shares of required lexemes instead, and so takes the two common bigrams
 of `打印机` for a word of 2 % of the documents (it is in 15 %).
 
-Only the choice of a plan rests on this estimate, never a result: stale or missing statistics (a desk
-never analyzed) cost time, not correctness.
+The statistics are read once a minute per database (`FRESH`: ANALYZE changes them rarely, and a read of
+`pg_stats` costs a millisecond); each search asks only for the lexemes of its words. Only the choice of a
+plan rests on this estimate, never a result: stale or missing statistics (a desk never analyzed) cost
+time, not correctness.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
+from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -27,21 +32,24 @@ from .search_text import query_units
 
 TS_CONFIG = "english"
 TABLE = SearchDocument.__tablename__
-# Each column's most common lexemes and their shares and the table's documents, as the last ANALYZE saw
-# them, and the lexemes of each text of :texts as the index holds them (stemmed by the configuration), in
-# order: one statement. The table is the one the search path finds, looked up by value so that the view's
-# indexes serve.
+COLUMNS = ("public_vector", "notes_vector")  # the table's tsvector columns (`search.VECTORS`)
+FRESH = 60.0  # seconds for which the statistics read are used
+# Each column's most common lexemes and their shares, and the table's documents, as the last ANALYZE saw
+# them. The table is the one the search path finds, looked up by value so that the view's indexes serve.
 STATISTICS = text(
     "SELECT s.attname, CAST(CAST(s.most_common_elems AS text) AS text[]) AS lexemes, "
     "s.most_common_elem_freqs AS shares, (SELECT reltuples FROM pg_class WHERE oid = CAST(:table AS regclass)) "
-    f"AS documents, (SELECT json_agg(tsvector_to_array(to_tsvector('{TS_CONFIG}'::regconfig, p.t)) ORDER BY p.i) "
-    "FROM unnest(CAST(:texts AS text[])) WITH ORDINALITY AS p(t, i)) AS parts "
-    "FROM pg_stats s WHERE s.schemaname = (SELECT n.nspname FROM pg_class c "
+    "AS documents FROM pg_stats s WHERE s.schemaname = (SELECT n.nspname FROM pg_class c "
     "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = CAST(:table AS regclass)) "
     "AND s.tablename = (SELECT relname FROM pg_class WHERE oid = CAST(:table AS regclass)) "
     "AND s.attname = ANY(CAST(:columns AS text[]))")
+# The lexemes of each text as the index holds them (stemmed by the configuration), in order.
+LEXEMES = text(f"SELECT tsvector_to_array(to_tsvector('{TS_CONFIG}'::regconfig, p.t)) "
+               "FROM unnest(CAST(:texts AS text[])) WITH ORDINALITY AS p(t, i) ORDER BY p.i")
 
 Part = tuple[Sequence[str], bool]  # a part's lexemes (all required) and whether it matches as a prefix too
+Listed = tuple[dict[str, dict[str, float]], float]  # each column's listed lexemes and shares; the documents
+_read: WeakKeyDictionary[Any, tuple[float, Listed]] = WeakKeyDictionary()  # by database (engine): when, what
 
 
 def expected_shares(session: Session, terms: Sequence[str], every: bool, columns: Sequence[str]
@@ -50,20 +58,35 @@ def expected_shares(session: Session, terms: Sequence[str], every: bool, columns
     most in each tsvector column of `columns`, by PostgreSQL's statistics (0 where they hold none: an
     unanalyzed table, words not among the most common), and how many documents the table holds (0 if
     unknown)."""
+    listed, documents = _statistics(session)
+    shares = dict.fromkeys(columns, 0.0)
+    if not any(listed.get(column) for column in columns):
+        return shares, documents
     units = query_units(terms, every)
     texts = [" ".join(p.tokens) if p.kind == "phrase" else p.text for unit in units for p in unit]
-    found = {row.attname: row for row in session.execute(
-        STATISTICS, {"table": TABLE, "columns": list(columns), "texts": texts})}
-    shares = dict.fromkeys(columns, 0.0)
-    documents = 0.0
-    for column, row in found.items():
-        lexemes = iter(row.parts or [])
-        parts = [[(next(lexemes, None) or [], p.kind == "prefix" or (p.kind == "word" and every)) for p in unit]
-                 for unit in units]
-        listed = dict(zip(row.lexemes or [], row.shares or [], strict=False))  # the shares end with 3 others
-        shares[column] = share(parts, every, listed)
-        documents = max(0.0, row.documents or 0.0)
+    lexemes = iter(session.scalars(LEXEMES, {"texts": texts}).all() if texts else [])
+    parts = [[(next(lexemes, None) or [], p.kind == "prefix" or (p.kind == "word" and every)) for p in unit]
+             for unit in units]
+    for column in columns:
+        shares[column] = share(parts, every, listed.get(column, {}))
     return shares, documents
+
+
+def _statistics(session: Session) -> Listed:
+    """The most common lexemes of each column and the documents, read at most once every `FRESH` seconds
+    per database."""
+    bind = session.get_bind()
+    now = time.monotonic()
+    kept = _read.get(bind)
+    if kept is not None and now - kept[0] < FRESH:
+        return kept[1]
+    listed: dict[str, dict[str, float]] = {}
+    documents = 0.0
+    for row in session.execute(STATISTICS, {"table": TABLE, "columns": list(COLUMNS)}):
+        listed[row.attname] = dict(zip(row.lexemes or [], row.shares or [], strict=False))  # shares: 3 more
+        documents = max(0.0, row.documents or 0.0)
+    _read[bind] = (now, (listed, documents))
+    return listed, documents
 
 
 def share(units: Sequence[Sequence[Part]], every: bool, listed: Mapping[str, float]) -> float:
