@@ -6,7 +6,9 @@ FTS5 table (`ticket_search_fts`, external content = `ticket_search`, Porter stem
 triggers keep in step; ranked with bm25. PostgreSQL: the weighted `english` tsvector of the public text
 (title weight A, body B, comments C) and the notes' stored in generated columns (`public_vector`,
 `notes_vector`, migration 0017), each with a GIN index; ranked with ts_rank. A search ranks only the newest
-`WINDOW` matches, found in ranges of the newest tickets first (`_window`; docs/scale.md). Notes never
+`WINDOW` matches: every match of a rare word read through the GIN index, a common word's found in ranges
+of the newest tickets first, as PostgreSQL's statistics tell them apart (`_window`, `search_stats`;
+docs/scale.md). Notes never
 rank a ticket and match it only where the caller's `notes` condition holds (the engine's: who may read them),
 so a requester's search cannot find, nor be ordered by, text of a work note.
 
@@ -17,17 +19,20 @@ text reaches the database only as bound values: each word quoted inside an FTS5 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any, cast
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     ColumnElement,
     Float,
     Select,
     Table,
+    any_,
     bindparam,
     column,
     func,
@@ -43,6 +48,7 @@ from sqlalchemy.orm import Session
 
 from .models import SearchDocument, Ticket
 from .queries import APPEND_SEARCH_COMMENTS, REPLACE_SEARCH_DOCUMENT, WRITE_SEARCH_DOCUMENT
+from .search_stats import COLUMNS, TS_CONFIG, expected_shares
 from .search_text import Part, index_text, query_units
 
 TICKETS = cast(Table, Ticket.__table__)
@@ -51,13 +57,13 @@ FTS = table(FTS_TABLE, column("rowid"))
 SEARCH = cast(Table, SearchDocument.__table__)
 GIN_INDEX = "ix_ticket_search_document"  # PostgreSQL: the GIN index of the public text's stored vector
 NOTES_INDEX = "ix_ticket_search_notes"  # PostgreSQL: the GIN index of the work notes' stored vector
-VECTORS = ("public_vector", "notes_vector")  # PostgreSQL: generated tsvector columns (migration 0017)
+VECTORS = COLUMNS  # PostgreSQL: generated tsvector columns (migration 0017), public_vector and notes_vector
 PUBLIC_VECTOR: ColumnElement[Any] = literal_column("ticket_search.public_vector")
 NOTES_VECTOR: ColumnElement[Any] = literal_column("ticket_search.notes_vector")
+VECTOR_COLUMNS = dict(zip(VECTORS, (PUBLIC_VECTOR, NOTES_VECTOR), strict=True))
 WINDOW = 500  # the newest matches a search ranks; older ones follow, newest first (docs/scale.md)
-FEW = 2000  # PostgreSQL: a word with fewer matches than this, not found among the newest tickets, is read whole
+FEW = 2000  # PostgreSQL: a vector's matches of a word are read whole, by id, when fewer than this
 SPAN = 8  # the newest SPAN * WINDOW tickets are searched first for the window, then SPAN times as many...
-TS_CONFIG = "english"
 FTS_WEIGHTS = (2.0, 1.0, 0.5, 0.0)  # bm25 weights of title, body, comments, notes (notes never rank)
 PUBLIC_COLUMNS = "{title body comments}"  # an FTS5 column filter
 
@@ -214,46 +220,65 @@ def _page(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[
 
 def _window(session: Session, terms: Sequence[str], query: Any, where: Sequence[ColumnElement[bool]], every: bool,
             notes: ColumnElement[bool] | None, number: str | None, size: int) -> list[Any]:
-    """The newest `size` matches (`_newest` rows, newest first), read from a range of the newest tickets
-    when it holds enough of them.
+    """The newest `size` matches (`_newest` rows, newest first).
 
-    The newest `SPAN` * `size` tickets are tried, then `SPAN` times as many, each try reading only its
-    range (the GIN index's matches intersected with a range of the primary key, or the range walked): a
-    common word fills the window in the first range, whatever the size of the desk. A word too rare for
-    both is read through the GIN index alone (its matches: then not many). Without a range, PostgreSQL
-    would read every match of a common word, or walk every ticket for a rare one, whichever it misjudged
-    cheaper (it underestimates the matches of a Chinese phrase, whose bigrams come together)."""
-    top = session.scalar(select(func.max(TICKETS.c.id)))
-    for span in (SPAN * size, SPAN * SPAN * size):
-        if top is None or top - span <= 0:
-            break
-        rows = session.execute(_newest(session, terms, query, where, every, notes, number, size,
-                                       floor=top - span)).all()
-        if len(rows) >= size:
-            return list(rows)
-    sparse = query is not None and _few_matches(session, query, notes)
-    return list(session.execute(_newest(session, terms, query, where, every, notes, number, size, sparse=sparse)))
+    PostgreSQL: a vector (the public text's; the notes' where the caller may read them) in which the
+    statistics expect fewer than `FEW` matches of the query (`search_stats`: a rare word, or one they do
+    not list) is asked first, through its GIN index alone; when it does hold fewer, all its matches' ids
+    are read (`_read_few`: well under a millisecond for a rare word) and its source of hits reads those
+    tickets only. When every source is read so, one statement reads the window. Otherwise (a common word,
+    a ticket number) the newest `SPAN` * `size` tickets are tried, then `SPAN` times as many, each try
+    reading only its range (a vector's known ids, or the GIN index's matches intersected with the range, or
+    the range walked newest first until the window is full): a common word fills the window in the first
+    range, whatever the size of the desk. A range in which the statistics expect fewer matches than the
+    window is skipped (a word in 5 % of the documents: the first one), unless they were wrong about a
+    vector or a ticket number is searched too. When no range fills the window, the request's conditions
+    are narrow (a requester's own tickets) or the word is common only in older tickets, and the planner
+    reads the window its way. Without the ranges, PostgreSQL would read every match of a common word, or
+    walk every ticket for a rare one, whichever it misjudged cheaper (it underestimates the matches of a
+    Chinese phrase, whose bigrams come together, and overestimates a rare prefix's)."""
+    vectors = [VECTORS[0]] if notes is None else list(VECTORS)
+    known: dict[str, list[int]] = {}
+    share = 1.0  # of the tickets of a range, the most that match (unknown: all)
+    if query is not None:
+        shares, documents = expected_shares(session, terms, every, vectors)
+        few = [vector for vector in vectors if shares[vector] * documents < FEW]
+        known = _read_few(session, query, few)
+        if len(known) == len(few) and not number:  # the statistics were right about the rare ones
+            share = sum(shares[vector] for vector in vectors if vector not in known)
+    if query is None or len(known) < len(vectors) or number:
+        top = session.scalar(select(func.max(TICKETS.c.id)))
+        for span in (SPAN * size, SPAN * SPAN * size):
+            if top is None or top - span <= 0:
+                break
+            if share * span < size:
+                continue
+            rows = session.execute(_newest(session, terms, query, where, every, notes, number, size,
+                                           floor=top - span, known=known)).all()
+            if len(rows) >= size:
+                return list(rows)
+    return list(session.execute(_newest(session, terms, query, where, every, notes, number, size, known=known)))
 
 
-def _few_matches(session: Session, query: Any, notes: ColumnElement[bool] | None) -> bool:
-    """Whether every vector a search reads (PostgreSQL) has fewer than `FEW` matches in all, counted
-    through its GIN index alone (plain scans off for the count: the planner, misjudging a prefix, would
-    otherwise scan the table until `FEW` match). Few: read them all (`_hits_postgres`). Many, though not
-    among the newest tickets: the request's conditions are narrow (a requester's own tickets), and
-    walking their index is the planner's better choice."""
-    vectors = [PUBLIC_VECTOR] if notes is None else [PUBLIC_VECTOR, NOTES_VECTOR]
-    settings = ("enable_seqscan", "enable_indexscan")
-    for setting in settings:
-        session.execute(text(f"SET LOCAL {setting} = off"))
+def _read_few(session: Session, query: Any, vectors: Sequence[str]) -> dict[str, list[int]]:
+    """The ids of every match of `query` in each of `vectors` (PostgreSQL) that holds fewer than `FEW`,
+    read through its GIN index alone (plain scans off: the planner, misjudging a prefix, would otherwise
+    scan the table until `FEW` match). The GIN index lists every match before the first is read, so this
+    costs what the word's matches cost: nothing for a rare word, 40-100 ms at a million tickets for a
+    common one (`_window` asks only where the statistics expect few)."""
+    if not vectors:
+        return {}
+    session.execute(text("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off"))
     try:
+        found = {}
         for vector in vectors:
-            sample = select(SEARCH.c.ticket_id).where(vector.op("@@")(query)).limit(FEW).subquery()
-            if (session.scalar(select(func.count()).select_from(sample)) or 0) >= FEW:
-                return False
-        return True
+            ids = session.scalars(select(SEARCH.c.ticket_id).where(VECTOR_COLUMNS[vector].op("@@")(query))
+                                  .limit(FEW)).all()
+            if len(ids) < FEW:
+                found[vector] = list(ids)
+        return found
     finally:
-        for setting in settings:
-            session.execute(text(f"SET LOCAL {setting} TO DEFAULT"))
+        session.execute(text("SET LOCAL enable_seqscan TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT"))
 
 
 def _best_first(window: list[Any]) -> list[tuple[int, float]]:
@@ -264,17 +289,18 @@ def _best_first(window: list[Any]) -> list[tuple[int, float]]:
 
 def _newest(session: Session, terms: Sequence[str], query: Any, where: Sequence[ColumnElement[bool]], every: bool,
             notes: ColumnElement[bool] | None, number: str | None, limit: int | None,
-            floor: int | None = None, sparse: bool = False) -> Select[Any]:
+            floor: int | None = None, known: Mapping[str, Sequence[int]] | None = None) -> Select[Any]:
     """The newest `limit` matches (every one if None) meeting `where`, of ids above `floor` if given:
     (id, score, numbered).
 
     Each source of hits (the public text, the notes where `notes` holds, the number) is its own query with
     `where` and the limit inside, so PostgreSQL may read it either way: through the GIN index (a rare
     word) or by walking the tickets newest first until `limit` match (a common word), checking each one's
-    stored vector."""
+    stored vector. `known`: PostgreSQL, the ids of every match of a vector (`_read_few`), which its source
+    reads by id."""
     hits: list[Select[Any]] = []
     if terms:
-        hits += (_hits_postgres(query, notes, floor, limit is not None, sparse) if query is not None
+        hits += (_hits_postgres(query, notes, floor, limit is not None, known or {}) if query is not None
                  else _hits_sqlite(terms, every, notes, floor))
     if number:
         escaped = number.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -334,30 +360,30 @@ def fts5_query(terms: Sequence[str], every: bool = False) -> str:
 
 
 def _hits_postgres(query: Any, notes: ColumnElement[bool] | None, floor: int | None, scored: bool,
-                   sparse: bool = False) -> list[Select[Any]]:
+                   known: Mapping[str, Sequence[int]]) -> list[Select[Any]]:
     """The public text's and (where `notes` holds) the work notes' hits; with a `floor`, the documents'
     range too (PostgreSQL does not carry a range across a join's equality). `scored`: the public hits
     ranked (ts_rank of the stored vector, computed for the matches read, not for every match).
 
-    `sparse` (a word with few matches in all: `_window`): each vector's matches are read first through its
-    GIN index, as a set: the planner misjudges how many documents a prefix (`'zyxel':*`) matches and
-    would otherwise walk every ticket for a rare word (1.3 s at 200,000 tickets against 0.1 ms)."""
+    `known` (a vector's few matches, read through its GIN index: `_window`): that vector's hits are
+    looked up by id (`ticket_id = ANY(...)`), the ids bound as one array. Left to itself, the planner
+    misjudges how many documents a prefix (`'zyxel':*`) matches and would walk the open tickets newest
+    first, checking each one's vector (170 ms for 20,000 tickets at a million), or hash them all."""
     on = TICKETS.c.id == SEARCH.c.ticket_id
     rank = func.ts_rank(PUBLIC_VECTOR, query, 1) if scored else literal(0.0, Float)  # 1: / (1 + log(length))
+    in_range = SEARCH.join(TICKETS, on if floor is None else on & (SEARCH.c.ticket_id > floor))
 
-    def hits(vector: ColumnElement[Any], score: ColumnElement[Any], name: str) -> Select[Any]:
-        if not sparse:
-            in_range = SEARCH.join(TICKETS, on if floor is None else on & (SEARCH.c.ticket_id > floor))
-            return select(*_hits(TICKETS.c.id, score)).select_from(in_range).where(vector.op("@@")(query))
-        matched = (select(SEARCH.c.ticket_id, score.label("score")).where(vector.op("@@")(query))
-                   .cte(name).prefix_with("MATERIALIZED"))
-        return (select(*_hits(TICKETS.c.id, matched.c.score))
-                .select_from(matched.join(TICKETS, TICKETS.c.id == matched.c.ticket_id)))
+    def hits(vector: str, score: ColumnElement[Any]) -> Select[Any]:
+        found = select(*_hits(TICKETS.c.id, score)).select_from(in_range).where(VECTOR_COLUMNS[vector].op("@@")(query))
+        if vector in known:
+            ids = bindparam(f"{vector}_ids", list(known[vector]), type_=ARRAY(BigInteger))
+            found = found.where(SEARCH.c.ticket_id == any_(ids))
+        return found
 
-    public = hits(PUBLIC_VECTOR, rank, "public_matches")
+    public = hits(VECTORS[0], rank)
     if notes is None:
         return [public]
-    return [public, hits(NOTES_VECTOR, literal(0.0, Float), "notes_matches").where(notes)]
+    return [public, hits(VECTORS[1], literal(0.0, Float)).where(notes)]
 
 
 def tsquery(terms: Sequence[str], every: bool = False) -> Any:

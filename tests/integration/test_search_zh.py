@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from alembic import command
 from sqlalchemy import text
 
 from itsm.engine import Engine
 from itsm.engine.reports.known_errors import suggest
 from itsm.engine.runtime.search_index import reindex
-from itsm.store import SearchDocument
+from itsm.store import SearchDocument, search
+from itsm.store import search_stats as match_stats
 from itsm.store.migrate import alembic_config, upgrade
 from itsm.store.search import match_rows
 from itsm.store.search_text import query_words
@@ -121,21 +123,63 @@ def test_a_search_ranks_its_newest_matches_then_lists_older_ones_newest_first(en
 
 def test_the_window_is_the_same_whether_found_in_a_range_of_the_newest_tickets_or_not(engine: Engine,
                                                                                      monkeypatch: Any) -> None:
-    """The newest matches are first looked for among the newest SPAN * WINDOW tickets, then SPAN times as
-    many, then all (PostgreSQL: through the GIN index alone when a word has fewer than FEW matches): only
-    a cost; the window and its order are the same either way."""
+    """PostgreSQL asks the GIN index first for the vectors where the statistics expect fewer than FEW matches
+    (without statistics, as here: every one), and reads the ids of those that have fewer; unless every
+    source is read so, it looks among the newest SPAN * WINDOW tickets, then SPAN times as many (each range
+    only if the statistics expect the window there), then all; SQLite tries the ranges, then all: only a
+    cost; the window and its order are the same every way."""
     monkeypatch.setattr("itsm.store.search.WINDOW", 2)
     texts = ["打印机卡纸了", "电脑蓝屏死机", "打印机 VPN 问题", "电脑蓝屏死机", "VPN 断开连接", "电脑蓝屏死机",
              "电脑蓝屏死机", "电脑蓝屏死机", "电脑蓝屏死机", "打印机报错了", "VPN 与打印机", "打印机坏了啊"]
     for i, title in enumerate(texts):  # oldest first; ruth's every third
         incident(engine, "ruth" if i % 3 == 0 else "rita", title)
+    engine.comment(engine.actor("lars"), queue(engine, "lars", "蓝屏")[0], "VPN 已重置", internal=True)
+    # span 2: ranges of 4 and 8 tickets tried; 1000: none. few=1: no vector has few matches. common: the
+    # shares of the vectors the statistics call common (never asked first); 0.3: the first range skipped
+    # (1.2 matches expected in 4 tickets), the second tried (2.4 in 8).
+    ways = [(span, few, common) for span in (2, 1000) for few in (2000, 1)
+            for common in ({}, {"public_vector": 1.0}, dict.fromkeys(search.VECTORS, 1.0), {"public_vector": 0.3})]
     for who, q in (("lars", "打印机"), ("lars", "VPN"), ("lars", "蓝屏"), ("rita", "打印机"), ("ruth", "打印机")):
         shown = {}
-        for span, few in ((2, 2000), (1000, 2000), (1000, 1)):  # 2: ranges of 4 and 8 tickets tried first;
-            monkeypatch.setattr("itsm.store.search.SPAN", span)  # 1000: none; then PostgreSQL reads the GIN
-            monkeypatch.setattr("itsm.store.search.FEW", few)  # index's matches (few) or lets the planner (many)
-            shown[span, few] = queue(engine, who, q)
-        assert shown[2, 2000] == shown[1000, 2000] == shown[1000, 1] and shown[2, 2000], (who, q)
+        for span, few, common in ways:
+            monkeypatch.setattr("itsm.store.search.SPAN", span)
+            monkeypatch.setattr("itsm.store.search.FEW", few)
+            monkeypatch.setattr("itsm.store.search.expected_shares", statistics_saying(common))
+            shown[span, few, tuple(common.items())] = queue(engine, who, q)
+        assert len(set(map(tuple, shown.values()))) == 1 and shown[2, 2000, ()], (who, q, shown)
+
+
+def statistics_saying(common: dict[str, float]) -> Any:
+    """`search_stats.expected_shares` as if the table held 10,000 documents and the statistics gave the
+    vectors of `common` those shares (the others' as the statistics have them)."""
+    def expected(session: Any, terms: Any, every: bool, columns: Any) -> tuple[dict[str, float], float]:
+        shares, _ = match_stats.expected_shares(session, terms, every, columns)
+        return {**shares, **{column: common[column] for column in columns if column in common}}, 10_000
+
+    return expected
+
+
+def test_statistics_tell_a_common_word_from_a_rare_one(engine: Engine) -> None:
+    """PostgreSQL: `search_stats` reads the most common lexemes of the analyzed vectors (in so small a table,
+    every lexeme); a word is expected in its share of the documents (as a prefix too, in the queue), a word
+    not among them in none, words all required in the rarest one's share."""
+    for i in range(20):
+        incident(engine, "rita", f"打印机卡纸 VPN printers {i}", "zyxel 交换机" if i == 7 else "")
+    with engine.db.read() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("FTS5 keeps no such statistics: SQLite searches always try the ranges first")
+        session.execute(text("ANALYZE ticket_search"))
+
+        def expected(words: list[str], every: bool = True, column: str = "public_vector") -> float:
+            shares, documents = match_stats.expected_shares(session, words, every, search.VECTORS)
+            assert documents == pytest.approx(20)
+            return shares[column] * documents
+
+        assert expected(["打印机"]) == expected(["print"]) == pytest.approx(20)  # a phrase; `print` a prefix
+        assert expected(["print"], every=False) == 0 == expected(["wifi"])  # `print` alone; not in the text
+        assert expected(["zyxel"]) == expected(["vpn", "zyxel"]) == pytest.approx(1)
+        assert expected(["vpn", "zyxel"], every=False) == pytest.approx(20)  # any word: at most every document
+        assert expected(["vpn"], column="notes_vector") == 0
 
 
 def test_requesters_find_neither_other_tickets_nor_work_notes(engine: Engine) -> None:
