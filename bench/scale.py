@@ -675,7 +675,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--repeat", type=int, default=30, help="requests per measurement (KPIs: a tenth)")
     parser.add_argument("--keep", action="store_true", help="keep the schemas (itsm_scale_N) afterwards")
-    parser.add_argument("--reuse", action="store_true", help="measure the desks an earlier --keep left, unbuilt")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure (and keep) the desks an earlier --keep or --build-only left, unbuilt")
     parser.add_argument("--explain", action="store_true", help="print the plans of the large desk")
     parser.add_argument("--build-only", action="store_true",
                         help="build the desks and keep them for a later --reuse (measure on a quiet machine)")
@@ -722,7 +723,7 @@ def main() -> None:
               "   (beyond its start-up, delivery included)")
         print(f"{'the sweep alone':<26}{small[label]['sweep_alone']:9.2f} s{large[label]['sweep_alone']:17.2f} s")
         print(f"{'peak worker RSS MiB':<26}{small['peak worker RSS MiB']:9.0f}{large['peak worker RSS MiB']:27.0f}")
-        if not args.keep:
+        if not args.keep and not args.reuse:  # desks built apart are measured again and again
             admin = create_engine(args.database)
             with admin.begin() as c:
                 for desk in desks:
