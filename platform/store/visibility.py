@@ -12,6 +12,7 @@ tickets checks as it walks them (docs/decisions.md, "Who sees which tickets").
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple, cast
 
 from sqlalchemy import ColumnElement, Table, func, or_, select
@@ -94,6 +95,7 @@ def own_branches(viewer: Viewer) -> list[ColumnElement[bool]] | None:
     return out
 
 
+@functools.lru_cache(maxsize=1024)
 def sees(viewer: Viewer, newest_first: bool = False) -> ColumnElement[bool]:
     """The tickets the viewer may read: its own (reported or assigned), those it works on, and as an
     organization's contact those of the organization's subtree.
@@ -101,7 +103,10 @@ def sees(viewer: Viewer, newest_first: bool = False) -> ColumnElement[bool]:
     `newest_first`: for a page of the newest tickets with no other filter. An agent's processes hold most
     tickets, so reading tickets newest first stops after a page; but SQLite, left alone, gathers every
     match of the terms through their indexes and sorts them all. The process term is then written so that
-    no index serves it (coalesce of a column that is never null), which keeps SQLite on the id order."""
+    no index serves it (coalesce of a column that is never null), which keeps SQLite on the id order.
+
+    Remembered per viewer (a viewer is plain values; SQL expressions are immutable): every queue page and
+    search of a person asks it again, and building it costs more than the query it filters."""
     terms: list[ColumnElement[bool]] = [TICKETS.c.requester == viewer.name, TICKETS.c.assignee == viewer.name]
     if newest_first and viewer.processes:
         terms.append(func.coalesce(TICKETS.c.process, "").in_(viewer.processes))

@@ -19,7 +19,7 @@ from itsm.interpreter.model import per_spec
 from ..errors import N_, StaleVersion
 from .live import clock_views
 from .sight import sees_ticket, works_on_ticket
-from .views import reads_people_or_clocks, ticket_context, ticket_view
+from .views import people_and_clocks_read, ticket_context, ticket_view
 from .work import Work
 
 
@@ -51,8 +51,8 @@ def available(work: Work) -> list[str]:
     with the ticket roles and the guards' context worked out once for all the transitions)."""
     result = []
     held: frozenset[str] | None = None
-    context: dict[str, Any] | None = None  # the full context, or only the ticket's part (`light`)
-    light = False
+    context: dict[str, Any] | None = None  # the ticket's part, and of the people and clocks those in `parts`
+    parts: frozenset[str] = frozenset()
     for transition in work.process.transitions_from(work.ticket.state):
         if transition.timed and transition.roles is None:
             continue
@@ -62,10 +62,10 @@ def available(work: Work) -> list[str]:
             if held.isdisjoint(transition.roles):
                 continue
         if transition.guard is not None:
-            full = reads_people_or_clocks(transition.guard.names)
-            if context is None or (light and full):
-                light = not full
-                context = ticket_context(work.ticket, work.fields, work.event) if light else work.context()
+            wanted = people_and_clocks_read(transition.guard.names)
+            if context is None or not wanted <= parts:
+                parts = parts | wanted
+                context = work.context(reads=parts) if parts else ticket_context(work.ticket, work.fields, work.event)
             context["event"] = transition.id  # expressions only read the context
             if not transition.guard.test(context):
                 continue
@@ -84,7 +84,8 @@ def view(work: Work, now: datetime) -> dict[str, Any]:
     """The ticket as the API shows it, for this actor, at `now` (SPEC 8: in the pack's time zone); a requester
     never gets the values of the desk's own fields (`audience: agent`, `desk_only`)."""
     zone = ZoneInfo(work.pack.timezone)
-    shown = ticket_view(work.ticket, available(work), clock_views(work.clocks, work.pack.calendars, now, zone), zone)
+    shown = ticket_view(work.ticket, available(work),
+                        clock_views(work.clocks, work.pack.calendars, now, zone, work.worked), zone)
     hidden = desk_only(work.form)
     if hidden and not is_agent(work):
         shown["fields"] = {name: value for name, value in shown["fields"].items() if name not in hidden}

@@ -17,11 +17,13 @@ from .snapshot import ClockRow
 
 
 def clock_views(clocks: Mapping[str, ClockRow], calendars: Mapping[str, m.Calendar], now: datetime,
-                zone: tzinfo) -> dict[str, dict[str, Any]]:
+                zone: tzinfo, worked: dict[tuple[str, datetime], float] | None = None) -> dict[str, dict[str, Any]]:
     """SPEC 6 per clock: status, target_seconds, elapsed_seconds, deadline, breached, percent, started_at,
-    stopped_at; running clocks are brought up to `now` for display (nothing is stored)."""
+    stopped_at; running clocks are brought up to `now` for display (nothing is stored). `worked`: working
+    seconds already counted to `now` (`Work.worked`, which the guards' `sla.*` names may have filled)."""
     shown: dict[datetime, str] = {}  # a ticket's clocks mostly share their instants: format each once
-    worked: dict[tuple[str, datetime], float] = {}  # and their running_since, on the same calendar
+    if worked is None:  # and their running_since, on the same calendar
+        worked = {}
 
     def iso(value: datetime | None) -> str | None:
         if value is None:

@@ -18,6 +18,7 @@ from .snapshot import (
     HistoryEntry,
     TicketRow,
     TicketSnapshot,
+    UserFacts,
     is_internal,
     user_facts,
 )
@@ -111,7 +112,24 @@ def snapshot(session: Session, row: Sequence[Any], clock_rows: Sequence[Sequence
                           user_facts(requester) if ticket.requester != SYSTEM else None)
 
 
+def snapshots(rows: Sequence[Sequence[Any]], clock_rows: Mapping[int, Sequence[Sequence[Any]]],
+              requesters: Mapping[str, Any]) -> list[TicketSnapshot]:
+    """`snapshot` of each of `rows` with their clocks (by ticket id) and requesters (rows by name) given: a
+    page of tickets, whose requesters' facts are worked out once per person, not once per ticket."""
+    facts: dict[str, UserFacts | None] = {}
+    out = []
+    for row in rows:
+        ticket = TicketRow._make(row)  # every column (`store.tickets`): no defaults to fill in
+        name = ticket.requester
+        if name in facts:
+            person = facts[name]
+        else:
+            person = facts[name] = user_facts(requesters.get(name)) if name != SYSTEM else None
+        out.append(TicketSnapshot(ticket, {c[2]: _clock(c) for c in clock_rows.get(ticket.id or 0, ())}, person))
+    return out
+
+
 def _clock(row: Sequence[Any]) -> ClockRow:
     """A clock from its row (id, ticket_id, clock, ..., pauses): stored pauses (JSON lists) become tuples."""
-    pauses = tuple((str(start), end) for start, end in row[-1] or ())
-    return ClockRow(row[0], *row[2:-1], pauses)  # type: ignore[call-arg]  # 18 columns, checked above
+    pauses = row[-1]
+    return ClockRow._make((row[0], *row[2:-1], tuple([(str(start), end) for start, end in pauses]) if pauses else ()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import tzinfo
 from typing import Any
@@ -42,19 +43,27 @@ def ticket_context(ticket: TicketRow, fields: Mapping[str, Any], event: str, sta
     return context
 
 
-def expression_context(ticket: TicketRow, fields: Mapping[str, Any], requester: Mapping[str, Any], actor: Actor,
-                       event: str, state: str | None = None) -> dict[str, Any]:
-    """The plain dict expressions read (SPEC 5 names); `fields` may be a working copy of the ticket's."""
+def expression_context(ticket: TicketRow, fields: Mapping[str, Any], requester: Mapping[str, Any] | None,
+                       actor: Actor, event: str, state: str | None = None,
+                       reads: frozenset[str] = PEOPLE_AND_CLOCKS) -> dict[str, Any]:
+    """The plain dict expressions read (SPEC 5 names); `fields` may be a working copy of the ticket's.
+    `reads`: those of PEOPLE_AND_CLOCKS to include (`people_and_clocks_read`; `requester` may be None
+    without `requester`), for an expression that reads no other."""
     context = ticket_context(ticket, fields, event, state)
-    context["requester"] = dict(requester)
-    context["actor"] = {"name": actor.name, "roles": sorted(actor.roles), "teams": list(actor.teams)}
-    context["sla"] = {}
+    if "requester" in reads:
+        context["requester"] = dict(requester or {})
+    if "actor" in reads:
+        context["actor"] = {"name": actor.name, "roles": sorted(actor.roles), "teams": list(actor.teams)}
+    if "sla" in reads:
+        context["sla"] = {}
     return context
 
 
-def reads_people_or_clocks(names: frozenset[str]) -> bool:
-    """Whether an expression reading these (dotted) names needs the full `expression_context`."""
-    return any(name.partition(".")[0] in PEOPLE_AND_CLOCKS for name in names)
+@functools.lru_cache(maxsize=4096)
+def people_and_clocks_read(names: frozenset[str]) -> frozenset[str]:
+    """Which of PEOPLE_AND_CLOCKS an expression reading these (dotted) names reads (per expression: a list
+    of tickets asks it of the same few guards again and again)."""
+    return frozenset(name.partition(".")[0] for name in names) & PEOPLE_AND_CLOCKS
 
 
 def template_context(ticket: TicketRow, fields: Mapping[str, Any], requester: Mapping[str, Any],

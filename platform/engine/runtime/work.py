@@ -36,7 +36,7 @@ from .sight import sees_ticket
 from .snapshot import TICKET_COLUMNS, ClockRow, HistoryEntry, Lookups, TicketRow, TicketSnapshot, UserFacts
 from .timeline import timeline_text
 from .urgency import urgency_columns
-from .views import expression_context, person, template_context
+from .views import PEOPLE_AND_CLOCKS, expression_context, person, template_context
 
 MAX_LINKED_DEPTH = 5
 _JSON_SCALARS = frozenset({str, int, float, bool})
@@ -76,7 +76,8 @@ class Work:
         self.fields: dict[str, Any] = dict(ticket.fields or {})
         self.clocks: dict[str, ClockRow] = dict(snapshot.clocks) if snapshot is not None else {}
         self.requester_user = requester
-        self.requester_facts = person(ticket.requester, requester, pack)
+        self._requester = (ticket.requester, requester)  # `requester_facts`, worked out when first read
+        self._requester_facts: dict[str, Any] | None = None
         self.changes: dict[str, list[Any]] = {}
         self.notes: list[tuple[str, dict[str, Any]]] = []
         self.comments: list[dict[str, Any]] = []
@@ -92,6 +93,14 @@ class Work:
         self._history: tuple[HistoryEntry, ...] | None = None
         self._timelines: dict[str, str] = {}  # language -> `{{ timeline }}`, said once per change
         self._lineage: tuple[str | None, tuple[str, ...]] | None = None  # (org, its lineage), asked once
+
+    @property
+    def requester_facts(self) -> dict[str, Any]:
+        """The requester as expressions and templates read it (`views.person`); a ticket shown in a list
+        mostly needs none of it."""
+        if self._requester_facts is None:
+            self._requester_facts = person(*self._requester, self.pack)
+        return self._requester_facts
 
     # -- the working ticket ------------------------------------------------------------------------
 
@@ -248,12 +257,15 @@ class Work:
 
     # -- contexts ----------------------------------------------------------------------------------
 
-    def context(self, state: str | None = None, event: str | None = None) -> dict[str, Any]:
-        context = expression_context(self.ticket, self.fields, self.requester_facts, self.actor,
-                                     event or self.event, state)
-        if self.actor.is_system:  # the system actor holds every role (SPEC 4 scenario)
+    def context(self, state: str | None = None, event: str | None = None,
+                reads: frozenset[str] = PEOPLE_AND_CLOCKS) -> dict[str, Any]:
+        """What expressions read; `reads`: only these of the requester, actor and clocks (the others are
+        not worked out), for an expression known to read no other (`views.people_and_clocks_read`)."""
+        context = expression_context(self.ticket, self.fields, self.requester_facts if "requester" in reads else None,
+                                     self.actor, event or self.event, state, reads)
+        if self.actor.is_system and "actor" in reads:  # the system actor holds every role (SPEC 4 scenario)
             context["actor"]["roles"] = list(system_roles(self.pack))
-        if self.clocks:
+        if self.clocks and "sla" in reads:
             context["sla"] = clock_names(self.clocks, self.pack.calendars, self.now, self.worked)
         if self.extra_names:
             context.update(self.extra_names)
