@@ -17,7 +17,7 @@ from itsm.interpreter import model as m
 from itsm.interpreter.model import per_spec
 
 from ..errors import N_, StaleVersion
-from .live import clock_views
+from .live import LocalTimes, clock_views
 from .sight import sees_ticket, works_on_ticket
 from .views import people_and_clocks_read, ticket_context, ticket_view
 from .work import Work
@@ -84,8 +84,9 @@ def view(work: Work, now: datetime) -> dict[str, Any]:
     """The ticket as the API shows it, for this actor, at `now` (SPEC 8: in the pack's time zone); a requester
     never gets the values of the desk's own fields (`audience: agent`, `desk_only`)."""
     zone = ZoneInfo(work.pack.timezone)
+    times = LocalTimes(zone)
     shown = ticket_view(work.ticket, available(work),
-                        clock_views(work.clocks, work.pack.calendars, now, zone, work.worked), zone)
+                        clock_views(work.clocks, work.pack.calendars, now, zone, work.worked, times), times)
     hidden = desk_only(work.form)
     if hidden and not is_agent(work):
         shown["fields"] = {name: value for name, value in shown["fields"].items() if name not in hidden}

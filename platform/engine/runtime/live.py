@@ -16,36 +16,46 @@ from itsm.sla import working_calendar
 from .snapshot import ClockRow
 
 
-def clock_views(clocks: Mapping[str, ClockRow], calendars: Mapping[str, m.Calendar], now: datetime,
-                zone: tzinfo, worked: dict[tuple[str, datetime], float] | None = None) -> dict[str, dict[str, Any]]:
-    """SPEC 6 per clock: status, target_seconds, elapsed_seconds, deadline, breached, percent, started_at,
-    stopped_at; running clocks are brought up to `now` for display (nothing is stored). `worked`: working
-    seconds already counted to `now` (`Work.worked`, which the guards' `sla.*` names may have filled)."""
-    shown: dict[datetime, str] = {}  # a ticket's clocks mostly share their instants: format each once
-    if worked is None:  # and their running_since, on the same calendar
-        worked = {}
+class LocalTimes(dict[datetime, str]):
+    """Instants as ISO 8601 text in one time zone, each formatted once: a ticket's clocks and its own columns
+    share most of their instants (created = the clocks' start, the last change = a clock's stop)."""
 
-    def iso(value: datetime | None) -> str | None:
-        if value is None:
-            return None
-        text = shown.get(value)
-        if text is None:
-            text = shown[value] = value.astimezone(zone).isoformat()
+    __slots__ = ("zone",)
+
+    def __init__(self, zone: tzinfo):
+        super().__init__()
+        self.zone = zone
+
+    def __missing__(self, value: datetime) -> str:
+        text = self[value] = value.astimezone(self.zone).isoformat()
         return text
 
+
+def clock_views(clocks: Mapping[str, ClockRow], calendars: Mapping[str, m.Calendar], now: datetime,
+                zone: tzinfo, worked: dict[tuple[str, datetime], float] | None = None,
+                times: LocalTimes | None = None) -> dict[str, dict[str, Any]]:
+    """SPEC 6 per clock: status, target_seconds, elapsed_seconds, deadline, breached, percent, started_at,
+    stopped_at; running clocks are brought up to `now` for display (nothing is stored). `worked`: working
+    seconds already counted to `now` (`Work.worked`, which the guards' `sla.*` names may have filled);
+    `times`: the texts of instants in `zone` formatted so far."""
+    if worked is None:  # running clocks mostly share their running_since, on the same calendar
+        worked = {}
+    if times is None:
+        times = LocalTimes(zone)
     views = {}
     for name, row in clocks.items():
         status, elapsed, breached = live(row, now, calendars, worked)
         target = row.target_seconds
+        deadline, started, stopped = row.deadline, row.started_at, row.stopped_at
         views[name] = {
             "status": status,
             "target_seconds": target,
             "elapsed_seconds": round(elapsed, 3),
-            "deadline": iso(row.deadline) if row.phase == "running" else None,
+            "deadline": times[deadline] if deadline is not None and row.phase == "running" else None,
             "breached": breached,
             "percent": round(100.0 * elapsed / target, 2) if target else None,
-            "started_at": iso(row.started_at),
-            "stopped_at": iso(row.stopped_at),
+            "started_at": times[started] if started is not None else None,
+            "stopped_at": times[stopped] if stopped is not None else None,
         }
     return views
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from datetime import tzinfo
+from datetime import datetime
 from typing import Any
 
 from itsm.interpreter.model import PackSpec
@@ -74,15 +74,11 @@ def template_context(ticket: TicketRow, fields: Mapping[str, Any], requester: Ma
     return {"ticket": view, "actor": {"name": actor.name}, "requester": dict(requester)}
 
 
-def iso(value: Any, zone: tzinfo | None = None) -> str | None:
-    if value is None:
-        return None
-    return (value.astimezone(zone) if zone is not None else value).isoformat()
-
-
-def ticket_view(ticket: TicketRow, transitions: list[str] | None = None,
-                sla: dict[str, Any] | None = None, zone: tzinfo | None = None) -> dict[str, Any]:
-    """SPEC 10: GET /api/tickets/NUMBER."""
+def ticket_view(ticket: TicketRow, transitions: list[str], sla: dict[str, Any],
+                times: Mapping[datetime, str]) -> dict[str, Any]:
+    """SPEC 10: GET /api/tickets/NUMBER; `times`: instants as text in the pack's time zone (`live.LocalTimes`,
+    which the clocks' views share)."""
+    created, updated = ticket.created_at, ticket.updated_at
     return {
         "number": ticket.number,
         "process": ticket.process,
@@ -92,9 +88,9 @@ def ticket_view(ticket: TicketRow, transitions: list[str] | None = None,
         "assignee": ticket.assignee,
         "requester": ticket.requester,
         "fields": dict(ticket.fields or {}),
-        "sla": sla or {},
+        "sla": sla,
         "version": ticket.version,
-        "created_at": iso(ticket.created_at, zone),
-        "updated_at": iso(ticket.updated_at, zone),
-        "transitions": transitions if transitions is not None else [],
+        "created_at": times[created] if created is not None else None,
+        "updated_at": times[updated] if updated is not None else None,
+        "transitions": transitions,
     }
