@@ -1,0 +1,116 @@
+"""The transitions a ticket offers (`access.available`) are decided on a context holding only the people and
+clocks their guards read (`views.people_and_clocks_read`): checked against the reference, every guard
+tested on the full context, for guards reading the ticket, the actor, the requester and the clocks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from core_support import MONDAY_9, PACK, FakeLookups, created, person
+
+from itsm.engine.runtime.access import available, roles
+from itsm.engine.runtime.compiled import CompiledVersion, compile_version
+from itsm.engine.runtime.rules import Context, Request, plan, working
+from itsm.engine.runtime.snapshot import TicketSnapshot, UserFacts
+from itsm.engine.runtime.views import PEOPLE_AND_CLOCKS, people_and_clocks_read
+from itsm.engine.runtime.work import Work
+from itsm.interpreter import load_pack
+
+GUARDED = """  - {id: low_only, from: [working, waiting], to: working, roles: [agent], when: "impact == 'low'"}
+  - {id: not_bob, from: working, to: working, when: "actor.name != 'bob'"}
+  - {id: for_vip, from: [working, waiting], to: working, roles: [agent, requester], when: "requester.vip"}
+  - {id: own, from: working, to: working, when: "requester.name == actor.name"}
+  - {id: late, from: [new, working], to: working, roles: [agent], when: "sla.response.status == 'breached'"}
+  - id: mixed
+    from: [new, working]
+    to: working
+    when: >-
+      (impact == 'high' and sla.response.status != 'breached') or ('agent' in actor.roles and requester.org == 'x')
+  - id: on_event
+    from: [working, waiting]
+    to: working
+    roles: [agent]
+    when: "event == 'on_event' and state == 'working'"
+"""
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> CompiledVersion:
+    folder: Path = tmp_path_factory.mktemp("guarded")
+    marker = "  - id: spawn\n"
+    assert marker in PACK
+    (folder / "pack.yaml").write_text(PACK.replace(marker, GUARDED + marker))
+    pack = load_pack(folder)
+    return compile_version(pack.digest, pack)
+
+
+def reference(work: Work, outcomes: dict[str, set[bool]]) -> list[str]:
+    """`available` as it was: each guard tested on the whole context (`outcomes`: what each guard said)."""
+    out = []
+    for transition in work.process.transitions_from(work.ticket.state):
+        if transition.timed and transition.roles is None:
+            continue
+        if transition.roles is not None and not work.actor.is_system and roles(work).isdisjoint(transition.roles):
+            continue
+        if transition.guard is not None:
+            context = work.context()
+            context["event"] = transition.id
+            passed = transition.guard.test(context)
+            outcomes.setdefault(transition.id, set()).add(passed)
+            if not passed:
+                continue
+        out.append(transition.id)
+    return out
+
+
+def tickets(context: Context) -> list[TicketSnapshot]:
+    """New, working and waiting tickets of low and high impact, of a plain and a VIP requester."""
+    found = []
+    for impact in ("low", "high"):
+        new = created(context, {"summary": "Printer jams", "impact": impact})
+        request = Request("fire", person(context.compiled, "ann"), MONDAY_9 + timedelta(minutes=5),
+                          transition="start", values={"category": "hardware"})
+        made = plan(context, new, request)
+        assert made is not None
+        started = made.after(made.ticket._replace(version=2))
+        request = Request("fire", person(context.compiled, "ann"), MONDAY_9 + timedelta(minutes=9),
+                          transition="wait", values={"reason": "parts"})
+        made = plan(context, started, request)
+        assert made is not None
+        waiting = made.after(made.ticket._replace(version=3))
+        for ticket in (new, started, waiting):
+            found += [ticket, TicketSnapshot(ticket.ticket, ticket.clocks, UserFacts("rita", vip=True, org="x"))]
+    return found
+
+
+def test_only_the_people_and_clocks_an_expression_reads() -> None:
+    assert people_and_clocks_read(frozenset({"impact", "state"})) == frozenset()
+    assert people_and_clocks_read(frozenset({"actor.name", "impact"})) == {"actor"}
+    assert people_and_clocks_read(frozenset({"requester.vip", "sla.response.status", "actor"})) == PEOPLE_AND_CLOCKS
+
+
+def test_the_offered_transitions_are_those_of_guards_on_the_whole_context(guarded: CompiledVersion) -> None:
+    context = Context(guarded, FakeLookups())
+    outcomes: dict[str, set[bool]] = {}
+    for ticket in tickets(context):
+        for name in ("ann", "bob", "rita", "cid", "system"):
+            for later in (timedelta(minutes=10), timedelta(minutes=50), timedelta(hours=5)):
+                work = working(context, ticket, person(guarded, name), MONDAY_9 + later)
+                expected = reference(working(context, ticket, person(guarded, name), MONDAY_9 + later), outcomes)
+                assert available(work) == expected, (ticket.ticket.state, name, later)
+    # every guard was asked, and said yes somewhere and no somewhere else
+    assert set(outcomes) == {"finish", "low_only", "not_bob", "for_vip", "own", "late", "mixed", "on_event"}
+    assert {transition: said for transition, said in outcomes.items() if said != {True, False}} == {}
+
+
+def test_a_partial_context_holds_the_same_values_as_the_whole(guarded: CompiledVersion) -> None:
+    context = Context(guarded, FakeLookups())
+    ticket = tickets(context)[3]  # started, VIP requester
+    work = working(context, ticket, person(guarded, "ann"), MONDAY_9 + timedelta(hours=5))
+    whole = work.context()
+    for reads in (frozenset(), frozenset({"actor"}), frozenset({"requester", "sla"}), PEOPLE_AND_CLOCKS):
+        part = work.context(reads=reads)
+        assert {key for key in whole if key not in part} == PEOPLE_AND_CLOCKS - reads
+        assert all(part[key] == whole[key] for key in part)
