@@ -54,18 +54,22 @@ def available(work: Work) -> list[str]:
     context: dict[str, Any] | None = None  # the ticket's part, and of the people and clocks those in `parts`
     parts: frozenset[str] = frozenset()
     for transition in work.process.transitions_from(work.ticket.state):
-        if transition.timed and transition.roles is None:
-            continue
-        if transition.roles is not None and not work.actor.is_system:
+        if transition.roles is None:
+            if transition.timed:
+                continue
+        elif not work.actor.is_system:
             if held is None:
                 held = roles(work)
             if held.isdisjoint(transition.roles):
                 continue
         if transition.guard is not None:
             wanted = people_and_clocks_read(transition.guard.names)
-            if context is None or not wanted <= parts:
-                parts = parts | wanted
+            if context is None:
+                parts = wanted
                 context = work.context(reads=parts) if parts else ticket_context(work.ticket, work.fields, work.event)
+            elif not wanted <= parts:
+                work.add_to_context(context, wanted - parts)
+                parts = parts | wanted
             context["event"] = transition.id  # expressions only read the context
             if not transition.guard.test(context):
                 continue

@@ -43,20 +43,17 @@ def ticket_context(ticket: TicketRow, fields: Mapping[str, Any], event: str, sta
     return context
 
 
-def expression_context(ticket: TicketRow, fields: Mapping[str, Any], requester: Mapping[str, Any] | None,
-                       actor: Actor, event: str, state: str | None = None,
-                       reads: frozenset[str] = PEOPLE_AND_CLOCKS) -> dict[str, Any]:
-    """The plain dict expressions read (SPEC 5 names); `fields` may be a working copy of the ticket's.
-    `reads`: those of PEOPLE_AND_CLOCKS to include (`people_and_clocks_read`; `requester` may be None
-    without `requester`), for an expression that reads no other."""
-    context = ticket_context(ticket, fields, event, state)
+def add_people_and_clocks(context: dict[str, Any], requester: Mapping[str, Any] | None, actor: Actor,
+                          reads: frozenset[str] = PEOPLE_AND_CLOCKS) -> None:
+    """The rest of the plain dict expressions read (SPEC 5 names) after `ticket_context`: those of
+    PEOPLE_AND_CLOCKS in `reads` (`people_and_clocks_read`; `requester` may be None without `requester`), the
+    clocks empty (the caller has them)."""
     if "requester" in reads:
         context["requester"] = dict(requester or {})
     if "actor" in reads:
         context["actor"] = {"name": actor.name, "roles": sorted(actor.roles), "teams": list(actor.teams)}
     if "sla" in reads:
         context["sla"] = {}
-    return context
 
 
 @functools.lru_cache(maxsize=4096)

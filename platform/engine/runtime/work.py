@@ -36,7 +36,7 @@ from .sight import sees_ticket
 from .snapshot import TICKET_COLUMNS, ClockRow, HistoryEntry, Lookups, TicketRow, TicketSnapshot, UserFacts
 from .timeline import timeline_text
 from .urgency import urgency_columns
-from .views import PEOPLE_AND_CLOCKS, expression_context, person, template_context
+from .views import PEOPLE_AND_CLOCKS, add_people_and_clocks, person, template_context, ticket_context
 
 MAX_LINKED_DEPTH = 5
 _JSON_SCALARS = frozenset({str, int, float, bool})
@@ -261,15 +261,20 @@ class Work:
                 reads: frozenset[str] = PEOPLE_AND_CLOCKS) -> dict[str, Any]:
         """What expressions read; `reads`: only these of the requester, actor and clocks (the others are
         not worked out), for an expression known to read no other (`views.people_and_clocks_read`)."""
-        context = expression_context(self.ticket, self.fields, self.requester_facts if "requester" in reads else None,
-                                     self.actor, event or self.event, state, reads)
+        context = ticket_context(self.ticket, self.fields, event or self.event, state)
+        self.add_to_context(context, reads)
+        return context
+
+    def add_to_context(self, context: dict[str, Any], reads: frozenset[str]) -> None:
+        """The people and clocks of `reads` into `context` (made by `ticket_context`, or by `context()` with
+        other `reads`), then the names of the event being handled."""
+        add_people_and_clocks(context, self.requester_facts if "requester" in reads else None, self.actor, reads)
         if self.actor.is_system and "actor" in reads:  # the system actor holds every role (SPEC 4 scenario)
             context["actor"]["roles"] = list(system_roles(self.pack))
         if self.clocks and "sla" in reads:
             context["sla"] = clock_names(self.clocks, self.pack.calendars, self.now, self.worked)
         if self.extra_names:
             context.update(self.extra_names)
-        return context
 
     def mark(self) -> tuple[Any, ...]:
         """What SLA conditions and priorities read of the ticket, to tell whether actions changed it."""
