@@ -46,9 +46,21 @@ def may_fire(work: Work, transition: m.TransitionSpec) -> bool:
     return bool(roles(work) & set(transition.roles))
 
 
-def available(work: Work) -> list[str]:
-    """Transitions this actor may fire now: role held, from the current state, guard true (`may_fire`,
-    with the ticket roles and the guards' context worked out once for all the transitions)."""
+def available(work: Work, offered: dict[tuple[Any, ...], tuple[str, ...]] | None = None) -> list[str]:
+    """Transitions this actor may fire now: role held, from the current state, guard true (`may_fire`).
+    `offered`: what was worked out for the other tickets of a page, by what decides it (`_offered_key`):
+    tickets alike offer the same, and a page holds many alike."""
+    key = _offered_key(work) if offered is not None else None
+    if offered is None or key is None:
+        return _available(work)
+    known = offered.get(key)
+    if known is None:
+        known = offered[key] = tuple(_available(work))
+    return list(known)
+
+
+def _available(work: Work) -> list[str]:
+    """`available`, with the ticket roles and the guards' context worked out once for all the transitions."""
     result = []
     held: frozenset[str] | None = None
     context: dict[str, Any] | None = None  # the ticket's part, and of the people and clocks those in `parts`
@@ -77,6 +89,59 @@ def available(work: Work) -> list[str]:
     return result
 
 
+_ROW_NAMES = frozenset({"state", "priority", "team", "assignee", "number", "process"})  # `ticket_context`'s own
+_ABSENT = object()  # a name the context does not hold
+
+
+@per_spec
+def _guard_reads(process: m.ProcessSpec) -> dict[str, tuple[str, ...] | None]:
+    """Per state of `process`: the names of the ticket (top level) that the guards of the transitions from it
+    read, or None where a guard reads the requester or the clocks (each ticket's own: nothing to share). The
+    actor's names are the same for a whole page, `event` the transition's."""
+    out: dict[str, tuple[str, ...] | None] = {}
+    for state in process.states:
+        names: set[str] | None = set()
+        for transition in process.transitions_from(state.id):
+            for dotted in transition.guard.names if transition.guard is not None else ():
+                top = dotted.partition(".")[0]
+                if top in ("requester", "sla"):
+                    names = None
+                    break
+                if top not in ("actor", "event") and names is not None:
+                    names.add(top)
+            if names is None:
+                break
+        out[state.id] = tuple(sorted(names)) if names is not None else None
+    return out
+
+
+def _offered_key(work: Work) -> tuple[Any, ...] | None:
+    """Everything `available` decides by, for an actor's page of tickets: the process and state, the ticket
+    roles the actor holds, and the values (with their types) of the ticket's names that the guards read;
+    None when the guards read more than that (the requester, the clocks, an event's names) or a value is not
+    hashable."""
+    ticket = work.ticket
+    reads = _guard_reads(work.process).get(ticket.state)
+    if reads is None or work.extra_names:
+        return None
+    actor, fields = work.actor, work.fields
+    values: list[Any] = [work.process.id, ticket.state, ticket.requester == actor.name,
+                         ticket.assignee is not None and ticket.assignee == actor.name,
+                         ticket.team is not None and ticket.team in actor.teams]
+    for name in reads:  # as `ticket_context` has them: the row's columns over the fields, `channel` None
+        if name in _ROW_NAMES:
+            value = getattr(ticket, name)
+        else:
+            value = fields.get(name, None if name == "channel" else _ABSENT)
+        values += (type(value), value)
+    key = tuple(values)
+    try:
+        hash(key)
+    except TypeError:  # a list or an object among the values read
+        return None
+    return key
+
+
 def check_version(work: Work, version: int | None) -> None:
     ticket = work.ticket
     if version is not None and version != ticket.version:
@@ -84,12 +149,13 @@ def check_version(work: Work, version: int | None) -> None:
                                 number=ticket.number, version=ticket.version, sent=version))
 
 
-def view(work: Work, now: datetime) -> dict[str, Any]:
+def view(work: Work, now: datetime, offered: dict[tuple[Any, ...], tuple[str, ...]] | None = None) -> dict[str, Any]:
     """The ticket as the API shows it, for this actor, at `now` (SPEC 8: in the pack's time zone); a requester
-    never gets the values of the desk's own fields (`audience: agent`, `desk_only`)."""
+    never gets the values of the desk's own fields (`audience: agent`, `desk_only`). `offered`: the
+    transitions of the page's tickets so far (`available`)."""
     zone = ZoneInfo(work.pack.timezone)
     times = LocalTimes(zone)
-    shown = ticket_view(work.ticket, available(work),
+    shown = ticket_view(work.ticket, available(work, offered),
                         clock_views(work.clocks, work.pack.calendars, now, zone, work.worked, times), times)
     hidden = desk_only(work.form)
     if hidden and not is_agent(work):

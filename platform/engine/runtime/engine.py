@@ -153,7 +153,8 @@ class Engine:
             now = self.clock()
             found = list_page(session, compiled.pack, actor, filters, limit, cursor, now, count=count, before=before)
             context = self.context(session, compiled)
-            items = [view(working(context, ticket, actor, now), now) for ticket in found.items
+            offered: dict[tuple[Any, ...], tuple[str, ...]] = {}  # the transitions of tickets alike, worked out once
+            items = [view(working(context, ticket, actor, now), now, offered) for ticket in found.items
                      if ticket.ticket.process in compiled.pack.processes]
             return found._replace(items=items)
 

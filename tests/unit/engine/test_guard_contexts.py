@@ -1,6 +1,7 @@
 """The transitions a ticket offers (`access.available`) are decided on a context holding only the people and
-clocks their guards read (`views.people_and_clocks_read`): checked against the reference, every guard
-tested on the full context, for guards reading the ticket, the actor, the requester and the clocks."""
+clocks their guards read (`views.people_and_clocks_read`), and shared by the tickets of a page that are alike
+in all their guards read (`offered`): both checked against the reference, every guard tested on the full
+context, for guards reading the ticket, the actor, the requester and the clocks."""
 
 from __future__ import annotations
 
@@ -36,14 +37,31 @@ GUARDED = """  - {id: low_only, from: [working, waiting], to: working, roles: [a
 """
 
 
-@pytest.fixture(scope="module")
-def guarded(tmp_path_factory: pytest.TempPathFactory) -> CompiledVersion:
-    folder: Path = tmp_path_factory.mktemp("guarded")
+# guards that read only the ticket and the actor: what they offer is shared by the tickets alike
+SHARED = """  - {id: low_only, from: [working, waiting], to: working, roles: [agent], when: "impact == 'low'"}
+  - {id: not_bob, from: working, to: working, when: "actor.name != 'bob' and category != 'network'"}
+  - {id: on_event, from: [new, working], to: working, roles: [agent], when: "event == 'on_event' and code == 'x'"}
+  - {id: ours, from: working, to: working, roles: [team], when: "impact == 'high'"}
+  - {id: theirs, from: [working, waiting], to: working, roles: [requester, assignee]}
+"""
+
+
+def compiled_with(folder: Path, transitions: str) -> CompiledVersion:
     marker = "  - id: spawn\n"
     assert marker in PACK
-    (folder / "pack.yaml").write_text(PACK.replace(marker, GUARDED + marker))
+    (folder / "pack.yaml").write_text(PACK.replace(marker, transitions + marker))
     pack = load_pack(folder)
     return compile_version(pack.digest, pack)
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> CompiledVersion:
+    return compiled_with(tmp_path_factory.mktemp("guarded"), GUARDED)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> CompiledVersion:
+    return compiled_with(tmp_path_factory.mktemp("shared"), SHARED)
 
 
 def reference(work: Work, outcomes: dict[str, set[bool]]) -> list[str]:
@@ -68,8 +86,8 @@ def reference(work: Work, outcomes: dict[str, set[bool]]) -> list[str]:
 def tickets(context: Context) -> list[TicketSnapshot]:
     """New, working and waiting tickets of low and high impact, of a plain and a VIP requester."""
     found = []
-    for impact in ("low", "high"):
-        new = created(context, {"summary": "Printer jams", "impact": impact})
+    for impact, code in (("low", "x"), ("high", "x"), ("low", None), ("high", "y")):
+        new = created(context, {"summary": "Printer jams", "impact": impact, **({"code": code} if code else {})})
         request = Request("fire", person(context.compiled, "ann"), MONDAY_9 + timedelta(minutes=5),
                           transition="start", values={"category": "hardware"})
         made = plan(context, new, request)
@@ -114,3 +132,24 @@ def test_a_partial_context_holds_the_same_values_as_the_whole(guarded: CompiledV
         part = work.context(reads=reads)
         assert {key for key in whole if key not in part} == PEOPLE_AND_CLOCKS - reads
         assert all(part[key] == whole[key] for key in part)
+
+
+@pytest.mark.parametrize("pack", ["tiny", "guarded", "shared"])
+def test_tickets_alike_share_what_they_offer(pack: str, request: pytest.FixtureRequest) -> None:
+    """One `offered` per actor's page: each ticket offers what it offers alone, and tickets alike share it."""
+    version: CompiledVersion = request.getfixturevalue("compiled" if pack == "tiny" else pack)
+    context = Context(version, FakeLookups())
+    page = tickets(context)
+    page += [TicketSnapshot(t.ticket._replace(team=team, assignee=assignee, requester=requester), t.clocks,
+                            t.requester)
+             for t in page for team, assignee, requester in (("net", None, "rita"), ("desk", "bob", "una"))]
+    for name in ("ann", "bob", "rita", "cid", "system"):
+        offered: dict[tuple[object, ...], tuple[str, ...]] = {}
+        for ticket in page:
+            alone = available(working(context, ticket, person(version, name), MONDAY_9 + timedelta(hours=5)))
+            assert available(working(context, ticket, person(version, name), MONDAY_9 + timedelta(hours=5)),
+                             offered) == alone, (pack, name, ticket.ticket.state)
+        if pack != "guarded":  # every state there has a guard reading the requester or the clocks: no sharing
+            assert 0 < len(offered) < len(page)
+        else:
+            assert offered == {}
