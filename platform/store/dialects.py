@@ -26,6 +26,9 @@ def is_postgres(bind: Session | Connection) -> bool:
 def among(bind: Session | Connection, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
     """`column IN (values)`, as one array parameter on PostgreSQL."""
     listed = list(values)
-    if is_postgres(bind):
-        return column == any_(bindparam(None, listed, type_=ARRAY(column.type)))
-    return column.in_(listed)
+    return any_of(column, listed) if is_postgres(bind) else column.in_(listed)
+
+
+def any_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """PostgreSQL's `column = ANY(%(values)s)`, the values bound as one array of the column's type."""
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))

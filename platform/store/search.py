@@ -26,13 +26,10 @@ from itertools import groupby
 from typing import Any, cast
 
 from sqlalchemy import (
-    ARRAY,
-    BigInteger,
     ColumnElement,
     Float,
     Select,
     Table,
-    any_,
     bindparam,
     column,
     func,
@@ -46,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from .dialects import any_of
 from .models import SearchDocument, Ticket
 from .queries import APPEND_SEARCH_COMMENTS, REPLACE_SEARCH_DOCUMENT, WRITE_SEARCH_DOCUMENT
 from .search_stats import COLUMNS, TS_CONFIG, expected_shares
@@ -376,8 +374,7 @@ def _hits_postgres(query: Any, notes: ColumnElement[bool] | None, floor: int | N
     def hits(vector: str, score: ColumnElement[Any]) -> Select[Any]:
         found = select(*_hits(TICKETS.c.id, score)).select_from(in_range).where(VECTOR_COLUMNS[vector].op("@@")(query))
         if vector in known:
-            ids = bindparam(f"{vector}_ids", list(known[vector]), type_=ARRAY(BigInteger))
-            found = found.where(SEARCH.c.ticket_id == any_(ids))
+            found = found.where(any_of(SEARCH.c.ticket_id, known[vector]))
         return found
 
     public = hits(VECTORS[0], rank)

@@ -108,8 +108,7 @@ def snapshot(session: Session, row: Sequence[Any], clock_rows: Sequence[Sequence
         clock_rows = clocks.of_ticket(session, ticket.id) if ticket.id is not None else []
     if not requester_known and ticket.requester != SYSTEM:
         requester = users.named(session, ticket.requester)
-    return TicketSnapshot(ticket, {c[2]: _clock(c) for c in clock_rows},
-                          user_facts(requester) if ticket.requester != SYSTEM else None)
+    return _snapshot(ticket, clock_rows, user_facts(requester) if ticket.requester != SYSTEM else None)
 
 
 def snapshots(rows: Sequence[Sequence[Any]], clock_rows: Mapping[int, Sequence[Sequence[Any]]],
@@ -125,8 +124,12 @@ def snapshots(rows: Sequence[Sequence[Any]], clock_rows: Mapping[int, Sequence[S
             person = facts[name]
         else:
             person = facts[name] = user_facts(requesters.get(name)) if name != SYSTEM else None
-        out.append(TicketSnapshot(ticket, {c[2]: _clock(c) for c in clock_rows.get(ticket.id or 0, ())}, person))
+        out.append(_snapshot(ticket, clock_rows.get(ticket.id or 0, ()), person))
     return out
+
+
+def _snapshot(ticket: TicketRow, clock_rows: Sequence[Sequence[Any]], requester: UserFacts | None) -> TicketSnapshot:
+    return TicketSnapshot(ticket, {c[2]: _clock(c) for c in clock_rows}, requester)
 
 
 def _clock(row: Sequence[Any]) -> ClockRow:
