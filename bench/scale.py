@@ -65,6 +65,8 @@ BENCH = Path(__file__).resolve().parent
 GOV_DESK = BENCH.parent / "examples" / "gov-desk"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PER_DAY = 1000  # tickets a day: the seed's desk
+WEBHOOK_EXAMPLE = "https://hooks.example.invalid/wecom-robot"
+WEBHOOK_HERE = "http://127.0.0.1:9/wecom-robot"  # the discard port, closed: refused
 OPEN_DAYS = 20  # the newest tickets, clones of the templates still open: ~20,000 open at any size
 REQUESTERS = 20_000
 AGENTS = {"service_desk": 150, "hangzhou_desk": 20, "network_ops": 25, "desktop_support": 20,
@@ -101,6 +103,8 @@ def pack_with_agents(folder: Path) -> Path:
     """examples/gov-desk with AGENTS members added to each team (the demo members stay)."""
     pack = folder / "gov-desk"
     shutil.copytree(GOV_DESK, pack)
+    chat = pack / "notifications" / "sla_breach_chat.yaml"  # a robot that refuses at once, wherever DNS is slow
+    chat.write_text(chat.read_text(encoding="utf-8").replace(WEBHOOK_EXAMPLE, WEBHOOK_HERE), encoding="utf-8")
     for path in (pack / "teams").glob("*.yaml"):
         source = path.read_text(encoding="utf-8")
         out, team = [], None
@@ -597,7 +601,7 @@ def make_due(db: Database, count: int = 1000, skip: int = 0) -> None:
 def sweep_1000(desk: Desk) -> dict[str, Any]:
     """`itsm worker --once` with nothing due (the start-up), then with 1,000 running clocks made due: the
     difference, and what the second one said it did. The command also delivers the outbox (here to
-    addresses that answer nothing: SMTP on port 1, webhooks of example.invalid), so the sweep alone is
+    addresses that refuse at once: SMTP on port 1, the chat robot's webhook on 127.0.0.1:9), so the sweep alone is
     timed too, in this process (`worker.sweep` without delivery, the engine already started)."""
     env = {**os.environ, "ITSM_DATABASE_URL": desk.url, "ITSM_SMTP_PORT": "1"}
     command = [str(Path(sys.executable).with_name("itsm")), "worker", "--once"]

@@ -92,32 +92,40 @@ def _reindex(database: Database) -> None:
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between sweeps.")
 @click.option("--batch", default=500, show_default=True, help="Tickets per transaction.")
 @click.option("--once", is_flag=True, help="Run one sweep and exit (for cron or tests).")
+@click.option("--processes", type=click.IntRange(min=1), default=None,
+              help="Processes a round with much due work is shared among (default: the cores, up to 4, on "
+                   "PostgreSQL; 1 on SQLite).")
 @_engine_errors
-def worker(interval: float, batch: int, once: bool) -> None:
+def worker(interval: float, batch: int, once: bool, processes: int | None) -> None:
     """Fire due SLA warnings and breaches and timed transitions (auto-close).
 
     Any number of workers may share a PostgreSQL database; run one against SQLite. A worker starts without
     the database and waits for it, as it does when the database goes away later (--once fails instead).
+    A round with more than 100 tickets due is shared among processes forked for it (--processes).
     """
     import logging
 
     from itsm.engine import Engine
-    from itsm.engine.worker import fold_kpis, run_forever, settle, sweep
+    from itsm.engine.forks import default_processes
+    from itsm.engine.worker import run_forever, settle, shared_round
     from itsm.store import Database
 
     database = Database()
+    if processes is None or database.is_sqlite:  # one writer at a time on SQLite
+        processes = default_processes(database)
     if once or database.is_sqlite:  # the embedded file gets its tables on first use; a server is migrated apart
         database.ensure_schema()
     engine = Engine(database)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settle(engine)
     if once:
-        result = sweep(engine, batch)
+        result, folded = shared_round(engine, batch, processes)
         click.echo(f"swept: {result.summary()}")
-        click.echo(f"KPI sums: {fold_kpis(engine)} changed tickets counted")
+        click.echo(f"KPI sums: {folded} changed tickets counted")
         return
-    click.echo(f"worker: sweeping every {interval:g} s (Ctrl-C stops)")
-    run_forever(engine, interval, batch)
+    click.echo(f"worker: sweeping every {interval:g} s, in up to {processes} process"
+               f"{'es' if processes != 1 else ''} (Ctrl-C stops)")
+    run_forever(engine, interval, batch, processes=processes)
 
 
 @click.command()

@@ -1,19 +1,24 @@
 """The worker process (SPEC 8): due work of the runtime, then the outbox of the channels, round after round.
 
-`sweep` is one round (what `itsm worker --once` and the tests run); `run_forever` is the `itsm worker` loop.
+`sweep` is the due work and the deliveries of a round (what the tests run); `one_round` adds the KPI fold,
+and `shared_round` shares a large round among processes forked for it (`forks.py`): what `itsm worker
+--once` runs, and `run_forever`, the `itsm worker` loop, round after round.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 
-from itsm.store import NOT_MIGRATED, UNREACHABLE, outage, outage_line
+from itsm.store import NOT_MIGRATED, UNREACHABLE, clocks, outage, outage_line
 
 from .channels.delivery import deliver_outbox
 from .errors import NotFound
+from .forks import in_processes
 from .memory import settle_collector
 from .reports.kpis import bring_up_to_date
 from .reports.triage import retrain_due
@@ -23,6 +28,7 @@ from .runtime.sweep import DEFAULT_BATCH, SweepResult, sweep_due
 log = logging.getLogger("itsm.worker")
 RETRAIN_CHECK = 600.0  # seconds between two looks at whether a triage model is due for retraining
 KPI_SECONDS = 5.0  # how long a round may fold changed tickets into the KPI sums (a rebuild spreads over rounds)
+SHARE = 100  # due tickets a process is forked for at least: fewer are done sooner than a fork is made
 
 
 class Retrainer:
@@ -85,6 +91,35 @@ def fold_kpis(engine: Engine, batches: int | None = None, seconds: float | None 
     return bring_up_to_date(engine, pack, engine.clock(), batches=batches, seconds=seconds)
 
 
+def one_round(engine: Engine, batch: int | None = None, kpi_seconds: float | None = None) -> tuple[SweepResult, int]:
+    """A sweep with its deliveries, then the KPI fold (for about `kpi_seconds`, or all of it): the sweep's
+    result and the tickets folded."""
+    result = sweep(engine, batch)
+    return result, fold_kpis(engine, seconds=kpi_seconds)
+
+
+def shared_round(engine: Engine, batch: int | None = None, processes: int = 1,
+                 kpi_seconds: float | None = None, share: int = SHARE) -> tuple[SweepResult, int]:
+    """`one_round`, in up to `processes` processes forked for it when enough tickets are due (`share` each;
+    one process on SQLite), every process claiming batches of an even share of them (at most `batch`): the
+    round's results added up. The due tickets are counted first; what falls due meanwhile is left to
+    whichever process looks last."""
+    batch = batch or DEFAULT_BATCH
+    due = 0
+    if processes > 1 and not engine.db.is_sqlite:
+        with engine.db.read() as session:
+            due = clocks.due_tickets(session, engine.clock(), processes * max(batch, share))
+    count = min(processes, due // share)
+    if count <= 1:
+        return one_round(engine, batch, kpi_seconds)
+    share = min(batch, math.ceil(due / count))
+    results = in_processes(count, engine.db, partial(one_round, engine, share, kpi_seconds))
+    total, folded = SweepResult(), 0
+    for result, tickets in results:
+        total, folded = total + result, folded + tickets
+    return total, folded
+
+
 @dataclass
 class Backoff:
     """Exponential waits while the database is away: `first`, twice that, ... up to `cap` seconds."""
@@ -105,18 +140,20 @@ class Backoff:
 
 def run_forever(engine: Engine, interval: float = 5.0, batch: int = DEFAULT_BATCH,
                 stop: threading.Event | None = None, backoff: Backoff | None = None,
-                retrainer: Retrainer | None = None) -> None:
-    """Sweep every `interval` seconds until `stop` is set. While the database is away (or not migrated yet)
-    the worker waits with exponential backoff and tries again, from the start as later (SPEC 8). Triage
-    models are retrained as solved tickets accumulate (`Retrainer`)."""
+                retrainer: Retrainer | None = None, processes: int = 1) -> None:
+    """A round every `interval` seconds until `stop` is set, shared among up to `processes` processes when
+    much is due (`shared_round`; never while a triage model is being trained in a thread of this one:
+    a fork copies only the thread that makes it, and whatever locks the others held). While the database
+    is away (or not migrated yet) the worker waits with exponential backoff and tries again, from the start
+    as later (SPEC 8). Triage models are retrained as solved tickets accumulate (`Retrainer`)."""
     stop = stop or threading.Event()
     backoff = backoff or Backoff()
     retrainer = retrainer or Retrainer(engine)
     while not stop.is_set():
         started = time.monotonic()
         try:
-            result = sweep(engine, batch)
-            folded = fold_kpis(engine, seconds=KPI_SECONDS)
+            training = retrainer.thread is not None and retrainer.thread.is_alive()
+            result, folded = shared_round(engine, batch, 1 if training else processes, KPI_SECONDS)
         except Exception as exc:
             reason = outage(exc)
             if reason is None:  # the worker outlives a bad sweep; the next one retries

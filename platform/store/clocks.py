@@ -68,6 +68,13 @@ def due_ticket_ids(session: Session, now: datetime, limit: int) -> tuple[list[in
     return [ticket_id for ticket_id in locked if ticket_id in still], len(locked) >= limit
 
 
+def due_tickets(session: Session, now: datetime, up_to: int) -> int:
+    """How many tickets have a clock due before `now`, counted no further than `up_to` (a worker deciding
+    whether the due work is worth sharing among several processes)."""
+    due = select(CLOCKS.c.ticket_id).where(CLOCKS.c.next_timer_at < now).distinct().limit(up_to)
+    return session.scalar(select(func.count()).select_from(due.subquery())) or 0
+
+
 def by_key_only(session: Session) -> None:
     """PostgreSQL: this transaction reaches its rows by key. Without planner statistics (a bulk import not
     yet analyzed, a server with autovacuum off) PostgreSQL would read all clock rows to find a batch's."""

@@ -100,6 +100,11 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def forked(self) -> None:
+        """In a process just forked from one that used this database: leave the parent's pooled connections
+        to the parent (closing them here would close its sockets) and open new ones when asked."""
+        self.engine.dispose(close=False)
+
 
 UNREACHABLE = "unreachable"
 NOT_MIGRATED = "not_migrated"

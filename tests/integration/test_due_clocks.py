@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, select, text
 from itsm.engine import Engine
 from itsm.engine.people.users import add_user
 from itsm.engine.runtime.sweep import SweepResult
-from itsm.engine.worker import sweep
+from itsm.engine.worker import shared_round, sweep
 from itsm.store import Comment, Database, Event, Link, OutboxMessage, SlaClock, Ticket
 
 from support import DEFINITIONS, DEMO_USERS, Clock
@@ -335,6 +335,25 @@ def test_one_sweep_clears_every_due_clock_when_tickets_have_two(db: Database) ->
     assert (result.clocks, result.due_clocks, result.batches, result.full) == (6, 12, 2, False)
     with db.read() as session:
         assert session.scalars(select(SlaClock.id).where(SlaClock.next_timer_at <= clock.now)).all() == []
+
+
+def test_a_round_shared_among_forked_processes_fires_every_due_clock_once(db: Database) -> None:
+    """On PostgreSQL a round with enough due tickets is shared among processes forked for it: each claims
+    batches of its share, and together they fire every due clock exactly once and fold every ticket into
+    the KPI sums. On SQLite (one writer) the round stays in this process."""
+    desk, clock = _tickets_with_two_due_clocks(db, 24)
+    result, folded = shared_round(desk, batch=500, processes=2, share=8)
+    assert (result.clocks, result.due_clocks, result.failed, folded) == (24, 48, 0, 24)
+    # one batch here; there each of two processes claims 12 tickets, then finds nothing more: 2 + 2 looks
+    assert result.batches == (1 if db.is_sqlite else 4)
+    with db.read() as session:
+        assert session.scalars(select(SlaClock.id).where(SlaClock.next_timer_at <= clock.now)).all() == []
+        breaches = session.scalars(select(OutboxMessage.ticket_id)
+                                   .where(OutboxMessage.notification == "sla_breach")).all()
+        sla_events = session.execute(select(Event.ticket_id, Event.data["clock"].as_string())
+                                     .where(Event.kind == "sla", Event.data["breach"].as_boolean())).all()
+    assert len(breaches) == 48 and len(set(breaches)) == 24  # both clocks of each ticket, once each
+    assert len(sla_events) == len(set(sla_events)) == 48
 
 
 def test_worker_once_clears_every_due_clock_and_says_what_it_did(db_url: str, db: Database,

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
 from itsm.engine.people.users import add_user
+from itsm.store import rows
 from itsm.web import create_app, engine_of
 
 from support import DEFINITIONS, deployed_app
@@ -645,3 +648,22 @@ def test_an_agent_recording_an_incident_attaches_it_to_an_ongoing_outage(app: Fl
         ("parent", outage)]
     assert "1 linked" in lars.get("/new/incident").text  # the outage now shows its child
     assert 'name="_outage"' not in Browser(app, "rita").get("/new/incident").text  # requesters never link
+
+
+def test_the_ticket_page_says_a_clocks_warnings_and_what_its_breach_actions_changed(app: Flask) -> None:
+    """A clock's step is said with its warnings; the event of what its actions changed (an escalation's new
+    team) as an update with the changes, not as a clock without a name."""
+    engine = engine_of(app)
+    number = engine.create(engine.actor("rita"), "incident", {"short_description": "Printer jammed"})["number"]
+    with engine.db.write() as session:
+        ticket_id = session.scalar(text("SELECT id FROM tickets WHERE number = :n"), {"n": number})
+        at, version = datetime.now(UTC), engine.definitions.active_id()
+        rows.append(session, ticket_id, [
+            {"at": at, "actor": "system", "kind": "sla", "changes": {},
+             "data": {"clock": "resolution", "status": "running", "breach": False, "warnings": ["75%"]},
+             "definitions_version": version},
+            {"at": at, "actor": "system", "kind": "sla", "changes": {"team": ["service_desk", "network_ops"]},
+             "data": {}, "definitions_version": version}], [], [])
+    page = Browser(app, "lars").get(f"/tickets/{number}").text
+    assert "(warning at 75%)" in page
+    assert "<strong>None</strong>" not in page and "Updated the ticket." in page

@@ -14,6 +14,7 @@ Internal comments never reach the formatter; comment events are said by the comm
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,19 +33,42 @@ COLUMNS = ("priority", "team", "assignee", "requester")  # the ticket's own colu
 def timeline_text(entries: Iterable[HistoryEntry], pack: m.PackSpec, process: m.ProcessSpec,
                   language: str | None = None) -> str:
     """The entries (oldest first, as given) as lines in `language` (the pack's when None or not spoken)."""
-    words = Wording(pack, process, spoken(language, pack.language))
-    zone = ZoneInfo(pack.timezone)
+    words = wording(pack, process, spoken(language, pack.language))
+    zone, system = words.zone, say("system", words.language)
+    moments: dict[datetime, str] = {}  # an instant said once: the events of one change share it
     lines = []
     for entry in entries:
         what = words.entry(entry)
         if what:
-            who = say("system", words.language) if entry.actor == "system" else entry.actor
-            lines.append(f"{say_moment(entry.at, zone, words.language)}  {who}  {what}")
+            moment = moments.get(entry.at)
+            if moment is None:
+                moment = moments[entry.at] = say_moment(entry.at, zone, words.language)
+            lines.append(f"{moment}  {system if entry.actor == 'system' else entry.actor}  {what}")
     return "\n".join(lines)
 
 
+_WORDINGS: dict[tuple[int, int, str], tuple[m.PackSpec, Wording]] = {}
+_KEPT = 32  # wordings kept (a process's packs in a few languages)
+
+
+def wording(pack: m.PackSpec, process: m.ProcessSpec, language: str) -> Wording:
+    """The `Wording` of a pack's process in a language, made once: a sweep says hundreds of timelines. (Kept
+    by identity, since a compiled pack holds dicts; the entry keeps the pack alive, so while it is kept an
+    id it holds is this pack's own.)"""
+    key = (id(pack), id(process), language)
+    kept = _WORDINGS.get(key)
+    if kept is None:
+        if len(_WORDINGS) >= _KEPT:
+            _WORDINGS.clear()
+        kept = _WORDINGS[key] = (pack, Wording(pack, process, language))
+    return kept[1]
+
+
 class Wording:
-    """How one pack's process says its entries in one language."""
+    """How one pack's process says its entries in one language. The lines most histories repeat (clock
+    steps, assignments, transitions that changed no field) are said once and remembered (`MEMORY` of them)."""
+
+    MEMORY = 4096
 
     def __init__(self, pack: m.PackSpec, process: m.ProcessSpec, language: str):
         self.pack = pack
@@ -52,8 +76,21 @@ class Wording:
         self.form = pack.forms.get(process.form)
         self.positions = {spec.id: at for at, spec in enumerate(self.form.fields if self.form is not None else ())}
         self.language = language
+        self.zone = ZoneInfo(pack.timezone)
+        self._said: dict[tuple[Any, ...], str] = {}
 
     def entry(self, entry: HistoryEntry) -> str:
+        key = _repeated(entry)
+        if key is None:
+            return self._entry(entry)
+        said = self._said.get(key)
+        if said is None:
+            if len(self._said) >= self.MEMORY:
+                self._said.clear()
+            said = self._said[key] = self._entry(entry)
+        return said
+
+    def _entry(self, entry: HistoryEntry) -> str:
         kind, data, language = entry.kind, entry.data or {}, self.language
         if kind == "comment":  # a comment row says it; the comment event carries no text
             return say("comment", language, text=clip(entry.text, MAX_COMMENT)) if entry.text is not None else ""
@@ -73,10 +110,15 @@ class Wording:
             reason = str(data.get("reason") or "routing")
             return say("assigned", language, team=team, user=user,
                        reason=word_or(f"reason.{reason}", language, reason))
+        if kind == "sla" and not data.get("clock"):  # what a clock's actions changed (an escalation's team)
+            return self.with_changes(say("updated", language), entry.changes) if entry.changes else ""
         if kind == "sla":
             status = str(data.get("status"))
+            warnings = data.get("warnings")
             return say("sla", language, clock=self.clock(str(data.get("clock"))),
-                       status=word_or(f"status.{status}", language, status),
+                       status=word_or(f"status.{status}", language, status) + (say(
+                           "sla_warning", language, percents=say("list_separator", language).join(
+                               str(w) for w in warnings)) if isinstance(warnings, list) and warnings else ""),
                        breach=say("sla_breach", language) if data.get("breach") and status != "breached" else "")
         if kind == "escalation" and data.get("result") == "no next tier":
             return say("escalation_none", language, team=self.team(data.get("team")))
@@ -166,6 +208,22 @@ class Wording:
             if level.id == level_id:
                 return level.label.get(self.language) or level_id
         return level_id
+
+
+def _repeated(entry: HistoryEntry) -> tuple[Any, ...] | None:
+    """What the line of an entry many histories share depends on (its time and actor apart), or None."""
+    kind, data = entry.kind, entry.data
+    if entry.changes:
+        return None
+    if kind == "sla" and data:
+        warnings = data.get("warnings")
+        return (kind, data.get("clock"), data.get("status"), bool(data.get("breach")),
+                tuple(warnings) if isinstance(warnings, list) else warnings)
+    if kind == "routing" and data:
+        return kind, data.get("team"), data.get("assignee"), data.get("reason")
+    if kind == "transition":
+        return kind, entry.transition, entry.from_state, entry.to_state
+    return None
 
 
 def clip(value: Any, limit: int = MAX_VALUE) -> str:

@@ -41,6 +41,7 @@ _TABLE: dict[str, tuple[str, str]] = {  # key: (en, zh-CN)
     "comment": ("comment: {text}", "备注：{text}"),
     "sla": ("SLA {clock}: {status}{breach}", "SLA {clock}：{status}{breach}"),
     "sla_breach": (", breached", "，已超时"),
+    "sla_warning": (" (warning at {percents})", "（已达 {percents} 预警）"),
     "escalation_none": ("escalation: no next tier ({team})", "升级：已无上一级处理组（{team}）"),
     "renamed": ("state renamed ({source} -> {target})", "状态改名（{source} → {target}）"),
     "triage": ("set by triage model {model}", "由分派辅助模型 {model} 设置"),

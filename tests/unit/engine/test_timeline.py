@@ -174,6 +174,33 @@ def test_long_values_and_comments_are_clipped_and_an_empty_history_is_empty(comp
     assert lines(compiled, "en", []) == ""
 
 
+def test_a_clocks_warnings_and_what_its_actions_changed_are_said(compiled: CompiledVersion) -> None:
+    later = AT + timedelta(hours=1)
+    entries = [HistoryEntry(AT, "rita", "sla", data={"clock": "response", "status": "running", "warnings": []}),
+               HistoryEntry(later, "system", "sla", data={"clock": "response", "status": "running",
+                                                          "breach": False, "warnings": ["50%", "75%"]}),
+               HistoryEntry(later, "system", "sla", changes={"team": ["network_ops", "desk"]}),  # an escalation's
+               HistoryEntry(later, "system", "sla")]  # nothing to say
+    assert lines(compiled, "en", entries).splitlines() == [
+        "2026-03-09 10:55 (UTC+8)  rita  SLA Time to respond: running",
+        "2026-03-09 11:55 (UTC+8)  system  SLA Time to respond: running (warning at 50%, 75%)",
+        "2026-03-09 11:55 (UTC+8)  system  updated: Team = desk"]
+    assert lines(compiled, "zh-CN", entries).splitlines()[1:] == [
+        "2026-03-09 11:55（UTC+8）  系统  SLA 响应时限：计时中（已达 50%、75% 预警）",
+        "2026-03-09 11:55（UTC+8）  系统  更新：处理组为“desk”"]
+
+
+def test_lines_said_once_are_said_alike_for_every_ticket(compiled: CompiledVersion) -> None:
+    """The lines many histories share are remembered per pack, process and language: a second ticket with
+    the same steps at other times by other people reads the same words, and another language its own."""
+    first = lines(compiled, "en")
+    shifted = [entry._replace(at=entry.at + timedelta(days=1), actor="ruth" if entry.actor == "rita" else entry.actor)
+               for entry in HISTORY]
+    second = lines(compiled, "en", shifted)
+    assert second.replace("2026-03-10", "2026-03-09").replace("ruth", "rita") == first == ENGLISH
+    assert lines(compiled, "zh-CN", shifted).replace("2026-03-10", "2026-03-09").replace("ruth", "rita") == CHINESE
+
+
 def stored(compiled: CompiledVersion, lookups: FakeLookups) -> TicketSnapshot:
     """Ticket 1 as stored, with HISTORY as its events and comments."""
     request = Request("create", person(compiled, "rita"), AT, process="ticket", values={"summary": "VPN down"})
