@@ -207,10 +207,15 @@ class BatchLookups:
             self._locales.update(found)
             self._absent.update(name for name in missing if name not in found)
 
+    def _read_with_members(self, names: Sequence[str]) -> None:
+        """Escalations ask about a team's members, notifications about their languages: when a name is new,
+        every team's members are read with it (in one statement), so most later tickets ask nothing."""
+        if any(name not in self._locales and name not in self._absent for name in names):
+            self._read_users([*names, *(member.user for team in self.batch.context.compiled.pack.teams.values()
+                                        for member in team.members)])
+
     def user_exists(self, name: str) -> bool:
-        if name not in self._locales and name not in self._absent:  # escalations ask about a team's members
-            self._read_users([name, *(member.user for team in self.batch.context.compiled.pack.teams.values()
-                                      for member in team.members)])
+        self._read_with_members([name])
         return name in self._locales
 
     def cursor(self, routing_id: str, team: str) -> int:
@@ -229,7 +234,7 @@ class BatchLookups:
         return numbering.next_number(self.batch.session, self.batch.db, prefix)
 
     def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
-        self._read_users(names)
+        self._read_with_members(names)
         return {name: self._locales[name] for name in names if name in self._locales}
 
     def watchers(self, ticket_id: int) -> Sequence[Any]:

@@ -145,13 +145,28 @@ class Wording:
         return say("other", language, kind=name, details=details) if details else name
 
     def with_changes(self, what: str, changes: Mapping[str, Any] | None) -> str:
-        shown = [say("change", self.language, field=self.field(name), value=clip(self.value(name, new)))
+        shown = [self.change(name, new)
                  for name, (_, new) in sorted((changes or {}).items(), key=lambda item: self.order(item[0]))
                  if name not in QUIET_CHANGES and new not in (None, "", [])]
         if not shown:
             return what
         joined = say("changes_separator", self.language).join(shown)
         return say("with_changes", self.language, what=what, changes=joined)
+
+    def change(self, name: str, value: Any) -> str:
+        """`Field = value`; remembered for a value from a fixed set (a choice, a team, a priority level, a flag),
+        which most changes set, not for free text."""
+        spec = self.form.by_id.get(name) if self.form is not None else None
+        fixed = isinstance(value, (str, bool, int)) and (name in ("team", "priority") or (
+            spec is not None and bool(spec.choices)) or isinstance(value, bool))
+        if fixed:
+            said = self._said.get(("change", name, type(value), value))
+            if said is not None:
+                return said
+        said = say("change", self.language, field=self.field(name), value=clip(self.value(name, value)))
+        if fixed:
+            self._said[("change", name, type(value), value)] = said
+        return said
 
     def order(self, name: str) -> tuple[int, str]:
         """Changes in the form's order, then the ticket's own columns: the same line whatever order the
