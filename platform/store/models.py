@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 OPEN_CLOCKS = "phase IN ('running', 'paused')"  # the clocks `ix_sla_clocks_open` holds
+CLAIMABLE_MESSAGES = "status IN ('pending', 'sending')"  # the messages `ix_outbox_claimable` holds
 # The open tickets, as each database's queries say it (a partial index serves only a query that implies
 # its condition, and SQLite sees that only in the very words: SQLAlchemy writes `is_open = 1` there).
 OPEN_TICKETS = {"postgresql": "is_open", "sqlite": "is_open = 1"}
@@ -318,7 +319,13 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # The messages not yet sent nor given up on, in the order senders claim them: a claim reads its few
+        # from here and stops, however many are due (a backlog of thousands after an outage).
+        Index("ix_outbox_claimable", "next_attempt_at", "id",
+              postgresql_where=sql_text(CLAIMABLE_MESSAGES), sqlite_where=sql_text(CLAIMABLE_MESSAGES)),
+    )
 
 
 class SlaClock(Base):

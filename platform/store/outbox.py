@@ -7,88 +7,115 @@ to give up are the engine's decisions (`itsm.engine.channels.delivery`).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.orm import Session
 
-from .models import OutboxMessage, Ticket
+from . import bulk
+from .dialects import among
+from .models import CLAIMABLE_MESSAGES, OutboxMessage, Ticket
 
-CLAIMABLE = ("pending", "sending")  # a `sending` message whose claim expired is claimable again
+OUTBOX = cast(Table, OutboxMessage.__table__)  # a delivery round's statements: Core, no ORM objects to load
+TICKETS = cast(Table, Ticket.__table__)
+
+
+@dataclass(frozen=True)
+class Message:
+    """An outbox message as its claim left it: `sending`, the claim expiring at `next_attempt_at`."""
+
+    id: int
+    created_at: datetime
+    ticket_id: int | None
+    notification: str
+    channel: str
+    recipients: list[str]
+    subject: str
+    body: str
+    url: str | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
 
 
 @dataclass(frozen=True)
 class Delivery:
     """A message to send and the number of its ticket (None: no ticket, or the ticket is gone)."""
 
-    message: OutboxMessage
+    message: Message
     ticket_number: str | None
+
+
+CLAIMED = (OUTBOX.c.id, OUTBOX.c.created_at, OUTBOX.c.ticket_id, OUTBOX.c.notification, OUTBOX.c.channel,
+           OUTBOX.c.recipients, OUTBOX.c.subject, OUTBOX.c.body, OUTBOX.c.url, OUTBOX.c.attempts)
 
 
 def claim_due(session: Session, now: datetime, claim_until: datetime, limit: int) -> list[Delivery]:
     """Claim up to `limit` messages due (`next_attempt_at` at or before `now`), longest due first: they become
     `sending` until `claim_until`. Returns them with their tickets' numbers. PostgreSQL skips messages that
     another sender's open transaction holds, so senders never wait on each other nor take the same message;
-    SQLite has one writer anyway."""
-    query = (select(OutboxMessage).where(OutboxMessage.status.in_(CLAIMABLE), OutboxMessage.next_attempt_at <= now)
-             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit))
+    SQLite has one writer anyway. A `sending` message whose claim expired is claimable again. The due
+    messages are read from `ix_outbox_claimable`, in its order."""
+    query = (select(*CLAIMED, TICKETS.c.number).outerjoin(TICKETS, TICKETS.c.id == OUTBOX.c.ticket_id)
+             .where(text(f"outbox.{CLAIMABLE_MESSAGES}"), OUTBOX.c.next_attempt_at <= now)
+             .order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    messages = list(session.scalars(query))
-    if not messages:
+        query = query.with_for_update(skip_locked=True, of=OUTBOX)
+    rows = session.execute(query).all()
+    if not rows:
         return []
-    session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([message.id for message in messages]))
-                    .values(status="sending", next_attempt_at=claim_until))  # the loaded messages follow
-    ticket_ids = {message.ticket_id for message in messages if message.ticket_id}
-    numbers = {ticket_id: number for ticket_id, number in session.execute(
-        select(Ticket.id, Ticket.number).where(Ticket.id.in_(ticket_ids)))} if ticket_ids else {}
-    return [Delivery(message, numbers.get(message.ticket_id) if message.ticket_id else None) for message in messages]
+    session.execute(update(OUTBOX).where(among(session, OUTBOX.c.id, [row.id for row in rows]))
+                    .values(status="sending", next_attempt_at=claim_until))
+    return [Delivery(Message(row.id, row.created_at, row.ticket_id, row.notification, row.channel,
+                             list(row.recipients or []), row.subject, row.body, row.url, "sending", row.attempts,
+                             claim_until), row.number) for row in rows]
 
 
-def load(session: Session, message_ids: Collection[int]) -> dict[int, OutboxMessage]:
-    """The messages that still exist, read in one statement: while the caller holds them (the session keeps
-    only weak references), the outcome functions below find them in the session without a query each."""
+def attempts_of(session: Session, message_ids: Collection[int]) -> dict[int, int]:
+    """id -> attempts so far, of the messages that still exist."""
     if not message_ids:
         return {}
-    query = select(OutboxMessage).where(OutboxMessage.id.in_(list(message_ids)))
-    return {message.id: message for message in session.scalars(query)}
+    query = select(OUTBOX.c.id, OUTBOX.c.attempts).where(among(session, OUTBOX.c.id, message_ids))
+    return {message_id: attempts for message_id, attempts in session.execute(query)}
 
 
-def count_attempt(session: Session, message_id: int) -> int | None:
-    """One more attempt at sending the message: its number of attempts now (None: the message is gone)."""
-    message = session.get(OutboxMessage, message_id)
-    if message is None:
-        return None
-    message.attempts += 1
-    return message.attempts
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a claimed message. `sent`; `retry`: pending again, due at `at`, its error kept;
+    `failed`: given up on, never claimed again; `released`: not tried (its sender ran out of time), pending
+    again, due at `at`, its attempts and last error as they were. `attempts`: counted with this one."""
+
+    message_id: int
+    kind: str
+    attempts: int = 0
+    at: datetime | None = None  # sent at (`sent`), due again at (`retry`, `released`)
+    error: str | None = None
 
 
-def mark_sent(session: Session, message_id: int, at: datetime) -> None:
-    _set(session, message_id, status="sent", sent_at=at, last_error=None)
+def _changes(outcome: Outcome) -> dict[str, Any]:
+    if outcome.kind == "sent":
+        return {"status": "sent", "attempts": outcome.attempts, "sent_at": outcome.at, "last_error": None}
+    if outcome.kind == "retry":
+        return {"status": "pending", "attempts": outcome.attempts, "next_attempt_at": outcome.at,
+                "last_error": outcome.error}
+    if outcome.kind == "failed":
+        return {"status": "failed", "attempts": outcome.attempts, "last_error": outcome.error}
+    if outcome.kind == "released":
+        return {"status": "pending", "next_attempt_at": outcome.at}
+    raise ValueError(f"unknown outcome {outcome.kind!r}")
 
 
-def mark_failed(session: Session, message_id: int, error: str) -> None:
-    """Given up on: never claimed again."""
-    _set(session, message_id, status="failed", last_error=error)
-
-
-def retry_at(session: Session, message_id: int, at: datetime, error: str) -> None:
-    """Pending again, due at `at`."""
-    _set(session, message_id, status="pending", next_attempt_at=at, last_error=error)
-
-
-def release(session: Session, message_id: int, at: datetime) -> None:
-    """Claimed but not tried (its sender ran out of time): pending again, due at `at`, no attempt counted."""
-    _set(session, message_id, status="pending", next_attempt_at=at)
-
-
-def _set(session: Session, message_id: int, **values: object) -> None:
-    message = session.get(OutboxMessage, message_id)  # from the session's identity map after `load`
-    if message is not None:
-        for name, value in values.items():
-            setattr(message, name, value)
+def record(session: Session, outcomes: Sequence[Outcome]) -> None:
+    """The outcomes of a group of messages: one statement for the outcomes of each kind among them (a
+    message deleted since its claim matches no row)."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for outcome in outcomes:
+        by_kind.setdefault(outcome.kind, []).append({"b_id": outcome.message_id, **_changes(outcome)})
+    for rows in by_kind.values():
+        bulk.update_rows(session.connection(), OUTBOX, ("id",), rows)
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ def emails_by_name(session: Session, names: Collection[str]) -> dict[str, str]:
     """name -> mail address of the users named that have one, in no particular order."""
     if not names:
         return {}
-    rows = session.execute(select(User.name, User.email).where(among(session, User.name, names)))
+    rows = session.execute(select(_USERS.c.name, _USERS.c.email).where(among(session, _USERS.c.name, names)))
     return {name: email for name, email in rows if email}
 
 

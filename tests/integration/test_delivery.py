@@ -380,3 +380,64 @@ def test_https_webhooks_share_one_tls_context_that_still_verifies_the_server(eng
         errors = [session.get(OutboxMessage, i).last_error for i in ids]  # type: ignore[union-attr]
     assert all(error and "CERTIFICATE_VERIFY_FAILED" in error for error in errors), errors
     assert delivery._opener() is delivery._opener()
+
+
+def test_a_round_tries_an_smtp_server_that_refuses_once_and_composes_no_mail(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every mail of the round is retried with the error of the one connection tried, as each would have been."""
+    from itsm.engine.channels import delivery
+
+    clock = Clock(engine.clock())
+    engine.clock = clock
+    with engine.db.write() as session:
+        session.execute(delete(OutboxMessage))
+    monkeypatch.setenv("ITSM_SMTP_PORT", _refused_url().rsplit(":", 1)[1].split("/")[0])
+    connects, composed = [], []
+    connect, mail = delivery._connect, delivery._mail
+    monkeypatch.setattr(delivery, "_connect", lambda: connects.append(1) or connect())
+    monkeypatch.setattr(delivery, "_mail", lambda *args: composed.append(1) or mail(*args))
+    ids = [_queue(engine, "email", recipients=(f"person{i}@example.invalid",)) for i in range(3)]
+    nobody = _queue(engine, "email", recipients=("user:nobody-with-that-name",))
+    result = delivery.deliver_outbox(engine)
+    assert (result.sent, result.retried, len(connects), len(composed)) == (1, 3, 1, 0)
+    with engine.db.read() as session:
+        rows = {m.id: m for m in session.scalars(select(OutboxMessage))}
+    for i in ids:
+        assert (rows[i].status, rows[i].attempts, rows[i].next_attempt_at, rows[i].last_error) == (
+            "pending", 1, clock.now + backoff(1), "ConnectionRefusedError: [Errno 111] Connection refused")
+    assert rows[nobody].status == "sent"
+
+
+def test_a_round_looks_a_webhook_host_up_once_and_builds_no_tls_context_for_it(
+        engine: Engine, receiver: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Webhooks to a host whose name does not resolve all fail with that error after one lookup; the TLS
+    context is not built for them (nor for a refused connection), only for a TLS connection."""
+    from itsm.engine.channels import delivery
+
+    Receiver.failures = 0
+    with engine.db.write() as session:
+        session.execute(delete(OutboxMessage))
+    lookups: list[str] = []
+    getaddrinfo = socket.getaddrinfo
+
+    def resolve(host: str, *args: object, **kwargs: object) -> object:
+        lookups.append(host)
+        if host == "hooks.example.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    delivery._tls_context.cache_clear()
+    unresolved = [_queue(engine, url="https://hooks.example.invalid/wecom-robot") for _ in range(3)]
+    refused = _queue(engine, url=_refused_url().replace("http:", "https:"))
+    answered = _queue(engine, url=receiver)
+    result = delivery.deliver_outbox(engine)
+    assert (result.sent, result.retried) == (1, 4)
+    assert lookups.count("hooks.example.invalid") == 1
+    assert delivery._tls_context.cache_info().currsize == 0
+    outcomes = _outcomes(engine)
+    assert outcomes[answered] == ("sent", 1, False) and outcomes[refused] == ("pending", 1, True)
+    with engine.db.read() as session:
+        errors = {session.get(OutboxMessage, i).last_error for i in unresolved}  # type: ignore[union-attr]
+    assert errors == {"URLError: <urlopen error [Errno -2] Name or service not known>"}
+    assert all(outcomes[i] == ("pending", 1, True) for i in unresolved)

@@ -88,20 +88,27 @@ def test_outbox_claims_the_longest_due_messages_once(db: Database) -> None:
         claimed = [session.get(OutboxMessage, i) for i in (first, second, third)]
         assert [(m.status, m.next_attempt_at) for m in claimed if m] == [("sending", now + timedelta(minutes=5))] * 3
     with db.write() as session:
-        held = outbox.load(session, [first, second, third, 10_000])
-        assert set(held) == {first, second, third}
-        assert outbox.count_attempt(session, first) == 1
-        outbox.retry_at(session, first, now + timedelta(minutes=1), "boom")
-        assert outbox.count_attempt(session, second) == 1
-        outbox.mark_sent(session, second, now)
-        outbox.release(session, third, now)  # not tried: due again, no attempt counted
-        assert outbox.count_attempt(session, 10_000) is None
+        assert outbox.attempts_of(session, [first, second, third, 10_000]) == {first: 0, second: 0, third: 0}
+        outbox.record(session, [outbox.Outcome(first, "retry", 1, at=now + timedelta(minutes=1), error="boom"),
+                                outbox.Outcome(second, "sent", 1, at=now),
+                                outbox.Outcome(third, "released", at=now),  # not tried: due again, no attempt
+                                outbox.Outcome(10_000, "failed", 8, error="gone")])  # deleted: matches nothing
     later = now + timedelta(minutes=2)
     with db.write() as session:  # the retry and the released message are due again; the sent one never is
         again = outbox.claim_due(session, later, later + timedelta(minutes=5), 10)
         assert [(d.message.id, d.message.attempts) for d in again] == [(third, 0), (first, 1)]
-        sent = session.get(OutboxMessage, second)
-        assert sent is not None and sent.status == "sent" and sent.attempts == 1
+        rows = {m.id: m for m in session.scalars(select(OutboxMessage))}
+    assert (rows[first].last_error, rows[third].last_error) == ("boom", None)
+    assert (rows[second].status, rows[second].attempts, rows[second].sent_at, rows[second].last_error) == (
+        "sent", 1, now, None)
+    assert 10_000 not in rows
+    with db.write() as session:
+        outbox.record(session, [outbox.Outcome(first, "failed", 8, error="still boom")])
+        assert outbox.attempts_of(session, [first]) == {first: 8}
+    with db.read() as session:
+        failed = session.get(OutboxMessage, first)
+        assert failed is not None and (failed.status, failed.last_error) == ("failed", "still boom")
+        assert failed.next_attempt_at == later + timedelta(minutes=5)  # as its claim left it
 
 
 def test_outbox_claims_read_their_tickets_numbers(engine: Engine) -> None:

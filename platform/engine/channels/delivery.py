@@ -4,8 +4,10 @@ Messages are claimed a few at a time (status `sending`, claims expiring after CL
 transaction, sent outside any transaction, then their outcomes recorded together (`sent`, a retry, `failed`);
 a worker that dies mid-send leaves claims that expire and those messages are sent again (at least once, never
 for a change that rolled back: only committed rows exist). Failures retry with exponential backoff; after
-MAX_ATTEMPTS a message is `failed`. The mails of a round share one SMTP connection; webhooks share one TLS
-context per process.
+MAX_ATTEMPTS a message is `failed`. The mails of a round share one SMTP connection (a server that could not be
+reached is not tried again in that round) and its parsed headers; a webhook host whose name did not resolve
+is not looked up again in the round; webhooks share one TLS context per process, built at the first TLS
+connection.
 
 Settings come from the environment: ITSM_SMTP_HOST (default 127.0.0.1), ITSM_SMTP_PORT (25),
 ITSM_SMTP_USER, ITSM_SMTP_PASSWORD, ITSM_SMTP_STARTTLS (1 to use it), ITSM_MAIL_FROM, and
@@ -26,16 +28,21 @@ import json
 import logging
 import os
 import smtplib
+import socket
 import ssl
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email import policy as email_policy
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime, make_msgid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from itsm.store import OutboxMessage
 from itsm.store import outbox as stored
 from itsm.store.users import emails_by_name
 
@@ -74,12 +81,13 @@ def deliver_outbox(engine: Engine, batch: int = 50) -> DeliveryResult:
     recorded in one transaction. The next group is claimed only when the previous one is recorded, so a claim
     waits for at most GROUP sends, never behind other slow sends, and cannot expire before its send is over."""
     result = DeliveryResult()
-    mailer = Mailer()
+    mailer, webhooks = Mailer(), Webhooks()
+    emails: dict[str, str | None] = {}
     try:
         while batch > 0:
             limit = min(GROUP, batch)
-            group = _claim(engine, limit)
-            outcomes = _send(engine, group, mailer)
+            group = _claim(engine, limit, emails)
+            outcomes = _send(engine, group, mailer, webhooks)
             _record(engine, outcomes, result)
             batch -= len(group)
             if len(group) < limit or any(error == RELEASED for _, error in outcomes):
@@ -91,7 +99,7 @@ def deliver_outbox(engine: Engine, batch: int = 50) -> DeliveryResult:
 
 @dataclass(frozen=True)
 class _Claimed:
-    message: OutboxMessage
+    message: stored.Message
     ticket_number: str | None
     addresses: list[str]  # a mail's, resolved when it was claimed
 
@@ -99,24 +107,28 @@ class _Claimed:
 RELEASED = "not tried: its claim had grown old"  # the outcome of a message left to the next round
 
 
-def _claim(engine: Engine, limit: int) -> list[_Claimed]:
-    """Up to `limit` due messages claimed, with their tickets' numbers and their mails' addresses."""
+def _claim(engine: Engine, limit: int, emails: dict[str, str | None]) -> list[_Claimed]:
+    """Up to `limit` due messages claimed, with their tickets' numbers and their mails' addresses. `emails`:
+    the users' addresses read so far in the round (None: the user has none), read once a round."""
     teams = engine.definitions.active().pack.teams  # before the transaction: it may read the active version
     with engine.db.write() as session:
         now = engine.clock()
         found = stored.claim_due(session, now, now + CLAIM, limit)
         wanted = {d.message.id: _recipients(teams, d.message.recipients) for d in found
                   if d.message.channel != "webhook"}
-        emails = emails_by_name(session, {name for _, names in wanted.values() for name in names})
+        unknown = {name for _, names in wanted.values() for name in names} - emails.keys()
+        if unknown:
+            read = emails_by_name(session, unknown)
+            emails.update((name, read.get(name)) for name in unknown)
     group = []
     for d in found:
         addresses, names = wanted.get(d.message.id, ([], set()))
-        addresses = addresses + [email for name, email in emails.items() if name in names]
+        addresses = addresses + [email for name, email in emails.items() if email and name in names]
         group.append(_Claimed(d.message, d.ticket_number, list(dict.fromkeys(addresses))))
     return group
 
 
-def _send(engine: Engine, group: list[_Claimed], mailer: Mailer) -> list[tuple[int, str | None]]:
+def _send(engine: Engine, group: list[_Claimed], mailer: Mailer, webhooks: Webhooks) -> list[tuple[int, str | None]]:
     """(message id, error: None when sent, RELEASED when not tried) for each message of the group, in order."""
     claimed = time.monotonic()
     outcomes: list[tuple[int, str | None]] = []
@@ -127,11 +139,9 @@ def _send(engine: Engine, group: list[_Claimed], mailer: Mailer) -> list[tuple[i
         error = None
         try:
             if item.message.channel == "webhook":
-                _post_webhook(engine, item.message, item.ticket_number)
-            else:
-                mail = _mail(item.message, item.addresses, item.ticket_number)
-                if mail is not None:  # nobody with an address: nothing to send (not an error worth retrying)
-                    mailer.send(mail)
+                webhooks.post(engine, item.message, item.ticket_number)
+            elif item.addresses:  # nobody with an address: nothing to send (not an error worth retrying)
+                mailer.send(item.message, item.addresses, item.ticket_number)
         except Exception as exc:  # any failure of the far side: retry later
             error = f"{exc.__class__.__name__}: {exc}"
         outcomes.append((item.message.id, error))
@@ -143,25 +153,27 @@ def _record(engine: Engine, outcomes: list[tuple[int, str | None]], result: Deli
     if not outcomes:
         return
     with engine.db.write() as session:
-        present = stored.load(session, [message_id for message_id, _ in outcomes])
+        present = stored.attempts_of(session, [message_id for message_id, _ in outcomes])
         now = engine.clock()
+        done = []
         for message_id, error in outcomes:
             if message_id not in present:
                 continue
             if error == RELEASED:
-                stored.release(session, message_id, now)
+                done.append(stored.Outcome(message_id, "released", at=now))
                 continue
-            attempts = stored.count_attempt(session, message_id) or 0
+            attempts = present[message_id] + 1
             if error is None:
-                stored.mark_sent(session, message_id, now)
+                done.append(stored.Outcome(message_id, "sent", attempts, at=now))
                 result.sent += 1
             elif attempts >= MAX_ATTEMPTS:
-                stored.mark_failed(session, message_id, error)
+                done.append(stored.Outcome(message_id, "failed", attempts, error=error))
                 result.failed += 1
                 log.warning("giving up on outbox message %s after %s attempts: %s", message_id, attempts, error)
             else:
-                stored.retry_at(session, message_id, now + backoff(attempts), error)
+                done.append(stored.Outcome(message_id, "retry", attempts, at=now + backoff(attempts), error=error))
                 result.retried += 1
+        stored.record(session, done)
 
 
 def _recipients(teams: Mapping[str, TeamSpec], recipients: list[str]) -> tuple[list[str], set[str]]:
@@ -195,12 +207,11 @@ def thread_id(number: str, domain: str | None = None) -> str:
     return f"<{number}.ticket@{domain or mail_domain()}>"
 
 
-def _mail(message: OutboxMessage, addresses: list[str], number: str | None = None) -> EmailMessage | None:
-    """The mail of a message (None: nobody to send it to)."""
-    if not addresses:
-        return None
+def _mail(message: stored.Message, addresses: list[str], number: str | None = None,
+          policy: EmailPolicy[EmailMessage] = email_policy.default) -> EmailMessage:
+    """The mail of a message (`policy`: the email package's default, or a round's that keeps parsed headers)."""
     domain = mail_domain()
-    mail = EmailMessage()
+    mail = EmailMessage(policy=policy)
     mail["From"] = os.environ.get("ITSM_MAIL_FROM", "itsm@localhost")
     mail["To"] = ", ".join(addresses)
     mail["Subject"] = " ".join(message.subject.split())  # a header is one line, whatever the fields hold
@@ -215,29 +226,73 @@ def _mail(message: OutboxMessage, addresses: list[str], number: str | None = Non
     return mail
 
 
+class RoundHeaders(HeaderRegistry):
+    """The email package's header registry, keeping what the mails of a delivery round repeat: it builds a
+    class for every header it parses, and parses the same From, MIME headers, Date (to the second) and often
+    To and thread ids again for each mail (~0.5 ms a mail). Parsed headers are immutable: the round's mails
+    share them, and the bytes sent are those of the default policy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.classes: dict[str, type[BaseHeader]] = {}
+        self.parsed: dict[tuple[str, str], BaseHeader] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        if key not in self.classes:
+            self.classes[key] = super().__getitem__(name)
+        return self.classes[key]
+
+    def __call__(self, name: str, value: Any) -> BaseHeader:
+        if not isinstance(value, str):
+            return super().__call__(name, value)
+        key = (name, value)
+        if key not in self.parsed:
+            self.parsed[key] = super().__call__(name, value)
+        return self.parsed[key]
+
+
 class Mailer:
     """One SMTP connection for the mails of a delivery round: opened for the first mail, closed at the end.
     A failed send closes it (that message fails; the next mail opens a new connection). A connection that the
-    server dropped since the previous mail (closed, reset, 421) is opened anew for one more try."""
+    server dropped since the previous mail (closed, reset, 421) is opened anew for one more try. A connection
+    that could not be opened is not tried again in the round: its error is that of every later mail (a server
+    that is away would otherwise cost each mail a connection timeout). A mail is composed only once there is
+    a connection to send it over."""
 
     def __init__(self) -> None:
         self.smtp: smtplib.SMTP | None = None
+        self.unreachable: Exception | None = None
+        self.policy = email_policy.default.clone(header_factory=RoundHeaders())
 
-    def send(self, mail: EmailMessage) -> None:
-        if self.smtp is not None:
-            try:
-                self.smtp.send_message(mail)
-                return
-            except Exception as exc:
-                self.close()
-                if not _dropped(exc):
-                    raise
-        self.smtp = _connect()
+    def send(self, message: stored.Message, addresses: list[str], number: str | None) -> None:
+        smtp, kept = self.smtp, self.smtp is not None
+        if smtp is None:
+            smtp = self._open()
+        mail = _mail(message, addresses, number, self.policy)
         try:
-            self.smtp.send_message(mail)
+            smtp.send_message(mail)
+            return
+        except Exception as exc:
+            self.close()
+            if not kept or not _dropped(exc):
+                raise
+        smtp = self._open()  # the server had dropped the kept connection: once more on a new one
+        try:
+            smtp.send_message(mail)
         except Exception:
             self.close()
             raise
+
+    def _open(self) -> smtplib.SMTP:
+        if self.unreachable is not None:
+            raise self.unreachable
+        try:
+            self.smtp = _connect()
+        except Exception as exc:
+            self.unreachable = exc
+            raise
+        return self.smtp
 
     def close(self) -> None:
         smtp, self.smtp = self.smtp, None
@@ -286,12 +341,50 @@ def retry_delivery(engine: Engine, message_id: int) -> bool:
 
 
 @functools.cache
-def _opener() -> urllib.request.OpenerDirector:
-    """urllib's default opener with one TLS context for the process: without it every HTTPS request builds
-    its own and reads the system's certificates again (~18 ms a webhook)."""
+def _tls_context() -> ssl.SSLContext:
+    """The process's TLS context for webhooks: without it every HTTPS request builds its own and reads the
+    system's certificates again (~18 ms a webhook)."""
     context = ssl._create_default_https_context()  # what http.client builds per request (verifying)
     context.set_alpn_protocols(["http/1.1"])  # as http.client does for a context of its own
-    return urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+    return context
+
+
+class _TLSOnConnect(ssl.SSLContext):
+    """What urllib is given as its TLS context: http.client takes a context when it sets a connection up but
+    uses it only to wrap the socket once connected, so the process's context (`_tls_context`) is built then,
+    not for a webhook whose host does not resolve or refuses the connection."""
+
+    def wrap_socket(self, sock: socket.socket, server_side: bool = False, do_handshake_on_connect: bool = True,
+                    suppress_ragged_eofs: bool = True, server_hostname: str | bytes | None = None,
+                    session: ssl.SSLSession | None = None) -> ssl.SSLSocket:
+        return _tls_context().wrap_socket(sock, server_side, do_handshake_on_connect, suppress_ragged_eofs,
+                                          server_hostname, session)
+
+
+@functools.cache
+def _opener() -> urllib.request.OpenerDirector:
+    """urllib's default opener with the process's TLS context (built at the first TLS connection)."""
+    return urllib.request.build_opener(urllib.request.HTTPSHandler(context=_TLSOnConnect(ssl.PROTOCOL_TLS_CLIENT)))
+
+
+class Webhooks:
+    """The webhooks of a delivery round. A host whose name did not resolve is not looked up again in the
+    round: that error is every later webhook's to it (each lookup of a missing name asks the DNS server
+    again, and one that drops the query keeps the round waiting five seconds)."""
+
+    def __init__(self) -> None:
+        self.unresolved: dict[str, urllib.error.URLError] = {}
+
+    def post(self, engine: Engine, message: stored.Message, number: str | None) -> None:
+        host = urllib.parse.urlsplit(message.url or "").hostname
+        if host in self.unresolved:
+            raise self.unresolved[host]
+        try:
+            _post_webhook(engine, message, number)
+        except urllib.error.URLError as exc:
+            if host and isinstance(exc.reason, socket.gaierror):
+                self.unresolved[host] = exc
+            raise
 
 
 def signature(payload: bytes, secret: str) -> str:
@@ -307,7 +400,7 @@ def content_type_of(body: str) -> str:
     return "application/json"
 
 
-def _post_webhook(engine: Engine, message: OutboxMessage, number: str | None) -> None:
+def _post_webhook(engine: Engine, message: stored.Message, number: str | None) -> None:
     """POST the rendered body as written; the notification's content type and headers are read from the
     active pack (a notification removed since the message was written gets the defaults)."""
     if not message.url:
