@@ -15,6 +15,7 @@ worker's `deliver_outbox` (rounds of up to 50) until none is due, in two cases:
 Prints, per case, the median over R runs of the time per message and the transactions, commits and SQL
 statements per message. Old against new cannot run in one checkout: run this script with the older code
 first on the path (e.g. an extracted `platform/` named `itsm` in PYTHONPATH) and compare.
+bench/delivery_round.py times one round in a fresh process on the seed-scale desk instead.
 """
 
 from __future__ import annotations
