@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -81,6 +82,9 @@ def history(session: Session, ticket_id: int) -> list[HistoryEntry]:
     return histories(session, [ticket_id])[ticket_id]
 
 
+_IN_ORDER = itemgetter(0, 1, 2)  # (instant, events before comments, id)
+
+
 def histories(session: Session, ticket_ids: Sequence[int]) -> dict[int, list[HistoryEntry]]:
     """`history` of each of `ticket_ids` (an empty list for a ticket without any), in two statements
     whatever their number: a sweep's batch quotes the timelines of hundreds of tickets."""
@@ -95,8 +99,8 @@ def histories(session: Session, ticket_ids: Sequence[int]) -> dict[int, list[His
         found[ticket_id].append((at, 1, comment_id, HistoryEntry(at, author, "comment", text=text)))
     out: dict[int, list[HistoryEntry]] = {}
     for ticket_id, entries in found.items():
-        entries.sort(key=lambda item: item[:3])
-        out[ticket_id] = [entry for *_, entry in entries]
+        entries.sort(key=_IN_ORDER)
+        out[ticket_id] = [item[3] for item in entries]
     return out
 
 
