@@ -25,13 +25,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy import Connection, Table, case, delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from . import settings
+from .bulk import insert_rows
+from .dialects import among, is_postgres
 from .models import Event, KpiDay, KpiFact, KpiPending, SlaClock, Ticket
-from .reports import IdSet, TicketScope, TicketTiming, timings_by_ticket
+from .reports import IdSet, TicketScope, TicketTiming, seconds, timings_query
 
 FINGERPRINT = "kpi_facts"  # the settings key of the rules the stored facts were computed under
 LAYOUT = 1  # bumped when what a fact holds changes: the facts are then rebuilt
@@ -151,73 +153,79 @@ def rebuild(session: Session, rules: Rules) -> int:
 
 
 def fold(session: Session, rules: Rules, limit: int = 1000) -> int:
-    """Bring the facts of up to `limit` pending tickets up to date, and the day sums with them: how many."""
-    taken = (delete(KpiPending).where(KpiPending.ticket_id.in_(
-        select(KpiPending.ticket_id).order_by(KpiPending.ticket_id).limit(limit).scalar_subquery()))
-        .returning(KpiPending.ticket_id))
-    ids = sorted(session.scalars(taken))
+    """Bring the facts of up to `limit` pending tickets up to date, and the day sums with them: how many.
+    Only the facts that differ are written (a swept breach changes the facts of few of its tickets). Core
+    statements on the session's connection, the ids one array parameter on PostgreSQL: a fold's cost is
+    the rows it reads, not compiling and parsing statements of a placeholder per ticket."""
+    connection = session.connection()
+    taken = (delete(_PENDING).where(_PENDING.c.ticket_id.in_(
+        select(_PENDING.c.ticket_id).order_by(_PENDING.c.ticket_id).limit(limit).scalar_subquery()))
+        .returning(_PENDING.c.ticket_id))
+    ids = sorted(connection.scalars(taken))
     if not ids:
         return 0
-    among = IdSet.of(ids)  # a range holds tickets that were not pending too: their facts are recomputed
-    new = compute(session, among, rules)
-    old = [Fact(*row) for row in session.execute(select(*_COLUMNS).where(among.holds(KpiFact.ticket_id)))]
+    tickets = IdSet.of(ids, array=is_postgres(session))  # a range holds tickets that were not pending too
+    new = {fact.ticket_id: fact for fact in compute(session, tickets, rules)}
+    old = {row[0]: Fact(*row) for row in connection.execute(select(*_FACTS_COLUMNS).where(
+        tickets.holds(_FACTS.c.ticket_id))).all()}
+    gone = [fact for ticket_id, fact in old.items() if new.get(ticket_id) != fact]
+    added = [fact for ticket_id, fact in new.items() if old.get(ticket_id) != fact]
     change: Counter[tuple[date, str, str, str, str]] = Counter()
-    for facts, sign in ((old, -1), (new, 1)):
+    for facts, sign in ((gone, -1), (added, 1)):
         for fact in facts:
             for figure, key, amount in contributions(fact):
                 change[(fact.day, fact.process, fact.team or "", figure, key)] += sign * amount
-    session.execute(delete(KpiFact).where(among.holds(KpiFact.ticket_id)))
-    if new:
-        session.execute(insert(_FACTS), [fact._asdict() for fact in new])
-    _add_to_days(session, {key: amount for key, amount in change.items() if amount})
+    if gone:
+        connection.execute(delete(_FACTS).where(among(connection, _FACTS.c.ticket_id,
+                                                      [fact.ticket_id for fact in gone])))
+    insert_rows(connection, _FACTS, [fact._asdict() for fact in added])
+    _add_to_days(connection, {key: amount for key, amount in change.items() if amount})
     return len(ids)
 
 
-def _add_to_days(session: Session, change: Mapping[tuple[date, str, str, str, str], int]) -> None:
+def _add_to_days(connection: Connection, change: Mapping[tuple[date, str, str, str, str], int]) -> None:
     """Add the amounts to their day rows (in key order, as every fold does), and drop rows summing to 0."""
     if not change:
         return
-    statement = _UPSERT[session.get_bind().dialect.name](_DAYS)
+    statement = _UPSERT[connection.dialect.name](_DAYS)
     statement = statement.on_conflict_do_update(
         index_elements=["day", "process", "team", "figure", "key"],
         set_={"amount": _DAYS.c.amount + statement.excluded.amount})
     names = ("day", "process", "team", "figure", "key")
-    session.execute(statement, [{**dict(zip(names, key, strict=True)), "amount": amount}
-                                for key, amount in sorted(change.items())])
-    session.execute(delete(KpiDay).where(KpiDay.day.in_(sorted({key[0] for key in change})), KpiDay.amount == 0))
+    connection.execute(statement, [{**dict(zip(names, key, strict=True)), "amount": amount}
+                                   for key, amount in sorted(change.items())])
+    connection.execute(delete(_DAYS).where(among(connection, _DAYS.c.day, sorted({key[0] for key in change})),
+                                           _DAYS.c.amount == 0))
 
 
 def compute(session: Session, ids: IdSet, rules: Rules) -> list[Fact]:
-    """The facts of the tickets `ids` of the rules' processes, from their rows, events and clocks."""
-    scope = TicketScope(tuple(rules.resolving), ids=ids)
-    timings = dict(timings_by_ticket(session, scope, acting_kinds=rules.acting_kinds,
-                                     ignored_actor=rules.ignored_actor, resolving=rules.resolving,
-                                     reopening=rules.reopening))
-    recorded: dict[int, str | None] = {
-        ticket_id: channel for ticket_id, channel in session.execute(
-            select(Event.ticket_id, Event.data["channel"].as_string())
-            .where(ids.holds(Event.ticket_id), Event.kind == "create"))}
+    """The facts of the tickets `ids` of the rules' processes, from their rows, events and clocks: one read
+    of each ticket's row and events (its timings, its fields, the channel its create event recorded), one
+    of its stopped clocks."""
+    rated = sorted({name for name in rules.rating_fields.values() if name})  # just these values of the fields
+    recorded = func.max(case((Event.kind == "create", Event.data["channel"].as_string())))
+    query = timings_query(session, TicketScope(tuple(rules.resolving), ids=ids), acting_kinds=rules.acting_kinds,
+                          ignored_actor=rules.ignored_actor, resolving=rules.resolving, reopening=rules.reopening,
+                          columns=(Ticket.process, Ticket.team, Ticket.priority, Ticket.created_at,
+                                   Ticket.fields["channel"].as_string(), *(Ticket.fields[name] for name in rated)),
+                          over_events=(recorded,))
+    connection = session.connection()
     met: dict[int, list[str]] = {}
     breached: dict[int, list[str]] = {}
-    for ticket_id, clock, status, was_breached in session.execute(
-            select(SlaClock.ticket_id, SlaClock.clock, SlaClock.status, SlaClock.breached)
-            .where(ids.holds(SlaClock.ticket_id), SlaClock.phase == "stopped").order_by(SlaClock.clock)):
+    for ticket_id, clock, status, was_breached in connection.execute(
+            select(_CLOCKS.c.ticket_id, _CLOCKS.c.clock, _CLOCKS.c.status, _CLOCKS.c.breached)
+            .where(ids.holds(_CLOCKS.c.ticket_id), _CLOCKS.c.phase == "stopped").order_by(_CLOCKS.c.clock)).all():
         (breached if was_breached or status == "breached" else met).setdefault(ticket_id, []).append(clock)
-    rated = sorted({name for name in rules.rating_fields.values() if name})  # just these values of the fields
     out = []
-    for row in session.execute(select(Ticket.id, Ticket.process, Ticket.team, Ticket.priority, Ticket.org,
-                                      Ticket.created_at, Ticket.fields["channel"],
-                                      *(Ticket.fields[name] for name in rated)).where(ids.holds(Ticket.id))):
-        ticket_id, process, team, priority, org, created_at, channel, *ratings = tuple(row)
-        if ticket_id not in timings:
-            continue  # a process the pack no longer has: no report counts it
-        ack, resolve, reopened, moved, _ = timings[ticket_id]
+    for row in connection.execute(query).all():  # only tickets of the rules' processes with events: no report
+        # counts those of a process the pack no longer has
+        ticket_id, ack, resolve, reopened, moved, org, process, team, priority, created_at, channel, *more = row
+        *ratings, recorded_channel = more
         field = rules.rating_fields.get(process)
-        out.append(Fact(ticket_id, process, team, priority, org,
-                        channel_of(_text(channel), recorded.get(ticket_id)),
+        out.append(Fact(ticket_id, process, team, priority, org, channel_of(_text(channel), recorded_channel),
                         _rating(ratings[rated.index(field)]) if field else None, created_at,
-                        rules.day_of(created_at), _ms(ack), _ms(resolve), reopened, moved,
-                        ",".join(met.get(ticket_id, ())), ",".join(breached.get(ticket_id, ()))))
+                        rules.day_of(created_at), _ms(seconds(ack)), _ms(seconds(resolve)), bool(reopened),
+                        bool(moved), ",".join(met.get(ticket_id, ())), ",".join(breached.get(ticket_id, ()))))
     return out
 
 
@@ -239,7 +247,8 @@ def _ms(seconds: float | None) -> int | None:
 
 
 _COLUMNS = tuple(getattr(KpiFact, name) for name in Fact._fields)
-_FACTS, _DAYS = cast(Table, KpiFact.__table__), cast(Table, KpiDay.__table__)  # Core: one multi-row INSERT
+_FACTS, _DAYS, _PENDING, _CLOCKS = (cast(Table, model.__table__) for model in (KpiFact, KpiDay, KpiPending, SlaClock))
+_FACTS_COLUMNS = tuple(_FACTS.c[name] for name in Fact._fields)
 
 
 # -- reading them ----------------------------------------------------------------------------------------------

@@ -15,14 +15,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, insert, select
 
 from itsm.engine import Engine
 from itsm.engine.reports import kpis
 from itsm.engine.reports.kpis import bring_up_to_date, fact_rules, kpi_report, kpi_scope
 from itsm.engine.worker import fold_kpis
 from itsm.store import Database, kpi_facts
-from itsm.store.models import KpiDay, KpiFact, KpiPending
+from itsm.store.bulk import insert_rows
+from itsm.store.models import KpiDay, KpiFact, KpiPending, Ticket
 
 from support import Clock, demo_desk
 
@@ -197,3 +198,48 @@ def test_too_much_to_fold_reads_the_events_until_the_worker_caught_up(desk: Engi
         assert session.scalar(select(KpiPending.ticket_id)) is None
     from_sums, from_events = both(desk, monkeypatch)
     assert from_sums == from_events == report | {"generated_at": from_sums["generated_at"]}
+
+
+def _facts(desk: Engine) -> dict[int, kpi_facts.Fact]:
+    with desk.db.read() as session:
+        return {row[0]: kpi_facts.Fact(*row) for row in session.execute(select(*(
+            getattr(KpiFact, name) for name in kpi_facts.Fact._fields)))}
+
+
+def test_a_fold_writes_only_the_facts_that_changed(desk: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    pack = desk.definitions.active().pack
+    bring_up_to_date(desk, pack, desk.clock())
+    before = _facts(desk)
+    inserted: list[int] = []
+    written: list[str] = []
+
+    def recording(connection: Any, table: Any, rows: Any) -> int:
+        inserted.extend(row["ticket_id"] for row in rows)
+        return insert_rows(connection, table, rows)
+
+    def statement(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
+        if sql.lstrip().upper().startswith(("INSERT", "DELETE", "UPDATE")) and "kpi_pending" not in sql:
+            written.append(sql)
+
+    monkeypatch.setattr(kpi_facts, "insert_rows", recording)
+    event.listen(desk.db.engine, "before_cursor_execute", statement)
+    try:
+        with desk.db.write() as session:  # every ticket pending again, none changed
+            session.execute(insert(KpiPending).from_select(["ticket_id"], select(Ticket.id)))
+        assert bring_up_to_date(desk, pack, desk.clock()) == 60
+        assert inserted == [] and written == []
+        assert _facts(desk) == before
+        with desk.db.read() as session:
+            changed, waiting, team = session.execute(select(Ticket.id, Ticket.number, Ticket.team).where(
+                Ticket.state == "new").order_by(Ticket.id).limit(1)).one()
+        desk.fire(desk.actor(pack.teams[team].members[0].user), waiting, "start", {})  # acknowledged now
+        with desk.db.write() as session:
+            session.execute(insert(KpiPending).from_select(
+                ["ticket_id"], select(Ticket.id).where(Ticket.id.not_in(select(KpiPending.ticket_id)))))
+        assert bring_up_to_date(desk, pack, desk.clock()) == 60
+    finally:
+        event.remove(desk.db.engine, "before_cursor_execute", statement)
+    assert inserted == [changed]
+    assert before[changed].ack_ms is None and _facts(desk)[changed].ack_ms is not None
+    from_sums, from_events = both(desk, monkeypatch)
+    assert from_sums == from_events
