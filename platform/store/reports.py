@@ -18,7 +18,6 @@ from sqlalchemy import ColumnElement, Select, and_, case, extract, false, func, 
 from sqlalchemy.orm import Session
 
 from . import orgs
-from .dialects import any_of
 from .models import OPEN_CLOCKS, Event, Organization, SlaClock, Ticket
 from .visibility import Viewer, sees
 
@@ -26,28 +25,22 @@ from .visibility import Viewer, sees
 @dataclass(frozen=True)
 class IdSet:
     """Some tickets by id: those listed, or every one from `low` to `high` (a dense run of ids, read as one
-    range of each index rather than an index look-up per ticket). A list is one array parameter on
-    PostgreSQL (`dialects.any_of`), so each statement holding it is compiled and parsed once, whatever the
-    ids, instead of rendered anew with a placeholder per id."""
+    range of each index rather than an index look-up per ticket)."""
 
     ids: tuple[int, ...] = ()
     low: int | None = None
     high: int | None = None
-    array: bool = False  # the list as `= ANY(array)` (PostgreSQL)
 
     @classmethod
-    def of(cls, ids: Collection[int], array: bool = False) -> IdSet:
-        """`ids` as a range when they fill at least half of it; as an array, when they fill nine tenths of it
-        (every id of a range is read, and an array is cheap to send: no more tickets read than need be)."""
+    def of(cls, ids: Collection[int]) -> IdSet:
+        """`ids` as a range when they fill at least half of it."""
         ordered = tuple(sorted(ids))
-        if ordered and (ordered[-1] - ordered[0] + 1) * (9 if array else 5) <= len(ordered) * 10:
+        if ordered and ordered[-1] - ordered[0] < 2 * len(ordered):
             return cls(low=ordered[0], high=ordered[-1])
-        return cls(ordered, array=array)
+        return cls(ordered)
 
     def holds(self, column: Any) -> ColumnElement[bool]:
-        if self.low is not None:
-            return column.between(self.low, self.high)
-        return any_of(column, self.ids) if self.array else column.in_(self.ids)
+        return column.between(self.low, self.high) if self.low is not None else column.in_(self.ids)
 
 
 @dataclass(frozen=True)
@@ -152,18 +145,9 @@ def timings_query(session: Session, scope: TicketScope, *, acting_kinds: Collect
     """The statement of `timings_by_ticket`: (id, seconds to acknowledge, seconds to resolve, reopened,
     moved, org) per ticket, then the ticket's `columns` and the aggregates `over_events` of its events (so
     that `kpi_facts` reads a ticket's row and events once, not once for each thing it takes from them)."""
-    acknowledge = and_(Event.kind.in_(list(acting_kinds)), Event.actor != Ticket.requester,
-                       Event.actor != ignored_actor)
-    resolve = and_(Event.kind == "transition", _per_process(
-        resolving, lambda states: Event.to_state.in_(sorted(states))))
-    reopen = and_(Event.kind == "transition", _per_process(
-        reopening, lambda states: and_(Event.from_state.in_(sorted(states[0])),
-                                       Event.to_state.in_(sorted(states[1])))))
-    moved = and_(Event.kind != "create", Event.changes["team"].as_string().is_not(None))
-    dialect = session.get_bind().dialect.name
-    since = _seconds_since_creation(dialect)
-    facts = (func.min(case((acknowledge, Event.at))), func.min(case((resolve, Event.at))),
-             func.max(case((reopen, 1), else_=0)), func.max(case((moved, 1), else_=0)), *over_events)
+    since = seconds_since_creation(session.get_bind().dialect.name)
+    facts = (*timing_aggregates(acting_kinds=acting_kinds, ignored_actor=ignored_actor, resolving=resolving,
+                                reopening=reopening), *over_events)
     if _per_ticket(session, scope):  # each ticket's events through their index, not a hash of every event
         per_ticket = (select(*(fact.label(f"fact_{i}") for i, fact in enumerate(facts)), func.count().label("events"))
                       .where(Event.ticket_id == Ticket.id).lateral("per_ticket"))
@@ -175,6 +159,24 @@ def timings_query(session: Session, scope: TicketScope, *, acting_kinds: Collect
                    *facts[4:])
             .select_from(Ticket).join(Event, Event.ticket_id == Ticket.id).where(*scope.conditions(), *own)
             .group_by(Ticket.id, Ticket.created_at, Ticket.org))
+
+
+def timing_aggregates(*, acting_kinds: Collection[str], ignored_actor: str, resolving: Mapping[str, Collection[str]],
+                      reopening: Mapping[str, tuple[Collection[str], Collection[str]]]) -> tuple[Any, Any, Any, Any]:
+    """A `TicketTiming`'s aggregates over the events of a ticket (`Event` beside its `Ticket` row): the first
+    acknowledging instant, the first resolving instant, 1 if it was reopened and 1 if it moved (else 0).
+    Each only grows with more events (a minimum, a maximum): `kpi_facts` adds a ticket's new events to what
+    its older ones gave."""
+    acknowledge = and_(Event.kind.in_(list(acting_kinds)), Event.actor != Ticket.requester,
+                       Event.actor != ignored_actor)
+    resolve = and_(Event.kind == "transition", _per_process(
+        resolving, lambda states: Event.to_state.in_(sorted(states))))
+    reopen = and_(Event.kind == "transition", _per_process(
+        reopening, lambda states: and_(Event.from_state.in_(sorted(states[0])),
+                                       Event.to_state.in_(sorted(states[1])))))
+    moved = and_(Event.kind != "create", Event.changes["team"].as_string().is_not(None))
+    return (func.min(case((acknowledge, Event.at))), func.min(case((resolve, Event.at))),
+            func.max(case((reopen, 1), else_=0)), func.max(case((moved, 1), else_=0)))
 
 
 def clock_counts(session: Session, scope: TicketScope, now: datetime, skip_phases: Collection[str] = (),
@@ -336,13 +338,8 @@ def _per_ticket(session: Session, scope: TicketScope) -> bool:
     PostgreSQL, for a period holding under a tenth of the tickets. Its planner hashes every event and clock
     ever, which is right when the period holds most tickets and wrong for a month of three years (measured
     on a million tickets: a month 3.8 s -> 1.9 s per ticket; all time 20 s hashed, 30 s per ticket; a
-    month of a 50,000-ticket desk 1.2 s hashed, 2.7 s per ticket). Tickets by id (`kpi_facts` folding a
-    thousand) too: joined, their events were sorted by ticket (with the tickets' rows, to disk) to be grouped."""
-    if session.get_bind().dialect.name != "postgresql":
-        return False
-    if scope.ids is not None:
-        return True
-    if scope.start is None:
+    month of a 50,000-ticket desk 1.2 s hashed, 2.7 s per ticket)."""
+    if scope.start is None or session.get_bind().dialect.name != "postgresql":
         return False
     total = session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'tickets'::regclass")) or 0
     period = [Ticket.created_at >= scope.start] + ([Ticket.created_at < scope.end] if scope.end is not None else [])
@@ -354,7 +351,7 @@ def _per_process(states: Mapping[str, Any], condition: Callable[[Any], ColumnEle
     return or_(false(), *(and_(Ticket.process == process, condition(value)) for process, value in states.items()))
 
 
-def _seconds_since_creation(dialect: str) -> Callable[[Any], Any]:
+def seconds_since_creation(dialect: str) -> Callable[[Any], Any]:
     """SQL for the seconds from the ticket's creation to an instant (no datetimes to parse in Python)."""
     if dialect == "sqlite":
         return lambda instant: (func.julianday(instant) - func.julianday(Ticket.created_at)) * 86400.0
