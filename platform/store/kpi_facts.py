@@ -9,10 +9,15 @@ resolve, who acknowledges) is the engine's decision, handed here as `Rules`; a c
 new pack version) changes `Rules.fingerprint`, and the facts are rebuilt from the tickets.
 
 Triggers put every changed ticket in `kpi_pending` within the transaction that changed it (migration
-0016): no write path can forget to. `fold` takes pending tickets, computes their facts afresh and applies
-the difference to the day sums. The pending rows are deleted *before* the facts are read, so a change
-committed meanwhile leaves its ticket pending again rather than lost; on PostgreSQL an advisory lock keeps
-folds one at a time (two folds of one ticket would both subtract its old facts).
+0016), with the lowest id of the events it gained (`since`, migration 0020): no write path can forget to.
+`fold` takes pending tickets, brings their facts up to date and applies the difference to the day sums:
+on SQLite computed afresh (`compute`), on PostgreSQL by adding the events from `since` on to the facts
+counted so far (`count_since`: what facts take from events only grows with them). The pending rows are
+deleted *before* the facts are read, so a change committed meanwhile leaves its ticket pending again rather
+than lost. A writer adding an event locks the ticket's pending row, and the fold skips the rows writers
+hold (their tickets wait for the next fold): it neither misses an event committed after its reads nor
+waits for a writer, which may be waiting for it. On PostgreSQL an advisory lock keeps folds one at a time
+(two folds of one ticket would both subtract its old facts).
 """
 
 from __future__ import annotations
@@ -25,13 +30,30 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from . import settings
+from .bulk import insert_rows
+from .dialects import among, any_of, is_postgres
 from .models import Event, KpiDay, KpiFact, KpiPending, SlaClock, Ticket
-from .reports import IdSet, TicketScope, TicketTiming, timings_by_ticket
+from .reports import IdSet, TicketScope, TicketTiming, seconds, seconds_since_creation, timing_aggregates, timings_query
 
 FINGERPRINT = "kpi_facts"  # the settings key of the rules the stored facts were computed under
 LAYOUT = 1  # bumped when what a fact holds changes: the facts are then rebuilt
@@ -129,10 +151,10 @@ def stored_fingerprint(session: Session) -> str | None:
 def pending(session: Session, up_to: int | None = None) -> int:
     """How many tickets wait to be folded; counted no further than `up_to` + 1 if given (a report asks
     whether there are few, and need not count a rebuild's million)."""
-    waiting = select(KpiPending.ticket_id)
+    waiting = select(_PENDING.c.ticket_id)
     if up_to is not None:
         waiting = waiting.limit(up_to + 1)
-    return session.scalar(select(func.count()).select_from(waiting.subquery())) or 0
+    return session.connection().scalar(select(func.count()).select_from(waiting.subquery())) or 0
 
 
 def lock(session: Session) -> None:
@@ -151,74 +173,160 @@ def rebuild(session: Session, rules: Rules) -> int:
 
 
 def fold(session: Session, rules: Rules, limit: int = 1000) -> int:
-    """Bring the facts of up to `limit` pending tickets up to date, and the day sums with them: how many."""
-    taken = (delete(KpiPending).where(KpiPending.ticket_id.in_(
-        select(KpiPending.ticket_id).order_by(KpiPending.ticket_id).limit(limit).scalar_subquery()))
-        .returning(KpiPending.ticket_id))
-    ids = sorted(session.scalars(taken))
-    if not ids:
+    """Bring the facts of up to `limit` pending tickets up to date, and the day sums with them: how many.
+    On PostgreSQL the facts counted so far add the ticket's new events (`count_since`); the tickets never
+    counted, and every ticket on SQLite, are computed afresh (`compute`). Only the facts that differ are
+    written (a swept breach changes the facts of few of its tickets), with Core statements on the session's
+    connection."""
+    connection = session.connection()
+    taken = (delete(_PENDING).where(_PENDING.c.ticket_id.in_(  # but those a writer holds (PostgreSQL): left
+        select(_PENDING.c.ticket_id).order_by(_PENDING.c.ticket_id).limit(limit)  # for the next fold, never
+        .with_for_update(skip_locked=True).scalar_subquery()))  # waited for (a writer may wait for this fold)
+        .returning(_PENDING.c.ticket_id, _PENDING.c.since))
+    since: dict[int, int | None] = dict(connection.execute(taken).all())
+    if not since:
         return 0
-    among = IdSet.of(ids)  # a range holds tickets that were not pending too: their facts are recomputed
-    new = compute(session, among, rules)
-    old = [Fact(*row) for row in session.execute(select(*_COLUMNS).where(among.holds(KpiFact.ticket_id)))]
+    if is_postgres(session):  # the facts counted so far and the events since; all events of the others
+        old = _facts_where(connection, any_of(_FACTS.c.ticket_id, sorted(since)))
+        new = count_since(connection, rules, {ticket_id: since[ticket_id] for ticket_id in old}, old)
+        fresh = set(since) - set(old)  # never counted: new tickets, a rebuild (dense runs, read as ranges)
+        if fresh:
+            new.update((fact.ticket_id, fact) for fact in compute(session, IdSet.of(fresh), rules)
+                       if fact.ticket_id in fresh)
+    else:
+        tickets = IdSet.of(since)  # a range holds tickets that were not pending too: recomputed as well
+        old = _facts_where(connection, tickets.holds(_FACTS.c.ticket_id))
+        new = {fact.ticket_id: fact for fact in compute(session, tickets, rules)}
+    gone = [fact for ticket_id, fact in old.items() if new.get(ticket_id) != fact]
+    added = [fact for ticket_id, fact in new.items() if old.get(ticket_id) != fact]
     change: Counter[tuple[date, str, str, str, str]] = Counter()
-    for facts, sign in ((old, -1), (new, 1)):
+    for facts, sign in ((gone, -1), (added, 1)):
         for fact in facts:
             for figure, key, amount in contributions(fact):
                 change[(fact.day, fact.process, fact.team or "", figure, key)] += sign * amount
-    session.execute(delete(KpiFact).where(among.holds(KpiFact.ticket_id)))
-    if new:
-        session.execute(insert(_FACTS), [fact._asdict() for fact in new])
-    _add_to_days(session, {key: amount for key, amount in change.items() if amount})
-    return len(ids)
+    if gone:
+        connection.execute(delete(_FACTS).where(among(connection, _FACTS.c.ticket_id,
+                                                      [fact.ticket_id for fact in gone])))
+    insert_rows(connection, _FACTS, [fact._asdict() for fact in added])
+    _add_to_days(connection, {key: amount for key, amount in change.items() if amount})
+    return len(since)
 
 
-def _add_to_days(session: Session, change: Mapping[tuple[date, str, str, str, str], int]) -> None:
+def _add_to_days(connection: Connection, change: Mapping[tuple[date, str, str, str, str], int]) -> None:
     """Add the amounts to their day rows (in key order, as every fold does), and drop rows summing to 0."""
     if not change:
         return
-    statement = _UPSERT[session.get_bind().dialect.name](_DAYS)
+    statement = _UPSERT[connection.dialect.name](_DAYS)
     statement = statement.on_conflict_do_update(
         index_elements=["day", "process", "team", "figure", "key"],
         set_={"amount": _DAYS.c.amount + statement.excluded.amount})
     names = ("day", "process", "team", "figure", "key")
-    session.execute(statement, [{**dict(zip(names, key, strict=True)), "amount": amount}
-                                for key, amount in sorted(change.items())])
-    session.execute(delete(KpiDay).where(KpiDay.day.in_(sorted({key[0] for key in change})), KpiDay.amount == 0))
+    connection.execute(statement, [{**dict(zip(names, key, strict=True)), "amount": amount}
+                                   for key, amount in sorted(change.items())])
+    connection.execute(delete(_DAYS).where(among(connection, _DAYS.c.day, sorted({key[0] for key in change})),
+                                           _DAYS.c.amount == 0))
 
 
 def compute(session: Session, ids: IdSet, rules: Rules) -> list[Fact]:
-    """The facts of the tickets `ids` of the rules' processes, from their rows, events and clocks."""
-    scope = TicketScope(tuple(rules.resolving), ids=ids)
-    timings = dict(timings_by_ticket(session, scope, acting_kinds=rules.acting_kinds,
-                                     ignored_actor=rules.ignored_actor, resolving=rules.resolving,
-                                     reopening=rules.reopening))
-    recorded: dict[int, str | None] = {
-        ticket_id: channel for ticket_id, channel in session.execute(
-            select(Event.ticket_id, Event.data["channel"].as_string())
-            .where(ids.holds(Event.ticket_id), Event.kind == "create"))}
-    met: dict[int, list[str]] = {}
-    breached: dict[int, list[str]] = {}
-    for ticket_id, clock, status, was_breached in session.execute(
-            select(SlaClock.ticket_id, SlaClock.clock, SlaClock.status, SlaClock.breached)
-            .where(ids.holds(SlaClock.ticket_id), SlaClock.phase == "stopped").order_by(SlaClock.clock)):
-        (breached if was_breached or status == "breached" else met).setdefault(ticket_id, []).append(clock)
-    rated = sorted({name for name in rules.rating_fields.values() if name})  # just these values of the fields
+    """The facts of the tickets `ids` of the rules' processes, from their rows, all their events and their
+    clocks: one read of each ticket's row and events (its timings, its fields, the channel its create event
+    recorded), one of its stopped clocks. The reference that `count_since` is tested against; on
+    PostgreSQL, what tickets never counted get (a rebuild's batches: hashed, twice as fast as per ticket)."""
+    rated = _rated(rules)
+    recorded = func.max(case((Event.kind == "create", Event.data["channel"].as_string())))
+    query = timings_query(session, TicketScope(tuple(rules.resolving), ids=ids), acting_kinds=rules.acting_kinds,
+                          ignored_actor=rules.ignored_actor, resolving=rules.resolving, reopening=rules.reopening,
+                          columns=(Ticket.process, Ticket.team, Ticket.priority, Ticket.created_at,
+                                   Ticket.fields["channel"].as_string(), *(Ticket.fields[name] for name in rated)),
+                          over_events=(recorded,))
+    connection = session.connection()
+    met, breached = _stopped_clocks(connection, ids)
     out = []
-    for row in session.execute(select(Ticket.id, Ticket.process, Ticket.team, Ticket.priority, Ticket.org,
-                                      Ticket.created_at, Ticket.fields["channel"],
-                                      *(Ticket.fields[name] for name in rated)).where(ids.holds(Ticket.id))):
-        ticket_id, process, team, priority, org, created_at, channel, *ratings = tuple(row)
-        if ticket_id not in timings:
-            continue  # a process the pack no longer has: no report counts it
-        ack, resolve, reopened, moved, _ = timings[ticket_id]
-        field = rules.rating_fields.get(process)
-        out.append(Fact(ticket_id, process, team, priority, org,
-                        channel_of(_text(channel), recorded.get(ticket_id)),
-                        _rating(ratings[rated.index(field)]) if field else None, created_at,
-                        rules.day_of(created_at), _ms(ack), _ms(resolve), reopened, moved,
+    for row in connection.execute(query).all():  # only tickets of the rules' processes with events: no report
+        # counts those of a process the pack no longer has
+        ticket_id, ack, resolve, reopened, moved, org, process, team, priority, created_at, channel, *more = row
+        *ratings, recorded_channel = more
+        out.append(Fact(ticket_id, process, team, priority, org, channel_of(_text(channel), recorded_channel),
+                        _rating_of(rules, rated, process, ratings), created_at, rules.day_of(created_at),
+                        _ms(seconds(ack)), _ms(seconds(resolve)), bool(reopened), bool(moved),
                         ",".join(met.get(ticket_id, ())), ",".join(breached.get(ticket_id, ()))))
     return out
+
+
+NO_EVENT = 2**63 - 1  # where `count_since` reads the events of a ticket with no new event: past the last
+
+
+def count_since(connection: Connection, rules: Rules, since: Mapping[int, int | None],
+                counted: Mapping[int, Fact]) -> dict[int, Fact]:
+    """PostgreSQL: the facts of the tickets `since` holds, each from its row, its stopped clocks, and its
+    events from `since[ticket]` on (`KpiPending.since`; None: no new event) added to `counted[ticket]`, its
+    facts so far: the first instants the earlier of the two, reopened and moved either's. So a fold reads
+    the events a change added, not the whole log again (at a million tickets, pages long out of the cache).
+    One statement, the ids and their `since` in two array parameters: each ticket's row and clocks by key,
+    its new events through their index (ticket_id, id)."""
+    ids = sorted(since)
+    want = (func.unnest(bindparam(None, ids, type_=_IDS), bindparam(None, [since[i] for i in ids], type_=_IDS))
+            .table_valued("ticket_id", "since").render_derived(name="want"))
+    new_events = (select(*(fact.label(f"fact_{i}") for i, fact in enumerate(timing_aggregates(
+                      acting_kinds=rules.acting_kinds, ignored_actor=rules.ignored_actor, resolving=rules.resolving,
+                      reopening=rules.reopening))))
+                  .where(Event.ticket_id == Ticket.id, Event.id >= func.coalesce(want.c.since, NO_EVENT))
+                  .lateral("new_events"))
+    names = func.string_agg(_CLOCKS.c.clock, aggregate_order_by(literal(","), _CLOCKS.c.clock))
+    broken = or_(_CLOCKS.c.breached, _CLOCKS.c.status == "breached")
+    stopped = (select(names.filter(~broken).label("met"), names.filter(broken).label("breached"))
+               .where(_CLOCKS.c.ticket_id == Ticket.id, _CLOCKS.c.phase == "stopped").lateral("stopped"))
+    field = Ticket.fields["channel"].as_string()
+    created = (select(Event.data["channel"].as_string()).where(Event.ticket_id == Ticket.id, Event.kind == "create")
+               .order_by(Event.id).limit(1).scalar_subquery())
+    since_creation = seconds_since_creation("postgresql")
+    rated = _rated(rules)
+    query = (select(Ticket.id, since_creation(new_events.c.fact_0), since_creation(new_events.c.fact_1),
+                    new_events.c.fact_2, new_events.c.fact_3, Ticket.process, Ticket.team, Ticket.priority, Ticket.org,
+                    Ticket.created_at, field, case((func.coalesce(field, "") == "", created)),  # read if needed
+                    stopped.c.met, stopped.c.breached, *(Ticket.fields[name] for name in rated))
+             .select_from(want).join(Ticket, Ticket.id == want.c.ticket_id)
+             .join(new_events, true()).join(stopped, true()).where(Ticket.process.in_(list(rules.resolving))))
+    out = {}
+    for row in connection.execute(query).all():  # not those gone, nor of a process the pack no longer has
+        (ticket_id, ack, resolve, reopened, moved, process, team, priority, org, created_at, channel, recorded,
+         met, breached, *ratings) = row
+        before = counted[ticket_id]
+        out[ticket_id] = Fact(ticket_id, process, team, priority, org, channel_of(_text(channel), recorded),
+                              _rating_of(rules, rated, process, ratings), created_at, rules.day_of(created_at),
+                              _earlier(before.ack_ms, _ms(seconds(ack))),
+                              _earlier(before.resolve_ms, _ms(seconds(resolve))), before.reopened or bool(reopened),
+                              before.moved or bool(moved), met or "", breached or "")
+    return out
+
+
+def _facts_where(connection: Connection, condition: Any) -> dict[int, Fact]:
+    return {row[0]: Fact(*row) for row in connection.execute(select(*_FACTS_COLUMNS).where(condition)).all()}
+
+
+def _stopped_clocks(connection: Connection, ids: IdSet) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    """The names of each ticket's stopped clocks that met their target, and of those that breached it."""
+    met: dict[int, list[str]] = {}
+    breached: dict[int, list[str]] = {}
+    for ticket_id, clock, status, was_breached in connection.execute(
+            select(_CLOCKS.c.ticket_id, _CLOCKS.c.clock, _CLOCKS.c.status, _CLOCKS.c.breached)
+            .where(ids.holds(_CLOCKS.c.ticket_id), _CLOCKS.c.phase == "stopped").order_by(_CLOCKS.c.clock)).all():
+        (breached if was_breached or status == "breached" else met).setdefault(ticket_id, []).append(clock)
+    return met, breached
+
+
+def _rated(rules: Rules) -> list[str]:
+    """The rating fields of the rules' processes, in the order their values are read."""
+    return sorted({name for name in rules.rating_fields.values() if name})
+
+
+def _rating_of(rules: Rules, rated: list[str], process: str, values: list[Any]) -> int | None:
+    field = rules.rating_fields.get(process)
+    return _rating(values[rated.index(field)]) if field else None
+
+
+def _earlier(one: int | None, other: int | None) -> int | None:
+    return other if one is None else one if other is None else min(one, other)
 
 
 def channel_of(field_value: str | None, recorded: str | None) -> str:
@@ -239,7 +347,9 @@ def _ms(seconds: float | None) -> int | None:
 
 
 _COLUMNS = tuple(getattr(KpiFact, name) for name in Fact._fields)
-_FACTS, _DAYS = cast(Table, KpiFact.__table__), cast(Table, KpiDay.__table__)  # Core: one multi-row INSERT
+_FACTS, _DAYS, _PENDING, _CLOCKS = (cast(Table, model.__table__) for model in (KpiFact, KpiDay, KpiPending, SlaClock))
+_FACTS_COLUMNS = tuple(_FACTS.c[name] for name in Fact._fields)
+_IDS = postgresql.ARRAY(BigInteger())
 
 
 # -- reading them ----------------------------------------------------------------------------------------------

@@ -443,6 +443,9 @@ class KpiPending(Base):
 
     __tablename__ = "kpi_pending"
     ticket_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The lowest id among the ticket's events added since its facts were written (the events trigger keeps
+    # it); None: no new event. The fold counts the events from here on (migration 0020).
+    since: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Setting(Base):

@@ -132,6 +132,41 @@ def timings_by_ticket(session: Session, scope: TicketScope, *, acting_kinds: Col
                       reopening: Mapping[str, tuple[Collection[str], Collection[str]]]
                       ) -> list[tuple[int, TicketTiming]]:
     """`ticket_timings` with each ticket's id."""
+    query = timings_query(session, scope, acting_kinds=acting_kinds, ignored_actor=ignored_actor,
+                          resolving=resolving, reopening=reopening)
+    return [(ticket_id, (seconds(ack), seconds(res), bool(again), bool(other), org))
+            for ticket_id, ack, res, again, other, org in session.execute(query)]
+
+
+def timings_query(session: Session, scope: TicketScope, *, acting_kinds: Collection[str], ignored_actor: str,
+                  resolving: Mapping[str, Collection[str]],
+                  reopening: Mapping[str, tuple[Collection[str], Collection[str]]],
+                  columns: Sequence[Any] = (), over_events: Sequence[Any] = ()) -> Select[Any]:
+    """The statement of `timings_by_ticket`: (id, seconds to acknowledge, seconds to resolve, reopened,
+    moved, org) per ticket, then the ticket's `columns` and the aggregates `over_events` of its events (so
+    that `kpi_facts` reads a ticket's row and events once, not once for each thing it takes from them)."""
+    since = seconds_since_creation(session.get_bind().dialect.name)
+    facts = (*timing_aggregates(acting_kinds=acting_kinds, ignored_actor=ignored_actor, resolving=resolving,
+                                reopening=reopening), *over_events)
+    if _per_ticket(session, scope):  # each ticket's events through their index, not a hash of every event
+        per_ticket = (select(*(fact.label(f"fact_{i}") for i, fact in enumerate(facts)), func.count().label("events"))
+                      .where(Event.ticket_id == Ticket.id).lateral("per_ticket"))
+        ack, res, again, other, *more = (per_ticket.c[f"fact_{i}"] for i in range(len(facts)))
+        return (select(Ticket.id, since(ack), since(res), again, other, Ticket.org, *columns, *more)
+                .select_from(Ticket).join(per_ticket, true()).where(*scope.conditions(), per_ticket.c.events > 0))
+    own = [scope.ids.holds(Event.ticket_id)] if scope.ids is not None else []  # their events by the index
+    return (select(Ticket.id, since(facts[0]), since(facts[1]), facts[2], facts[3], Ticket.org, *columns,
+                   *facts[4:])
+            .select_from(Ticket).join(Event, Event.ticket_id == Ticket.id).where(*scope.conditions(), *own)
+            .group_by(Ticket.id, Ticket.created_at, Ticket.org))
+
+
+def timing_aggregates(*, acting_kinds: Collection[str], ignored_actor: str, resolving: Mapping[str, Collection[str]],
+                      reopening: Mapping[str, tuple[Collection[str], Collection[str]]]) -> tuple[Any, Any, Any, Any]:
+    """A `TicketTiming`'s aggregates over the events of a ticket (`Event` beside its `Ticket` row): the first
+    acknowledging instant, the first resolving instant, 1 if it was reopened and 1 if it moved (else 0).
+    Each only grows with more events (a minimum, a maximum): `kpi_facts` adds a ticket's new events to what
+    its older ones gave."""
     acknowledge = and_(Event.kind.in_(list(acting_kinds)), Event.actor != Ticket.requester,
                        Event.actor != ignored_actor)
     resolve = and_(Event.kind == "transition", _per_process(
@@ -140,23 +175,8 @@ def timings_by_ticket(session: Session, scope: TicketScope, *, acting_kinds: Col
         reopening, lambda states: and_(Event.from_state.in_(sorted(states[0])),
                                        Event.to_state.in_(sorted(states[1])))))
     moved = and_(Event.kind != "create", Event.changes["team"].as_string().is_not(None))
-    dialect = session.get_bind().dialect.name
-    since = _seconds_since_creation(dialect)
-    facts = (func.min(case((acknowledge, Event.at))), func.min(case((resolve, Event.at))),
-             func.max(case((reopen, 1), else_=0)), func.max(case((moved, 1), else_=0)))
-    if _per_ticket(session, scope):  # each ticket's events through their index, not a hash of every event
-        per_ticket = (select(*(fact.label(f"fact_{i}") for i, fact in enumerate(facts)), func.count().label("events"))
-                      .where(Event.ticket_id == Ticket.id).lateral("per_ticket"))
-        ack, res, again, other = (per_ticket.c[f"fact_{i}"] for i in range(4))
-        query = (select(Ticket.id, since(ack), since(res), again, other, Ticket.org).select_from(Ticket)
-                 .join(per_ticket, true()).where(*scope.conditions(), per_ticket.c.events > 0))
-    else:
-        own = [scope.ids.holds(Event.ticket_id)] if scope.ids is not None else []  # their events by the index
-        query = (select(Ticket.id, since(facts[0]), since(facts[1]), facts[2], facts[3], Ticket.org)
-                 .select_from(Ticket).join(Event, Event.ticket_id == Ticket.id).where(*scope.conditions(), *own)
-                 .group_by(Ticket.id, Ticket.created_at, Ticket.org))
-    return [(ticket_id, (_seconds(ack), _seconds(res), bool(again), bool(other), org))
-            for ticket_id, ack, res, again, other, org in session.execute(query)]
+    return (func.min(case((acknowledge, Event.at))), func.min(case((resolve, Event.at))),
+            func.max(case((reopen, 1), else_=0)), func.max(case((moved, 1), else_=0)))
 
 
 def clock_counts(session: Session, scope: TicketScope, now: datetime, skip_phases: Collection[str] = (),
@@ -331,14 +351,15 @@ def _per_process(states: Mapping[str, Any], condition: Callable[[Any], ColumnEle
     return or_(false(), *(and_(Ticket.process == process, condition(value)) for process, value in states.items()))
 
 
-def _seconds_since_creation(dialect: str) -> Callable[[Any], Any]:
+def seconds_since_creation(dialect: str) -> Callable[[Any], Any]:
     """SQL for the seconds from the ticket's creation to an instant (no datetimes to parse in Python)."""
     if dialect == "sqlite":
         return lambda instant: (func.julianday(instant) - func.julianday(Ticket.created_at)) * 86400.0
     return lambda instant: extract("epoch", instant) - extract("epoch", Ticket.created_at)
 
 
-def _seconds(value: Any) -> float | None:
+def seconds(value: Any) -> float | None:
+    """A duration as the database gives it, in seconds to the millisecond."""
     return round(float(value), 3) if value is not None else None
 
 

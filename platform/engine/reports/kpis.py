@@ -284,7 +284,8 @@ def bring_up_to_date(engine: Engine, pack: m.PackSpec, now: datetime, *, batches
     batches, or for about `seconds`. Under new rules the sums are rebuilt first, and only by the worker on a
     large desk (`rebuild_when_read`: a report may rebuild the sums of up to FOLD_WHEN_READ tickets; beyond
     that it reads the events, and leaves the sums alone if too many tickets wait). A rebuild folds in
-    batches ten times larger. Returns the tickets folded."""
+    batches ten times larger. Returns the tickets folded. A batch or less is folded in the transaction that
+    counted it (the worker's round after a sweep: one transaction, not two)."""
     rules = fact_rules(pack, now)
     with engine.db.write() as session:
         kpi_facts.lock(session)
@@ -293,8 +294,10 @@ def bring_up_to_date(engine: Engine, pack: m.PackSpec, now: datetime, *, batches
                 return 0
             kpi_facts.rebuild(session, rules)
         waiting = kpi_facts.pending(session, up_to=max(FOLD_WHEN_READ, 10 * FOLD_BATCH))  # enough to decide
-    if rebuild_when_read and waiting > FOLD_WHEN_READ:
-        return 0
+        if rebuild_when_read and waiting > FOLD_WHEN_READ:
+            return 0
+        if waiting <= FOLD_BATCH and batches != 0:
+            return kpi_facts.fold(session, rules, FOLD_BATCH) if waiting else 0
     size = FOLD_BATCH if waiting <= 10 * FOLD_BATCH else 10 * FOLD_BATCH
     until = time.monotonic() + seconds if seconds is not None else None
     folded, done = 0, 0
