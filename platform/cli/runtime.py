@@ -117,6 +117,7 @@ def worker(interval: float, batch: int, once: bool, processes: int | None) -> No
         database.ensure_schema()
     engine = Engine(database)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("transitions").setLevel(logging.WARNING)  # four lines for every timed transition else
     settle(engine)
     if once:
         result, folded = shared_round(engine, batch, processes)

@@ -143,5 +143,11 @@ def say_moment(moment: datetime, zone: tzinfo, language: str | None) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # the store's times are UTC
     local = moment.astimezone(zone)
-    time = f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
-    return _word("moment", language).format(time=time, zone=zone_label(local))
+    return _moment(language) % (local.year, local.month, local.day, local.hour, local.minute, zone_label(local))
+
+
+@lru_cache(maxsize=64)
+def _moment(language: str | None) -> str:
+    """The word `moment` as one printf pattern: a line's instant is put together in one step."""
+    word = _word("moment", language).replace("%", "%%")
+    return word.replace("{time}", "%04d-%02d-%02d %02d:%02d").replace("{zone}", "%s")
