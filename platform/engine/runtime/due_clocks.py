@@ -16,6 +16,7 @@ write (one that opens linked tickets, schedules timers or links tickets) goes to
 from __future__ import annotations
 
 import logging
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -193,7 +194,7 @@ class BatchLookups:
     at a time, since nothing the batch writes changes them before its one write."""
 
     def __init__(self, batch: ClockBatch, ticket_ids: Sequence[int] = ()) -> None:
-        self.batch = batch
+        self.batch = weakref.proxy(batch)  # the batch holds these look-ups: no cycle to leave to the collector
         self.ticket_ids = list(ticket_ids)  # the batch's tickets: their histories are read together
         self._lineages: dict[str, tuple[str, ...]] = {}
         self._locales: dict[str, str | None] = {}  # users read so far: name -> locale
