@@ -101,7 +101,7 @@ def worker(interval: float, batch: int, once: bool, processes: int | None) -> No
 
     Any number of workers may share a PostgreSQL database; run one against SQLite. A worker starts without
     the database and waits for it, as it does when the database goes away later (--once fails instead).
-    A round with more than 100 tickets due is shared among processes forked for it (--processes).
+    A round with 200 tickets due or more is shared among processes forked for it, 100 or more each (--processes).
     """
     import logging
 

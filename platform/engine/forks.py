@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -37,27 +38,36 @@ def default_processes(database: Database) -> int:
 
 def in_processes(count: int, database: Database, work: Callable[[], T]) -> list[T]:
     """`work()` in `count` processes forked from this one, at the same time: what each returned. An
-    exception in one is raised here once all have ended (the first one's). Call it between transactions
-    (no connection of `database` in use) and from a process without other threads: a fork copies only the
-    thread that makes it, and whatever locks the others held."""
-    children = []
-    for _ in range(count):
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns into the caller's code
-            os.close(read)
-            _child(database, work, write)
-        os.close(write)
-        children.append((pid, read))
+    exception in one is raised here once all have ended (the first one's, with the child's traceback as a
+    note). Call it between transactions (no connection of `database` in use) and from a process without
+    other threads: a fork copies only the thread that makes it, and whatever locks the others held."""
+    children: list[tuple[int, int]] = []
     outcomes: list[tuple[bool, Any]] = []
-    for pid, read in children:
-        with os.fdopen(read, "rb") as pipe:
-            payload = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        if not payload:
-            outcomes.append((False, RuntimeError(f"worker process {pid} ended without a result ({status})")))
-        else:
-            outcomes.append(pickle.loads(payload))
+    try:
+        for _ in range(count):
+            read, write = os.pipe()
+            try:
+                pid = os.fork()
+            except OSError:
+                os.close(read)
+                os.close(write)
+                raise
+            if pid == 0:  # the child: never returns into the caller's code
+                os.close(read)
+                _child(database, work, write)
+            os.close(write)
+            children.append((pid, read))
+        for pid, read in children:
+            with os.fdopen(read, "rb", closefd=False) as pipe:
+                payload = pipe.read()
+            try:
+                outcomes.append(pickle.loads(payload))
+            except Exception:
+                outcomes.append((False, RuntimeError(f"worker process {pid} ended without a result")))
+    finally:  # every child waited for and every pipe closed, whatever failed here
+        for pid, read in children:
+            os.close(read)
+            os.waitpid(pid, 0)
     for ok, value in outcomes:
         if not ok:
             raise value
@@ -72,10 +82,11 @@ def _child(database: Database, work: Callable[[], object], write: int) -> None:
             payload = pickle.dumps((True, work()))
         except BaseException as exc:  # sent back whole when it pickles, else as its text
             code = 1
+            exc.add_note(f"in worker process {os.getpid()}:\n{traceback.format_exc()}")
             try:
                 payload = pickle.dumps((False, exc))
             except Exception:
-                payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+                payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")))
         with os.fdopen(write, "wb") as pipe:
             pipe.write(payload)
     finally:

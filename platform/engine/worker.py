@@ -28,7 +28,7 @@ from .runtime.sweep import DEFAULT_BATCH, SweepResult, sweep_due
 log = logging.getLogger("itsm.worker")
 RETRAIN_CHECK = 600.0  # seconds between two looks at whether a triage model is due for retraining
 KPI_SECONDS = 5.0  # how long a round may fold changed tickets into the KPI sums (a rebuild spreads over rounds)
-SHARE = 100  # due tickets a process is forked for at least: fewer are done sooner than a fork is made
+SHARE = 100  # due tickets a process is forked for at least (two at 200): fewer are done sooner than forked
 
 
 class Retrainer:
@@ -100,24 +100,27 @@ def one_round(engine: Engine, batch: int | None = None, kpi_seconds: float | Non
 
 def shared_round(engine: Engine, batch: int | None = None, processes: int = 1,
                  kpi_seconds: float | None = None, share: int = SHARE) -> tuple[SweepResult, int]:
-    """`one_round`, in up to `processes` processes forked for it when enough tickets are due (`share` each;
-    one process on SQLite), every process claiming batches of an even share of them (at most `batch`): the
-    round's results added up. The due tickets are counted first; what falls due meanwhile is left to
-    whichever process looks last."""
+    """`one_round`, its sweep and deliveries shared among up to `processes` processes forked for it when
+    enough tickets are due (`share` for each process at least; one process on SQLite), every process
+    claiming batches of an even share of them (at most `batch`); then the KPI fold here, once all of them
+    have committed. The due tickets are counted first; what falls due meanwhile is left to whichever
+    process looks last."""
     batch = batch or DEFAULT_BATCH
     due = 0
     if processes > 1 and not engine.db.is_sqlite:
+        try:  # compiled here, before the fork, not in each process (a publish since the last round)
+            engine.definitions.active()
+        except NotFound:
+            pass
         with engine.db.read() as session:
             due = clocks.due_tickets(session, engine.clock(), processes * max(batch, share))
     count = min(processes, due // share)
     if count <= 1:
         return one_round(engine, batch, kpi_seconds)
-    share = min(batch, math.ceil(due / count))
-    results = in_processes(count, engine.db, partial(one_round, engine, share, kpi_seconds))
-    total, folded = SweepResult(), 0
-    for result, tickets in results:
-        total, folded = total + result, folded + tickets
-    return total, folded
+    total = SweepResult()
+    for result in in_processes(count, engine.db, partial(sweep, engine, min(batch, math.ceil(due / count)))):
+        total = total + result
+    return total, fold_kpis(engine, seconds=kpi_seconds)
 
 
 @dataclass

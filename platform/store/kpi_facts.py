@@ -188,8 +188,11 @@ def fold(session: Session, rules: Rules, limit: int = 1000) -> int:
         return 0
     if is_postgres(session):  # the facts counted so far and the events since; all events of the others
         old = _facts_where(connection, any_of(_FACTS.c.ticket_id, sorted(since)))
-        new = count_since(connection, rules, {ticket_id: since[ticket_id] for ticket_id in old}, old)
-        fresh = set(since) - set(old)  # never counted: new tickets, a rebuild (dense runs, read as ranges)
+        added_to = [ticket_id for ticket_id in old if since[ticket_id] != 0]
+        new = count_since(connection, rules, {ticket_id: since[ticket_id] for ticket_id in added_to}, old)
+        # never counted (new tickets, a rebuild: dense runs, read as ranges), or to count again from their first
+        # event (`since` 0: the requester changed, which tells whose events acknowledge)
+        fresh = set(since) - set(added_to)
         if fresh:
             new.update((fact.ticket_id, fact) for fact in compute(session, IdSet.of(fresh), rules)
                        if fact.ticket_id in fresh)
@@ -346,7 +349,6 @@ def _ms(seconds: float | None) -> int | None:
     return None if seconds is None else round(seconds * 1000)
 
 
-_COLUMNS = tuple(getattr(KpiFact, name) for name in Fact._fields)
 _FACTS, _DAYS, _PENDING, _CLOCKS = (cast(Table, model.__table__) for model in (KpiFact, KpiDay, KpiPending, SlaClock))
 _FACTS_COLUMNS = tuple(_FACTS.c[name] for name in Fact._fields)
 _IDS = postgresql.ARRAY(BigInteger())
@@ -399,7 +401,7 @@ def created_per_day(session: Session, scope: FactScope, first: date | None, last
 
 def facts_of(session: Session, scope: FactScope) -> list[Fact]:
     """The facts of the scope's tickets, one each (for part of a day)."""
-    rows = session.connection().execute(select(*_COLUMNS).where(*scope.fact_conditions()))  # plain rows: no ORM
+    rows = session.connection().execute(select(*_FACTS_COLUMNS).where(*scope.fact_conditions()))  # plain rows: no ORM
     return [Fact(*row) for row in rows]
 
 

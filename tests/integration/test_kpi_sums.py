@@ -273,6 +273,26 @@ def test_facts_folded_as_tickets_change_are_those_computed_afresh(db: Database, 
     assert sum(fact.resolve_ms is not None for fact in afresh) and sum(bool(fact.breached) for fact in afresh)
 
 
+def test_a_new_requester_counts_the_tickets_events_again(desk: Engine) -> None:
+    """Whose events acknowledge a ticket depends on its requester: when it changes, the fold counts every
+    event of the ticket again, as a rebuild would, instead of adding the new ones to what the old requester
+    made of the old ones."""
+    pack = desk.definitions.active().pack
+    with desk.db.read() as session:
+        ticket_id, number, team = session.execute(select(Ticket.id, Ticket.number, Ticket.team)
+                                                  .where(Ticket.state == "new").order_by(Ticket.id).limit(1)).one()
+    agent = pack.teams[team].members[0].user
+    desk.comment(desk.actor(agent), number, "Looking into it")  # acknowledged by the agent
+    bring_up_to_date(desk, pack, desk.clock())
+    assert _facts(desk)[ticket_id].ack_ms is not None
+    with desk.db.write() as session:  # the agent reported it for herself after all
+        session.execute(update(Ticket).where(Ticket.id == ticket_id).values(requester=agent))
+    bring_up_to_date(desk, pack, desk.clock())
+    with desk.db.read() as session:
+        afresh = kpi_facts.compute(session, kpi_facts.IdSet.of([ticket_id]), fact_rules(pack, desk.clock()))
+    assert [_facts(desk)[ticket_id]] == afresh
+
+
 def test_a_pending_ticket_notes_its_first_event_not_counted(desk: Engine) -> None:
     pack = desk.definitions.active().pack
     bring_up_to_date(desk, pack, desk.clock())

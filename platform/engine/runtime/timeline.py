@@ -165,6 +165,8 @@ class Wording:
                 return said
         said = say("change", self.language, field=self.field(name), value=clip(self.value(name, value)))
         if fixed:
+            if len(self._said) >= self.MEMORY:
+                self._said.clear()
             self._said[("change", name, type(value), value)] = said
         return said
 

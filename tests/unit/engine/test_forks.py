@@ -35,8 +35,10 @@ def test_an_exception_in_a_forked_process_is_raised_here(tmp_path: Path) -> None
     def work() -> None:
         raise ValueError("broken ticket")
 
-    with pytest.raises(ValueError, match="broken ticket"):
+    with pytest.raises(ValueError, match="broken ticket") as raised:
         in_processes(2, Database(f"sqlite:///{tmp_path / 'forks.db'}"), work)
+    note = "".join(raised.value.__notes__)  # where it happened, for the worker's log
+    assert "in worker process" in note and 'raise ValueError("broken ticket")' in note
 
 
 def test_sqlite_gets_one_process_and_postgresql_the_cores_up_to_four() -> None:

@@ -9,7 +9,8 @@ from there (`kpi_facts.fold`). It takes the pending row's lock (ON CONFLICT DO U
 took none (DO NOTHING): a fold deleting the row while the writer's transaction was open would never see
 that event again (the row was the only note of it); now the fold skips the row (SKIP LOCKED) and the next
 one counts the event. Rows pending before this revision may have events the facts have not counted:
-from 0.
+from 0. `since` 0 means "count every event again", which a new requester needs too (whose events
+acknowledge a ticket depends on it): a trigger on tickets sets it when the requester changes.
 
 Revision ID: 0020_kpi_pending_since
 Revises: 0019_outbox_claims
@@ -26,6 +27,7 @@ branch_labels = None
 depends_on = None
 
 TRIGGER, FUNCTION = "kpi_pend_event", "itsm_kpi_pend_event"  # 0016 ran itsm_kpi_pend_child for it
+REQUESTER_TRIGGER, REQUESTER_FUNCTION = "kpi_pend_requester", "itsm_kpi_pend_requester"
 
 
 def upgrade() -> None:
@@ -41,6 +43,16 @@ BEGIN
 END $$""")
         op.execute(f"DROP TRIGGER {TRIGGER} ON events")
         op.execute(f"CREATE TRIGGER {TRIGGER} AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION {FUNCTION}()")
+        # whose events acknowledge a ticket depends on its requester: a new one counts every event again (SQLite
+        # recounts every event anyway). Named to fire before kpi_pend_ticket_update, which would keep `since`.
+        op.execute(f"""CREATE FUNCTION {REQUESTER_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO kpi_pending (ticket_id, since) VALUES (NEW.id, 0)
+    ON CONFLICT (ticket_id) DO UPDATE SET since = 0;
+    RETURN NULL;
+END $$""")
+        op.execute(f"CREATE TRIGGER {REQUESTER_TRIGGER} AFTER UPDATE OF requester ON tickets FOR EACH ROW "
+                   f"WHEN (OLD.requester IS DISTINCT FROM NEW.requester) EXECUTE FUNCTION {REQUESTER_FUNCTION}()")
     else:
         op.execute(f"DROP TRIGGER {TRIGGER}")
         op.execute(f"CREATE TRIGGER {TRIGGER} AFTER INSERT ON events FOR EACH ROW BEGIN "
@@ -51,6 +63,8 @@ END $$""")
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP TRIGGER {REQUESTER_TRIGGER} ON tickets")
+        op.execute(f"DROP FUNCTION {REQUESTER_FUNCTION}()")
         op.execute(f"DROP TRIGGER {TRIGGER} ON events")
         op.execute(f"CREATE TRIGGER {TRIGGER} AFTER INSERT ON events FOR EACH ROW "
                    "EXECUTE FUNCTION itsm_kpi_pend_child()")
