@@ -114,7 +114,7 @@ def set_timezone(session: Session, name: str, timezone: str | None) -> bool:
 
 def existing_names(session: Session, names: Collection[str]) -> set[str]:
     """Those of `names` that users have."""
-    return set(session.scalars(select(User.name).where(User.name.in_(list(names)))))
+    return set(session.scalars(select(User.name).where(among(session, User.name, names)))) if names else set()
 
 
 def names_starting_with(session: Session, prefix: str) -> set[str]:

@@ -12,6 +12,7 @@ as contacts, with clocks met, running, paused, warned and breached.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -248,3 +249,24 @@ def test_kpis_per_ticket_match_the_joins(db: Database, desk: tuple[Engine, Clock
         per_ticket = kpi_report(engine, admin, params)
         joined.pop("generated_at"), per_ticket.pop("generated_at")
         assert per_ticket == joined and joined["tickets"]["created"] > 0, params
+
+
+def test_routing_a_new_ticket_reads_whether_the_teams_members_exist_in_one_statement(
+        db: Database, desk: tuple[Engine, Clock]) -> None:
+    """Routing passes over team members the database lacks: it asks about every member of the team. A create
+    reads them all (every team's members) in one statement, not one per member (150 of them at the seed's L1)."""
+    engine, _ = desk
+    asked: list[str] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if re.match(r"SELECT users\.(id|name)\s+FROM users\s+WHERE users\.name", statement):  # exists?
+            asked.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        made = engine.create(engine.actor("rita"), "incident", {**BASE, "short_description": "Printer jams again"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    assert made["assignee"] is not None
+    members = engine.definitions.active().pack.teams[made["team"]].members
+    assert len(members) > 1 and len(asked) == 1, asked

@@ -37,7 +37,7 @@ from .apply import clock_json, clock_values
 from .plan import AdvanceCursor, Plan
 from .rules import Context, plan_sla, system_work
 from .snapshot import HistoryEntry
-from .store_lookups import histories, lineage_cached, snapshot
+from .store_lookups import histories, lineage_cached, members_of, snapshot
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -212,8 +212,7 @@ class BatchLookups:
         """Escalations ask about a team's members, notifications about their languages: when a name is new,
         every team's members are read with it (in one statement), so most later tickets ask nothing."""
         if any(name not in self._locales and name not in self._absent for name in names):
-            self._read_users([*names, *(member.user for team in self.batch.context.compiled.pack.teams.values()
-                                        for member in team.members)])
+            self._read_users([*names, *members_of(self.batch.context.compiled.pack)])
 
     def user_exists(self, name: str) -> bool:
         self._read_with_members([name])

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from itsm.interpreter.model import PackSpec
 from itsm.store import Database, clocks, numbering, orgs, routing, rows, users, watchers
 from itsm.store.clocks import CLOCKS
 from itsm.store.tickets import TICKETS
@@ -34,16 +35,20 @@ assert tuple(CLOCKS.c.keys()) == (CLOCK_COLUMNS[0], "ticket_id", *CLOCK_COLUMNS[
 class StoreLookups:
     """Answers from the change's own transaction (the round-robin cursor row stays locked until it ends)."""
 
-    def __init__(self, session: Session, db: Database):
+    def __init__(self, session: Session, db: Database, members: Sequence[str] = ()):
         self.session = session
         self.db = db
+        self.members = members  # the pack's team members (`members_of`): read with the first name asked
         self._lineages: dict[str, tuple[str, ...]] = {}
         self._users: dict[str, bool] = {}  # routing asks about every member of a team
 
     def user_exists(self, name: str) -> bool:
         found = self._users.get(name)
-        if found is None:
-            found = self._users[name] = users.exists(self.session, name)
+        if found is None:  # one statement for a team of 150, not one per member
+            wanted = {name, *self.members} - self._users.keys()
+            present = users.existing_names(self.session, wanted)
+            self._users.update((wanted_name, wanted_name in present) for wanted_name in wanted)
+            found = self._users[name]
         return found
 
     def cursor(self, routing_id: str, team: str) -> int:
@@ -66,6 +71,11 @@ class StoreLookups:
 
     def org_lineage(self, org: str) -> Sequence[str]:
         return lineage_cached(self.session, self._lineages, org)
+
+
+def members_of(pack: PackSpec) -> tuple[str, ...]:
+    """The user names of every team's members: routing asks whether each of a team's exists."""
+    return tuple(dict.fromkeys(member.user for team in pack.teams.values() for member in team.members))
 
 
 def lineage_cached(session: Session, cache: dict[str, tuple[str, ...]], org: str) -> tuple[str, ...]:
