@@ -61,14 +61,20 @@ class Retrainer:
 def settle(engine: Engine) -> None:
     """Once the worker has started: the active definitions compiled, then the garbage collector settled
     (`memory.settle_collector`: what is loaded by then is never scanned again)."""
+    compile_active(engine)
+    settle_collector()
+
+
+def compile_active(engine: Engine) -> None:
+    """The active definitions compiled now (at start-up, before a fork), if there are any and the database
+    is there: otherwise the first sweep that finds a pack loads it, or the worker waits (`run_forever`)."""
     try:
         engine.definitions.active()
-    except NotFound:  # nothing published yet: the first sweep that finds a pack loads it
+    except NotFound:
         pass
-    except Exception as exc:  # the database is away: the worker waits for it (`run_forever`)
+    except Exception as exc:
         if outage(exc) is None:
             raise
-    settle_collector()
 
 
 def sweep(engine: Engine, batch: int | None = None, deliver: bool = True, set_based: bool = True) -> SweepResult:
@@ -108,10 +114,7 @@ def shared_round(engine: Engine, batch: int | None = None, processes: int = 1,
     batch = batch or DEFAULT_BATCH
     due = 0
     if processes > 1 and not engine.db.is_sqlite:
-        try:  # compiled here, before the fork, not in each process (a publish since the last round)
-            engine.definitions.active()
-        except NotFound:
-            pass
+        compile_active(engine)  # here, before the fork, not in each process (a publish since the last round)
         with engine.db.read() as session:
             due = clocks.due_tickets(session, engine.clock(), processes * max(batch, share))
     count = min(processes, due // share)

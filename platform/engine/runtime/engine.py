@@ -38,7 +38,7 @@ from .rating_links import LinkRefused, Links, RatingLink, link_key
 from .rating_links import read as read_link
 from .rules import Context, Request, draft, plan, plan_assign, plan_note, working
 from .snapshot import TicketSnapshot, is_internal, user_facts
-from .store_lookups import StoreLookups, members_of, snapshot
+from .store_lookups import StoreLookups, snapshot
 from .triage_models import TriageModels, applied_note, to_apply
 from .visibility import viewer_of, visible_to
 from .work import Work
@@ -301,9 +301,8 @@ class Engine:
     def context(self, session: Session, compiled: CompiledVersion | None = None, depth: int = 0) -> Context:
         """What the core runs with in this transaction: the active version, look-ups, plugin actions."""
         compiled = compiled or self.definitions.active()
-        return Context(compiled, StoreLookups(session, self.db, members_of(compiled.pack)),
-                       self.plugin_actions(compiled.pack), depth,
-                       self.mail_links(session))
+        return Context(compiled, StoreLookups(session, self.db, compiled.pack), self.plugin_actions(compiled.pack),
+                       depth, self.mail_links(session))
 
     def link_key(self, session: Session) -> bytes | None:
         """The key of one-click links; None while the installation has no session secret yet (the first

@@ -35,17 +35,17 @@ assert tuple(CLOCKS.c.keys()) == (CLOCK_COLUMNS[0], "ticket_id", *CLOCK_COLUMNS[
 class StoreLookups:
     """Answers from the change's own transaction (the round-robin cursor row stays locked until it ends)."""
 
-    def __init__(self, session: Session, db: Database, members: Sequence[str] = ()):
+    def __init__(self, session: Session, db: Database, pack: PackSpec | None = None):
         self.session = session
         self.db = db
-        self.members = members  # the pack's team members (`members_of`): read with the first name asked
+        self.pack = pack  # its team members are read with the first name asked (`members_of`)
         self._lineages: dict[str, tuple[str, ...]] = {}
         self._users: dict[str, bool] = {}  # routing asks about every member of a team
 
     def user_exists(self, name: str) -> bool:
         found = self._users.get(name)
         if found is None:  # one statement for a team of 150, not one per member
-            wanted = {name, *self.members} - self._users.keys()
+            wanted = {name, *(members_of(self.pack) if self.pack is not None else ())} - self._users.keys()
             present = users.existing_names(self.session, wanted)
             self._users.update((wanted_name, wanted_name in present) for wanted_name in wanted)
             found = self._users[name]
