@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, exists, select
+from sqlalchemy import event, exists, select, text
 
 from itsm.engine import Engine
 from itsm.engine.people.demo import ensure_demo_orgs
@@ -270,3 +270,19 @@ def test_routing_a_new_ticket_reads_whether_the_teams_members_exist_in_one_state
     assert made["assignee"] is not None
     members = engine.definitions.active().pack.teams[made["team"]].members
     assert len(members) > 1 and len(asked) == 1, asked
+
+
+def test_the_planner_counts_a_dozen_events_a_ticket(db: Database, desk: tuple[Engine, Clock]) -> None:
+    """ANALYZE guesses `events.ticket_id`'s distinct values from a sample, and a ticket's events lie together:
+    it guessed 83,000 tickets for a million, and planned a sweep's histories read at 136 events a ticket (a
+    parallel scan compiled by JIT, four times the index's time). Migration 0021 sets the tickets at a
+    twelfth of the events, which ANALYZE keeps whatever it sees (here a ticket has fewer events)."""
+    if db.url.get_backend_name() != "postgresql":
+        pytest.skip("PostgreSQL's column statistics (SQLite keeps none unless asked)")
+    with db.engine.begin() as connection:
+        connection.execute(text("ANALYZE events"))
+        tickets_seen, events = connection.execute(text("SELECT count(DISTINCT ticket_id), count(*) FROM events")).one()
+        distinct = connection.execute(text(
+            "SELECT n_distinct FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'events' "
+            "AND attname = 'ticket_id'")).scalar_one()
+    assert tickets_seen / events > 0.1 and distinct == pytest.approx(-0.08)
