@@ -8,7 +8,9 @@ claims every sweep makes (`FOR UPDATE SKIP LOCKED` on due clocks' tickets, timer
 nothing is done twice, as with workers started apart (SPEC 8). SQLite has one writer at a time: one process.
 
 The processes are forked directly (`os.fork`), each returning its result through a pipe: a process pool's
-queues and threads cost some 20 ms a round, which is what a round of a hundred tickets takes.
+queues and threads cost some 20 ms a round, which is what a round of a hundred tickets takes. A process may
+also say, through a pipe of its own, that it has `passed` a point: then the parent does its own part of the
+round (`meanwhile`: the worker folds the KPI sums once every sweep has committed, while the processes deliver).
 """
 
 from __future__ import annotations
@@ -23,6 +25,17 @@ from itsm.store import Database
 
 MOST = 4  # processes at most by default, whatever the cores: the database serves them too
 T = TypeVar("T")
+_passing: int | None = None  # in a forked process whose parent waits for it to pass a point: the pipe to say so
+
+
+def passed() -> None:
+    """Say to the parent that this process has passed the point its `meanwhile` waits for (a no-op in a
+    process not forked by `in_processes`, or once said)."""
+    global _passing
+    if _passing is not None:
+        fd, _passing = _passing, None
+        os.write(fd, b".")
+        os.close(fd)
 
 
 def default_processes(database: Database) -> int:
@@ -36,27 +49,41 @@ def default_processes(database: Database) -> int:
     return max(1, min(MOST, cores))
 
 
-def in_processes(count: int, database: Database, work: Callable[[], T]) -> list[T]:
-    """`work()` in `count` processes forked from this one, at the same time: what each returned. An
-    exception in one is raised here once all have ended (the first one's, with the child's traceback as a
+def in_processes(count: int, database: Database, work: Callable[[], T],
+                 meanwhile: Callable[[], object] | None = None) -> list[T]:
+    """`work()` in `count` processes forked from this one, at the same time: what each returned. With
+    `meanwhile`, that runs here as soon as every process has called `passed()` (or ended), while they go on.
+    An exception in one is raised here once all have ended (the first one's, with the child's traceback as a
     note). Call it between transactions (no connection of `database` in use) and from a process without
     other threads: a fork copies only the thread that makes it, and whatever locks the others held."""
     children: list[tuple[int, int]] = []
+    passing: list[int] = []
     outcomes: list[tuple[bool, Any]] = []
     try:
         for _ in range(count):
-            read, write = os.pipe()
+            pipes = [*os.pipe(), *(os.pipe() if meanwhile is not None else (-1, -1))]
             try:
                 pid = os.fork()
             except OSError:
-                os.close(read)
-                os.close(write)
+                for fd in pipes:
+                    if fd >= 0:
+                        os.close(fd)
                 raise
+            read, write, read_passed, write_passed = pipes
             if pid == 0:  # the child: never returns into the caller's code
-                os.close(read)
-                _child(database, work, write)
-            os.close(write)
+                for fd in (read, read_passed):
+                    if fd >= 0:
+                        os.close(fd)
+                _child(database, work, write, write_passed)
             children.append((pid, read))
+            os.close(write)
+            if meanwhile is not None:
+                passing.append(read_passed)
+                os.close(write_passed)
+        if meanwhile is not None:
+            for fd in passing:
+                os.read(fd, 1)  # "." once it passed; b"" when it ended without
+            meanwhile()
         for pid, read in children:
             with os.fdopen(read, "rb", closefd=False) as pipe:
                 payload = pipe.read()
@@ -65,6 +92,8 @@ def in_processes(count: int, database: Database, work: Callable[[], T]) -> list[
             except Exception:
                 outcomes.append((False, RuntimeError(f"worker process {pid} ended without a result")))
     finally:  # every child waited for and every pipe closed, whatever failed here
+        for fd in passing:
+            os.close(fd)
         for pid, read in children:
             os.close(read)
             os.waitpid(pid, 0)
@@ -74,9 +103,11 @@ def in_processes(count: int, database: Database, work: Callable[[], T]) -> list[
     return [value for _, value in outcomes]
 
 
-def _child(database: Database, work: Callable[[], object], write: int) -> None:
+def _child(database: Database, work: Callable[[], object], write: int, write_passed: int) -> None:
+    global _passing
     code = 0
     try:
+        _passing = write_passed if write_passed >= 0 else None
         database.forked()
         try:
             payload = pickle.dumps((True, work()))

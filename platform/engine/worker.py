@@ -18,7 +18,7 @@ from itsm.store import NOT_MIGRATED, UNREACHABLE, clocks, outage, outage_line
 
 from .channels.delivery import deliver_outbox
 from .errors import NotFound
-from .forks import in_processes
+from .forks import in_processes, passed
 from .memory import settle_collector
 from .reports.kpis import bring_up_to_date
 from .reports.triage import retrain_due
@@ -81,6 +81,7 @@ def sweep(engine: Engine, batch: int | None = None, deliver: bool = True, set_ba
     """Everything due now, `batch` tickets per transaction, until nothing is due; then the outbox (unless
     `deliver` is off, as in scenarios, which check what would be sent without sending it)."""
     total = sweep_due(engine, batch or DEFAULT_BATCH, set_based)
+    passed()  # committed: a round shared among processes may fold it while this process delivers
     if deliver:
         sent = deliver_outbox(engine)
         total.delivered, total.retried = sent.sent, sent.retried + sent.failed
@@ -108,9 +109,9 @@ def shared_round(engine: Engine, batch: int | None = None, processes: int = 1,
                  kpi_seconds: float | None = None, share: int = SHARE) -> tuple[SweepResult, int]:
     """`one_round`, its sweep and deliveries shared among up to `processes` processes forked for it when
     enough tickets are due (`share` for each process at least; one process on SQLite), every process
-    claiming batches of an even share of them (at most `batch`); then the KPI fold here, once all of them
-    have committed. The due tickets are counted first; what falls due meanwhile is left to whichever
-    process looks last."""
+    claiming batches of an even share of them (at most `batch`); the KPI fold here, once all of them
+    have committed their sweeps, while they deliver. The due tickets are counted first; what falls due
+    meanwhile is left to whichever process looks last."""
     batch = batch or DEFAULT_BATCH
     due = 0
     if processes > 1 and not engine.db.is_sqlite:
@@ -120,10 +121,16 @@ def shared_round(engine: Engine, batch: int | None = None, processes: int = 1,
     count = min(processes, due // share)
     if count <= 1:
         return one_round(engine, batch, kpi_seconds)
+    folded = 0
+
+    def fold() -> None:
+        nonlocal folded
+        folded = fold_kpis(engine, seconds=kpi_seconds)
+
     total = SweepResult()
-    for result in in_processes(count, engine.db, partial(sweep, engine, min(batch, math.ceil(due / count)))):
+    for result in in_processes(count, engine.db, partial(sweep, engine, min(batch, math.ceil(due / count))), fold):
         total = total + result
-    return total, fold_kpis(engine, seconds=kpi_seconds)
+    return total, folded
 
 
 @dataclass

@@ -4,12 +4,13 @@ on connections of its own, and what they return (or raise) comes back here."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from itsm.engine.forks import default_processes, in_processes
+from itsm.engine.forks import default_processes, in_processes, passed
 from itsm.store import Database
 
 
@@ -44,3 +45,38 @@ def test_an_exception_in_a_forked_process_is_raised_here(tmp_path: Path) -> None
 def test_sqlite_gets_one_process_and_postgresql_the_cores_up_to_four() -> None:
     assert default_processes(Database("sqlite://")) == 1
     assert 1 <= default_processes(Database("postgresql+psycopg://nobody@127.0.0.1:1/none")) <= 4
+
+
+def test_meanwhile_runs_here_once_every_process_has_passed_while_they_go_on(tmp_path: Path) -> None:
+    """What the parent does `meanwhile` (the worker's KPI fold) starts when each process has said it `passed`
+    (its sweep committed) and the processes are still at work (delivering); they see what it did."""
+    signal = tmp_path / "folded"
+    order: list[str] = []
+
+    def work() -> str:
+        (tmp_path / f"swept-{os.getpid()}").touch()
+        passed()
+        passed()  # said once
+        deadline = time.monotonic() + 30
+        while not signal.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return "saw the fold" if signal.exists() else "waited in vain"
+
+    def meanwhile() -> None:
+        order.append(f"{len(list(tmp_path.glob('swept-*')))} swept")
+        signal.touch()
+
+    results = in_processes(2, Database(f"sqlite:///{tmp_path / 'forks.db'}"), work, meanwhile)
+    assert results == ["saw the fold", "saw the fold"] and order == ["2 swept"]
+    passed()  # here, outside any forked process: nothing to say
+
+
+def test_meanwhile_runs_when_a_process_ends_without_passing(tmp_path: Path) -> None:
+    ran: list[bool] = []
+
+    def work() -> None:
+        raise ValueError("failed before its sweep committed")
+
+    with pytest.raises(ValueError, match="before its sweep"):
+        in_processes(2, Database(f"sqlite:///{tmp_path / 'forks.db'}"), work, lambda: ran.append(True))
+    assert ran == [True]
