@@ -60,27 +60,33 @@ def comments_of(session: Session, ticket_id: int, public_only: bool = False) -> 
     return session.scalars(query).all()
 
 
-def events_of_tickets(session: Session, ticket_ids: Sequence[int]) -> list[tuple[Any, ...]]:
-    """(ticket_id, id, at, actor, kind, transition, from_state, to_state, changes, data) of every event of
-    `ticket_ids`, by ticket and then oldest first: the histories of a batch of tickets in one statement.
-    The database hands each ticket's events over as one JSON array: one document to decode per ticket
-    instead of a row and two JSON values per event (a sweep's 800 timelines read 10,000 events)."""
+def events_of_tickets(session: Session, ticket_ids: Sequence[int]) -> dict[int, list[tuple[Any, ...]]]:
+    """The events of each of `ticket_ids` that has any, oldest first (by id): (at, actor, kind, transition,
+    from_state, to_state, changes, data) each, in one statement for a batch of tickets. The database hands
+    each ticket's events over as one JSON array: one document to decode per ticket instead of a row and two
+    JSON values per event (a sweep's 800 timelines read 10,000 events)."""
     if not ticket_ids:
-        return []
+        return {}
     c = EVENTS.c
     postgres = is_postgres(session)
     if postgres:
         events = func.json_agg(aggregate_order_by(func.json_build_array(*_EVENT_COLUMNS), c.id))
     else:  # SQLite's JSON functions; the array is sorted here (SQLite 3.44 first orders inside an aggregate)
         events = func.json_group_array(func.json_array(*_EVENT_COLUMNS[:-2], func.json(c.changes), func.json(c.data)))
-    query = (select(c.ticket_id, cast_(events, Text)).where(among(session, c.ticket_id, ticket_ids))
-             .group_by(c.ticket_id).order_by(c.ticket_id))
-    out: list[tuple[Any, ...]] = []
+    query = select(c.ticket_id, cast_(events, Text)).where(among(session, c.ticket_id, ticket_ids))
+    query = query.group_by(c.ticket_id)
+    instants: dict[str, datetime] = {}  # the events of one change share their instant: parsed once
+    out: dict[int, list[tuple[Any, ...]]] = {}
     for ticket_id, document in session.connection().execute(query):
         found = json.loads(document)
         if not postgres:
             found.sort(key=itemgetter(0))
-        out.extend((ticket_id, event_id, _instant(at), *rest) for event_id, at, *rest in found)
+        rows = out[ticket_id] = []
+        for _, at, *rest in found:
+            instant = instants.get(at)
+            if instant is None:
+                instant = instants[at] = _instant(at)
+            rows.append((instant, *rest))
     return out
 
 

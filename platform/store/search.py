@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from .dialects import any_of
+from .dialects import any_of, serially
 from .models import SearchDocument, Ticket
 from .queries import APPEND_SEARCH_COMMENTS, REPLACE_SEARCH_DOCUMENT, WRITE_SEARCH_DOCUMENT
 from .search_stats import COLUMNS, TS_CONFIG, expected_shares
@@ -186,14 +186,11 @@ def count_matches(session: Session, terms: Sequence[str], where: Sequence[Column
 def _serial(session: Session) -> Iterator[None]:
     """PostgreSQL plans a search's statements without parallel workers: each reads a window of matches,
     and starting workers (10-70 ms) would cost more than the reading."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    serially(session)
     try:
         yield
     finally:
-        if postgres:
-            session.execute(text("SET LOCAL max_parallel_workers_per_gather TO DEFAULT"))
+        serially(session, False)
 
 
 def _page(session: Session, terms: Sequence[str], where: Sequence[ColumnElement[bool]], limit: int, every: bool,

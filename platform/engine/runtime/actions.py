@@ -197,9 +197,12 @@ def recipients_by_language(work: Work, notification: m.NotificationSpec,
             others.append(recipient)
     locales = work.lookups.locales(list(dict.fromkeys(people)))
     groups: dict[tuple[str, str], tuple[str, list[str]]] = {}
+    texts: dict[str, tuple[str, str]] = {}  # reader's language -> the texts it reads (a team is hundreds)
 
     def add(reader: str, recipient: str) -> None:
-        key = (notification.subject.get(reader), notification.body.get(reader))
+        key = texts.get(reader)
+        if key is None:
+            key = texts[reader] = (notification.subject.get(reader), notification.body.get(reader))
         groups.setdefault(key, (reader, []))[1].append(recipient)
 
     for recipient in others:

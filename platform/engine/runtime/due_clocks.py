@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from itsm.store import clocks, numbering, routing, tickets, users, watchers
 from itsm.store.bulk import insert_rows, update_rows
 from itsm.store.clocks import CLOCKS
+from itsm.store.dialects import serially
 from itsm.store.rows import COMMENTS, EVENTS, OUTBOX
 from itsm.store.search import add_comments, write_documents
 from itsm.store.tickets import TICKETS
@@ -59,6 +60,7 @@ def sweep_due_clocks(engine: Engine, batch: int, retry_after: timedelta) -> Batc
     result = BatchResult()
     with engine.db.write() as session:
         now = engine.clock()
+        serially(session)  # its reads by index are short: parallel workers would take the cores the sweep uses
         clocks.by_key_only(session)
         ids, result.full = clocks.due_ticket_ids(session, now, batch)
         if not ids:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from operator import itemgetter
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from itsm.store.tickets import TICKETS
 
 from .snapshot import (
     CLOCK_COLUMNS,
+    EMPTY,
     TICKET_COLUMNS,
     ClockRow,
     HistoryEntry,
@@ -92,25 +93,24 @@ def history(session: Session, ticket_id: int) -> list[HistoryEntry]:
     return histories(session, [ticket_id])[ticket_id]
 
 
-_IN_ORDER = itemgetter(0, 1, 2)  # (instant, events before comments, id)
+_AT = attrgetter("at")
 
 
 def histories(session: Session, ticket_ids: Sequence[int]) -> dict[int, list[HistoryEntry]]:
     """`history` of each of `ticket_ids` (an empty list for a ticket without any), in two statements
-    whatever their number: a sweep's batch quotes the timelines of hundreds of tickets."""
-    found: dict[int, list[tuple[Any, int, int, HistoryEntry]]] = {ticket_id: [] for ticket_id in ticket_ids}
-    for ticket_id, event_id, at, actor, kind, transition, from_state, to_state, changes, data in (
-            rows.events_of_tickets(session, ticket_ids)):
-        if is_internal(kind, data):
-            continue
-        found[ticket_id].append((at, 0, event_id, HistoryEntry(
-            at, actor, kind, transition, from_state, to_state, changes or {}, data or {})))
-    for ticket_id, comment_id, at, author, text in rows.public_comments_of_tickets(session, ticket_ids):
-        found[ticket_id].append((at, 1, comment_id, HistoryEntry(at, author, "comment", text=text)))
-    out: dict[int, list[HistoryEntry]] = {}
-    for ticket_id, entries in found.items():
-        entries.sort(key=_IN_ORDER)
-        out[ticket_id] = [item[3] for item in entries]
+    whatever their number: a sweep's batch quotes the timelines of hundreds of tickets. In order of their
+    instants; at one instant the events in the order they were written, then the comments in theirs (a
+    stable sort of the events by id followed by the comments by id)."""
+    out: dict[int, list[HistoryEntry]] = {ticket_id: [] for ticket_id in ticket_ids}
+    make = HistoryEntry._make
+    for ticket_id, events in rows.events_of_tickets(session, ticket_ids).items():
+        out[ticket_id] = [make((at, actor, kind, transition, source, target, changes or EMPTY, data or EMPTY, None))
+                          for at, actor, kind, transition, source, target, changes, data in events
+                          if not is_internal(kind, data)]
+    for ticket_id, _, at, author, text in rows.public_comments_of_tickets(session, ticket_ids):
+        out[ticket_id].append(HistoryEntry(at, author, "comment", text=text))
+    for entries in out.values():
+        entries.sort(key=_AT)
     return out
 
 

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from itsm.store import clocks, outage, tickets, timers, users
+from itsm.store.dialects import serially
 
 from .apply import perform
 from .due_clocks import due_count, sweep_due_clocks
@@ -97,6 +98,7 @@ def _clocks_one_by_one(engine: Engine, batch: int | None = None, ticket_ids: lis
     result = SweepResult()
     with engine.db.write() as session:
         now = engine.clock()
+        serially(session)
         if ticket_ids is None:
             ticket_ids, result.full = clocks.due_ticket_ids(session, now, batch or DEFAULT_BATCH)
         rows = tickets.by_ids_locked(session, ticket_ids)
