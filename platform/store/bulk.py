@@ -93,7 +93,7 @@ def _processor(dialect: Dialect, table: Table, column: str) -> Processor:
 def _unnest_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], match: tuple[str, ...],
                 increment: str | None) -> str:
     quote = dialect.identifier_preparer.quote
-    arrays = ", ".join(f"%s::{_sql_type(dialect, table, name)}[]" for name in (*match, *columns))
+    arrays = ", ".join(f"%b::{_sql_type(dialect, table, name)}[]" for name in (*match, *columns))
     target = quote(table.name)
     aliases = [quote(MATCH + name) for name in match] + [quote(c) for c in columns]
     assignments = [f"{quote(c)} = v.{quote(c)}" for c in columns]
