@@ -78,6 +78,9 @@ class Wording:
         self.language = language
         self.zone = ZoneInfo(pack.timezone)
         self._said: dict[tuple[Any, ...], str] = {}
+        self._orders: dict[str, tuple[int, str]] = {}  # per field: where its change goes in a line
+        self._fields: dict[str, tuple[str, bool]] = {}  # per field: its label, and whether its values are a set
+        self._by_order = lambda item: self.order(item[0])
 
     def entry(self, entry: HistoryEntry) -> str:
         key = _repeated(entry)
@@ -145,8 +148,9 @@ class Wording:
         return say("other", language, kind=name, details=details) if details else name
 
     def with_changes(self, what: str, changes: Mapping[str, Any] | None) -> str:
-        shown = [self.change(name, new)
-                 for name, (_, new) in sorted((changes or {}).items(), key=lambda item: self.order(item[0]))
+        if not changes:
+            return what
+        shown = [self.change(name, new) for name, (_, new) in sorted(changes.items(), key=self._by_order)
                  if name not in QUIET_CHANGES and new not in (None, "", [])]
         if not shown:
             return what
@@ -156,14 +160,19 @@ class Wording:
     def change(self, name: str, value: Any) -> str:
         """`Field = value`; remembered for a value from a fixed set (a choice, a team, a priority level, a flag),
         which most changes set, not for free text."""
-        spec = self.form.by_id.get(name) if self.form is not None else None
-        fixed = isinstance(value, (str, bool, int)) and (name in ("team", "priority") or (
-            spec is not None and bool(spec.choices)) or isinstance(value, bool))
+        known = self._fields.get(name)
+        if known is None:
+            spec = self.form.by_id.get(name) if self.form is not None else None
+            known = self._fields[name] = (self.field(name), name in ("team", "priority") or (
+                spec is not None and bool(spec.choices)))
+        label, from_a_set = known
+        fixed = isinstance(value, bool) or (from_a_set and isinstance(value, (str, int)))
         if fixed:
             said = self._said.get(("change", name, type(value), value))
             if said is not None:
                 return said
-        said = say("change", self.language, field=self.field(name), value=clip(self.value(name, value)))
+        shown = value if isinstance(value, str) and not from_a_set else self.value(name, value)
+        said = say("change", self.language, field=label, value=clip(shown))
         if fixed:
             if len(self._said) >= self.MEMORY:
                 self._said.clear()
@@ -173,9 +182,14 @@ class Wording:
     def order(self, name: str) -> tuple[int, str]:
         """Changes in the form's order, then the ticket's own columns: the same line whatever order the
         database keeps a JSON object's keys in (PostgreSQL's jsonb sorts them its own way)."""
-        if name in self.positions:
-            return self.positions[name], ""
-        return len(self.positions) + (COLUMNS.index(name) if name in COLUMNS else len(COLUMNS)), name
+        found = self._orders.get(name)
+        if found is None:
+            if name in self.positions:
+                found = self._orders[name] = (self.positions[name], "")
+            else:
+                found = self._orders[name] = (
+                    len(self.positions) + (COLUMNS.index(name) if name in COLUMNS else len(COLUMNS)), name)
+        return found
 
     def label(self, spec: Any, fallback: str | None) -> str:
         text = spec.label.get(self.language) if spec is not None else ""
