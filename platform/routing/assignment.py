@@ -38,6 +38,6 @@ def choose(routing: RoutingSpec, team: TeamSpec, context: Mapping[str, Any], *, 
     if routing.assignment == "round_robin":
         user = pool[cursor % len(pool)]
         return Assignment(user, cursor + 1, reason="round_robin")
-    counts = loads or {}
-    user = min(pool, key=lambda name: (counts.get(name, 0), pool.index(name)))
+    count = (loads or {}).get
+    user = min(pool, key=lambda name: count(name, 0))  # min keeps the first of equals: the one listed first
     return Assignment(user, reason="least_loaded")

@@ -4,7 +4,9 @@ A day's working intervals are turned into real instants once (cached per local d
 time in a spring-forward gap is read with the offset in force before the gap (02:30 -> 03:30), one that
 occurs twice is its first occurrence (zoneinfo's fold=0 does both), and "24:00" is the next midnight. A
 date the zone skipped altogether has no working time.
-Everything else is arithmetic on POSIX seconds.
+Everything else is arithmetic on POSIX seconds. Its answers are remembered per calendar (`MEMORY` of
+each kind): a ticket's clocks ask the same ones again when its breach actions change the ticket (the clocks
+settle once more) and every warning threshold adds from the same start.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from itsm.interpreter.model import MAX_DAYS_WITHOUT_WORK, Calendar, Duration, pe
 # for it, so only a calendar built by hand gets here)
 MAX_EMPTY_DAYS = MAX_DAYS_WITHOUT_WORK
 Span = tuple[float, float]  # [start, end) in POSIX seconds
+MEMORY = 4096  # answers remembered per calendar and kind (emptied when full)
 
 
 class NoWorkingTime(ValueError):
@@ -34,6 +37,8 @@ class WorkingCalendar:
         self._days: dict[date, tuple[Span, ...]] = {}
         self._totals: dict[date, float] = {}
         self._targets: dict[tuple[float, int], float] = {}  # (start, N) -> working seconds of Nbd from start
+        self._sums: dict[tuple[float, float], float] = {}  # (start, seconds) -> add_seconds
+        self._betweens: dict[tuple[float, float], float] = {}  # (a, b) -> seconds_between
 
     # -- days ---------------------------------------------------------------------------------------
 
@@ -83,6 +88,12 @@ class WorkingCalendar:
         """
         if self.spec.always:
             return ts + seconds
+        found = self._sums.get((ts, seconds))
+        if found is None:
+            found = _remember(self._sums, (ts, seconds), self._add_seconds(ts, seconds))
+        return found
+
+    def _add_seconds(self, ts: float, seconds: float) -> float:
         remaining = seconds
         day = self.local_date(ts)
         guard = _Guard(self.spec.id, ts, "after")
@@ -133,6 +144,12 @@ class WorkingCalendar:
             return 0.0
         if self.spec.always:
             return b - a
+        found = self._betweens.get((a, b))
+        if found is None:
+            found = _remember(self._betweens, (a, b), self._seconds_between(a, b))
+        return found
+
+    def _seconds_between(self, a: float, b: float) -> float:
         total = 0.0
         day, last = self.local_date(a), self.local_date(b)
         while day <= last:
@@ -214,6 +231,13 @@ class _Guard:
         if self.empty > MAX_EMPTY_DAYS:
             raise NoWorkingTime(f"calendar '{self.calendar}' has no working time in the {MAX_EMPTY_DAYS} days "
                                 f"{self.direction} {datetime.fromtimestamp(self.ts, UTC).isoformat()}")
+
+
+def _remember(memory: dict[tuple[float, float], float], key: tuple[float, float], value: float) -> float:
+    if len(memory) >= MEMORY:
+        memory.clear()
+    memory[key] = value
+    return value
 
 
 def _utc(ts: float) -> datetime:

@@ -217,7 +217,8 @@ class BatchLookups:
             self._read_users([*names, *members_of(self.batch.context.compiled.pack)])
 
     def user_exists(self, name: str) -> bool:
-        self._read_with_members([name])
+        if name not in self._locales and name not in self._absent:  # routing asks of every member of a team
+            self._read_with_members([name])
         return name in self._locales
 
     def cursor(self, routing_id: str, team: str) -> int:

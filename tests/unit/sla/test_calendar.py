@@ -494,3 +494,19 @@ def test_working_calendar_is_shared_per_spec() -> None:
     assert working_calendar(OFFICE) is working_calendar(OFFICE)
     assert working_calendar(OFFICE).spec is OFFICE
     assert working_calendar(CN_OFFICE) is not working_calendar(OFFICE)
+
+
+def test_answers_are_remembered_and_the_memory_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A calendar remembers what it added and counted (a sweep's clocks ask again when they settle once
+    more): the same answers as a fresh calendar's, and the memory is emptied when it is full."""
+    from itsm.sla import calendar as module
+
+    monkeypatch.setattr(module, "MEMORY", 3)
+    kept, fresh = WorkingCalendar(OFFICE), WorkingCalendar(OFFICE)
+    start = datetime(2026, 4, 2, 16, 0, tzinfo=BERLIN)  # Thursday before Easter
+    for hours in (1, 2, 3, 4, 5, 1, 2):
+        assert kept.add(start, hours * H) == WorkingCalendar(OFFICE).add(start, hours * H)
+        end = start + timedelta(days=hours)
+        assert kept.between(start, end) == fresh.between(start, end)
+    assert kept.add(start, 2 * H) == datetime(2026, 4, 7, 9, 0, tzinfo=BERLIN)  # 1 h Thursday, 1 h on Tuesday
+    assert 0 < len(kept._sums) <= 3 and 0 < len(kept._betweens) <= 3
