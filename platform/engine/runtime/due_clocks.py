@@ -156,11 +156,13 @@ class ClockBatch:
 
     def loads(self, pool: Sequence[str]) -> dict[str, int]:
         """Open tickets per member, as the per-ticket path would count them after the tickets before."""
-        missing = [name for name in pool if name not in self._loads]
+        loads = self._loads
+        missing = [name for name in pool if name not in loads]
         if missing:
             counts = routing.open_tickets(self.session, missing)
-            self._loads.update({name: int(counts.get(name, 0)) for name in missing})
-        return {name: self._loads[name] + self._load_changes[name] for name in pool}
+            loads.update({name: int(counts.get(name, 0)) for name in missing})
+        changes = self._load_changes.get  # not the Counter's own [] (a call of __missing__ per absent name)
+        return {name: loads[name] + changes(name, 0) for name in pool}
 
     def cursor(self, key: tuple[str, str]) -> int:
         """A round-robin position, locked for the batch (created at 0 the first time)."""
@@ -200,24 +202,24 @@ class BatchLookups:
         self.ticket_ids = list(ticket_ids)  # the batch's tickets: their histories are read together
         self._lineages: dict[str, tuple[str, ...]] = {}
         self._locales: dict[str, str | None] = {}  # users read so far: name -> locale
-        self._absent: set[str] = set()  # names read so far that are no user
+        self._asked: set[str] = set()  # every name read so far, user or not
         self._histories: dict[int, list[HistoryEntry]] = {}
 
     def _read_users(self, names: Iterable[str]) -> None:
-        missing = [name for name in dict.fromkeys(names) if name not in self._locales and name not in self._absent]
+        missing = [name for name in dict.fromkeys(names) if name not in self._asked]
         if missing:
             found = users.locales_of(self.batch.session, missing)
             self._locales.update(found)
-            self._absent.update(name for name in missing if name not in found)
+            self._asked.update(missing)
 
     def _read_with_members(self, names: Sequence[str]) -> None:
         """Escalations ask about a team's members, notifications about their languages: when a name is new,
         every team's members are read with it (in one statement), so most later tickets ask nothing."""
-        if any(name not in self._locales and name not in self._absent for name in names):
+        if not self._asked.issuperset(names):
             self._read_users([*names, *members_of(self.batch.context.compiled.pack)])
 
     def user_exists(self, name: str) -> bool:
-        if name not in self._locales and name not in self._absent:  # routing asks of every member of a team
+        if name not in self._asked:  # routing asks of every member of a team
             self._read_with_members([name])
         return name in self._locales
 
@@ -238,7 +240,8 @@ class BatchLookups:
 
     def locales(self, names: Sequence[str]) -> Mapping[str, str | None]:
         self._read_with_members(names)
-        return {name: self._locales[name] for name in names if name in self._locales}
+        known = self._locales
+        return {name: known[name] for name in names if name in known}
 
     def watchers(self, ticket_id: int) -> Sequence[Any]:
         return watchers.people_of(self.batch.session, ticket_id)
