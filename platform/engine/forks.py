@@ -3,9 +3,10 @@
 A sweep is Python per ticket (planning each ticket's SLA step, rendering its notifications and the timeline
 they quote), so one process uses one core. The worker starts once (modules imported, the active definitions
 compiled, the collector settled: `worker.settle`) and then forks: the processes share what start-up built
-(copy-on-write pages) and each opens its own database connections. They share the due work through the
-claims every sweep makes (`FOR UPDATE SKIP LOCKED` on due clocks' tickets, timers and outbox messages), so
-nothing is done twice, as with workers started apart (SPEC 8). SQLite has one writer at a time: one process.
+(copy-on-write pages, which the collector leaves alone: it never scans what a process inherited) and each
+opens its own database connections. They share the due work through the claims every sweep makes (`FOR
+UPDATE SKIP LOCKED` on due clocks' tickets, timers and outbox messages), so nothing is done twice, as with
+workers started apart (SPEC 8). SQLite has one writer at a time: one process.
 
 The processes are forked directly (`os.fork`), each returning its result through a pipe: a process pool's
 queues and threads cost some 20 ms a round, which is what a round of a hundred tickets takes. A process may
@@ -15,6 +16,7 @@ round (`meanwhile`: the worker folds the KPI sums once every sweep has committed
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import traceback
@@ -108,6 +110,9 @@ def _child(database: Database, work: Callable[[], object], write: int, write_pas
     code = 0
     try:
         _passing = write_passed if write_passed >= 0 else None
+        # what the parent held is never scanned here: a collection would write to every inherited object it
+        # looks at, copying the parent's pages one by one (a round of 1,000 breaches took ~9 % longer)
+        gc.freeze()
         database.forked()
         try:
             payload = pickle.dumps((True, work()))

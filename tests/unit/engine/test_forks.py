@@ -80,3 +80,17 @@ def test_meanwhile_runs_when_a_process_ends_without_passing(tmp_path: Path) -> N
     with pytest.raises(ValueError, match="before its sweep"):
         in_processes(2, Database(f"sqlite:///{tmp_path / 'forks.db'}"), work, lambda: ran.append(True))
     assert ran == [True]
+
+
+def test_what_a_forked_process_inherited_is_left_out_of_its_collections(tmp_path: Path) -> None:
+    """The collector of a forked process never scans what it inherited (it would copy the parent's pages as
+    it wrote to each object it looked at): those objects are frozen, its own are collected as usual."""
+    import gc
+
+    inherited = [[] for _ in range(1000)]  # tracked containers made before the fork
+
+    def work() -> tuple[int, bool, int]:
+        return gc.get_freeze_count(), gc.isenabled(), len(inherited)
+
+    frozen, enabled, seen = in_processes(1, Database(f"sqlite:///{tmp_path / 'forks.db'}"), work)[0]
+    assert frozen >= len(inherited) + gc.get_freeze_count() and enabled and seen == 1000
