@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from itsm.interpreter import model as m
+from itsm.interpreter.model import per_spec
 from itsm.sla import ClockState, Conditions, evaluate_clock, working_calendar
 
 from .actions import run_actions
@@ -22,6 +23,7 @@ from .work import Work
 
 log = logging.getLogger("itsm.engine")
 MAX_SETTLE_ROUNDS = 8  # rounds of clock evaluation one change may take before it is logged and left
+MARKED = ("state", "priority", "team", "assignee")  # `Work.mark` of the ticket, then its fields
 
 
 def select_policy(work: Work) -> m.SlaPolicy | None:
@@ -89,11 +91,50 @@ def settle(work: Work) -> None:
             work.recompute_priority()
         mark = work.mark()
         update_clocks(work)
-        if work.mark() == mark:
+        if not _read_by_clocks(work, mark, work.mark()):
             return
     log.warning("%s: the SLA clocks' actions still changed the ticket after %s rounds: check the on_warning, "
                 "on_breach and SLA trigger actions of policy '%s'", work.ticket.number or "a new ticket",
                 MAX_SETTLE_ROUNDS, getattr(select_policy(work), "id", None))
+
+
+def _read_by_clocks(work: Work, before: tuple[Any, ...], after: tuple[Any, ...]) -> bool:
+    """Whether the actions changed anything another round would read (`Work.mark`: state, priority, team,
+    assignee, fields): the policy's choice, a clock's conditions or the priority's inputs. An escalation
+    moves the ticket to another team, which the clocks of most packs do not read: another round would find
+    what this one did (every clock at the same instant, on the same conditions) and is not made."""
+    if after == before:
+        return False
+    reads = settle_reads(work.pack).get(work.process.id)
+    if reads is None:
+        return True
+    changed = {name for name, old, new in zip(MARKED, before[:4], after[:4], strict=True) if old != new}
+    fields_before, fields_after = before[4], after[4]
+    changed.update(name for name in fields_before.keys() | fields_after.keys()
+                   if fields_before.get(name) != fields_after.get(name))
+    return not reads.isdisjoint(changed)
+
+
+@per_spec
+def settle_reads(pack: m.PackSpec) -> dict[str, frozenset[str]]:
+    """Per process, the names (their first part) that its SLA rules, its policies' clock conditions and its
+    priority matrix read; the priority always (it picks the targets and calendars)."""
+    out = {}
+    for process in pack.processes.values():
+        expressions: list[Any] = [rule.when for rule in process.sla]
+        for rule in process.sla:
+            policy = pack.sla_policies.get(rule.policy)
+            for clock in policy.clocks if policy is not None else ():
+                expressions += [clock.start, clock.stop, clock.pause, clock.reset, clock.cancel]
+        names = {"priority"}
+        matrix = pack.matrices.get(process.priority_matrix or "")
+        if matrix is not None:
+            names.update(matrix.inputs)
+            expressions += [adjustment.when for adjustment in matrix.adjust]
+        names.update(name.split(".", 1)[0] for expression in expressions if expression is not None
+                     for name in expression.names)
+        out[process.id] = frozenset(names)
+    return out
 
 
 def after_event(work: Work, on: str, names: dict[str, Any] | None = None,

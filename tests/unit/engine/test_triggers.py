@@ -223,6 +223,30 @@ def test_a_clock_is_evaluated_again_after_its_own_actions_change_the_ticket(cont
     assert [c["text"] for c in made.comments] == ["half", "three quarters", "resolution breached"]
 
 
+@pytest.mark.parametrize("resolution_reads_the_note", [False, True])
+def test_clocks_settle_again_only_when_the_actions_changed_what_they_read(
+        tmp_path: Path, lookups: FakeLookups, monkeypatch: pytest.MonkeyPatch, resolution_reads_the_note: bool) -> None:
+    """The response breach notes it in a field. No clock, SLA rule or priority input reads that field: the
+    clocks are evaluated once (another round would find the same). A resolution clock that pauses on it is
+    evaluated again, and pauses in the same step."""
+    pack = PACK.replace("    on_breach: [{set: {impact: high}}]", "    on_breach: [{set: {note: breached}}]")
+    if resolution_reads_the_note:
+        pack = pack.replace("    stop: \"state == 'done'\"\n", "    stop: \"state == 'done'\"\n    pause: \"note == 'breached'\"\n")
+    (tmp_path / "pack.yaml").write_text(pack)
+    loaded = load_pack(tmp_path)
+    context = Context(compile_version(loaded.digest, loaded), lookups)
+    assert ("note" in clocks.settle_reads(loaded)["ticket"]) is resolution_reads_the_note
+    ticket = create(context)
+    rounds: list[int] = []
+    update_clocks = clocks.update_clocks
+    monkeypatch.setattr(clocks, "update_clocks", lambda work: rounds.append(1) or update_clocks(work))
+    made = plan_sla(system_work(context, stored(ticket), START + timedelta(hours=4, minutes=1)))
+    by_clock = {change.after.clock: change.after for change in made.clocks}
+    assert made.ticket.fields["note"] == "breached" and by_clock["response"].breached
+    assert len(rounds) == (2 if resolution_reads_the_note else 1)
+    assert by_clock["resolution"].phase == ("paused" if resolution_reads_the_note else "running")
+
+
 def test_the_settling_of_clocks_is_bounded_and_logged(context: Context, monkeypatch: pytest.MonkeyPatch,
                                                       caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(clocks, "MAX_SETTLE_ROUNDS", 1)
