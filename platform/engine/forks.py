@@ -123,6 +123,7 @@ def _child(database: Database, work: Callable[[], object], write: int, write_pas
                 payload = pickle.dumps((False, exc))
             except Exception:
                 payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")))
+        passed()  # if the work did not say so: the parent may be waiting for it before it reads the result
         with os.fdopen(write, "wb") as pipe:
             pipe.write(payload)
     finally:

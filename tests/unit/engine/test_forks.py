@@ -94,3 +94,12 @@ def test_what_a_forked_process_inherited_is_left_out_of_its_collections(tmp_path
 
     frozen, enabled, seen = in_processes(1, Database(f"sqlite:///{tmp_path / 'forks.db'}"), work)[0]
     assert frozen >= len(inherited) + gc.get_freeze_count() and enabled and seen == 1000
+
+
+def test_a_process_that_never_says_it_passed_still_hands_over_a_large_result(tmp_path: Path) -> None:
+    """A result larger than a pipe holds: the process says it passed before writing it, so the parent,
+    waiting for that, goes on to read the result instead of both waiting for each other."""
+    ran: list[bool] = []
+    results = in_processes(2, Database(f"sqlite:///{tmp_path / 'forks.db'}"), lambda: "x" * 1_000_000,
+                           lambda: ran.append(True))
+    assert ran == [True] and [len(result) for result in results] == [1_000_000, 1_000_000]
