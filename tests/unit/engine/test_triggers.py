@@ -231,7 +231,8 @@ def test_clocks_settle_again_only_when_the_actions_changed_what_they_read(
     evaluated again, and pauses in the same step."""
     pack = PACK.replace("    on_breach: [{set: {impact: high}}]", "    on_breach: [{set: {note: breached}}]")
     if resolution_reads_the_note:
-        pack = pack.replace("    stop: \"state == 'done'\"\n", "    stop: \"state == 'done'\"\n    pause: \"note == 'breached'\"\n")
+        stop = "    stop: \"state == 'done'\"\n"
+        pack = pack.replace(stop, stop + "    pause: \"note == 'breached'\"\n")
     (tmp_path / "pack.yaml").write_text(pack)
     loaded = load_pack(tmp_path)
     context = Context(compile_version(loaded.digest, loaded), lookups)
