@@ -36,8 +36,12 @@ def passed() -> None:
     global _passing
     if _passing is not None:
         fd, _passing = _passing, None
-        os.write(fd, b".")
-        os.close(fd)
+        try:
+            os.write(fd, b".")
+        except OSError:  # the parent stopped waiting (it is unwinding after an error): nothing to tell
+            pass
+        finally:
+            os.close(fd)
 
 
 def default_processes(database: Database) -> int:
@@ -63,10 +67,12 @@ def in_processes(count: int, database: Database, work: Callable[[], T],
     outcomes: list[tuple[bool, Any]] = []
     try:
         for _ in range(count):
-            pipes = [*os.pipe(), *(os.pipe() if meanwhile is not None else (-1, -1))]
+            pipes: list[int] = []
             try:
+                pipes += os.pipe()
+                pipes += os.pipe() if meanwhile is not None else (-1, -1)
                 pid = os.fork()
-            except OSError:
+            except OSError:  # no file descriptor or process left: what was opened is closed
                 for fd in pipes:
                     if fd >= 0:
                         os.close(fd)

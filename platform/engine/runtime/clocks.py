@@ -99,20 +99,27 @@ def settle(work: Work) -> None:
 
 
 def _read_by_clocks(work: Work, before: tuple[Any, ...], after: tuple[Any, ...]) -> bool:
-    """Whether the actions changed anything another round would read (`Work.mark`: state, priority, team,
-    assignee, fields): the policy's choice, a clock's conditions or the priority's inputs. An escalation
-    moves the ticket to another team, which the clocks of most packs do not read: another round would find
-    what this one did (every clock at the same instant, on the same conditions) and is not made."""
+    """Whether another round could differ from this one, after its actions changed the ticket (`Work.mark`:
+    state, priority, team, assignee, fields). It could when they changed a name the policy's choice, a
+    clock's conditions or the priority's inputs read; or when any of those read clock values (`sla.*`,
+    which every round changes); or when the priority, recomputed now as the next round would first do,
+    moves. Otherwise the next round would find what this one did (every clock at the same instant on the
+    same conditions) and is not made: an escalation moves the ticket to another team, which the clocks of
+    most packs never read."""
     if after == before:
         return False
     reads = settle_reads(work.pack).get(work.process.id)
-    if reads is None:
+    if reads is None or "sla" in reads:
         return True
     changed = {name for name, old, new in zip(MARKED, before[:4], after[:4], strict=True) if old != new}
     fields_before, fields_after = before[4], after[4]
     changed.update(name for name in fields_before.keys() | fields_after.keys()
                    if fields_before.get(name) != fields_after.get(name))
-    return not reads.isdisjoint(changed)
+    if not reads.isdisjoint(changed):
+        return True
+    level = work.ticket.priority
+    work.recompute_priority()  # it may read what no round changes (a requester made a VIP since)
+    return work.ticket.priority != level
 
 
 @per_spec

@@ -103,3 +103,17 @@ def test_a_process_that_never_says_it_passed_still_hands_over_a_large_result(tmp
     results = in_processes(2, Database(f"sqlite:///{tmp_path / 'forks.db'}"), lambda: "x" * 1_000_000,
                            lambda: ran.append(True))
     assert ran == [True] and [len(result) for result in results] == [1_000_000, 1_000_000]
+
+
+def test_passing_when_the_parent_stopped_waiting_is_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parent unwinding after an error has closed its end: saying "passed" must not fail the process's
+    work (its sweep has committed; its deliveries come next)."""
+    from itsm.engine import forks
+
+    read, write = os.pipe()
+    os.close(read)
+    monkeypatch.setattr(forks, "_passing", write)
+    passed()
+    assert forks._passing is None
+    with pytest.raises(OSError):
+        os.fstat(write)  # closed

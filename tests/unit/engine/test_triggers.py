@@ -248,6 +248,64 @@ def test_clocks_settle_again_only_when_the_actions_changed_what_they_read(
     assert by_clock["resolution"].phase == ("paused" if resolution_reads_the_note else "running")
 
 
+NOTE_ON_BREACH = ("    on_breach: [{set: {impact: high}}]", "    on_breach: [{set: {note: breached}}]")
+NOTE_ON_WARNING = ("""    on_warning:
+      - {comment: "half", when: "threshold == 50"}
+      - {comment: "three quarters", when: "threshold == 75"}""", "    on_warning: [{set: {note: warned}}]")
+STOP_RESOLUTION = "    stop: \"state == 'done'\"\n"
+FOLLOWUP = """  - id: followup
+    targets: {default: 8h}
+    start: "sla.response.status == 'met'"
+"""
+
+
+@pytest.mark.parametrize("variant", ["note read by nobody", "note read by a pause", "a matrix reading sla.*",
+                                     "a clock starting on sla.*", "a VIP since the last change"])
+def test_settling_once_gives_what_settling_again_gives(tmp_path: Path, lookups: FakeLookups,
+                                                       monkeypatch: pytest.MonkeyPatch, variant: str) -> None:
+    """Clocks are evaluated once more after their actions changed the ticket only when another round could
+    differ: what the change makes is the same as with a round after every change that moved the ticket.
+    Clock values (`sla.*`) move with every round, so a pack reading them settles as before; a requester
+    made a VIP since the last change moves the priority, recomputed as the next round would."""
+    pack, at, vip = PACK, START + timedelta(hours=4, minutes=1), False
+    if variant != "a clock starting on sla.*":
+        pack = pack.replace(*NOTE_ON_BREACH)
+    if variant == "note read by a pause":
+        pack = pack.replace(STOP_RESOLUTION, STOP_RESOLUTION + "    pause: \"note == 'breached'\"\n")
+    if variant == "a matrix reading sla.*":
+        pack = pack.replace("default: P2\n", "default: P2\nadjust:\n  - {when: \"sla.response.status == 'breached'\","
+                                             " raise: 1}\n", 1)
+    if variant == "a clock starting on sla.*":
+        pack, at = pack.replace(*NOTE_ON_WARNING) + FOLLOWUP, START + timedelta(hours=2, minutes=1)
+    if variant == "a VIP since the last change":
+        pack = pack.replace("default: P2\n", "default: P2\nadjust:\n  - {when: \"requester.vip\", raise: 1}\n", 1)
+        vip = True
+    (tmp_path / "pack.yaml").write_text(pack)
+    loaded = load_pack(tmp_path)
+    context = Context(compile_version(loaded.digest, loaded), lookups)
+    ticket = stored(create(context))
+    if vip:
+        ticket = replace(ticket, requester=UserFacts("rita", vip=True))
+
+    def outcome() -> tuple[Any, ...]:
+        if variant == "a clock starting on sla.*":  # the response clock is met as the warning's action runs
+            made = ask(context, ticket, "fire", transition="start", at=at)
+        else:
+            made = plan_sla(system_work(context, ticket, at))
+        clocks_after = sorted((c.after.clock, c.after.phase, c.after.status, c.after.breached) for c in made.clocks)
+        return made.ticket.priority, dict(made.ticket.fields), clocks_after, made.comments, sent(made)
+
+    settled_once = outcome()
+    with monkeypatch.context() as patch:  # the rule before: another round whenever the ticket moved
+        patch.setattr(clocks, "_read_by_clocks", lambda work, before, after: before != after)
+        settled_again = outcome()
+    assert settled_once == settled_again
+    if variant in ("a matrix reading sla.*", "a VIP since the last change"):
+        assert settled_once[0] == "P1"
+    if variant == "a clock starting on sla.*":
+        assert ("followup", "running", "running", False) in settled_once[2]
+
+
 def test_the_settling_of_clocks_is_bounded_and_logged(context: Context, monkeypatch: pytest.MonkeyPatch,
                                                       caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(clocks, "MAX_SETTLE_ROUNDS", 1)
