@@ -67,27 +67,24 @@ def in_processes(count: int, database: Database, work: Callable[[], T],
     outcomes: list[tuple[bool, Any]] = []
     try:
         for _ in range(count):
-            pipes: list[int] = []
+            pipes: list[int] = []  # result (read, write), then passing (read, write)
             try:
                 pipes += os.pipe()
-                pipes += os.pipe() if meanwhile is not None else (-1, -1)
+                pipes += os.pipe()
                 pid = os.fork()
             except OSError:  # no file descriptor or process left: what was opened is closed
                 for fd in pipes:
-                    if fd >= 0:
-                        os.close(fd)
+                    os.close(fd)
                 raise
             read, write, read_passed, write_passed = pipes
             if pid == 0:  # the child: never returns into the caller's code
-                for fd in (read, read_passed):
-                    if fd >= 0:
-                        os.close(fd)
+                os.close(read)
+                os.close(read_passed)
                 _child(database, work, write, write_passed)
             children.append((pid, read))
+            passing.append(read_passed)
             os.close(write)
-            if meanwhile is not None:
-                passing.append(read_passed)
-                os.close(write_passed)
+            os.close(write_passed)
         if meanwhile is not None:
             for fd in passing:
                 os.read(fd, 1)  # "." once it passed; b"" when it ended without
@@ -115,7 +112,7 @@ def _child(database: Database, work: Callable[[], object], write: int, write_pas
     global _passing
     code = 0
     try:
-        _passing = write_passed if write_passed >= 0 else None
+        _passing = write_passed
         # what the parent held is never scanned here: a collection would write to every inherited object it
         # looks at, copying the parent's pages one by one (a round of 1,000 breaches took ~9 % longer)
         gc.freeze()

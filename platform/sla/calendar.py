@@ -12,6 +12,7 @@ settle once more) and every warning threshold adds from the same start.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from itsm.interpreter.model import MAX_DAYS_WITHOUT_WORK, Calendar, Duration, per_spec
@@ -20,7 +21,8 @@ from itsm.interpreter.model import MAX_DAYS_WITHOUT_WORK, Calendar, Duration, pe
 # for it, so only a calendar built by hand gets here)
 MAX_EMPTY_DAYS = MAX_DAYS_WITHOUT_WORK
 Span = tuple[float, float]  # [start, end) in POSIX seconds
-MEMORY = 4096  # answers remembered per calendar and kind (emptied when full)
+K = TypeVar("K")
+MEMORY = 20_000  # answers remembered per calendar and kind (emptied when full)
 
 
 class NoWorkingTime(ValueError):
@@ -190,12 +192,9 @@ class WorkingCalendar:
     def business_days_seconds(self, ts: float, days: int) -> float:
         """The working time of `Nbd` from `ts`: up to the same offset into the Nth following working day.
         Remembered per (start, N): a clock's `bd` target is asked again at every step of the clock."""
-        key = (ts, days)
-        seconds = self._targets.get(key)
+        seconds = self._targets.get((ts, days))
         if seconds is None:
-            if len(self._targets) > 20_000:
-                self._targets.clear()
-            seconds = self._targets[key] = self.seconds_between(ts, self.add_business_days(ts, days))
+            seconds = _remember(self._targets, (ts, days), self.seconds_between(ts, self.add_business_days(ts, days)))
         return seconds
 
     def deadline(self, start: datetime, target: Duration) -> datetime:
@@ -233,7 +232,7 @@ class _Guard:
                                 f"{self.direction} {datetime.fromtimestamp(self.ts, UTC).isoformat()}")
 
 
-def _remember(memory: dict[tuple[float, float], float], key: tuple[float, float], value: float) -> float:
+def _remember(memory: dict[K, float], key: K, value: float) -> float:
     if len(memory) >= MEMORY:
         memory.clear()
     memory[key] = value

@@ -91,23 +91,27 @@ def settle(work: Work) -> None:
             work.recompute_priority()
         mark = work.mark()
         update_clocks(work)
-        if not _read_by_clocks(work, mark, work.mark()):
+        after = work.mark()
+        if after == mark:
             return
+        if not _read_by_clocks(work, mark, after):
+            # the next round would first recompute the priority: only a new one (a requester made a VIP since
+            # the last change) could make it differ
+            level = work.ticket.priority
+            work.recompute_priority()
+            if work.ticket.priority == level:
+                return
     log.warning("%s: the SLA clocks' actions still changed the ticket after %s rounds: check the on_warning, "
                 "on_breach and SLA trigger actions of policy '%s'", work.ticket.number or "a new ticket",
                 MAX_SETTLE_ROUNDS, getattr(select_policy(work), "id", None))
 
 
 def _read_by_clocks(work: Work, before: tuple[Any, ...], after: tuple[Any, ...]) -> bool:
-    """Whether another round could differ from this one, after its actions changed the ticket (`Work.mark`:
-    state, priority, team, assignee, fields). It could when they changed a name the policy's choice, a
-    clock's conditions or the priority's inputs read; or when any of those read clock values (`sla.*`,
-    which every round changes); or when the priority, recomputed now as the next round would first do,
-    moves. Otherwise the next round would find what this one did (every clock at the same instant on the
-    same conditions) and is not made: an escalation moves the ticket to another team, which the clocks of
-    most packs never read."""
-    if after == before:
-        return False
+    """Whether the actions changed the ticket (`Work.mark`: state, priority, team, assignee, fields) in a name
+    the policy's choice, a clock's conditions or the priority's inputs read, or any change at all when one of
+    those reads clock values (`sla.*`, which every round moves). If not, and the priority stays, another
+    round would find what this one did (every clock at the same instant on the same conditions) and is not
+    made: an escalation moves the ticket to another team, which the clocks of most packs never read."""
     reads = settle_reads(work.pack).get(work.process.id)
     if reads is None or "sla" in reads:
         return True
@@ -115,11 +119,7 @@ def _read_by_clocks(work: Work, before: tuple[Any, ...], after: tuple[Any, ...])
     fields_before, fields_after = before[4], after[4]
     changed.update(name for name in fields_before.keys() | fields_after.keys()
                    if fields_before.get(name) != fields_after.get(name))
-    if not reads.isdisjoint(changed):
-        return True
-    level = work.ticket.priority
-    work.recompute_priority()  # it may read what no round changes (a requester made a VIP since)
-    return work.ticket.priority != level
+    return not reads.isdisjoint(changed)
 
 
 @per_spec

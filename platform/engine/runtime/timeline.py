@@ -80,7 +80,6 @@ class Wording:
         self._said: dict[tuple[Any, ...], str] = {}
         self._orders: dict[str, tuple[int, str]] = {}  # per field: where its change goes in a line
         self._fields: dict[str, tuple[str, bool]] = {}  # per field: its label, and whether its values are a set
-        self._by_order = lambda item: self.order(item[0])
 
     def entry(self, entry: HistoryEntry) -> str:
         key = _repeated(entry)
@@ -150,7 +149,7 @@ class Wording:
     def with_changes(self, what: str, changes: Mapping[str, Any] | None) -> str:
         if not changes:
             return what
-        shown = [self.change(name, new) for name, (_, new) in sorted(changes.items(), key=self._by_order)
+        shown = [self.change(name, new) for name, (_, new) in sorted(changes.items(), key=self._change_order)
                  if name not in QUIET_CHANGES and new not in (None, "", [])]
         if not shown:
             return what
@@ -178,6 +177,9 @@ class Wording:
                 self._said.clear()
             self._said[("change", name, type(value), value)] = said
         return said
+
+    def _change_order(self, item: tuple[str, Any]) -> tuple[int, str]:
+        return self.order(item[0])
 
     def order(self, name: str) -> tuple[int, str]:
         """Changes in the form's order, then the ticket's own columns: the same line whatever order the
